@@ -1,0 +1,40 @@
+#pragma once
+// Progress, log and cancellation for long core work, in the manner of QGIS's
+// QgsFeedback. Core code calls it from its worker thread; front ends (the CLI's
+// progress bar, the GUI's queued signals) subclass it. Progress is throttled
+// here so a tight loop cannot flood a GUI event queue.
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace qs {
+
+class Feedback {
+ public:
+  virtual ~Feedback() = default;
+
+  // Reports `done` of `total` units of the current stage. Calls on_progress at
+  // most every `min_interval` unless the stage just finished.
+  void progress(const std::string& stage, int64_t done, int64_t total);
+  void log(const std::string& line) { on_log(line); }
+
+  // Safe to call from any thread.
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool is_cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // Throws qs::Cancelled when cancel() was called; call between units of work.
+  void check_cancelled() const;
+
+  void set_min_interval(std::chrono::milliseconds ms) { min_interval_ = ms; }
+
+ protected:
+  virtual void on_progress(const std::string& /*stage*/, int64_t /*done*/, int64_t /*total*/) {}
+  virtual void on_log(const std::string& /*line*/) {}
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::chrono::milliseconds min_interval_{100};
+  std::chrono::steady_clock::time_point last_report_{};
+};
+
+}  // namespace qs

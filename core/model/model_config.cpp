@@ -1,0 +1,33 @@
+#include "core/model/model_config.h"
+
+#include "core/error.h"
+
+namespace qs::model {
+
+void ModelConfig::validate(const std::string& source) const {
+  auto positive = [&](const char* field, int64_t v) {
+    if (v <= 0) throw ConfigError(source, field, "must be positive, found " + std::to_string(v));
+  };
+  positive("vocab_size", vocab_size);
+  positive("hidden_size", hidden_size);
+  positive("intermediate_size", intermediate_size);
+  positive("num_hidden_layers", num_layers);
+  positive("num_attention_heads", num_heads);
+  positive("num_key_value_heads", num_kv_heads);
+  positive("head_dim", head_dim);
+  if (num_heads % num_kv_heads != 0)
+    throw ConfigError(source, "num_key_value_heads",
+                      std::to_string(num_kv_heads) + " does not divide num_attention_heads " +
+                          std::to_string(num_heads));
+  if (head_dim % 2 != 0)
+    throw ConfigError(source, "head_dim", "rotary embedding needs an even head_dim, found " +
+                                              std::to_string(head_dim));
+  if (!(rms_norm_eps > 0.0)) throw ConfigError(source, "rms_norm_eps", "must be positive");
+  if (!(rope_theta > 0.0)) throw ConfigError(source, "rope_theta", "must be positive");
+  if (!rope_scaling.type.empty() && rope_scaling.type != "llama3" &&
+      rope_scaling.type != "linear")
+    throw ConfigError(source, "rope_scaling.rope_type",
+                      "unsupported type '" + rope_scaling.type + "' (supported: llama3, linear)");
+}
+
+}  // namespace qs::model

@@ -1,0 +1,27 @@
+#pragma once
+// A checkpoint in memory: the config plus every tensor under its Hugging Face
+// name ("model.layers.0.self_attn.q_proj.weight"), already dequantized.
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "core/model/model_config.h"
+
+namespace qs::model {
+
+struct ModelWeights {
+  ModelConfig config;
+  std::map<std::string, torch::Tensor> tensors;  // HF names, torch [out, in] layout
+  std::filesystem::path source;                  // file or directory it came from
+  std::string source_format;                     // "safetensors" or "gguf"
+  std::map<std::string, std::string> source_dtypes;  // HF name -> dtype as stored
+
+  // Throws qs::FormatError naming `source` and the tensor when absent.
+  const torch::Tensor& at(const std::string& name) const;
+  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+};
+
+}  // namespace qs::model
