@@ -1,0 +1,89 @@
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/console_feedback.h"
+#include "app/cli/device_option.h"
+#include "core/analysis/perplexity.h"
+#include "core/error.h"
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+#include "core/text/text_file.h"
+#include "core/text/tokenizer.h"
+
+namespace qs::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int run_eval(const std::vector<std::string>& argv) {
+  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads"}, {});
+  if (args.positionals().size() != 1 || !args.has("text"))
+    throw ArgumentError(
+        "usage: quantscope-cli eval MODEL --text FILE [--protocol llamacpp|hf] [--ctx N] "
+        "[--limit-chunks K] [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]");
+  const std::string model_path = args.positionals()[0];
+  const bool hf = args.get_choice("protocol", "llamacpp", {"llamacpp", "hf"}) == "hf";
+  const torch::Device device = parse_device(args.get("device", "cpu"));
+  const torch::ScalarType dtype = parse_dtype(args.get("dtype", "auto"), device);
+  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+
+  ConsoleFeedback feedback;
+  auto t0 = std::chrono::steady_clock::now();
+  const auto weights = model::load_model(model_path);
+  auto tokenizer = text::load_tokenizer_for_model(model_path);
+  model::Decoder decoder(weights, device, dtype);
+  const double load_s = seconds_since(t0);
+  feedback.log("loaded " + model_path + " in " + std::to_string(load_s).substr(0, 5) + " s");
+
+  t0 = std::chrono::steady_clock::now();
+  std::string text = text::read_text_file(args.get("text", ""));
+  if (hf) text = text::join_rows_hf(text);
+  std::vector<int32_t> tokens;
+  if (tokenizer->add_bos()) tokens.push_back(tokenizer->bos_id());
+  const auto body = tokenizer->encode(text);
+  tokens.insert(tokens.end(), body.begin(), body.end());
+  const double tokenize_s = seconds_since(t0);
+  feedback.log("tokenized " + args.get("text", "") + ": " + std::to_string(tokens.size()) + " tokens");
+
+  analysis::PerplexityOptions o;
+  o.protocol = hf ? analysis::PplProtocol::Hf : analysis::PplProtocol::LlamaCpp;
+  o.ctx = args.get_int("ctx", 512, 4, 1 << 20);
+  o.limit_chunks = args.get_int("limit-chunks", 0, 0, 1 << 30);
+  o.batch = args.get_int("batch", 1, 1, 4096);
+  o.replace_first_with_bos = !hf && tokenizer->add_bos();
+  o.bos_id = tokenizer->bos_id();
+  const auto r = analysis::perplexity(decoder, tokens, o, &feedback);
+  feedback.finish_line();
+  std::fprintf(stderr, "perplexity %.4f over %lld windows of %lld (%s protocol), %.1f tokens/s\n", r.ppl,
+               static_cast<long long>(r.chunks), static_cast<long long>(o.ctx),
+               analysis::protocol_name(o.protocol), r.tokens_per_second);
+
+  nlohmann::json j = {{"model", model_path},
+                      {"text", args.get("text", "")},
+                      {"protocol", analysis::protocol_name(o.protocol)},
+                      {"ctx", o.ctx},
+                      {"chunks", r.chunks},
+                      {"scored_tokens", r.scored_tokens},
+                      {"text_tokens", tokens.size()},
+                      {"ppl", r.ppl},
+                      {"mean_nll", r.mean_nll},
+                      {"device", device.str()},
+                      {"dtype", std::string(c10::toString(dtype))},
+                      {"threads", at::get_num_threads()},
+                      {"eval_seconds", r.seconds},
+                      {"tokens_per_second", r.tokens_per_second},
+                      {"load_seconds", load_s},
+                      {"tokenize_seconds", tokenize_s}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,57 @@
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/error.h"
+#include "core/model/model_loader.h"
+
+namespace qs::cli {
+
+int run_info(const std::vector<std::string>& argv) {
+  const Args args(argv, {}, {});
+  if (args.positionals().size() != 1) throw ArgumentError("usage: quantscope-cli info MODEL");
+  const auto w = model::load_model(args.positionals()[0]);
+  const auto& c = w.config;
+  std::map<std::string, int64_t> dtype_counts;
+  for (const auto& [name, dtype] : w.source_dtypes) ++dtype_counts[dtype];
+  const int64_t params = model::parameter_count(w);
+
+  std::fprintf(stderr,
+               "model         %s (%s)\n"
+               "architecture  %s, %lld layers, hidden %lld, MLP %lld\n"
+               "attention     %lld heads, %lld KV heads, head_dim %lld, rope_theta %g%s\n"
+               "vocabulary    %lld tokens, %s embeddings\n"
+               "parameters    %.1f M\n",
+               w.source.string().c_str(), w.source_format.c_str(), c.architecture.c_str(),
+               static_cast<long long>(c.num_layers), static_cast<long long>(c.hidden_size),
+               static_cast<long long>(c.intermediate_size), static_cast<long long>(c.num_heads),
+               static_cast<long long>(c.num_kv_heads), static_cast<long long>(c.head_dim),
+               c.rope_theta, c.rope_scaling.type.empty() ? "" : (", " + c.rope_scaling.type + " scaling").c_str(),
+               static_cast<long long>(c.vocab_size), c.tie_word_embeddings ? "tied" : "separate",
+               static_cast<double>(params) / 1e6);
+  std::string dtypes;
+  for (const auto& [d, n] : dtype_counts) dtypes += (dtypes.empty() ? "" : ", ") + d + " x" + std::to_string(n);
+  std::fprintf(stderr, "stored dtypes %s\n", dtypes.c_str());
+
+  nlohmann::json j = {{"model", w.source.string()},
+                      {"format", w.source_format},
+                      {"architecture", c.architecture},
+                      {"layers", c.num_layers},
+                      {"hidden_size", c.hidden_size},
+                      {"intermediate_size", c.intermediate_size},
+                      {"heads", c.num_heads},
+                      {"kv_heads", c.num_kv_heads},
+                      {"head_dim", c.head_dim},
+                      {"vocab_size", c.vocab_size},
+                      {"tied_embeddings", c.tie_word_embeddings},
+                      {"rope_theta", c.rope_theta},
+                      {"parameters", params},
+                      {"dtypes", dtype_counts}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+}  // namespace qs::cli

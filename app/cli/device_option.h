@@ -1,0 +1,16 @@
+#pragma once
+// --device / --dtype handling shared by the subcommands that run a model.
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace qs::cli {
+
+// "cpu" or "cuda[:N]"; throws qs::ArgumentError when CUDA is asked for and
+// this build or machine has none.
+torch::Device parse_device(const std::string& name);
+// "auto" picks float32 on CPU and float16 on CUDA.
+torch::ScalarType parse_dtype(const std::string& name, torch::Device device);
+
+}  // namespace qs::cli

@@ -1,0 +1,51 @@
+// quantscope-cli: the command-line front end of QuantScope.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/cli/commands.h"
+#include "core/error.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli <command> [options]\n"
+    "commands:\n"
+    "  info MODEL              architecture, layers, parameter count, stored dtypes\n"
+    "  eval MODEL --text FILE  perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
+    "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B]\n"
+    "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
+    "Human output goes to stderr; the last line on stdout is JSON.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "info") return qs::cli::run_info(args);
+    if (command == "eval") return qs::cli::run_eval(args);
+    std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
+    return 2;
+  } catch (const qs::Cancelled&) {
+    std::fprintf(stderr, "\nquantscope-cli: cancelled\n");
+    return 130;
+  } catch (const qs::ArgumentError& e) {
+    std::fprintf(stderr, "quantscope-cli: %s\n", e.what());
+    return 2;
+  } catch (const qs::Error& e) {
+    std::fprintf(stderr, "quantscope-cli: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "quantscope-cli: error in torch: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "quantscope-cli: error: out of memory\n");
+    return 1;
+  }
+}

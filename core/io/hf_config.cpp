@@ -1,0 +1,131 @@
+#include "core/io/hf_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace qs::io {
+namespace {
+
+using nlohmann::json;
+
+class Fields {
+ public:
+  Fields(const json& j, const std::string& source) : j_(j), source_(source) {}
+
+  int64_t integer(const char* key) const {
+    const json* v = find(key);
+    if (!v) throw FormatError(source_, key, "missing");
+    return as_int(*v, key);
+  }
+  int64_t integer_or(const char* key, int64_t fallback) const {
+    const json* v = find(key);
+    return v ? as_int(*v, key) : fallback;
+  }
+  double number_or(const char* key, double fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_number()) throw FormatError(source_, key, "expected a number, found " + v->dump());
+    return v->get<double>();
+  }
+  bool boolean_or(const char* key, bool fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_boolean()) throw FormatError(source_, key, "expected true/false, found " + v->dump());
+    return v->get<bool>();
+  }
+  std::string string_or(const char* key, const std::string& fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_string()) throw FormatError(source_, key, "expected a string, found " + v->dump());
+    return v->get<std::string>();
+  }
+  const json* find(const char* key) const {
+    auto it = j_.find(key);
+    return it == j_.end() || it->is_null() ? nullptr : &*it;
+  }
+
+ private:
+  int64_t as_int(const json& v, const char* key) const {
+    if (!v.is_number_integer())
+      throw FormatError(source_, key, "expected an integer, found " + v.dump());
+    return v.get<int64_t>();
+  }
+  const json& j_;
+  const std::string& source_;
+};
+
+// eos_token_id may be an integer or a list (Llama 3.1); the first one is used.
+int64_t first_token_id(const json* v, const std::string& source, const char* key) {
+  if (!v) return -1;
+  if (v->is_number_integer()) return v->get<int64_t>();
+  if (v->is_array() && !v->empty() && (*v)[0].is_number_integer()) return (*v)[0].get<int64_t>();
+  throw FormatError(source, key, "expected an integer or a list of integers, found " + v->dump());
+}
+
+}  // namespace
+
+model::ModelConfig parse_hf_config(std::string_view text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw FormatError(source, "config", std::string("invalid JSON: ") + e.what(), e.byte);
+  }
+  if (!j.is_object()) throw FormatError(source, "config", "is not a JSON object");
+  const Fields f(j, source);
+
+  model::ModelConfig c;
+  const std::string type = f.string_or("model_type", "");
+  if (type == "llama" || type == "mistral" || type == "qwen2") {
+    c.architecture = type;
+  } else {
+    throw ConfigError(source, "model_type",
+                      "unsupported architecture '" + type + "' (supported: llama, mistral, qwen2)");
+  }
+  c.vocab_size = f.integer("vocab_size");
+  c.hidden_size = f.integer("hidden_size");
+  c.intermediate_size = f.integer("intermediate_size");
+  c.num_layers = f.integer("num_hidden_layers");
+  c.num_heads = f.integer("num_attention_heads");
+  c.num_kv_heads = f.integer_or("num_key_value_heads", c.num_heads);
+  c.head_dim = f.integer_or("head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
+  c.max_position_embeddings = f.integer_or("max_position_embeddings", 2048);
+  c.rms_norm_eps = f.number_or("rms_norm_eps", 1e-6);
+  c.rope_theta = f.number_or("rope_theta", 10000.0);
+  c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
+  // Qwen2 always has q/k/v biases; Llama has the optional attention_bias flag.
+  c.attention_bias = type == "qwen2" ? true : f.boolean_or("attention_bias", false);
+  c.torch_dtype = f.string_or("torch_dtype", "float32");
+  c.bos_token_id = first_token_id(f.find("bos_token_id"), source, "bos_token_id");
+  c.eos_token_id = first_token_id(f.find("eos_token_id"), source, "eos_token_id");
+
+  if (const json* rs = f.find("rope_scaling")) {
+    if (!rs->is_object()) throw FormatError(source, "rope_scaling", "expected an object");
+    const Fields r(*rs, source);
+    c.rope_scaling.type = r.string_or("rope_type", r.string_or("type", ""));
+    c.rope_scaling.factor = r.number_or("factor", 0.0);
+    c.rope_scaling.low_freq_factor = r.number_or("low_freq_factor", 1.0);
+    c.rope_scaling.high_freq_factor = r.number_or("high_freq_factor", 4.0);
+    c.rope_scaling.original_max_position_embeddings =
+        r.integer_or("original_max_position_embeddings", 8192);
+    if (c.rope_scaling.type == "default") c.rope_scaling = {};
+    if (!c.rope_scaling.type.empty() && !(c.rope_scaling.factor > 0.0))
+      throw ConfigError(source, "rope_scaling.factor", "must be positive");
+  }
+  c.validate(source);
+  return c;
+}
+
+model::ModelConfig read_hf_config(const std::filesystem::path& config_json) {
+  std::ifstream in(config_json, std::ios::binary);
+  if (!in) throw IoError(config_json.string(), "cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_hf_config(ss.str(), config_json.string());
+}
+
+}  // namespace qs::io

@@ -1,0 +1,17 @@
+#pragma once
+// Hugging Face config.json for the Llama family: Llama (incl. llama3
+// rope_scaling), Mistral, Qwen2 (q/k/v bias) and SmolLM (tied embeddings).
+
+#include <filesystem>
+#include <string_view>
+
+#include "core/model/model_config.h"
+
+namespace qs::io {
+
+// Throws qs::IoError / qs::FormatError (bad JSON, wrong types) / qs::ConfigError
+// (unknown model_type, inconsistent sizes), each naming the file and the field.
+model::ModelConfig read_hf_config(const std::filesystem::path& config_json);
+model::ModelConfig parse_hf_config(std::string_view json, const std::string& source);
+
+}  // namespace qs::io

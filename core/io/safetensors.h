@@ -1,0 +1,61 @@
+#pragma once
+// safetensors (Hugging Face) reader and writer. The reader maps the file and
+// validates the JSON header completely before any tensor is touched; tensors
+// are handed out as copies so the mapping can close.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qs::io {
+
+class MappedFile;
+
+struct SafetensorsEntry {
+  std::string name;
+  std::string dtype;  // as in the file: "F32", "F16", "BF16", "I32", ...
+  std::vector<int64_t> shape;
+  uint64_t offset = 0;  // absolute offset in the file
+  uint64_t nbytes = 0;
+};
+
+class SafetensorsFile {
+ public:
+  // Throws qs::IoError when unreadable, qs::FormatError naming the file and the
+  // header field (tensor name, "dtype", "shape", "data_offsets") when invalid.
+  explicit SafetensorsFile(const std::filesystem::path& path);
+  ~SafetensorsFile();
+  SafetensorsFile(SafetensorsFile&&) noexcept;
+
+  const std::filesystem::path& path() const;
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }
+  const SafetensorsEntry* find(const std::string& name) const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // An owning CPU tensor with the stored dtype and shape. Throws
+  // qs::FormatError when the name is absent.
+  torch::Tensor load(const std::string& name) const;
+
+ private:
+  std::unique_ptr<MappedFile> file_;
+  std::vector<SafetensorsEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Maps a torch dtype to the safetensors name and back; throws qs::ArgumentError
+// / returns false for dtypes the format does not have.
+std::string safetensors_dtype_name(torch::ScalarType t);
+bool safetensors_dtype_from_name(const std::string& name, torch::ScalarType* out, size_t* elem_size);
+
+// Writes tensors (any device, made contiguous on the CPU) in the order given,
+// through a temporary file renamed into place so a crash leaves no half file.
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace qs::io

@@ -1,0 +1,185 @@
+#include "core/model/decoder.h"
+
+#include "core/error.h"
+
+namespace qs::model {
+
+const char* linear_role_name(LinearRole r) {
+  switch (r) {
+    case LinearRole::Q: return "self_attn.q_proj";
+    case LinearRole::K: return "self_attn.k_proj";
+    case LinearRole::V: return "self_attn.v_proj";
+    case LinearRole::O: return "self_attn.o_proj";
+    case LinearRole::Gate: return "mlp.gate_proj";
+    case LinearRole::Up: return "mlp.up_proj";
+    case LinearRole::Down: return "mlp.down_proj";
+  }
+  return "?";
+}
+
+std::string linear_name(int64_t layer, LinearRole r) {
+  return "model.layers." + std::to_string(layer) + "." + linear_role_name(r);
+}
+
+namespace {
+
+std::string shape_str(c10::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
+                   torch::Device device, torch::ScalarType dtype) {
+  if (!w.has(name))
+    throw FormatError(w.source.string(), "tensor '" + name + "'", "missing from the checkpoint");
+  const auto& t = w.tensors.at(name);
+  if (t.sizes() != c10::IntArrayRef(shape))
+    throw FormatError(w.source.string(), "tensor '" + name + "'",
+                      "shape " + shape_str(t.sizes()) + ", expected " + shape_str(shape));
+  return t.to(device, dtype).contiguous();
+}
+
+}  // namespace
+
+Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType dtype)
+    : config_(w.config), device_(device), dtype_(dtype), rope_(w.config, device, dtype) {
+  const auto& c = config_;
+  c.validate(w.source.string());
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
+  embed_tokens_ = take(w, "model.embed_tokens.weight", {c.vocab_size, H}, device, dtype);
+  final_norm_ = take(w, "model.norm.weight", {H}, device, dtype);
+  if (c.tie_word_embeddings && !w.has("lm_head.weight"))
+    lm_head_ = embed_tokens_;
+  else
+    lm_head_ = take(w, "lm_head.weight", {c.vocab_size, H}, device, dtype);
+
+  const std::array<std::pair<int64_t, int64_t>, 7> shapes = {{
+      {q_out, H}, {kv_out, H}, {kv_out, H}, {H, q_out}, {I, H}, {I, H}, {H, I}}};
+  blocks_.resize(c.num_layers);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    Block& b = blocks_[l];
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    b.input_norm = take(w, p + "input_layernorm.weight", {H}, device, dtype);
+    b.post_attention_norm = take(w, p + "post_attention_layernorm.weight", {H}, device, dtype);
+    for (size_t r = 0; r < kLinearRoles.size(); ++r) {
+      const LinearRole role = kLinearRoles[r];
+      b.names[r] = linear_name(l, role);
+      auto weight = take(w, b.names[r] + ".weight", {shapes[r].first, shapes[r].second}, device, dtype);
+      torch::Tensor bias;
+      const bool qkv = role == LinearRole::Q || role == LinearRole::K || role == LinearRole::V;
+      if (qkv && c.attention_bias)
+        bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
+      b.linears[r] = std::make_shared<DenseLinear>(std::move(weight), std::move(bias));
+    }
+  }
+}
+
+torch::Tensor Decoder::rms_norm(const torch::Tensor& x, const torch::Tensor& w) const {
+  // Statistics in float32 whatever the model dtype, as HF's LlamaRMSNorm does.
+  auto xf = x.to(torch::kFloat32);
+  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  xf = xf * torch::rsqrt(var + config_.rms_norm_eps);
+  return w * xf.to(x.scalar_type());
+}
+
+torch::Tensor Decoder::apply_linear(int64_t layer, const Block& b, LinearRole role,
+                                    const torch::Tensor& x) const {
+  const auto r = static_cast<size_t>(role);
+  auto y = b.linears[r]->forward(x);
+  if (!linear_hooks_.empty()) {
+    const LinearSite site{layer, role, b.names[r]};
+    for (const auto& [id, hook] : linear_hooks_) hook(site, x, y);
+  }
+  return y;
+}
+
+torch::Tensor Decoder::attention(int64_t layer, const Block& b, const torch::Tensor& x) {
+  const auto& c = config_;
+  const int64_t B = x.size(0), T = x.size(1), D = c.head_dim;
+  auto q = apply_linear(layer, b, LinearRole::Q, x).view({B, T, c.num_heads, D}).transpose(1, 2);
+  auto k = apply_linear(layer, b, LinearRole::K, x).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
+  auto v = apply_linear(layer, b, LinearRole::V, x).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
+  auto [cos, sin] = rope_.get(T);
+  q = apply_rope(q, cos, sin);
+  k = apply_rope(k, cos, sin);
+  if (c.num_kv_heads != c.num_heads) {
+    // Expand K/V to every query head explicitly: the fused CPU attention kernel
+    // does not take grouped heads, and this keeps one code path on all devices.
+    const int64_t groups = c.num_heads / c.num_kv_heads;
+    k = k.repeat_interleave(groups, 1);
+    v = v.repeat_interleave(groups, 1);
+  }
+  auto o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                            /*is_causal=*/true);
+  o = o.transpose(1, 2).reshape({B, T, c.num_heads * D});
+  return apply_linear(layer, b, LinearRole::O, o);
+}
+
+torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x) const {
+  auto gate = apply_linear(layer, b, LinearRole::Gate, x);
+  auto up = apply_linear(layer, b, LinearRole::Up, x);
+  return apply_linear(layer, b, LinearRole::Down, torch::silu(gate) * up);
+}
+
+torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
+  return torch::embedding(embed_tokens_, ids.to(device_, torch::kLong));
+}
+
+torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  const Block& b = blocks_[layer];
+  auto h = hidden + attention(layer, b, rms_norm(hidden, b.input_norm));
+  auto out = h + mlp(layer, b, rms_norm(h, b.post_attention_norm));
+  for (const auto& [id, hook] : block_hooks_) hook(layer, hidden, out);
+  return out;
+}
+
+torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
+  return torch::linear(rms_norm(hidden, final_norm_), lm_head_).to(torch::kFloat32);
+}
+
+torch::Tensor Decoder::forward(const torch::Tensor& ids) { return forward_tail(ids, 0); }
+
+torch::Tensor Decoder::forward_tail(const torch::Tensor& ids, int64_t from) {
+  if (ids.dim() != 2) throw ArgumentError("Decoder::forward: ids must be [batch, tokens]");
+  if (from < 0 || from >= ids.size(1))
+    throw ArgumentError("Decoder::forward_tail: position " + std::to_string(from) +
+                        " outside a window of " + std::to_string(ids.size(1)));
+  torch::NoGradGuard no_grad;
+  auto h = embed(ids);
+  for (int64_t l = 0; l < num_layers(); ++l) h = run_block(l, h);
+  return head(h.narrow(1, from, h.size(1) - from));
+}
+
+std::shared_ptr<const LinearOp> Decoder::linear(int64_t layer, LinearRole role) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  return blocks_[layer].linears[static_cast<size_t>(role)];
+}
+
+void Decoder::set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  auto& slot = blocks_[layer].linears[static_cast<size_t>(role)];
+  if (!op || op->in_features() != slot->in_features() || op->out_features() != slot->out_features())
+    throw ArgumentError("Decoder::set_linear: " + linear_name(layer, role) +
+                        " replacement has the wrong shape");
+  slot = std::move(op);
+}
+
+HookId Decoder::add_linear_hook(LinearHook hook) {
+  linear_hooks_.emplace(next_hook_id_, std::move(hook));
+  return next_hook_id_++;
+}
+
+HookId Decoder::add_block_hook(BlockHook hook) {
+  block_hooks_.emplace(next_hook_id_, std::move(hook));
+  return next_hook_id_++;
+}
+
+void Decoder::remove_hook(HookId id) {
+  linear_hooks_.erase(id);
+  block_hooks_.erase(id);
+}
+
+}  // namespace qs::model

@@ -1,0 +1,102 @@
+#pragma once
+// The Llama-family decoder (Llama, Mistral, Qwen2, SmolLM) in libtorch:
+// embedding, RMSNorm, RoPE, grouped-query attention with a causal mask,
+// SwiGLU MLP, tied or separate lm_head. fp32 on CPU; fp16/bf16 on CUDA.
+//
+// The quantization pipeline drives it block by block (embed, run_block,
+// head) and observes it through hooks: per-linear and per-block input and
+// output. Every linear sits behind a LinearOp that can be swapped.
+
+#include <torch/torch.h>
+
+#include <array>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/linear_op.h"
+#include "core/model/model_config.h"
+#include "core/model/model_weights.h"
+#include "core/model/rope.h"
+
+namespace qs::model {
+
+// The seven linears of a block, in execution order.
+enum class LinearRole { Q, K, V, O, Gate, Up, Down };
+inline constexpr std::array<LinearRole, 7> kLinearRoles = {
+    LinearRole::Q, LinearRole::K, LinearRole::V, LinearRole::O,
+    LinearRole::Gate, LinearRole::Up, LinearRole::Down};
+// HF module name: "self_attn.q_proj", "mlp.down_proj", ...
+const char* linear_role_name(LinearRole r);
+// Full HF prefix: "model.layers.3.self_attn.q_proj"
+std::string linear_name(int64_t layer, LinearRole r);
+
+struct LinearSite {
+  int64_t layer;
+  LinearRole role;
+  const std::string& name;
+};
+using LinearHook = std::function<void(const LinearSite&, const torch::Tensor& input,
+                                      const torch::Tensor& output)>;
+using BlockHook = std::function<void(int64_t layer, const torch::Tensor& input,
+                                     const torch::Tensor& output)>;
+using HookId = int64_t;
+
+class Decoder {
+ public:
+  // Copies the weights to `device` in `dtype`. Throws qs::FormatError naming the
+  // checkpoint and tensor when one is missing or has the wrong shape.
+  Decoder(const ModelWeights& weights, torch::Device device, torch::ScalarType dtype);
+
+  const ModelConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+  int64_t num_layers() const { return static_cast<int64_t>(blocks_.size()); }
+
+  // Whole model: ids [B, T] (int64, any device) → logits [B, T, V] in float32.
+  torch::Tensor forward(const torch::Tensor& ids);
+  // Logits only for positions [from, T): the perplexity protocols score part of
+  // each window, and the lm_head is the largest matmul of small models.
+  torch::Tensor forward_tail(const torch::Tensor& ids, int64_t from);
+
+  // The pieces, for block-by-block work. hidden: [B, T, hidden_size].
+  torch::Tensor embed(const torch::Tensor& ids) const;
+  torch::Tensor run_block(int64_t layer, const torch::Tensor& hidden);
+  torch::Tensor head(const torch::Tensor& hidden) const;  // final norm + lm_head, float32
+
+  std::shared_ptr<const LinearOp> linear(int64_t layer, LinearRole role) const;
+  void set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op);
+
+  HookId add_linear_hook(LinearHook hook);
+  HookId add_block_hook(BlockHook hook);
+  void remove_hook(HookId id);
+
+ private:
+  struct Block {
+    torch::Tensor input_norm;
+    torch::Tensor post_attention_norm;
+    std::array<std::shared_ptr<const LinearOp>, 7> linears;
+    std::array<std::string, 7> names;
+  };
+
+  torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
+  torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x) const;
+  torch::Tensor attention(int64_t layer, const Block& b, const torch::Tensor& x);
+  torch::Tensor mlp(int64_t layer, const Block& b, const torch::Tensor& x) const;
+
+  ModelConfig config_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  torch::Tensor embed_tokens_;
+  torch::Tensor final_norm_;
+  torch::Tensor lm_head_;
+  std::vector<Block> blocks_;
+  RotaryTable rope_;
+  HookId next_hook_id_ = 1;
+  std::map<HookId, LinearHook> linear_hooks_;
+  std::map<HookId, BlockHook> block_hooks_;
+};
+
+}  // namespace qs::model

@@ -1,0 +1,38 @@
+#pragma once
+// One linear layer of the decoder. The dense form holds FP weights; the
+// quantization pipeline swaps in other implementations (fake-quantized,
+// packed-kernel) at the same site without the decoder knowing.
+
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace qs::model {
+
+class LinearOp {
+ public:
+  virtual ~LinearOp() = default;
+  // x: [..., in_features] → [..., out_features], in x's dtype and device.
+  virtual torch::Tensor forward(const torch::Tensor& x) const = 0;
+  virtual int64_t in_features() const = 0;
+  virtual int64_t out_features() const = 0;
+  // The weight as a dense [out, in] tensor (dequantized where needed), for analysis.
+  virtual torch::Tensor dense_weight() const = 0;
+  virtual torch::Tensor bias() const = 0;  // undefined when there is none
+};
+
+class DenseLinear final : public LinearOp {
+ public:
+  DenseLinear(torch::Tensor weight, torch::Tensor bias) : w_(std::move(weight)), b_(std::move(bias)) {}
+  torch::Tensor forward(const torch::Tensor& x) const override { return torch::linear(x, w_, b_); }
+  int64_t in_features() const override { return w_.size(1); }
+  int64_t out_features() const override { return w_.size(0); }
+  torch::Tensor dense_weight() const override { return w_; }
+  torch::Tensor bias() const override { return b_; }
+
+ private:
+  torch::Tensor w_;
+  torch::Tensor b_;
+};
+
+}  // namespace qs::model

@@ -1,0 +1,20 @@
+#pragma once
+// Opens a checkpoint of any supported kind and returns it dequantized under
+// HF names: a directory with config.json and *.safetensors (single file or
+// sharded with model.safetensors.index.json), a lone .safetensors with
+// config.json beside it, or a .gguf file.
+
+#include <filesystem>
+
+#include "core/model/model_weights.h"
+
+namespace qs::model {
+
+// Throws qs::IoError / qs::FormatError / qs::ConfigError naming the file and
+// field. Shapes are checked against the config when the Decoder is built.
+ModelWeights load_model(const std::filesystem::path& path);
+
+// Parameter count of the decoder proper (tied lm_head counted once).
+int64_t parameter_count(const ModelWeights& w);
+
+}  // namespace qs::model

@@ -1,0 +1,148 @@
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/io/safetensors.h"
+#include "tests/support/test_registry.h"
+
+using namespace qs;
+
+namespace {
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_all(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A file from a hand-written header and a data section.
+std::string make_file(const std::string& header, const std::string& data) {
+  std::string out(8, '\0');
+  const uint64_t n = header.size();
+  std::memcpy(out.data(), &n, 8);
+  return out + header + data;
+}
+
+// Expects a qs::Error whose message names the file and contains `field`.
+void expect_error(const std::filesystem::path& p, const QString& field) {
+  try {
+    io::SafetensorsFile f(p);
+    QFAIL(qPrintable("no error for a file that should fail on " + field));
+  } catch (const Error& e) {
+    const QString msg = e.what();
+    QVERIFY2(msg.contains(QString::fromStdString(p.filename().string())), qPrintable(msg));
+    QVERIFY2(msg.contains(field), qPrintable(msg));
+  }
+}
+
+}  // namespace
+
+class TestSafetensors : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void roundTripsEveryDtype() {
+    QTemporaryDir dir;
+    const auto path = std::filesystem::path(dir.path().toStdString()) / "t.safetensors";
+    std::vector<std::pair<std::string, torch::Tensor>> tensors = {
+        {"f32", torch::randn({3, 5})},
+        {"f16", torch::randn({7}).to(torch::kFloat16)},
+        {"bf16", torch::randn({2, 2, 3}).to(torch::kBFloat16)},
+        {"f64", torch::randn({4}, torch::kFloat64)},
+        {"i32", torch::randint(-100, 100, {9}, torch::kInt32)},
+        {"i64", torch::randint(-100, 100, {2, 3}, torch::kInt64)},
+        {"i8", torch::randint(-100, 100, {5}, torch::kInt8)},
+        {"u8", torch::randint(0, 255, {5}, torch::kUInt8)},
+        {"scalar", torch::tensor(3.5f).reshape({})},
+        {"empty", torch::zeros({0, 4})},
+        {"noncontig", torch::randn({4, 6}).t()},
+    };
+    io::write_safetensors(path, tensors, {{"format", "pt"}});
+    io::SafetensorsFile f(path);
+    QCOMPARE(f.entries().size(), tensors.size());
+    QCOMPARE(f.metadata().at("format"), std::string("pt"));
+    for (const auto& [name, t] : tensors) {
+      auto back = f.load(name);
+      QCOMPARE(back.scalar_type(), t.scalar_type());
+      QVERIFY2(torch::equal(back, t), name.c_str());
+    }
+    QCOMPARE(f.find("f16")->dtype, std::string("F16"));
+    QVERIFY(f.find("absent") == nullptr);
+    QVERIFY_THROWS_EXCEPTION(FormatError, f.load("absent"));
+  }
+
+  void headerIsPaddedAndReadableByOthers() {
+    // The layout HF's reader expects: u64 length, JSON, 8-aligned data start.
+    QTemporaryDir dir;
+    const auto path = std::filesystem::path(dir.path().toStdString()) / "a.safetensors";
+    io::write_safetensors(path, {{"w", torch::arange(6, torch::kFloat32).view({2, 3})}});
+    const std::string bytes = read_all(path);
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    QCOMPARE((8 + n) % 8, uint64_t(0));
+    auto j = nlohmann::json::parse(bytes.substr(8, n));
+    QCOMPARE(j["w"]["dtype"].get<std::string>(), std::string("F32"));
+    QCOMPARE(j["w"]["data_offsets"][1].get<int>(), 24);
+    float third = 0;
+    std::memcpy(&third, bytes.data() + 8 + n + 8, 4);
+    QCOMPARE(third, 2.0f);
+  }
+
+  void truncatedFilesFailCleanly() {
+    QTemporaryDir dir;
+    const std::filesystem::path d = dir.path().toStdString();
+    io::write_safetensors(d / "full.safetensors", {{"a", torch::randn({16, 16})}, {"b", torch::randn({33})}});
+    const std::string bytes = read_all(d / "full.safetensors");
+    for (int k = 0; k < 16; ++k) {
+      const auto cut = d / ("cut" + std::to_string(k) + ".safetensors");
+      write_all(cut, bytes.substr(0, bytes.size() * k / 16));
+      try {
+        io::SafetensorsFile f(cut);
+        QFAIL(qPrintable(QString("truncation at %1/16 not detected").arg(k)));
+      } catch (const FormatError& e) {
+        QVERIFY2(QString(e.what()).contains(QString::fromStdString(cut.filename().string())), e.what());
+      }
+    }
+  }
+
+  void badHeaders_data() {
+    QTest::addColumn<QByteArray>("file");
+    QTest::addColumn<QString>("field");
+    auto row = [](const char* name, const std::string& bytes, const char* field) {
+      QTest::newRow(name) << QByteArray(bytes.data(), static_cast<qsizetype>(bytes.size())) << QString(field);
+    };
+    std::string absurd(8, '\xff');
+    row("absurd header length", absurd + "{}", "header length");
+    row("not json", make_file("{\"a\": [", ""), "header");
+    row("not an object", make_file("[1,2]", ""), "header");
+    row("bad utf8", make_file("{\"\xc3\x28\": 1}", ""), "header");
+    row("unknown dtype", make_file(R"({"w":{"dtype":"F7","shape":[1],"data_offsets":[0,4]}})", "abcd"), "dtype");
+    row("offset past end", make_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "abcd"), "data_offsets");
+    row("size mismatch", make_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "abcd"), "data_offsets");
+    row("negative dim", make_file(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "abcd"), "shape");
+    row("absurd shape", make_file(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})", "abcd"), "shape");
+    row("missing offsets", make_file(R"({"w":{"dtype":"F32","shape":[1]}})", "abcd"), "data_offsets");
+    row("overlap", make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})", "abcd"), "overlap");
+    row("metadata not strings", make_file(R"({"__metadata__":{"k":1}})", ""), "__metadata__");
+  }
+  void badHeaders() {
+    QFETCH(QByteArray, file);
+    QFETCH(QString, field);
+    QTemporaryDir dir;
+    const auto path = std::filesystem::path(dir.path().toStdString()) / "bad.safetensors";
+    write_all(path, file.toStdString());
+    expect_error(path, field);
+  }
+
+  void missingFileIsIoError() {
+    QVERIFY_THROWS_EXCEPTION(IoError, io::SafetensorsFile("/nonexistent/x.safetensors"));
+  }
+};
+
+QS_REGISTER_TEST(TestSafetensors);
+#include "test_safetensors.moc"

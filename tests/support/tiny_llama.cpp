@@ -1,0 +1,94 @@
+#include "tests/support/tiny_llama.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "core/io/safetensors.h"
+
+namespace qs::test {
+
+model::ModelConfig tiny_config() {
+  model::ModelConfig c;
+  c.architecture = "llama";
+  c.vocab_size = 101;
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 16;
+  c.max_position_embeddings = 256;
+  c.rms_norm_eps = 1e-5;
+  c.rope_theta = 10000.0;
+  c.torch_dtype = "float32";
+  c.bos_token_id = 1;
+  c.eos_token_id = 2;
+  return c;
+}
+
+model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed) {
+  torch::manual_seed(seed);
+  model::ModelWeights w;
+  w.config = c;
+  w.source = "tiny-llama";
+  w.source_format = "memory";
+  auto rnd = [](std::vector<int64_t> shape) { return torch::randn(shape) * 0.2; };
+  auto norm = [](int64_t n) { return 1.0 + 0.1 * torch::randn({n}); };
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  w.tensors["model.embed_tokens.weight"] = rnd({c.vocab_size, H});
+  w.tensors["model.norm.weight"] = norm(H);
+  if (!c.tie_word_embeddings) w.tensors["lm_head.weight"] = rnd({c.vocab_size, H});
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    w.tensors[p + "input_layernorm.weight"] = norm(H);
+    w.tensors[p + "post_attention_layernorm.weight"] = norm(H);
+    w.tensors[p + "self_attn.q_proj.weight"] = rnd({q, H});
+    w.tensors[p + "self_attn.k_proj.weight"] = rnd({kv, H});
+    w.tensors[p + "self_attn.v_proj.weight"] = rnd({kv, H});
+    w.tensors[p + "self_attn.o_proj.weight"] = rnd({H, q});
+    w.tensors[p + "mlp.gate_proj.weight"] = rnd({I, H});
+    w.tensors[p + "mlp.up_proj.weight"] = rnd({I, H});
+    w.tensors[p + "mlp.down_proj.weight"] = rnd({H, I});
+    if (c.attention_bias) {
+      w.tensors[p + "self_attn.q_proj.bias"] = rnd({q});
+      w.tensors[p + "self_attn.k_proj.bias"] = rnd({kv});
+      w.tensors[p + "self_attn.v_proj.bias"] = rnd({kv});
+    }
+  }
+  for (const auto& [name, t] : w.tensors) w.source_dtypes[name] = "F32";
+  return w;
+}
+
+void write_hf_checkpoint(const model::ModelWeights& w, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const auto& c = w.config;
+  nlohmann::json j = {{"model_type", c.architecture},
+                      {"architectures", {"LlamaForCausalLM"}},
+                      {"vocab_size", c.vocab_size},
+                      {"hidden_size", c.hidden_size},
+                      {"intermediate_size", c.intermediate_size},
+                      {"num_hidden_layers", c.num_layers},
+                      {"num_attention_heads", c.num_heads},
+                      {"num_key_value_heads", c.num_kv_heads},
+                      {"max_position_embeddings", c.max_position_embeddings},
+                      {"rms_norm_eps", c.rms_norm_eps},
+                      {"rope_theta", c.rope_theta},
+                      {"tie_word_embeddings", c.tie_word_embeddings},
+                      {"torch_dtype", "float32"},
+                      {"bos_token_id", c.bos_token_id},
+                      {"eos_token_id", c.eos_token_id}};
+  if (c.head_dim != c.hidden_size / c.num_heads) j["head_dim"] = c.head_dim;
+  if (!c.rope_scaling.type.empty())
+    j["rope_scaling"] = {{"rope_type", c.rope_scaling.type},
+                         {"factor", c.rope_scaling.factor},
+                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                         {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  std::ofstream(dir / "config.json") << j.dump(2);
+  std::vector<std::pair<std::string, torch::Tensor>> tensors(w.tensors.begin(), w.tensors.end());
+  io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+}
+
+}  // namespace qs::test

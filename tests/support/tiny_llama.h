@@ -1,0 +1,17 @@
+#pragma once
+// Tiny random Llama-family checkpoints for tests, made by code.
+
+#include <filesystem>
+
+#include "core/model/model_weights.h"
+
+namespace qs::test {
+
+// 2 layers, hidden 64, 4 heads / 2 KV heads, MLP 96, vocab 101 unless changed.
+model::ModelConfig tiny_config();
+// Random weights of the right shapes (normal, std 0.2; norms around 1).
+model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed);
+// Writes config.json and model.safetensors (float32) into dir, HF layout.
+void write_hf_checkpoint(const model::ModelWeights& w, const std::filesystem::path& dir);
+
+}  // namespace qs::test
