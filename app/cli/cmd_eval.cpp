@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -38,7 +39,9 @@ int run_eval(const std::vector<std::string>& argv) {
   ConsoleFeedback feedback;
   auto t0 = std::chrono::steady_clock::now();
   const auto weights = model::load_model(model_path);
-  auto tokenizer = text::load_tokenizer_for_model(model_path);
+  // A lone .safetensors file keeps its tokenizer.json beside it.
+  const std::filesystem::path mp(model_path);
+  auto tokenizer = text::load_tokenizer_for_model(mp.extension() == ".safetensors" ? mp.parent_path() : mp);
   model::Decoder decoder(weights, device, dtype);
   const double load_s = seconds_since(t0);
   feedback.log("loaded " + model_path + " in " + std::to_string(load_s).substr(0, 5) + " s");

@@ -1,19 +1,20 @@
-#include <QCoreApplication>
+// main() of every test executable: runs each registered test class. GUI suites
+// are built with QS_TEST_GUI and get a QApplication.
+
 #include <QTest>
 
 #include "tests/support/test_registry.h"
 
-namespace qs::test {
-
-std::vector<TestFactory>& registry() {
-  static std::vector<TestFactory> r;
-  return r;
-}
-
-}  // namespace qs::test
+#ifdef QS_TEST_GUI
+#include <QApplication>
+using TestApplication = QApplication;
+#else
+#include <QCoreApplication>
+using TestApplication = QCoreApplication;
+#endif
 
 int main(int argc, char** argv) {
-  QCoreApplication app(argc, argv);
+  TestApplication app(argc, argv);
   int failed = 0;
   for (const auto& make : qs::test::registry()) {
     auto test = make();

@@ -1,0 +1,49 @@
+#include "app/gui/outline_builder.h"
+
+#include <QObject>
+
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+
+namespace qs::app {
+
+widgets::ModelOutline build_outline(const model::ModelWeights& w) {
+  const auto& c = w.config;
+  widgets::ModelOutline o;
+  o.path = QString::fromStdString(w.source.string());
+  auto fact = [&](const QString& k, const QString& v) { o.facts.append({k, v}); };
+  fact(QObject::tr("Architecture"), QString::fromStdString(c.architecture));
+  fact(QObject::tr("Format"), QString::fromStdString(w.source_format));
+  fact(QObject::tr("Parameters"), QStringLiteral("%1 M").arg(static_cast<double>(model::parameter_count(w)) / 1e6, 0, 'f', 1));
+  fact(QObject::tr("Layers"), QString::number(c.num_layers));
+  fact(QObject::tr("Hidden / MLP"), QStringLiteral("%1 / %2").arg(c.hidden_size).arg(c.intermediate_size));
+  fact(QObject::tr("Attention"), QObject::tr("%1 heads, %2 KV heads, head dim %3")
+                                     .arg(c.num_heads).arg(c.num_kv_heads).arg(c.head_dim));
+  fact(QObject::tr("Vocabulary"), QString::number(c.vocab_size));
+  fact(QObject::tr("Embeddings"), c.tie_word_embeddings ? QObject::tr("tied to lm_head") : QObject::tr("separate lm_head"));
+  fact(QObject::tr("RoPE"), QStringLiteral("θ = %1%2").arg(c.rope_theta).arg(
+                                c.rope_scaling.type.empty() ? QString() : ", " + QString::fromStdString(c.rope_scaling.type)));
+  fact(QObject::tr("Context"), QString::number(c.max_position_embeddings));
+
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    widgets::BlockRow block;
+    block.index = static_cast<int>(l);
+    for (auto role : model::kLinearRoles) {
+      const std::string name = model::linear_name(l, role);
+      auto it = w.tensors.find(name + ".weight");
+      if (it == w.tensors.end()) continue;
+      widgets::LinearRow row;
+      row.name = QString::fromStdString(name);
+      row.label = QString::fromStdString(model::linear_role_name(role)).section('.', 1);
+      row.out_features = it->second.size(0);
+      row.in_features = it->second.size(1);
+      auto d = w.source_dtypes.find(name + ".weight");
+      row.stored_dtype = d == w.source_dtypes.end() ? QString() : QString::fromStdString(d->second);
+      block.linears.append(row);
+    }
+    o.blocks.append(block);
+  }
+  return o;
+}
+
+}  // namespace qs::app

@@ -1,0 +1,71 @@
+#include "widgets/model_tree_view.h"
+
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+namespace qs::widgets {
+
+ModelTreeView::ModelTreeView(QWidget* parent)
+    : QWidget(parent), filter_(new QLineEdit(this)), tree_(new QTreeWidget(this)) {
+  filter_->setPlaceholderText(tr("Filter layers (e.g. down_proj, 12.)"));
+  filter_->setClearButtonEnabled(true);
+  tree_->setColumnCount(3);
+  tree_->setHeaderLabels({tr("Layer"), tr("Shape (out × in)"), tr("Stored")});
+  tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+  tree_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+  tree_->setUniformRowHeights(true);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(filter_);
+  layout->addWidget(tree_);
+  connect(filter_, &QLineEdit::textChanged, this, &ModelTreeView::apply_filter);
+  connect(tree_, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem* item) {
+    if (item && item->parent()) Q_EMIT linear_selected(item->data(0, Qt::UserRole).toString());
+  });
+}
+
+void ModelTreeView::set_outline(const ModelOutline& outline) {
+  tree_->clear();
+  for (const auto& block : outline.blocks) {
+    auto* b = new QTreeWidgetItem(tree_, {tr("Block %1").arg(block.index)});
+    for (const auto& l : block.linears) {
+      auto* item = new QTreeWidgetItem(
+          b, {l.label, QStringLiteral("%1 × %2").arg(l.out_features).arg(l.in_features), l.stored_dtype});
+      item->setData(0, Qt::UserRole, l.name);
+      item->setToolTip(0, l.name);
+    }
+  }
+  if (tree_->topLevelItemCount() > 0) tree_->topLevelItem(0)->setExpanded(true);
+  tree_->resizeColumnToContents(1);
+  apply_filter(filter_->text());
+}
+
+void ModelTreeView::clear() { tree_->clear(); }
+
+void ModelTreeView::apply_filter(const QString& text) {
+  for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
+    auto* block = tree_->topLevelItem(i);
+    bool any = false;
+    for (int j = 0; j < block->childCount(); ++j) {
+      auto* leaf = block->child(j);
+      const bool match = text.isEmpty() || leaf->data(0, Qt::UserRole).toString().contains(text, Qt::CaseInsensitive);
+      leaf->setHidden(!match);
+      any = any || match;
+    }
+    block->setHidden(!any);
+    if (!text.isEmpty()) block->setExpanded(any);
+  }
+}
+
+int ModelTreeView::visible_linear_count() const {
+  int n = 0;
+  for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
+    const auto* block = tree_->topLevelItem(i);
+    for (int j = 0; j < block->childCount(); ++j) n += block->child(j)->isHidden() ? 0 : 1;
+  }
+  return n;
+}
+
+}  // namespace qs::widgets
