@@ -79,7 +79,7 @@ int run_eval(const std::vector<std::string>& argv) {
                       {"ppl", r.ppl},
                       {"mean_nll", r.mean_nll},
                       {"device", device.str()},
-                      {"dtype", std::string(c10::toString(dtype))},
+                      {"dtype", dtype_name(dtype)},
                       {"threads", at::get_num_threads()},
                       {"eval_seconds", r.seconds},
                       {"tokens_per_second", r.tokens_per_second},

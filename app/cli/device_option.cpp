@@ -22,4 +22,13 @@ torch::ScalarType parse_dtype(const std::string& name, torch::Device device) {
   throw ArgumentError("--dtype: '" + name + "' is not auto, fp32, fp16 or bf16");
 }
 
+std::string dtype_name(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return "float32";
+    case torch::kFloat16: return "float16";
+    case torch::kBFloat16: return "bfloat16";
+    default: return c10::toString(t);
+  }
+}
+
 }  // namespace qs::cli

@@ -12,5 +12,7 @@ namespace qs::cli {
 torch::Device parse_device(const std::string& name);
 // "auto" picks float32 on CPU and float16 on CUDA.
 torch::ScalarType parse_dtype(const std::string& name, torch::Device device);
+// "float32", "float16", "bfloat16": the names HF configs use.
+std::string dtype_name(torch::ScalarType t);
 
 }  // namespace qs::cli

@@ -33,6 +33,7 @@ PerplexityResult perplexity(model::Decoder& decoder, const std::vector<int32_t>&
   PerplexityResult r;
   double nll_sum = 0.0;
   const auto t0 = std::chrono::steady_clock::now();
+  if (feedback) feedback->progress("perplexity", 0, n_chunks);
   for (int64_t c0 = 0; c0 < n_chunks; c0 += batch) {
     if (feedback) feedback->check_cancelled();
     const int64_t nb = std::min(batch, n_chunks - c0);
