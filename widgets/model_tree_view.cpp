@@ -13,7 +13,9 @@ ModelTreeView::ModelTreeView(QWidget* parent)
   filter_->setClearButtonEnabled(true);
   tree_->setColumnCount(3);
   tree_->setHeaderLabels({tr("Layer"), tr("Shape (out × in)"), tr("Stored")});
-  tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+  // Names and shapes are short and must never be elided; the dock scrolls instead.
+  tree_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  tree_->header()->setStretchLastSection(true);
   tree_->setSelectionMode(QAbstractItemView::ExtendedSelection);
   tree_->setUniformRowHeights(true);
   auto* layout = new QVBoxLayout(this);
@@ -38,7 +40,6 @@ void ModelTreeView::set_outline(const ModelOutline& outline) {
     }
   }
   if (tree_->topLevelItemCount() > 0) tree_->topLevelItem(0)->setExpanded(true);
-  tree_->resizeColumnToContents(1);
   apply_filter(filter_->text());
 }
 

@@ -65,7 +65,10 @@ MainWindow::MainWindow(QWidget* parent)
   QSettings s;
   restoreGeometry(s.value("window/geometry").toByteArray());
   restoreState(s.value("window/state").toByteArray());
-  if (!s.contains("window/geometry")) resize(1200, 760);
+  if (!s.contains("window/geometry")) {
+    resize(1200, 760);
+    resizeDocks({dock}, {360}, Qt::Horizontal);
+  }
 }
 
 MainWindow::~MainWindow() = default;

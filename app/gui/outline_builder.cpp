@@ -1,6 +1,9 @@
 #include "app/gui/outline_builder.h"
 
 #include <QObject>
+#include <QStringList>
+
+#include <map>
 
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
@@ -24,6 +27,11 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
   fact(QObject::tr("RoPE"), QStringLiteral("θ = %1%2").arg(c.rope_theta).arg(
                                 c.rope_scaling.type.empty() ? QString() : ", " + QString::fromStdString(c.rope_scaling.type)));
   fact(QObject::tr("Context"), QString::number(c.max_position_embeddings));
+  std::map<std::string, int> stored;
+  for (const auto& [name, dtype] : w.source_dtypes) ++stored[dtype];
+  QStringList parts;
+  for (const auto& [dtype, n] : stored) parts << QStringLiteral("%1 × %2").arg(QString::fromStdString(dtype)).arg(n);
+  fact(QObject::tr("Stored tensors"), parts.join(", "));
 
   for (int64_t l = 0; l < c.num_layers; ++l) {
     widgets::BlockRow block;
