@@ -84,7 +84,8 @@ int run_eval(const std::vector<std::string>& argv) {
                       {"eval_seconds", r.seconds},
                       {"tokens_per_second", r.tokens_per_second},
                       {"load_seconds", load_s},
-                      {"tokenize_seconds", tokenize_s}};
+                      {"tokenize_seconds", tokenize_s},
+                      {"running_ppl", r.running_ppl}};
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }
