@@ -1,0 +1,192 @@
+#include "core/io/gguf_model.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/io/gguf_file.h"
+
+namespace qs::io {
+namespace {
+
+using model::ModelConfig;
+
+// One tensor the decoder needs: GGUF name, Hugging Face name, torch shape
+// implied by the config, and how many heads its rows were permuted with by
+// convert_hf_to_gguf (0: not permuted).
+struct Expected {
+  std::string gguf;
+  std::string hf;
+  std::vector<int64_t> shape;
+  int64_t permute_heads = 0;
+  bool required = true;
+};
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// The storage type most weight matrices use ("q4_1"), for ModelConfig::torch_dtype.
+std::string dominant_type(const GgufFile& f) {
+  std::map<std::string, int> counts;
+  for (const auto& t : f.tensors())
+    if (t.ne.size() == 2) ++counts[ggml_type_name(t.type)];
+  if (counts.empty()) return {};
+  auto best = std::max_element(counts.begin(), counts.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  return lower(best->first);
+}
+
+ModelConfig read_config(const GgufFile& f) {
+  const std::string src = f.path().string();
+  ModelConfig c;
+  const std::string arch = f.get_string("general.architecture");
+  if (arch != "llama" && arch != "mistral" && arch != "qwen2")
+    throw ConfigError(src, "general.architecture",
+                      "unsupported architecture '" + arch + "' (supported: llama, mistral, qwen2)");
+  c.architecture = arch;
+  const std::string p = arch + ".";
+  c.num_layers = f.get_int(p + "block_count");
+  c.hidden_size = f.get_int(p + "embedding_length");
+  c.intermediate_size = f.get_int(p + "feed_forward_length");
+  c.num_heads = f.get_int(p + "attention.head_count");
+  c.num_kv_heads = f.has(p + "attention.head_count_kv") ? f.get_int(p + "attention.head_count_kv")
+                                                         : c.num_heads;
+  c.rms_norm_eps = f.get_float(p + "attention.layer_norm_rms_epsilon");
+  if (f.has(p + "rope.freq_base")) c.rope_theta = f.get_float(p + "rope.freq_base");
+  if (f.has(p + "context_length")) c.max_position_embeddings = f.get_int(p + "context_length");
+
+  if (f.has(p + "vocab_size"))
+    c.vocab_size = f.get_int(p + "vocab_size");
+  else if (f.has("tokenizer.ggml.tokens"))
+    c.vocab_size = static_cast<int64_t>(f.get_string_array("tokenizer.ggml.tokens").size());
+
+  if (f.has(p + "attention.key_length"))
+    c.head_dim = f.get_int(p + "attention.key_length");
+  else if (c.num_heads > 0)
+    c.head_dim = c.hidden_size / c.num_heads;
+  if (f.has(p + "attention.value_length") && f.get_int(p + "attention.value_length") != c.head_dim)
+    throw ConfigError(src, p + "attention.value_length",
+                      "differs from the key length " + std::to_string(c.head_dim) +
+                          "; the decoder needs equal key and value head sizes");
+  // The decoder rotates the whole head; partial rotary models would be wrong.
+  if (f.has(p + "rope.dimension_count") && f.get_int(p + "rope.dimension_count") != c.head_dim)
+    throw ConfigError(src, p + "rope.dimension_count",
+                      std::to_string(f.get_int(p + "rope.dimension_count")) +
+                          " differs from head_dim " + std::to_string(c.head_dim) +
+                          " (partial rotary embeddings are not supported)");
+
+  std::string scaling = f.has(p + "rope.scaling.type") ? f.get_string(p + "rope.scaling.type") : "";
+  double factor = f.has(p + "rope.scaling.factor") ? f.get_float(p + "rope.scaling.factor") : 0.0;
+  // Files from before rope.scaling.* had only a linear scale.
+  if (scaling.empty() && f.has(p + "rope.scale_linear")) {
+    scaling = "linear";
+    factor = f.get_float(p + "rope.scale_linear");
+  }
+  if (!scaling.empty() && scaling != "none" && !(scaling == "linear" && factor == 1.0)) {
+    c.rope_scaling.type = scaling;
+    c.rope_scaling.factor = factor;
+    if (f.has(p + "rope.scaling.original_context_length"))
+      c.rope_scaling.original_max_position_embeddings =
+          f.get_int(p + "rope.scaling.original_context_length");
+  }
+
+  c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;
+  c.attention_bias = arch == "qwen2" || f.find_tensor("blk.0.attn_q.bias") != nullptr;
+  if (f.has("tokenizer.ggml.bos_token_id")) c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id");
+  if (f.has("tokenizer.ggml.eos_token_id")) c.eos_token_id = f.get_int("tokenizer.ggml.eos_token_id");
+  c.torch_dtype = dominant_type(f);
+  c.validate(src);
+  return c;
+}
+
+std::vector<Expected> expected_tensors(const ModelConfig& c) {
+  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  const int64_t ff = c.intermediate_size;
+  // convert_hf_to_gguf interleaves the rotary halves of Q and K rows for
+  // Llama (GGML's rope pairs adjacent elements); Qwen2 is converted as is.
+  const bool permuted = c.architecture != "qwen2";
+  const int64_t q_heads = permuted ? c.num_heads : 0;
+  const int64_t k_heads = permuted ? c.num_kv_heads : 0;
+
+  std::vector<Expected> e{
+      {"token_embd.weight", "model.embed_tokens.weight", {c.vocab_size, h}},
+      {"output_norm.weight", "model.norm.weight", {h}},
+      {"output.weight", "lm_head.weight", {c.vocab_size, h}, 0, !c.tie_word_embeddings},
+  };
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string g = "blk." + std::to_string(i) + ".";
+    const std::string m = "model.layers." + std::to_string(i) + ".";
+    const std::string a = m + "self_attn.", f = m + "mlp.";
+    const bool qkv_bias = c.attention_bias;
+    e.push_back({g + "attn_norm.weight", m + "input_layernorm.weight", {h}});
+    e.push_back({g + "attn_q.weight", a + "q_proj.weight", {q, h}, q_heads});
+    e.push_back({g + "attn_k.weight", a + "k_proj.weight", {kv, h}, k_heads});
+    e.push_back({g + "attn_v.weight", a + "v_proj.weight", {kv, h}});
+    e.push_back({g + "attn_output.weight", a + "o_proj.weight", {h, q}});
+    e.push_back({g + "attn_q.bias", a + "q_proj.bias", {q}, q_heads, qkv_bias});
+    e.push_back({g + "attn_k.bias", a + "k_proj.bias", {kv}, k_heads, qkv_bias});
+    e.push_back({g + "attn_v.bias", a + "v_proj.bias", {kv}, 0, qkv_bias});
+    e.push_back({g + "attn_output.bias", a + "o_proj.bias", {h}, 0, false});
+    e.push_back({g + "ffn_norm.weight", m + "post_attention_layernorm.weight", {h}});
+    e.push_back({g + "ffn_gate.weight", f + "gate_proj.weight", {ff, h}});
+    e.push_back({g + "ffn_up.weight", f + "up_proj.weight", {ff, h}});
+    e.push_back({g + "ffn_down.weight", f + "down_proj.weight", {h, ff}});
+    e.push_back({g + "ffn_gate.bias", f + "gate_proj.bias", {ff}, 0, false});
+    e.push_back({g + "ffn_up.bias", f + "up_proj.bias", {ff}, 0, false});
+    e.push_back({g + "ffn_down.bias", f + "down_proj.bias", {h}, 0, false});
+  }
+  return e;
+}
+
+// Inverse of convert_hf_to_gguf's permute(): it viewed the rows of each head
+// as (2, head_dim/2) and stored them transposed; view them as (head_dim/2, 2)
+// and transpose back.
+torch::Tensor unpermute_rows(const torch::Tensor& w, int64_t n_head) {
+  std::vector<int64_t> split{n_head, w.size(0) / n_head / 2, 2};
+  for (int64_t d = 1; d < w.dim(); ++d) split.push_back(w.size(d));
+  return w.reshape(split).transpose(1, 2).reshape(w.sizes()).contiguous();
+}
+
+}  // namespace
+
+model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
+  const GgufFile f(path);
+  const std::string src = path.string();
+  model::ModelWeights w;
+  w.config = read_config(f);
+  w.source = path;
+  w.source_format = "gguf";
+  for (const Expected& e : expected_tensors(w.config)) {
+    const GgufTensorInfo* info = f.find_tensor(e.gguf);
+    if (!info) {
+      if (e.required)
+        throw FormatError(src, "tensor '" + e.gguf + "'",
+                          "missing (needed for " + e.hf + " of a " + w.config.architecture +
+                              " model)");
+      continue;
+    }
+    if (info->torch_shape() != e.shape)
+      throw FormatError(src, "tensor '" + e.gguf + "'",
+                        "shape " + shape_text(info->torch_shape()) + " (torch order), expected " +
+                            shape_text(e.shape) + " from the metadata");
+    torch::Tensor t = f.dequantize(*info);
+    if (e.permute_heads > 0) t = unpermute_rows(t, e.permute_heads);
+    w.tensors.emplace(e.hf, std::move(t));
+    w.source_dtypes.emplace(e.hf, ggml_type_name(info->type));
+  }
+  return w;
+}
+
+}  // namespace qs::io

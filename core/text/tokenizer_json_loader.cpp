@@ -1,0 +1,321 @@
+// Reads HF tokenizer.json (+ tokenizer_config.json) into ByteLevelBpe or
+// SentencePieceBpe. Only the pipeline pieces LLM tokenizers use are accepted;
+// anything else is a ConfigError rather than silently different ids.
+
+#include "core/error.h"
+#include "core/text/byte_level_bpe.h"
+#include "core/text/sentencepiece_bpe.h"
+#include "core/text/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace qs::text {
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::string_view kSpace = "\xE2\x96\x81";  // "▁"
+
+json parse_json_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string(), std::string("cannot open: ") + std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) throw IoError(path.string(), "read failed");
+  // Track the key path so a syntax or UTF-8 error can name the field it is in.
+  std::vector<std::string> keys;
+  auto track = [&](int depth, json::parse_event_t event, json& parsed) {
+    const size_t d = static_cast<size_t>(std::max(depth, 0));
+    // A key is pushed at its object's depth and popped when its value ends, so
+    // an error inside an object names the object, not its last finished member.
+    const size_t parent = d > 0 ? d - 1 : 0;
+    if (event == json::parse_event_t::key) {
+      keys.resize(std::min(keys.size(), parent));
+      keys.push_back(parsed.get<std::string>());
+    } else if (event == json::parse_event_t::value || event == json::parse_event_t::object_end ||
+               event == json::parse_event_t::array_end) {
+      keys.resize(std::min(keys.size(), parent));
+    }
+    return true;
+  };
+  try {
+    return json::parse(buf.str(), track);
+  } catch (const json::parse_error& e) {
+    std::string field;
+    for (const auto& k : keys) field += (field.empty() ? "" : ".") + k;
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
+    throw FormatError(path.string(), field.empty() ? "(document)" : field, "invalid JSON: " + what,
+                      e.byte > 0 ? e.byte - 1 : 0);
+  }
+}
+
+// Field access that names the file and field in every failure.
+struct Doc {
+  std::string path;
+
+  [[noreturn]] void fail(const std::string& field, const std::string& detail) const {
+    throw FormatError(path, field, detail);
+  }
+  [[noreturn]] void unsupported(const std::string& field, const std::string& detail) const {
+    throw ConfigError(path, field, detail);
+  }
+  const json& at(const json& obj, const std::string& key, const std::string& field) const {
+    if (!obj.is_object() || !obj.contains(key)) fail(field, "missing");
+    return obj.at(key);
+  }
+  std::string str(const json& v, const std::string& field) const {
+    if (!v.is_string()) fail(field, "expected a string, found " + std::string(v.type_name()));
+    return v.get<std::string>();
+  }
+  bool flag(const json& obj, const std::string& key, bool fallback, const std::string& field) const {
+    if (!obj.contains(key) || obj.at(key).is_null()) return fallback;
+    if (!obj.at(key).is_boolean()) fail(field + "." + key, "expected true or false");
+    return obj.at(key).get<bool>();
+  }
+  int32_t id(const json& v, const std::string& field) const {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+      fail(field, "expected a token id (a non-negative integer), found " + v.dump());
+    return static_cast<int32_t>(v.get<int64_t>());
+  }
+};
+
+// What the normalizer and pre-tokenizer amount to.
+struct Pipeline {
+  bool byte_level = false;
+  bool byte_level_prefix = false;
+  std::vector<PreTokenizer::Step> steps;
+  bool prepend = false;        // normalizer Prepend("▁")
+  bool replace_space = false;  // normalizer Replace(" ", "▁")
+  bool metaspace = false;
+  SentencePieceOptions::Prefix metaspace_prefix = SentencePieceOptions::Prefix::kUnlessSpace;
+  bool metaspace_split = true;
+};
+
+void read_normalizer(const Doc& doc, const json& n, const std::string& field, Pipeline& p) {
+  if (n.is_null()) return;
+  const std::string type = doc.str(doc.at(n, "type", field + ".type"), field + ".type");
+  if (type == "Sequence") {
+    const json& list = doc.at(n, "normalizers", field + ".normalizers");
+    for (size_t i = 0; i < list.size(); ++i)
+      read_normalizer(doc, list[i], field + ".normalizers[" + std::to_string(i) + "]", p);
+  } else if (type == "Prepend" && doc.str(doc.at(n, "prepend", field), field + ".prepend") == kSpace) {
+    p.prepend = true;
+  } else if (type == "Replace" && n.value("pattern", json()).value("String", "") == " " &&
+             n.value("content", "") == kSpace) {
+    p.replace_space = true;
+  } else if (type == "NFC") {
+    // Accepted: text that is already NFC (nearly all text) encodes the same.
+  } else {
+    doc.unsupported(field, "normalizer " + n.dump() + " is not supported");
+  }
+}
+
+void read_pre_tokenizer(const Doc& doc, const json& t, const std::string& field, Pipeline& p) {
+  using Prefix = SentencePieceOptions::Prefix;
+  if (t.is_null()) return;
+  const std::string type = doc.str(doc.at(t, "type", field + ".type"), field + ".type");
+  if (type == "Sequence") {
+    const json& list = doc.at(t, "pretokenizers", field + ".pretokenizers");
+    for (size_t i = 0; i < list.size(); ++i)
+      read_pre_tokenizer(doc, list[i], field + ".pretokenizers[" + std::to_string(i) + "]", p);
+  } else if (type == "ByteLevel") {
+    p.byte_level = true;
+    p.byte_level_prefix = doc.flag(t, "add_prefix_space", false, field);
+    // The prefix is added to the text ByteLevel receives; we only do that for
+    // whole segments, i.e. when nothing split them before.
+    if (p.byte_level_prefix && !p.steps.empty())
+      doc.unsupported(field + ".add_prefix_space", "supported only on the first pre-tokenizer");
+    if (doc.flag(t, "use_regex", true, field)) p.steps.push_back({PreTokenizer::Step::Kind::kRegex});
+  } else if (type == "Split") {
+    const json& pattern = doc.at(t, "pattern", field + ".pattern");
+    SplitPattern sp{};
+    if (!pattern.contains("Regex") || !pattern["Regex"].is_string() ||
+        !split_pattern_from_regex(pattern["Regex"].get<std::string>(), sp))
+      doc.unsupported(field + ".pattern", "split pattern " + pattern.dump() +
+                                              " is not one we implement (GPT-2, Llama-3, Qwen2)");
+    if (t.value("behavior", "") != "Isolated" || doc.flag(t, "invert", false, field))
+      doc.unsupported(field + ".behavior", "only Isolated, non-inverted splits are supported");
+    p.steps.push_back({PreTokenizer::Step::Kind::kRegex, sp});
+  } else if (type == "Digits") {
+    p.steps.push_back({PreTokenizer::Step::Kind::kDigits, SplitPattern::kGpt2,
+                       doc.flag(t, "individual_digits", false, field)});
+  } else if (type == "Metaspace") {
+    if (t.value("replacement", std::string(kSpace)) != kSpace)
+      doc.unsupported(field + ".replacement", "only \"▁\" is supported");
+    p.metaspace = true;
+    p.metaspace_split = doc.flag(t, "split", true, field);
+    if (t.contains("prepend_scheme")) {
+      const std::string scheme = doc.str(t["prepend_scheme"], field + ".prepend_scheme");
+      if (scheme == "first") p.metaspace_prefix = Prefix::kFirstSegment;
+      else if (scheme == "never") p.metaspace_prefix = Prefix::kNone;
+      else if (scheme != "always") doc.fail(field + ".prepend_scheme", "unknown scheme '" + scheme + "'");
+    } else if (!doc.flag(t, "add_prefix_space", true, field)) {
+      p.metaspace_prefix = Prefix::kNone;
+    }
+  } else {
+    doc.unsupported(field, "pre-tokenizer type '" + type + "' is not supported");
+  }
+}
+
+// The id of a token named in the post-processor or tokenizer_config.json.
+int32_t token_id(const BpeModel& model, const std::vector<AddedToken>& added, const std::string& text) {
+  for (const auto& a : added)
+    if (a.content == text) return a.id;
+  return model.find(text);
+}
+
+// The first SpecialToken of a TemplateProcessing "single" template, if any:
+// that is the BOS the model expects.
+std::string template_bos(const json& proc) {
+  if (!proc.is_object()) return {};
+  if (proc.value("type", "") == "Sequence") {
+    for (const auto& p : proc.value("processors", json::array()))
+      if (auto bos = template_bos(p); !bos.empty()) return bos;
+    return {};
+  }
+  if (proc.value("type", "") != "TemplateProcessing") return {};
+  const json single = proc.value("single", json::array());
+  if (!single.is_array() || single.empty() || !single[0].contains("SpecialToken")) return {};
+  return single[0]["SpecialToken"].value("id", "");
+}
+
+SpecialTokens read_special_tokens(const fs::path& path, const json& doc, const BpeModel& model,
+                                  const std::vector<AddedToken>& added) {
+  SpecialTokens special;
+  if (std::string bos = template_bos(doc.value("post_processor", json())); !bos.empty()) {
+    special.bos = token_id(model, added, bos);
+    if (special.bos < 0) throw FormatError(path.string(), "post_processor", "unknown token '" + bos + "'");
+    special.add_bos = true;
+  }
+  const fs::path config_path = path.parent_path() / "tokenizer_config.json";
+  if (!fs::exists(config_path)) return special;
+  const json config = parse_json_file(config_path);
+  const Doc cdoc{config_path.string()};
+  if (!config.is_object()) cdoc.fail("(document)", "expected a JSON object");
+  special.add_bos = cdoc.flag(config, "add_bos_token", special.add_bos, "add_bos_token");
+  for (auto [key, slot] : {std::pair{"bos_token", &special.bos}, std::pair{"eos_token", &special.eos}}) {
+    if (!config.contains(key) || config[key].is_null()) continue;
+    const json& v = config[key];
+    const std::string text = cdoc.str(v.is_object() ? cdoc.at(v, "content", key) : v, key);
+    *slot = token_id(model, added, text);
+    if (*slot < 0) cdoc.fail(key, "'" + text + "' is not a token of " + path.filename().string());
+  }
+  return special;
+}
+
+std::unique_ptr<Tokenizer> build(const fs::path& path) {
+  const json doc = parse_json_file(path);
+  const Doc d{path.string()};
+  if (!doc.is_object()) d.fail("(document)", "expected a JSON object");
+  const json& m = d.at(doc, "model", "model");
+  if (const std::string type = m.value("type", "BPE"); type != "BPE")
+    d.unsupported("model.type", "tokenizer model '" + type + "' is not supported (only BPE)");
+  if (!m.value("continuing_subword_prefix", json()).is_null() || !m.value("end_of_word_suffix", json()).is_null())
+    d.unsupported("model", "continuing_subword_prefix / end_of_word_suffix are not supported");
+  if (const json drop = m.value("dropout", json()); !drop.is_null() && drop.get<double>() != 0.0)
+    d.unsupported("model.dropout", "BPE dropout is not supported");
+
+  // Vocabulary, with room for added tokens that live beyond it.
+  const json& vocab = d.at(m, "vocab", "model.vocab");
+  if (!vocab.is_object()) d.fail("model.vocab", "expected an object of token → id");
+  std::vector<AddedToken> added;
+  const json added_json = doc.value("added_tokens", json::array());
+  if (!added_json.is_array()) d.fail("added_tokens", "expected an array");
+  int64_t size = 0;
+  for (const auto& [text, id] : vocab.items()) size = std::max<int64_t>(size, d.id(id, "model.vocab." + text) + 1);
+  for (size_t i = 0; i < added_json.size(); ++i) {
+    const std::string f = "added_tokens[" + std::to_string(i) + "]";
+    AddedToken a;
+    a.id = d.id(d.at(added_json[i], "id", f + ".id"), f + ".id");
+    a.content = d.str(d.at(added_json[i], "content", f + ".content"), f + ".content");
+    if (a.content.empty()) d.fail(f + ".content", "empty token");
+    a.lstrip = d.flag(added_json[i], "lstrip", false, f);
+    a.rstrip = d.flag(added_json[i], "rstrip", false, f);
+    size = std::max<int64_t>(size, a.id + 1);
+    added.push_back(std::move(a));
+  }
+  BpeModel model;
+  model.tokens.resize(static_cast<size_t>(size));
+  for (const auto& [text, id] : vocab.items()) {
+    std::string& slot = model.tokens[id.get<size_t>()];
+    if (!slot.empty()) d.fail("model.vocab." + text, "id " + id.dump() + " is also '" + slot + "'");
+    slot = text;
+    model.add_token(text, id.get<int32_t>());
+  }
+  for (const auto& a : added)
+    if (model.tokens[a.id].empty()) model.tokens[a.id] = a.content;
+
+  const json& merges = d.at(m, "merges", "model.merges");
+  if (!merges.is_array()) d.fail("model.merges", "expected an array");
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const std::string f = "model.merges[" + std::to_string(i) + "]";
+    std::string left, right;
+    if (merges[i].is_string()) {  // "a b"
+      const std::string s = merges[i].get<std::string>();
+      const size_t sp = s.find(' ');
+      if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
+        d.fail(f, "expected two tokens separated by one space, found '" + s + "'");
+      left = s.substr(0, sp);
+      right = s.substr(sp + 1);
+    } else if (merges[i].is_array() && merges[i].size() == 2) {  // ["a", "b"]
+      left = d.str(merges[i][0], f);
+      right = d.str(merges[i][1], f);
+    } else {
+      d.fail(f, "expected \"a b\" or [\"a\", \"b\"]");
+    }
+    const int32_t l = model.find(left), r = model.find(right), lr = model.find(left + right);
+    if (l < 0 || r < 0 || lr < 0)
+      d.fail(f, "'" + (l < 0 ? left : r < 0 ? right : left + right) + "' is not in model.vocab");
+    model.add_merge(l, r, lr, static_cast<int32_t>(i));
+  }
+  if (const json unk = m.value("unk_token", json()); !unk.is_null()) {
+    model.unk_id = model.find(d.str(unk, "model.unk_token"));
+    if (model.unk_id < 0) d.fail("model.unk_token", "'" + unk.get<std::string>() + "' is not in model.vocab");
+  }
+  model.ignore_merges = d.flag(m, "ignore_merges", false, "model");
+
+  Pipeline p;
+  read_normalizer(d, doc.value("normalizer", json()), "normalizer", p);
+  read_pre_tokenizer(d, doc.value("pre_tokenizer", json()), "pre_tokenizer", p);
+  const SpecialTokens special = read_special_tokens(path, doc, model, added);
+
+  if (p.byte_level) {
+    if (p.metaspace || p.prepend || p.replace_space)
+      d.unsupported("pre_tokenizer", "mixes ByteLevel with SentencePiece-style spaces");
+    return std::make_unique<ByteLevelBpe>(std::move(model), AddedTokens(std::move(added)),
+                                          PreTokenizer(std::move(p.steps)), p.byte_level_prefix, special);
+  }
+  if (!p.metaspace && !p.replace_space)
+    d.unsupported("pre_tokenizer", "neither ByteLevel nor SentencePiece-style (Metaspace or a \"▁\" normalizer)");
+  if (!p.steps.empty()) d.unsupported("pre_tokenizer", "splits are supported only with ByteLevel");
+  using Prefix = SentencePieceOptions::Prefix;
+  SentencePieceOptions opt;
+  opt.prefix = p.metaspace ? p.metaspace_prefix : p.prepend ? Prefix::kEverySegment : Prefix::kNone;
+  opt.split = p.metaspace && p.metaspace_split;
+  opt.byte_fallback = d.flag(m, "byte_fallback", false, "model");
+  opt.fuse_unk = d.flag(m, "fuse_unk", false, "model");
+  return std::make_unique<SentencePieceBpe>(std::move(model), AddedTokens(std::move(added)), opt, special);
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer_json(const fs::path& path) {
+  try {
+    return build(path);
+  } catch (const json::exception& e) {
+    // A value of a JSON type the checks above do not name (e.g. a number where
+    // an object belongs inside a normalizer).
+    throw FormatError(path.string(), "(structure)", e.what());
+  }
+}
+
+}  // namespace qs::text
