@@ -624,7 +624,7 @@ std::string spm_json(const std::string& variant) {
   std::string vocab;
   const auto tokens = spm_tokens();
   for (size_t id = 0; id < tokens.size(); ++id)
-    vocab += (id ? "," : "") + json_string(tokens[id]) + ":" + std::to_string(id);
+    vocab.append(id ? "," : "").append(json_string(tokens[id])).append(":").append(std::to_string(id));
   const std::string normalizer =
       variant == "legacy"
           ? R"({"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},{"type":"Replace","pattern":{"String":" "},"content":"▁"}]})"
