@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_writer.h"
+#include "tests/support/error_of.h"
 #include "tests/support/test_registry.h"
 
 using namespace qs;
@@ -180,16 +181,6 @@ std::filesystem::path in_dir(const QTemporaryDir& dir, const char* name) {
   return std::filesystem::path(dir.path().toStdString()) / name;
 }
 
-template <class E, class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return QString::fromUtf8(e.what());
-  }
-  return {};
-}
-
 }  // namespace
 
 class TestGguf : public QObject {
@@ -332,19 +323,19 @@ class TestGguf : public QObject {
       QVERIFY2(msg.contains(key), qPrintable(msg));
       QVERIFY2(msg.contains(detail), qPrintable(msg));
     };
-    check(error_of<FormatError>([&] { f.get_int("big"); }), "big", "does not fit int64");
-    check(error_of<FormatError>([&] { f.get_int("text"); }), "text", "found string");
-    check(error_of<FormatError>([&] { f.get_string("missing.key"); }), "missing.key", "not found");
-    check(error_of<FormatError>([&] { f.get_bool("text"); }), "text", "expected a bool");
-    check(error_of<FormatError>([&] { f.get_string_array("ints"); }), "ints", "array of int32");
-    check(error_of<FormatError>([&] { f.get_int_array("text"); }), "text", "expected an array");
-    check(error_of<FormatError>([&] { f.dequantize(f.tensors()[0]); }), "tensor 'k'", "Q2_K");
+    check(test::error_of<FormatError>([&] { f.get_int("big"); }), "big", "does not fit int64");
+    check(test::error_of<FormatError>([&] { f.get_int("text"); }), "text", "found string");
+    check(test::error_of<FormatError>([&] { f.get_string("missing.key"); }), "missing.key", "not found");
+    check(test::error_of<FormatError>([&] { f.get_bool("text"); }), "text", "expected a bool");
+    check(test::error_of<FormatError>([&] { f.get_string_array("ints"); }), "ints", "array of int32");
+    check(test::error_of<FormatError>([&] { f.get_int_array("text"); }), "text", "expected an array");
+    check(test::error_of<FormatError>([&] { f.dequantize(f.tensors()[0]); }), "tensor 'k'", "Q2_K");
   }
 
   void writerRefusesInvalidInput() {
     io::GgufWriter w;
     w.add_int32("a", 1);
-    const auto refused = [](auto&& f) { return !error_of<ArgumentError>(f).isEmpty(); };
+    const auto refused = [](auto&& f) { return !test::error_of<ArgumentError>(f).isEmpty(); };
     QVERIFY(refused([&] { w.add_int32("a", 2); }));
     QVERIFY(refused([&] { w.add_string("", "x"); }));
     QVERIFY(refused([&] { w.add_string("bad\xff", "x"); }));

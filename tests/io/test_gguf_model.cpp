@@ -8,6 +8,7 @@
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_model.h"
 #include "core/io/gguf_writer.h"
+#include "tests/support/error_of.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
@@ -159,16 +160,6 @@ void write_tiny(const std::filesystem::path& path, const std::map<std::string, t
   w.write(path);
 }
 
-template <class E, class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return QString::fromUtf8(e.what());
-  }
-  return {};
-}
-
 }  // namespace
 
 class TestGgufModel : public QObject {
@@ -222,7 +213,7 @@ class TestGgufModel : public QObject {
     const Options o{"llama", true, "blk.1.ffn_up.weight"};
     const auto path = file("missing.gguf");
     write_tiny(path, make_hf(o), o);
-    const QString msg = error_of<FormatError>([&] { io::load_gguf_model(path); });
+    const QString msg = test::error_of<FormatError>([&] { io::load_gguf_model(path); });
     QVERIFY2(msg.contains("missing.gguf") && msg.contains("blk.1.ffn_up.weight"), qPrintable(msg));
   }
 
@@ -230,7 +221,7 @@ class TestGgufModel : public QObject {
     const Options o{"gpt2", true, {}};
     const auto path = file("gpt2.gguf");
     write_tiny(path, make_hf(o), o);
-    const QString msg = error_of<ConfigError>([&] { io::load_gguf_model(path); });
+    const QString msg = test::error_of<ConfigError>([&] { io::load_gguf_model(path); });
     QVERIFY2(msg.contains("gpt2.gguf") && msg.contains("general.architecture") && msg.contains("'gpt2'"),
              qPrintable(msg));
   }
@@ -241,7 +232,7 @@ class TestGgufModel : public QObject {
     hf["model.layers.0.mlp.down_proj.weight"] = torch::randn({kHidden, kFfn + 1});
     const auto path = file("shape.gguf");
     write_tiny(path, hf, o);
-    const QString msg = error_of<FormatError>([&] { io::load_gguf_model(path); });
+    const QString msg = test::error_of<FormatError>([&] { io::load_gguf_model(path); });
     QVERIFY2(msg.contains("shape.gguf") && msg.contains("blk.0.ffn_down.weight") &&
                  msg.contains("expected [64, 96]"),
              qPrintable(msg));
