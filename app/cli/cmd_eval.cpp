@@ -8,11 +8,11 @@
 #include "app/cli/commands.h"
 #include "app/cli/console_feedback.h"
 #include "app/cli/device_option.h"
+#include "app/cli/eval_text.h"
 #include "core/analysis/perplexity.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
-#include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::cli {
@@ -47,22 +47,12 @@ int run_eval(const std::vector<std::string>& argv) {
   feedback.log("loaded " + model_path + " in " + std::to_string(load_s).substr(0, 5) + " s");
 
   t0 = std::chrono::steady_clock::now();
-  std::string text = text::read_text_file(args.get("text", ""));
-  if (hf) text = text::join_rows_hf(text);
-  std::vector<int32_t> tokens;
-  if (tokenizer->add_bos()) tokens.push_back(tokenizer->bos_id());
-  const auto body = tokenizer->encode(text);
-  tokens.insert(tokens.end(), body.begin(), body.end());
+  const auto tokens = tokenize_eval_text(*tokenizer, args.get("text", ""), hf);
   const double tokenize_s = seconds_since(t0);
   feedback.log("tokenized " + args.get("text", "") + ": " + std::to_string(tokens.size()) + " tokens");
 
-  analysis::PerplexityOptions o;
-  o.protocol = hf ? analysis::PplProtocol::Hf : analysis::PplProtocol::LlamaCpp;
-  o.ctx = args.get_int("ctx", 512, 4, 1 << 20);
-  o.limit_chunks = args.get_int("limit-chunks", 0, 0, 1 << 30);
-  o.batch = args.get_int("batch", 1, 1, 4096);
-  o.replace_first_with_bos = !hf && tokenizer->add_bos();
-  o.bos_id = tokenizer->bos_id();
+  const auto o = eval_options(*tokenizer, hf, args.get_int("ctx", 512, 4, 1 << 20),
+                              args.get_int("limit-chunks", 0, 0, 1 << 30), args.get_int("batch", 1, 1, 4096));
   const auto r = analysis::perplexity(decoder, tokens, o, &feedback);
   feedback.finish_line();
   std::fprintf(stderr, "perplexity %.4f over %lld windows of %lld (%s protocol), %.1f tokens/s\n", r.ppl,

@@ -15,6 +15,10 @@ constexpr const char* kUsage =
     "  info MODEL              architecture, layers, parameter count, stored dtypes\n"
     "  eval MODEL --text FILE  perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B]\n"
+    "  quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE --out DIR\n"
+    "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
+    "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
+    "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
     "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
     "Human output goes to stderr; the last line on stdout is JSON.\n";
 
@@ -30,6 +34,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "info") return qs::cli::run_info(args);
     if (command == "eval") return qs::cli::run_eval(args);
+    if (command == "quantize") return qs::cli::run_quantize(args);
     std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const qs::Cancelled&) {

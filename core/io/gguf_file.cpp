@@ -524,3 +524,11 @@ torch::Tensor GgufFile::dequantize(const GgufTensorInfo& info) const {
 }
 
 }  // namespace qs::io
+
+namespace qs::io {
+
+GgufValueType GgufFile::type_of(const std::string& key) const { return kv(key).type; }
+
+GgufValueType GgufFile::array_type_of(const std::string& key) const { return array_kv(key).elem_type; }
+
+}  // namespace qs::io

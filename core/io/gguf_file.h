@@ -77,6 +77,8 @@ class GgufFile {
   std::vector<double> get_float_array(const std::string& key) const;
   std::vector<int64_t> get_int_array(const std::string& key) const;
   std::vector<std::string> keys() const;  // in file order
+  GgufValueType type_of(const std::string& key) const;
+  GgufValueType array_type_of(const std::string& key) const;  // element type of an array value
 
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(const std::string& name) const;  // nullptr if absent

@@ -128,4 +128,35 @@ model::ModelConfig read_hf_config(const std::filesystem::path& config_json) {
   return parse_hf_config(ss.str(), config_json.string());
 }
 
+std::string hf_config_to_json(const model::ModelConfig& c, const std::string& torch_dtype) {
+  const std::string arch = c.architecture == "qwen2"     ? "Qwen2ForCausalLM"
+                           : c.architecture == "mistral" ? "MistralForCausalLM"
+                                                         : "LlamaForCausalLM";
+  nlohmann::ordered_json j = {{"architectures", {arch}},
+                              {"model_type", c.architecture},
+                              {"vocab_size", c.vocab_size},
+                              {"hidden_size", c.hidden_size},
+                              {"intermediate_size", c.intermediate_size},
+                              {"num_hidden_layers", c.num_layers},
+                              {"num_attention_heads", c.num_heads},
+                              {"num_key_value_heads", c.num_kv_heads},
+                              {"head_dim", c.head_dim},
+                              {"max_position_embeddings", c.max_position_embeddings},
+                              {"rms_norm_eps", c.rms_norm_eps},
+                              {"rope_theta", c.rope_theta},
+                              {"tie_word_embeddings", c.tie_word_embeddings},
+                              {"hidden_act", "silu"},
+                              {"torch_dtype", torch_dtype}};
+  if (c.architecture != "qwen2") j["attention_bias"] = c.attention_bias;
+  if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
+  if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
+  if (!c.rope_scaling.type.empty())
+    j["rope_scaling"] = {{"rope_type", c.rope_scaling.type},
+                         {"factor", c.rope_scaling.factor},
+                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                         {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  return j.dump(2) + "\n";
+}
+
 }  // namespace qs::io

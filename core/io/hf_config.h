@@ -13,5 +13,8 @@ namespace qs::io {
 // (unknown model_type, inconsistent sizes), each naming the file and the field.
 model::ModelConfig read_hf_config(const std::filesystem::path& config_json);
 model::ModelConfig parse_hf_config(std::string_view json, const std::string& source);
+// config.json text for `c`, which parse_hf_config reads back to the same
+// config; `torch_dtype` names the dtype the weights are written in.
+std::string hf_config_to_json(const model::ModelConfig& c, const std::string& torch_dtype);
 
 }  // namespace qs::io

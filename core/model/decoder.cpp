@@ -1,6 +1,7 @@
 #include "core/model/decoder.h"
 
 #include "core/error.h"
+#include "core/quant/quantized_linear.h"
 
 namespace qs::model {
 
@@ -66,6 +67,15 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
     for (size_t r = 0; r < kLinearRoles.size(); ++r) {
       const LinearRole role = kLinearRoles[r];
       b.names[r] = linear_name(l, role);
+      if (auto q = w.quantized.find(b.names[r]); q != w.quantized.end()) {
+        if (q->second->out_features != shapes[r].first || q->second->in_features != shapes[r].second)
+          throw FormatError(w.source.string(), "quantized linear '" + b.names[r] + "'",
+                            "shape [" + std::to_string(q->second->out_features) + ", " +
+                                std::to_string(q->second->in_features) + "], expected [" +
+                                std::to_string(shapes[r].first) + ", " + std::to_string(shapes[r].second) + "]");
+        b.linears[r] = std::make_shared<quant::QuantizedLinearOp>(q->second, device, dtype);
+        continue;
+      }
       auto weight = take(w, b.names[r] + ".weight", {shapes[r].first, shapes[r].second}, device, dtype);
       torch::Tensor bias;
       const bool qkv = role == LinearRole::Q || role == LinearRole::K || role == LinearRole::V;
@@ -151,6 +161,49 @@ torch::Tensor Decoder::forward_tail(const torch::Tensor& ids, int64_t from) {
   auto h = embed(ids);
   for (int64_t l = 0; l < num_layers(); ++l) h = run_block(l, h);
   return head(h.narrow(1, from, h.size(1) - from));
+}
+
+torch::Tensor Decoder::apply_norm(int64_t layer, NormRole role, const torch::Tensor& x) const {
+  return rms_norm(x, norm_weight(layer, role));
+}
+
+torch::Tensor Decoder::run_attention(int64_t layer, const torch::Tensor& normed) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  return attention(layer, blocks_[layer], normed);
+}
+
+torch::Tensor Decoder::run_mlp(int64_t layer, const torch::Tensor& normed) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  return mlp(layer, blocks_[layer], normed);
+}
+
+const torch::Tensor& Decoder::norm_weight(int64_t layer, NormRole role) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  const Block& b = blocks_[layer];
+  return role == NormRole::Input ? b.input_norm : b.post_attention_norm;
+}
+
+void Decoder::set_norm_weight(int64_t layer, NormRole role, const torch::Tensor& weight) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  Block& b = blocks_[layer];
+  auto& slot = role == NormRole::Input ? b.input_norm : b.post_attention_norm;
+  if (weight.sizes() != slot.sizes())
+    throw ArgumentError("Decoder::set_norm_weight: layer " + std::to_string(layer) + " norm has the wrong shape");
+  slot = weight.to(device_, dtype_).contiguous();
+}
+
+BlockState Decoder::block_state(int64_t layer) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  const Block& b = blocks_[layer];
+  return {b.input_norm, b.post_attention_norm, b.linears};
+}
+
+void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  Block& b = blocks_[layer];
+  b.input_norm = state.input_norm;
+  b.post_attention_norm = state.post_attention_norm;
+  b.linears = state.linears;
 }
 
 std::shared_ptr<const LinearOp> Decoder::linear(int64_t layer, LinearRole role) const {

@@ -44,6 +44,18 @@ using BlockHook = std::function<void(int64_t layer, const torch::Tensor& input,
                                      const torch::Tensor& output)>;
 using HookId = int64_t;
 
+// The two RMSNorms inside a block.
+enum class NormRole { Input, PostAttention };
+
+// What a quantization job may change in one block: its norms and linears.
+// Tensors are replaced, never modified in place, so a saved state restores
+// the block exactly.
+struct BlockState {
+  torch::Tensor input_norm;
+  torch::Tensor post_attention_norm;
+  std::array<std::shared_ptr<const LinearOp>, 7> linears;
+};
+
 class Decoder {
  public:
   // Copies the weights to `device` in `dtype`. Throws qs::FormatError naming the
@@ -66,8 +78,24 @@ class Decoder {
   torch::Tensor run_block(int64_t layer, const torch::Tensor& hidden);
   torch::Tensor head(const torch::Tensor& hidden) const;  // final norm + lm_head, float32
 
+  // Sub-modules of a block, for methods that score one module at a time.
+  // `normed` is the output of the norm in front of the module.
+  torch::Tensor apply_norm(int64_t layer, NormRole role, const torch::Tensor& x) const;
+  torch::Tensor run_attention(int64_t layer, const torch::Tensor& normed);
+  torch::Tensor run_mlp(int64_t layer, const torch::Tensor& normed) const;
+
   std::shared_ptr<const LinearOp> linear(int64_t layer, LinearRole role) const;
   void set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op);
+  const torch::Tensor& norm_weight(int64_t layer, NormRole role) const;
+  // Throws qs::ArgumentError when the shape differs; converts to the model's dtype.
+  void set_norm_weight(int64_t layer, NormRole role, const torch::Tensor& weight);
+  BlockState block_state(int64_t layer) const;
+  void restore_block_state(int64_t layer, const BlockState& state);
+
+  // The tensors outside the blocks, for writing the model back out.
+  const torch::Tensor& embed_weight() const { return embed_tokens_; }
+  const torch::Tensor& final_norm_weight() const { return final_norm_; }
+  const torch::Tensor& lm_head_weight() const { return lm_head_; }
 
   HookId add_linear_hook(LinearHook hook);
   HookId add_block_hook(BlockHook hook);

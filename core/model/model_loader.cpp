@@ -8,7 +8,9 @@
 #include "core/error.h"
 #include "core/io/gguf_model.h"
 #include "core/io/hf_config.h"
+#include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
+#include "core/quant/quantized_linear.h"
 
 namespace qs::model {
 namespace {
@@ -73,6 +75,7 @@ ModelWeights load_model(const fs::path& path) {
   }
   if (!fs::exists(path / "config.json"))
     throw IoError(path.string(), "directory has no config.json");
+  if (io::is_quantscope_checkpoint(path)) return io::load_quantscope_checkpoint(path);
   if (fs::exists(path / "model.safetensors.index.json"))
     return load_safetensors_model(path, shard_files(path / "model.safetensors.index.json"));
   std::vector<fs::path> files;
@@ -86,6 +89,7 @@ ModelWeights load_model(const fs::path& path) {
 int64_t parameter_count(const ModelWeights& w) {
   int64_t n = 0;
   for (const auto& [name, t] : w.tensors) n += t.numel();
+  for (const auto& [name, q] : w.quantized) n += q->in_features * q->out_features + (q->bias.defined() ? q->out_features : 0);
   return n;
 }
 

@@ -6,9 +6,14 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/model/model_config.h"
+
+namespace qs::quant {
+struct QuantizedLinear;
+}
 
 namespace qs::model {
 
@@ -18,6 +23,9 @@ struct ModelWeights {
   std::filesystem::path source;                  // file or directory it came from
   std::string source_format;                     // "safetensors" or "gguf"
   std::map<std::string, std::string> source_dtypes;  // HF name -> dtype as stored
+  // Linears stored quantized, under their module name ("model.layers.0.mlp.up_proj");
+  // such a linear has no "<name>.weight" in `tensors`.
+  std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> quantized;
 
   // Throws qs::FormatError naming `source` and the tensor when absent.
   const torch::Tensor& at(const std::string& name) const;

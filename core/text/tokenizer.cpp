@@ -10,9 +10,11 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::filesystem::path&
   std::error_code ec;
   if (fs::is_directory(model_path, ec)) {
     const fs::path json = model_path / "tokenizer.json";
-    if (!fs::is_regular_file(json, ec))
-      throw IoError(model_path.string(), "model directory has no tokenizer.json");
-    return load_tokenizer_json(json);
+    if (fs::is_regular_file(json, ec)) return load_tokenizer_json(json);
+    // QuantScope checkpoints made from a GGUF keep its tokenizer metadata so.
+    const fs::path gguf = model_path / "tokenizer.gguf";
+    if (fs::is_regular_file(gguf, ec)) return load_gguf_tokenizer(io::GgufFile(gguf));
+    throw IoError(model_path.string(), "model directory has no tokenizer.json or tokenizer.gguf");
   }
   if (!fs::exists(model_path, ec)) throw IoError(model_path.string(), "no such file or directory");
   if (model_path.extension() == ".gguf") return load_gguf_tokenizer(io::GgufFile(model_path));

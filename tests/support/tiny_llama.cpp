@@ -1,9 +1,9 @@
 #include "tests/support/tiny_llama.h"
 
-#include <nlohmann/json.hpp>
 
 #include <fstream>
 
+#include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
 
 namespace qs::test {
@@ -63,30 +63,7 @@ model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed) 
 
 void write_hf_checkpoint(const model::ModelWeights& w, const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  const auto& c = w.config;
-  nlohmann::json j = {{"model_type", c.architecture},
-                      {"architectures", {"LlamaForCausalLM"}},
-                      {"vocab_size", c.vocab_size},
-                      {"hidden_size", c.hidden_size},
-                      {"intermediate_size", c.intermediate_size},
-                      {"num_hidden_layers", c.num_layers},
-                      {"num_attention_heads", c.num_heads},
-                      {"num_key_value_heads", c.num_kv_heads},
-                      {"max_position_embeddings", c.max_position_embeddings},
-                      {"rms_norm_eps", c.rms_norm_eps},
-                      {"rope_theta", c.rope_theta},
-                      {"tie_word_embeddings", c.tie_word_embeddings},
-                      {"torch_dtype", "float32"},
-                      {"bos_token_id", c.bos_token_id},
-                      {"eos_token_id", c.eos_token_id}};
-  if (c.head_dim != c.hidden_size / c.num_heads) j["head_dim"] = c.head_dim;
-  if (!c.rope_scaling.type.empty())
-    j["rope_scaling"] = {{"rope_type", c.rope_scaling.type},
-                         {"factor", c.rope_scaling.factor},
-                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
-                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
-                         {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
-  std::ofstream(dir / "config.json") << j.dump(2);
+  std::ofstream(dir / "config.json") << io::hf_config_to_json(w.config, "float32");
   std::vector<std::pair<std::string, torch::Tensor>> tensors(w.tensors.begin(), w.tensors.end());
   io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
 }

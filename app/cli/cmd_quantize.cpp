@@ -1,0 +1,190 @@
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/console_feedback.h"
+#include "app/cli/device_option.h"
+#include "app/cli/eval_text.h"
+#include "core/error.h"
+#include "core/io/quantscope_checkpoint.h"
+#include "core/io/safetensors.h"
+#include "core/methods/method_registry.h"
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+#include "core/pipeline/pipeline.h"
+#include "core/text/calibration_set.h"
+#include "core/text/text_file.h"
+#include "core/text/tokenizer.h"
+
+namespace qs::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path, "cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE --out DIR\n"
+    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
+    "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
+    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]";
+
+}  // namespace
+
+int run_quantize(const std::vector<std::string>& argv) {
+  const Args args(argv,
+                  {"method", "bits", "group", "calib", "out", "nsamples", "seqlen", "seed", "layers-config", "eval",
+                   "eval-protocol", "eval-ctx", "eval-limit", "device", "dtype", "batch", "threads"},
+                  {"sym"});
+  if (args.positionals().size() != 1 || !args.has("calib") || !args.has("out") || !args.has("method"))
+    throw ArgumentError(kUsage);
+  const std::string model_path = args.positionals()[0];
+  const fs::path out_dir = args.get("out", "");
+  const torch::Device device = parse_device(args.get("device", "cpu"));
+  const torch::ScalarType dtype = parse_dtype(args.get("dtype", "auto"), device);
+  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+  const int64_t nsamples = args.get_int("nsamples", device.is_cuda() ? 128 : 32, 1, 1 << 20);
+  const int64_t seqlen = args.get_int("seqlen", 512, 8, 1 << 20);
+  const auto seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
+
+  quant::QuantSpec spec;
+  spec.bits = static_cast<int>(args.get_int("bits", 4, 2, 8));
+  spec.group_size = args.get_int("group", 128, 0, 1 << 20);
+  spec.symmetric = args.flag("sym");
+  const std::string method = args.get("method", "");
+  auto defaults = pipeline::QuantPlan::make_choice(method, spec, "--method");
+  pipeline::QuantPlan plan(defaults);
+  if (args.has("layers-config")) {
+    const auto path = args.get("layers-config", "");
+    plan = pipeline::QuantPlan::from_json(read_file(path), defaults, path);
+  }
+  // Refuse to overwrite something that is not ours before doing any work.
+  if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw IoError(out_dir.string(), "exists and is not a directory");
+  if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
+    throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
+
+  ConsoleFeedback feedback;
+  auto t0 = Clock::now();
+  const auto weights = model::load_model(model_path);
+  const fs::path mp(model_path);
+  const fs::path tokenizer_source = mp.extension() == ".safetensors" ? mp.parent_path() : mp;
+  auto tokenizer = text::load_tokenizer_for_model(tokenizer_source);
+  model::Decoder decoder(weights, device, dtype);
+  feedback.log("loaded " + model_path + " in " + std::to_string(seconds_since(t0)).substr(0, 5) + " s");
+
+  const auto calib_path = args.get("calib", "");
+  const auto calib_tokens = tokenizer->encode(text::read_text_file(calib_path));
+  const auto calibration = text::sample_calibration(calib_tokens, nsamples, seqlen, seed, calib_path);
+  feedback.log("calibration: " + std::to_string(nsamples) + " x " + std::to_string(seqlen) + " tokens from " +
+               calib_path + " (seed " + std::to_string(seed) + ")");
+
+  const bool evaluate = args.has("eval");
+  const bool hf = args.get_choice("eval-protocol", "hf", {"hf", "llamacpp"}) == "hf";
+  const int64_t batch = args.get_int("batch", 8, 1, 4096);
+  std::vector<int32_t> eval_tokens;
+  analysis::PerplexityOptions eval_opts;
+  nlohmann::ordered_json eval_json;
+  if (evaluate) {
+    eval_tokens = tokenize_eval_text(*tokenizer, args.get("eval", ""), hf);
+    eval_opts = eval_options(*tokenizer, hf, args.get_int("eval-ctx", hf ? 2048 : 512, 4, 1 << 20),
+                             args.get_int("eval-limit", 0, 0, 1 << 30), 1);
+    const auto r = analysis::perplexity(decoder, eval_tokens, eval_opts, &feedback);
+    feedback.finish_line();
+    std::fprintf(stderr, "FP perplexity %.4f (%lld windows of %lld, %s protocol)\n", r.ppl,
+                 static_cast<long long>(r.chunks), static_cast<long long>(eval_opts.ctx),
+                 analysis::protocol_name(eval_opts.protocol));
+    eval_json = {{"text", args.get("eval", "")},
+                 {"protocol", analysis::protocol_name(eval_opts.protocol)},
+                 {"ctx", eval_opts.ctx},
+                 {"chunks", r.chunks},
+                 {"ppl_fp", r.ppl}};
+  }
+
+  pipeline::PipelineOptions popts;
+  popts.batch = batch;
+  t0 = Clock::now();
+  const auto result = pipeline::run_pipeline(decoder, calibration, plan, popts, feedback);
+  const double quantize_s = seconds_since(t0);
+  feedback.finish_line();
+  std::fprintf(stderr, "quantized %d linears in %.1f s\n",
+               static_cast<int>(std::count_if(result.layers.begin(), result.layers.end(),
+                                              [](const auto& l) { return l.record != nullptr; })),
+               quantize_s);
+
+  if (evaluate) {
+    const auto r = analysis::perplexity(decoder, eval_tokens, eval_opts, &feedback);
+    feedback.finish_line();
+    std::fprintf(stderr, "quantized perplexity %.4f (FP %.4f)\n", r.ppl, eval_json["ppl_fp"].get<double>());
+    eval_json["ppl"] = r.ppl;
+  }
+
+  nlohmann::ordered_json blocks = nlohmann::ordered_json::array();
+  for (const auto& b : result.blocks)
+    blocks.push_back({{"layer", b.layer}, {"output_mse", b.output_mse}, {"output_rel_mse", b.output_rel_mse},
+                      {"seconds", b.seconds}});
+  nlohmann::ordered_json run = {{"method", method},
+                                {"bits", spec.bits},
+                                {"group", spec.group_size},
+                                {"symmetric", spec.symmetric},
+                                {"calibration",
+                                 {{"text", calib_path}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed}}},
+                                {"device", device.str()},
+                                {"dtype", dtype_name(dtype)},
+                                {"quantize_seconds", quantize_s},
+                                {"blocks", blocks}};
+  if (args.has("layers-config")) run["layers_config"] = args.get("layers-config", "");
+  if (evaluate) run["eval"] = eval_json;
+
+  io::QuantscopeCheckpointInfo info;
+  info.source_model = tokenizer_source;
+  for (const auto& l : result.layers) {
+    if (!l.record) continue;
+    io::QuantscopeLinearMeta m;
+    m.method = l.choice.method;
+    m.params = l.choice.params.values();
+    m.weight_mse = l.weight_mse;
+    m.output_rel_mse = l.output_rel_mse;
+    m.seconds = l.seconds;
+    info.linears[l.name] = m;
+  }
+  info.run_json = run.dump();
+  io::save_quantscope_checkpoint(decoder, info, out_dir);
+  // The exact calibration tokens, so peer tools can be run on the same data.
+  io::write_safetensors(out_dir / "calibration_ids.safetensors",
+                        {{"input_ids", calibration.ids.to(torch::kInt32)}}, {{"source", calib_path}});
+  feedback.log("saved " + out_dir.string());
+
+  nlohmann::ordered_json summary = run;
+  summary.erase("blocks");
+  summary["model"] = model_path;
+  summary["out"] = out_dir.string();
+  summary["threads"] = at::get_num_threads();
+  summary["peak_rss_mib"] = peak_rss_mib();
+  std::printf("%s\n", summary.dump().c_str());
+  return 0;
+}
+
+}  // namespace qs::cli

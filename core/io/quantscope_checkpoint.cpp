@@ -1,0 +1,251 @@
+#include "core/io/quantscope_checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/io/atomic_file.h"
+#include "core/io/gguf_file.h"
+#include "core/io/gguf_metadata_copy.h"
+#include "core/io/gguf_writer.h"
+#include "core/io/hf_config.h"
+#include "core/io/safetensors.h"
+#include "core/quant/packing.h"
+#include "core/quant/quantized_linear.h"
+
+namespace qs::io {
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kMetaFile = "quantscope.json";
+// Optional per-linear tensors, stored under "<name>.<suffix>" as float32 (g_idx: int32).
+constexpr std::array<const char*, 6> kOptional = {"g_idx", "bias", "input_scale", "transform", "lora_a", "lora_b"};
+
+torch::Tensor* optional_field(quant::QuantizedLinear& q, const std::string& suffix) {
+  if (suffix == "g_idx") return &q.g_idx;
+  if (suffix == "bias") return &q.bias;
+  if (suffix == "input_scale") return &q.input_scale;
+  if (suffix == "transform") return &q.transform;
+  if (suffix == "lora_a") return &q.lora_a;
+  if (suffix == "lora_b") return &q.lora_b;
+  return nullptr;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  AtomicFile f(path);
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string(), "cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json param_json(const quant::ParamValue& v) {
+  return std::visit([](const auto& x) { return json(x); }, v);
+}
+
+void copy_tokenizer(const fs::path& source, const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") {
+    GgufFile g(source);
+    GgufWriter w;
+    if (copy_gguf_metadata(g, "tokenizer.", w) == 0)
+      throw FormatError(source.string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
+    w.write(dir / "tokenizer.gguf");
+    return;
+  }
+  const fs::path from = fs::is_directory(source, ec) ? source : source.parent_path();
+  bool any = false;
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                           "generation_config.json", "tokenizer.gguf"}) {
+    if (!fs::is_regular_file(from / name, ec)) continue;
+    write_text(dir / name, read_text(from / name));
+    any = true;
+  }
+  if (!any) throw IoError(from.string(), "no tokenizer.json or tokenizer.gguf to copy next to the checkpoint");
+}
+
+std::string dtype_label(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat16: return "float16";
+    case torch::kBFloat16: return "bfloat16";
+    default: return "float32";
+  }
+}
+
+}  // namespace
+
+void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeCheckpointInfo& info,
+                                const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
+  // A stale marker from an earlier save must not vouch for half-written files.
+  fs::remove(dir / kMetaFile, ec);
+
+  const auto& c = decoder.config();
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  auto add = [&](const std::string& name, const torch::Tensor& t) { tensors.emplace_back(name, t.to(torch::kCPU)); };
+  add("model.embed_tokens.weight", decoder.embed_weight());
+  add("model.norm.weight", decoder.final_norm_weight());
+  if (!c.tie_word_embeddings) add("lm_head.weight", decoder.lm_head_weight());
+
+  json linears = json::object();
+  for (int64_t l = 0; l < decoder.num_layers(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
+    add(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    for (auto role : model::kLinearRoles) {
+      const auto name = model::linear_name(l, role);
+      const auto op = decoder.linear(l, role);
+      const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(op.get());
+      if (!qop) {
+        add(name + ".weight", op->dense_weight());
+        if (op->bias().defined()) add(name + ".bias", op->bias());
+        continue;
+      }
+      auto q = qop->record()->to(torch::kCPU);
+      add(name + ".qweight", quant::pack_codes(q.codes, q.spec.bits));
+      add(name + ".scales", q.scales.to(torch::kFloat32));
+      add(name + ".qzeros", q.zeros.to(torch::kInt32));
+      for (const char* suffix : kOptional) {
+        const auto* t = optional_field(q, suffix);
+        if (t->defined())
+          add(name + "." + suffix, std::string(suffix) == "g_idx" ? t->to(torch::kInt32) : t->to(torch::kFloat32));
+      }
+      json entry = {{"bits", q.spec.bits},
+                    {"group_size", q.spec.group_size},
+                    {"symmetric", q.spec.symmetric},
+                    {"in_features", q.in_features},
+                    {"out_features", q.out_features}};
+      if (auto it = info.linears.find(name); it != info.linears.end()) {
+        entry["method"] = it->second.method;
+        json params = json::object();
+        for (const auto& [k, v] : it->second.params) params[k] = param_json(v);
+        entry["params"] = params;
+        entry["metrics"] = {{"weight_mse", it->second.weight_mse},
+                            {"output_rel_mse", it->second.output_rel_mse},
+                            {"seconds", it->second.seconds}};
+      }
+      linears[name] = entry;
+    }
+  }
+  write_text(dir / "config.json", hf_config_to_json(c, dtype_label(decoder.dtype())));
+  write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"quantscope", "1"}});
+  if (!info.source_model.empty()) copy_tokenizer(info.source_model, dir);
+
+  json meta = {{"format", "quantscope"},
+               {"format_version", kQuantscopeFormatVersion},
+               {"source_model", info.source_model.string()},
+               {"dtype", dtype_label(decoder.dtype())},
+               {"linears", linears}};
+  try {
+    meta["run"] = json::parse(info.run_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ArgumentError(std::string("save_quantscope_checkpoint: run_json is not JSON: ") + e.what());
+  }
+  write_text(dir / kMetaFile, meta.dump(2) + "\n");
+}
+
+bool is_quantscope_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / kMetaFile, ec);
+}
+
+model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
+  const fs::path meta_path = dir / kMetaFile;
+  const std::string meta_file = meta_path.string();
+  json meta;
+  try {
+    meta = json::parse(read_text(meta_path));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(meta_file, "(document)", std::string("invalid JSON: ") + e.what(), e.byte);
+  }
+  if (!meta.is_object() || meta.value("format", "") != "quantscope")
+    throw FormatError(meta_file, "format", "not \"quantscope\"");
+  if (!meta.contains("format_version") || !meta["format_version"].is_number_integer())
+    throw FormatError(meta_file, "format_version", "missing or not an integer");
+  const int64_t version = meta["format_version"].get<int64_t>();
+  if (version > kQuantscopeFormatVersion)
+    throw FormatError(meta_file, "format_version",
+                      std::to_string(version) + " is newer than this QuantScope reads (" +
+                          std::to_string(kQuantscopeFormatVersion) + ")");
+  if (!meta.contains("linears") || !meta["linears"].is_object())
+    throw FormatError(meta_file, "linears", "missing or not an object");
+
+  model::ModelWeights w;
+  w.source = dir;
+  w.source_format = "quantscope";
+  w.config = read_hf_config(dir / "config.json");
+  const fs::path st_path = dir / "model.safetensors";
+  SafetensorsFile st(st_path);
+  const std::string st_file = st_path.string();
+  std::set<std::string> used;
+  auto take = [&](const std::string& name, bool required) -> torch::Tensor {
+    if (!st.find(name)) {
+      if (required) throw FormatError(st_file, "tensor '" + name + "'", "missing");
+      return {};
+    }
+    used.insert(name);
+    return st.load(name);
+  };
+  for (const auto& [name, e] : meta["linears"].items()) {
+    const std::string field = "linears." + name;
+    auto integer = [&](const char* key) {
+      if (!e.is_object() || !e.contains(key) || !e[key].is_number_integer())
+        throw FormatError(meta_file, field + "." + key, "missing or not an integer");
+      return e[key].get<int64_t>();
+    };
+    quant::QuantizedLinear q;
+    q.spec.bits = static_cast<int>(integer("bits"));
+    q.spec.group_size = integer("group_size");
+    q.spec.symmetric = e.value("symmetric", false);
+    q.in_features = integer("in_features");
+    q.out_features = integer("out_features");
+    if (q.spec.bits < 2 || q.spec.bits > 8) throw FormatError(meta_file, field + ".bits", "outside 2..8");
+    if (q.in_features <= 0 || q.out_features <= 0)
+      throw FormatError(meta_file, field, "in_features and out_features must be positive");
+    auto packed = take(name + ".qweight", true);
+    try {
+      q.codes = quant::unpack_codes(packed, q.spec.bits, q.in_features);
+    } catch (const ArgumentError& err) {
+      throw FormatError(st_file, "tensor '" + name + ".qweight'", err.what());
+    }
+    if (packed.size(0) != q.out_features)
+      throw FormatError(st_file, "tensor '" + name + ".qweight'", "row count differs from out_features");
+    q.scales = take(name + ".scales", true).to(torch::kFloat32);
+    q.zeros = take(name + ".qzeros", true).to(torch::kInt32);
+    for (const char* suffix : kOptional) {
+      auto t = take(name + "." + suffix, false);
+      if (t.defined()) *optional_field(q, suffix) = std::string(suffix) == "g_idx" ? t.to(torch::kInt32) : t.to(torch::kFloat32);
+    }
+    q.validate(st_file, name);
+    w.source_dtypes[name + ".weight"] = "int" + std::to_string(q.spec.bits);
+    w.quantized[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));
+  }
+  for (const auto& entry : st.entries()) {
+    if (used.count(entry.name)) continue;
+    const auto dot = entry.name.rfind('.');
+    if (dot != std::string::npos && w.quantized.count(entry.name.substr(0, dot)) == 0 &&
+        (entry.name.substr(dot) == ".qweight" || entry.name.substr(dot) == ".scales" ||
+         entry.name.substr(dot) == ".qzeros"))
+      throw FormatError(st_file, "tensor '" + entry.name + "'", "quantized tensor without an entry in " + meta_file);
+    auto t = st.load(entry.name);
+    w.source_dtypes[entry.name] = entry.dtype;
+    w.tensors[entry.name] = t.is_floating_point() ? t.to(torch::kFloat32) : t;
+  }
+  return w;
+}
+
+}  // namespace qs::io

@@ -1,0 +1,51 @@
+#pragma once
+// QuantScope's own quantized checkpoint: a directory that `quantscope-cli eval`
+// and the workbench open like any model, reproducing the quantized model's
+// numbers exactly.
+//   config.json          the HF config
+//   model.safetensors    FP tensors under HF names, and per quantized linear
+//                        <name>.qweight (int32, codes packed by quant/packing),
+//                        <name>.scales (f32), <name>.qzeros (int32, unpacked) and
+//                        the optional .g_idx .bias .input_scale .transform .lora_a .lora_b
+//   quantscope.json      format version, per-linear bits/group/method/params/metrics, run info
+//   tokenizer.json (+ its companions) copied from an HF source, or
+//   tokenizer.gguf       the tokenizer.* metadata of a GGUF source
+// The interoperable packed layouts (AutoAWQ, GPTQ, compressed-tensors) are in export/.
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "core/model/decoder.h"
+#include "core/model/model_weights.h"
+#include "core/quant/method_params.h"
+
+namespace qs::io {
+
+inline constexpr int kQuantscopeFormatVersion = 1;
+
+struct QuantscopeLinearMeta {
+  std::string method;
+  std::map<std::string, quant::ParamValue> params;
+  double weight_mse = 0.0;
+  double output_rel_mse = 0.0;
+  double seconds = 0.0;
+};
+
+struct QuantscopeCheckpointInfo {
+  std::filesystem::path source_model;  // where the tokenizer is copied from; empty: none
+  std::map<std::string, QuantscopeLinearMeta> linears;  // by module name
+  std::string run_json = "{}";  // a JSON object stored as is under "run"
+};
+
+// Writes every file through a temporary and a rename; quantscope.json last, so
+// a directory without it is never taken for a complete checkpoint.
+void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeCheckpointInfo& info,
+                                const std::filesystem::path& dir);
+
+bool is_quantscope_checkpoint(const std::filesystem::path& dir);
+
+// Throws qs::IoError / FormatError naming the file and the linear or field.
+model::ModelWeights load_quantscope_checkpoint(const std::filesystem::path& dir);
+
+}  // namespace qs::io

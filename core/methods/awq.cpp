@@ -1,0 +1,269 @@
+#include "core/methods/awq.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "core/error.h"
+#include "core/pipeline/block_context.h"
+#include "core/quant/uniform_quantizer.h"
+
+namespace qs::methods {
+
+using model::LinearRole;
+using model::NormRole;
+
+std::vector<quant::ParamSpec> AwqMethod::param_specs() const {
+  return {
+      {"n_grid", int64_t{20}, "scale exponents tried: 0, 1/n, ..., (n-1)/n", 1, 1000, {}},
+      {"duo_scaling", false, "AutoAWQ's s = mean|x|^a / mean|w|^(1-a)", 0, 0, {}},
+      {"auto_clip", true, "search a per-group clipping bound after scaling", 0, 0, {}},
+      {"clip_max_shrink", 0.5, "largest fraction of the range the clip search removes", 0.0, 0.95, {}},
+      {"clip_grid", int64_t{20}, "clip search steps over the full range", 1, 1000, {}},
+      {"clip_tokens", int64_t{512}, "input rows sub-sampled for the clip search", 1, 1 << 20, {}},
+  };
+}
+
+namespace {
+
+enum class Inspect { Attention, Mlp, Linear };
+
+struct Pair {
+  const char* label;
+  std::optional<NormRole> prev_norm;
+  std::optional<LinearRole> prev_linear;
+  std::vector<LinearRole> layers;
+  Inspect inspect;
+  bool needs_same_shape = false;  // v -> o: v's outputs must be o's inputs one for one
+};
+
+const std::vector<Pair>& llama_pairs() {
+  static const std::vector<Pair> pairs = {
+      {"input_layernorm -> q,k,v", NormRole::Input, std::nullopt,
+       {LinearRole::Q, LinearRole::K, LinearRole::V}, Inspect::Attention},
+      {"v_proj -> o_proj", std::nullopt, LinearRole::V, {LinearRole::O}, Inspect::Linear, true},
+      {"post_attention_layernorm -> gate,up", NormRole::PostAttention, std::nullopt,
+       {LinearRole::Gate, LinearRole::Up}, Inspect::Mlp},
+      {"up_proj -> down_proj", std::nullopt, LinearRole::Up, {LinearRole::Down}, Inspect::Linear},
+  };
+  return pairs;
+}
+
+// The linear whose captured input feeds every linear of the pair.
+LinearRole input_role(const Pair& p) { return p.layers.front(); }
+
+class ScaleSearch {
+ public:
+  ScaleSearch(pipeline::BlockContext& ctx, const Pair& pair, const torch::Tensor& x)
+      : ctx_(ctx), pair_(pair), x_(x) {}
+
+  torch::Tensor module_out() {
+    auto& dec = ctx_.decoder();
+    const int64_t layer = ctx_.layer();
+    switch (pair_.inspect) {
+      case Inspect::Attention:
+        return ctx_.map_batches(x_, [&](const torch::Tensor& b) { return dec.run_attention(layer, b); });
+      case Inspect::Mlp:
+        return ctx_.map_batches(x_, [&](const torch::Tensor& b) { return dec.run_mlp(layer, b); });
+      case Inspect::Linear: {
+        auto op = dec.linear(layer, pair_.layers.front());
+        return ctx_.map_batches(x_, [&](const torch::Tensor& b) { return op->forward(b); });
+      }
+    }
+    return {};
+  }
+
+  // Best scale over the grid of exponents; `duo` adds AutoAWQ's weight term.
+  torch::Tensor run(int64_t n_grid, bool duo) {
+    torch::NoGradGuard no_grad;
+    auto& dec = ctx_.decoder();
+    const int64_t layer = ctx_.layer();
+    const auto org_out = module_out().to(torch::kFloat32);
+    const auto x_mean = x_.abs().reshape({-1, x_.size(-1)}).to(torch::kFloat32).mean(0);
+    torch::Tensor w_mean;
+    if (duo) w_mean = weight_mean();
+    std::map<LinearRole, std::shared_ptr<const model::LinearOp>> saved;
+    std::map<LinearRole, torch::Tensor> weights;
+    for (auto r : pair_.layers) {
+      saved[r] = dec.linear(layer, r);
+      weights[r] = ctx_.weight(r);
+    }
+    double best = std::numeric_limits<double>::infinity();
+    torch::Tensor best_scales;
+    for (int64_t i = 0; i < n_grid; ++i) {
+      ctx_.check_cancelled();
+      const double ratio = static_cast<double>(i) / static_cast<double>(n_grid);
+      auto s = duo ? (x_mean.pow(ratio) / (w_mean.pow(1.0 - ratio) + 1e-4)).clamp_min(1e-4)
+                   : x_mean.pow(ratio).clamp_min(1e-4);
+      s = s / (s.max() * s.min()).sqrt();
+      for (auto r : pair_.layers) {
+        if (!ctx_.is_assigned(r)) continue;  // a layer kept in FP is scored in FP
+        auto wq = quant::fake_quantize(weights[r] * s, ctx_.spec(r)) / s;
+        dec.set_linear(layer, r,
+                       std::make_shared<model::DenseLinear>(wq.to(ctx_.device(), ctx_.dtype()), saved[r]->bias()));
+      }
+      const double loss = (module_out().to(torch::kFloat32) - org_out).pow(2).mean().item<double>();
+      for (auto& [r, op] : saved) dec.set_linear(layer, r, op);
+      if (!std::isfinite(loss)) continue;
+      if (loss < best) {
+        best = loss;
+        best_scales = s;
+        best_ratio_ = ratio;
+      }
+    }
+    if (!best_scales.defined())
+      throw Error("AWQ: every scale candidate gave a non-finite error in " +
+                  model::linear_name(layer, pair_.layers.front()));
+    best_loss_ = best;
+    return best_scales;
+  }
+
+  double best_ratio() const { return best_ratio_; }
+  double best_loss() const { return best_loss_; }
+
+ private:
+  // AutoAWQ: |w| normalised by its group's max, averaged over output rows.
+  torch::Tensor weight_mean() {
+    std::vector<torch::Tensor> ws;
+    for (auto r : pair_.layers) ws.push_back(ctx_.weight(r));
+    auto w = torch::cat(ws, 0);
+    const int64_t in = w.size(1);
+    const int64_t g = ctx_.spec(pair_.layers.front()).effective_group(in);
+    auto wg = quant::pad_to_groups(w, g).reshape({-1, g}).abs();
+    wg = wg / (std::get<0>(wg.max(1, true)) + 1e-6);
+    return wg.reshape({w.size(0), -1}).narrow(1, 0, in).mean(0);
+  }
+
+  pipeline::BlockContext& ctx_;
+  const Pair& pair_;
+  torch::Tensor x_;
+  double best_ratio_ = 0.0;
+  double best_loss_ = 0.0;
+};
+
+bool pair_applies(pipeline::BlockContext& ctx, const Pair& p, std::string& why_not) {
+  bool any_assigned = false;
+  for (auto r : p.layers) {
+    if (ctx.is_quantized(r)) {
+      why_not = std::string(model::linear_role_name(r)) + " is already quantized";
+      return false;
+    }
+    any_assigned |= ctx.is_assigned(r);
+  }
+  if (!any_assigned) {
+    why_not = "no linear of the pair is assigned to AWQ";
+    return false;
+  }
+  if (p.prev_linear) {
+    if (ctx.is_quantized(*p.prev_linear)) {
+      why_not = std::string(model::linear_role_name(*p.prev_linear)) + " is already quantized";
+      return false;
+    }
+    if (p.needs_same_shape && ctx.weight(*p.prev_linear).sizes() != ctx.weight(p.layers.front()).sizes()) {
+      why_not = "shapes differ (grouped-query attention)";
+      return false;
+    }
+  }
+  return true;
+}
+
+void apply_scale(pipeline::BlockContext& ctx, const Pair& p, const torch::Tensor& s) {
+  if (p.prev_norm) ctx.set_norm_weight(*p.prev_norm, ctx.norm_weight(*p.prev_norm) / s);
+  if (p.prev_linear) {
+    const auto r = *p.prev_linear;
+    auto b = ctx.bias(r);
+    ctx.set_weight(r, ctx.weight(r) / s.unsqueeze(1), b.defined() ? b.to(torch::kFloat32) / s : b);
+  }
+  for (auto r : p.layers) ctx.set_weight(r, ctx.weight(r) * s);
+}
+
+}  // namespace
+
+torch::Tensor awq_clip_bounds(const torch::Tensor& w, const torch::Tensor& x, const quant::QuantSpec& spec,
+                              const AwqClipOptions& o) {
+  torch::NoGradGuard no_grad;
+  const int64_t out = w.size(0), in = w.size(1);
+  const int64_t g = spec.effective_group(in), ng = spec.num_groups(in), padded = ng * g;
+  auto xf = x.reshape({-1, in}).to(torch::kFloat32);
+  const int64_t stride = std::max<int64_t>(1, xf.size(0) / o.n_tokens);
+  auto xs = xf.slice(0, 0, xf.size(0), stride);
+  // A short last group is padded: zero inputs, so the repeated weight column adds nothing.
+  if (padded != in) xs = torch::cat({xs, torch::zeros({xs.size(0), padded - in}, xs.options())}, 1);
+  auto xg = xs.reshape({xs.size(0), ng, g}).permute({1, 0, 2}).contiguous();  // [ng, tokens, g]
+  auto wp = quant::pad_to_groups(w.to(torch::kFloat32), g);
+  quant::QuantSpec plain = spec;
+  plain.clip_ratio = 1.0;
+  const int64_t oc_batch = out % 256 == 0 ? 256 : 64;
+  const int64_t steps = static_cast<int64_t>(o.max_shrink * static_cast<double>(o.n_grid));
+  std::vector<torch::Tensor> bounds;
+  for (int64_t r0 = 0; r0 < out; r0 += oc_batch) {
+    const int64_t ob = std::min(oc_batch, out - r0);
+    auto wb = wp.narrow(0, r0, ob).reshape({ob, ng, g});
+    auto org_max = std::get<0>(wb.abs().max(-1, /*keepdim=*/true));  // [ob, ng, 1]
+    auto org_out = torch::bmm(xg, wb.permute({1, 2, 0}));                 // [ng, tokens, ob]
+    auto best = org_max.clone();
+    auto min_err = torch::full_like(org_max, std::numeric_limits<float>::infinity());
+    for (int64_t i = 0; i < steps; ++i) {
+      auto max_val = org_max * (1.0 - static_cast<double>(i) / static_cast<double>(o.n_grid));
+      auto cur = torch::max(torch::min(wb, max_val), -max_val);
+      auto qw = quant::fake_quantize(cur.reshape({ob, padded}), plain).reshape({ob, ng, g});
+      auto err = (torch::bmm(xg, qw.permute({1, 2, 0})) - org_out).pow(2).mean(1);  // [ng, ob]
+      err = err.t().unsqueeze(-1);
+      auto better = err < min_err;
+      min_err = torch::where(better, err, min_err);
+      best = torch::where(better, max_val, best);
+    }
+    bounds.push_back(best.squeeze(-1));
+  }
+  return torch::cat(bounds, 0);
+}
+
+void AwqMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+  const int64_t layer = ctx.layer();
+  std::map<LinearRole, torch::Tensor> feats =
+      ctx.capture_inputs({LinearRole::Q, LinearRole::O, LinearRole::Gate, LinearRole::Down});
+  std::map<LinearRole, torch::Tensor> input_scales;
+  for (const auto& pair : llama_pairs()) {
+    std::string why_not;
+    if (!pair_applies(ctx, pair, why_not)) {
+      if (why_not.find("assigned") == std::string::npos)
+        ctx.feedback().log("AWQ layer " + std::to_string(layer) + ": " + pair.label + " not scaled: " + why_not);
+      continue;
+    }
+    auto& x = feats.at(input_role(pair));
+    ScaleSearch search(ctx, pair, x);
+    auto s = search.run(params.get_int("n_grid"), params.get_bool("duo_scaling"));
+    apply_scale(ctx, pair, s);
+    x = x / s.to(x.scalar_type());
+    for (auto r : pair.layers) input_scales[r] = s;
+    ctx.feedback().log("AWQ layer " + std::to_string(layer) + ": " + pair.label + " ratio " +
+                       std::to_string(search.best_ratio()).substr(0, 4) + " loss " +
+                       std::to_string(search.best_loss()));
+  }
+
+  AwqClipOptions clip;
+  clip.n_grid = params.get_int("clip_grid");
+  clip.max_shrink = params.get_double("clip_max_shrink");
+  clip.n_tokens = params.get_int("clip_tokens");
+  auto feature_of = [&](LinearRole r) -> const torch::Tensor& {
+    if (r == LinearRole::K || r == LinearRole::V) return feats.at(LinearRole::Q);
+    if (r == LinearRole::Up) return feats.at(LinearRole::Gate);
+    return feats.at(r);
+  };
+  for (auto r : ctx.assigned()) {
+    ctx.check_cancelled();
+    auto w = ctx.weight(r);
+    // Clipping q and k hurts: their errors are amplified by the softmax (official code skips them).
+    if (params.get_bool("auto_clip") && r != LinearRole::Q && r != LinearRole::K) {
+      const auto bounds = awq_clip_bounds(w, feature_of(r), ctx.spec(r), clip);
+      const int64_t in = w.size(1), g = ctx.spec(r).effective_group(in);
+      auto b = quant::expand_groups(bounds, g, in);
+      w = torch::max(torch::min(w, b), -b);
+    }
+    auto q = quant::QuantizedLinear::round_to_nearest(w, ctx.spec(r));
+    if (auto it = input_scales.find(r); it != input_scales.end()) q.input_scale = it->second.to(torch::kCPU);
+    ctx.commit(r, std::move(q));
+  }
+}
+
+}  // namespace qs::methods

@@ -1,0 +1,168 @@
+#include "core/pipeline/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "core/error.h"
+#include "core/methods/method_registry.h"
+#include "core/pipeline/block_context.h"
+
+namespace qs::pipeline {
+namespace {
+
+using model::LinearRole;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Linears of one block that share a method and its parameters run in one call.
+struct MethodCall {
+  const quant::Method* method;
+  quant::MethodParams params;
+  std::vector<LinearRole> roles;
+  std::map<LinearRole, quant::QuantSpec> specs;
+};
+
+std::string params_key(const quant::MethodParams& p) {
+  std::string key;
+  for (const auto& [k, v] : p.values()) key += k + "=" + quant::to_string(v) + ";";
+  return key;
+}
+
+std::vector<MethodCall> plan_block(int64_t layer, const std::map<LinearRole, LayerChoice>& choices) {
+  std::vector<MethodCall> calls;
+  std::map<std::string, size_t> index;
+  for (auto role : model::kLinearRoles) {
+    const auto& c = choices.at(role);
+    if (c.keep_fp()) continue;
+    const auto& m = methods::method_or_throw(c.method, model::linear_name(layer, role));
+    const auto key = c.method + "|" + params_key(c.params);
+    auto [it, fresh] = index.emplace(key, calls.size());
+    if (fresh) calls.push_back({&m, c.params, {}, {}});
+    calls[it->second].roles.push_back(role);
+    calls[it->second].specs[role] = c.spec;
+  }
+  std::stable_sort(calls.begin(), calls.end(),
+                   [](const MethodCall& a, const MethodCall& b) { return a.method->stage() < b.method->stage(); });
+  return calls;
+}
+
+struct ErrorSums {
+  double err = 0.0;
+  double ref = 0.0;
+};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet& calibration, const QuantPlan& plan,
+                            const PipelineOptions& options, Feedback& feedback) {
+  torch::NoGradGuard no_grad;
+  const int64_t layers = decoder.num_layers();
+  // Validate the whole plan before touching anything.
+  std::vector<std::map<LinearRole, LayerChoice>> choices(static_cast<size_t>(layers));
+  for (int64_t l = 0; l < layers; ++l) {
+    for (auto role : model::kLinearRoles) {
+      auto c = plan.choice_for(model::linear_name(l, role));
+      if (!c.keep_fp()) c.spec.validate(model::linear_name(l, role));
+      choices[static_cast<size_t>(l)].emplace(role, std::move(c));
+    }
+    plan_block(l, choices[static_cast<size_t>(l)]);
+  }
+  if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
+
+  std::vector<model::BlockState> saved;
+  for (int64_t l = 0; l < layers; ++l) saved.push_back(decoder.block_state(l));
+  const auto t_start = Clock::now();
+  PipelineResult result;
+  try {
+    const int64_t batch = std::max<int64_t>(1, options.batch);
+    const auto ids = calibration.ids.to(decoder.device());
+    std::vector<torch::Tensor> parts;
+    for (int64_t i = 0; i < ids.size(0); i += batch)
+      parts.push_back(decoder.embed(ids.narrow(0, i, std::min(batch, ids.size(0) - i))));
+    auto x = torch::cat(parts, 0);
+    parts.clear();
+    feedback.progress("quantize", 0, layers);
+    for (int64_t l = 0; l < layers; ++l) {
+      feedback.check_cancelled();
+      const auto t_block = Clock::now();
+      auto targets = map_batches(x, batch, feedback, [&](const torch::Tensor& b) { return decoder.run_block(l, b); });
+      BlockContext ctx(decoder, l, x, targets, batch, feedback);
+      for (auto& call : plan_block(l, choices[static_cast<size_t>(l)])) {
+        ctx.begin_method(call.roles, call.specs);
+        call.method->quantize_block(ctx, call.params);
+        for (auto r : call.roles)
+          if (!ctx.is_quantized(r))
+            throw Error("method " + call.method->name() + " did not quantize " + model::linear_name(l, r));
+      }
+
+      // Metrics, and the quantized outputs that feed the next block.
+      std::map<LinearRole, ErrorSums> sums;
+      std::map<LinearRole, std::pair<torch::Tensor, torch::Tensor>> refs;
+      for (const auto& [r, c] : ctx.committed())
+        refs[r] = {c.reference_weight.to(decoder.device(), decoder.dtype()),
+                   c.reference_bias.defined() ? c.reference_bias.to(decoder.device(), decoder.dtype()) : c.reference_bias};
+      const auto hook = decoder.add_linear_hook(
+          [&](const model::LinearSite& site, const torch::Tensor& in, const torch::Tensor& out) {
+            auto it = refs.find(site.role);
+            if (site.layer != l || it == refs.end()) return;
+            auto ref = torch::linear(in, it->second.first, it->second.second).to(torch::kFloat32);
+            sums[site.role].err += (out.to(torch::kFloat32) - ref).pow(2).sum().item<double>();
+            sums[site.role].ref += ref.pow(2).sum().item<double>();
+          });
+      torch::Tensor outputs;
+      try {
+        outputs = ctx.map_batches(x, [&](const torch::Tensor& b) { return decoder.run_block(l, b); });
+      } catch (...) {
+        decoder.remove_hook(hook);
+        throw;
+      }
+      decoder.remove_hook(hook);
+
+      BlockResult br;
+      br.layer = l;
+      auto diff = (outputs.to(torch::kFloat32) - targets.to(torch::kFloat32)).pow(2);
+      br.output_mse = diff.mean().item<double>();
+      br.output_rel_mse = diff.sum().item<double>() / std::max(1e-30, targets.to(torch::kFloat32).pow(2).sum().item<double>());
+      for (auto role : model::kLinearRoles) {
+        LayerResult lr;
+        lr.name = model::linear_name(l, role);
+        lr.layer = l;
+        lr.role = role;
+        lr.choice = choices[static_cast<size_t>(l)].at(role);
+        if (auto it = ctx.committed().find(role); it != ctx.committed().end()) {
+          lr.record = it->second.record;
+          lr.seconds = it->second.seconds;
+          lr.weight_mse = (it->second.reference_weight.to(torch::kCPU) - lr.record->effective_weight())
+                              .pow(2)
+                              .mean()
+                              .item<double>();
+          const auto& s = sums[role];
+          lr.output_rel_mse = s.err / std::max(1e-30, s.ref);
+        }
+        result.layers.push_back(std::move(lr));
+      }
+      br.seconds = since(t_block);
+      result.blocks.push_back(br);
+      feedback.log("block " + std::to_string(l) + ": output rel. MSE " + fmt("%.3e", br.output_rel_mse) + ", " +
+                   fmt("%.1f", br.seconds) + " s");
+      x = outputs;
+      feedback.progress("quantize", l + 1, layers);
+    }
+  } catch (...) {
+    for (int64_t l = 0; l < layers; ++l) decoder.restore_block_state(l, saved[static_cast<size_t>(l)]);
+    throw;
+  }
+  result.seconds = since(t_start);
+  return result;
+}
+
+}  // namespace qs::pipeline

@@ -1,0 +1,54 @@
+#pragma once
+// The block-by-block runner every method goes through. For each block:
+// FP targets on the current inputs, the plan's methods on their linears
+// (stage-0 transforms first), per-layer and per-block metrics, and the
+// quantized block's outputs as the next block's inputs. Only one block's
+// activations are alive at a time. On cancel or error the decoder is put back
+// exactly as it was.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/feedback.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/quant_plan.h"
+#include "core/quant/quantized_linear.h"
+#include "core/text/calibration_set.h"
+
+namespace qs::pipeline {
+
+struct PipelineOptions {
+  int64_t batch = 8;  // calibration sequences per forward pass
+};
+
+struct LayerResult {
+  std::string name;  // "model.layers.3.mlp.up_proj"
+  int64_t layer = 0;
+  model::LinearRole role = model::LinearRole::Q;
+  LayerChoice choice;
+  std::shared_ptr<const quant::QuantizedLinear> record;  // null when kept in FP
+  double weight_mse = 0.0;      // mean (W - W_q)² against the weight the method quantized
+  double output_rel_mse = 0.0;  // ‖x W_qᵀ − x Wᵀ‖² / ‖x Wᵀ‖² on the calibration inputs
+  double seconds = 0.0;
+};
+
+struct BlockResult {
+  int64_t layer = 0;
+  double output_mse = 0.0;      // against the FP block on the same inputs
+  double output_rel_mse = 0.0;
+  double seconds = 0.0;
+};
+
+struct PipelineResult {
+  std::vector<LayerResult> layers;  // in model order
+  std::vector<BlockResult> blocks;
+  double seconds = 0.0;
+};
+
+// Quantizes `decoder` in place. Throws qs::Cancelled / qs::Error / ConfigError
+// with the decoder restored.
+PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet& calibration, const QuantPlan& plan,
+                            const PipelineOptions& options, Feedback& feedback);
+
+}  // namespace qs::pipeline

@@ -1,0 +1,132 @@
+#include "core/pipeline/quant_plan.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <type_traits>
+
+#include "core/error.h"
+#include "core/methods/method_registry.h"
+
+namespace qs::pipeline {
+
+using ojson = nlohmann::ordered_json;
+
+bool glob_match(const std::string& pattern, const std::string& text) {
+  // Iterative matcher with one backtrack point per '*', linear in practice.
+  size_t p = 0, t = 0, star = std::string::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p, ++t;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+LayerChoice QuantPlan::make_choice(const std::string& method, const quant::QuantSpec& spec,
+                                   const std::string& source) {
+  LayerChoice c;
+  c.method = method;
+  c.spec = spec;
+  spec.validate(source);
+  if (method != kKeepFp) c.params = methods::method_or_throw(method, source).default_params();
+  return c;
+}
+
+namespace {
+
+void apply_rule(LayerChoice& c, const LayerRule& rule, const std::string& source) {
+  if (rule.method && *rule.method != c.method) c = QuantPlan::make_choice(*rule.method, c.spec, source);
+  if (rule.bits) c.spec.bits = *rule.bits;
+  if (rule.group_size) c.spec.group_size = *rule.group_size;
+  if (rule.symmetric) c.spec.symmetric = *rule.symmetric;
+  if (rule.clip_ratio) c.spec.clip_ratio = *rule.clip_ratio;
+  c.spec.validate(source);
+  if (!rule.params.empty() && c.keep_fp())
+    throw ConfigError(source, "params", "fp16 layers take no method parameters");
+  for (const auto& [name, value] : rule.params) c.params.set(name, value, source);
+}
+
+quant::ParamValue to_param(const ojson& v, const std::string& source, const std::string& field) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) return v.get<double>();
+  if (v.is_string()) return v.get<std::string>();
+  throw ConfigError(source, field, "must be a boolean, number or string");
+}
+
+template <typename T>
+std::optional<T> optional_field(const ojson& o, const char* key, const std::string& source, const std::string& at) {
+  if (!o.contains(key)) return std::nullopt;
+  const auto& v = o[key];
+  const bool ok = std::is_same_v<T, bool> ? v.is_boolean()
+                  : std::is_same_v<T, std::string> ? v.is_string()
+                  : std::is_floating_point_v<T>   ? v.is_number()
+                                                  : v.is_number_integer();
+  if (!ok) throw ConfigError(source, at + "." + key, "has the wrong type");
+  return v.get<T>();
+}
+
+LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::string& source, const std::string& at) {
+  if (!o.is_object()) throw ConfigError(source, at, "must be an object");
+  static const std::set<std::string> known = {"method", "bits", "group", "symmetric", "clip_ratio", "params"};
+  for (const auto& [key, value] : o.items())
+    if (!known.count(key)) throw ConfigError(source, at + "." + key, "unknown field");
+  LayerRule r;
+  r.pattern = pattern;
+  r.method = optional_field<std::string>(o, "method", source, at);
+  if (auto b = optional_field<int64_t>(o, "bits", source, at)) r.bits = static_cast<int>(*b);
+  r.group_size = optional_field<int64_t>(o, "group", source, at);
+  r.symmetric = optional_field<bool>(o, "symmetric", source, at);
+  r.clip_ratio = optional_field<double>(o, "clip_ratio", source, at);
+  if (o.contains("params")) {
+    if (!o["params"].is_object()) throw ConfigError(source, at + ".params", "must be an object");
+    for (const auto& [name, value] : o["params"].items())
+      r.params.emplace_back(name, to_param(value, source, at + ".params." + name));
+  }
+  return r;
+}
+
+}  // namespace
+
+LayerChoice QuantPlan::choice_for(const std::string& linear_name) const {
+  LayerChoice c = defaults_;
+  for (const auto& rule : rules_)
+    if (glob_match(rule.pattern, linear_name)) apply_rule(c, rule, "layer rule '" + rule.pattern + "'");
+  return c;
+}
+
+QuantPlan QuantPlan::from_json(const std::string& json_text, LayerChoice defaults, const std::string& source) {
+  ojson j;
+  try {
+    j = ojson::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(source, "layers config", std::string("invalid JSON: ") + e.what(), e.byte);
+  }
+  if (!j.is_object()) throw ConfigError(source, "(top level)", "must be an object");
+  for (const auto& [key, value] : j.items())
+    if (key != "default" && key != "layers") throw ConfigError(source, key, "unknown field (expected default, layers)");
+  if (j.contains("default")) apply_rule(defaults, parse_rule("*", j["default"], source, "default"), source + ": default");
+  QuantPlan plan(std::move(defaults));
+  if (j.contains("layers")) {
+    if (!j["layers"].is_object()) throw ConfigError(source, "layers", "must be an object");
+    for (const auto& [pattern, rule] : j["layers"].items()) {
+      plan.add_rule(parse_rule(pattern, rule, source, "layers." + pattern));
+      // Validate the rule now rather than at the first matching layer.
+      if (plan.rules_.back().method && *plan.rules_.back().method != kKeepFp)
+        methods::method_or_throw(*plan.rules_.back().method, source + ": layers." + pattern);
+    }
+  }
+  return plan;
+}
+
+}  // namespace qs::pipeline

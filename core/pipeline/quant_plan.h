@@ -1,0 +1,64 @@
+#pragma once
+// Which method, grid and hyper-parameters each linear gets: one default plus
+// override rules matched against the linear's HF name, later rules winning.
+// Rules come from the GUI or a --layers-config JSON file:
+//   {"default": {"method": "gptq", "bits": 4, "group": 128},
+//    "layers": {"model.layers.0.*": {"method": "fp16"},
+//               "*.mlp.down_proj": {"bits": 8, "params": {"act_order": true}}}}
+// "fp16" keeps a linear unquantized (in the model's dtype).
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/quant/method_params.h"
+#include "core/quant/quant_spec.h"
+
+namespace qs::pipeline {
+
+inline constexpr const char* kKeepFp = "fp16";
+
+struct LayerChoice {
+  std::string method = "rtn";
+  quant::QuantSpec spec;
+  quant::MethodParams params;  // of `method`; empty for fp16
+  bool keep_fp() const { return method == kKeepFp; }
+};
+
+struct LayerRule {
+  std::string pattern;  // '*' matches any run of characters
+  std::optional<std::string> method;
+  std::optional<int> bits;
+  std::optional<int64_t> group_size;
+  std::optional<bool> symmetric;
+  std::optional<double> clip_ratio;
+  std::vector<std::pair<std::string, quant::ParamValue>> params;
+};
+
+class QuantPlan {
+ public:
+  // Throws qs::ConfigError when the method is unknown or a parameter invalid.
+  static LayerChoice make_choice(const std::string& method, const quant::QuantSpec& spec, const std::string& source);
+
+  explicit QuantPlan(LayerChoice defaults) : defaults_(std::move(defaults)) {}
+  // Parses the JSON above; `defaults` apply where it says nothing. Throws
+  // qs::ConfigError naming `source` and the field.
+  static QuantPlan from_json(const std::string& json_text, LayerChoice defaults, const std::string& source);
+
+  void add_rule(LayerRule rule) { rules_.push_back(std::move(rule)); }
+  const LayerChoice& defaults() const { return defaults_; }
+  const std::vector<LayerRule>& rules() const { return rules_; }
+
+  // The choice for a linear ("model.layers.3.mlp.up_proj"); throws
+  // qs::ConfigError naming the rule when a matching rule is invalid.
+  LayerChoice choice_for(const std::string& linear_name) const;
+
+ private:
+  LayerChoice defaults_;
+  std::vector<LayerRule> rules_;
+};
+
+bool glob_match(const std::string& pattern, const std::string& text);
+
+}  // namespace qs::pipeline

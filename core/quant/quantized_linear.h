@@ -1,0 +1,77 @@
+#pragma once
+// QuantizedLinear: the one result type of every method. Export, kernels, the
+// project file and the GUI consume only this.
+//
+// The layer computes   y = W_hat · T(x) + bias + lora_b · (lora_a · x)
+// where W_hat = (codes - zeros) * scales group-wise, T is the optional
+// transform (identity when undefined) and the low-rank branch is optional.
+// `input_scale` s records a smoothing scale already folded into the previous
+// op (AWQ): that op outputs x / s and the codes quantize W · diag(s). It is
+// kept so analysis and exporters can see it; the forward does not apply it.
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "core/model/linear_op.h"
+#include "core/quant/quant_spec.h"
+
+namespace qs::quant {
+
+struct QuantizedLinear {
+  QuantSpec spec;               // group_size is the effective group (never 0)
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+  torch::Tensor codes;          // uint8 [out, in], values < 2^bits
+  torch::Tensor scales;         // float32 [out, groups]
+  torch::Tensor zeros;          // int32 [out, groups]
+  torch::Tensor g_idx;          // optional int32 [in]: group of each input column (act-order)
+  torch::Tensor bias;           // optional [out]
+  torch::Tensor input_scale;    // optional float32 [in], see above
+  torch::Tensor transform;      // optional float32 [in, in], applied to x before W_hat
+  torch::Tensor lora_a;         // optional float32 [rank, in]
+  torch::Tensor lora_b;         // optional float32 [out, rank]
+
+  // Round-to-nearest on the min/max grid of `spec` (the RTN baseline, and the
+  // last step of methods that only transform the weight first).
+  static QuantizedLinear round_to_nearest(const torch::Tensor& weight, const QuantSpec& spec);
+
+  // A copy with every tensor on `device` (records are kept on the CPU).
+  QuantizedLinear to(torch::Device device) const;
+
+  int64_t groups() const { return scales.defined() ? scales.size(1) : 0; }
+  // float32 [out, in] on the codes' device.
+  torch::Tensor dequantized_weight() const;
+  // The dense matrix the layer is equivalent to: W_hat · T + lora_b · lora_a.
+  torch::Tensor effective_weight() const;
+  // Throws qs::FormatError naming `source` and `name` when shapes, dtypes or
+  // code ranges are inconsistent.
+  void validate(const std::string& source, const std::string& name) const;
+};
+
+// A QuantizedLinear placed in the decoder. The dequantized weight is built
+// once on `device` in `dtype`, so every forward computes the same numbers as
+// a reloaded checkpoint does.
+class QuantizedLinearOp final : public model::LinearOp {
+ public:
+  QuantizedLinearOp(std::shared_ptr<const QuantizedLinear> q, torch::Device device, torch::ScalarType dtype);
+
+  torch::Tensor forward(const torch::Tensor& x) const override;
+  int64_t in_features() const override { return q_->in_features; }
+  int64_t out_features() const override { return q_->out_features; }
+  torch::Tensor dense_weight() const override;
+  torch::Tensor bias() const override { return bias_; }
+
+  const std::shared_ptr<const QuantizedLinear>& record() const { return q_; }
+
+ private:
+  std::shared_ptr<const QuantizedLinear> q_;
+  torch::Tensor w_;
+  torch::Tensor bias_;
+  torch::Tensor transform_;
+  torch::Tensor lora_a_;
+  torch::Tensor lora_b_;
+};
+
+}  // namespace qs::quant

@@ -1,0 +1,88 @@
+#include "core/quant/uniform_quantizer.h"
+
+#include "core/error.h"
+
+namespace qs::quant {
+namespace {
+
+// min/max → (scale, zero) on tensors shaped [..., 1].
+GroupParams params_from_range(torch::Tensor wmin, torch::Tensor wmax, const QuantSpec& spec) {
+  const double qmax = static_cast<double>(spec.max_code());
+  GroupParams p;
+  if (spec.symmetric) {
+    const double half = static_cast<double>(int64_t{1} << (spec.bits - 1));
+    auto amax = torch::maximum(wmax.abs(), wmin.abs()).clamp_min(1e-5);
+    p.scales = amax / (half - 1.0);
+    p.zeros = torch::full_like(p.scales, half, torch::kInt32);
+  } else {
+    p.scales = (wmax - wmin).clamp_min(1e-5) / qmax;
+    p.zeros = (-torch::round(wmin / p.scales)).clamp(0.0, qmax).to(torch::kInt32);
+  }
+  return p;
+}
+
+}  // namespace
+
+torch::Tensor pad_to_groups(const torch::Tensor& w, int64_t group) {
+  const int64_t in = w.size(1), padded = (in + group - 1) / group * group;
+  if (padded == in) return w;
+  return torch::cat({w, w.narrow(1, in - 1, 1).expand({w.size(0), padded - in})}, 1);
+}
+
+torch::Tensor expand_groups(const torch::Tensor& per_group, int64_t group, int64_t in) {
+  return per_group.repeat_interleave(group, 1).narrow(1, 0, in);
+}
+
+GroupParams compute_group_params(const torch::Tensor& w, const QuantSpec& spec) {
+  QS_ASSERT(w.dim() == 2, "weight must be [out, in]");
+  spec.validate("quantizer");
+  const int64_t out = w.size(0), g = spec.effective_group(w.size(1));
+  auto grouped = pad_to_groups(w.to(torch::kFloat32), g).reshape({out, spec.num_groups(w.size(1)), g});
+  auto wmin = std::get<0>(grouped.min(-1)) * spec.clip_ratio;
+  auto wmax = std::get<0>(grouped.max(-1)) * spec.clip_ratio;
+  return params_from_range(wmin, wmax, spec);
+}
+
+GroupParams compute_slice_params(const torch::Tensor& w_slice, const QuantSpec& spec) {
+  QS_ASSERT(w_slice.dim() == 2, "slice must be [out, g]");
+  auto wf = w_slice.to(torch::kFloat32);
+  auto wmin = std::get<0>(wf.min(1, /*keepdim=*/true)) * spec.clip_ratio;
+  auto wmax = std::get<0>(wf.max(1, /*keepdim=*/true)) * spec.clip_ratio;
+  return params_from_range(wmin, wmax, spec);
+}
+
+torch::Tensor quantize_codes(const torch::Tensor& w, const GroupParams& p, int64_t group, int bits) {
+  QS_ASSERT(w.dim() == 2, "weight must be [out, in]");
+  const int64_t out = w.size(0), in = w.size(1), groups = (in + group - 1) / group;
+  QS_ASSERT(p.scales.size(0) == out && p.scales.size(1) == groups, "params do not match the weight");
+  auto q = torch::round(w.to(torch::kFloat32) / expand_groups(p.scales, group, in)) +
+           expand_groups(p.zeros, group, in).to(torch::kFloat32);
+  return q.clamp(0.0, static_cast<double>((int64_t{1} << bits) - 1)).to(torch::kUInt8);
+}
+
+torch::Tensor dequantize(const torch::Tensor& codes, const torch::Tensor& scales, const torch::Tensor& zeros,
+                         int64_t group, const torch::Tensor& g_idx) {
+  const int64_t in = codes.size(1);
+  auto c = codes.to(torch::kFloat32);
+  if (g_idx.defined()) {
+    auto idx = g_idx.to(codes.device(), torch::kLong);
+    return (c - zeros.to(torch::kFloat32).index_select(1, idx)) * scales.to(torch::kFloat32).index_select(1, idx);
+  }
+  return (c - expand_groups(zeros.to(torch::kFloat32), group, in)) * expand_groups(scales.to(torch::kFloat32), group, in);
+}
+
+torch::Tensor fake_quantize_columns(const torch::Tensor& w, const torch::Tensor& scale, const torch::Tensor& zero,
+                                    int bits) {
+  const double qmax = static_cast<double>((int64_t{1} << bits) - 1);
+  auto z = zero.to(w.scalar_type());
+  auto s = scale.to(w.scalar_type());
+  return (torch::clamp(torch::round(w / s) + z, 0.0, qmax) - z) * s;
+}
+
+torch::Tensor fake_quantize(const torch::Tensor& w, const QuantSpec& spec) {
+  auto p = compute_group_params(w, spec);
+  const int64_t g = spec.effective_group(w.size(1));
+  return dequantize(quantize_codes(w, p, g, spec.bits), p.scales, p.zeros, g);
+}
+
+}  // namespace qs::quant

@@ -1,0 +1,145 @@
+#include <QTest>
+
+#include "core/error.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "core/quant/uniform_quantizer.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+using model::LinearRole;
+
+namespace {
+
+pipeline::QuantPlan mixed_plan() {
+  pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
+  plan.add_rule({"model.layers.0.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+  plan.add_rule({"*.q_proj", std::string("gptq"), 8, 16, {}, {}, {{"act_order", true}}});
+  return plan;
+}
+
+}  // namespace
+
+class TestPipeline : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void overridesAndMetrics() {
+    const auto w = test::make_tiny_llama(test::tiny_config(), 1);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    const auto kept = dec.linear(0, LinearRole::Down);
+    test::RecordingFeedback fb;
+    const auto r = pipeline::run_pipeline(dec, test::random_calibration(101, 6, 24, 2), mixed_plan(), {3}, fb);
+    QCOMPARE(r.layers.size(), size_t{14});
+    QCOMPARE(r.blocks.size(), size_t{2});
+    for (const auto& l : r.layers) {
+      if (l.name == "model.layers.0.mlp.down_proj") {
+        QVERIFY(!l.record);
+        QVERIFY(dec.linear(0, LinearRole::Down) == kept);  // untouched
+        continue;
+      }
+      QVERIFY2(l.record, l.name.c_str());
+      const bool q = l.role == LinearRole::Q;
+      QCOMPARE(QString::fromStdString(l.choice.method), QString(q ? "gptq" : "rtn"));
+      QCOMPARE(l.record->spec.bits, q ? 8 : 4);
+      QCOMPARE(l.record->spec.group_size, q ? int64_t{16} : int64_t{32});
+      QCOMPARE(l.record->g_idx.defined(), q);
+      QVERIFY(l.weight_mse > 0 && std::isfinite(l.weight_mse));
+      QVERIFY(l.output_rel_mse > 0 && l.output_rel_mse < 0.1);
+      QVERIFY(l.seconds >= 0);
+    }
+    for (const auto& b : r.blocks) QVERIFY(b.output_rel_mse > 0 && b.output_rel_mse < 0.1);
+  }
+
+  // RTN in the pipeline is the quantizer applied to the original weights, and
+  // its metrics are those of that quantization.
+  void rtnMatchesTheQuantizer() {
+    const auto w = test::make_tiny_llama(test::tiny_config(), 4);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {3, 32, false, 1.0}, "test"));
+    test::RecordingFeedback fb;
+    const auto r = pipeline::run_pipeline(dec, test::random_calibration(101, 4, 16, 5), plan, {}, fb);
+    for (const auto& l : r.layers) {
+      const auto& orig = w.tensors.at(l.name + ".weight");
+      const auto expected = quant::fake_quantize(orig, {3, 32, false, 1.0});
+      QVERIFY(torch::equal(dec.linear(l.layer, l.role)->dense_weight(), expected));
+      const double mse = (orig - expected).pow(2).mean().item<double>();
+      QVERIFY(std::abs(l.weight_mse - mse) <= 1e-12 + 1e-9 * mse);
+    }
+  }
+
+  // The last block's input is the quantized first block's output: compare with
+  // a block-1 error measured on FP inputs instead.
+  void propagatesQuantizedOutputs() {
+    const auto w = test::make_tiny_llama(test::tiny_config(), 6);
+    const auto calib = test::random_calibration(101, 4, 16, 8);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    model::Decoder fp(w, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback fb;
+    std::vector<torch::Tensor> seen;
+    dec.add_block_hook([&](int64_t layer, const torch::Tensor& in, const torch::Tensor&) {
+      if (layer == 1) seen.push_back(in);
+    });
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {2, 32, false, 1.0}, "test"));
+    pipeline::run_pipeline(dec, calib, plan, {4}, fb);
+    auto fp_in = fp.run_block(0, fp.embed(calib.ids));
+    QVERIFY(!seen.empty());
+    // Block 1 saw inputs that differ from the FP model's (block 0 was 2-bit).
+    QVERIFY(!torch::allclose(seen.front(), fp_in, 1e-4, 1e-4));
+  }
+
+  void cancelLeavesTheModelBitIdentical_data() {
+    QTest::addColumn<QString>("method");
+    QTest::addColumn<QString>("when");
+    QTest::newRow("rtn between blocks") << "rtn" << "progress";
+    QTest::newRow("gptq between blocks") << "gptq" << "progress";
+    QTest::newRow("awq inside a block") << "awq" << "log";
+  }
+  void cancelLeavesTheModelBitIdentical() {
+    QFETCH(QString, method);
+    QFETCH(QString, when);
+    const auto w = test::make_tiny_llama(test::tiny_config(), 9);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    const auto before = test::block_tensors(dec);
+    auto ids = torch::randint(0, 101, {1, 12}, torch::kLong);
+    const auto logits = dec.forward(ids);
+    test::RecordingFeedback fb;
+    fb.set_min_interval(std::chrono::milliseconds(0));
+    if (when == "progress")
+      fb.on_step = [&](int64_t done) {
+        if (done == 1) fb.cancel();
+      };
+    else
+      fb.on_line = [&](const std::string& l) {
+        if (l.find("AWQ layer 1") != std::string::npos) fb.cancel();
+      };
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice(method.toStdString(), {3, 32, false, 1.0}, "test"));
+    QVERIFY_THROWS_EXCEPTION(Cancelled,
+                             pipeline::run_pipeline(dec, test::random_calibration(101, 4, 16, 1), plan, {}, fb));
+    const auto after = test::block_tensors(dec);
+    QCOMPARE(after.size(), before.size());
+    for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
+    QVERIFY(torch::equal(dec.forward(ids), logits));
+  }
+
+  void badPlanFailsBeforeAnyWork() {
+    const auto w = test::make_tiny_llama(test::tiny_config(), 2);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    const auto before = test::block_tensors(dec);
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {4, 64, false, 1.0}, "test"));
+    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("gptq"), {}, {}, {}, {}, {{"block_size", int64_t{0}}}});
+    test::RecordingFeedback fb;
+    try {
+      pipeline::run_pipeline(dec, test::random_calibration(101, 2, 8, 1), plan, {}, fb);
+      QFAIL("no error");
+    } catch (const ConfigError& e) {
+      QVERIFY2(QString(e.what()).contains("down_proj") && QString(e.what()).contains("block_size"), e.what());
+    }
+    const auto after = test::block_tensors(dec);
+    for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
+  }
+};
+
+QS_REGISTER_TEST(TestPipeline);
+#include "test_pipeline.moc"

@@ -1,0 +1,78 @@
+#include <QTest>
+
+#include "core/error.h"
+#include "core/pipeline/quant_plan.h"
+#include "tests/support/test_registry.h"
+
+using namespace qs;
+using pipeline::QuantPlan;
+
+class TestQuantPlan : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void globMatch() {
+    QVERIFY(pipeline::glob_match("*", "model.layers.0.mlp.up_proj"));
+    QVERIFY(pipeline::glob_match("*.mlp.*", "model.layers.0.mlp.up_proj"));
+    QVERIFY(pipeline::glob_match("model.layers.1*.self_attn.q_proj", "model.layers.12.self_attn.q_proj"));
+    QVERIFY(!pipeline::glob_match("model.layers.1.*", "model.layers.12.self_attn.q_proj"));
+    QVERIFY(!pipeline::glob_match("*.q_proj", "model.layers.0.self_attn.q_proj.x"));
+    QVERIFY(pipeline::glob_match("a*b*c", "aXXbYYbZc"));
+  }
+
+  void laterRulesWin() {
+    const auto plan = QuantPlan::from_json(R"({
+        "default": {"method": "gptq", "bits": 3, "params": {"damp_percent": 0.1}},
+        "layers": {
+          "*.mlp.*": {"bits": 8},
+          "model.layers.0.*": {"method": "fp16"},
+          "model.layers.0.mlp.down_proj": {"method": "awq", "group": 64, "params": {"n_grid": 10}}
+        }})",
+                                           QuantPlan::make_choice("rtn", {4, 128, false, 1.0}, "cli"), "plan.json");
+    auto c = plan.choice_for("model.layers.3.self_attn.k_proj");
+    QCOMPARE(QString::fromStdString(c.method), QString("gptq"));
+    QCOMPARE(c.spec.bits, 3);
+    QCOMPARE(c.params.get_double("damp_percent"), 0.1);
+    c = plan.choice_for("model.layers.3.mlp.up_proj");
+    QCOMPARE(c.spec.bits, 8);
+    QVERIFY(plan.choice_for("model.layers.0.self_attn.q_proj").keep_fp());
+    c = plan.choice_for("model.layers.0.mlp.down_proj");
+    QCOMPARE(QString::fromStdString(c.method), QString("awq"));
+    QCOMPARE(c.spec.group_size, int64_t{64});
+    QCOMPARE(c.params.get_int("n_grid"), int64_t{10});
+    QCOMPARE(c.spec.bits, 8);  // from the mlp rule, which still matched
+  }
+
+  void errorsNameTheField_data() {
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("bad json") << "{\"layers\": " << "invalid JSON";
+    QTest::newRow("unknown top field") << R"({"layer": {}})" << "layer";
+    QTest::newRow("unknown method") << R"({"layers": {"*": {"method": "magic"}}})" << "magic";
+    QTest::newRow("unknown rule field") << R"({"layers": {"*": {"bitz": 3}}})" << "layers.*.bitz";
+    QTest::newRow("bits type") << R"({"layers": {"*": {"bits": "three"}}})" << "layers.*.bits";
+    QTest::newRow("bad default bits") << R"({"default": {"bits": 12}})" << "bits";
+    QTest::newRow("bad param") << R"({"default": {"params": {"act_order": 3}}})" << "act_order";
+  }
+  void errorsNameTheField() {
+    QFETCH(QString, json);
+    QFETCH(QString, mentions);
+    try {
+      QuantPlan::from_json(json.toStdString(), QuantPlan::make_choice("gptq", {4, 128, false, 1.0}, "cli"),
+                           "plan.json");
+      QFAIL("no error");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains(mentions), e.what());
+      QVERIFY2(QString(e.what()).contains("plan.json"), e.what());
+    }
+  }
+
+  void ruleErrorsSurfaceAtUse() {
+    QuantPlan plan(QuantPlan::make_choice("rtn", {4, 128, false, 1.0}, "cli"));
+    plan.add_rule({"*.q_proj", std::nullopt, {}, {}, {}, {}, {{"n_grid", int64_t{3}}}});
+    QVERIFY_THROWS_EXCEPTION(ConfigError, plan.choice_for("model.layers.0.self_attn.q_proj"));
+    QVERIFY(!plan.choice_for("model.layers.0.self_attn.k_proj").keep_fp());
+  }
+};
+
+QS_REGISTER_TEST(TestQuantPlan);
+#include "test_quant_plan.moc"
