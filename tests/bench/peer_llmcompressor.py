@@ -38,6 +38,11 @@ import time
 from pathlib import Path
 
 
+# stdout carries only the result JSON line: llm-compressor's loguru sink and any
+# library print() go to stderr (main() swaps sys.stdout before importing them).
+RESULT_OUT = sys.stdout
+
+
 def log(*args):
     print("[peer]", *args, file=sys.stderr, flush=True)
 
@@ -230,6 +235,30 @@ def cmd_quantize(args):
     model.eval()
     fp_state = {k: v.clone() for k, v in model.state_dict().items()}
 
+    # compressed-tensors' GROUP strategy needs in_features % group == 0 (no ragged
+    # last group: validate_group_size_divisibility errors at initialize and
+    # fake_quantize raises in forward).  Fail early with the usable sizes.
+    widths = sorted({m.in_features for n, m in model.named_modules()
+                     if isinstance(m, torch.nn.Linear) and n != "lm_head"})
+    bad = [w for w in widths if w >= args.group and w % args.group]
+    if bad:
+        from math import gcd
+        from functools import reduce
+        g = reduce(gcd, widths)
+        ok = [d for d in range(16, g + 1) if g % d == 0]
+        raise SystemExit(f"llm-compressor cannot quantize with group {args.group}: Linear "
+                         f"input widths {bad} are not multiples of it (ragged last groups "
+                         f"are unsupported). Group sizes dividing all widths {widths}: {ok}")
+
+    if not torch.accelerator.is_available():
+        # AWQModifier._apply_smoothing pins its cached activations unconditionally
+        # (IntermediatesCache.pin_memory), which raises "Found no NVIDIA driver"
+        # on a CPU-only machine.  Pinning only speeds host->device copies and has
+        # no numerical effect, so make it a no-op without an accelerator.
+        from llmcompressor.pipelines.cache import IntermediatesCache
+        IntermediatesCache.pin_memory = lambda self, *a, **k: None
+        log("no accelerator: IntermediatesCache.pin_memory disabled (AWQ CPU workaround)")
+
     recipe = build_recipe(args.method, args.bits, args.group)
     describe_recipe(recipe)
     loader = make_dataloader(ids)
@@ -256,6 +285,29 @@ def cmd_quantize(args):
     log(f"{probe}: weight_scale {tuple(pmod.weight_scale.shape)} {pmod.weight_scale.dtype}, "
         f"weight_zero_point {tuple(pmod.weight_zero_point.shape)} {pmod.weight_zero_point.dtype} "
         f"range [{int(pmod.weight_zero_point.min())}, {int(pmod.weight_zero_point.max())}]")
+
+    if args.method == "awq":
+        # RTN after AWQ: the stored qparams must be a fresh min-max of the final
+        # (smoothed) weights, not stale ones from the grid search.
+        from compressed_tensors.quantization.utils import calculate_qparams
+        stale = 0
+        for name in dq:
+            m = model.get_submodule(name)
+            w = m.weight.data
+            g = w.reshape(w.shape[0], -1, args.group)
+            s, z = calculate_qparams(g.amin(-1), g.amax(-1), m.quantization_scheme.weights)
+            if not (torch.equal(s, m.weight_scale.data) and
+                    torch.equal(z.to(m.weight_zero_point.dtype), m.weight_zero_point.data)):
+                stale += 1
+        log(f"qparams equal to a fresh min-max of the smoothed weights: "
+            f"{len(dq) - stale}/{len(dq)} modules")
+        if stale:
+            raise SystemExit("stale AWQ qparams")
+
+    # reference output of llm-compressor's own quantized model (QDQ forward)
+    probe_ids = ids[:1, : min(64, seqlen)]
+    with torch.no_grad():
+        ref_logits = model(input_ids=probe_ids).logits.float()
 
     # plain FP32 model from the FP checkpoint (config without quantization_config)
     fresh = AutoModelForCausalLM.from_pretrained(fpdir, dtype=torch.float32)
@@ -285,6 +337,15 @@ def cmd_quantize(args):
         + (f" (e.g. {norms[0]})" if norms else "")
         + (f", others: {others}" if others else ""))
     fresh.load_state_dict(new_sd, strict=True)
+
+    fresh.eval()
+    with torch.no_grad():
+        got_logits = fresh(input_ids=probe_ids).logits.float()
+    diff = (got_logits - ref_logits).abs().max().item()
+    log(f"logits of saved plain model vs llm-compressor's quantized forward on "
+        f"{tuple(probe_ids.shape)}: max |diff| = {diff:.3g}")
+    if not diff <= 1e-3 * max(1.0, ref_logits.abs().max().item()):
+        raise SystemExit("saved model does not reproduce llm-compressor's quantized model")
 
     # verification: each group of G input weights takes at most 2^B values
     limit = 2 ** args.bits
@@ -317,7 +378,7 @@ def cmd_quantize(args):
     print(json.dumps({"tool": "llm-compressor", "version": version,
                       "method": args.method, "bits": args.bits, "group": args.group,
                       "nsamples": int(nsamples), "seqlen": int(seqlen),
-                      "seconds": round(seconds, 3)}), flush=True)
+                      "seconds": round(seconds, 3)}), file=RESULT_OUT, flush=True)
     return 0
 
 
@@ -336,6 +397,7 @@ def main(argv=None):
     q.add_argument("--calib-ids", required=True)
     q.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    sys.stdout = sys.stderr
     if a.cmd == "quantize" and not (2 <= a.bits <= 8):
         p.error("--bits must be in 2..8")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
