@@ -99,13 +99,18 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
   // Qwen2 always has q/k/v biases; Llama has the optional attention_bias flag.
   c.attention_bias = type == "qwen2" ? true : f.boolean_or("attention_bias", false);
-  c.torch_dtype = f.string_or("torch_dtype", "float32");
+  c.torch_dtype = f.string_or("torch_dtype", f.string_or("dtype", "float32"));
   c.bos_token_id = first_token_id(f.find("bos_token_id"), source, "bos_token_id");
   c.eos_token_id = first_token_id(f.find("eos_token_id"), source, "eos_token_id");
 
-  if (const json* rs = f.find("rope_scaling")) {
-    if (!rs->is_object()) throw FormatError(source, "rope_scaling", "expected an object");
+  // transformers 5 writes rope_theta and the scaling inside "rope_parameters";
+  // older configs have a top-level rope_theta and "rope_scaling".
+  const char* rope_key = f.find("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  if (const json* rs = f.find(rope_key)) {
+    if (!rs->is_object()) throw FormatError(source, rope_key, "expected an object");
     const Fields r(*rs, source);
+    const std::string field = std::string(rope_key) + ".";
+    c.rope_theta = r.number_or("rope_theta", c.rope_theta);
     c.rope_scaling.type = r.string_or("rope_type", r.string_or("type", ""));
     c.rope_scaling.factor = r.number_or("factor", 0.0);
     c.rope_scaling.low_freq_factor = r.number_or("low_freq_factor", 1.0);
@@ -114,7 +119,7 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
         r.integer_or("original_max_position_embeddings", 8192);
     if (c.rope_scaling.type == "default") c.rope_scaling = {};
     if (!c.rope_scaling.type.empty() && !(c.rope_scaling.factor > 0.0))
-      throw ConfigError(source, "rope_scaling.factor", "must be positive");
+      throw ConfigError(source, field + "factor", "must be positive");
   }
   c.validate(source);
   return c;

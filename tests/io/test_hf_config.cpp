@@ -41,6 +41,26 @@ class TestHfConfig : public QObject {
     QVERIFY(!c.tie_word_embeddings);
   }
 
+  void transformers5RopeParametersAndDtype() {
+    // transformers >= 5 keeps rope_theta only inside rope_parameters and writes "dtype".
+    const auto c = io::parse_hf_config(R"({"model_type": "llama", "vocab_size": 49152,
+      "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+      "num_attention_heads": 9, "num_key_value_heads": 3, "dtype": "bfloat16",
+      "rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"}})", "t5/config.json");
+    QCOMPARE(c.rope_theta, 100000.0);
+    QVERIFY(c.rope_scaling.type.empty());
+    QCOMPARE(c.torch_dtype, std::string("bfloat16"));
+    const auto l = io::parse_hf_config(R"({"model_type": "llama", "vocab_size": 128256,
+      "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "num_key_value_heads": 8,
+      "rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})",
+                                        "llama31-t5/config.json");
+    QCOMPARE(l.rope_theta, 500000.0);
+    QCOMPARE(l.rope_scaling.type, std::string("llama3"));
+    QCOMPARE(l.rope_scaling.factor, 8.0);
+  }
+
   void qwen2HasBiasMistralWindow() {
     const auto q = io::parse_hf_config(R"({"model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
       "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
