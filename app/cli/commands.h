@@ -10,5 +10,6 @@ namespace qs::cli {
 int run_info(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_quantize(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

@@ -3,15 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
-#include "core/io/atomic_file.h"
-#include "core/io/gguf_file.h"
-#include "core/io/gguf_metadata_copy.h"
-#include "core/io/gguf_writer.h"
+#include "core/io/checkpoint_files.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
 #include "core/quant/packing.h"
@@ -37,43 +32,8 @@ torch::Tensor* optional_field(quant::QuantizedLinear& q, const std::string& suff
   return nullptr;
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  AtomicFile f(path);
-  f.write(text.data(), text.size());
-  f.commit();
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string(), "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 json param_json(const quant::ParamValue& v) {
   return std::visit([](const auto& x) { return json(x); }, v);
-}
-
-void copy_tokenizer(const fs::path& source, const fs::path& dir) {
-  std::error_code ec;
-  if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") {
-    GgufFile g(source);
-    GgufWriter w;
-    if (copy_gguf_metadata(g, "tokenizer.", w) == 0)
-      throw FormatError(source.string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
-    w.write(dir / "tokenizer.gguf");
-    return;
-  }
-  const fs::path from = fs::is_directory(source, ec) ? source : source.parent_path();
-  bool any = false;
-  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                           "generation_config.json", "tokenizer.gguf"}) {
-    if (!fs::is_regular_file(from / name, ec)) continue;
-    write_text(dir / name, read_text(from / name));
-    any = true;
-  }
-  if (!any) throw IoError(from.string(), "no tokenizer.json or tokenizer.gguf to copy next to the checkpoint");
 }
 
 std::string dtype_label(torch::ScalarType t) {
@@ -141,9 +101,9 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
       linears[name] = entry;
     }
   }
-  write_text(dir / "config.json", hf_config_to_json(c, dtype_label(decoder.dtype())));
+  write_file_atomically(dir / "config.json", hf_config_to_json(c, dtype_label(decoder.dtype())));
   write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"quantscope", "1"}});
-  if (!info.source_model.empty()) copy_tokenizer(info.source_model, dir);
+  if (!info.source_model.empty()) copy_tokenizer_files(info.source_model, dir);
 
   json meta = {{"format", "quantscope"},
                {"format_version", kQuantscopeFormatVersion},
@@ -155,7 +115,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("save_quantscope_checkpoint: run_json is not JSON: ") + e.what());
   }
-  write_text(dir / kMetaFile, meta.dump(2) + "\n");
+  write_file_atomically(dir / kMetaFile, meta.dump(2) + "\n");
 }
 
 bool is_quantscope_checkpoint(const fs::path& dir) {
@@ -168,7 +128,7 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
   const std::string meta_file = meta_path.string();
   json meta;
   try {
-    meta = json::parse(read_text(meta_path));
+    meta = json::parse(read_small_file(meta_path));
   } catch (const nlohmann::json::parse_error& e) {
     throw FormatError(meta_file, "(document)", std::string("invalid JSON: ") + e.what(), e.byte);
   }

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/io/gguf_model.h"
 #include "core/io/hf_config.h"
+#include "core/io/packed_checkpoint.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/quant/quantized_linear.h"
@@ -57,6 +58,7 @@ ModelWeights load_safetensors_model(const fs::path& dir, std::vector<fs::path> f
       w.tensors[e.name] = t.is_floating_point() ? t.to(torch::kFloat32) : t;
     }
   }
+  if (io::has_quantization_config(dir / "config.json")) io::read_packed_linears(dir / "config.json", w);
   return w;
 }
 

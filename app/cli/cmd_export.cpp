@@ -1,0 +1,69 @@
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/error.h"
+#include "core/export/packed_export.h"
+#include "core/io/quantscope_checkpoint.h"
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+
+namespace qs::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The run recorded in a QuantScope checkpoint (method, calibration, perplexity), for the card.
+std::string recorded_run(const fs::path& model) {
+  if (!fs::is_directory(model) || !io::is_quantscope_checkpoint(model)) return "{}";
+  std::ifstream in(model / "quantscope.json");
+  const auto meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return meta.is_object() && meta.contains("run") ? meta["run"].dump() : "{}";
+}
+
+torch::ScalarType parse_export_dtype(const std::string& name) {
+  if (name == "float16") return torch::kFloat16;
+  if (name == "bfloat16") return torch::kBFloat16;
+  return torch::kFloat32;
+}
+
+}  // namespace
+
+int run_export(const std::vector<std::string>& argv) {
+  const Args args(argv, {"format", "out", "dtype"}, {});
+  if (args.positionals().size() != 1 || !args.has("out") || !args.has("format"))
+    throw ArgumentError(
+        "usage: quantscope-cli export MODEL --format compressed-tensors|gptq|awq --out DIR "
+        "[--dtype float16|bfloat16|float32]");
+  const fs::path model_path = args.positionals()[0];
+  exporter::ExportOptions o;
+  o.format = exporter::parse_format(args.get("format", ""));
+  o.dtype = parse_export_dtype(args.get_choice("dtype", "float16", {"float16", "bfloat16", "float32"}));
+  o.tokenizer_source = model_path;
+  o.run_json = recorded_run(model_path);
+  const fs::path out = args.get("out", "");
+
+  const auto weights = model::load_model(model_path);
+  if (weights.quantized.empty())
+    throw ArgumentError(model_path.string() + " has no quantized layer: quantize it first (quantscope-cli quantize)");
+  const model::Decoder decoder(weights, torch::kCPU, torch::kFloat32);
+  const auto report = exporter::export_checkpoint(decoder, o, out);
+  std::fprintf(stderr, "exported %lld quantized linears (%zu kept in FP) as %s to %s, %.1f MiB of weights\n",
+               static_cast<long long>(report.quantized_linears), report.kept_fp.size(),
+               exporter::format_name(o.format).c_str(), out.string().c_str(),
+               static_cast<double>(report.bytes) / (1024.0 * 1024.0));
+  nlohmann::json j = {{"model", model_path.string()},
+                      {"format", exporter::format_name(o.format)},
+                      {"out", out.string()},
+                      {"quantized_linears", report.quantized_linears},
+                      {"kept_fp", report.kept_fp},
+                      {"bytes", report.bytes},
+                      {"quantization_config", nlohmann::json::parse(report.quantization_config)}};
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,156 @@
+#include "core/export/packed_export.h"
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "core/error.h"
+#include "core/export/checkpoint_format.h"
+#include "core/io/checkpoint_files.h"
+#include "core/io/hf_config.h"
+#include "core/io/safetensors.h"
+
+namespace qs::exporter {
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+std::unique_ptr<CheckpointFormat> make_format(Format f) {
+  switch (f) {
+    case Format::CompressedTensors: return make_compressed_tensors_format();
+    case Format::Gptq: return make_gptq_format();
+    case Format::Awq: return make_awq_format();
+  }
+  QS_ASSERT(false, "unknown export format");
+}
+
+std::string dtype_label(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat16: return "float16";
+    case torch::kBFloat16: return "bfloat16";
+    case torch::kFloat32: return "float32";
+    default: throw ArgumentError("export: dtype must be float16, bfloat16 or float32");
+  }
+}
+
+std::string loading_hint(Format f) {
+  switch (f) {
+    case Format::CompressedTensors:
+      return "HF transformers (with `compressed-tensors` installed) and vLLM load this directory as it is:\n"
+             "`AutoModelForCausalLM.from_pretrained(dir)`, `vllm serve dir`.";
+    case Format::Gptq:
+      return "HF transformers (with `gptqmodel` installed), GPTQModel and vLLM load this directory as it is.";
+    case Format::Awq:
+      return "HF transformers (with an AWQ kernel package installed) and vLLM load this directory as it is.";
+  }
+  return {};
+}
+
+std::string card(Format f, const ExportReport& r, const std::map<std::string, int>& specs,
+                 const json& run) {
+  std::ostringstream s;
+  s << "# Quantized with QuantScope\n\n"
+    << "Format: **" << format_name(f) << "**. " << r.quantized_linears << " linear layers packed";
+  if (!r.kept_fp.empty()) s << ", " << r.kept_fp.size() << " kept in floating point";
+  s << ".\n\n| setting | layers |\n|---|---|\n";
+  for (const auto& [spec, count] : specs) s << "| " << spec << " | " << count << " |\n";
+  s << "\n";
+  if (run.is_object() && !run.empty()) {
+    if (run.contains("method")) s << "Method: " << run["method"].dump() << "\n\n";
+    if (run.contains("calibration")) s << "Calibration: `" << run["calibration"].dump() << "`\n\n";
+    if (run.contains("eval") && run["eval"].contains("ppl"))
+      s << "Perplexity measured by QuantScope: " << run["eval"]["ppl"].dump() << " (FP "
+        << run["eval"].value("ppl_fp", json(nullptr)).dump() << ", " << run["eval"].value("protocol", "") << " protocol, "
+        << run["eval"].value("ctx", json(nullptr)).dump() << " tokens per window, text "
+        << run["eval"].value("text", "") << ")\n\n";
+    s << "<details><summary>Run</summary>\n\n```json\n" << run.dump(2) << "\n```\n</details>\n\n";
+  }
+  s << loading_hint(f) << "\n";
+  return s.str();
+}
+
+}  // namespace
+
+Format parse_format(const std::string& name) {
+  if (name == "compressed-tensors") return Format::CompressedTensors;
+  if (name == "gptq") return Format::Gptq;
+  if (name == "awq") return Format::Awq;
+  throw ArgumentError("unknown export format '" + name + "' (compressed-tensors, gptq, awq)");
+}
+
+std::string format_name(Format f) { return make_format(f)->name(); }
+
+ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
+  const auto format = make_format(options.format);
+  const auto dtype_text = dtype_label(options.dtype);
+  json run;
+  try {
+    run = json::parse(options.run_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
+  }
+
+  QuantizedMap quantized;
+  std::vector<std::string> kept_fp;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l)
+    for (auto role : model::kLinearRoles) {
+      const auto name = model::linear_name(l, role);
+      const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(l, role).get());
+      if (qop) quantized[name] = std::make_shared<const quant::QuantizedLinear>(qop->record()->to(torch::kCPU));
+      else kept_fp.push_back(name);
+    }
+  if (quantized.empty())
+    throw ArgumentError("export: the model has no quantized linear layer (quantize it first)");
+  format->check(quantized, kept_fp);
+
+  const auto& c = decoder.config();
+  TensorList tensors;
+  auto add_fp = [&](const std::string& name, const torch::Tensor& t) {
+    tensors.emplace_back(name, t.to(torch::kCPU).to(options.dtype).contiguous());
+  };
+  add_fp("model.embed_tokens.weight", decoder.embed_weight());
+  add_fp("model.norm.weight", decoder.final_norm_weight());
+  if (!c.tie_word_embeddings) add_fp("lm_head.weight", decoder.lm_head_weight());
+  std::map<std::string, int> specs;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add_fp(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
+    add_fp(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    for (auto role : model::kLinearRoles) {
+      const auto name = model::linear_name(l, role);
+      if (auto it = quantized.find(name); it != quantized.end()) {
+        format->add_linear(name, *it->second, options.dtype, tensors);
+        ++specs[it->second->spec.label()];
+        continue;
+      }
+      const auto op = decoder.linear(l, role);
+      add_fp(name + ".weight", op->dense_weight());
+      if (op->bias().defined()) add_fp(name + ".bias", op->bias());
+      ++specs["kept in " + dtype_text];
+    }
+  }
+
+  ExportReport report;
+  report.quantized_linears = static_cast<int64_t>(quantized.size());
+  report.kept_fp = kept_fp;
+  const auto qconfig = format->quantization_config(quantized, kept_fp);
+  report.quantization_config = qconfig.dump();
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
+  // A config.json left from an earlier export must not vouch for the new files.
+  fs::remove(dir / "config.json", ec);
+  io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+  report.bytes = fs::file_size(dir / "model.safetensors");
+  if (!options.tokenizer_source.empty()) io::copy_tokenizer_files(options.tokenizer_source, dir);
+  if (options.format == Format::Gptq) io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
+  io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
+  auto config = json::parse(io::hf_config_to_json(c, dtype_text));
+  config["quantization_config"] = qconfig;
+  io::write_file_atomically(dir / "config.json", config.dump(2) + "\n");
+  return report;
+}
+
+}  // namespace qs::exporter

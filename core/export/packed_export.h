@@ -1,0 +1,44 @@
+#pragma once
+// Export of a quantized model to a checkpoint directory other tools load:
+// config.json with `quantization_config`, model.safetensors in the chosen
+// packed layout, the tokenizer files, and a README.md card saying what was
+// done. io/packed_checkpoint reads every format back, bit-exactly for codes and
+// zero points (scales are stored in `dtype`, as the loaders expect).
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/model/decoder.h"
+
+namespace qs::exporter {
+
+enum class Format { CompressedTensors, Gptq, Awq };
+
+// "compressed-tensors", "gptq", "awq"; throws qs::ArgumentError listing them.
+Format parse_format(const std::string& name);
+std::string format_name(Format f);
+
+struct ExportOptions {
+  Format format = Format::CompressedTensors;
+  torch::ScalarType dtype = torch::kFloat16;  // unquantized tensors and scales
+  std::filesystem::path tokenizer_source;     // model file or directory; empty: none copied
+  std::string run_json = "{}";                // how it was quantized and measured, for the card
+};
+
+struct ExportReport {
+  int64_t quantized_linears = 0;
+  std::vector<std::string> kept_fp;           // linears written unquantized
+  uint64_t bytes = 0;                         // of model.safetensors
+  std::string quantization_config;            // as written, JSON
+};
+
+// Checks every layer first, so a model the format cannot hold leaves `dir`
+// untouched; throws qs::ArgumentError naming the layer and why. Files are
+// written through temporaries, config.json last.
+ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options,
+                               const std::filesystem::path& dir);
+
+}  // namespace qs::exporter

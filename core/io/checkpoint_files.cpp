@@ -1,0 +1,50 @@
+#include "core/io/checkpoint_files.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/io/atomic_file.h"
+#include "core/io/gguf_file.h"
+#include "core/io/gguf_metadata_copy.h"
+#include "core/io/gguf_writer.h"
+
+namespace qs::io {
+namespace fs = std::filesystem;
+
+std::string read_small_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string(), "cannot open");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file_atomically(const fs::path& path, const std::string& bytes) {
+  AtomicFile f(path);
+  f.write(bytes.data(), bytes.size());
+  f.commit();
+}
+
+void copy_tokenizer_files(const fs::path& source, const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") {
+    GgufFile g(source);
+    GgufWriter w;
+    if (copy_gguf_metadata(g, "tokenizer.", w) == 0)
+      throw FormatError(source.string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
+    w.write(dir / "tokenizer.gguf");
+    return;
+  }
+  const fs::path from = fs::is_directory(source, ec) ? source : source.parent_path();
+  bool any = false;
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                           "generation_config.json", "tokenizer.gguf"}) {
+    if (!fs::is_regular_file(from / name, ec)) continue;
+    write_file_atomically(dir / name, read_small_file(from / name));
+    any = true;
+  }
+  if (!any) throw IoError(from.string(), "no tokenizer.json or tokenizer.gguf to copy next to the checkpoint");
+}
+
+}  // namespace qs::io

@@ -1,0 +1,20 @@
+#pragma once
+// Files every checkpoint directory QuantScope writes has in common: small
+// text files written atomically, and the tokenizer copied from the source.
+
+#include <filesystem>
+#include <string>
+
+namespace qs::io {
+
+// Throws qs::IoError naming the file.
+std::string read_small_file(const std::filesystem::path& path);
+void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
+
+// Copies the tokenizer of `source` into `dir`: tokenizer.json and its
+// companions from an HF directory (or the directory of a .safetensors file),
+// or the tokenizer.* metadata of a GGUF as tokenizer.gguf. Throws qs::IoError /
+// qs::FormatError naming the source when it has no tokenizer.
+void copy_tokenizer_files(const std::filesystem::path& source, const std::filesystem::path& dir);
+
+}  // namespace qs::io

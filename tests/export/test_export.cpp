@@ -1,0 +1,257 @@
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/export/packed_export.h"
+#include "core/io/safetensors.h"
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+#include "core/pipeline/pipeline.h"
+#include "core/quant/quantized_linear.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+using exporter::Format;
+
+namespace {
+
+struct Quantized {
+  model::ModelWeights fp;
+  std::unique_ptr<model::Decoder> dec;
+};
+
+Quantized quantize(pipeline::QuantPlan plan, uint64_t seed = 5) {
+  Quantized q;
+  q.fp = test::make_tiny_llama(test::tiny_config(), seed);
+  q.dec = std::make_unique<model::Decoder>(q.fp, torch::kCPU, torch::kFloat32);
+  test::RecordingFeedback fb;
+  pipeline::run_pipeline(*q.dec, test::random_calibration(101, 4, 16, seed), plan, {}, fb);
+  return q;
+}
+
+pipeline::QuantPlan uniform(const std::string& method, int bits, bool sym = false) {
+  return pipeline::QuantPlan(pipeline::QuantPlan::make_choice(method, {bits, 32, sym, 1.0}, "test"));
+}
+
+std::shared_ptr<const quant::QuantizedLinear> record(const model::Decoder& d, int64_t l, model::LinearRole r) {
+  const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(d.linear(l, r).get());
+  return op ? op->record() : nullptr;
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+class TestExport : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void roundTripIsBitExact_data() {
+    QTest::addColumn<QString>("format");
+    QTest::addColumn<QString>("method");
+    QTest::addColumn<int>("bits");
+    QTest::addColumn<bool>("sym");
+    QTest::newRow("ct w4 gptq") << "compressed-tensors" << "gptq" << 4 << false;
+    QTest::newRow("ct w8 rtn sym") << "compressed-tensors" << "rtn" << 8 << true;
+    QTest::newRow("ct w2 rtn") << "compressed-tensors" << "rtn" << 2 << false;
+    QTest::newRow("gptq w3") << "gptq" << "gptq" << 3 << false;
+    QTest::newRow("gptq w2") << "gptq" << "rtn" << 2 << false;
+    QTest::newRow("gptq w4 sym") << "gptq" << "gptq" << 4 << true;
+    QTest::newRow("gptq w8") << "gptq" << "rtn" << 8 << false;
+    QTest::newRow("awq w4") << "awq" << "awq" << 4 << false;
+  }
+  void roundTripIsBitExact() {
+    QFETCH(QString, format);
+    QFETCH(QString, method);
+    QFETCH(int, bits);
+    QFETCH(bool, sym);
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "export";
+    auto q = quantize(uniform(method.toStdString(), bits, sym));
+    exporter::ExportOptions o;
+    o.format = exporter::parse_format(format.toStdString());
+    const auto report = exporter::export_checkpoint(*q.dec, o, dir);
+    QCOMPARE(report.quantized_linears, int64_t(14));
+
+    const auto back = model::load_model(dir);
+    QCOMPARE(back.quantized.size(), size_t(14));
+    for (int64_t l = 0; l < 2; ++l)
+      for (auto r : model::kLinearRoles) {
+        const auto name = model::linear_name(l, r);
+        const auto ours = record(*q.dec, l, r);
+        const auto& got = back.quantized.at(name);
+        QVERIFY2(torch::equal(got->codes, ours->codes), name.c_str());
+        QVERIFY2(torch::equal(got->zeros, ours->zeros), name.c_str());
+        QVERIFY2(torch::equal(got->scales, ours->scales.to(torch::kFloat16).to(torch::kFloat32)), name.c_str());
+        QCOMPARE(got->spec.bits, bits);
+        QCOMPARE(got->spec.group_size, ours->spec.group_size);
+        QCOMPARE(got->spec.symmetric, sym);
+      }
+    // What was read writes the same file again, byte for byte.
+    model::Decoder reloaded(back, torch::kCPU, torch::kFloat32);
+    exporter::export_checkpoint(reloaded, o, dir / "again");
+    QVERIFY(read_bytes(dir / "model.safetensors") == read_bytes(dir / "again" / "model.safetensors"));
+    QVERIFY(read_json(dir / "config.json") == read_json(dir / "again" / "config.json"));
+
+    // Only fp16 rounding of scales and FP tensors separates the two models.
+    auto ids = test::random_calibration(101, 1, 12, 9).ids;
+    auto a = q.dec->forward(ids), b = reloaded.forward(ids);
+    QVERIFY2(((a - b).abs().max() / a.abs().max()).item<double>() < 5e-3,
+             std::to_string(((a - b).abs().max() / a.abs().max()).item<double>()).c_str());
+  }
+
+  void configsSayWhatLoadersExpect() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto q = quantize(uniform("rtn", 4));
+    exporter::ExportOptions o;
+    for (auto f : {Format::CompressedTensors, Format::Gptq, Format::Awq}) {
+      o.format = f;
+      exporter::export_checkpoint(*q.dec, o, root / exporter::format_name(f));
+    }
+    const auto ct = read_json(root / "compressed-tensors" / "config.json")["quantization_config"];
+    QCOMPARE(ct["quant_method"].get<std::string>(), std::string("compressed-tensors"));
+    QCOMPARE(ct["format"].get<std::string>(), std::string("pack-quantized"));
+    QCOMPARE(ct["config_groups"]["group_0"]["targets"][0].get<std::string>(), std::string("Linear"));
+    QCOMPARE(ct["config_groups"]["group_0"]["weights"]["group_size"].get<int>(), 32);
+    QCOMPARE(ct["ignore"][0].get<std::string>(), std::string("lm_head"));
+    io::SafetensorsFile st(root / "compressed-tensors" / "model.safetensors");
+    const auto* wp = st.find("model.layers.0.mlp.down_proj.weight_packed");
+    QVERIFY(wp);
+    QCOMPARE(wp->shape, (std::vector<int64_t>{64, 96 * 4 / 32}));
+    QVERIFY(st.find("model.layers.0.mlp.down_proj.weight_zero_point"));
+    QCOMPARE(st.find("model.layers.0.mlp.down_proj.weight_scale")->dtype, std::string("F16"));
+
+    const auto gq = read_json(root / "gptq" / "config.json")["quantization_config"];
+    QCOMPARE(gq["quant_method"].get<std::string>(), std::string("gptq"));
+    QCOMPARE(gq["checkpoint_format"].get<std::string>(), std::string("gptq"));
+    QVERIFY(!gq["desc_act"].get<bool>());
+    QVERIFY(fs::exists(root / "gptq" / "quantize_config.json"));
+    io::SafetensorsFile gst(root / "gptq" / "model.safetensors");
+    QCOMPARE(gst.find("model.layers.0.mlp.down_proj.qweight")->shape, (std::vector<int64_t>{96 * 4 / 32, 64}));
+    QCOMPARE(gst.find("model.layers.0.mlp.down_proj.qzeros")->shape, (std::vector<int64_t>{3, 64 * 4 / 32}));
+    QCOMPARE(gst.find("model.layers.0.mlp.down_proj.g_idx")->shape, (std::vector<int64_t>{96}));
+
+    const auto aq = read_json(root / "awq" / "config.json")["quantization_config"];
+    QCOMPARE(aq["quant_method"].get<std::string>(), std::string("awq"));
+    QCOMPARE(aq["version"].get<std::string>(), std::string("gemm"));
+    io::SafetensorsFile ast(root / "awq" / "model.safetensors");
+    QCOMPARE(ast.find("model.layers.0.mlp.down_proj.qweight")->shape, (std::vector<int64_t>{96, 64 / 8}));
+    QVERIFY(fs::exists(root / "awq" / "README.md"));
+  }
+
+  void mixedPlansFitOnlyWhereTheFormatHoldsThem() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto plan = uniform("rtn", 4);
+    plan.add_rule({"model.layers.1.*", std::string("gptq"), 8, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    auto q = quantize(plan);
+    exporter::ExportOptions o;
+    const auto report = exporter::export_checkpoint(*q.dec, o, root / "ct");
+    QCOMPARE(report.kept_fp, (std::vector<std::string>{"model.layers.1.mlp.up_proj"}));
+    const auto ct = read_json(root / "ct" / "config.json")["quantization_config"];
+    QCOMPARE(ct["config_groups"].size(), size_t(2));
+    QCOMPARE(ct["ignore"][1].get<std::string>(), std::string("model.layers.1.mlp.up_proj"));
+    const auto back = model::load_model(root / "ct");
+    QCOMPARE(back.quantized.size(), size_t(13));
+    QCOMPARE(back.quantized.at("model.layers.1.self_attn.o_proj")->spec.bits, 8);
+    QVERIFY(back.has("model.layers.1.mlp.up_proj.weight"));
+
+    o.format = Format::Gptq;
+    QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "gptq"); }).find("one bits/group") !=
+            std::string::npos);
+    QVERIFY2(!fs::exists(root / "gptq"), "a refused export writes nothing");
+    o.format = Format::Awq;
+    QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).find("AWQ") != std::string::npos);
+  }
+
+  void actOrderTravelsAsGIdx() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto plan = uniform("gptq", 4);
+    plan.add_rule({"model.*", {}, {}, {}, {}, {}, {{"act_order", true}}});
+    auto q = quantize(plan);
+    for (auto f : {Format::Gptq, Format::CompressedTensors}) {
+      exporter::ExportOptions o;
+      o.format = f;
+      const auto dir = root / exporter::format_name(f);
+      exporter::export_checkpoint(*q.dec, o, dir);
+      const auto back = model::load_model(dir);
+      const auto& got = back.quantized.at("model.layers.0.mlp.down_proj");
+      const auto ours = record(*q.dec, 0, model::LinearRole::Down);
+      QVERIFY(ours->g_idx.defined());
+      QVERIFY(torch::equal(got->g_idx, ours->g_idx));
+      QVERIFY(torch::equal(got->codes, ours->codes));
+    }
+    QVERIFY(read_json(root / "gptq" / "config.json")["quantization_config"]["desc_act"].get<bool>());
+    exporter::ExportOptions o;
+    o.format = Format::Awq;
+    QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).find("act-order") !=
+            std::string::npos);
+  }
+
+  void badCheckpointsNameTheFileAndField() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "x";
+    auto q = quantize(uniform("rtn", 4));
+    exporter::ExportOptions o;
+    o.format = Format::Gptq;
+    exporter::export_checkpoint(*q.dec, o, dir);
+
+    auto cfg = read_json(dir / "config.json");
+    cfg["quantization_config"]["quant_method"] = "bitsandbytes";
+    std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+    auto e = error_of([&] { model::load_model(dir); });
+    QVERIFY2(e.find("config.json") != std::string::npos && e.find("quant_method") != std::string::npos &&
+                 e.find("bitsandbytes") != std::string::npos,
+             e.c_str());
+
+    cfg["quantization_config"]["quant_method"] = "gptq";
+    cfg["quantization_config"]["bits"] = 5;
+    std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+    e = error_of([&] { model::load_model(dir); });
+    QVERIFY2(e.find("quantization_config.bits") != std::string::npos, e.c_str());
+
+    // A qweight whose shape disagrees with its scales.
+    cfg["quantization_config"]["bits"] = 4;
+    std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+    io::SafetensorsFile st(dir / "model.safetensors");
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& entry : st.entries()) {
+      auto t = st.load(entry.name);
+      if (entry.name == "model.layers.0.self_attn.q_proj.qweight") t = t.narrow(0, 0, 4).contiguous();
+      tensors.emplace_back(entry.name, t);
+    }
+    io::write_safetensors(dir / "bad.safetensors", tensors, {});
+    fs::rename(dir / "bad.safetensors", dir / "model.safetensors");
+    e = error_of([&] { model::load_model(dir); });
+    QVERIFY2(e.find("q_proj") != std::string::npos, e.c_str());
+  }
+};
+
+QS_REGISTER_TEST(TestExport);
+#include "test_export.moc"
