@@ -34,7 +34,7 @@ std::vector<quant::ParamSpec> GptqMethod::param_specs() const {
       {"block_size", int64_t{128}, "lazy-batch width in columns", 1, 8192, {}},
       {"act_order", false, "quantize columns by decreasing Hessian diagonal", 0, 0, {}},
       {"static_groups", false, "fix group grids before any update (with act_order: no g_idx)", 0, 0, {}},
-      {"true_sequential", true, "capture each sub-layer group's inputs after the earlier ones are quantized", 0, 0, {}},
+      {"true_sequential", false, "capture each sub-layer group's inputs after the earlier ones are quantized (official default: off)", 0, 0, {}},
   };
 }
 

@@ -1,5 +1,9 @@
 #include "core/methods/gptq_solver.h"
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "core/error.h"
 #include "core/quant/uniform_quantizer.h"
 
@@ -79,26 +83,30 @@ quant::QuantizedLinear gptq_quantize(const torch::Tensor& w_in, const torch::Ten
   const auto perm_cpu = o.act_order ? perm.to(torch::kCPU) : torch::Tensor();
   auto hinv = inverse_hessian_factor(h, o.damp_percent, feedback);
 
-  auto codes = torch::zeros({out, in}, w.options().dtype(torch::kUInt8));
-  // Group of each column in quantization order (act-order without static groups
-  // forms groups over the permuted columns).
-  auto g_idx_perm = torch::zeros({in}, torch::kInt32);
-  torch::Tensor sf, zf;  // current grid as float [out]
+  // The column sweep runs on raw float rows: per column it is a few vector
+  // operations over `out`, and as torch ops their dispatch overhead would
+  // dominate on a CPU. Rows of the transposed block are the weight's columns.
+  auto codes_t = torch::empty({in, out}, torch::kUInt8);
+  std::vector<int32_t> g_idx_perm(static_cast<size_t>(in));
+  torch::Tensor sf, zf;  // current grid as contiguous float [out] (CPU)
+  const auto* perm_p = o.act_order ? perm_cpu.data_ptr<int64_t>() : nullptr;
   for (int64_t i1 = 0; i1 < in; i1 += o.block_size) {
     if (feedback) feedback->check_cancelled();
     const int64_t i2 = std::min(i1 + o.block_size, in), count = i2 - i1;
-    auto w1 = w.narrow(1, i1, count).clone();
-    auto err1 = torch::zeros({out, count}, w.options());
-    auto hinv1 = hinv.narrow(0, i1, count).narrow(1, i1, count);
-    auto hinv1_diag = hinv1.diagonal().to(torch::kCPU);
+    auto w1t = w.narrow(1, i1, count).t().to(torch::kCPU).contiguous();
+    auto err1t = torch::empty({count, out}, w1t.options());
+    auto hinv1 = hinv.narrow(0, i1, count).narrow(1, i1, count).to(torch::kCPU).contiguous();
+    float* w1p = w1t.data_ptr<float>();
+    float* ep = err1t.data_ptr<float>();
+    const float* hp = hinv1.data_ptr<float>();
+    uint8_t* cp = codes_t.data_ptr<uint8_t>();
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
       int64_t group;
       if (o.static_groups) {
-        const int64_t orig = o.act_order ? perm_cpu[col].item<int64_t>() : col;
-        group = orig / g;
-        sf = scales.select(1, group);
-        zf = zeros.select(1, group).to(torch::kFloat32);
+        group = (perm_p ? perm_p[col] : col) / g;
+        sf = scales.select(1, group).to(torch::kCPU).contiguous();
+        zf = zeros.select(1, group).to(torch::kCPU, torch::kFloat32).contiguous();
       } else {
         group = col / g;
         if (col % g == 0) {
@@ -107,23 +115,35 @@ quant::QuantizedLinear gptq_quantize(const torch::Tensor& w_in, const torch::Ten
           auto p = quant::compute_slice_params(w.narrow(1, col, std::min(g, in - col)), spec);
           scales.narrow(1, group, 1).copy_(p.scales);
           zeros.narrow(1, group, 1).copy_(p.zeros);
-          sf = p.scales.squeeze(1);
-          zf = p.zeros.squeeze(1).to(torch::kFloat32);
+          sf = p.scales.squeeze(1).to(torch::kCPU).contiguous();
+          zf = p.zeros.squeeze(1).to(torch::kCPU, torch::kFloat32).contiguous();
         }
       }
-      g_idx_perm[col] = static_cast<int32_t>(group);
-      auto wc = w1.select(1, i);
-      auto code = torch::clamp(torch::round(wc / sf) + zf, 0.0, qmax);
-      auto q = (code - zf) * sf;
-      codes.select(1, col).copy_(code.to(torch::kUInt8));
-      const double d = hinv1_diag[i].item<double>();
-      auto e = (wc - q) / d;
-      if (i + 1 < count)
-        w1.narrow(1, i + 1, count - i - 1).addr_(e, hinv1.select(0, i).narrow(0, i + 1, count - i - 1), 1.0, -1.0);
-      err1.select(1, i).copy_(e);
+      g_idx_perm[static_cast<size_t>(col)] = static_cast<int32_t>(group);
+      const float* s = sf.data_ptr<float>();
+      const float* z = zf.data_ptr<float>();
+      float* wc = w1p + i * out;
+      float* e = ep + i * out;
+      uint8_t* code_row = cp + col * out;
+      const float d = hp[i * count + i];
+      for (int64_t r = 0; r < out; ++r) {
+        const float c = std::clamp(std::nearbyint(wc[r] / s[r]) + z[r], 0.0f, static_cast<float>(qmax));
+        code_row[r] = static_cast<uint8_t>(c);
+        e[r] = (wc[r] - (c - z[r]) * s[r]) / d;
+      }
+      for (int64_t j = i + 1; j < count; ++j) {
+        const float hij = hp[i * count + j];
+        float* wj = w1p + j * out;
+        for (int64_t r = 0; r < out; ++r) wj[r] -= e[r] * hij;
+      }
     }
-    if (i2 < in) w.narrow(1, i2, in - i2).addmm_(err1, hinv.narrow(0, i1, count).narrow(1, i2, in - i2), 1.0, -1.0);
+    if (i2 < in) {
+      auto err1 = err1t.to(w.device()).t();
+      w.narrow(1, i2, in - i2).addmm_(err1, hinv.narrow(0, i1, count).narrow(1, i2, in - i2), 1.0, -1.0);
+    }
   }
+  auto codes = codes_t.t().contiguous().to(w.device());
+  auto g_idx_t = torch::from_blob(g_idx_perm.data(), {in}, torch::kInt32).clone();
 
   quant::QuantizedLinear r;
   r.spec = spec;
@@ -134,7 +154,7 @@ quant::QuantizedLinear gptq_quantize(const torch::Tensor& w_in, const torch::Ten
   r.zeros = zeros;
   if (o.act_order) {
     r.codes = codes.index_select(1, invperm);
-    if (!o.static_groups) r.g_idx = g_idx_perm.index_select(0, invperm.to(torch::kCPU)).contiguous();
+    if (!o.static_groups) r.g_idx = g_idx_t.index_select(0, invperm.to(torch::kCPU)).contiguous();
   } else {
     r.codes = codes;
   }

@@ -6,15 +6,35 @@
 
 namespace qs::pipeline {
 
-BlockContext::BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, torch::Tensor targets,
-                           int64_t batch, Feedback& feedback)
+BlockContext::BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, int64_t batch,
+                           Feedback& feedback)
     : decoder_(decoder),
       layer_(layer),
       inputs_(std::move(inputs)),
-      targets_(std::move(targets)),
+      fp_state_(decoder.block_state(layer)),
       batch_(std::max<int64_t>(1, batch)),
       feedback_(feedback),
       last_mark_(std::chrono::steady_clock::now()) {}
+
+const torch::Tensor& BlockContext::targets() {
+  if (targets_.defined()) return targets_;
+  auto run = [&] { return map_batches(inputs_, [&](const torch::Tensor& b) { return decoder_.run_block(layer_, b); }); };
+  if (!modified_) {
+    targets_ = run();
+    return targets_;
+  }
+  // The block has changed already: run it once more as it was.
+  const auto current = decoder_.block_state(layer_);
+  decoder_.restore_block_state(layer_, fp_state_);
+  try {
+    targets_ = run();
+  } catch (...) {
+    decoder_.restore_block_state(layer_, current);
+    throw;
+  }
+  decoder_.restore_block_state(layer_, current);
+  return targets_;
+}
 
 bool BlockContext::is_assigned(LinearRole r) const {
   return std::find(assigned_.begin(), assigned_.end(), r) != assigned_.end();
@@ -38,6 +58,12 @@ void BlockContext::set_weight(LinearRole r, const torch::Tensor& weight, const t
   decoder_.set_linear(layer_, r,
                       std::make_shared<model::DenseLinear>(weight.to(device(), dtype()).contiguous(),
                                                            b.defined() ? b.to(device(), dtype()) : b));
+  modified_ = true;
+}
+
+void BlockContext::set_norm_weight(NormRole n, const torch::Tensor& w) {
+  decoder_.set_norm_weight(layer_, n, w);
+  modified_ = true;
 }
 
 void BlockContext::commit(LinearRole r, quant::QuantizedLinear q) {
@@ -51,30 +77,47 @@ void BlockContext::commit(LinearRole r, quant::QuantizedLinear q) {
   auto record = std::make_shared<const quant::QuantizedLinear>(q.to(torch::kCPU));
   decoder_.set_linear(layer_, r, std::make_shared<quant::QuantizedLinearOp>(record, device(), dtype()));
   c.record = record;
+  modified_ = true;
   const auto now = std::chrono::steady_clock::now();
   c.seconds = std::chrono::duration<double>(now - last_mark_).count();
   last_mark_ = now;
   committed_.emplace(r, std::move(c));
 }
 
+namespace {
+// Thrown by the capture hook once a batch has reached every linear asked for:
+// the rest of the block (for q, k and v, all of it) need not run.
+struct AllCaptured {};
+}  // namespace
+
 void BlockContext::for_each_input(const std::vector<LinearRole>& roles,
                                   const std::function<void(LinearRole, const torch::Tensor&)>& fn) {
   torch::NoGradGuard no_grad;
+  const bool with_targets = !targets_.defined() && !modified_;
+  size_t seen = 0;
   const auto hook = decoder_.add_linear_hook(
       [&](const model::LinearSite& site, const torch::Tensor& x, const torch::Tensor&) {
-        if (site.layer == layer_ && std::find(roles.begin(), roles.end(), site.role) != roles.end())
-          fn(site.role, x);
+        if (site.layer != layer_ || std::find(roles.begin(), roles.end(), site.role) == roles.end()) return;
+        fn(site.role, x);
+        if (++seen == roles.size() && !with_targets) throw AllCaptured{};
       });
+  std::vector<torch::Tensor> outputs;
   try {
     for (int64_t i = 0; i < inputs_.size(0); i += batch_) {
       check_cancelled();
-      decoder_.run_block(layer_, inputs_.narrow(0, i, std::min(batch_, inputs_.size(0) - i)));
+      seen = 0;
+      try {
+        auto out = decoder_.run_block(layer_, inputs_.narrow(0, i, std::min(batch_, inputs_.size(0) - i)));
+        if (with_targets) outputs.push_back(std::move(out));
+      } catch (const AllCaptured&) {
+      }
     }
   } catch (...) {
     decoder_.remove_hook(hook);
     throw;
   }
   decoder_.remove_hook(hook);
+  if (with_targets) targets_ = torch::cat(outputs, 0);
 }
 
 std::map<LinearRole, torch::Tensor> BlockContext::capture_inputs(const std::vector<LinearRole>& roles) {

@@ -31,16 +31,19 @@ torch::Tensor map_batches(const torch::Tensor& x, int64_t batch, const Feedback&
 
 class BlockContext {
  public:
-  // inputs/targets: [N, L, hidden] on the decoder's device and dtype.
-  BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, torch::Tensor targets,
-               int64_t batch, Feedback& feedback);
+  // inputs: [N, L, hidden] on the decoder's device and dtype.
+  BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, int64_t batch, Feedback& feedback);
 
   int64_t layer() const { return layer_; }
   model::Decoder& decoder() { return decoder_; }
   torch::Device device() const { return decoder_.device(); }
   torch::ScalarType dtype() const { return decoder_.dtype(); }
   const torch::Tensor& inputs() const { return inputs_; }
-  const torch::Tensor& targets() const { return targets_; }
+  // The FP block's outputs on the inputs: from the first input capture when
+  // it runs before anything in the block changed (so a method reading FP
+  // inputs costs no extra forward pass), else computed on first use with the
+  // block's FP state put back for the pass.
+  const torch::Tensor& targets();
   int64_t batch_size() const { return batch_; }
   Feedback& feedback() { return feedback_; }
   void check_cancelled() const { feedback_.check_cancelled(); }
@@ -57,14 +60,16 @@ class BlockContext {
   // Replaces the FP weight (and bias when given) of a linear not yet quantized.
   void set_weight(LinearRole r, const torch::Tensor& weight, const torch::Tensor& bias = {});
   torch::Tensor norm_weight(NormRole n) const { return decoder_.norm_weight(layer_, n).to(torch::kFloat32); }
-  void set_norm_weight(NormRole n, const torch::Tensor& w) { decoder_.set_norm_weight(layer_, n, w); }
+  void set_norm_weight(NormRole n, const torch::Tensor& w);
 
   // Installs the quantized layer in the decoder. The current FP weight is kept
   // as the reference the metrics compare against; the bias is carried over.
   void commit(LinearRole r, quant::QuantizedLinear q);
 
   // Runs the block over the inputs in batches of batch_size() sequences and
-  // calls fn with each batch's input [b, L, in] of the listed linears.
+  // calls fn with each batch's input [b, L, in] of the listed linears; a batch
+  // stops as soon as every listed linear has been reached, unless this pass
+  // also produces the targets.
   void for_each_input(const std::vector<LinearRole>& roles,
                       const std::function<void(LinearRole, const torch::Tensor&)>& fn);
   // The same inputs gathered: [N, L, in] per role.
@@ -86,12 +91,14 @@ class BlockContext {
   model::Decoder& decoder_;
   int64_t layer_;
   torch::Tensor inputs_;
+  model::BlockState fp_state_;  // the block as it was, for late targets
   torch::Tensor targets_;
   int64_t batch_;
   Feedback& feedback_;
   std::vector<LinearRole> assigned_;
   std::map<LinearRole, quant::QuantSpec> specs_;
   std::map<LinearRole, Committed> committed_;
+  bool modified_ = false;  // a weight or norm of the block has changed
   std::chrono::steady_clock::time_point last_mark_;
 };
 

@@ -94,8 +94,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
     for (int64_t l = 0; l < layers; ++l) {
       feedback.check_cancelled();
       const auto t_block = Clock::now();
-      auto targets = map_batches(x, batch, feedback, [&](const torch::Tensor& b) { return decoder.run_block(l, b); });
-      BlockContext ctx(decoder, l, x, targets, batch, feedback);
+      BlockContext ctx(decoder, l, x, batch, feedback);
       for (auto& call : plan_block(l, choices[static_cast<size_t>(l)])) {
         ctx.begin_method(call.roles, call.specs);
         call.method->quantize_block(ctx, call.params);
@@ -105,6 +104,9 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       }
 
       // Metrics, and the quantized outputs that feed the next block.
+      const auto targets = ctx.targets();
+      const int64_t metric_rows = options.metric_sequences > 0 ? options.metric_sequences : x.size(0);
+      int64_t rows_seen = 0;  // sequences before the current batch
       std::map<LinearRole, ErrorSums> sums;
       std::map<LinearRole, std::pair<torch::Tensor, torch::Tensor>> refs;
       for (const auto& [r, c] : ctx.committed())
@@ -113,14 +115,19 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       const auto hook = decoder.add_linear_hook(
           [&](const model::LinearSite& site, const torch::Tensor& in, const torch::Tensor& out) {
             auto it = refs.find(site.role);
-            if (site.layer != l || it == refs.end()) return;
-            auto ref = torch::linear(in, it->second.first, it->second.second).to(torch::kFloat32);
-            sums[site.role].err += (out.to(torch::kFloat32) - ref).pow(2).sum().item<double>();
+            const int64_t rows = std::min(in.size(0), metric_rows - rows_seen);
+            if (site.layer != l || it == refs.end() || rows <= 0) return;
+            auto ref = torch::linear(in.narrow(0, 0, rows), it->second.first, it->second.second).to(torch::kFloat32);
+            sums[site.role].err += (out.narrow(0, 0, rows).to(torch::kFloat32) - ref).pow(2).sum().item<double>();
             sums[site.role].ref += ref.pow(2).sum().item<double>();
           });
       torch::Tensor outputs;
       try {
-        outputs = ctx.map_batches(x, [&](const torch::Tensor& b) { return decoder.run_block(l, b); });
+        outputs = ctx.map_batches(x, [&](const torch::Tensor& b) {
+          auto out = decoder.run_block(l, b);
+          rows_seen += b.size(0);
+          return out;
+        });
       } catch (...) {
         decoder.remove_hook(hook);
         throw;

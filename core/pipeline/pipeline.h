@@ -1,6 +1,7 @@
 #pragma once
 // The block-by-block runner every method goes through. For each block:
-// FP targets on the current inputs, the plan's methods on their linears
+// FP targets on the current inputs (from the method's first input capture
+// when it reads FP inputs), the plan's methods on their linears
 // (stage-0 transforms first), per-layer and per-block metrics, and the
 // quantized block's outputs as the next block's inputs. Only one block's
 // activations are alive at a time. On cancel or error the decoder is put back
@@ -20,6 +21,10 @@ namespace qs::pipeline {
 
 struct PipelineOptions {
   int64_t batch = 8;  // calibration sequences per forward pass
+  // Per-layer output errors are measured on the first this many calibration
+  // sequences (0: all). Measuring costs one extra product per linear, as much
+  // as a forward pass over the sequences measured.
+  int64_t metric_sequences = 8;
 };
 
 struct LayerResult {
@@ -29,13 +34,13 @@ struct LayerResult {
   LayerChoice choice;
   std::shared_ptr<const quant::QuantizedLinear> record;  // null when kept in FP
   double weight_mse = 0.0;      // mean (W - W_q)² against the weight the method quantized
-  double output_rel_mse = 0.0;  // ‖x W_qᵀ − x Wᵀ‖² / ‖x Wᵀ‖² on the calibration inputs
+  double output_rel_mse = 0.0;  // ‖x W_qᵀ − x Wᵀ‖² / ‖x Wᵀ‖², x: inputs of the metric sequences
   double seconds = 0.0;
 };
 
 struct BlockResult {
   int64_t layer = 0;
-  double output_mse = 0.0;      // against the FP block on the same inputs
+  double output_mse = 0.0;      // against the FP block on the same inputs, all sequences
   double output_rel_mse = 0.0;
   double seconds = 0.0;
 };

@@ -9,7 +9,8 @@
 #
 # Env: QS_CLI (default build/app/quantscope-cli), QS_NSAMPLES (32),
 # QS_SEQLEN (512), QS_SEED (0), QS_EVAL_CTX (2048), QS_EVAL_LIMIT (0 = all),
-# QS_QUANT_ARGS (extra quantize arguments, e.g. "--sym").
+# QS_QUANT_ARGS (extra quantize arguments, e.g. "--sym"), QS_EVAL (1; 0 quantizes
+# only, so timed runs can go back to back and the evaluations after them).
 # Each config leaves NAME.quantize.json/.log (with /usr/bin/time -v output, so
 # peak RSS is recorded), NAME.eval.json/.log and the checkpoint NAME/.
 # Prints a table: config, quantize seconds, peak RSS MiB, perplexity.
@@ -20,6 +21,7 @@ mkdir -p "$rundir"
 eval_args=(--text "$text" --protocol hf --ctx "${QS_EVAL_CTX:-2048}" --limit-chunks "${QS_EVAL_LIMIT:-0}")
 
 evaluate() {  # evaluate NAME TARGET
+  [ "${QS_EVAL:-1}" = 0 ] && return
   [ -s "$rundir/$1.eval.json" ] && return
   "$cli" eval "$2" "${eval_args[@]}" >"$rundir/$1.eval.json.tmp" 2>"$rundir/$1.eval.log"
   mv "$rundir/$1.eval.json.tmp" "$rundir/$1.eval.json"
