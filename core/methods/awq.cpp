@@ -78,7 +78,7 @@ class ScaleSearch {
     torch::NoGradGuard no_grad;
     auto& dec = ctx_.decoder();
     const int64_t layer = ctx_.layer();
-    const auto org_out = module_out().to(torch::kFloat32);
+    const auto org_out = pair_.inspect == Inspect::Linear ? torch::Tensor() : module_out().to(torch::kFloat32);
     const auto x_mean = x_.abs().reshape({-1, x_.size(-1)}).to(torch::kFloat32).mean(0);
     torch::Tensor w_mean;
     if (duo) w_mean = weight_mean();
@@ -88,6 +88,16 @@ class ScaleSearch {
       saved[r] = dec.linear(layer, r);
       weights[r] = ctx_.weight(r);
     }
+    // A lone linear's output error is a quadratic form of its weight error:
+    // ‖x ΔWᵀ‖² = tr(ΔW G ΔWᵀ) with G = xᵀx, so each candidate costs an
+    // [out, in]·[in, in] product instead of a pass over every token.
+    torch::Tensor gram;
+    double gram_rows = 0.0;
+    if (pair_.inspect == Inspect::Linear) {
+      auto x2 = x_.reshape({-1, x_.size(-1)}).to(torch::kFloat32);
+      gram = torch::matmul(x2.t(), x2);
+      gram_rows = static_cast<double>(x2.size(0));
+    }
     double best = std::numeric_limits<double>::infinity();
     torch::Tensor best_scales;
     for (int64_t i = 0; i < n_grid; ++i) {
@@ -96,14 +106,23 @@ class ScaleSearch {
       auto s = duo ? (x_mean.pow(ratio) / (w_mean.pow(1.0 - ratio) + 1e-4)).clamp_min(1e-4)
                    : x_mean.pow(ratio).clamp_min(1e-4);
       s = s / (s.max() * s.min()).sqrt();
-      for (auto r : pair_.layers) {
-        if (!ctx_.is_assigned(r)) continue;  // a layer kept in FP is scored in FP
-        auto wq = quant::fake_quantize(weights[r] * s, ctx_.spec(r)) / s;
-        dec.set_linear(layer, r,
-                       std::make_shared<model::DenseLinear>(wq.to(ctx_.device(), ctx_.dtype()), saved[r]->bias()));
+      double loss = 0.0;
+      if (gram.defined()) {
+        const auto r = pair_.layers.front();
+        if (ctx_.is_assigned(r)) {  // a layer kept in FP is scored in FP: no error
+          auto dw = quant::fake_quantize(weights[r] * s, ctx_.spec(r)) / s - weights[r];
+          loss = (torch::matmul(dw, gram) * dw).sum().item<double>() / (gram_rows * static_cast<double>(dw.size(0)));
+        }
+      } else {
+        for (auto r : pair_.layers) {
+          if (!ctx_.is_assigned(r)) continue;
+          auto wq = quant::fake_quantize(weights[r] * s, ctx_.spec(r)) / s;
+          dec.set_linear(layer, r,
+                         std::make_shared<model::DenseLinear>(wq.to(ctx_.device(), ctx_.dtype()), saved[r]->bias()));
+        }
+        loss = (module_out().to(torch::kFloat32) - org_out).pow(2).mean().item<double>();
+        for (auto& [r, op] : saved) dec.set_linear(layer, r, op);
       }
-      const double loss = (module_out().to(torch::kFloat32) - org_out).pow(2).mean().item<double>();
-      for (auto& [r, op] : saved) dec.set_linear(layer, r, op);
       if (!std::isfinite(loss)) continue;
       if (loss < best) {
         best = loss;

@@ -86,6 +86,7 @@ class BlockContext {
     double seconds = 0.0;
   };
   const std::map<LinearRole, Committed>& committed() const { return committed_; }
+  bool modified() const { return modified_; }
 
  private:
   model::Decoder& decoder_;
