@@ -19,8 +19,8 @@ constexpr const char* kUsage =
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
-    "  export MODEL --format compressed-tensors|gptq|awq --out DIR [--dtype float16|bfloat16|float32]\n"
-    "                          a quantized MODEL as a packed checkpoint HF transformers and vLLM load\n"
+    "  export MODEL --format compressed-tensors|gptq|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
+    "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
     "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
     "Human output goes to stderr; the last line on stdout is JSON.\n";
 

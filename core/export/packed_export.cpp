@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/export/checkpoint_format.h"
+#include "core/export/gguf_export.h"
 #include "core/io/checkpoint_files.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
@@ -21,8 +22,9 @@ std::unique_ptr<CheckpointFormat> make_format(Format f) {
     case Format::CompressedTensors: return make_compressed_tensors_format();
     case Format::Gptq: return make_gptq_format();
     case Format::Awq: return make_awq_format();
+    case Format::Gguf: break;
   }
-  QS_ASSERT(false, "unknown export format");
+  QS_ASSERT(false, "no safetensors layout for this export format");
 }
 
 std::string dtype_label(torch::ScalarType t) {
@@ -43,6 +45,8 @@ std::string loading_hint(Format f) {
       return "HF transformers (with `gptqmodel` installed), GPTQModel and vLLM load this directory as it is.";
     case Format::Awq:
       return "HF transformers (with an AWQ kernel package installed) and vLLM load this directory as it is.";
+    case Format::Gguf:
+      return "llama.cpp runs `model.gguf` as it is: `llama-cli -m model.gguf`, `llama-perplexity -m model.gguf -f TEXT`.";
   }
   return {};
 }
@@ -76,20 +80,32 @@ Format parse_format(const std::string& name) {
   if (name == "compressed-tensors") return Format::CompressedTensors;
   if (name == "gptq") return Format::Gptq;
   if (name == "awq") return Format::Awq;
-  throw ArgumentError("unknown export format '" + name + "' (compressed-tensors, gptq, awq)");
+  if (name == "gguf") return Format::Gguf;
+  throw ArgumentError("unknown export format '" + name + "' (compressed-tensors, gptq, awq, gguf)");
 }
 
-std::string format_name(Format f) { return make_format(f)->name(); }
+std::string format_name(Format f) { return f == Format::Gguf ? "gguf" : make_format(f)->name(); }
 
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
-  const auto format = make_format(options.format);
-  const auto dtype_text = dtype_label(options.dtype);
   json run;
   try {
     run = json::parse(options.run_json);
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
   }
+  if (options.format == Format::Gguf) {
+    const auto g = export_gguf(decoder, options.tokenizer_source, dir.filename().string(), dir / "model.gguf");
+    ExportReport report;
+    report.quantized_linears = g.quantized_linears;
+    report.kept_fp = g.kept_fp;
+    report.bytes = g.bytes;
+    report.quantization_config = json(g.tensor_types).dump();
+    std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
+    io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
+    return report;
+  }
+  const auto format = make_format(options.format);
+  const auto dtype_text = dtype_label(options.dtype);
 
   QuantizedMap quantized;
   std::vector<std::string> kept_fp;

@@ -2,7 +2,7 @@
 // Export of a quantized model to a checkpoint directory other tools load:
 // config.json with `quantization_config`, model.safetensors in the chosen
 // packed layout, the tokenizer files, and a README.md card saying what was
-// done. io/packed_checkpoint reads every format back, bit-exactly for codes and
+// done; or, for GGUF, model.gguf (see gguf_export.h) and the card. io/packed_checkpoint reads every format back, bit-exactly for codes and
 // zero points (scales are stored in `dtype`, as the loaders expect).
 
 #include <torch/torch.h>
@@ -15,9 +15,9 @@
 
 namespace qs::exporter {
 
-enum class Format { CompressedTensors, Gptq, Awq };
+enum class Format { CompressedTensors, Gptq, Awq, Gguf };
 
-// "compressed-tensors", "gptq", "awq"; throws qs::ArgumentError listing them.
+// "compressed-tensors", "gptq", "awq", "gguf"; throws qs::ArgumentError listing them.
 Format parse_format(const std::string& name);
 std::string format_name(Format f);
 
@@ -32,7 +32,7 @@ struct ExportReport {
   int64_t quantized_linears = 0;
   std::vector<std::string> kept_fp;           // linears written unquantized
   uint64_t bytes = 0;                         // of model.safetensors
-  std::string quantization_config;            // as written, JSON
+  std::string quantization_config;            // as written, JSON (GGUF: tensors per ggml type)
 };
 
 // Checks every layer first, so a model the format cannot hold leaves `dir`

@@ -8,22 +8,12 @@
 
 #include "core/error.h"
 #include "core/io/gguf_file.h"
+#include "core/io/gguf_tensor_map.h"
 
 namespace qs::io {
 namespace {
 
 using model::ModelConfig;
-
-// One tensor the decoder needs: GGUF name, Hugging Face name, torch shape
-// implied by the config, and how many heads its rows were permuted with by
-// convert_hf_to_gguf (0: not permuted).
-struct Expected {
-  std::string gguf;
-  std::string hf;
-  std::vector<int64_t> shape;
-  int64_t permute_heads = 0;
-  bool required = true;
-};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -111,54 +101,6 @@ ModelConfig read_config(const GgufFile& f) {
   return c;
 }
 
-std::vector<Expected> expected_tensors(const ModelConfig& c) {
-  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  const int64_t ff = c.intermediate_size;
-  // convert_hf_to_gguf interleaves the rotary halves of Q and K rows for
-  // Llama (GGML's rope pairs adjacent elements); Qwen2 is converted as is.
-  const bool permuted = c.architecture != "qwen2";
-  const int64_t q_heads = permuted ? c.num_heads : 0;
-  const int64_t k_heads = permuted ? c.num_kv_heads : 0;
-
-  std::vector<Expected> e{
-      {"token_embd.weight", "model.embed_tokens.weight", {c.vocab_size, h}},
-      {"output_norm.weight", "model.norm.weight", {h}},
-      {"output.weight", "lm_head.weight", {c.vocab_size, h}, 0, !c.tie_word_embeddings},
-  };
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string g = "blk." + std::to_string(i) + ".";
-    const std::string m = "model.layers." + std::to_string(i) + ".";
-    const std::string a = m + "self_attn.", f = m + "mlp.";
-    const bool qkv_bias = c.attention_bias;
-    e.push_back({g + "attn_norm.weight", m + "input_layernorm.weight", {h}});
-    e.push_back({g + "attn_q.weight", a + "q_proj.weight", {q, h}, q_heads});
-    e.push_back({g + "attn_k.weight", a + "k_proj.weight", {kv, h}, k_heads});
-    e.push_back({g + "attn_v.weight", a + "v_proj.weight", {kv, h}});
-    e.push_back({g + "attn_output.weight", a + "o_proj.weight", {h, q}});
-    e.push_back({g + "attn_q.bias", a + "q_proj.bias", {q}, q_heads, qkv_bias});
-    e.push_back({g + "attn_k.bias", a + "k_proj.bias", {kv}, k_heads, qkv_bias});
-    e.push_back({g + "attn_v.bias", a + "v_proj.bias", {kv}, 0, qkv_bias});
-    e.push_back({g + "attn_output.bias", a + "o_proj.bias", {h}, 0, false});
-    e.push_back({g + "ffn_norm.weight", m + "post_attention_layernorm.weight", {h}});
-    e.push_back({g + "ffn_gate.weight", f + "gate_proj.weight", {ff, h}});
-    e.push_back({g + "ffn_up.weight", f + "up_proj.weight", {ff, h}});
-    e.push_back({g + "ffn_down.weight", f + "down_proj.weight", {h, ff}});
-    e.push_back({g + "ffn_gate.bias", f + "gate_proj.bias", {ff}, 0, false});
-    e.push_back({g + "ffn_up.bias", f + "up_proj.bias", {ff}, 0, false});
-    e.push_back({g + "ffn_down.bias", f + "down_proj.bias", {h}, 0, false});
-  }
-  return e;
-}
-
-// Inverse of convert_hf_to_gguf's permute(): it viewed the rows of each head
-// as (2, head_dim/2) and stored them transposed; view them as (head_dim/2, 2)
-// and transpose back.
-torch::Tensor unpermute_rows(const torch::Tensor& w, int64_t n_head) {
-  std::vector<int64_t> split{n_head, w.size(0) / n_head / 2, 2};
-  for (int64_t d = 1; d < w.dim(); ++d) split.push_back(w.size(d));
-  return w.reshape(split).transpose(1, 2).reshape(w.sizes()).contiguous();
-}
-
 }  // namespace
 
 model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
@@ -168,7 +110,7 @@ model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
   w.config = read_config(f);
   w.source = path;
   w.source_format = "gguf";
-  for (const Expected& e : expected_tensors(w.config)) {
+  for (const GgufTensorName& e : gguf_tensor_map(w.config)) {
     const GgufTensorInfo* info = f.find_tensor(e.gguf);
     if (!info) {
       if (e.required)

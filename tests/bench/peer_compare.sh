@@ -8,8 +8,9 @@
 # Phase 1 quantizes, for each config ours then the peer's, back to back on an
 # otherwise idle machine; the peer is fed the calibration rows ours sampled
 # (RUNDIR/<ours>/calibration_ids.safetensors). Phase 2 evaluates every
-# checkpoint with `quantscope-cli eval` (HF protocol, QS_EVAL_CTX, QS_EVAL_LIMIT).
-# Env as quant_table.sh, plus QS_PEER_PY (default the peer venv's python).
+# checkpoint with `quantscope-cli eval` (HF protocol, QS_EVAL_CTX, QS_EVAL_LIMIT);
+# QS_EVAL=0 stops after phase 1. Env as quant_table.sh, plus QS_PEER_PY (default
+# the peer venv's python).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 fpdir="$1"; calib="$2"; text="$3"; rundir="$4"; shift 4
@@ -30,6 +31,7 @@ for cfg in "$@"; do
   fi
 done
 
+[ "${QS_EVAL:-1}" = 0 ] && exit 0
 eval_args=(--text "$text" --protocol hf --ctx "${QS_EVAL_CTX:-2048}" --limit-chunks "${QS_EVAL_LIMIT:-0}")
 for target in fp "$@"; do
   if [ "$target" = fp ]; then names=(fp); dirs=("$fpdir"); else

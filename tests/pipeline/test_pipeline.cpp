@@ -89,6 +89,53 @@ class TestPipeline : public QObject {
     QVERIFY(!torch::allclose(seen.front(), fp_in, 1e-4, 1e-4));
   }
 
+  // Block 0's inputs are the embeddings whatever the method, so its metrics
+  // can be recomputed from an FP and the quantized decoder. GPTQ reads FP
+  // inputs first (targets come from that capture), RTN reads none (targets
+  // are computed late, with the block's FP state put back), AWQ changes norms.
+  void blockAndLayerMetricsMatchAnIndependentComputation_data() {
+    QTest::addColumn<QString>("method");
+    QTest::newRow("gptq") << "gptq";
+    QTest::newRow("rtn") << "rtn";
+    QTest::newRow("awq") << "awq";
+  }
+  void blockAndLayerMetricsMatchAnIndependentComputation() {
+    QFETCH(QString, method);
+    const auto w = test::make_tiny_llama(test::tiny_config(), 9);
+    const auto calib = test::random_calibration(101, 5, 16, 3);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    const model::Decoder fp(w, torch::kCPU, torch::kFloat32);
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice(method.toStdString(), {3, 32, false, 1.0}, "test"));
+    test::RecordingFeedback fb;
+    pipeline::PipelineOptions o;
+    o.batch = 2;
+    o.metric_sequences = 3;  // not a whole number of batches
+    const auto r = pipeline::run_pipeline(dec, calib, plan, o, fb);
+
+    torch::NoGradGuard no_grad;
+    const auto x = fp.embed(calib.ids);
+    model::Decoder fp_run(w, torch::kCPU, torch::kFloat32);
+    const auto want = fp_run.run_block(0, x), got = dec.run_block(0, x);
+    const double mse = (got - want).pow(2).mean().item<double>();
+    QVERIFY2(std::abs(r.blocks[0].output_mse - mse) <= 1e-6 * mse, std::to_string(r.blocks[0].output_mse / mse).c_str());
+
+    // Down's output error on the first 3 sequences, its input from the quantized block.
+    torch::Tensor down_in;
+    const auto hook = dec.add_linear_hook([&](const model::LinearSite& s, const torch::Tensor& in, const torch::Tensor&) {
+      if (s.layer == 0 && s.role == LinearRole::Down) down_in = in.narrow(0, 0, 3);
+    });
+    dec.run_block(0, x);
+    dec.remove_hook(hook);
+    const auto& down = r.layers[static_cast<size_t>(LinearRole::Down)];
+    QCOMPARE(down.name, std::string("model.layers.0.mlp.down_proj"));
+    if (method != "awq") {  // AWQ's reference is the scaled FP weight, not the checkpoint's
+      const auto ref = torch::linear(down_in, w.tensors.at(down.name + ".weight"));
+      const auto q = torch::linear(down_in, down.record->dequantized_weight());
+      const double rel = (q - ref).pow(2).sum().item<double>() / ref.pow(2).sum().item<double>();
+      QVERIFY2(std::abs(down.output_rel_mse - rel) <= 1e-5 * rel, std::to_string(down.output_rel_mse / rel).c_str());
+    }
+  }
+
   void cancelLeavesTheModelBitIdentical_data() {
     QTest::addColumn<QString>("method");
     QTest::addColumn<QString>("when");

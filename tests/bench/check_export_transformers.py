@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Perplexity of an exported checkpoint as HF transformers computes it.
+
+Run with the peer venv's python (tests/bench/peer_setup.sh: transformers and
+compressed-tensors):
+
+  check_export_transformers.py DIR --text FILE [--ctx 2048] [--limit-chunks K]
+
+DIR is loaded with AutoModelForCausalLM.from_pretrained on the CPU in float32,
+so the packed weights go through the format's own loader (compressed-tensors
+decompresses pack-quantized itself). The evaluation is the HF protocol of
+`quantscope-cli eval --protocol hf`: the text's lines joined as GPTQ's
+evaluation code joins WikiText rows ("\\n\\n"), tokenized by DIR's tokenizer,
+non-overlapping windows of ctx tokens, mean NLL over every predicted token.
+One JSON line goes to stdout.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+
+def join_rows_hf(text):
+    """The rows of a line-oriented text as HF datasets gives WikiText: every
+    line keeps its "\\n", blank lines are empty rows; joined with "\\n\\n"."""
+    rows = []
+    pos = 0
+    while pos < len(text):
+        end = text.find("\n", pos)
+        has_newline = end != -1
+        if not has_newline:
+            end = len(text)
+        row = text[pos:end]
+        if row.endswith("\r"):
+            row = row[:-1]
+        blank = row.strip(" \t\r\f\v") == ""
+        rows.append("" if blank else row + ("\n" if has_newline else ""))
+        pos = end + 1
+    return "\n\n".join(rows)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dir")
+    p.add_argument("--text", required=True)
+    p.add_argument("--ctx", type=int, default=2048)
+    p.add_argument("--limit-chunks", type=int, default=0)
+    a = p.parse_args()
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.time()
+    tok = AutoTokenizer.from_pretrained(a.dir)
+    model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32)
+    model.eval()
+    load_s = time.time() - t0
+    qc = getattr(model.config, "quantization_config", None)
+    print(f"[check] loaded {a.dir} in {load_s:.1f} s; quantization_config: "
+          f"{type(qc).__name__ if qc is not None else None}", file=sys.stderr)
+
+    with open(a.text, encoding="utf-8", newline="") as f:
+        text = join_rows_hf(f.read())
+    ids = tok(text, return_tensors="pt").input_ids[0]
+    chunks = ids.numel() // a.ctx
+    if a.limit_chunks > 0:
+        chunks = min(chunks, a.limit_chunks)
+    nll, count = 0.0, 0
+    t0 = time.time()
+    with torch.no_grad():
+        for i in range(chunks):
+            window = ids[i * a.ctx:(i + 1) * a.ctx].unsqueeze(0)
+            logits = model(input_ids=window).logits.float()
+            loss = torch.nn.functional.cross_entropy(logits[0, :-1], window[0, 1:], reduction="sum")
+            nll += loss.item()
+            count += a.ctx - 1
+            print(f"[check] window {i + 1}/{chunks}: running ppl {math.exp(nll / count):.4f}",
+                  file=sys.stderr, flush=True)
+    print(json.dumps({"tool": "transformers", "dir": a.dir, "ppl": math.exp(nll / count), "chunks": chunks,
+                      "ctx": a.ctx, "text_tokens": int(ids.numel()), "load_seconds": round(load_s, 2),
+                      "eval_seconds": round(time.time() - t0, 2)}))
+
+
+if __name__ == "__main__":
+    main()

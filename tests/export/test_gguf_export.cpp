@@ -1,0 +1,151 @@
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "core/error.h"
+#include "core/export/gguf_export.h"
+#include "core/export/packed_export.h"
+#include "core/io/gguf_file.h"
+#include "core/io/gguf_model.h"
+#include "core/io/gguf_writer.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "core/quant/quantized_linear.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tokenizer-only GGUF, as a QuantScope checkpoint of a GGUF model holds.
+fs::path write_tokenizer_gguf(const fs::path& dir, int64_t vocab) {
+  io::GgufWriter w;
+  w.add_string("tokenizer.ggml.model", "gpt2");
+  std::vector<std::string> tokens;
+  for (int64_t i = 0; i < vocab; ++i) tokens.push_back("tok" + std::to_string(i));
+  w.add_string_array("tokenizer.ggml.tokens", tokens);
+  w.add_uint32("tokenizer.ggml.bos_token_id", 1);
+  w.write(dir / "tokenizer.gguf");
+  return dir / "tokenizer.gguf";
+}
+
+std::unique_ptr<model::Decoder> quantized(const model::ModelWeights& fp, pipeline::QuantPlan plan) {
+  auto dec = std::make_unique<model::Decoder>(fp, torch::kCPU, torch::kFloat32);
+  test::RecordingFeedback fb;
+  pipeline::run_pipeline(*dec, test::random_calibration(101, 4, 16, 2), plan, {}, fb);
+  return dec;
+}
+
+pipeline::QuantPlan plan_of(int bits, bool sym, int64_t group = 32) {
+  return pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {bits, group, sym, 1.0}, "test"));
+}
+
+// What ggml computes from the blocks: the record's formula with its block
+// parameters rounded to f16, computed here from the record alone.
+torch::Tensor expected_weight(const quant::QuantizedLinear& q, const std::string& type) {
+  auto half = [](const torch::Tensor& t) { return t.to(torch::kFloat16).to(torch::kFloat32); };
+  auto s = q.scales.repeat_interleave(q.spec.group_size, 1).narrow(1, 0, q.in_features);
+  auto z = q.zeros.to(torch::kFloat32).repeat_interleave(q.spec.group_size, 1).narrow(1, 0, q.in_features);
+  const auto c = q.codes.to(torch::kFloat32);
+  if (type == "Q4_1") return c * half(s) + half(-s * z);
+  return (c - z) * half(s);
+}
+
+}  // namespace
+
+class TestGgufExport : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void blocksReadBackAsTheRecordsCompute_data() {
+    QTest::addColumn<int>("bits");
+    QTest::addColumn<bool>("sym");
+    QTest::addColumn<QString>("type");
+    QTest::newRow("W4 sym g32 -> Q4_0") << 4 << true << "Q4_0";
+    QTest::newRow("W4 asym g32 -> Q4_1") << 4 << false << "Q4_1";
+    QTest::newRow("W8 sym g32 -> Q8_0") << 8 << true << "Q8_0";
+  }
+  void blocksReadBackAsTheRecordsCompute() {
+    QFETCH(int, bits);
+    QFETCH(bool, sym);
+    QFETCH(QString, type);
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const auto fp = test::make_tiny_llama(test::tiny_config(), 3);
+    auto dec = quantized(fp, plan_of(bits, sym));
+    const auto report = exporter::export_gguf(*dec, write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
+    QCOMPARE(report.quantized_linears, int64_t(14));
+    QCOMPARE(report.tensor_types.at(type.toStdString()), 14);
+
+    io::GgufFile f(dir / "tiny.gguf");
+    QCOMPARE(io::ggml_type_name(f.find_tensor("blk.1.attn_q.weight")->type), type.toStdString());
+    QCOMPARE(f.get_string("tokenizer.ggml.model"), std::string("gpt2"));
+    const auto back = io::load_gguf_model(dir / "tiny.gguf");
+    QCOMPARE(back.config.hidden_size, fp.config.hidden_size);
+    QCOMPARE(back.config.num_kv_heads, fp.config.num_kv_heads);
+    QCOMPARE(back.config.rope_theta, fp.config.rope_theta);
+    for (int64_t l = 0; l < 2; ++l)
+      for (auto r : model::kLinearRoles) {
+        const auto name = model::linear_name(l, r);
+        const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(dec->linear(l, r).get());
+        const auto want = expected_weight(*op->record(), type.toStdString());
+        const auto& got = back.tensors.at(name + ".weight");
+        QVERIFY2(torch::allclose(got, want, 1e-6, 1e-7), name.c_str());
+      }
+    QVERIFY(torch::equal(back.tensors.at("model.layers.0.input_layernorm.weight"),
+                         dec->norm_weight(0, model::NormRole::Input)));
+  }
+
+  void layersKeptInFpTravelAsF16() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const auto fp = test::make_tiny_llama(test::tiny_config(), 4);
+    auto plan = plan_of(4, false);
+    plan.add_rule({"model.layers.1.mlp.*", std::string("fp16"), {}, {}, {}, {}, {}});
+    auto dec = quantized(fp, plan);
+    const auto report = exporter::export_gguf(*dec, write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
+    QCOMPARE(report.kept_fp.size(), size_t(3));
+    const auto back = io::load_gguf_model(dir / "tiny.gguf");
+    const auto want = dec->linear(1, model::LinearRole::Down)->dense_weight().to(torch::kFloat16).to(torch::kFloat32);
+    QVERIFY(torch::equal(back.tensors.at("model.layers.1.mlp.down_proj.weight"), want));
+  }
+
+  void refusesWhatGgmlBlocksCannotHold() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const auto tok = write_tokenizer_gguf(dir, 101);
+    const auto fp = test::make_tiny_llama(test::tiny_config(), 5);
+    auto w3 = quantized(fp, plan_of(3, false));
+    try {
+      exporter::export_gguf(*w3, tok, "tiny", dir / "w3.gguf");
+      QFAIL("a 3-bit model was exported to GGUF");
+    } catch (const ArgumentError& e) {
+      QVERIFY2(std::string(e.what()).find("model.layers.0.self_attn.q_proj") != std::string::npos, e.what());
+    }
+    QVERIFY2(!fs::exists(dir / "w3.gguf"), "a refused export writes nothing");
+    auto g48 = quantized(fp, plan_of(4, true, 48));
+    QVERIFY_THROWS_EXCEPTION(ArgumentError, exporter::export_gguf(*g48, tok, "tiny", dir / "g48.gguf"));
+    // Without a GGUF tokenizer there is nothing for llama.cpp to tokenize with.
+    auto w4 = quantized(fp, plan_of(4, true));
+    fs::create_directories(dir / "hf");
+    QVERIFY_THROWS_EXCEPTION(IoError, exporter::export_gguf(*w4, dir / "hf", "tiny", dir / "x.gguf"));
+  }
+
+  void exportCommandWritesModelGgufAndCard() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const auto fp = test::make_tiny_llama(test::tiny_config(), 6);
+    auto dec = quantized(fp, plan_of(4, true));
+    exporter::ExportOptions o;
+    o.format = exporter::parse_format("gguf");
+    o.tokenizer_source = write_tokenizer_gguf(dir, 101);
+    const auto report = exporter::export_checkpoint(*dec, o, dir / "out");
+    QVERIFY(fs::exists(dir / "out" / "model.gguf"));
+    QVERIFY(fs::exists(dir / "out" / "README.md"));
+    QCOMPARE(report.bytes, static_cast<uint64_t>(fs::file_size(dir / "out" / "model.gguf")));
+  }
+};
+
+QS_REGISTER_TEST(TestGgufExport);
+#include "test_gguf_export.moc"
