@@ -49,6 +49,11 @@ class CompressedTensorsFormat final : public CheckpointFormat {
       if (!packable(q->spec.bits))
         throw ArgumentError(name + " is " + std::to_string(q->spec.bits) +
                             "-bit; compressed-tensors pack-quantized is written for 2, 4 and 8 bits (GPTQ holds 3)");
+      // compressed-tensors (0.19) refuses to load a group that does not divide the row.
+      if (q->in_features % q->spec.group_size != 0)
+        throw ArgumentError(name + ": compressed-tensors needs the group size to divide in_features, and " +
+                            std::to_string(q->spec.group_size) + " does not divide " + std::to_string(q->in_features) +
+                            " (GPTQ holds a shorter last group)");
       if (q->spec.symmetric && q->zeros.ne(1 << (q->spec.bits - 1)).any().item<bool>())
         throw ArgumentError(name + " is marked symmetric but has a zero point other than 2^(bits-1)");
     }

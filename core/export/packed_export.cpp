@@ -68,7 +68,9 @@ std::string card(Format f, const ExportReport& r, const std::map<std::string, in
         << run["eval"].value("ppl_fp", json(nullptr)).dump() << ", " << run["eval"].value("protocol", "") << " protocol, "
         << run["eval"].value("ctx", json(nullptr)).dump() << " tokens per window, text "
         << run["eval"].value("text", "") << ")\n\n";
-    s << "<details><summary>Run</summary>\n\n```json\n" << run.dump(2) << "\n```\n</details>\n\n";
+    json shown = run;
+    shown.erase("blocks");
+    s << "<details><summary>Run</summary>\n\n```json\n" << shown.dump(2) << "\n```\n</details>\n\n";
   }
   s << loading_hint(f) << "\n";
   return s.str();

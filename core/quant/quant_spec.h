@@ -19,7 +19,8 @@ struct QuantSpec {
     return group_size > 0 && group_size < in_features ? group_size : in_features;
   }
   // Groups per row. When the group does not divide the row (576 columns in
-  // groups of 128), the last group is shorter, as in GPTQ and compressed-tensors.
+  // groups of 128), the last group is shorter, as in GPTQ (compressed-tensors and
+  // AWQ checkpoints cannot hold that; their exporters refuse it).
   int64_t num_groups(int64_t in_features) const {
     const int64_t g = effective_group(in_features);
     return (in_features + g - 1) / g;

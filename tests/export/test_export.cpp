@@ -189,6 +189,23 @@ class TestExport : public QObject {
     QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).find("AWQ") != std::string::npos);
   }
 
+  void shortLastGroupOnlyInGptq() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto q = quantize(pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {4, 64, false, 1.0}, "test")));
+    exporter::ExportOptions o;
+    o.format = Format::Gptq;
+    exporter::export_checkpoint(*q.dec, o, root / "gptq");  // 96-wide down_proj: groups of 64 and 32
+    const auto back = model::load_model(root / "gptq");
+    QVERIFY(torch::equal(back.quantized.at("model.layers.0.mlp.down_proj")->codes,
+                         record(*q.dec, 0, model::LinearRole::Down)->codes));
+    for (auto f : {Format::CompressedTensors, Format::Awq}) {
+      o.format = f;
+      const auto e = error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "x"); });
+      QVERIFY2(e.find("down_proj") != std::string::npos && e.find("divide") != std::string::npos, e.c_str());
+    }
+  }
+
   void actOrderTravelsAsGIdx() {
     QTemporaryDir tmp;
     const fs::path root(tmp.path().toStdString());
