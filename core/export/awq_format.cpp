@@ -64,11 +64,7 @@ class AwqFormat final : public CheckpointFormat {
       throw FormatError(source, field + ".group_size", "missing, or not -1 or a positive integer");
     const int64_t group = group_json.get<int64_t>();
 
-    std::vector<std::string> names;
-    const std::string suffix = ".qweight";
-    for (const auto& [n, t] : tensors)
-      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
-        names.push_back(n.substr(0, n.size() - suffix.size()));
+    const auto names = modules_with(tensors, ".qweight");
 
     QuantizedMap out;
     for (const auto& name : names) {

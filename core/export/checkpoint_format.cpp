@@ -13,6 +13,14 @@ torch::Tensor take_tensor(std::map<std::string, torch::Tensor>& tensors, const s
   return t;
 }
 
+std::vector<std::string> modules_with(const std::map<std::string, torch::Tensor>& tensors, const std::string& suffix) {
+  std::vector<std::string> names;
+  for (const auto& [n, t] : tensors)
+    if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      names.push_back(n.substr(0, n.size() - suffix.size()));
+  return names;
+}
+
 quant::QuantSpec uniform_spec(const QuantizedMap& quantized, const char* format) {
   QS_ASSERT(!quantized.empty(), "uniform_spec of no records");
   const auto& [first_name, first] = *quantized.begin();

@@ -49,6 +49,8 @@ std::unique_ptr<CheckpointFormat> make_awq_format();
 // Removes and returns tensors[name]; throws qs::FormatError naming `source` when absent.
 torch::Tensor take_tensor(std::map<std::string, torch::Tensor>& tensors, const std::string& name,
                           const std::string& source);
+// Module names of the tensors named "<module><suffix>".
+std::vector<std::string> modules_with(const std::map<std::string, torch::Tensor>& tensors, const std::string& suffix);
 // The one spec every record shares, or qs::ArgumentError naming a layer that differs.
 quant::QuantSpec uniform_spec(const QuantizedMap& quantized, const char* format);
 // qs::ArgumentError when a record carries what no packed format can hold.

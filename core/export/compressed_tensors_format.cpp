@@ -131,11 +131,7 @@ class CompressedTensorsFormat final : public CheckpointFormat {
       groups.push_back(std::move(out));
     }
 
-    std::vector<std::string> names;
-    const std::string suffix = ".weight_packed";
-    for (const auto& [n, t] : tensors)
-      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
-        names.push_back(n.substr(0, n.size() - suffix.size()));
+    const auto names = modules_with(tensors, ".weight_packed");
 
     QuantizedMap out;
     for (const auto& name : names) {

@@ -77,11 +77,7 @@ class GptqFormat final : public CheckpointFormat {
     const int bits = qc["bits"].get<int>();
     const int64_t group = qc["group_size"].get<int64_t>();
 
-    std::vector<std::string> names;
-    const std::string suffix = ".qweight";
-    for (const auto& [n, t] : tensors)
-      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
-        names.push_back(n.substr(0, n.size() - suffix.size()));
+    const auto names = modules_with(tensors, ".qweight");
 
     QuantizedMap out;
     for (const auto& name : names) {
