@@ -7,9 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 OUT="${QS_HF_LOGITS:-$QS_CACHE/reference/hf_logits_128.safetensors}"
 [ -f "$OUT" ] && exit 0
 [ -f "$QS_DEMO_MODEL" ] || { qs_log "no demo model: skipping the HF reference"; exit 0; }
-if ! "$QS_VENV/bin/python" -c "import transformers, gguf, safetensors, tokenizers" 2>/dev/null; then
+if ! "$QS_VENV/bin/python" -c "import transformers, gguf, safetensors, tokenizers, accelerate" 2>/dev/null; then
   qs_log "installing transformers into $QS_VENV for the reference logits"
-  "$QS_VENV/bin/pip" install -q transformers tokenizers safetensors gguf sentencepiece
+  "$QS_VENV/bin/pip" install -q transformers tokenizers safetensors gguf sentencepiece accelerate
 fi
 text="$QS_ROOT/../shared/data/wikitext2-test.raw"
 [ -f "$text" ] || text="$QS_ROOT/README.md"
