@@ -1,6 +1,5 @@
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +11,7 @@
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/error_of.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 
@@ -54,16 +54,6 @@ std::string read_bytes(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 class TestExport : public QObject {
@@ -74,14 +64,22 @@ class TestExport : public QObject {
     QTest::addColumn<QString>("method");
     QTest::addColumn<int>("bits");
     QTest::addColumn<bool>("sym");
-    QTest::newRow("ct w4 gptq") << "compressed-tensors" << "gptq" << 4 << false;
-    QTest::newRow("ct w8 rtn sym") << "compressed-tensors" << "rtn" << 8 << true;
-    QTest::newRow("ct w2 rtn") << "compressed-tensors" << "rtn" << 2 << false;
-    QTest::newRow("gptq w3") << "gptq" << "gptq" << 3 << false;
-    QTest::newRow("gptq w2") << "gptq" << "rtn" << 2 << false;
-    QTest::newRow("gptq w4 sym") << "gptq" << "gptq" << 4 << true;
-    QTest::newRow("gptq w8") << "gptq" << "rtn" << 8 << false;
-    QTest::newRow("awq w4") << "awq" << "awq" << 4 << false;
+    QTest::newRow("ct w4 gptq") << "compressed-tensors"
+                                << "gptq" << 4 << false;
+    QTest::newRow("ct w8 rtn sym") << "compressed-tensors"
+                                   << "rtn" << 8 << true;
+    QTest::newRow("ct w2 rtn") << "compressed-tensors"
+                               << "rtn" << 2 << false;
+    QTest::newRow("gptq w3") << "gptq"
+                             << "gptq" << 3 << false;
+    QTest::newRow("gptq w2") << "gptq"
+                             << "rtn" << 2 << false;
+    QTest::newRow("gptq w4 sym") << "gptq"
+                                 << "gptq" << 4 << true;
+    QTest::newRow("gptq w8") << "gptq"
+                             << "rtn" << 8 << false;
+    QTest::newRow("awq w4") << "awq"
+                            << "awq" << 4 << false;
   }
   void roundTripIsBitExact() {
     QFETCH(QString, format);
@@ -182,11 +180,12 @@ class TestExport : public QObject {
     QVERIFY(back.has("model.layers.1.mlp.up_proj.weight"));
 
     o.format = Format::Gptq;
-    QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "gptq"); }).find("one bits/group") !=
-            std::string::npos);
+    QVERIFY(test::error_of<Error>([&] {
+              exporter::export_checkpoint(*q.dec, o, root / "gptq");
+            }).contains("one bits/group"));
     QVERIFY2(!fs::exists(root / "gptq"), "a refused export writes nothing");
     o.format = Format::Awq;
-    QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).find("AWQ") != std::string::npos);
+    QVERIFY(test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).contains("AWQ"));
   }
 
   void shortLastGroupOnlyInGptq() {
@@ -201,8 +200,8 @@ class TestExport : public QObject {
                          record(*q.dec, 0, model::LinearRole::Down)->codes));
     for (auto f : {Format::CompressedTensors, Format::Awq}) {
       o.format = f;
-      const auto e = error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "x"); });
-      QVERIFY2(e.find("down_proj") != std::string::npos && e.find("divide") != std::string::npos, e.c_str());
+      const auto e = test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "x"); });
+      QVERIFY2(e.contains("down_proj") && e.contains("divide"), qPrintable(e));
     }
   }
 
@@ -227,8 +226,7 @@ class TestExport : public QObject {
     QVERIFY(read_json(root / "gptq" / "config.json")["quantization_config"]["desc_act"].get<bool>());
     exporter::ExportOptions o;
     o.format = Format::Awq;
-    QVERIFY(error_of([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).find("act-order") !=
-            std::string::npos);
+    QVERIFY(test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).contains("act-order"));
   }
 
   void badCheckpointsNameTheFileAndField() {
@@ -242,16 +240,14 @@ class TestExport : public QObject {
     auto cfg = read_json(dir / "config.json");
     cfg["quantization_config"]["quant_method"] = "bitsandbytes";
     std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
-    auto e = error_of([&] { model::load_model(dir); });
-    QVERIFY2(e.find("config.json") != std::string::npos && e.find("quant_method") != std::string::npos &&
-                 e.find("bitsandbytes") != std::string::npos,
-             e.c_str());
+    auto e = test::error_of<Error>([&] { model::load_model(dir); });
+    QVERIFY2(e.contains("config.json") && e.contains("quant_method") && e.contains("bitsandbytes"), qPrintable(e));
 
     cfg["quantization_config"]["quant_method"] = "gptq";
     cfg["quantization_config"]["bits"] = 5;
     std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
-    e = error_of([&] { model::load_model(dir); });
-    QVERIFY2(e.find("quantization_config.bits") != std::string::npos, e.c_str());
+    e = test::error_of<Error>([&] { model::load_model(dir); });
+    QVERIFY2(e.contains("quantization_config.bits"), qPrintable(e));
 
     // A qweight whose shape disagrees with its scales.
     cfg["quantization_config"]["bits"] = 4;
@@ -265,8 +261,8 @@ class TestExport : public QObject {
     }
     io::write_safetensors(dir / "bad.safetensors", tensors, {});
     fs::rename(dir / "bad.safetensors", dir / "model.safetensors");
-    e = error_of([&] { model::load_model(dir); });
-    QVERIFY2(e.find("q_proj") != std::string::npos, e.c_str());
+    e = test::error_of<Error>([&] { model::load_model(dir); });
+    QVERIFY2(e.contains("q_proj"), qPrintable(e));
   }
 };
 
