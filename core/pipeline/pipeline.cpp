@@ -9,6 +9,7 @@
 #include <malloc.h>
 #endif
 
+#include "core/analysis/layer_analysis.h"
 #include "core/error.h"
 #include "core/methods/method_registry.h"
 #include "core/pipeline/block_context.h"
@@ -121,15 +122,18 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       const int64_t metric_rows = options.metric_sequences > 0 ? options.metric_sequences : x.size(0);
       int64_t rows_seen = 0;  // sequences before the current batch
       std::map<LinearRole, ErrorSums> sums;
+      std::map<LinearRole, analysis::ChannelStats> input_stats;
       std::map<LinearRole, std::pair<torch::Tensor, torch::Tensor>> refs;
       for (const auto& [r, c] : ctx.committed())
-        refs[r] = {c.reference_weight.to(decoder.device(), decoder.dtype()),
-                   c.reference_bias.defined() ? c.reference_bias.to(decoder.device(), decoder.dtype()) : c.reference_bias};
+        refs[r] = {
+            c.reference_weight.to(decoder.device(), decoder.dtype()),
+            c.reference_bias.defined() ? c.reference_bias.to(decoder.device(), decoder.dtype()) : c.reference_bias};
       const auto hook = decoder.add_linear_hook(
           [&](const model::LinearSite& site, const torch::Tensor& in, const torch::Tensor& out) {
             auto it = refs.find(site.role);
             const int64_t rows = std::min(in.size(0), metric_rows - rows_seen);
             if (site.layer != l || it == refs.end() || rows <= 0) return;
+            if (options.analyses) input_stats[site.role].add(in.narrow(0, 0, rows));
             auto ref = torch::linear(in.narrow(0, 0, rows), it->second.first, it->second.second).to(torch::kFloat32);
             sums[site.role].err += (out.narrow(0, 0, rows).to(torch::kFloat32) - ref).pow(2).sum().item<double>();
             sums[site.role].ref += ref.pow(2).sum().item<double>();
@@ -156,7 +160,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       br.layer = l;
       auto diff = (outputs.to(torch::kFloat32) - targets.to(torch::kFloat32)).pow(2);
       br.output_mse = diff.mean().item<double>();
-      br.output_rel_mse = diff.sum().item<double>() / std::max(1e-30, targets.to(torch::kFloat32).pow(2).sum().item<double>());
+      br.output_rel_mse =
+          diff.sum().item<double>() / std::max(1e-30, targets.to(torch::kFloat32).pow(2).sum().item<double>());
       for (auto role : model::kLinearRoles) {
         LayerResult lr;
         lr.name = model::linear_name(l, role);
@@ -172,6 +177,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
                               .item<double>();
           const auto& s = sums[role];
           lr.output_rel_mse = s.err / std::max(1e-30, s.ref);
+          if (options.analyses)
+            lr.analyses = analysis::analyze_layer(it->second.reference_weight, *lr.record, input_stats[role]);
         }
         result.layers.push_back(std::move(lr));
       }

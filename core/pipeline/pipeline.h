@@ -7,6 +7,7 @@
 // activations are alive at a time. On cancel or error the decoder is put back
 // exactly as it was.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct PipelineOptions {
   // sequences (0: all). Measuring costs one extra product per linear, as much
   // as a forward pass over the sequences measured.
   int64_t metric_sequences = 8;
+  // Also compute each quantized linear's inspector analyses (spectra, error
+  // map, input statistics on the metric sequences): three SVDs per linear.
+  bool analyses = false;
 };
 
 struct LayerResult {
@@ -33,14 +37,15 @@ struct LayerResult {
   model::LinearRole role = model::LinearRole::Q;
   LayerChoice choice;
   std::shared_ptr<const quant::QuantizedLinear> record;  // null when kept in FP
-  double weight_mse = 0.0;      // mean (W - W_q)² against the weight the method quantized
+  double weight_mse = 0.0;                               // mean (W - W_q)² against the weight the method quantized
   double output_rel_mse = 0.0;  // ‖x W_qᵀ − x Wᵀ‖² / ‖x Wᵀ‖², x: inputs of the metric sequences
   double seconds = 0.0;
+  std::map<std::string, torch::Tensor> analyses;  // see analysis/layer_analysis.h; empty unless asked
 };
 
 struct BlockResult {
   int64_t layer = 0;
-  double output_mse = 0.0;      // against the FP block on the same inputs, all sequences
+  double output_mse = 0.0;  // against the FP block on the same inputs, all sequences
   double output_rel_mse = 0.0;
   double seconds = 0.0;
 };

@@ -1,0 +1,68 @@
+#include "core/analysis/layer_analysis.h"
+
+#include "core/error.h"
+
+namespace qs::analysis {
+namespace {
+
+// Max over consecutive runs of `run` entries of the last dimension; the last
+// run may be shorter. Padding with zeros is neutral for absolute values.
+torch::Tensor max_runs(const torch::Tensor& t, int64_t run) {
+  const int64_t n = t.size(1);
+  const int64_t cells = (n + run - 1) / run;
+  const auto padded = torch::constant_pad_nd(t, {0, cells * run - n});
+  return padded.reshape({t.size(0), cells, run}).amax(2);
+}
+
+// Pools the last dimension so that at most `limit` entries remain.
+torch::Tensor pool_to(const torch::Tensor& t, int64_t limit) {
+  return t.size(1) <= limit ? t : max_runs(t, (t.size(1) + limit - 1) / limit);
+}
+
+}  // namespace
+
+void ChannelStats::add(const torch::Tensor& x) {
+  const auto a = x.detach().reshape({-1, x.size(-1)}).abs().to(torch::kCPU, torch::kFloat64);
+  const auto mx = a.amax(0);
+  const auto sum = a.sum(0);
+  if (count_ == 0) {
+    abs_max_ = mx;
+    abs_sum_ = sum;
+  } else {
+    if (mx.size(0) != abs_max_.size(0)) throw ArgumentError("ChannelStats: channel count changed");
+    abs_max_ = torch::maximum(abs_max_, mx);
+    abs_sum_ = abs_sum_ + sum;
+  }
+  count_ += a.size(0);
+}
+
+torch::Tensor ChannelStats::abs_max() const { return abs_max_.to(torch::kFloat32); }
+torch::Tensor ChannelStats::mean_abs() const { return (abs_sum_ / static_cast<double>(count_)).to(torch::kFloat32); }
+
+torch::Tensor error_map(const torch::Tensor& error, int64_t group_size, int64_t max_rows, int64_t max_cols) {
+  if (error.dim() != 2 || group_size <= 0 || max_rows <= 0 || max_cols <= 0)
+    throw ArgumentError("error_map: needs a 2-D error and positive sizes");
+  const auto cells = max_runs(error.abs().to(torch::kFloat32), group_size);
+  return pool_to(pool_to(cells, max_cols).t(), max_rows).t().contiguous();
+}
+
+std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, const quant::QuantizedLinear& q,
+                                                   const ChannelStats& inputs, const LayerAnalysisOptions& options) {
+  const auto w = weight.detach().to(torch::kCPU, torch::kFloat32);
+  if (w.dim() != 2 || w.size(0) != q.out_features || w.size(1) != q.in_features)
+    throw ArgumentError("analyze_layer: weight shape differs from the record's");
+  const auto e = w - q.dequantized_weight().to(torch::kCPU);
+  std::map<std::string, torch::Tensor> out;
+  out["weight_abs_max"] = w.abs().amax(0).contiguous();
+  out["sv_weight"] = torch::linalg_svdvals(w).contiguous();
+  out["sv_error"] = torch::linalg_svdvals(e).contiguous();
+  out["error_map"] = error_map(e, q.spec.effective_group(q.in_features), options.max_rows, options.max_cols);
+  if (!inputs.empty()) {
+    out["act_abs_max"] = inputs.abs_max().contiguous();
+    out["act_mean_abs"] = inputs.mean_abs().contiguous();
+    out["sv_scaled_error"] = torch::linalg_svdvals(e * out["act_mean_abs"].unsqueeze(0)).contiguous();
+  }
+  return out;
+}
+
+}  // namespace qs::analysis
