@@ -1,18 +1,17 @@
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/console_feedback.h"
 #include "app/cli/device_option.h"
 #include "app/cli/eval_text.h"
+#include "app/cli/model_source.h"
 #include "core/analysis/perplexity.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::cli {
@@ -28,7 +27,7 @@ int run_eval(const std::vector<std::string>& argv) {
   const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads"}, {});
   if (args.positionals().size() != 1 || !args.has("text"))
     throw ArgumentError(
-        "usage: quantscope-cli eval MODEL --text FILE [--protocol llamacpp|hf] [--ctx N] "
+        "usage: quantscope-cli eval MODEL_OR_PROJECT --text FILE [--protocol llamacpp|hf] [--ctx N] "
         "[--limit-chunks K] [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]");
   const std::string model_path = args.positionals()[0];
   const bool hf = args.get_choice("protocol", "llamacpp", {"llamacpp", "hf"}) == "hf";
@@ -38,11 +37,9 @@ int run_eval(const std::vector<std::string>& argv) {
 
   ConsoleFeedback feedback;
   auto t0 = std::chrono::steady_clock::now();
-  const auto weights = model::load_model(model_path);
-  // A lone .safetensors file keeps its tokenizer.json beside it.
-  const std::filesystem::path mp(model_path);
-  auto tokenizer = text::load_tokenizer_for_model(mp.extension() == ".safetensors" ? mp.parent_path() : mp);
-  model::Decoder decoder(weights, device, dtype);
+  const auto source = open_model_source(model_path);
+  auto tokenizer = text::load_tokenizer_for_model(source.tokenizer_source);
+  model::Decoder decoder(source.weights, device, dtype);
   const double load_s = seconds_since(t0);
   feedback.log("loaded " + model_path + " in " + std::to_string(load_s).substr(0, 5) + " s");
 
@@ -56,8 +53,8 @@ int run_eval(const std::vector<std::string>& argv) {
   const auto r = analysis::perplexity(decoder, tokens, o, &feedback);
   feedback.finish_line();
   std::fprintf(stderr, "perplexity %.4f over %lld windows of %lld (%s protocol), %.1f tokens/s\n", r.ppl,
-               static_cast<long long>(r.chunks), static_cast<long long>(o.ctx),
-               analysis::protocol_name(o.protocol), r.tokens_per_second);
+               static_cast<long long>(r.chunks), static_cast<long long>(o.ctx), analysis::protocol_name(o.protocol),
+               r.tokens_per_second);
 
   nlohmann::json j = {{"model", model_path},
                       {"text", args.get("text", "")},

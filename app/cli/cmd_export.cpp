@@ -1,28 +1,17 @@
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
-#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/model_source.h"
 #include "core/error.h"
 #include "core/export/packed_export.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 
 namespace qs::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-// The run recorded in a QuantScope checkpoint (method, calibration, perplexity), for the card.
-std::string recorded_run(const fs::path& model) {
-  if (!fs::is_directory(model) || !io::is_quantscope_checkpoint(model)) return "{}";
-  std::ifstream in(model / "quantscope.json");
-  const auto meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return meta.is_object() && meta.contains("run") ? meta["run"].dump() : "{}";
-}
 
 torch::ScalarType parse_export_dtype(const std::string& name) {
   if (name == "float16") return torch::kFloat16;
@@ -36,17 +25,18 @@ int run_export(const std::vector<std::string>& argv) {
   const Args args(argv, {"format", "out", "dtype"}, {});
   if (args.positionals().size() != 1 || !args.has("out") || !args.has("format"))
     throw ArgumentError(
-        "usage: quantscope-cli export MODEL --format compressed-tensors|gptq|awq|gguf --out DIR "
+        "usage: quantscope-cli export MODEL_OR_PROJECT --format compressed-tensors|gptq|awq|gguf --out DIR "
         "[--dtype float16|bfloat16|float32]");
   const fs::path model_path = args.positionals()[0];
   exporter::ExportOptions o;
   o.format = exporter::parse_format(args.get("format", ""));
   o.dtype = parse_export_dtype(args.get_choice("dtype", "float16", {"float16", "bfloat16", "float32"}));
-  o.tokenizer_source = model_path;
-  o.run_json = recorded_run(model_path);
   const fs::path out = args.get("out", "");
 
-  const auto weights = model::load_model(model_path);
+  const auto source = open_model_source(model_path);
+  const auto& weights = source.weights;
+  o.tokenizer_source = source.tokenizer_source;
+  o.run_json = source.run_json;
   if (weights.quantized.empty())
     throw ArgumentError(model_path.string() + " has no quantized layer: quantize it first (quantscope-cli quantize)");
   const model::Decoder decoder(weights, torch::kCPU, torch::kFloat32);

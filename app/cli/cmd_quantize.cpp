@@ -1,4 +1,3 @@
-#include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -6,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "app/cli/args.h"
@@ -23,6 +23,10 @@
 #include "core/text/calibration_set.h"
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
+#if QS_WITH_HDF5
+#include "core/project/project_file.h"
+#include "core/project/project_model.h"
+#endif
 
 namespace qs::cli {
 namespace {
@@ -31,6 +35,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
 
 double peak_rss_mib() {
   rusage u{};
@@ -47,7 +57,8 @@ std::string read_file(const std::string& path) {
 }
 
 constexpr const char* kUsage =
-    "usage: quantscope-cli quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE --out DIR\n"
+    "usage: quantscope-cli quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE\n"
+    "       (--out DIR | --project FILE.qsproj | both)\n"
     "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]";
@@ -56,10 +67,11 @@ constexpr const char* kUsage =
 
 int run_quantize(const std::vector<std::string>& argv) {
   const Args args(argv,
-                  {"method", "bits", "group", "calib", "out", "nsamples", "seqlen", "seed", "layers-config", "eval",
-                   "eval-protocol", "eval-ctx", "eval-limit", "device", "dtype", "batch", "threads"},
+                  {"method", "bits", "group", "calib", "out", "project", "nsamples", "seqlen", "seed", "layers-config",
+                   "eval", "eval-protocol", "eval-ctx", "eval-limit", "device", "dtype", "batch", "threads"},
                   {"sym"});
-  if (args.positionals().size() != 1 || !args.has("calib") || !args.has("out") || !args.has("method"))
+  if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
+      (!args.has("out") && !args.has("project")))
     throw ArgumentError(kUsage);
   const std::string model_path = args.positionals()[0];
   const fs::path out_dir = args.get("out", "");
@@ -82,8 +94,16 @@ int run_quantize(const std::vector<std::string>& argv) {
     plan = pipeline::QuantPlan::from_json(read_file(path), defaults, path);
   }
   // Refuse to overwrite something that is not ours before doing any work.
-  if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw IoError(out_dir.string(), "exists and is not a directory");
-  if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
+  const fs::path project_file = args.get("project", "");
+#if !QS_WITH_HDF5
+  if (!project_file.empty())
+    throw IoError(project_file.string(), "this build of QuantScope has no HDF5 support, so it cannot write projects");
+#endif
+  if (!project_file.empty() && project_file.extension() != ".qsproj")
+    throw ArgumentError("--project: " + project_file.string() + " should end in .qsproj");
+  if (!out_dir.empty() && fs::exists(out_dir) && !fs::is_directory(out_dir))
+    throw IoError(out_dir.string(), "exists and is not a directory");
+  if (!out_dir.empty() && fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
     throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
 
   ConsoleFeedback feedback;
@@ -125,6 +145,7 @@ int run_quantize(const std::vector<std::string>& argv) {
 
   pipeline::PipelineOptions popts;
   popts.batch = batch;
+  popts.analyses = !project_file.empty();
   t0 = Clock::now();
   const auto result = pipeline::run_pipeline(decoder, calibration, plan, popts, feedback);
   const double quantize_s = seconds_since(t0);
@@ -143,44 +164,84 @@ int run_quantize(const std::vector<std::string>& argv) {
 
   nlohmann::ordered_json blocks = nlohmann::ordered_json::array();
   for (const auto& b : result.blocks)
-    blocks.push_back({{"layer", b.layer}, {"output_mse", b.output_mse}, {"output_rel_mse", b.output_rel_mse},
+    blocks.push_back({{"layer", b.layer},
+                      {"output_mse", b.output_mse},
+                      {"output_rel_mse", b.output_rel_mse},
                       {"seconds", b.seconds}});
-  nlohmann::ordered_json run = {{"method", method},
-                                {"bits", spec.bits},
-                                {"group", spec.group_size},
-                                {"symmetric", spec.symmetric},
-                                {"calibration",
-                                 {{"text", calib_path}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed}}},
-                                {"device", device.str()},
-                                {"dtype", dtype_name(dtype)},
-                                {"quantize_seconds", quantize_s},
-                                {"blocks", blocks}};
+  nlohmann::ordered_json run = {
+      {"method", method},
+      {"bits", spec.bits},
+      {"group", spec.group_size},
+      {"symmetric", spec.symmetric},
+      {"calibration", {{"text", calib_path}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed}}},
+      {"device", device.str()},
+      {"dtype", dtype_name(dtype)},
+      {"quantize_seconds", quantize_s},
+      {"blocks", blocks}};
   if (args.has("layers-config")) run["layers_config"] = args.get("layers-config", "");
   if (evaluate) run["eval"] = eval_json;
 
-  io::QuantscopeCheckpointInfo info;
-  info.source_model = tokenizer_source;
-  for (const auto& l : result.layers) {
-    if (!l.record) continue;
-    io::QuantscopeLinearMeta m;
-    m.method = l.choice.method;
-    m.params = l.choice.params.values();
-    m.weight_mse = l.weight_mse;
-    m.output_rel_mse = l.output_rel_mse;
-    m.seconds = l.seconds;
-    info.linears[l.name] = m;
+  if (!out_dir.empty()) {
+    io::QuantscopeCheckpointInfo info;
+    info.source_model = tokenizer_source;
+    for (const auto& l : result.layers) {
+      if (!l.record) continue;
+      io::QuantscopeLinearMeta m;
+      m.method = l.choice.method;
+      m.params = l.choice.params.values();
+      m.weight_mse = l.weight_mse;
+      m.output_rel_mse = l.output_rel_mse;
+      m.seconds = l.seconds;
+      info.linears[l.name] = m;
+    }
+    info.run_json = run.dump();
+    io::save_quantscope_checkpoint(decoder, info, out_dir);
+    // The exact calibration tokens, so peer tools can be run on the same data.
+    io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
+                          {{"source", calib_path}});
+    feedback.log("saved " + out_dir.string());
   }
-  info.run_json = run.dump();
-  io::save_quantscope_checkpoint(decoder, info, out_dir);
-  // The exact calibration tokens, so peer tools can be run on the same data.
-  io::write_safetensors(out_dir / "calibration_ids.safetensors",
-                        {{"input_ids", calibration.ids.to(torch::kInt32)}}, {{"source", calib_path}});
-  feedback.log("saved " + out_dir.string());
+#if QS_WITH_HDF5
+  if (!project_file.empty()) {
+    project::Project p;
+    p.model = project::model_ref(weights, model_path);
+    p.settings.calibration_text = calib_path;
+    p.settings.nsamples = nsamples;
+    p.settings.seqlen = seqlen;
+    p.settings.seed = static_cast<int64_t>(seed);
+    if (evaluate) {
+      p.settings.eval_text = args.get("eval", "");
+      p.settings.eval_protocol = analysis::protocol_name(eval_opts.protocol);
+      p.settings.eval_ctx = eval_opts.ctx;
+      p.settings.eval_limit = eval_opts.limit_chunks;
+      p.results.ppl_fp = eval_json["ppl_fp"].get<double>();
+      p.results.ppl_quantized = eval_json["ppl"].get<double>();
+    }
+    p.settings.device = device.str();
+    p.settings.dtype = dtype_name(dtype);
+    p.settings.plan_json = args.has("layers-config") ? read_file(args.get("layers-config", ""))
+                                                     : nlohmann::json({{"default",
+                                                                        {{"method", method},
+                                                                         {"bits", spec.bits},
+                                                                         {"group", spec.group_size},
+                                                                         {"symmetric", spec.symmetric}}}})
+                                                           .dump();
+    p.layers = project::layer_entries(result);
+    p.modified_tensors = project::modified_tensors(weights, decoder);
+    for (const auto& b : result.blocks)
+      p.results.blocks.push_back({b.layer, b.output_mse, b.output_rel_mse, b.seconds});
+    t0 = Clock::now();
+    project::save_project(p, project_file);
+    run["project_save_seconds"] = seconds_since(t0);
+    feedback.log("saved " + project_file.string() + " in " + fmt_seconds(seconds_since(t0)));
+  }
+#endif
 
   nlohmann::ordered_json summary = run;
   summary.erase("blocks");
   summary["model"] = model_path;
-  summary["out"] = out_dir.string();
+  if (!out_dir.empty()) summary["out"] = out_dir.string();
+  if (!project_file.empty()) summary["project"] = project_file.string();
   summary["threads"] = at::get_num_threads();
   summary["peak_rss_mib"] = peak_rss_mib();
   std::printf("%s\n", summary.dump().c_str());

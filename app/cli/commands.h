@@ -11,5 +11,6 @@ int run_info(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_quantize(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
+int run_project(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

@@ -13,14 +13,16 @@ constexpr const char* kUsage =
     "usage: quantscope-cli <command> [options]\n"
     "commands:\n"
     "  info MODEL              architecture, layers, parameter count, stored dtypes\n"
-    "  eval MODEL --text FILE  perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
+    "  eval MODEL_OR_PROJECT --text FILE\n"
+    "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B]\n"
-    "  quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE --out DIR\n"
+    "  quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
-    "  export MODEL --format compressed-tensors|gptq|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
+    "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
     "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
+    "  project show FILE       what a .qsproj project holds, and whether its model changed\n"
     "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
     "Human output goes to stderr; the last line on stdout is JSON.\n";
 
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return qs::cli::run_eval(args);
     if (command == "quantize") return qs::cli::run_quantize(args);
     if (command == "export") return qs::cli::run_export(args);
+    if (command == "project") return qs::cli::run_project(args);
     std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const qs::Cancelled&) {

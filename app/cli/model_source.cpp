@@ -1,0 +1,69 @@
+#include "app/cli/model_source.h"
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/io/quantscope_checkpoint.h"
+#include "core/model/model_loader.h"
+#if QS_WITH_HDF5
+#include "core/project/project_file.h"
+#include "core/project/project_model.h"
+#endif
+
+namespace qs::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+// A lone .safetensors file keeps its tokenizer.json beside it.
+fs::path tokenizer_source_of(const fs::path& model) {
+  return model.extension() == ".safetensors" ? model.parent_path() : model;
+}
+
+// The run recorded in a QuantScope checkpoint (method, calibration, perplexity), for the card.
+std::string recorded_run(const fs::path& model) {
+  if (!fs::is_directory(model) || !io::is_quantscope_checkpoint(model)) return "{}";
+  std::ifstream in(model / "quantscope.json");
+  const auto meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return meta.is_object() && meta.contains("run") ? meta["run"].dump() : "{}";
+}
+
+}  // namespace
+
+bool is_project_file(const fs::path& path) { return path.extension() == ".qsproj"; }
+
+ModelSource open_model_source(const fs::path& path) {
+  if (!is_project_file(path)) return {model::load_model(path), tokenizer_source_of(path), recorded_run(path)};
+#if QS_WITH_HDF5
+  const auto project = project::load_project(path);
+  const auto status = project::check_model(project.model);
+  if (status.state == project::ModelState::Missing)
+    throw IoError(path.string(), status.message + "; the project's quantized layers need their model");
+  if (status.state == project::ModelState::Changed) std::fprintf(stderr, "warning: %s\n", status.message.c_str());
+  nlohmann::json run = {{"project", path.string()},
+                        {"calibration",
+                         {{"text", project.settings.calibration_text},
+                          {"nsamples", project.settings.nsamples},
+                          {"seqlen", project.settings.seqlen},
+                          {"seed", project.settings.seed}}}};
+  if (!project.layers.empty()) {
+    const auto& first = project.layers.front();
+    run["method"] = first.method;
+    run["bits"] = first.spec.bits;
+    run["group"] = first.spec.group_size;
+  }
+  if (project.results.ppl_quantized == project.results.ppl_quantized)
+    run["eval"] = {{"text", project.settings.eval_text},
+                   {"protocol", project.settings.eval_protocol},
+                   {"ctx", project.settings.eval_ctx},
+                   {"ppl_fp", project.results.ppl_fp},
+                   {"ppl", project.results.ppl_quantized}};
+  return {project::project_weights(project, path), tokenizer_source_of(project.model.path), run.dump()};
+#else
+  throw IoError(path.string(), "this build of QuantScope has no HDF5 support, so it cannot open projects");
+#endif
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,87 @@
+#include "core/project/project_model.h"
+
+#include "core/error.h"
+#include "core/io/file_fingerprint.h"
+#include "core/model/model_loader.h"
+
+namespace qs::project {
+
+namespace fs = std::filesystem;
+
+ModelRef model_ref(const model::ModelWeights& weights, const std::string& path) {
+  ModelRef r;
+  r.path = fs::absolute(path).lexically_normal().string();
+  r.fingerprint = io::file_fingerprint(path);
+  r.architecture = weights.config.architecture;
+  r.num_layers = weights.config.num_layers;
+  return r;
+}
+
+ModelStatus check_model(const ModelRef& ref) {
+  std::error_code ec;
+  if (!fs::exists(ref.path, ec)) return {ModelState::Missing, "model " + ref.path + " is missing"};
+  try {
+    if (io::file_fingerprint(ref.path) != ref.fingerprint)
+      return {ModelState::Changed, "model " + ref.path + " changed since the project was saved (fingerprint " +
+                                       ref.fingerprint + " no longer matches)"};
+  } catch (const Error& e) {
+    return {ModelState::Missing, std::string("model cannot be read: ") + e.what()};
+  }
+  return {};
+}
+
+std::vector<LayerEntry> layer_entries(const pipeline::PipelineResult& result) {
+  std::vector<LayerEntry> out;
+  for (const auto& l : result.layers) {
+    LayerEntry e;
+    e.name = l.name;
+    e.method = l.choice.method;
+    e.spec = l.choice.spec;
+    e.params = l.choice.params.values();
+    e.record = l.record;
+    e.has_metrics = l.record != nullptr;
+    e.weight_mse = l.weight_mse;
+    e.output_rel_mse = l.output_rel_mse;
+    e.seconds = l.seconds;
+    e.analyses = l.analyses;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights& original,
+                                                      const model::Decoder& decoder) {
+  std::map<std::string, torch::Tensor> out;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    for (auto [role, name] : {std::pair{model::NormRole::Input, "input_layernorm.weight"},
+                              std::pair{model::NormRole::PostAttention, "post_attention_layernorm.weight"}}) {
+      const auto now = decoder.norm_weight(l, role).to(torch::kCPU, torch::kFloat32);
+      const auto& before = original.at(p + name);
+      // Compared in the decoder's dtype: what the decoder computed from the
+      // checkpoint is "unchanged".
+      if (!torch::equal(now, before.to(decoder.dtype()).to(torch::kFloat32))) out[p + name] = now.contiguous();
+    }
+  }
+  return out;
+}
+
+model::ModelWeights project_weights(const Project& project, const fs::path& project_file) {
+  const std::string f = project_file.string();
+  auto w = model::load_model(project.model.path);
+  for (const auto& [name, t] : project.modified_tensors) {
+    if (!w.has(name)) throw FormatError(f, "/model/modified/" + name, "the model has no such tensor");
+    if (!t.sizes().equals(w.tensors[name].sizes()))
+      throw FormatError(f, "/model/modified/" + name, "shape differs from the model's tensor");
+    w.tensors[name] = t;
+  }
+  for (const auto& e : project.layers) {
+    if (!e.record) continue;
+    if (!w.has(e.name + ".weight") && !w.quantized.count(e.name))
+      throw FormatError(f, "/layers/" + e.name, "the model has no such linear");
+    w.quantized[e.name] = e.record;
+  }
+  return w;
+}
+
+}  // namespace qs::project

@@ -1,0 +1,40 @@
+#pragma once
+// Between a project and the model it refers to: the reference recorded at
+// save time, the check on reopening, the layer entries and changed tensors of
+// a finished run, and the quantized model rebuilt from a project without
+// re-running anything.
+
+#include <filesystem>
+#include <string>
+
+#include "core/model/decoder.h"
+#include "core/model/model_weights.h"
+#include "core/pipeline/pipeline.h"
+#include "core/project/project.h"
+
+namespace qs::project {
+
+ModelRef model_ref(const model::ModelWeights& weights, const std::string& path);
+
+enum class ModelState { Same, Changed, Missing };
+struct ModelStatus {
+  ModelState state = ModelState::Same;
+  std::string message;  // for the user; empty when Same
+};
+// Never throws: an unreadable model is reported as Missing.
+ModelStatus check_model(const ModelRef& ref);
+
+// One entry per linear of the run, in model order, with records, metrics and analyses.
+std::vector<LayerEntry> layer_entries(const pipeline::PipelineResult& result);
+
+// Block tensors outside the linears whose values the run changed against
+// `original` (norm weights that absorbed AWQ scales), as float32.
+std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights& original,
+                                                      const model::Decoder& decoder);
+
+// The model of `project` loaded from its path, with the modified tensors and
+// quantized records applied. Throws qs::Error naming `project_file` and the
+// layer or tensor that does not fit the model.
+model::ModelWeights project_weights(const Project& project, const std::filesystem::path& project_file);
+
+}  // namespace qs::project
