@@ -2,17 +2,35 @@
 
 #include <QHeaderView>
 #include <QLineEdit>
+#include <QPainter>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace qs::widgets {
+namespace {
+
+// Green below 0.2 %, amber below 1 %, red above: the relative output MSE
+// ranges at which 4-bit layers are typically harmless, noticeable, harmful.
+QIcon error_badge(double rel_mse) {
+  const QColor c = rel_mse < 2e-3 ? QColor(44, 160, 44) : rel_mse < 1e-2 ? QColor(230, 160, 20) : QColor(214, 39, 40);
+  QPixmap pm(10, 10);
+  pm.fill(Qt::transparent);
+  QPainter p(&pm);
+  p.setRenderHint(QPainter::Antialiasing);
+  p.setBrush(c);
+  p.setPen(Qt::NoPen);
+  p.drawEllipse(1, 1, 8, 8);
+  return QIcon(pm);
+}
+
+}  // namespace
 
 ModelTreeView::ModelTreeView(QWidget* parent)
     : QWidget(parent), filter_(new QLineEdit(this)), tree_(new QTreeWidget(this)) {
   filter_->setPlaceholderText(tr("Filter layers (e.g. down_proj, 12.)"));
   filter_->setClearButtonEnabled(true);
-  tree_->setColumnCount(3);
-  tree_->setHeaderLabels({tr("Layer"), tr("Shape (out × in)"), tr("Stored")});
+  tree_->setColumnCount(5);
+  tree_->setHeaderLabels({tr("Layer"), tr("Shape (out × in)"), tr("Stored"), tr("Method"), tr("Output error")});
   // Names and shapes are short and must never be elided; the dock scrolls instead.
   tree_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
   tree_->header()->setStretchLastSection(true);
@@ -37,6 +55,12 @@ void ModelTreeView::set_outline(const ModelOutline& outline) {
           b, {l.label, QStringLiteral("%1 × %2").arg(l.out_features).arg(l.in_features), l.stored_dtype});
       item->setData(0, Qt::UserRole, l.name);
       item->setToolTip(0, l.name);
+      item->setText(3, l.method);
+      if (l.output_rel_mse >= 0) {
+        item->setText(4, QString::number(l.output_rel_mse, 'e', 2));
+        item->setIcon(4, error_badge(l.output_rel_mse));
+        item->setToolTip(4, tr("Relative MSE of the layer's output on the calibration inputs"));
+      }
     }
   }
   if (tree_->topLevelItemCount() > 0) tree_->topLevelItem(0)->setExpanded(true);

@@ -13,8 +13,10 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabWidget>
 
 #include "app/gui/model_controller.h"
+#include "widgets/layer_inspector.h"
 #include "widgets/model_summary_view.h"
 #include "widgets/model_tree_view.h"
 
@@ -28,17 +30,22 @@ MainWindow::MainWindow(QWidget* parent)
       models_(new ModelController(this)),
       tree_(new widgets::ModelTreeView),
       summary_(new widgets::ModelSummaryView),
+      inspector_(new widgets::LayerInspector),
+      pages_(new QTabWidget),
       device_label_(new QLabel) {
   setWindowTitle(tr("QuantScope"));
-  setCentralWidget(summary_);
+  pages_->setDocumentMode(true);
+  pages_->addTab(summary_, tr("Summary"));
+  pages_->addTab(inspector_, tr("Inspector"));
+  setCentralWidget(pages_);
+  connect(tree_, &widgets::ModelTreeView::linear_selected, this, &MainWindow::inspect);
   auto* dock = new QDockWidget(tr("Model"), this);
   dock->setObjectName("ModelDock");
   dock->setWidget(tree_);
   addDockWidget(Qt::LeftDockWidgetArea, dock);
 
-  device_label_->setText(torch::cuda::is_available()
-                             ? tr("CUDA: %1 device(s)").arg(torch::cuda::device_count())
-                             : tr("CPU only (no CUDA device)"));
+  device_label_->setText(torch::cuda::is_available() ? tr("CUDA: %1 device(s)").arg(torch::cuda::device_count())
+                                                     : tr("CPU only (no CUDA device)"));
   statusBar()->addPermanentWidget(device_label_);
   create_actions();
 
@@ -53,6 +60,12 @@ MainWindow::MainWindow(QWidget* parent)
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(o.path).fileName()));
     statusBar()->showMessage(tr("Loaded %1").arg(o.path), 5000);
     remember_recent(o.path);
+    if (!o.warning.isEmpty()) {
+      auto* box =
+          new QMessageBox(QMessageBox::Warning, tr("Project opened with a warning"), o.warning, QMessageBox::Ok, this);
+      box->setAttribute(Qt::WA_DeleteOnClose);
+      box->open();
+    }
   });
   connect(models_, &ModelController::load_failed, this, [this](const QString& path, const QString& msg) {
     QApplication::restoreOverrideCursor();
@@ -78,7 +91,7 @@ void MainWindow::create_actions() {
   QAction* open = file->addAction(tr("&Open Model…"), this, [this] {
     const QString path = QFileDialog::getOpenFileName(
         this, tr("Open model"), QString(),
-        tr("Checkpoints (*.gguf *.safetensors config.json);;All files (*)"));
+        tr("Checkpoints and projects (*.gguf *.safetensors config.json *.qsproj);;All files (*)"));
     if (path.isEmpty()) return;
     // An HF directory is opened through its config.json or a shard inside it.
     const QFileInfo fi(path);
@@ -90,6 +103,12 @@ void MainWindow::create_actions() {
     if (!dir.isEmpty()) open_model(dir);
   });
   open_dir->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+  QAction* open_project = file->addAction(tr("Open &Project…"), this, [this] {
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Open project"), QString(), tr("QuantScope projects (*.qsproj)"));
+    if (!path.isEmpty()) open_model(path);
+  });
+  open_project->setShortcut(QKeySequence(tr("Ctrl+Shift+P")));
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   update_recent_menu();
   file->addSeparator();
@@ -100,12 +119,27 @@ void MainWindow::create_actions() {
   QAction* about = help->addAction(tr("&About QuantScope"), this, [this] {
     QMessageBox::about(this, tr("About QuantScope"),
                        tr("<b>QuantScope</b> %1<br>A workbench for post-training quantization of "
-                          "large language models.").arg(QApplication::applicationVersion()));
+                          "large language models.")
+                           .arg(QApplication::applicationVersion()));
   });
   about->setShortcut(QKeySequence::HelpContents);
 }
 
 void MainWindow::open_model(const QString& path) { models_->open(path); }
+
+void MainWindow::inspect(const QString& name) {
+  const auto& inspections = models_->outline().inspections;
+  if (auto it = inspections.find(name); it != inspections.end()) {
+    inspector_->set_inspection(*it);
+  } else {
+    inspector_->show_message(models_->outline().project_path.isEmpty()
+                                 ? tr("No analysis for this layer yet: run a method on it, or open a project "
+                                      "that holds one.")
+                                 : tr("The project holds no analysis for this layer (kept in FP or not run)."),
+                             name);
+  }
+  pages_->setCurrentWidget(inspector_);
+}
 
 void MainWindow::remember_recent(const QString& path) {
   QSettings s;

@@ -1,16 +1,18 @@
 #pragma once
-// The workbench window: menus, the model dock, the centre page and the status
-// bar. Model state lives in ModelController; this class only wires views to it.
+// The workbench window: menus, the model dock, the centre pages (summary and
+// layer inspector) and the status bar. Model state lives in ModelController; this class only wires views to it.
 
 #include <QMainWindow>
 
 namespace qs::widgets {
+class LayerInspector;
 class ModelTreeView;
 class ModelSummaryView;
 }  // namespace qs::widgets
 
 class QLabel;
 class QMenu;
+class QTabWidget;
 
 namespace qs::app {
 
@@ -26,6 +28,8 @@ class MainWindow : public QMainWindow {
   // Opens a model off the GUI thread; a failure is shown in a window-modal dialog
   // and leaves the open model as it was.
   void open_model(const QString& path);
+  // Shows the cached analyses of `name` in the inspector.
+  void inspect(const QString& name);
 
  protected:
   void closeEvent(QCloseEvent* e) override;
@@ -38,6 +42,8 @@ class MainWindow : public QMainWindow {
   ModelController* models_;
   widgets::ModelTreeView* tree_;
   widgets::ModelSummaryView* summary_;
+  widgets::LayerInspector* inspector_;
+  QTabWidget* pages_;
   QLabel* device_label_;
   QMenu* recent_menu_ = nullptr;
 };

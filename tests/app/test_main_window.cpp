@@ -1,6 +1,7 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -8,7 +9,17 @@
 #include "app/gui/model_controller.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
+#include "widgets/error_heatmap.h"
+#include "widgets/layer_inspector.h"
 #include "widgets/model_tree_view.h"
+#include "widgets/spectrum_plot.h"
+#if QS_WITH_HDF5
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "core/project/project_file.h"
+#include "core/project/project_model.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#endif
 
 using namespace qs;
 
@@ -70,6 +81,47 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.models()->outline().blocks.size(), 2);  // the open model is untouched
     QVERIFY(w.models()->model());
   }
+
+#if QS_WITH_HDF5
+  // A project opens with its model: the tree shows each linear's method and
+  // error, and selecting one fills the inspector's plots from the cache.
+  void opensProjectAndInspectsALayer() {
+    const auto fp = test::make_tiny_llama(test::tiny_config(), 2);
+    model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("gptq", {3, 32, false, 1.0}, "test"));
+    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    pipeline::PipelineOptions options;
+    options.analyses = true;
+    test::RecordingFeedback fb;
+    const auto r = pipeline::run_pipeline(dec, test::random_calibration(101, 4, 16, 1), plan, options, fb);
+    project::Project p;
+    p.model = project::model_ref(fp, dir_.path().toStdString());
+    p.layers = project::layer_entries(r);
+    const QString file = dir_.filePath("run.qsproj");
+    project::save_project(p, file.toStdString());
+
+    app::MainWindow w;
+    w.show();
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(file);
+    QVERIFY(loaded.wait(20000));
+    const auto& o = w.models()->outline();
+    QCOMPARE(o.project_path, file);
+    QVERIFY(o.warning.isEmpty());
+    QCOMPARE(o.inspections.size(), 13);
+    QCOMPARE(o.blocks[0].linears[0].method, QString("gptq W3g32"));
+    QVERIFY(o.blocks[0].linears[0].output_rel_mse > 0);
+    QCOMPARE(o.blocks[1].linears[6].method, QString("fp16"));
+
+    w.inspect("model.layers.0.mlp.up_proj");
+    auto* inspector = w.findChild<widgets::LayerInspector*>();
+    QCOMPARE(inspector->spectrum()->graphCount(), 6);            // W, E, input-weighted E, each with its energy
+    QCOMPARE(inspector->spectrum()->graph(0)->dataCount(), 64);  // min(96, 64) singular values
+    QCOMPARE(inspector->heatmap()->cell_count(), 96 * 2);        // 96 rows × 2 groups of 32
+    w.inspect("model.layers.1.mlp.down_proj");
+    QVERIFY(inspector->tabs()->isHidden() || !inspector->tabs()->isVisible());
+  }
+#endif
 
  private:
   QTemporaryDir dir_;

@@ -1,0 +1,42 @@
+#include "widgets/plot_export.h"
+
+#include "widgets/qcustomplot_include.h"
+
+#include <QFile>
+#include <QFileDialog>
+#include <QMenu>
+#include <QMessageBox>
+
+namespace qs::widgets {
+
+void install_export_menu(QCustomPlot* plot, std::function<QString()> csv) {
+  plot->setContextMenuPolicy(Qt::CustomContextMenu);
+  QObject::connect(plot, &QWidget::customContextMenuRequested, plot, [plot, csv](const QPoint& pos) {
+    QMenu menu(plot);
+    menu.addAction(QObject::tr("Save as PNG…"), plot, [plot] {
+      const QString f = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"), QString(), "PNG (*.png)");
+      if (!f.isEmpty() && !plot->savePng(f, 0, 0, 2.0))
+        QMessageBox::warning(plot, QObject::tr("Save plot"), QObject::tr("Could not write %1").arg(f));
+    });
+    menu.addAction(QObject::tr("Save as PDF…"), plot, [plot] {
+      const QString f = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"), QString(), "PDF (*.pdf)");
+      if (!f.isEmpty() && !plot->savePdf(f))
+        QMessageBox::warning(plot, QObject::tr("Save plot"), QObject::tr("Could not write %1").arg(f));
+    });
+    menu.addAction(QObject::tr("Save data as CSV…"), plot, [plot, csv] {
+      const QString f = QFileDialog::getSaveFileName(plot, QObject::tr("Save data"), QString(), "CSV (*.csv)");
+      if (f.isEmpty()) return;
+      QFile out(f);
+      if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate) || out.write(csv().toUtf8()) < 0)
+        QMessageBox::warning(plot, QObject::tr("Save data"), QObject::tr("Could not write %1").arg(f));
+    });
+    menu.addSeparator();
+    menu.addAction(QObject::tr("Reset zoom"), plot, [plot] {
+      plot->rescaleAxes();
+      plot->replot();
+    });
+    menu.exec(plot->mapToGlobal(pos));
+  });
+}
+
+}  // namespace qs::widgets

@@ -1,0 +1,119 @@
+#include "widgets/spectrum_plot.h"
+
+#include <QToolTip>
+
+#include "widgets/plot_export.h"
+
+namespace qs::widgets {
+
+SpectrumPlot::SpectrumPlot(QWidget* parent) : QCustomPlot(parent) {
+  xAxis->setLabel(tr("index"));
+  yAxis->setLabel(tr("singular value"));
+  yAxis->setScaleType(QCPAxis::stLogarithmic);
+  yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  yAxis->setNumberFormat("eb");
+  yAxis->setNumberPrecision(0);
+  yAxis2->setVisible(true);
+  yAxis2->setLabel(tr("cumulative energy"));
+  yAxis2->setRange(0, 1.02);
+  legend->setVisible(true);
+  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+  connect(this, &QCustomPlot::mouseMove, this, &SpectrumPlot::show_readout);
+  install_export_menu(this, [this] { return csv(); });
+}
+
+void SpectrumPlot::clear_series() {
+  series_.clear();
+  clearGraphs();
+  replot();
+}
+
+void SpectrumPlot::set_series(const QVector<SpectrumSeries>& series) {
+  clearGraphs();
+  series_.clear();
+  double lo = 0, hi = 0;
+  int n_max = 0;
+  for (const auto& s : series) {
+    if (s.values.isEmpty()) continue;
+    series_.append(s);
+    QVector<double> x(s.values.size()), y, energy(s.values.size());
+    double total = 0;
+    for (double v : s.values) total += v * v;
+    double acc = 0;
+    for (int i = 0; i < s.values.size(); ++i) {
+      x[i] = i + 1;
+      acc += s.values[i] * s.values[i];
+      energy[i] = total > 0 ? acc / total : 0;
+      // Log axes cannot show zeros; the smallest singular values of a
+      // rank-deficient matrix are dropped rather than invented.
+      if (s.values[i] > 0) {
+        lo = (lo == 0) ? s.values[i] : std::min(lo, s.values[i]);
+        hi = std::max(hi, s.values[i]);
+      }
+    }
+    y = s.values;
+    auto* g = addGraph(xAxis, yAxis);
+    g->setName(s.label);
+    g->setPen(QPen(s.color, 1.6));
+    g->setData(x, y, true);
+    auto* e = addGraph(xAxis, yAxis2);
+    e->setName(s.label + tr(" (energy)"));
+    e->setPen(QPen(s.color, 1.0, Qt::DashLine));
+    e->setData(x, energy, true);
+    e->removeFromLegend();
+    n_max = std::max(n_max, static_cast<int>(s.values.size()));
+  }
+  xAxis->setRange(0, n_max + 1);
+  if (hi > 0) yAxis->setRange(lo / 1.5, hi * 1.5);
+  replot();
+}
+
+int SpectrumPlot::rank_for_energy(int series, double fraction) const {
+  const auto& v = series_.value(series).values;
+  double total = 0;
+  for (double s : v) total += s * s;
+  double acc = 0;
+  for (int i = 0; i < v.size(); ++i) {
+    acc += v[i] * v[i];
+    if (acc >= fraction * total) return i + 1;
+  }
+  return static_cast<int>(v.size());
+}
+
+QString SpectrumPlot::csv() const {
+  QString out = "index";
+  int n = 0;
+  for (const auto& s : series_) {
+    out += "," + s.label;
+    n = std::max(n, static_cast<int>(s.values.size()));
+  }
+  out += "\n";
+  for (int i = 0; i < n; ++i) {
+    out += QString::number(i + 1);
+    for (const auto& s : series_) out += "," + (i < s.values.size() ? QString::number(s.values[i], 'g', 9) : QString());
+    out += "\n";
+  }
+  return out;
+}
+
+void SpectrumPlot::show_readout(QMouseEvent* e) {
+  const int i = static_cast<int>(std::lround(xAxis->pixelToCoord(e->position().x()))) - 1;
+  QStringList lines;
+  for (int k = 0; k < series_.size(); ++k) {
+    const auto& s = series_[k];
+    if (i < 0 || i >= s.values.size()) continue;
+    lines << tr("%1: σ%2 = %3, rank for 90% energy %4")
+                 .arg(s.label)
+                 .arg(i + 1)
+                 .arg(s.values[i], 0, 'g', 4)
+                 .arg(rank_for_energy(k, 0.9));
+  }
+  if (lines.isEmpty())
+    QToolTip::hideText();
+  else
+    QToolTip::showText(e->globalPosition().toPoint(), lines.join("\n"), this);
+}
+
+}  // namespace qs::widgets
