@@ -2,7 +2,7 @@
 
 #include <QToolTip>
 
-#include "widgets/plot_export.h"
+#include "widgets/plot_support.h"
 
 namespace qs::widgets {
 

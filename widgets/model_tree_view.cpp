@@ -69,6 +69,21 @@ void ModelTreeView::set_outline(const ModelOutline& outline) {
 
 void ModelTreeView::clear() { tree_->clear(); }
 
+bool ModelTreeView::select(const QString& name) {
+  for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
+    auto* block = tree_->topLevelItem(i);
+    for (int j = 0; j < block->childCount(); ++j) {
+      auto* leaf = block->child(j);
+      if (leaf->data(0, Qt::UserRole).toString() != name) continue;
+      block->setExpanded(true);
+      tree_->setCurrentItem(leaf);
+      tree_->scrollToItem(leaf);
+      return true;
+    }
+  }
+  return false;
+}
+
 void ModelTreeView::apply_filter(const QString& text) {
   for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
     auto* block = tree_->topLevelItem(i);

@@ -17,6 +17,8 @@ class ModelTreeView : public QWidget {
   explicit ModelTreeView(QWidget* parent = nullptr);
   void set_outline(const ModelOutline& outline);
   void clear();
+  // Makes the linear `name` current (emitting linear_selected); false when absent.
+  bool select(const QString& name);
   // Rows shown after filtering (blocks with at least one matching linear).
   int visible_linear_count() const;
 

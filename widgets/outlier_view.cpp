@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "widgets/plot_export.h"
+#include "widgets/plot_support.h"
 
 namespace qs::widgets {
 namespace {
@@ -24,7 +24,7 @@ OutlierView::OutlierView(QWidget* parent)
   plot_->yAxis->setLabel(tr("activation |x|"));
   plot_->yAxis2->setVisible(true);
   plot_->yAxis2->setLabel(tr("weight max |W[:, j]|"));
-  plot_->legend->setVisible(true);
+  place_legend_below(plot_);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   top_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   top_->setWordWrap(true);
@@ -66,20 +66,27 @@ void OutlierView::redraw() {
   if (!sorted_->isChecked()) std::iota(order.begin(), order.end(), 0);
   QVector<double> x(n);
   std::iota(x.begin(), x.end(), 0.0);
-  auto add = [&](const QVector<double>& v, const QString& name, const QColor& color, QCPAxis* axis) {
+  // Activations as impulses, so outlier channels stand out as spikes; the
+  // weight column maxima as a faint line on their own axis.
+  double axis_max[2] = {0, 0};
+  auto add = [&](const QVector<double>& v, const QString& name, const QColor& color, QCPAxis* axis,
+                 QCPGraph::LineStyle style) {
     if (v.size() != n) return;
     QVector<double> y(n);
     for (int i = 0; i < n; ++i) y[i] = v[order[i]];
     auto* g = plot_->addGraph(plot_->xAxis, axis);
     g->setName(name);
     g->setPen(QPen(color, 1.2));
-    g->setLineStyle(QCPGraph::lsStepCenter);
+    g->setLineStyle(style);
     g->setData(x, y, true);
-    g->rescaleValueAxis(false, true);
+    double& t = axis_max[axis == plot_->yAxis2 ? 1 : 0];
+    t = std::max(t, *std::max_element(y.begin(), y.end()));
   };
-  add(layer_.act_abs_max, tr("activation max |x|"), QColor(214, 39, 40), plot_->yAxis);
-  add(layer_.act_mean_abs, tr("activation mean |x|"), QColor(255, 127, 14), plot_->yAxis);
-  add(layer_.weight_abs_max, tr("weight max |W|"), QColor(31, 119, 180), plot_->yAxis2);
+  add(layer_.act_abs_max, tr("activation max |x|"), QColor(214, 39, 40), plot_->yAxis, QCPGraph::lsImpulse);
+  add(layer_.act_mean_abs, tr("activation mean |x|"), QColor(255, 127, 14), plot_->yAxis, QCPGraph::lsImpulse);
+  add(layer_.weight_abs_max, tr("weight max |W|"), QColor(31, 119, 180, 150), plot_->yAxis2, QCPGraph::lsLine);
+  plot_->yAxis->setRange(0, axis_max[0] > 0 ? axis_max[0] * 1.05 : 1);
+  plot_->yAxis2->setRange(0, axis_max[1] > 0 ? axis_max[1] * 1.05 : 1);
   plot_->xAxis->setRange(-1, n);
   plot_->xAxis->setLabel(sorted_->isChecked() ? tr("rank (channels by activation max)") : tr("input channel"));
   QStringList top;

@@ -2,7 +2,7 @@
 
 #include <QToolTip>
 
-#include "widgets/plot_export.h"
+#include "widgets/plot_support.h"
 
 namespace qs::widgets {
 
@@ -16,8 +16,7 @@ SpectrumPlot::SpectrumPlot(QWidget* parent) : QCustomPlot(parent) {
   yAxis2->setVisible(true);
   yAxis2->setLabel(tr("cumulative energy"));
   yAxis2->setRange(0, 1.02);
-  legend->setVisible(true);
-  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  place_legend_below(this);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
   connect(this, &QCustomPlot::mouseMove, this, &SpectrumPlot::show_readout);

@@ -80,7 +80,7 @@ MainWindow::MainWindow(QWidget* parent)
   restoreState(s.value("window/state").toByteArray());
   if (!s.contains("window/geometry")) {
     resize(1200, 760);
-    resizeDocks({dock}, {360}, Qt::Horizontal);
+    resizeDocks({dock}, {480}, Qt::Horizontal);
   }
 }
 
@@ -126,6 +126,15 @@ void MainWindow::create_actions() {
 }
 
 void MainWindow::open_model(const QString& path) { models_->open(path); }
+
+void MainWindow::select_layer(const QString& name) {
+  if (!tree_->select(name)) inspect(name);
+}
+
+void MainWindow::show_inspector_tab(const QString& tab) {
+  const QStringList names = {"spectrum", "error-map", "outliers"};
+  if (names.contains(tab)) inspector_->tabs()->setCurrentIndex(static_cast<int>(names.indexOf(tab)));
+}
 
 void MainWindow::inspect(const QString& name) {
   const auto& inspections = models_->outline().inspections;

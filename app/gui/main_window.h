@@ -30,6 +30,10 @@ class MainWindow : public QMainWindow {
   void open_model(const QString& path);
   // Shows the cached analyses of `name` in the inspector.
   void inspect(const QString& name);
+  // Selects `name` in the model tree (which inspects it).
+  void select_layer(const QString& name);
+  // "spectrum", "error-map" or "outliers".
+  void show_inspector_tab(const QString& tab);
 
  protected:
   void closeEvent(QCloseEvent* e) override;

@@ -1,4 +1,4 @@
-#include "widgets/plot_export.h"
+#include "widgets/plot_support.h"
 
 #include "widgets/qcustomplot_include.h"
 
@@ -37,6 +37,15 @@ void install_export_menu(QCustomPlot* plot, std::function<QString()> csv) {
     });
     menu.exec(plot->mapToGlobal(pos));
   });
+}
+
+void place_legend_below(QCustomPlot* plot) {
+  plot->legend->setVisible(true);
+  plot->axisRect()->insetLayout()->take(plot->legend);
+  plot->plotLayout()->addElement(1, 0, plot->legend);
+  plot->plotLayout()->setRowStretchFactor(1, 0.001);
+  plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  plot->legend->setBorderPen(Qt::NoPen);
 }
 
 }  // namespace qs::widgets

@@ -1,0 +1,19 @@
+#pragma once
+// What every inspector plot shares: a context menu that saves the picture as
+// PNG or PDF and the data behind it as CSV, and the legend's place.
+
+#include <QString>
+#include <functional>
+
+class QCustomPlot;
+
+namespace qs::widgets {
+
+// `csv` returns the plot's data as CSV text (header line first).
+void install_export_menu(QCustomPlot* plot, std::function<QString()> csv);
+
+// Moves the legend into a row below the axes, entries side by side: inside
+// the axes it hides data.
+void place_legend_below(QCustomPlot* plot);
+
+}  // namespace qs::widgets
