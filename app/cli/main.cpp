@@ -16,7 +16,7 @@ constexpr const char* kUsage =
     "  eval MODEL_OR_PROJECT --text FILE\n"
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B]\n"
-    "  quantize MODEL --method rtn|gptq|awq --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
+    "  quantize MODEL --method rtn|gptq|awq|lqer --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"

@@ -3,30 +3,12 @@
 #include <map>
 
 #include "core/methods/gptq_solver.h"
+#include "core/methods/shared_inputs.h"
 #include "core/pipeline/block_context.h"
 
 namespace qs::methods {
 
 using model::LinearRole;
-
-namespace {
-
-// q, k and v read the same tensor, and so do gate and up: one Hessian serves
-// the first of them present in `roles`.
-LinearRole input_owner(LinearRole r, const std::vector<LinearRole>& roles) {
-  auto first_of = [&](std::initializer_list<LinearRole> set) {
-    for (auto c : roles)
-      for (auto s : set)
-        if (c == s) return c;
-    return r;
-  };
-  if (r == LinearRole::Q || r == LinearRole::K || r == LinearRole::V)
-    return first_of({LinearRole::Q, LinearRole::K, LinearRole::V});
-  if (r == LinearRole::Gate || r == LinearRole::Up) return first_of({LinearRole::Gate, LinearRole::Up});
-  return r;
-}
-
-}  // namespace
 
 std::vector<quant::ParamSpec> GptqMethod::param_specs() const {
   return {
@@ -34,7 +16,12 @@ std::vector<quant::ParamSpec> GptqMethod::param_specs() const {
       {"block_size", int64_t{128}, "lazy-batch width in columns", 1, 8192, {}},
       {"act_order", false, "quantize columns by decreasing Hessian diagonal", 0, 0, {}},
       {"static_groups", false, "fix group grids before any update (with act_order: no g_idx)", 0, 0, {}},
-      {"true_sequential", false, "capture each sub-layer group's inputs after the earlier ones are quantized (official default: off)", 0, 0, {}},
+      {"true_sequential",
+       false,
+       "capture each sub-layer group's inputs after the earlier ones are quantized (official default: off)",
+       0,
+       0,
+       {}},
   };
 }
 
@@ -48,8 +35,7 @@ void GptqMethod::quantize_block(pipeline::BlockContext& ctx, const quant::Method
                                                    {LinearRole::O},
                                                    {LinearRole::Gate, LinearRole::Up},
                                                    {LinearRole::Down}};
-  if (!params.get_bool("true_sequential"))
-    sequence = {{model::kLinearRoles.begin(), model::kLinearRoles.end()}};
+  if (!params.get_bool("true_sequential")) sequence = {{model::kLinearRoles.begin(), model::kLinearRoles.end()}};
 
   for (const auto& stage : sequence) {
     std::vector<LinearRole> roles;

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/methods/awq.h"
 #include "core/methods/gptq.h"
+#include "core/methods/lqer.h"
 #include "core/methods/rtn.h"
 
 namespace qs::methods {
@@ -15,6 +16,7 @@ std::vector<std::unique_ptr<quant::Method>> make_all() {
   v.push_back(std::make_unique<RtnMethod>());
   v.push_back(std::make_unique<GptqMethod>());
   v.push_back(std::make_unique<AwqMethod>());
+  v.push_back(std::make_unique<LqerMethod>());
   return v;
 }
 
