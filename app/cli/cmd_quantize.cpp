@@ -4,9 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -14,6 +12,7 @@
 #include "app/cli/device_option.h"
 #include "app/cli/eval_text.h"
 #include "core/error.h"
+#include "core/io/checkpoint_files.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/methods/method_registry.h"
@@ -46,14 +45,6 @@ double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path, "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 constexpr const char* kUsage =
@@ -89,10 +80,11 @@ int run_quantize(const std::vector<std::string>& argv) {
   const std::string method = args.get("method", "");
   auto defaults = pipeline::QuantPlan::make_choice(method, spec, "--method");
   pipeline::QuantPlan plan(defaults);
-  if (args.has("layers-config")) {
-    const auto path = args.get("layers-config", "");
-    plan = pipeline::QuantPlan::from_json(read_file(path), defaults, path);
-  }
+  // Read once: the plan and the project both keep the file's text.
+  const std::string layers_config =
+      args.has("layers-config") ? io::read_small_file(args.get("layers-config", "")) : std::string();
+  if (args.has("layers-config"))
+    plan = pipeline::QuantPlan::from_json(layers_config, defaults, args.get("layers-config", ""));
   // Refuse to overwrite something that is not ours before doing any work.
   const fs::path project_file = args.get("project", "");
 #if !QS_WITH_HDF5
@@ -219,7 +211,7 @@ int run_quantize(const std::vector<std::string>& argv) {
     }
     p.settings.device = device.str();
     p.settings.dtype = dtype_name(dtype);
-    p.settings.plan_json = args.has("layers-config") ? read_file(args.get("layers-config", ""))
+    p.settings.plan_json = args.has("layers-config") ? layers_config
                                                      : nlohmann::json({{"default",
                                                                         {{"method", method},
                                                                          {"bits", spec.bits},
