@@ -18,6 +18,10 @@ class Feedback {
   // most every `min_interval` unless the stage just finished.
   void progress(const std::string& stage, int64_t done, int64_t total);
   void log(const std::string& line) { on_log(line); }
+  // One point of a live curve, e.g. a learned method's loss per step
+  // ("layer 3 lwc loss", step, loss). Not throttled: callers report at most
+  // once per optimizer step.
+  void curve_point(const std::string& series, int64_t step, double value) { on_curve_point(series, step, value); }
 
   // Safe to call from any thread.
   void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
@@ -30,6 +34,7 @@ class Feedback {
  protected:
   virtual void on_progress(const std::string& /*stage*/, int64_t /*done*/, int64_t /*total*/) {}
   virtual void on_log(const std::string& /*line*/) {}
+  virtual void on_curve_point(const std::string& /*series*/, int64_t /*step*/, double /*value*/) {}
 
  private:
   std::atomic<bool> cancelled_{false};

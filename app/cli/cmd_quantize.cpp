@@ -48,7 +48,7 @@ double peak_rss_mib() {
 }
 
 constexpr const char* kUsage =
-    "usage: quantscope-cli quantize MODEL --method rtn|gptq|awq|lqer --bits B --group G --calib FILE\n"
+    "usage: quantscope-cli quantize MODEL --method NAME --bits B --group G --calib FILE\n"
     "       (--out DIR | --project FILE.qsproj | both)\n"
     "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"

@@ -12,5 +12,6 @@ int run_eval(const std::vector<std::string>& args);
 int run_quantize(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
 int run_project(const std::vector<std::string>& args);
+int run_methods(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

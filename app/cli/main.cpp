@@ -16,13 +16,14 @@ constexpr const char* kUsage =
     "  eval MODEL_OR_PROJECT --text FILE\n"
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B]\n"
-    "  quantize MODEL --method rtn|gptq|awq|lqer --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
+    "  quantize MODEL --method NAME --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
     "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
     "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
     "  project show FILE       what a .qsproj project holds, and whether its model changed\n"
+    "  methods                 the quantization methods and their hyper-parameters with defaults\n"
     "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
     "Human output goes to stderr; the last line on stdout is JSON.\n";
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     if (command == "quantize") return qs::cli::run_quantize(args);
     if (command == "export") return qs::cli::run_export(args);
     if (command == "project") return qs::cli::run_project(args);
+    if (command == "methods") return qs::cli::run_methods(args);
     std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const qs::Cancelled&) {

@@ -6,6 +6,8 @@
 #include "core/methods/awq.h"
 #include "core/methods/gptq.h"
 #include "core/methods/lqer.h"
+#include "core/methods/lsi.h"
+#include "core/methods/lwc.h"
 #include "core/methods/rtn.h"
 
 namespace qs::methods {
@@ -16,6 +18,8 @@ std::vector<std::unique_ptr<quant::Method>> make_all() {
   v.push_back(std::make_unique<RtnMethod>());
   v.push_back(std::make_unique<GptqMethod>());
   v.push_back(std::make_unique<AwqMethod>());
+  v.push_back(std::make_unique<LwcMethod>());
+  v.push_back(std::make_unique<LsiMethod>());
   v.push_back(std::make_unique<LqerMethod>());
   return v;
 }

@@ -7,33 +7,41 @@
 namespace qs::pipeline {
 
 BlockContext::BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, int64_t batch,
-                           Feedback& feedback)
+                           Feedback& feedback, torch::Tensor fp_inputs)
     : decoder_(decoder),
       layer_(layer),
       inputs_(std::move(inputs)),
       fp_state_(decoder.block_state(layer)),
+      fp_inputs_(std::move(fp_inputs)),
       batch_(std::max<int64_t>(1, batch)),
       feedback_(feedback),
       last_mark_(std::chrono::steady_clock::now()) {}
 
-const torch::Tensor& BlockContext::targets() {
-  if (targets_.defined()) return targets_;
-  auto run = [&] { return map_batches(inputs_, [&](const torch::Tensor& b) { return decoder_.run_block(layer_, b); }); };
-  if (!modified_) {
-    targets_ = run();
-    return targets_;
-  }
-  // The block has changed already: run it once more as it was.
+torch::Tensor BlockContext::run_fp_block(const torch::Tensor& x) {
+  auto run = [&] { return map_batches(x, [&](const torch::Tensor& b) { return decoder_.run_block(layer_, b); }); };
+  if (!modified_) return run();
   const auto current = decoder_.block_state(layer_);
   decoder_.restore_block_state(layer_, fp_state_);
+  torch::Tensor out;
   try {
-    targets_ = run();
+    out = run();
   } catch (...) {
     decoder_.restore_block_state(layer_, current);
     throw;
   }
   decoder_.restore_block_state(layer_, current);
+  return out;
+}
+
+const torch::Tensor& BlockContext::targets() {
+  if (!targets_.defined()) targets_ = run_fp_block(inputs_);
   return targets_;
+}
+
+const torch::Tensor& BlockContext::fp_targets() {
+  if (!fp_inputs_.defined() || fp_inputs_.is_same(inputs_)) return targets();
+  if (!fp_targets_.defined()) fp_targets_ = run_fp_block(fp_inputs_);
+  return fp_targets_;
 }
 
 bool BlockContext::is_assigned(LinearRole r) const {

@@ -31,8 +31,11 @@ torch::Tensor map_batches(const torch::Tensor& x, int64_t batch, const Feedback&
 
 class BlockContext {
  public:
-  // inputs: [N, L, hidden] on the decoder's device and dtype.
-  BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, int64_t batch, Feedback& feedback);
+  // inputs: [N, L, hidden] on the decoder's device and dtype. fp_inputs: what
+  // the FP model feeds this block on the same sequences, when the pipeline
+  // carries the FP trajectory; undefined otherwise.
+  BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, int64_t batch, Feedback& feedback,
+               torch::Tensor fp_inputs = {});
 
   int64_t layer() const { return layer_; }
   model::Decoder& decoder() { return decoder_; }
@@ -44,6 +47,10 @@ class BlockContext {
   // inputs costs no extra forward pass), else computed on first use with the
   // block's FP state put back for the pass.
   const torch::Tensor& targets();
+  // The FP model's outputs of this block: the FP block on the FP trajectory's
+  // inputs. The same as targets() when the trajectory is not carried.
+  const torch::Tensor& fp_targets();
+  bool has_fp_trajectory() const { return fp_inputs_.defined(); }
   int64_t batch_size() const { return batch_; }
   Feedback& feedback() { return feedback_; }
   void check_cancelled() const { feedback_.check_cancelled(); }
@@ -89,11 +96,16 @@ class BlockContext {
   bool modified() const { return modified_; }
 
  private:
+  // The block as it was before any method touched it, run over x.
+  torch::Tensor run_fp_block(const torch::Tensor& x);
+
   model::Decoder& decoder_;
   int64_t layer_;
   torch::Tensor inputs_;
   model::BlockState fp_state_;  // the block as it was, for late targets
   torch::Tensor targets_;
+  torch::Tensor fp_inputs_;
+  torch::Tensor fp_targets_;
   int64_t batch_;
   Feedback& feedback_;
   std::vector<LinearRole> assigned_;

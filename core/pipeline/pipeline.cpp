@@ -82,13 +82,15 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   const int64_t layers = decoder.num_layers();
   // Validate the whole plan before touching anything.
   std::vector<std::map<LinearRole, LayerChoice>> choices(static_cast<size_t>(layers));
+  bool carry_fp = false;  // some method fits the FP model's own block outputs
   for (int64_t l = 0; l < layers; ++l) {
     for (auto role : model::kLinearRoles) {
       auto c = plan.choice_for(model::linear_name(l, role));
       if (!c.keep_fp()) c.spec.validate(model::linear_name(l, role));
       choices[static_cast<size_t>(l)].emplace(role, std::move(c));
     }
-    plan_block(l, choices[static_cast<size_t>(l)]);
+    for (const auto& call : plan_block(l, choices[static_cast<size_t>(l)]))
+      carry_fp = carry_fp || call.method->uses_fp_trajectory();
   }
   if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
 
@@ -104,11 +106,12 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       parts.push_back(decoder.embed(ids.narrow(0, i, std::min(batch, ids.size(0) - i))));
     auto x = torch::cat(parts, 0);
     parts.clear();
+    torch::Tensor x_fp = carry_fp ? x : torch::Tensor();
     feedback.progress("quantize", 0, layers);
     for (int64_t l = 0; l < layers; ++l) {
       feedback.check_cancelled();
       const auto t_block = Clock::now();
-      BlockContext ctx(decoder, l, x, batch, feedback);
+      BlockContext ctx(decoder, l, x, batch, feedback, x_fp);
       for (auto& call : plan_block(l, choices[static_cast<size_t>(l)])) {
         ctx.begin_method(call.roles, call.specs);
         call.method->quantize_block(ctx, call.params);
@@ -186,6 +189,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       result.blocks.push_back(br);
       feedback.log("block " + std::to_string(l) + ": output rel. MSE " + fmt("%.3e", br.output_rel_mse) + ", " +
                    fmt("%.1f", br.seconds) + " s");
+      if (carry_fp) x_fp = ctx.fp_targets();
       x = outputs;
       release_free_memory();
       feedback.progress("quantize", l + 1, layers);

@@ -27,6 +27,11 @@ class Method {
   // Methods that rewrite FP weights and norms of the block before anything is
   // quantized (AWQ's scaling) run at stage 0, per-linear methods at stage 1.
   virtual int stage() const { return 1; }
+  // Methods that fit the quantized block to the FP model's own outputs (the
+  // FP trajectory, as OmniQuant does) ask the pipeline to carry the FP
+  // model's activations beside the quantized ones: one more activation set
+  // and one more FP forward per block.
+  virtual bool uses_fp_trajectory() const { return false; }
   virtual void quantize_block(pipeline::BlockContext& ctx, const MethodParams& params) const = 0;
 
   MethodParams default_params() const { return MethodParams(param_specs()); }

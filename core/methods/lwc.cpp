@@ -1,0 +1,53 @@
+#include "core/methods/lwc.h"
+
+#include <map>
+
+#include "core/methods/block_training.h"
+#include "core/methods/learnable_clipping.h"
+#include "core/pipeline/block_context.h"
+
+namespace qs::methods {
+
+using model::LinearRole;
+
+std::vector<quant::ParamSpec> training_param_specs() {
+  return {
+      {"epochs", int64_t{0}, "passes over the calibration set per block; 0: OmniQuant's scripts (20, 40 at 2 bits)",
+       0, 10000, {}},
+      {"batch", int64_t{1}, "calibration sequences per optimizer step", 1, 4096, {}},
+      {"aug_loss",
+       std::string("auto"),
+       "also fit the FP block's output on the quantized inputs; auto: at 2 bits, as OmniQuant's W2 scripts",
+       0,
+       0,
+       {"auto", "on", "off"}},
+      {"lwc_lr", 1e-2, "AdamW learning rate of the clipping factors", 0.0, 10.0, {}},
+      {"weight_decay", 0.0, "AdamW weight decay", 0.0, 1.0, {}},
+  };
+}
+
+std::vector<quant::ParamSpec> LwcMethod::param_specs() const { return training_param_specs(); }
+
+void LwcMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+  const auto options = default_training(ctx, params.get_int("epochs"), params.get_string("aug_loss"),
+                                        params.get_int("batch"), name());
+  std::map<LinearRole, torch::Tensor> weights;
+  std::map<LinearRole, LearnableClipping> clips;
+  std::vector<torch::Tensor> learned;
+  for (auto r : ctx.assigned()) {
+    const auto w = ctx.weight(r);
+    weights.emplace(r, w);
+    const auto& clip = clips.emplace(r, LearnableClipping(w.size(0), w.size(1), ctx.spec(r), w.device(), true))
+                           .first->second;
+    for (const auto& p : clip.parameters()) learned.push_back(p);
+  }
+  torch::optim::AdamW optimizer(
+      learned, torch::optim::AdamWOptions(params.get_double("lwc_lr")).weight_decay(params.get_double("weight_decay")));
+  std::map<LinearRole, TrainedWeight> trained;
+  for (auto r : ctx.assigned())
+    trained.emplace(r, [&clips, &weights, r] { return clips.at(r).fake_quantize(weights.at(r)); });
+  train_block(ctx, trained, optimizer, options);
+  for (auto r : ctx.assigned()) ctx.commit(r, clips.at(r).quantize(weights.at(r)));
+}
+
+}  // namespace qs::methods
