@@ -20,7 +20,7 @@ class AwqFormat final : public CheckpointFormat {
     const auto spec = uniform_spec(quantized, "AWQ");
     if (spec.bits != 4) throw ArgumentError("AWQ (gemm) checkpoints are 4-bit, not " + std::to_string(spec.bits));
     for (const auto& [name, q] : quantized) {
-      refuse_side_parts(name, *q, "AWQ");
+      refuse_transform(name, *q, "AWQ");
       if (q->g_idx.defined() && !is_trivial_group_index(q->g_idx, q->spec.group_size))
         throw ArgumentError(name + " uses act-order groups, which AWQ checkpoints cannot hold (GPTQ can)");
       if (q->in_features % q->spec.group_size != 0)

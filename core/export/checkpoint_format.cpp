@@ -34,13 +34,10 @@ quant::QuantSpec uniform_spec(const QuantizedMap& quantized, const char* format)
   return first->spec;
 }
 
-void refuse_side_parts(const std::string& name, const quant::QuantizedLinear& q, const char* format) {
+void refuse_transform(const std::string& name, const quant::QuantizedLinear& q, const char* format) {
   if (q.transform.defined())
     throw ArgumentError(name + " keeps a dense input transform, which " + std::string(format) +
                         " cannot hold (only a plain W·x layer fits in a packed checkpoint)");
-  if (q.lora_a.defined() || q.lora_b.defined())
-    throw ArgumentError(name + " has a low-rank side branch; " + std::string(format) +
-                        " holds the packed base only, and the adapter export is not available yet");
 }
 
 torch::Tensor group_index(const quant::QuantizedLinear& q) {

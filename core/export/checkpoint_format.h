@@ -53,8 +53,9 @@ torch::Tensor take_tensor(std::map<std::string, torch::Tensor>& tensors, const s
 std::vector<std::string> modules_with(const std::map<std::string, torch::Tensor>& tensors, const std::string& suffix);
 // The one spec every record shares, or qs::ArgumentError naming a layer that differs.
 quant::QuantSpec uniform_spec(const QuantizedMap& quantized, const char* format);
-// qs::ArgumentError when a record carries what no packed format can hold.
-void refuse_side_parts(const std::string& name, const quant::QuantizedLinear& q, const char* format);
+// qs::ArgumentError when a record keeps a dense transform, which no packed
+// format can hold. (Side branches go to the PEFT adapter, peft_adapter.h.)
+void refuse_transform(const std::string& name, const quant::QuantizedLinear& q, const char* format);
 // g_idx of a record: its act-order indices, or i / group.
 torch::Tensor group_index(const quant::QuantizedLinear& q);
 bool is_trivial_group_index(const torch::Tensor& g_idx, int64_t group);

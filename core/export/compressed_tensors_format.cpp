@@ -45,7 +45,7 @@ class CompressedTensorsFormat final : public CheckpointFormat {
 
   void check(const QuantizedMap& quantized, const std::vector<std::string>&) const override {
     for (const auto& [name, q] : quantized) {
-      refuse_side_parts(name, *q, "compressed-tensors");
+      refuse_transform(name, *q, "compressed-tensors");
       if (!packable(q->spec.bits))
         throw ArgumentError(name + " is " + std::to_string(q->spec.bits) +
                             "-bit; compressed-tensors pack-quantized is written for 2, 4 and 8 bits (GPTQ holds 3)");

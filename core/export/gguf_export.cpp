@@ -29,7 +29,7 @@ struct PendingLinear {
 bool zeros_all(const quant::QuantizedLinear& q, int64_t value) { return q.zeros.eq(value).all().item<bool>(); }
 
 GgmlType ggml_type_for(const std::string& name, const quant::QuantizedLinear& q) {
-  refuse_side_parts(name, q, "GGUF");
+  refuse_transform(name, q, "GGUF");
   if (q.g_idx.defined() && !is_trivial_group_index(q.g_idx, q.spec.group_size))
     throw ArgumentError(name + " uses act-order groups, which ggml blocks cannot hold");
   const bool blocks_fit = q.in_features % kBlock == 0 && q.spec.group_size % kBlock == 0;

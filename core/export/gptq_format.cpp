@@ -26,7 +26,7 @@ class GptqFormat final : public CheckpointFormat {
       throw ArgumentError(kept_fp.front() + " is kept in FP, and a GPTQ config has no per-layer exclusion that "
                           "every loader honours (compressed-tensors and AWQ can hold it)");
     for (const auto& [name, q] : quantized) {
-      refuse_side_parts(name, *q, "GPTQ");
+      refuse_transform(name, *q, "GPTQ");
       if ((q->in_features * spec.bits) % 32 != 0 || (q->out_features * spec.bits) % 32 != 0)
         throw ArgumentError(name + ": GPTQ packs whole 32-bit words, and " + std::to_string(q->out_features) + "×" +
                             std::to_string(q->in_features) + " at " + std::to_string(spec.bits) + " bits does not fill them");

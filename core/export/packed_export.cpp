@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/export/checkpoint_format.h"
 #include "core/export/gguf_export.h"
+#include "core/export/peft_adapter.h"
 #include "core/io/checkpoint_files.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
@@ -73,6 +74,11 @@ std::string card(Format f, const ExportReport& r, const std::map<std::string, in
     s << "<details><summary>Run</summary>\n\n```json\n" << shown.dump(2) << "\n```\n</details>\n\n";
   }
   s << loading_hint(f) << "\n";
+  if (r.adapters > 0)
+    s << "\n`adapter/` holds the low-rank side branches of " << r.adapters
+      << " layers as a PEFT LoRA adapter (scaling 1, float32): `PeftModel.from_pretrained(model, dir + \"/adapter\")`"
+      << (f == Format::Gguf ? "; llama.cpp's convert_lora_to_gguf.py turns it into a GGUF adapter" : "")
+      << ". `quantscope-cli eval` reads it with the base.\n";
   return s.str();
 }
 
@@ -95,20 +101,6 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
   }
-  if (options.format == Format::Gguf) {
-    const auto g = export_gguf(decoder, options.tokenizer_source, dir.filename().string(), dir / "model.gguf");
-    ExportReport report;
-    report.quantized_linears = g.quantized_linears;
-    report.kept_fp = g.kept_fp;
-    report.bytes = g.bytes;
-    report.quantization_config = json(g.tensor_types).dump();
-    std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
-    io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
-    return report;
-  }
-  const auto format = make_format(options.format);
-  const auto dtype_text = dtype_label(options.dtype);
-
   QuantizedMap quantized;
   std::vector<std::string> kept_fp;
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
@@ -118,6 +110,27 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
       if (qop) quantized[name] = std::make_shared<const quant::QuantizedLinear>(qop->record()->to(torch::kCPU));
       else kept_fp.push_back(name);
     }
+  auto write_adapter = [&](ExportReport& report) {
+    // (Not fs::remove_all: the one libtorch's wheel exports crashes when called from here.)
+    std::error_code ec;
+    for (const char* f : {"adapter_config.json", "adapter_model.safetensors"}) fs::remove(dir / "adapter" / f, ec);
+    fs::remove(dir / "adapter", ec);
+    report.adapters = write_peft_adapter(quantized, fs::absolute(dir).string(), dir / "adapter");
+  };
+  if (options.format == Format::Gguf) {
+    const auto g = export_gguf(decoder, options.tokenizer_source, dir.filename().string(), dir / "model.gguf");
+    ExportReport report;
+    report.quantized_linears = g.quantized_linears;
+    report.kept_fp = g.kept_fp;
+    report.bytes = g.bytes;
+    report.quantization_config = json(g.tensor_types).dump();
+    write_adapter(report);
+    std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
+    io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
+    return report;
+  }
+  const auto format = make_format(options.format);
+  const auto dtype_text = dtype_label(options.dtype);
   if (quantized.empty())
     throw ArgumentError("export: the model has no quantized linear layer (quantize it first)");
   format->check(quantized, kept_fp);
@@ -164,6 +177,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   report.bytes = fs::file_size(dir / "model.safetensors");
   if (!options.tokenizer_source.empty()) io::copy_tokenizer_files(options.tokenizer_source, dir);
   if (options.format == Format::Gptq) io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
+  write_adapter(report);
   io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
   auto config = json::parse(io::hf_config_to_json(c, dtype_text));
   config["quantization_config"] = qconfig;

@@ -33,11 +33,14 @@ struct ExportReport {
   std::vector<std::string> kept_fp;           // linears written unquantized
   uint64_t bytes = 0;                         // of model.safetensors
   std::string quantization_config;            // as written, JSON (GGUF: tensors per ggml type)
+  int64_t adapters = 0;                       // side branches written to <dir>/adapter (PEFT LoRA)
 };
 
 // Checks every layer first, so a model the format cannot hold leaves `dir`
 // untouched; throws qs::ArgumentError naming the layer and why. Files are
-// written through temporaries, config.json last.
+// written through temporaries, config.json last. Low-rank side branches go
+// to a PEFT adapter in <dir>/adapter (peft_adapter.h); an adapter left there by
+// an earlier export is removed when the model has none.
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options,
                                const std::filesystem::path& dir);
 

@@ -9,6 +9,7 @@
 #include "core/io/gguf_model.h"
 #include "core/io/hf_config.h"
 #include "core/io/packed_checkpoint.h"
+#include "core/io/peft_adapter_reader.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/quant/quantized_linear.h"
@@ -62,9 +63,7 @@ ModelWeights load_safetensors_model(const fs::path& dir, std::vector<fs::path> f
   return w;
 }
 
-}  // namespace
-
-ModelWeights load_model(const fs::path& path) {
+ModelWeights load_base(const fs::path& path) {
   if (!fs::exists(path)) throw IoError(path.string(), "no such file or directory");
   if (fs::is_regular_file(path)) {
     if (path.extension() == ".gguf") return io::load_gguf_model(path);
@@ -86,6 +85,14 @@ ModelWeights load_model(const fs::path& path) {
   if (files.empty()) throw IoError(path.string(), "directory has no *.safetensors file");
   std::sort(files.begin(), files.end());
   return load_safetensors_model(path, files);
+}
+
+}  // namespace
+
+ModelWeights load_model(const fs::path& path) {
+  auto w = load_base(path);
+  if (const auto adapter = io::adapter_beside(path); !adapter.empty()) io::read_peft_adapter(adapter, w);
+  return w;
 }
 
 int64_t parameter_count(const ModelWeights& w) {

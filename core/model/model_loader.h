@@ -2,7 +2,9 @@
 // Opens a checkpoint of any supported kind and returns it dequantized under
 // HF names: a directory with config.json and *.safetensors (single file or
 // sharded with model.safetensors.index.json), a lone .safetensors with
-// config.json beside it, or a .gguf file.
+// config.json beside it, or a .gguf file. A PEFT LoRA adapter in `adapter/`
+// beside it (what the exporter writes for side branches) is read onto the
+// quantized linears it targets.
 
 #include <filesystem>
 

@@ -10,6 +10,7 @@
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
+#include "tests/export/tokenizer_gguf.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -18,18 +19,6 @@ using namespace qs;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A tokenizer-only GGUF, as a QuantScope checkpoint of a GGUF model holds.
-fs::path write_tokenizer_gguf(const fs::path& dir, int64_t vocab) {
-  io::GgufWriter w;
-  w.add_string("tokenizer.ggml.model", "gpt2");
-  std::vector<std::string> tokens;
-  for (int64_t i = 0; i < vocab; ++i) tokens.push_back("tok" + std::to_string(i));
-  w.add_string_array("tokenizer.ggml.tokens", tokens);
-  w.add_uint32("tokenizer.ggml.bos_token_id", 1);
-  w.write(dir / "tokenizer.gguf");
-  return dir / "tokenizer.gguf";
-}
 
 std::unique_ptr<model::Decoder> quantized(const model::ModelWeights& fp, pipeline::QuantPlan plan) {
   auto dec = std::make_unique<model::Decoder>(fp, torch::kCPU, torch::kFloat32);
@@ -74,7 +63,7 @@ class TestGgufExport : public QObject {
     const fs::path dir(tmp.path().toStdString());
     const auto fp = test::make_tiny_llama(test::tiny_config(), 3);
     auto dec = quantized(fp, plan_of(bits, sym));
-    const auto report = exporter::export_gguf(*dec, write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
+    const auto report = exporter::export_gguf(*dec, test::write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
     QCOMPARE(report.quantized_linears, int64_t(14));
     QCOMPARE(report.tensor_types.at(type.toStdString()), 14);
 
@@ -104,7 +93,7 @@ class TestGgufExport : public QObject {
     auto plan = plan_of(4, false);
     plan.add_rule({"model.layers.1.mlp.*", std::string("fp16"), {}, {}, {}, {}, {}});
     auto dec = quantized(fp, plan);
-    const auto report = exporter::export_gguf(*dec, write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
+    const auto report = exporter::export_gguf(*dec, test::write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
     QCOMPARE(report.kept_fp.size(), size_t(3));
     const auto back = io::load_gguf_model(dir / "tiny.gguf");
     const auto want = dec->linear(1, model::LinearRole::Down)->dense_weight().to(torch::kFloat16).to(torch::kFloat32);
@@ -114,7 +103,7 @@ class TestGgufExport : public QObject {
   void refusesWhatGgmlBlocksCannotHold() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
-    const auto tok = write_tokenizer_gguf(dir, 101);
+    const auto tok = test::write_tokenizer_gguf(dir, 101);
     const auto fp = test::make_tiny_llama(test::tiny_config(), 5);
     auto w3 = quantized(fp, plan_of(3, false));
     try {
@@ -139,7 +128,7 @@ class TestGgufExport : public QObject {
     auto dec = quantized(fp, plan_of(4, true));
     exporter::ExportOptions o;
     o.format = exporter::parse_format("gguf");
-    o.tokenizer_source = write_tokenizer_gguf(dir, 101);
+    o.tokenizer_source = test::write_tokenizer_gguf(dir, 101);
     const auto report = exporter::export_checkpoint(*dec, o, dir / "out");
     QVERIFY(fs::exists(dir / "out" / "model.gguf"));
     QVERIFY(fs::exists(dir / "out" / "README.md"));
