@@ -195,33 +195,31 @@ int run_quantize(const std::vector<std::string>& argv) {
   }
 #if QS_WITH_HDF5
   if (!project_file.empty()) {
-    project::Project p;
-    p.model = project::model_ref(weights, model_path);
-    p.settings.calibration_text = calib_path;
-    p.settings.nsamples = nsamples;
-    p.settings.seqlen = seqlen;
-    p.settings.seed = static_cast<int64_t>(seed);
+    project::Settings settings;
+    settings.calibration_text = calib_path;
+    settings.nsamples = nsamples;
+    settings.seqlen = seqlen;
+    settings.seed = static_cast<int64_t>(seed);
     if (evaluate) {
-      p.settings.eval_text = args.get("eval", "");
-      p.settings.eval_protocol = analysis::protocol_name(eval_opts.protocol);
-      p.settings.eval_ctx = eval_opts.ctx;
-      p.settings.eval_limit = eval_opts.limit_chunks;
+      settings.eval_text = args.get("eval", "");
+      settings.eval_protocol = analysis::protocol_name(eval_opts.protocol);
+      settings.eval_ctx = eval_opts.ctx;
+      settings.eval_limit = eval_opts.limit_chunks;
+    }
+    settings.device = device.str();
+    settings.dtype = dtype_name(dtype);
+    settings.plan_json = args.has("layers-config") ? layers_config
+                                                   : nlohmann::json({{"default",
+                                                                      {{"method", method},
+                                                                       {"bits", spec.bits},
+                                                                       {"group", spec.group_size},
+                                                                       {"symmetric", spec.symmetric}}}})
+                                                         .dump();
+    auto p = project::project_of_run(weights, model_path, decoder, result, std::move(settings));
+    if (evaluate) {
       p.results.ppl_fp = eval_json["ppl_fp"].get<double>();
       p.results.ppl_quantized = eval_json["ppl"].get<double>();
     }
-    p.settings.device = device.str();
-    p.settings.dtype = dtype_name(dtype);
-    p.settings.plan_json = args.has("layers-config") ? layers_config
-                                                     : nlohmann::json({{"default",
-                                                                        {{"method", method},
-                                                                         {"bits", spec.bits},
-                                                                         {"group", spec.group_size},
-                                                                         {"symmetric", spec.symmetric}}}})
-                                                           .dump();
-    p.layers = project::layer_entries(result);
-    p.modified_tensors = project::modified_tensors(weights, decoder);
-    for (const auto& b : result.blocks)
-      p.results.blocks.push_back({b.layer, b.output_mse, b.output_rel_mse, b.seconds});
     t0 = Clock::now();
     project::save_project(p, project_file);
     run["project_save_seconds"] = seconds_since(t0);

@@ -2,6 +2,8 @@
 
 #include <torch/cuda.h>
 
+#include <algorithm>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -15,10 +17,19 @@
 #include <QStatusBar>
 #include <QTabWidget>
 
+#include "app/gui/method_infos.h"
 #include "app/gui/model_controller.h"
+#include "app/gui/run_controller.h"
 #include "widgets/layer_inspector.h"
+#include "widgets/method_panel.h"
+#include "widgets/run_view.h"
 #include "widgets/model_summary_view.h"
 #include "widgets/model_tree_view.h"
+#if QS_WITH_HDF5
+#include "app/gui/project_outline.h"
+#include "core/error.h"
+#include "core/project/project_file.h"
+#endif
 
 namespace qs::app {
 namespace {
@@ -28,6 +39,9 @@ constexpr int kMaxRecent = 8;
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
       models_(new ModelController(this)),
+      runs_(new RunController(this)),
+      method_panel_(new widgets::MethodPanel),
+      run_view_(new widgets::RunView),
       tree_(new widgets::ModelTreeView),
       summary_(new widgets::ModelSummaryView),
       inspector_(new widgets::LayerInspector),
@@ -37,12 +51,52 @@ MainWindow::MainWindow(QWidget* parent)
   pages_->setDocumentMode(true);
   pages_->addTab(summary_, tr("Summary"));
   pages_->addTab(inspector_, tr("Inspector"));
+  pages_->addTab(run_view_, tr("Run"));
   setCentralWidget(pages_);
   connect(tree_, &widgets::ModelTreeView::linear_selected, this, &MainWindow::inspect);
   auto* dock = new QDockWidget(tr("Model"), this);
   dock->setObjectName("ModelDock");
   dock->setWidget(tree_);
   addDockWidget(Qt::LeftDockWidgetArea, dock);
+  auto* method_dock = new QDockWidget(tr("Method"), this);
+  method_dock->setObjectName("MethodDock");
+  method_dock->setWidget(method_panel_);
+  addDockWidget(Qt::RightDockWidgetArea, method_dock);
+  method_panel_->set_methods(method_infos());
+  {
+    QSettings s;
+    widgets::RunSettings rs;
+    rs.method = s.value("run/method", "rtn").toString();
+    rs.bits = s.value("run/bits", 4).toInt();
+    rs.group = s.value("run/group", 128).toLongLong();
+    rs.symmetric = s.value("run/symmetric", false).toBool();
+    rs.calibration_path = s.value("run/calibration").toString();
+    rs.eval_path = s.value("run/eval").toString();
+    method_panel_->set_settings(rs);
+  }
+  connect(method_panel_, &widgets::MethodPanel::run_requested, this, &MainWindow::start_run);
+  connect(method_panel_, &widgets::MethodPanel::cancel_requested, runs_, &RunController::cancel);
+  connect(runs_, &RunController::started, this, [this](int blocks, const QString& title) {
+    run_view_->begin(blocks, title);
+    pages_->setCurrentWidget(run_view_);
+  });
+  connect(runs_, &RunController::fp_perplexity, run_view_, &widgets::RunView::set_fp_perplexity);
+  connect(runs_, &RunController::block_done, run_view_, &widgets::RunView::add_block);
+  connect(runs_, &RunController::log_line, run_view_, &widgets::RunView::append_log);
+  connect(runs_, &RunController::loss_point, run_view_, &widgets::RunView::add_loss_point);
+  connect(runs_, &RunController::progress_changed, this, [this](const QString& stage, qint64 done, qint64 total) {
+    if (stage == QLatin1String("quantize")) statusBar()->showMessage(tr("Quantizing: block %1 of %2").arg(done).arg(total));
+  });
+  connect(runs_, &RunController::finished, this, &MainWindow::run_finished);
+  connect(runs_, &RunController::failed, this, [this](const QString& message, bool cancelled) {
+    method_panel_->set_running(false);
+    run_view_->finish(cancelled ? message : tr("Failed: %1").arg(message));
+    statusBar()->showMessage(cancelled ? message : tr("The run failed"), 8000);
+    if (cancelled) return;
+    auto* box = new QMessageBox(QMessageBox::Critical, tr("Run failed"), message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+  });
 
   device_label_->setText(torch::cuda::is_available() ? tr("CUDA: %1 device(s)").arg(torch::cuda::device_count())
                                                      : tr("CPU only (no CUDA device)"));
@@ -57,6 +111,8 @@ MainWindow::MainWindow(QWidget* parent)
     QApplication::restoreOverrideCursor();
     tree_->set_outline(o);
     summary_->set_outline(o);
+    // Runs start from a model; a project's weights are already quantized.
+    method_panel_->set_model_available(models_->model() && o.project_path.isEmpty());
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(o.path).fileName()));
     statusBar()->showMessage(tr("Loaded %1").arg(o.path), 5000);
     remember_recent(o.path);
@@ -112,8 +168,24 @@ void MainWindow::create_actions() {
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   update_recent_menu();
   file->addSeparator();
+#if QS_WITH_HDF5
+  save_project_ = file->addAction(tr("Save Project &As…"), this, [this] {
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save project"), QString(), tr("QuantScope projects (*.qsproj)"));
+    if (!path.isEmpty()) save_project(path.endsWith(".qsproj") ? path : path + ".qsproj");
+  });
+  save_project_->setShortcut(QKeySequence::SaveAs);
+  save_project_->setEnabled(false);
+  file->addSeparator();
+#endif
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
+
+  QMenu* run = menuBar()->addMenu(tr("&Run"));
+  QAction* start = run->addAction(tr("&Run Method"), this, &MainWindow::start_run);
+  start->setShortcut(QKeySequence(Qt::Key_F5));
+  QAction* cancel = run->addAction(tr("&Cancel Run"), runs_, &RunController::cancel);
+  cancel->setShortcut(QKeySequence(tr("Ctrl+.")));
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   QAction* about = help->addAction(tr("&About QuantScope"), this, [this] {
@@ -126,6 +198,68 @@ void MainWindow::create_actions() {
 }
 
 void MainWindow::open_model(const QString& path) { models_->open(path); }
+
+void MainWindow::start_run() {
+  if (runs_->busy()) return;
+  const auto settings = method_panel_->settings();
+  if (!models_->model() || !models_->outline().project_path.isEmpty()) {
+    statusBar()->showMessage(tr("Open a model to run a method on it"), 5000);
+    return;
+  }
+  if (settings.calibration_path.isEmpty()) {
+    statusBar()->showMessage(tr("Choose a calibration text in the Method dock"), 5000);
+    return;
+  }
+  QSettings s;
+  s.setValue("run/method", settings.method);
+  s.setValue("run/bits", settings.bits);
+  s.setValue("run/group", settings.group);
+  s.setValue("run/symmetric", settings.symmetric);
+  s.setValue("run/calibration", settings.calibration_path);
+  s.setValue("run/eval", settings.eval_path);
+  method_panel_->set_running(true);
+  runs_->start(models_->model(), models_->outline().path, settings);
+}
+
+void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) {
+  method_panel_->set_running(false);
+  QString status = tr("Done: %1 linears quantized in %2 s")
+                       .arg(std::count_if(outcome->result.layers.begin(), outcome->result.layers.end(),
+                                          [](const auto& l) { return l.record != nullptr; }))
+                       .arg(outcome->result.seconds, 0, 'f', 1);
+  if (outcome->fp_perplexity > 0)
+    status += tr(", live perplexity %1 (FP %2)").arg(outcome->perplexity, 0, 'f', 3).arg(outcome->fp_perplexity, 0, 'f', 3);
+  run_view_->finish(status);
+  statusBar()->showMessage(status, 8000);
+#if QS_WITH_HDF5
+  auto outline = models_->outline();
+  outline.inspections.clear();
+  apply_project(outcome->project, outline);
+  models_->update_outline(outline);
+  tree_->set_outline(outline);
+  summary_->set_outline(outline);
+  if (save_project_) save_project_->setEnabled(true);
+#endif
+}
+
+bool MainWindow::save_project(const QString& path) {
+#if QS_WITH_HDF5
+  const auto outcome = runs_->last_outcome();
+  if (!outcome) return false;
+  try {
+    project::save_project(outcome->project, path.toStdString());
+  } catch (const Error& e) {
+    QMessageBox::critical(this, tr("Could not save the project"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+  remember_recent(path);
+  return true;
+#else
+  Q_UNUSED(path);
+  return false;
+#endif
+}
 
 void MainWindow::select_layer(const QString& name) {
   if (!tree_->select(name)) inspect(name);

@@ -3,13 +3,17 @@
 // layer inspector) and the status bar. Model state lives in ModelController; this class only wires views to it.
 
 #include <QMainWindow>
+#include <memory>
 
 namespace qs::widgets {
 class LayerInspector;
+class MethodPanel;
+class RunView;
 class ModelTreeView;
 class ModelSummaryView;
 }  // namespace qs::widgets
 
+class QAction;
 class QLabel;
 class QMenu;
 class QTabWidget;
@@ -17,6 +21,8 @@ class QTabWidget;
 namespace qs::app {
 
 class ModelController;
+class RunController;
+struct RunOutcome;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -25,6 +31,8 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   ModelController* models() const { return models_; }
+  RunController* runs() const { return runs_; }
+  widgets::MethodPanel* method_panel() const { return method_panel_; }
   // Opens a model off the GUI thread; a failure is shown in a window-modal dialog
   // and leaves the open model as it was.
   void open_model(const QString& path);
@@ -34,6 +42,10 @@ class MainWindow : public QMainWindow {
   void select_layer(const QString& name);
   // "spectrum", "error-map" or "outliers".
   void show_inspector_tab(const QString& tab);
+  // Runs the method panel's settings on the open model (Run > Run, F5).
+  void start_run();
+  // Writes the last finished run as a project (File > Save Project As).
+  bool save_project(const QString& path);
 
  protected:
   void closeEvent(QCloseEvent* e) override;
@@ -42,8 +54,13 @@ class MainWindow : public QMainWindow {
   void create_actions();
   void update_recent_menu();
   void remember_recent(const QString& path);
+  void run_finished(const std::shared_ptr<const RunOutcome>& outcome);
 
   ModelController* models_;
+  RunController* runs_;
+  widgets::MethodPanel* method_panel_;
+  widgets::RunView* run_view_;
+  QAction* save_project_ = nullptr;
   widgets::ModelTreeView* tree_;
   widgets::ModelSummaryView* summary_;
   widgets::LayerInspector* inspector_;

@@ -25,6 +25,9 @@ class ModelController : public QObject {
   bool busy() const { return busy_; }
   std::shared_ptr<const model::ModelWeights> model() const { return model_; }
   const widgets::ModelOutline& outline() const { return outline_; }
+  // After a run: the same model, its linears now showing the run's methods,
+  // errors and analyses.
+  void update_outline(widgets::ModelOutline o) { outline_ = std::move(o); }
 
  Q_SIGNALS:
   void load_started(const QString& path);

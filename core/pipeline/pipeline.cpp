@@ -192,6 +192,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       if (carry_fp) x_fp = ctx.fp_targets();
       x = outputs;
       release_free_memory();
+      if (options.on_block) options.on_block(br);
       feedback.progress("quantize", l + 1, layers);
     }
   } catch (...) {

@@ -7,6 +7,7 @@
 // activations are alive at a time. On cancel or error the decoder is put back
 // exactly as it was.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +21,8 @@
 
 namespace qs::pipeline {
 
+struct BlockResult;
+
 struct PipelineOptions {
   int64_t batch = 8;  // calibration sequences per forward pass
   // Per-layer output errors are measured on the first this many calibration
@@ -29,6 +32,11 @@ struct PipelineOptions {
   // Also compute each quantized linear's inspector analyses (spectra, error
   // map, input statistics on the metric sequences): three SVDs per linear.
   bool analyses = false;
+  // Called after each block, on the pipeline's thread, with blocks 0..layer of
+  // the decoder quantized and the rest still FP: the place for a live
+  // perplexity of the partly quantized model (run it without gradients). May
+  // throw qs::Cancelled; the decoder is then restored as for any cancel.
+  std::function<void(const BlockResult&)> on_block;
 };
 
 struct LayerResult {

@@ -49,6 +49,17 @@ std::vector<LayerEntry> layer_entries(const pipeline::PipelineResult& result) {
   return out;
 }
 
+Project project_of_run(const model::ModelWeights& weights, const std::string& path, const model::Decoder& decoder,
+                       const pipeline::PipelineResult& result, Settings settings) {
+  Project p;
+  p.model = model_ref(weights, path);
+  p.settings = std::move(settings);
+  p.layers = layer_entries(result);
+  p.modified_tensors = modified_tensors(weights, decoder);
+  for (const auto& b : result.blocks) p.results.blocks.push_back({b.layer, b.output_mse, b.output_rel_mse, b.seconds});
+  return p;
+}
+
 std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights& original,
                                                       const model::Decoder& decoder) {
   std::map<std::string, torch::Tensor> out;

@@ -27,6 +27,12 @@ ModelStatus check_model(const ModelRef& ref);
 // One entry per linear of the run, in model order, with records, metrics and analyses.
 std::vector<LayerEntry> layer_entries(const pipeline::PipelineResult& result);
 
+// The project of a finished run on `weights` (opened from `path`), which left
+// `decoder` quantized: model reference, the settings given, layer entries,
+// changed norms and block metrics. Perplexities are the caller's to fill.
+Project project_of_run(const model::ModelWeights& weights, const std::string& path, const model::Decoder& decoder,
+                       const pipeline::PipelineResult& result, Settings settings);
+
 // Block tensors outside the linears whose values the run changed against
 // `original` (norm weights that absorbed AWQ scales), as float32.
 std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights& original,

@@ -1,4 +1,6 @@
+#include <QDir>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QMessageBox>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -7,11 +9,14 @@
 
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
+#include "app/gui/run_controller.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 #include "widgets/error_heatmap.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/model_tree_view.h"
+#include "widgets/method_panel.h"
+#include "widgets/run_view.h"
 #include "widgets/spectrum_plot.h"
 #if QS_WITH_HDF5
 #include "core/model/decoder.h"
@@ -121,9 +126,92 @@ class TestMainWindow : public QObject {
     w.inspect("model.layers.1.mlp.down_proj");
     QVERIFY(inspector->tabs()->isHidden() || !inspector->tabs()->isVisible());
   }
+
+  // A run from the method panel: block-by-block live perplexity on the run
+  // page, the tree showing each linear's method and error, the open model
+  // untouched, and the run saved as a project with its perplexity curve.
+  void runsAMethodWithLivePerplexityAndSavesIt() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    w.show();
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(model_dir);
+    QVERIFY(loaded.wait(20000));
+    w.method_panel()->set_settings(settings("gptq", model_dir));
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    QTest::mouseClick(w.method_panel()->findChild<QPushButton*>("runButton"), Qt::LeftButton);
+    QVERIFY(done.wait(60000));
+    auto* view = w.findChild<widgets::RunView*>();
+    QCOMPARE(view->perplexity_points(), 3);  // FP, then after each of the 2 blocks
+    QVERIFY(view->status().startsWith("Done"));
+    const auto& o = w.models()->outline();
+    QCOMPARE(o.blocks[1].linears[6].method, QString("gptq W3g32"));
+    QVERIFY(o.blocks[1].linears[6].output_rel_mse > 0);
+    QCOMPARE(o.inspections.size(), 14);
+    QVERIFY(w.models()->model()->quantized.empty());
+    QVERIFY(w.method_panel()->findChild<QPushButton*>("runButton")->isEnabled());
+
+    const QString file = QDir(model_dir).filePath("gui-run.qsproj");
+    QVERIFY(w.save_project(file));
+    const auto p = project::load_project(file.toStdString());
+    QCOMPARE(p.layers.size(), size_t{14});
+    QCOMPARE(p.results.curve.size(), size_t{3});
+    QCOMPARE(p.results.curve.back().blocks, int64_t{2});
+    QVERIFY(p.layers[0].record != nullptr);
+  }
+
+  // Cancel stops a learned method between optimizer steps; the tree and the
+  // open model stay as they were and Run is available again.
+  void cancelledRunKeepsThePreviousState() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(model_dir);
+    QVERIFY(loaded.wait(20000));
+    auto s = settings("lwc", model_dir);
+    s.params.insert("epochs", qlonglong{500});
+    w.method_panel()->set_settings(s);
+    QObject::connect(w.runs(), &app::RunController::loss_point, w.runs(), &app::RunController::cancel);
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_run();
+    QVERIFY(failed.wait(60000));
+    QVERIFY(failed.at(0).at(1).toBool());
+    QVERIFY(w.models()->outline().blocks[0].linears[0].method.isEmpty());
+    QVERIFY(w.models()->model()->quantized.empty());
+    QVERIFY(!w.runs()->busy());
+    QVERIFY(w.findChild<widgets::RunView*>()->status().startsWith("Cancelled"));
+  }
 #endif
 
  private:
+  // A tiny model with a byte-level tokenizer and a text to calibrate on.
+  QString write_model_with_tokenizer() {
+    const QString dir = dir_.filePath("with-tokenizer");
+    QDir().mkpath(dir);
+    auto c = test::tiny_config();
+    c.vocab_size = 260;
+    test::write_hf_checkpoint(test::make_tiny_llama(c, 4), dir.toStdString());
+    test::write_byte_tokenizer(dir.toStdString());
+    QFile text(QDir(dir).filePath("calib.txt"));
+    if (text.open(QIODevice::WriteOnly))
+      for (int i = 0; i < 40; ++i) text.write("The quick brown fox jumps over the lazy dog, line by line.\n");
+    return dir;
+  }
+
+  static widgets::RunSettings settings(const QString& method, const QString& dir) {
+    widgets::RunSettings s;
+    s.method = method;
+    s.bits = 3;
+    s.group = 32;
+    s.calibration_path = QDir(dir).filePath("calib.txt");
+    s.nsamples = 4;
+    s.seqlen = 32;
+    s.eval_path = s.calibration_path;
+    s.eval_windows = 2;
+    s.eval_ctx = 16;
+    return s;
+  }
+
   QTemporaryDir dir_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
+#include "core/text/byte_level_bpe.h"
 
 namespace qs::test {
 
@@ -66,6 +67,30 @@ void write_hf_checkpoint(const model::ModelWeights& w, const std::filesystem::pa
   std::ofstream(dir / "config.json") << io::hf_config_to_json(w.config, "float32");
   std::vector<std::pair<std::string, torch::Tensor>> tensors(w.tensors.begin(), w.tensors.end());
   io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+}
+
+void write_byte_tokenizer(const std::filesystem::path& dir) {
+  std::string vocab;
+  for (int b = 0; b < 256; ++b) {
+    const char32_t cp = text::ByteLevelBpe::byte_to_code_point(static_cast<uint8_t>(b));
+    if (b) vocab.push_back(',');
+    vocab.push_back('"');
+    if (cp == '"' || cp == '\\') vocab.push_back('\\');
+    if (cp < 0x80) {
+      vocab.push_back(static_cast<char>(cp));
+    } else {
+      vocab.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      vocab.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    vocab += "\":" + std::to_string(b);
+  }
+  std::ofstream(dir / "tokenizer.json")
+      << R"({"version":"1.0","added_tokens":[],"normalizer":null,)"
+      << R"("pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},)"
+      << R"("post_processor":null,"decoder":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},)"
+      << R"("model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,)"
+      << R"("end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":{)" << vocab
+      << "},\"merges\":[]}}";
 }
 
 }  // namespace qs::test

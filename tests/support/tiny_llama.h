@@ -13,5 +13,9 @@ model::ModelConfig tiny_config();
 model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed);
 // Writes config.json and model.safetensors (float32) into dir, HF layout.
 void write_hf_checkpoint(const model::ModelWeights& w, const std::filesystem::path& dir);
+// Writes a byte-level BPE tokenizer.json (GPT-2's byte alphabet, ids 0..255,
+// no merges) into dir, so runs that read text work on a tiny model whose
+// vocabulary has at least 256 entries.
+void write_byte_tokenizer(const std::filesystem::path& dir);
 
 }  // namespace qs::test

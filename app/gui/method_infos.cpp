@@ -1,0 +1,37 @@
+#include "app/gui/method_infos.h"
+
+#include <variant>
+
+#include "core/methods/method_registry.h"
+
+namespace qs::app {
+
+QVector<widgets::MethodInfo> method_infos() {
+  QVector<widgets::MethodInfo> out;
+  for (const auto* m : methods::all_methods()) {
+    widgets::MethodInfo info;
+    info.name = QString::fromStdString(m->name());
+    info.description = QString::fromStdString(m->description());
+    for (const auto& p : m->param_specs()) {
+      widgets::ParamInfo pi;
+      pi.name = QString::fromStdString(p.name);
+      pi.help = QString::fromStdString(p.help);
+      pi.min = p.min;
+      pi.max = p.max;
+      for (const auto& c : p.choices) pi.choices.append(QString::fromStdString(c));
+      pi.default_value = std::visit(
+          [](const auto& v) -> QVariant {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::string>) return QString::fromStdString(v);
+            else if constexpr (std::is_same_v<T, int64_t>) return static_cast<qlonglong>(v);
+            else return v;
+          },
+          p.default_value);
+      info.params.append(pi);
+    }
+    out.append(info);
+  }
+  return out;
+}
+
+}  // namespace qs::app

@@ -1,0 +1,51 @@
+#pragma once
+// Owns the run worker's thread and the current run's feedback: starts a run
+// of the method panel's settings on the open model, forwards its progress,
+// and keeps the last finished outcome for saving and export. Cancel asks the
+// pipeline to stop at its next check (between layers, optimizer steps and
+// evaluation windows); the open model is never modified by a run.
+
+#include <QObject>
+#include <QThread>
+#include <memory>
+
+#include "app/gui/run_worker.h"
+
+namespace qs::app {
+
+class RunFeedback;
+
+class RunController : public QObject {
+  Q_OBJECT
+ public:
+  explicit RunController(QObject* parent = nullptr);
+  ~RunController() override;
+
+  bool busy() const { return feedback_ != nullptr; }
+  void start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
+             const widgets::RunSettings& settings);
+  void cancel();
+  std::shared_ptr<const RunOutcome> last_outcome() const { return last_; }
+
+ Q_SIGNALS:
+  void started(int blocks, const QString& title);
+  void fp_perplexity(double ppl);
+  void block_done(int layer, double output_rel_mse, double ppl);
+  void progress_changed(const QString& stage, qint64 done, qint64 total);
+  void log_line(const QString& line);
+  void loss_point(const QString& series, qint64 step, double value);
+  void finished(std::shared_ptr<const qs::app::RunOutcome> outcome);
+  void failed(const QString& message, bool cancelled);
+  void request_run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
+                   const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
+
+ private:
+  void end_run();
+
+  QThread thread_;
+  RunWorker* worker_;
+  RunFeedback* feedback_ = nullptr;
+  std::shared_ptr<const RunOutcome> last_;
+};
+
+}  // namespace qs::app

@@ -1,0 +1,135 @@
+#include "app/gui/run_worker.h"
+
+#include <torch/cuda.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <variant>
+#include <limits>
+#include <new>
+
+#include "app/gui/run_feedback.h"
+#include "core/analysis/perplexity.h"
+#include "core/error.h"
+#include "core/text/calibration_set.h"
+#include "core/text/text_file.h"
+#include "core/text/tokenizer.h"
+#if QS_WITH_HDF5
+#include "core/project/project_model.h"
+#endif
+
+namespace qs::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+quant::ParamValue to_param(const QVariant& v) {
+  switch (v.typeId()) {
+    case QMetaType::Bool: return v.toBool();
+    case QMetaType::Int:
+    case QMetaType::LongLong: return static_cast<int64_t>(v.toLongLong());
+    case QMetaType::Double: return v.toDouble();
+    default: return v.toString().toStdString();
+  }
+}
+
+pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
+  quant::QuantSpec spec;
+  spec.bits = s.bits;
+  spec.group_size = s.group;
+  spec.symmetric = s.symmetric;
+  auto choice = pipeline::QuantPlan::make_choice(s.method.toStdString(), spec, "method panel");
+  for (auto it = s.params.begin(); it != s.params.end(); ++it)
+    choice.params.set(it.key().toStdString(), to_param(it.value()), "method panel");
+  return pipeline::QuantPlan(choice);
+}
+
+// The plan as QuantPlan::from_json reads it, for the project.
+std::string plan_json(const widgets::RunSettings& s) {
+  nlohmann::json params = nlohmann::json::object();
+  for (auto it = s.params.begin(); it != s.params.end(); ++it)
+    std::visit([&](const auto& v) { params[it.key().toStdString()] = v; }, to_param(it.value()));
+  return nlohmann::json{{"default",
+                         {{"method", s.method.toStdString()},
+                          {"bits", s.bits},
+                          {"group", s.group},
+                          {"symmetric", s.symmetric},
+                          {"params", params}}}}
+      .dump();
+}
+
+}  // namespace
+
+void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
+                    const widgets::RunSettings& settings, RunFeedback* feedback) {
+  try {
+    const bool cuda = torch::cuda::is_available();
+    const auto plan = plan_for(settings);
+    const fs::path mp = model_path.toStdString();
+    const auto tokenizer = text::load_tokenizer_for_model(mp.extension() == ".safetensors" ? mp.parent_path() : mp);
+    const auto calib_path = settings.calibration_path.toStdString();
+    const auto calibration = text::sample_calibration(tokenizer->encode(text::read_text_file(calib_path)),
+                                                      settings.nsamples, settings.seqlen, 0, calib_path);
+    auto decoder = std::make_shared<model::Decoder>(*weights, cuda ? torch::Device(torch::kCUDA) : torch::kCPU,
+                                                    cuda ? torch::kFloat16 : torch::kFloat32);
+    Q_EMIT started(static_cast<int>(decoder->num_layers()),
+                   tr("%1 %2 on %3").arg(settings.method, QString::fromStdString(plan.choice_for("").spec.label()),
+                                        QString::fromStdString(mp.filename().string())));
+
+    std::vector<int32_t> eval_tokens;
+    analysis::PerplexityOptions eval;
+    eval.protocol = analysis::PplProtocol::Hf;
+    eval.ctx = settings.eval_ctx;
+    eval.limit_chunks = settings.eval_windows;
+    auto outcome = std::make_shared<RunOutcome>();
+    outcome->settings = settings;
+    if (!settings.eval_path.isEmpty()) {
+      eval_tokens = tokenizer->encode(text::read_text_file(settings.eval_path.toStdString()));
+      outcome->fp_perplexity = analysis::perplexity(*decoder, eval_tokens, eval, feedback).ppl;
+      Q_EMIT fp_perplexity(outcome->fp_perplexity);
+    }
+    pipeline::PipelineOptions options;
+    options.analyses = true;
+    std::vector<std::pair<int64_t, double>> curve;
+    options.on_block = [&](const pipeline::BlockResult& b) {
+      double ppl = std::numeric_limits<double>::quiet_NaN();
+      if (!eval_tokens.empty()) {
+        ppl = outcome->perplexity = analysis::perplexity(*decoder, eval_tokens, eval, feedback).ppl;
+        curve.emplace_back(b.layer + 1, ppl);
+      }
+      Q_EMIT block_done(static_cast<int>(b.layer), b.output_rel_mse, ppl);
+    };
+    outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
+#if QS_WITH_HDF5
+    project::Settings ps;
+    ps.calibration_text = calib_path;
+    ps.nsamples = settings.nsamples;
+    ps.seqlen = settings.seqlen;
+    ps.eval_text = settings.eval_path.toStdString();
+    ps.eval_ctx = eval.ctx;
+    ps.eval_limit = eval.limit_chunks;
+    ps.device = decoder->device().str();
+    ps.dtype = cuda ? "fp16" : "fp32";
+    ps.plan_json = plan_json(settings);
+    outcome->project = project::project_of_run(*weights, model_path.toStdString(), *decoder, outcome->result, ps);
+    if (!eval_tokens.empty()) {
+      outcome->project.results.ppl_fp = outcome->fp_perplexity;
+      outcome->project.results.ppl_quantized = outcome->perplexity;
+      outcome->project.results.curve.push_back({0, outcome->fp_perplexity});
+      for (const auto& [blocks, ppl] : curve) outcome->project.results.curve.push_back({blocks, ppl});
+    }
+#endif
+    outcome->decoder = std::move(decoder);
+    Q_EMIT finished(outcome);
+  } catch (const Cancelled&) {
+    Q_EMIT failed(tr("Cancelled. The open model is unchanged."), true);
+  } catch (const Error& e) {
+    Q_EMIT failed(QString::fromUtf8(e.what()), false);
+  } catch (const c10::Error& e) {
+    Q_EMIT failed(tr("Error in torch: %1").arg(QString::fromUtf8(e.what_without_backtrace())), false);
+  } catch (const std::bad_alloc&) {
+    Q_EMIT failed(tr("Out of memory. Try fewer calibration sequences or a shorter length."), false);
+  }
+}
+
+}  // namespace qs::app

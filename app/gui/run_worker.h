@@ -1,0 +1,50 @@
+#pragma once
+// Runs one quantization on the run controller's worker thread: tokenizer,
+// calibration sample, the pipeline with a live perplexity of the partly
+// quantized model after each block, on a decoder of its own (the open model
+// is never modified). Results go back through queued signals.
+
+#include <QObject>
+#include <QString>
+#include <memory>
+
+#include "core/model/decoder.h"
+#include "core/model/model_weights.h"
+#include "core/pipeline/pipeline.h"
+#include "widgets/method_panel.h"
+#if QS_WITH_HDF5
+#include "core/project/project.h"
+#endif
+
+namespace qs::app {
+
+class RunFeedback;
+
+struct RunOutcome {
+  widgets::RunSettings settings;
+  std::shared_ptr<model::Decoder> decoder;  // the quantized model
+  pipeline::PipelineResult result;
+  double fp_perplexity = 0;  // on the live slice; 0 without one
+  double perplexity = 0;
+#if QS_WITH_HDF5
+  project::Project project;  // what Save Project writes
+#endif
+};
+
+class RunWorker : public QObject {
+  Q_OBJECT
+ public Q_SLOTS:
+  // `feedback` outlives the run (the controller owns it).
+  void run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
+           const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
+
+ Q_SIGNALS:
+  void started(int blocks, const QString& title);
+  void fp_perplexity(double ppl);
+  void block_done(int layer, double output_rel_mse, double ppl);
+  void finished(std::shared_ptr<qs::app::RunOutcome> outcome);
+  // cancelled: the user asked for it; the message says what happened.
+  void failed(const QString& message, bool cancelled);
+};
+
+}  // namespace qs::app

@@ -1,0 +1,93 @@
+#pragma once
+// The method dock: method selector with that method's typed hyper-parameters
+// (defaults and tooltips from the method), the grid (bits, group,
+// symmetric), calibration and live-evaluation settings, and Run / Cancel.
+// Draws the method descriptions it is handed; knows nothing of core/.
+
+#include <QVariant>
+#include <QVector>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QFormLayout;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+
+namespace qs::widgets {
+
+struct ParamInfo {
+  QString name;
+  QVariant default_value;  // bool, qlonglong, double or QString
+  QString help;
+  double min = 0;
+  double max = 0;
+  QStringList choices;  // QString parameters only; empty: free text
+};
+
+struct MethodInfo {
+  QString name;
+  QString description;
+  QVector<ParamInfo> params;
+};
+
+struct RunSettings {
+  QString method;
+  int bits = 4;
+  qint64 group = 128;  // 0: per channel
+  bool symmetric = false;
+  QVariantMap params;  // only those that differ from the method's defaults
+  QString calibration_path;
+  int nsamples = 32;
+  int seqlen = 512;
+  QString eval_path;  // empty: no live perplexity
+  int eval_windows = 4;
+  int eval_ctx = 128;
+};
+
+class MethodPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit MethodPanel(QWidget* parent = nullptr);
+
+  void set_methods(const QVector<MethodInfo>& methods);
+  void set_settings(const RunSettings& s);
+  RunSettings settings() const;
+  // While running, Run is disabled and Cancel enabled.
+  void set_running(bool running);
+  // Run needs a model; without one the panel says so.
+  void set_model_available(bool available);
+
+ Q_SIGNALS:
+  void run_requested(const qs::widgets::RunSettings& settings);
+  void cancel_requested();
+
+ private:
+  void show_params(int method_index);
+  void update_run_enabled();
+
+  QVector<MethodInfo> methods_;
+  QComboBox* method_;
+  QLabel* description_;
+  QFormLayout* params_form_;
+  QVector<QWidget*> param_editors_;  // in the order of methods_[current].params
+  QSpinBox* bits_;
+  QComboBox* group_;
+  QCheckBox* symmetric_;
+  QLineEdit* calibration_;
+  QSpinBox* nsamples_;
+  QSpinBox* seqlen_;
+  QLineEdit* eval_;
+  QSpinBox* eval_windows_;
+  QSpinBox* eval_ctx_;
+  QPushButton* run_;
+  QPushButton* cancel_;
+  bool running_ = false;
+  bool model_available_ = false;
+};
+
+}  // namespace qs::widgets
+
+Q_DECLARE_METATYPE(qs::widgets::RunSettings)

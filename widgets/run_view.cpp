@@ -1,0 +1,180 @@
+#include "widgets/run_view.h"
+
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "widgets/plot_support.h"
+#include "widgets/qcustomplot_include.h"
+
+namespace qs::widgets {
+namespace {
+
+void log_axis(QCPAxis* axis, const QString& label) {
+  axis->setLabel(label);
+  axis->setScaleType(QCPAxis::stLogarithmic);
+  axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  axis->setNumberFormat("gb");
+}
+
+QColor series_color(int i) {
+  static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
+                                   QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75)};
+  return palette[i % 6];
+}
+
+}  // namespace
+
+RunView::RunView(QWidget* parent)
+    : QWidget(parent),
+      title_(new QLabel(this)),
+      progress_(new QProgressBar(this)),
+      ppl_plot_(new QCustomPlot(this)),
+      loss_plot_(new QCustomPlot(this)),
+      log_(new QPlainTextEdit(this)) {
+  auto* layout = new QVBoxLayout(this);
+  title_->setObjectName("runTitle");
+  title_->setText(tr("No run yet: choose a method in the Method dock and press Run."));
+  layout->addWidget(title_);
+  layout->addWidget(progress_);
+
+  ppl_plot_->xAxis->setLabel(tr("blocks quantized"));
+  log_axis(ppl_plot_->yAxis, tr("perplexity (live slice)"));
+  ppl_plot_->yAxis2->setVisible(true);
+  log_axis(ppl_plot_->yAxis2, tr("block output rel. MSE"));
+  auto* ppl = ppl_plot_->addGraph(ppl_plot_->xAxis, ppl_plot_->yAxis);
+  ppl->setName(tr("perplexity"));
+  ppl->setPen(QPen(QColor(31, 119, 180), 2));
+  ppl->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+  auto* fp = ppl_plot_->addGraph(ppl_plot_->xAxis, ppl_plot_->yAxis);
+  fp->setName(tr("FP"));
+  fp->setPen(QPen(Qt::gray, 1.5, Qt::DashLine));
+  auto* mse = ppl_plot_->addGraph(ppl_plot_->xAxis, ppl_plot_->yAxis2);
+  mse->setName(tr("block output rel. MSE"));
+  mse->setLineStyle(QCPGraph::lsNone);
+  mse->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, QColor(214, 39, 40), 6));
+  place_legend_below(ppl_plot_);
+  ppl_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  install_export_menu(ppl_plot_, [this] { return perplexity_csv(); });
+
+  loss_plot_->xAxis->setLabel(tr("optimizer step"));
+  log_axis(loss_plot_->yAxis, tr("training loss"));
+  loss_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  install_export_menu(loss_plot_, [this] { return loss_csv(); });
+
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(5000);
+  auto* split = new QSplitter(Qt::Vertical, this);
+  split->addWidget(ppl_plot_);
+  split->addWidget(loss_plot_);
+  split->addWidget(log_);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  split->setStretchFactor(2, 1);
+  layout->addWidget(split, 1);
+  loss_plot_->setVisible(false);
+}
+
+void RunView::begin(int blocks, const QString& title) {
+  blocks_ = blocks;
+  fp_ppl_ = 0;
+  ppl_x_.clear();
+  ppl_y_.clear();
+  mse_x_.clear();
+  mse_y_.clear();
+  for (int i = 0; i < 3; ++i) ppl_plot_->graph(i)->data()->clear();
+  loss_plot_->clearGraphs();
+  loss_graphs_.clear();
+  loss_plot_->setVisible(false);
+  log_->clear();
+  title_->setText(title);
+  progress_->setRange(0, blocks);
+  progress_->setValue(0);
+  ppl_plot_->xAxis->setRange(-0.5, blocks + 0.5);
+  redraw_perplexity();
+}
+
+void RunView::set_fp_perplexity(double ppl) {
+  fp_ppl_ = ppl;
+  ppl_x_.prepend(0);
+  ppl_y_.prepend(ppl);
+  redraw_perplexity();
+}
+
+void RunView::add_block(int layer, double output_rel_mse, double ppl) {
+  if (!std::isnan(ppl)) {
+    ppl_x_.append(layer + 1);
+    ppl_y_.append(ppl);
+  }
+  if (output_rel_mse > 0) {
+    mse_x_.append(layer + 1);
+    mse_y_.append(output_rel_mse);
+  }
+  progress_->setValue(layer + 1);
+  redraw_perplexity();
+}
+
+void RunView::redraw_perplexity() {
+  ppl_plot_->graph(0)->setData(ppl_x_, ppl_y_, true);
+  if (fp_ppl_ > 0) ppl_plot_->graph(1)->setData({-0.5, blocks_ + 0.5}, {fp_ppl_, fp_ppl_}, true);
+  ppl_plot_->graph(2)->setData(mse_x_, mse_y_, true);
+  if (!ppl_y_.isEmpty()) {
+    const auto [lo, hi] = std::minmax_element(ppl_y_.begin(), ppl_y_.end());
+    ppl_plot_->yAxis->setRange(*lo / 1.2, *hi * 1.2);
+  }
+  if (!mse_y_.isEmpty()) {
+    const auto [lo, hi] = std::minmax_element(mse_y_.begin(), mse_y_.end());
+    ppl_plot_->yAxis2->setRange(*lo / 2, *hi * 2);
+  }
+  ppl_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void RunView::add_loss_point(const QString& series, qint64 step, double loss) {
+  if (!(loss > 0)) return;  // a log axis cannot show it
+  auto it = loss_graphs_.find(series);
+  if (it == loss_graphs_.end()) {
+    auto* g = loss_plot_->addGraph();
+    g->setName(series);
+    g->setPen(QPen(series_color(loss_graphs_.size()), 1.2));
+    it = loss_graphs_.insert(series, loss_plot_->graphCount() - 1);
+    loss_plot_->setVisible(true);
+  }
+  loss_plot_->graph(it.value())->addData(static_cast<double>(step), loss);
+  loss_plot_->rescaleAxes();
+  loss_plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void RunView::append_log(const QString& line) { log_->appendPlainText(line); }
+
+void RunView::set_progress(qint64 done, qint64 total) {
+  progress_->setRange(0, static_cast<int>(total));
+  progress_->setValue(static_cast<int>(done));
+}
+
+void RunView::finish(const QString& status) {
+  title_->setText(status);
+  append_log(status);
+}
+
+QString RunView::status() const { return title_->text(); }
+
+QString RunView::perplexity_csv() const {
+  QString s = "blocks_quantized,perplexity\n";
+  for (int i = 0; i < ppl_x_.size(); ++i) s += QString("%1,%2\n").arg(ppl_x_[i]).arg(ppl_y_[i], 0, 'g', 10);
+  s += "\nblock,output_rel_mse\n";
+  for (int i = 0; i < mse_x_.size(); ++i) s += QString("%1,%2\n").arg(mse_x_[i] - 1).arg(mse_y_[i], 0, 'g', 10);
+  return s;
+}
+
+QString RunView::loss_csv() const {
+  QString s = "series,step,loss\n";
+  for (auto it = loss_graphs_.begin(); it != loss_graphs_.end(); ++it)
+    for (auto p = loss_plot_->graph(it.value())->data()->constBegin(); p != loss_plot_->graph(it.value())->data()->constEnd(); ++p)
+      s += QString("%1,%2,%3\n").arg(it.key()).arg(p->key).arg(p->value, 0, 'g', 10);
+  return s;
+}
+
+}  // namespace qs::widgets

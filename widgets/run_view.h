@@ -1,0 +1,54 @@
+#pragma once
+// The run page: perplexity of the partly quantized model after each block
+// (with the FP level as a dashed line) and each block's output error beside
+// it, the loss curves of learned methods, progress and the run's log. Draws
+// what it is handed.
+
+#include <QMap>
+#include <QVector>
+#include <QWidget>
+
+class QCustomPlot;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+
+namespace qs::widgets {
+
+class RunView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit RunView(QWidget* parent = nullptr);
+
+  // Clears everything for a run over `blocks` blocks.
+  void begin(int blocks, const QString& title);
+  void set_fp_perplexity(double ppl);
+  // ppl: NaN when no live evaluation is configured.
+  void add_block(int layer, double output_rel_mse, double ppl);
+  void add_loss_point(const QString& series, qint64 step, double loss);
+  void append_log(const QString& line);
+  void set_progress(qint64 done, qint64 total);
+  void finish(const QString& status);
+
+  QCustomPlot* perplexity_plot() const { return ppl_plot_; }
+  QCustomPlot* loss_plot() const { return loss_plot_; }
+  int perplexity_points() const { return ppl_x_.size(); }
+  QString status() const;
+
+ private:
+  void redraw_perplexity();
+  QString perplexity_csv() const;
+  QString loss_csv() const;
+
+  QLabel* title_;
+  QProgressBar* progress_;
+  QCustomPlot* ppl_plot_;
+  QCustomPlot* loss_plot_;
+  QPlainTextEdit* log_;
+  int blocks_ = 0;
+  double fp_ppl_ = 0;
+  QVector<double> ppl_x_, ppl_y_, mse_x_, mse_y_;
+  QMap<QString, int> loss_graphs_;  // series → graph index
+};
+
+}  // namespace qs::widgets
