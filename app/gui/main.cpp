@@ -1,7 +1,8 @@
 // quantscope: the workbench. An optional argument opens a model or project at
-// start; --layer selects a linear once it is open, and --screenshot renders the
-// window to a PNG and quits (for documentation and bug reports; works with
-// QT_QPA_PLATFORM=offscreen).
+// start; --layer selects a linear once it is open, --run starts a method on it
+// (with --calib and optionally --eval), and --screenshot renders the window to
+// a PNG and quits, after the run when there is one (for documentation and bug
+// reports; works with QT_QPA_PLATFORM=offscreen).
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -9,6 +10,8 @@
 
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
+#include "app/gui/run_controller.h"
+#include "widgets/method_panel.h"
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
@@ -25,7 +28,10 @@ int main(int argc, char** argv) {
   const QCommandLineOption shot("screenshot", "Save the window as a PNG once open, then quit.", "file");
   const QCommandLineOption tab("tab", "Inspector tab to show: spectrum, error-map or outliers.", "tab");
   const QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT.", "size", "1400x860");
-  cli.addOptions({layer, tab, shot, size});
+  const QCommandLineOption run("run", "Run a method once the model is open: METHOD:BITS:GROUP (gptq:4:128).", "spec");
+  const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
+  const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
+  cli.addOptions({layer, tab, shot, size, run, calib, eval});
   cli.process(app);
 
   qs::app::MainWindow window;
@@ -34,14 +40,35 @@ int main(int argc, char** argv) {
     if (wh.size() == 2) window.resize(wh[0].toInt(), wh[1].toInt());
   }
   window.show();
+  auto screenshot = [&] {
+    QTimer::singleShot(500, &window, [&] {
+      const bool ok = window.grab().save(cli.value(shot));
+      QApplication::exit(ok ? 0 : 1);
+    });
+  };
   QObject::connect(window.models(), &qs::app::ModelController::model_loaded, &window, [&] {
+    if (cli.isSet(run)) {
+      const auto parts = cli.value(run).split(':');
+      auto s = window.method_panel()->settings();
+      s.method = parts.value(0);
+      s.bits = parts.value(1, "4").toInt();
+      s.group = parts.value(2, "128").toLongLong();
+      s.params.clear();
+      s.calibration_path = cli.value(calib);
+      s.eval_path = cli.value(eval);
+      window.method_panel()->set_settings(s);
+      window.start_run();
+      return;
+    }
     if (cli.isSet(layer)) window.select_layer(cli.value(layer));
     if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
-    if (cli.isSet(shot))
-      QTimer::singleShot(500, &window, [&] {
-        const bool ok = window.grab().save(cli.value(shot));
-        QApplication::exit(ok ? 0 : 1);
-      });
+    if (cli.isSet(shot)) screenshot();
+  });
+  QObject::connect(window.runs(), &qs::app::RunController::finished, &window, [&] {
+    if (cli.isSet(shot)) screenshot();
+  });
+  QObject::connect(window.runs(), &qs::app::RunController::failed, &window, [&] {
+    if (cli.isSet(shot)) QApplication::exit(1);
   });
   QObject::connect(window.models(), &qs::app::ModelController::load_failed, &window, [&] {
     if (cli.isSet(shot)) QApplication::exit(1);
