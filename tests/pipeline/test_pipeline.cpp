@@ -13,6 +13,12 @@ using model::LinearRole;
 
 namespace {
 
+pipeline::PipelineOptions batched(int64_t batch) {
+  pipeline::PipelineOptions o;
+  o.batch = batch;
+  return o;
+}
+
 pipeline::QuantPlan mixed_plan() {
   pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
   plan.add_rule({"model.layers.0.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}});
@@ -30,7 +36,7 @@ class TestPipeline : public QObject {
     model::Decoder dec(w, torch::kCPU, torch::kFloat32);
     const auto kept = dec.linear(0, LinearRole::Down);
     test::RecordingFeedback fb;
-    const auto r = pipeline::run_pipeline(dec, test::random_calibration(101, 6, 24, 2), mixed_plan(), {3}, fb);
+    const auto r = pipeline::run_pipeline(dec, test::random_calibration(101, 6, 24, 2), mixed_plan(), batched(3), fb);
     QCOMPARE(r.layers.size(), size_t{14});
     QCOMPARE(r.blocks.size(), size_t{2});
     for (const auto& l : r.layers) {
@@ -82,7 +88,7 @@ class TestPipeline : public QObject {
       if (layer == 1) seen.push_back(in);
     });
     pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {2, 32, false, 1.0}, "test"));
-    pipeline::run_pipeline(dec, calib, plan, {4}, fb);
+    pipeline::run_pipeline(dec, calib, plan, batched(4), fb);
     auto fp_in = fp.run_block(0, fp.embed(calib.ids));
     QVERIFY(!seen.empty());
     // Block 1 saw inputs that differ from the FP model's (block 0 was 2-bit).
