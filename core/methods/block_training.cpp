@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 #include "core/error.h"
+#include "core/number_format.h"
 
 namespace qs::methods {
 namespace {
@@ -34,11 +34,6 @@ class TrainingLinear final : public model::LinearOp {
   int64_t out_;
 };
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 }  // namespace
 
@@ -99,7 +94,7 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
       result.last_epoch_loss = mean;
       ctx.feedback().log("layer " + std::to_string(layer) + " " + options.method + " epoch " +
                          std::to_string(epoch + 1) + "/" + std::to_string(options.epochs) + ": loss " +
-                         fmt("%.4e", mean));
+                         format_number("%.4e", mean));
     }
   } catch (...) {
     decoder.restore_block_state(layer, saved);

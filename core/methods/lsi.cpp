@@ -36,7 +36,8 @@ torch::Tensor SingularIncrement::weight() const {
 
 std::vector<quant::ParamSpec> LsiMethod::param_specs() const {
   auto specs = training_param_specs();
-  specs.push_back({"lr", 2e-4, "AdamW learning rate of the singular-value increments (and the top block)", 0.0, 10.0, {}});
+  specs.push_back(
+      {"lr", 2e-4, "AdamW learning rate of the singular-value increments (and the top block)", 0.0, 10.0, {}});
   specs.push_back({"lwc", true, "learn OmniQuant's clipping factors together with the increments", 0, 0, {}});
   specs.push_back({"top_block", int64_t{0}, "k of the learnable k×k top-left block (0: increments only)", 0, 4096, {}});
   return specs;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <map>
 
 #if defined(__GLIBC__)
@@ -11,6 +10,7 @@
 
 #include "core/analysis/layer_analysis.h"
 #include "core/error.h"
+#include "core/number_format.h"
 #include "core/methods/method_registry.h"
 #include "core/pipeline/block_context.h"
 
@@ -68,11 +68,6 @@ void release_free_memory() {
 #endif
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 }  // namespace
 
@@ -187,8 +182,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       }
       br.seconds = since(t_block);
       result.blocks.push_back(br);
-      feedback.log("block " + std::to_string(l) + ": output rel. MSE " + fmt("%.3e", br.output_rel_mse) + ", " +
-                   fmt("%.1f", br.seconds) + " s");
+      feedback.log("block " + std::to_string(l) + ": output rel. MSE " + format_number("%.3e", br.output_rel_mse) +
+                   ", " + format_number("%.1f", br.seconds) + " s");
       if (carry_fp) x_fp = ctx.fp_targets();
       x = outputs;
       release_free_memory();
