@@ -3,6 +3,7 @@
 #include "core/methods/lqer.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
+#include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -13,15 +14,6 @@ namespace {
 
 double output_error(const torch::Tensor& x, const torch::Tensor& w, const quant::QuantizedLinear& q) {
   return (torch::matmul(x, (w - q.effective_weight()).t())).pow(2).sum().item<double>();
-}
-
-pipeline::PipelineResult run(model::Decoder& dec, const std::string& method,
-                             std::vector<std::pair<std::string, quant::ParamValue>> params = {}) {
-  auto choice = pipeline::QuantPlan::make_choice(method, {3, 32, false, 1.0}, "test");
-  for (const auto& [k, v] : params) choice.params.set(k, v, "test");
-  test::RecordingFeedback fb;
-  return pipeline::run_pipeline(dec, test::random_calibration(dec.config().vocab_size, 8, 32, 4),
-                                pipeline::QuantPlan(choice), {}, fb);
 }
 
 double total_output_error(const pipeline::PipelineResult& r) {
@@ -79,8 +71,8 @@ class TestLqer : public QObject {
     const auto w = test::make_tiny_llama(test::tiny_config(), 8);
     for (const std::string base : {"rtn", "gptq"}) {
       model::Decoder plain(w, torch::kCPU, torch::kFloat32), lqer(w, torch::kCPU, torch::kFloat32);
-      const auto r0 = run(plain, base);
-      const auto r1 = run(lqer, "lqer", {{"base", base}, {"rank", int64_t{8}}});
+      const auto r0 = test::run_method(plain, base);
+      const auto r1 = test::run_method(lqer, "lqer", {{"base", base}, {"rank", int64_t{8}}});
       for (size_t i = 0; i < r0.layers.size(); ++i)
         QVERIFY2(r1.layers[i].output_rel_mse < r0.layers[i].output_rel_mse,
                  qPrintable(QString::fromStdString(base + " " + r0.layers[i].name)));

@@ -3,6 +3,7 @@
 #include "core/methods/lsi.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
+#include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -11,23 +12,12 @@ using namespace qs;
 
 namespace {
 
-const auto kCalibration = [](int64_t vocab) { return test::random_calibration(vocab, 8, 32, 4); };
-
 // Mean squared gap between the logits of `dec` and of the FP model on the
 // calibration sequences: what the block-wise training drives down.
 double logit_gap(const model::ModelWeights& weights, model::Decoder& dec) {
   model::Decoder fp(weights, torch::kCPU, torch::kFloat32);
-  const auto ids = kCalibration(dec.config().vocab_size).ids;
+  const auto ids = test::method_calibration(dec.config().vocab_size).ids;
   return (dec.forward(ids) - fp.forward(ids)).pow(2).mean().item<double>();
-}
-
-pipeline::PipelineResult run(model::Decoder& dec, const std::string& method,
-                             std::vector<std::pair<std::string, quant::ParamValue>> params = {}) {
-  auto choice = pipeline::QuantPlan::make_choice(method, {3, 32, false, 1.0}, "test");
-  for (const auto& [k, v] : params) choice.params.set(k, v, "test");
-  test::RecordingFeedback fb;
-  return pipeline::run_pipeline(dec, kCalibration(dec.config().vocab_size),
-                                pipeline::QuantPlan(choice), {}, fb);
 }
 
 }  // namespace
@@ -60,11 +50,12 @@ class TestLsi : public QObject {
   void beatsRoundToNearestAndKeepsTheOriginalReference() {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 10);
     model::Decoder rtn(weights, torch::kCPU, torch::kFloat32);
-    run(rtn, "rtn");
+    test::run_method(rtn, "rtn");
     const double gap_rtn = logit_gap(weights, rtn);
     for (bool lwc : {false, true}) {
       model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
-      const auto r = run(dec, "lsi", {{"epochs", int64_t{6}}, {"lr", 5e-3}, {"lwc", lwc}, {"top_block", int64_t{4}}});
+      const auto r =
+          test::run_method(dec, "lsi", {{"epochs", int64_t{6}}, {"lr", 5e-3}, {"lwc", lwc}, {"top_block", int64_t{4}}});
       const double gap = logit_gap(weights, dec);
       QVERIFY2(gap < gap_rtn, qPrintable(QString("lwc %1: lsi %2, rtn %3").arg(lwc).arg(gap).arg(gap_rtn)));
       const auto& q = r.layers[0];

@@ -7,6 +7,7 @@
 #include "core/model/decoder.h"
 #include "core/pipeline/block_context.h"
 #include "core/pipeline/pipeline.h"
+#include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -25,14 +26,6 @@ struct CurveFeedback : test::RecordingFeedback {
 };
 
 const quant::QuantSpec kW3g32{3, 32, false, 1.0};
-
-pipeline::PipelineResult run(model::Decoder& dec, const std::string& method, Feedback& fb,
-                             std::vector<std::pair<std::string, quant::ParamValue>> params = {}) {
-  auto choice = pipeline::QuantPlan::make_choice(method, kW3g32, "test");
-  for (const auto& [k, v] : params) choice.params.set(k, v, "test");
-  return pipeline::run_pipeline(dec, test::random_calibration(dec.config().vocab_size, 8, 32, 4),
-                                pipeline::QuantPlan(choice), {}, fb);
-}
 
 }  // namespace
 
@@ -109,7 +102,8 @@ class TestLwc : public QObject {
     const auto quantized_in = h1 + 0.05 * torch::randn_like(h1);
     pipeline::BlockContext ctx(dec, 1, quantized_in, 2, fb, h1);
     ctx.begin_method({model::LinearRole::Q}, {{model::LinearRole::Q, kW3g32}});
-    ctx.commit(model::LinearRole::Q, quant::QuantizedLinear::round_to_nearest(ctx.weight(model::LinearRole::Q), kW3g32));
+    const auto q = quant::QuantizedLinear::round_to_nearest(ctx.weight(model::LinearRole::Q), kW3g32);
+    ctx.commit(model::LinearRole::Q, q);
     QVERIFY(torch::allclose(ctx.fp_targets(), expected, 1e-5, 1e-5));
     QVERIFY(torch::allclose(ctx.targets(), fp.run_block(1, quantized_in), 1e-5, 1e-5));
     QVERIFY(ctx.has_fp_trajectory());
@@ -122,8 +116,8 @@ class TestLwc : public QObject {
     model::Decoder rtn(weights, torch::kCPU, torch::kFloat32), lwc(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb0;
     CurveFeedback fb;
-    const auto r0 = run(rtn, "rtn", fb0);
-    const auto r1 = run(lwc, "lwc", fb, {{"epochs", int64_t{6}}, {"lwc_lr", 5e-2}});
+    const auto r0 = test::run_method(rtn, "rtn", fb0);
+    const auto r1 = test::run_method(lwc, "lwc", fb, {{"epochs", int64_t{6}}, {"lwc_lr", 5e-2}});
     for (size_t b = 0; b < r0.blocks.size(); ++b)
       QVERIFY2(r1.blocks[b].output_rel_mse < r0.blocks[b].output_rel_mse,
                qPrintable(QString("block %1: lwc %2, rtn %3")
@@ -154,7 +148,7 @@ class TestLwc : public QObject {
     };
     bool cancelled = false;
     try {
-      run(dec, "lwc", fb, {{"epochs", int64_t{3}}});
+      test::run_method(dec, "lwc", fb, {{"epochs", int64_t{3}}});
     } catch (const Cancelled&) {
       cancelled = true;
     }
