@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The kernels issue's GPU checks in one call, for a GPU machine that has nvcc,
+# CMake, ninja and PyTorch but no Qt or HDF5:
+#   1. builds quantscope-cli and test_kernels against that machine's libtorch,
+#   2. runs test_kernels (every CUDA kernel against its float64 reference),
+#   3. times the packed kernels against FP16 cuBLAS on the acceptance shapes
+#      (batch 1 at 4, 3 and 2 bits; batch 16 at 4 bits; group 128),
+#   4. with a quantized checkpoint and a text: perplexity through the dequantized
+#      path and through the packed kernels, which must agree within 0.1%.
+#
+#   packaging/gpu_check.sh [QUANTIZED_MODEL EVAL_TEXT]
+#
+# Writes logs and the bench JSON under $OUT (or build-gpu/out). When the machine
+# has no nlohmann_json, carry its headers and CMake config in .gpu-deps/
+# (include/nlohmann and share/cmake/nlohmann_json from this machine).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${QS_GPU_BUILD:-$root/build-gpu}"
+out="${OUT:-$build/out}"
+mkdir -p "$out"
+torch_prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+prefix="$torch_prefix"
+[ -d "$root/.gpu-deps" ] && prefix="$prefix;$root/.gpu-deps"
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS_WITH_GUI=OFF -DQS_WITH_HDF5=OFF \
+  -DQS_WITH_CUDA=ON -DCMAKE_PREFIX_PATH="$prefix" > "$out/configure.log"
+cmake --build "$build" --target test_kernels quantscope-cli -j "$(nproc)" > "$out/build.log" 2>&1 ||
+  { tail -40 "$out/build.log"; exit 1; }
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$out/gpu.txt" || true
+
+echo "== test_kernels"
+"$build/tests/kernels/test_kernels" | tee "$out/test_kernels.log"
+
+cli="$build/app/quantscope-cli"
+shapes=4096x4096,4096x11008,11008x4096,8192x28672
+echo "== bench-kernels batch 1, W4/W3/W2 g128"
+"$cli" bench-kernels --shapes "$shapes" --bits 4,3,2 --group 128 --batch 1 --device cuda \
+  2> "$out/bench_b1.txt" > "$out/bench_b1.json"
+echo "== bench-kernels batch 16, W4 g128"
+"$cli" bench-kernels --shapes "$shapes" --bits 4 --group 128 --batch 16 --device cuda \
+  2> "$out/bench_b16.txt" > "$out/bench_b16.json"
+
+if [ $# -ge 2 ]; then
+  for kernels in dense packed; do
+    echo "== eval --kernels $kernels"
+    "$cli" eval "$1" --text "$2" --protocol hf --ctx 2048 --device cuda --dtype fp16 --kernels "$kernels" \
+      2> "$out/eval_$kernels.log" | tail -1 > "$out/eval_$kernels.json"
+  done
+  python3 - "$out/eval_dense.json" "$out/eval_packed.json" <<'PY'
+import json, sys
+dense, packed = (json.load(open(p))["ppl"] for p in sys.argv[1:3])
+print(f"perplexity dense {dense:.4f} packed {packed:.4f} difference {100 * (packed / dense - 1):+.4f}%")
+PY
+fi
+cat "$out/bench_b1.txt" "$out/bench_b16.txt" | grep -v "^  "
