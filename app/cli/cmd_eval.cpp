@@ -12,6 +12,7 @@
 #include "core/analysis/perplexity.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
+#include "core/quant/packed_linear_op.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::cli {
@@ -24,11 +25,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int run_eval(const std::vector<std::string>& argv) {
-  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads"}, {});
+  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads", "kernels"}, {});
   if (args.positionals().size() != 1 || !args.has("text"))
     throw ArgumentError(
         "usage: quantscope-cli eval MODEL_OR_PROJECT --text FILE [--protocol llamacpp|hf] [--ctx N] "
-        "[--limit-chunks K] [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]");
+        "[--limit-chunks K] [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T] "
+        "[--kernels dense|packed]");
   const std::string model_path = args.positionals()[0];
   const bool hf = args.get_choice("protocol", "llamacpp", {"llamacpp", "hf"}) == "hf";
   const torch::Device device = parse_device(args.get("device", "cpu"));
@@ -40,6 +42,13 @@ int run_eval(const std::vector<std::string>& argv) {
   const auto source = open_model_source(model_path);
   auto tokenizer = text::load_tokenizer_for_model(source.tokenizer_source);
   model::Decoder decoder(source.weights, device, dtype);
+  const std::string kernels = args.get_choice("kernels", "dense", {"dense", "packed"});
+  quant::PackedSwap swap;
+  if (kernels == "packed") {
+    swap = quant::use_packed_kernels(decoder);
+    feedback.log(std::to_string(swap.packed) + " linears on the packed kernels");
+    for (const auto& why : swap.skipped) feedback.log("kept dequantized: " + why);
+  }
   const double load_s = seconds_since(t0);
   feedback.log("loaded " + model_path + " in " + std::to_string(load_s).substr(0, 5) + " s");
 
@@ -67,6 +76,9 @@ int run_eval(const std::vector<std::string>& argv) {
                       {"mean_nll", r.mean_nll},
                       {"device", device.str()},
                       {"dtype", dtype_name(dtype)},
+                      {"kernels", kernels},
+                      {"packed_linears", swap.packed},
+                      {"dequantized_linears", swap.skipped.size()},
                       {"threads", at::get_num_threads()},
                       {"eval_seconds", r.seconds},
                       {"tokens_per_second", r.tokens_per_second},

@@ -13,5 +13,6 @@ int run_quantize(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
 int run_project(const std::vector<std::string>& args);
 int run_methods(const std::vector<std::string>& args);
+int run_bench_kernels(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

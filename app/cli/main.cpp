@@ -15,7 +15,7 @@ constexpr const char* kUsage =
     "  info MODEL              architecture, layers, parameter count, stored dtypes\n"
     "  eval MODEL_OR_PROJECT --text FILE\n"
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
-    "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B]\n"
+    "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--kernels dense|packed]\n"
     "  quantize MODEL --method NAME --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
@@ -24,6 +24,8 @@ constexpr const char* kUsage =
     "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
     "  project show FILE       what a .qsproj project holds, and whether its model changed\n"
     "  methods                 the quantization methods and their hyper-parameters with defaults\n"
+    "  bench-kernels (MODEL | --shapes KxN,...) [--bits 2,3,4,8] [--group G] [--batch 1,16] [--device cpu|cuda]\n"
+    "                          packed low-bit matmul against the dense baseline, per linear shape\n"
     "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
     "Human output goes to stderr; the last line on stdout is JSON.\n";
 
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
     if (command == "export") return qs::cli::run_export(args);
     if (command == "project") return qs::cli::run_project(args);
     if (command == "methods") return qs::cli::run_methods(args);
+    if (command == "bench-kernels") return qs::cli::run_bench_kernels(args);
     std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const qs::Cancelled&) {

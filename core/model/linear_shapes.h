@@ -1,0 +1,22 @@
+#pragma once
+// The (in, out) features of a block's seven linears, from the config alone:
+// what kernel timings and memory estimates need without loading weights.
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/model/model_config.h"
+
+namespace qs::model {
+
+struct LinearShape {
+  int64_t in = 0;
+  int64_t out = 0;
+  bool operator==(const LinearShape&) const = default;
+};
+
+// In role order (q, k, v, o, gate, up, down), each shape once.
+std::vector<LinearShape> distinct_linear_shapes(const ModelConfig& c);
+
+}  // namespace qs::model

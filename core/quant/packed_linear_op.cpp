@@ -1,0 +1,65 @@
+#include "core/quant/packed_linear_op.h"
+
+#include <stdexcept>
+
+#include "core/error.h"
+#include "kernels/packed_matmul.h"
+
+namespace qs::quant {
+
+kernels::PackedWeight to_packed_weight(const QuantizedLinear& q, const std::string& name) {
+  const int64_t group = q.spec.effective_group(q.in_features);
+  if (auto why = kernels::unsupported_reason(q.spec.bits, q.in_features, group); !why.empty())
+    throw ArgumentError(name + ": " + why);
+  try {
+    return kernels::pack_weight(q.codes, q.scales, q.zeros, q.spec.bits, group, q.g_idx);
+  } catch (const std::invalid_argument& e) {
+    throw ArgumentError(name + ": " + e.what());
+  }
+}
+
+PackedLinearOp::PackedLinearOp(std::shared_ptr<const QuantizedLinear> q, const std::string& name,
+                               torch::Device device, torch::ScalarType dtype)
+    : q_(std::move(q)), dtype_(dtype) {
+  QS_ASSERT(q_ != nullptr, "null QuantizedLinear");
+  w_ = to_packed_weight(*q_, name).to(device);
+  auto put = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, dtype).contiguous() : t; };
+  bias_ = put(q_->bias);
+  transform_ = put(q_->transform);
+  lora_a_ = put(q_->lora_a);
+  lora_b_ = put(q_->lora_b);
+}
+
+torch::Tensor PackedLinearOp::forward(const torch::Tensor& x) const {
+  auto xt = transform_.defined() ? torch::linear(x, transform_) : x;
+  auto y = kernels::packed_matmul(xt, w_, bias_);
+  if (lora_a_.defined()) y = y + torch::linear(torch::linear(x, lora_a_), lora_b_);
+  return y;
+}
+
+torch::Tensor PackedLinearOp::dense_weight() const {
+  auto w = kernels::dequantize_reference(w_).to(w_.qweight.device(), dtype_);
+  if (transform_.defined()) w = torch::matmul(w, transform_);
+  if (lora_a_.defined()) w = w + torch::matmul(lora_b_, lora_a_);
+  return w;
+}
+
+PackedSwap use_packed_kernels(model::Decoder& decoder) {
+  PackedSwap swap;
+  for (int64_t layer = 0; layer < decoder.num_layers(); ++layer)
+    for (auto role : model::kLinearRoles) {
+      auto op = std::dynamic_pointer_cast<const QuantizedLinearOp>(decoder.linear(layer, role));
+      if (!op) continue;
+      const auto name = model::linear_name(layer, role);
+      try {
+        decoder.set_linear(layer, role,
+                           std::make_shared<PackedLinearOp>(op->record(), name, decoder.device(), decoder.dtype()));
+        ++swap.packed;
+      } catch (const ArgumentError& e) {
+        swap.skipped.push_back(e.what());
+      }
+    }
+  return swap;
+}
+
+}  // namespace qs::quant
