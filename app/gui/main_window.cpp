@@ -17,9 +17,11 @@
 #include <QStatusBar>
 #include <QTabWidget>
 
+#include "app/gui/kernel_bench_controller.h"
 #include "app/gui/method_infos.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
+#include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/method_panel.h"
 #include "widgets/run_view.h"
@@ -42,6 +44,8 @@ MainWindow::MainWindow(QWidget* parent)
       runs_(new RunController(this)),
       method_panel_(new widgets::MethodPanel),
       run_view_(new widgets::RunView),
+      kernel_bench_(new KernelBenchController(this)),
+      kernel_view_(new widgets::KernelSpeedView),
       tree_(new widgets::ModelTreeView),
       summary_(new widgets::ModelSummaryView),
       inspector_(new widgets::LayerInspector),
@@ -52,6 +56,7 @@ MainWindow::MainWindow(QWidget* parent)
   pages_->addTab(summary_, tr("Summary"));
   pages_->addTab(inspector_, tr("Inspector"));
   pages_->addTab(run_view_, tr("Run"));
+  pages_->addTab(kernel_view_, tr("Kernels"));
   setCentralWidget(pages_);
   connect(tree_, &widgets::ModelTreeView::linear_selected, this, &MainWindow::inspect);
   auto* dock = new QDockWidget(tr("Model"), this);
@@ -75,6 +80,10 @@ MainWindow::MainWindow(QWidget* parent)
     method_panel_->set_settings(rs);
   }
   connect(method_panel_, &widgets::MethodPanel::run_requested, this, &MainWindow::start_run);
+  connect(kernel_view_, &widgets::KernelSpeedView::run_requested, this, &MainWindow::start_kernel_bench);
+  connect(kernel_bench_, &KernelBenchController::progress, kernel_view_, &widgets::KernelSpeedView::set_running);
+  connect(kernel_bench_, &KernelBenchController::finished, kernel_view_, &widgets::KernelSpeedView::set_report);
+  connect(kernel_bench_, &KernelBenchController::failed, kernel_view_, &widgets::KernelSpeedView::set_failed);
   connect(method_panel_, &widgets::MethodPanel::cancel_requested, runs_, &RunController::cancel);
   connect(runs_, &RunController::started, this, [this](int blocks, const QString& title) {
     run_view_->begin(blocks, title);
@@ -186,6 +195,9 @@ void MainWindow::create_actions() {
   start->setShortcut(QKeySequence(Qt::Key_F5));
   QAction* cancel = run->addAction(tr("&Cancel Run"), runs_, &RunController::cancel);
   cancel->setShortcut(QKeySequence(tr("Ctrl+.")));
+  run->addSeparator();
+  QAction* bench = run->addAction(tr("Benchmark &Kernels"), this, &MainWindow::start_kernel_bench);
+  bench->setShortcut(QKeySequence(tr("Ctrl+K")));
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   QAction* about = help->addAction(tr("&About QuantScope"), this, [this] {
@@ -219,6 +231,17 @@ void MainWindow::start_run() {
   s.setValue("run/eval", settings.eval_path);
   method_panel_->set_running(true);
   runs_->start(models_->model(), models_->outline().path, settings);
+}
+
+void MainWindow::start_kernel_bench() {
+  pages_->setCurrentWidget(kernel_view_);
+  if (kernel_bench_->busy()) return;
+  if (!models_->model()) {
+    kernel_view_->set_failed(tr("open a model first: the benchmark times its linear shapes"));
+    return;
+  }
+  kernel_view_->set_running(tr("starting"));
+  kernel_bench_->start(models_->model()->config);
 }
 
 void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 namespace qs::widgets {
+class KernelSpeedView;
 class LayerInspector;
 class MethodPanel;
 class RunView;
@@ -20,6 +21,7 @@ class QTabWidget;
 
 namespace qs::app {
 
+class KernelBenchController;
 class ModelController;
 class RunController;
 struct RunOutcome;
@@ -44,6 +46,9 @@ class MainWindow : public QMainWindow {
   void show_inspector_tab(const QString& tab);
   // Runs the method panel's settings on the open model (Run > Run, F5).
   void start_run();
+  // Times the packed kernels on the open model's linear shapes (Run > Benchmark Kernels, Ctrl+K).
+  void start_kernel_bench();
+  widgets::KernelSpeedView* kernel_view() const { return kernel_view_; }
   // Writes the last finished run as a project (File > Save Project As).
   bool save_project(const QString& path);
 
@@ -60,6 +65,8 @@ class MainWindow : public QMainWindow {
   RunController* runs_;
   widgets::MethodPanel* method_panel_;
   widgets::RunView* run_view_;
+  KernelBenchController* kernel_bench_;
+  widgets::KernelSpeedView* kernel_view_;
   QAction* save_project_ = nullptr;
   widgets::ModelTreeView* tree_;
   widgets::ModelSummaryView* summary_;

@@ -7,12 +7,14 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "app/gui/kernel_bench_controller.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 #include "widgets/error_heatmap.h"
+#include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/model_tree_view.h"
 #include "widgets/method_panel.h"
@@ -50,6 +52,20 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.models()->outline().blocks.size(), 2);
     QCOMPARE(w.models()->outline().blocks[0].linears[1].out_features, qint64(32));  // k_proj: 2 KV heads × 16
     QVERIFY(w.windowTitle().contains(QFileInfo(dir_.path()).fileName()));
+  }
+
+  // Ctrl+K on the tiny model: 4 distinct linear shapes × 4 bit widths × 2 batches.
+  void benchmarksTheKernelsOfTheOpenModel() {
+    app::MainWindow w;
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(dir_.path());
+    QVERIFY(loaded.wait(20000));
+    QSignalSpy done(w.findChild<app::KernelBenchController*>(), &app::KernelBenchController::finished);
+    w.start_kernel_bench();
+    QVERIFY(done.wait(120000));
+    QCOMPARE(w.kernel_view()->table_rows(), 32);
+    QCOMPARE(w.kernel_view()->bars(), 32);
+    QVERIFY(w.kernel_view()->headline().contains(torch::cuda::is_available() ? "copy bandwidth" : "No GPU"));
   }
 
   void filterNarrowsTree() {
