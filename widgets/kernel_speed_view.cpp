@@ -15,8 +15,8 @@
 namespace qs::widgets {
 namespace {
 
-const QStringList kColumns = {"shape (k x n)", "bits", "group", "batch", "kernel", "baseline µs",
-                              "packed µs",     "GB/s", "copy %", "speed-up", "ideal"};
+const QStringList kColumns = {"k x n", "bits", "batch", "speed-up", "ideal", "dense µs",
+                              "packed µs", "GB/s", "copy %", "kernel", "group"};
 
 QColor bits_color(int bits) {
   switch (bits) {
@@ -49,8 +49,16 @@ KernelSpeedView::KernelSpeedView(QWidget* parent)
   table_->verticalHeader()->setVisible(false);
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+  // Speed-ups are ratios: a log axis shows 0.5x and 2x as far from parity,
+  // and bars grow up or down from 1x.
   plot_->yAxis->setLabel(tr("speed-up over the dense baseline"));
-  plot_->xAxis->setLabel(tr("linear shape, batch"));
+  plot_->yAxis->setScaleType(QCPAxis::stLogarithmic);
+  plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  plot_->yAxis->setNumberFormat("gb");
+  plot_->xAxis->setTickLabelRotation(-30);
+  plot_->xAxis->grid()->setVisible(false);
+  plot_->xAxis->setLabel(tr("linear shape (k x n), batch"));
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(plot_, [this] { return csv(); });
   place_legend_below(plot_);
@@ -89,18 +97,18 @@ void KernelSpeedView::set_report(const KernelSpeedReport& report) {
     const auto& row = report.rows[r];
     const QStringList cells = {row.shape,
                                QString::number(row.bits),
-                               QString::number(row.group_size),
                                QString::number(row.batch),
-                               row.kernel,
+                               QString::number(row.speedup, 'f', 2) + "x",
+                               QString::number(row.ideal_speedup, 'f', 2) + "x",
                                QString::number(row.baseline_us, 'f', 2),
                                QString::number(row.packed_us, 'f', 2),
                                QString::number(row.packed_gbps, 'f', 1),
                                QString::number(100 * row.copy_fraction, 'f', 1),
-                               QString::number(row.speedup, 'f', 2) + "x",
-                               QString::number(row.ideal_speedup, 'f', 2) + "x"};
+                               row.kernel,
+                               QString::number(row.group_size)};
     for (int c = 0; c < cells.size(); ++c) {
       auto* item = new QTableWidgetItem(cells[c]);
-      if (c != 0 && c != 4) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+      if (c != 0 && c != 9) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
       table_->setItem(r, c, item);
     }
   }
@@ -110,9 +118,9 @@ void KernelSpeedView::set_report(const KernelSpeedReport& report) {
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
   std::map<int, std::pair<QVector<double>, QVector<double>>> by_bits;
   QVector<double> ideal_x, ideal_y;
-  QMap<QString, int> slot;  // "shape, batch" → x position
+  QMap<QString, int> slot;  // "576x1536 b16" → x position
   for (const auto& row : report.rows) {
-    const QString key = row.shape + "\nbatch " + QString::number(row.batch);
+    const QString key = row.shape + " b" + QString::number(row.batch);
     if (!slot.contains(key)) {
       const int x = static_cast<int>(slot.size());
       slot.insert(key, x);
@@ -125,22 +133,23 @@ void KernelSpeedView::set_report(const KernelSpeedReport& report) {
   std::sort(bit_list.begin(), bit_list.end());
   const double width = 0.8 / std::max<qsizetype>(1, bit_list.size());
   for (const auto& row : report.rows) {
-    const double x = slot.value(row.shape + "\nbatch " + QString::number(row.batch)) - 0.4 + width / 2 +
+    const double x = slot.value(row.shape + " b" + QString::number(row.batch)) - 0.4 + width / 2 +
                      width * static_cast<double>(bit_list.indexOf(row.bits));
     by_bits[row.bits].first.push_back(x);
-    by_bits[row.bits].second.push_back(row.speedup);
+    by_bits[row.bits].second.push_back(row.speedup - 1.0);  // drawn from the base value 1x
     ideal_x.push_back(x);
     ideal_y.push_back(row.ideal_speedup);
   }
-  double top = 1.0;
+  double top = 1.0, bottom = 1.0;
   for (const auto& [bits, xy] : by_bits) {
     auto* bars = new QCPBars(plot_->xAxis, plot_->yAxis);
     bars->setName(tr("W%1").arg(bits));
     bars->setWidth(width * 0.9);
     bars->setBrush(bits_color(bits));
     bars->setPen(Qt::NoPen);
+    bars->setBaseValue(1.0);
     bars->setData(xy.first, xy.second);
-    for (double v : xy.second) top = std::max(top, v);
+    for (double v : xy.second) top = std::max(top, 1.0 + v), bottom = std::min(bottom, 1.0 + v);
   }
   auto* ideal = plot_->addGraph();
   ideal->setName(tr("ideal (byte ratio)"));
@@ -154,7 +163,7 @@ void KernelSpeedView::set_report(const KernelSpeedReport& report) {
   parity->setPen(QPen(Qt::gray, 1, Qt::DashLine));
   plot_->xAxis->setTicker(ticker);
   plot_->xAxis->setRange(-0.6, std::max<double>(0.6, static_cast<double>(slot.size()) - 0.4));
-  plot_->yAxis->setRange(0, top * 1.15);
+  plot_->yAxis->setRange(bottom / 1.5, top * 1.5);
   plot_->legend->setVisible(!report.rows.isEmpty());
   plot_->replot();
 }

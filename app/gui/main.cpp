@@ -1,13 +1,15 @@
 // quantscope: the workbench. An optional argument opens a model or project at
 // start; --layer selects a linear once it is open, --run starts a method on it
-// (with --calib and optionally --eval), and --screenshot renders the window to
-// a PNG and quits, after the run when there is one (for documentation and bug
-// reports; works with QT_QPA_PLATFORM=offscreen).
+// (with --calib and optionally --eval), --bench-kernels times the packed
+// kernels on its shapes, and --screenshot renders the window to a PNG and
+// quits, after the run or benchmark when there is one (for documentation and
+// bug reports; works with QT_QPA_PLATFORM=offscreen).
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
 
+#include "app/gui/kernel_bench_controller.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
@@ -31,7 +33,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption run("run", "Run a method once the model is open: METHOD:BITS:GROUP (gptq:4:128).", "spec");
   const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
   const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
-  cli.addOptions({layer, tab, shot, size, run, calib, eval});
+  const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
+  cli.addOptions({layer, tab, shot, size, run, calib, eval, bench});
   cli.process(app);
 
   qs::app::MainWindow window;
@@ -60,12 +63,22 @@ int main(int argc, char** argv) {
       window.start_run();
       return;
     }
+    if (cli.isSet(bench)) {
+      window.start_kernel_bench();
+      return;
+    }
     if (cli.isSet(layer)) window.select_layer(cli.value(layer));
     if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
     if (cli.isSet(shot)) screenshot();
   });
   QObject::connect(window.runs(), &qs::app::RunController::finished, &window, [&] {
     if (cli.isSet(shot)) screenshot();
+  });
+  QObject::connect(window.kernel_bench(), &qs::app::KernelBenchController::finished, &window, [&] {
+    if (cli.isSet(shot)) screenshot();
+  });
+  QObject::connect(window.kernel_bench(), &qs::app::KernelBenchController::failed, &window, [&] {
+    if (cli.isSet(shot)) QApplication::exit(1);
   });
   QObject::connect(window.runs(), &qs::app::RunController::failed, &window, [&] {
     if (cli.isSet(shot)) QApplication::exit(1);

@@ -49,6 +49,7 @@ class MainWindow : public QMainWindow {
   // Times the packed kernels on the open model's linear shapes (Run > Benchmark Kernels, Ctrl+K).
   void start_kernel_bench();
   widgets::KernelSpeedView* kernel_view() const { return kernel_view_; }
+  KernelBenchController* kernel_bench() const { return kernel_bench_; }
   // Writes the last finished run as a project (File > Save Project As).
   bool save_project(const QString& path);
 
