@@ -1,9 +1,9 @@
 #include "kernels/packed_matmul.h"
 
-#include <stdexcept>
 #include <string>
 
 #include "kernels/cpu/packed_matmul_cpu.h"
+#include "kernels/tensor_checks.h"
 
 #ifdef QS_KERNELS_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -15,13 +15,9 @@
 namespace qs::kernels {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("packed_matmul: " + what); }
+[[noreturn]] void bad(const std::string& what) { detail::bad_argument("packed_matmul", what); }
 
-std::string shape_of(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
+using detail::shape_of;
 
 void check_weight(const PackedWeight& w, at::Device device) {
   if (!w.qweight.defined() || !w.scales.defined() || !w.zeros.defined()) bad("the weight is empty");
@@ -65,13 +61,6 @@ void cuda_matmul_out(const at::Tensor& x, const PackedWeight& w, const at::Tenso
 }
 #endif
 
-// The vectorized loads need 16-byte aligned rows of x; anything else is copied.
-at::Tensor kernel_ready(const at::Tensor& x2) {
-  const bool aligned = x2.stride(1) == 1 && x2.stride(0) % 8 == 0 &&
-                       reinterpret_cast<uintptr_t>(x2.data_ptr()) % 16 == 0;
-  return aligned ? x2 : x2.contiguous();
-}
-
 }  // namespace
 
 std::string packed_kernel_name(int64_t m, at::Device device) {
@@ -90,7 +79,7 @@ void packed_matmul_out(const at::Tensor& x, const PackedWeight& w, const at::Ten
     bad("bias must be [" + std::to_string(w.out_features) + "] on " + x.device().str() + ", got " + shape_of(bias));
   if (x.is_cuda()) {
 #ifdef QS_KERNELS_CUDA
-    cuda_matmul_out(kernel_ready(x), w, bias.defined() ? bias.to(at::kHalf).contiguous() : bias, out);
+    cuda_matmul_out(detail::kernel_ready(x), w, bias.defined() ? bias.to(at::kHalf).contiguous() : bias, out);
     return;
 #else
     bad("this build has no CUDA kernels");

@@ -34,7 +34,7 @@ echo "== test_kernels"
 cli="$build/app/quantscope-cli"
 shapes=4096x4096,4096x11008,11008x4096,8192x28672
 echo "== bench-kernels batch 1, W4/W3/W2 g128"
-"$cli" bench-kernels --shapes "$shapes" --bits 4,3,2 --group 128 --batch 1 --device cuda \
+"$cli" bench-kernels --shapes "$shapes" --bits 4,3,2 --group 128 --batch 1 --device cuda --lut \
   2> "$out/bench_b1.txt" > "$out/bench_b1.json"
 echo "== bench-kernels batch 16, W4 g128"
 "$cli" bench-kernels --shapes "$shapes" --bits 4 --group 128 --batch 16 --device cuda \

@@ -18,14 +18,18 @@ namespace {
 const QStringList kColumns = {"k x n", "bits", "batch", "speed-up", "ideal", "dense µs",
                               "packed µs", "GB/s", "copy %", "kernel", "group"};
 
-QColor bits_color(int bits) {
+QColor series_color(int bits, bool lut) {
+  QColor c;
   switch (bits) {
-    case 2: return QColor(214, 39, 40);
-    case 3: return QColor(255, 127, 14);
-    case 4: return QColor(31, 119, 180);
-    default: return QColor(44, 160, 44);
+    case 2: c = QColor(214, 39, 40); break;
+    case 3: c = QColor(255, 127, 14); break;
+    case 4: c = QColor(31, 119, 180); break;
+    default: c = QColor(44, 160, 44); break;
   }
+  return lut ? c.lighter(150) : c;
 }
+
+bool is_lut(const KernelSpeedRow& row) { return row.kernel.endsWith("lut"); }
 
 }  // namespace
 
@@ -116,7 +120,8 @@ void KernelSpeedView::set_report(const KernelSpeedReport& report) {
   plot_->clearPlottables();
   plot_->clearItems();
   QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-  std::map<int, std::pair<QVector<double>, QVector<double>>> by_bits;
+  // One bar series per bit width and kernel family, side by side in each slot.
+  std::map<std::pair<int, bool>, std::pair<QVector<double>, QVector<double>>> by_series;
   QVector<double> ideal_x, ideal_y;
   QMap<QString, int> slot;  // "576x1536 b16" → x position
   for (const auto& row : report.rows) {
@@ -127,25 +132,25 @@ void KernelSpeedView::set_report(const KernelSpeedReport& report) {
       ticker->addTick(x, key);
     }
   }
-  QSet<int> all_bits;
-  for (const auto& row : report.rows) all_bits.insert(row.bits);
-  QList<int> bit_list(all_bits.begin(), all_bits.end());
-  std::sort(bit_list.begin(), bit_list.end());
-  const double width = 0.8 / std::max<qsizetype>(1, bit_list.size());
+  for (const auto& row : report.rows) by_series[{row.bits, is_lut(row)}];
+  QList<std::pair<int, bool>> series;
+  for (const auto& [key, unused] : by_series) series.push_back(key);
+  const double width = 0.8 / std::max<qsizetype>(1, series.size());
   for (const auto& row : report.rows) {
     const double x = slot.value(row.shape + " b" + QString::number(row.batch)) - 0.4 + width / 2 +
-                     width * static_cast<double>(bit_list.indexOf(row.bits));
-    by_bits[row.bits].first.push_back(x);
-    by_bits[row.bits].second.push_back(row.speedup - 1.0);  // drawn from the base value 1x
+                     width * static_cast<double>(series.indexOf({row.bits, is_lut(row)}));
+    auto& xy = by_series[{row.bits, is_lut(row)}];
+    xy.first.push_back(x);
+    xy.second.push_back(row.speedup - 1.0);  // drawn from the base value 1x
     ideal_x.push_back(x);
     ideal_y.push_back(row.ideal_speedup);
   }
   double top = 1.0, bottom = 1.0;
-  for (const auto& [bits, xy] : by_bits) {
+  for (const auto& [key, xy] : by_series) {
     auto* bars = new QCPBars(plot_->xAxis, plot_->yAxis);
-    bars->setName(tr("W%1").arg(bits));
+    bars->setName(key.second ? tr("W%1 LUT").arg(key.first) : tr("W%1").arg(key.first));
     bars->setWidth(width * 0.9);
-    bars->setBrush(bits_color(bits));
+    bars->setBrush(series_color(key.first, key.second));
     bars->setPen(Qt::NoPen);
     bars->setBaseValue(1.0);
     bars->setData(xy.first, xy.second);

@@ -60,11 +60,11 @@ std::vector<kernels::KernelShape> model_shapes(const std::string& path) {
 }  // namespace
 
 int run_bench_kernels(const std::vector<std::string>& argv) {
-  const Args args(argv, {"shapes", "bits", "group", "batch", "device", "repeats"}, {});
+  const Args args(argv, {"shapes", "bits", "group", "batch", "device", "repeats"}, {"lut"});
   if (args.positionals().size() > 1 || (args.positionals().empty() == !args.has("shapes")))
     throw ArgumentError(
         "usage: quantscope-cli bench-kernels (MODEL | --shapes KxN,...) [--bits 2,3,4,8] [--group G] "
-        "[--batch 1,16] [--device cpu|cuda] [--repeats R]");
+        "[--batch 1,16] [--device cpu|cuda] [--repeats R] [--lut]");
   const auto shapes = args.has("shapes") ? parse_shapes(args.get("shapes", "")) : model_shapes(args.positionals()[0]);
   kernels::KernelBenchOptions o;
   o.bits.clear();
@@ -73,6 +73,7 @@ int run_bench_kernels(const std::vector<std::string>& argv) {
   o.batches = int_list("batch", args.get("batch", "1"), 1, 4096);
   o.repeats = static_cast<int>(args.get_int("repeats", o.repeats, 1, 10000));
   o.device = parse_device(args.get("device", "cpu"));
+  o.lut = args.flag("lut");
   if (!o.device.is_cuda())
     std::fprintf(stderr, "no GPU selected: timing the CPU fallback against fp32 at::mm (--device cuda for the kernels)\n");
 
@@ -87,14 +88,16 @@ int run_bench_kernels(const std::vector<std::string>& argv) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& row : r.rows)
     rows.push_back({{"k", row.shape.in}, {"n", row.shape.out}, {"bits", row.bits}, {"group", row.group_size},
-                    {"batch", row.batch}, {"kernel", row.kernel}, {"baseline_us", row.baseline_us},
+                    {"batch", row.batch}, {"kernel", row.kernel}, {"lut", row.lut}, {"baseline_us", row.baseline_us},
                     {"packed_us", row.packed_us}, {"packed_gbps", row.packed_gbps},
                     {"copy_fraction", row.copy_fraction}, {"speedup", row.speedup},
                     {"ideal_speedup", row.ideal_speedup}});
   nlohmann::json geomeans = nlohmann::json::object();
   for (int bits : o.bits)
     for (int64_t batch : o.batches)
-      geomeans[std::to_string(bits) + "bit_batch" + std::to_string(batch)] = kernels::geomean_speedup(r, bits, batch);
+      for (bool lut : {false, true})
+        if (const double g = kernels::geomean_speedup(r, bits, batch, lut); g > 0)
+          geomeans[std::to_string(bits) + "bit_batch" + std::to_string(batch) + (lut ? "_lut" : "")] = g;
   const nlohmann::json j = {{"device", r.device}, {"baseline", r.baseline}, {"copy_gbps", r.copy_gbps},
                             {"rows", rows}, {"geomean_speedup", geomeans}};
   std::printf("%s\n", j.dump().c_str());

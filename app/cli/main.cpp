@@ -24,7 +24,7 @@ constexpr const char* kUsage =
     "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
     "  project show FILE       what a .qsproj project holds, and whether its model changed\n"
     "  methods                 the quantization methods and their hyper-parameters with defaults\n"
-    "  bench-kernels (MODEL | --shapes KxN,...) [--bits 2,3,4,8] [--group G] [--batch 1,16] [--device cpu|cuda]\n"
+    "  bench-kernels (MODEL | --shapes KxN,...) [--bits 2,3,4,8] [--group G] [--batch 1,16] [--device cpu|cuda] [--lut]\n"
     "                          packed low-bit matmul against the dense baseline, per linear shape\n"
     "MODEL is a .gguf file, a .safetensors file with config.json beside it, or an HF directory.\n"
     "Human output goes to stderr; the last line on stdout is JSON.\n";

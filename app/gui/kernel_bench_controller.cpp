@@ -44,6 +44,7 @@ void KernelBenchController::start(const model::ModelConfig& config) {
   o.bits = {2, 3, 4, 8};
   o.group_size = 128;
   o.batches = {1, 16};
+  o.lut = true;
   const bool gpu = torch::cuda::is_available();
   o.device = gpu ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (!gpu) o.repeats = 9;  // the CPU fallback is only indicative; keep the wait short

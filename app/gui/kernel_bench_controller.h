@@ -22,7 +22,8 @@ class KernelBenchController : public QObject {
   ~KernelBenchController() override;
 
   bool busy() const { return thread_ != nullptr; }
-  // Bits 2, 3, 4, 8 at group 128, batch 1 and 16, for each distinct shape of a block.
+  // Bits 2, 3, 4, 8 at group 128, batch 1 and 16 (and the LUT kernel at batch 1),
+  // for each distinct shape of a block.
   void start(const model::ModelConfig& config);
 
  Q_SIGNALS:

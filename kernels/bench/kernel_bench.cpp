@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <tuple>
 #include <stdexcept>
 
+#include "kernels/lut_matmul.h"
 #include "kernels/packed_matmul.h"
 #include "kernels/packed_weight.h"
 
@@ -134,31 +136,44 @@ KernelBenchResult run_kernel_bench(const std::vector<KernelShape>& shapes, const
         const double ours_s = timer.median_seconds([&](int64_t i) {
           packed_matmul_out(x, packed[static_cast<size_t>(i) % packed.size()], {}, y);
         });
-        KernelBenchRow row;
-        row.shape = shape;
-        row.bits = bits;
-        row.group_size = packed[0].group_size;
-        row.batch = batch;
-        row.kernel = packed_kernel_name(batch, o.device);
-        row.baseline_us = base_s * 1e6;
-        row.packed_us = ours_s * 1e6;
-        const double bytes = static_cast<double>(packed[0].weight_bytes() + (x.numel() + y.numel()) * x.element_size());
-        row.packed_gbps = bytes / ours_s / 1e9;
-        row.copy_fraction = row.packed_gbps / result.copy_gbps;
-        row.speedup = base_s / ours_s;
-        row.ideal_speedup = static_cast<double>(dense_bytes) / static_cast<double>(packed[0].weight_bytes());
-        result.rows.push_back(row);
+        auto add_row = [&](double seconds, int64_t weight_bytes, const std::string& kernel, bool lut) {
+          KernelBenchRow row;
+          row.shape = shape;
+          row.bits = bits;
+          row.group_size = packed[0].group_size;
+          row.batch = batch;
+          row.kernel = kernel;
+          row.lut = lut;
+          row.baseline_us = base_s * 1e6;
+          row.packed_us = seconds * 1e6;
+          const double bytes = static_cast<double>(weight_bytes + (x.numel() + y.numel()) * x.element_size());
+          row.packed_gbps = bytes / seconds / 1e9;
+          row.copy_fraction = row.packed_gbps / result.copy_gbps;
+          row.speedup = base_s / seconds;
+          row.ideal_speedup = static_cast<double>(dense_bytes) / static_cast<double>(weight_bytes);
+          result.rows.push_back(row);
+        };
+        add_row(ours_s, packed[0].weight_bytes(), packed_kernel_name(batch, o.device), false);
+        if (o.lut && batch == 1 && lut_unsupported_reason(bits).empty()) {
+          std::vector<LutWeight> lut;
+          for (const auto& p : packed) lut.push_back(to_lut_weight(p.to(at::kCPU)).to(o.device));
+          auto y32 = at::empty({batch, shape.out}, opts.dtype(at::kFloat));
+          const double lut_s = timer.median_seconds([&](int64_t i) {
+            lut_matmul_out(x, lut[static_cast<size_t>(i) % lut.size()], {}, y32);
+          });
+          add_row(lut_s, lut[0].weight_bytes(), cuda ? "cuda-lut" : "cpu-lut", true);
+        }
       }
     }
   }
   return result;
 }
 
-double geomean_speedup(const KernelBenchResult& r, int bits, int64_t batch) {
+double geomean_speedup(const KernelBenchResult& r, int bits, int64_t batch, bool lut) {
   double log_sum = 0;
   int n = 0;
   for (const auto& row : r.rows)
-    if (row.bits == bits && row.batch == batch) log_sum += std::log(row.speedup), ++n;
+    if (row.bits == bits && row.batch == batch && row.lut == lut) log_sum += std::log(row.speedup), ++n;
   return n ? std::exp(log_sum / n) : 0.0;
 }
 
@@ -171,7 +186,7 @@ std::string format_kernel_table(const KernelBenchResult& r) {
   std::snprintf(line, sizeof line, "%-13s %4s %5s %5s %-15s %12s %10s %9s %7s %8s %7s\n", "shape (k x n)", "bits",
                 "group", "batch", "kernel", "baseline us", "packed us", "GB/s", "copy%", "speedup", "ideal");
   out += line;
-  std::map<std::pair<int, int64_t>, bool> configs;
+  std::map<std::tuple<bool, int, int64_t>, bool> configs;
   for (const auto& row : r.rows) {
     const std::string shape = std::to_string(row.shape.in) + "x" + std::to_string(row.shape.out);
     std::snprintf(line, sizeof line, "%-13s %4d %5lld %5lld %-15s %12.2f %10.2f %9.1f %6.1f%% %7.2fx %6.2fx\n",
@@ -179,11 +194,12 @@ std::string format_kernel_table(const KernelBenchResult& r) {
                   row.kernel.c_str(), row.baseline_us, row.packed_us, row.packed_gbps, 100 * row.copy_fraction,
                   row.speedup, row.ideal_speedup);
     out += line;
-    configs[{row.bits, row.batch}] = true;
+    configs[{row.lut, row.bits, row.batch}] = true;
   }
   for (const auto& [config, unused] : configs) {
-    std::snprintf(line, sizeof line, "geometric-mean speed-up W%d batch %lld: %.2fx\n", config.first,
-                  static_cast<long long>(config.second), geomean_speedup(r, config.first, config.second));
+    const auto [lut, bits, batch] = config;
+    std::snprintf(line, sizeof line, "geometric-mean speed-up W%d batch %lld%s: %.2fx\n", bits,
+                  static_cast<long long>(batch), lut ? " (LUT kernel)" : "", geomean_speedup(r, bits, batch, lut));
     out += line;
   }
   return out;

@@ -27,6 +27,7 @@ struct KernelBenchOptions {
   int warmup = 5;                   // untimed batches of launches
   int repeats = 25;                 // timed batches; the median is reported
   int launches_per_repeat = 10;     // launches between two timing events
+  bool lut = false;                 // also time the LUT kernel at batch 1 for 2–4 bits
   at::Device device = at::kCPU;
 };
 
@@ -35,7 +36,8 @@ struct KernelBenchRow {
   int bits = 0;
   int64_t group_size = 0;
   int64_t batch = 0;
-  std::string kernel;         // packed_kernel_name()
+  std::string kernel;         // packed_kernel_name(), or "cuda-lut" / "cpu-lut"
+  bool lut = false;           // the LUT kernel's row (beside the default kernel's row)
   double baseline_us = 0;     // dense baseline, median per launch
   double packed_us = 0;       // ours, median per launch
   double packed_gbps = 0;     // bytes of packed weight + x + y per second
@@ -57,8 +59,9 @@ struct KernelBenchResult {
 KernelBenchResult run_kernel_bench(const std::vector<KernelShape>& shapes, const KernelBenchOptions& options,
                                    const std::function<void(const std::string&)>& progress = {});
 
-// Geometric mean of the speed-ups of the rows with these bits and batch (0 when none).
-double geomean_speedup(const KernelBenchResult& r, int bits, int64_t batch);
+// Geometric mean of the speed-ups of the rows with these bits and batch, of
+// the default kernels or of the LUT kernel (0 when none).
+double geomean_speedup(const KernelBenchResult& r, int bits, int64_t batch, bool lut = false);
 
 // A fixed-width table of the rows and the geometric means, for terminals and docs.
 std::string format_kernel_table(const KernelBenchResult& r);
