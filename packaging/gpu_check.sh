@@ -5,14 +5,18 @@
 #   2. runs test_kernels (every CUDA kernel against its float64 reference),
 #   3. times the packed kernels against FP16 cuBLAS on the acceptance shapes
 #      (batch 1 at 4, 3 and 2 bits; batch 16 at 4 bits; group 128),
-#   4. with a quantized checkpoint and a text: perplexity through the dequantized
-#      path and through the packed kernels, which must agree within 0.1%.
+#   4. with a model and texts: quantizes it on the GPU at W4g128 (GPTQ with a
+#      calibration text, RTN without) and measures WikiText-style perplexity
+#      through the dequantized path and through the packed kernels, which must
+#      agree within 0.1%.
 #
-#   packaging/gpu_check.sh [QUANTIZED_MODEL EVAL_TEXT]
+#   packaging/gpu_check.sh [MODEL EVAL_TEXT [CALIB_TEXT]]
 #
-# Writes logs and the bench JSON under $OUT (or build-gpu/out). When the machine
-# has no nlohmann_json, carry its headers and CMake config in .gpu-deps/
-# (include/nlohmann and share/cmake/nlohmann_json from this machine).
+# Writes logs and the bench JSON under $OUT (or build-gpu/out). The GPU machine
+# reaches nothing outside: carry the demo model (split in two parts under 64 MiB,
+# joined there) and the texts as ignored paths such as .gpu-data/. When the
+# machine has no nlohmann_json, carry its headers and CMake config in
+# .gpu-deps/ (include/nlohmann and share/cmake/nlohmann_json from this machine).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${QS_GPU_BUILD:-$root/build-gpu}"
@@ -41,9 +45,14 @@ echo "== bench-kernels batch 16, W4 g128"
   2> "$out/bench_b16.txt" > "$out/bench_b16.json"
 
 if [ $# -ge 2 ]; then
+  quantized="$build/quantized-w4g128"
+  if [ $# -ge 3 ]; then method=(--method gptq --calib "$3"); else method=(--method rtn --calib "$2"); fi
+  echo "== quantize ${method[1]} W4g128 on the GPU"
+  "$cli" quantize "$1" "${method[@]}" --bits 4 --group 128 --out "$quantized" --device cuda \
+    2> "$out/quantize.log" | tail -1 > "$out/quantize.json"
   for kernels in dense packed; do
     echo "== eval --kernels $kernels"
-    "$cli" eval "$1" --text "$2" --protocol hf --ctx 2048 --device cuda --dtype fp16 --kernels "$kernels" \
+    "$cli" eval "$quantized" --text "$2" --protocol hf --ctx 2048 --device cuda --dtype fp16 --kernels "$kernels" \
       2> "$out/eval_$kernels.log" | tail -1 > "$out/eval_$kernels.json"
   done
   python3 - "$out/eval_dense.json" "$out/eval_packed.json" <<'PY'

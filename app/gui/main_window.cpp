@@ -15,10 +15,13 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
+#include <QElapsedTimer>
 #include <QTabWidget>
+#include <QTimer>
 
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/method_infos.h"
+#include "app/gui/process_memory.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "widgets/kernel_speed_view.h"
@@ -50,7 +53,9 @@ MainWindow::MainWindow(QWidget* parent)
       summary_(new widgets::ModelSummaryView),
       inspector_(new widgets::LayerInspector),
       pages_(new QTabWidget),
-      device_label_(new QLabel) {
+      device_label_(new QLabel),
+      memory_label_(new QLabel),
+      run_clock_(std::make_unique<QElapsedTimer>()) {
   setWindowTitle(tr("QuantScope"));
   pages_->setDocumentMode(true);
   pages_->addTab(summary_, tr("Summary"));
@@ -86,6 +91,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(kernel_bench_, &KernelBenchController::failed, kernel_view_, &widgets::KernelSpeedView::set_failed);
   connect(method_panel_, &widgets::MethodPanel::cancel_requested, runs_, &RunController::cancel);
   connect(runs_, &RunController::started, this, [this](int blocks, const QString& title) {
+    run_clock_->start();
     run_view_->begin(blocks, title);
     pages_->setCurrentWidget(run_view_);
   });
@@ -94,7 +100,13 @@ MainWindow::MainWindow(QWidget* parent)
   connect(runs_, &RunController::log_line, run_view_, &widgets::RunView::append_log);
   connect(runs_, &RunController::loss_point, run_view_, &widgets::RunView::add_loss_point);
   connect(runs_, &RunController::progress_changed, this, [this](const QString& stage, qint64 done, qint64 total) {
-    if (stage == QLatin1String("quantize")) statusBar()->showMessage(tr("Quantizing: block %1 of %2").arg(done).arg(total));
+    if (stage != QLatin1String("quantize")) return;
+    QString text = tr("Quantizing: block %1 of %2").arg(done).arg(total);
+    if (done > 0 && done < total && run_clock_->isValid()) {
+      const qint64 left_s = run_clock_->elapsed() * (total - done) / done / 1000;
+      text += tr(" · about %1 min %2 s left").arg(left_s / 60).arg(left_s % 60, 2, 10, QChar('0'));
+    }
+    statusBar()->showMessage(text);
   });
   connect(runs_, &RunController::finished, this, &MainWindow::run_finished);
   connect(runs_, &RunController::failed, this, [this](const QString& message, bool cancelled) {
@@ -109,7 +121,12 @@ MainWindow::MainWindow(QWidget* parent)
 
   device_label_->setText(torch::cuda::is_available() ? tr("CUDA: %1 device(s)").arg(torch::cuda::device_count())
                                                      : tr("CPU only (no CUDA device)"));
+  statusBar()->addPermanentWidget(memory_label_);
   statusBar()->addPermanentWidget(device_label_);
+  auto* memory_timer = new QTimer(this);
+  connect(memory_timer, &QTimer::timeout, this, [this] { memory_label_->setText(memory_text(read_process_memory())); });
+  memory_timer->start(2000);
+  memory_label_->setText(memory_text(read_process_memory()));
   create_actions();
 
   connect(models_, &ModelController::load_started, this, [this](const QString& path) {

@@ -15,6 +15,7 @@ class ModelSummaryView;
 }  // namespace qs::widgets
 
 class QAction;
+class QElapsedTimer;
 class QLabel;
 class QMenu;
 class QTabWidget;
@@ -74,6 +75,8 @@ class MainWindow : public QMainWindow {
   widgets::LayerInspector* inspector_;
   QTabWidget* pages_;
   QLabel* device_label_;
+  QLabel* memory_label_;
+  std::unique_ptr<QElapsedTimer> run_clock_;  // since the current run started, for the ETA
   QMenu* recent_menu_ = nullptr;
 };
 

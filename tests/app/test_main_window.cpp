@@ -1,4 +1,6 @@
 #include <QDir>
+#include <QLabel>
+#include <QStatusBar>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QMessageBox>
@@ -52,6 +54,10 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.models()->outline().blocks.size(), 2);
     QCOMPARE(w.models()->outline().blocks[0].linears[1].out_features, qint64(32));  // k_proj: 2 KV heads × 16
     QVERIFY(w.windowTitle().contains(QFileInfo(dir_.path()).fileName()));
+    // The status bar shows the process's own memory beside the device.
+    bool memory_shown = false;
+    for (auto* label : w.statusBar()->findChildren<QLabel*>()) memory_shown |= label->text().startsWith("RAM ");
+    QVERIFY(memory_shown);
   }
 
   // Ctrl+K on the tiny model: 4 distinct linear shapes × (4 bit widths × 2 batches
