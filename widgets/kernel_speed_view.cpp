@@ -66,6 +66,7 @@ KernelSpeedView::KernelSpeedView(QWidget* parent)
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(plot_, [this] { return csv(); });
   place_legend_below(plot_);
+  plot_->legend->setWrap(5);  // up to eight bar series plus the ideal markers: two rows
   plot_->legend->setVisible(false);
 
   auto* split = new QSplitter(Qt::Vertical, this);
