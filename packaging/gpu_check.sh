@@ -13,12 +13,26 @@
 #   packaging/gpu_check.sh [MODEL EVAL_TEXT [CALIB_TEXT]]
 #
 # Writes logs and the bench JSON under $OUT (or build-gpu/out). The GPU machine
-# reaches nothing outside: carry the demo model (split in two parts under 64 MiB,
-# joined there) and the texts as ignored paths such as .gpu-data/. When the
+# reaches nothing outside: `packaging/gpu_check.sh --prepare` (here) writes the
+# demo model in two parts under 64 MiB and the texts into .gpu-data/; carry
+# each part in its own call while the machine stays warm, and MODEL is joined
+# from MODEL.part-* there when MODEL itself is absent. When the
 # machine has no nlohmann_json, carry its headers and CMake config in
 # .gpu-deps/ (include/nlohmann and share/cmake/nlohmann_json from this machine).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${1:-}" = "--prepare" ]; then
+  source "$root/packaging/common.sh"
+  data="$root/.gpu-data"
+  mkdir -p "$data"
+  split -b 48M "$QS_DEMO_MODEL" "$data/$(basename "$QS_DEMO_MODEL").part-"
+  cp "$root/../shared/data/wikitext2-test.raw" "$root/../shared/data/tinyshakespeare.txt" "$data/"
+  ls -l "$data"
+  exit 0
+fi
+if [ $# -ge 1 ] && [ ! -f "$1" ] && compgen -G "$1.part-*" > /dev/null; then
+  cat "$1".part-* > "$1"
+fi
 build="${QS_GPU_BUILD:-$root/build-gpu}"
 out="${OUT:-$build/out}"
 mkdir -p "$out"
