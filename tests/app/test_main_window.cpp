@@ -1,4 +1,6 @@
 #include <QDir>
+#include <QElapsedTimer>
+#include <QTimer>
 #include <QLabel>
 #include <QStatusBar>
 #include <QLineEdit>
@@ -162,8 +164,27 @@ class TestMainWindow : public QObject {
     QVERIFY(loaded.wait(20000));
     w.method_panel()->set_settings(settings("gptq", model_dir));
     QSignalSpy done(w.runs(), &app::RunController::finished);
+    // Watchdog: while the run is in progress the GUI thread must never go 100 ms
+    // without serving a 5 ms timer (the work belongs on the worker thread).
+    bool running = false;
+    qint64 longest_stall_ms = 0, ticks = 0;
+    QElapsedTimer since_tick;
+    QTimer watchdog;
+    watchdog.setInterval(5);
+    connect(&watchdog, &QTimer::timeout, this, [&] {
+      if (running) longest_stall_ms = std::max(longest_stall_ms, since_tick.elapsed()), ++ticks;
+      since_tick.restart();
+    });
+    connect(w.runs(), &app::RunController::finished, this, [&] { running = false; });
+    since_tick.start();
+    watchdog.start();
+    running = true;
     QTest::mouseClick(w.method_panel()->findChild<QPushButton*>("runButton"), Qt::LeftButton);
     QVERIFY(done.wait(60000));
+    watchdog.stop();
+    qInfo("GUI thread during the run: %lld ticks, longest gap %lld ms", ticks, longest_stall_ms);
+    QVERIFY(ticks > 0);
+    QVERIFY2(longest_stall_ms < 100, qPrintable(QString("the GUI thread stalled %1 ms").arg(longest_stall_ms)));
     auto* view = w.findChild<widgets::RunView*>();
     QCOMPARE(view->perplexity_points(), 3);  // FP, then after each of the 2 blocks
     QVERIFY(view->status().startsWith("Done"));
