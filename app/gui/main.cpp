@@ -3,11 +3,16 @@
 // (with --calib and optionally --eval), --bench-kernels times the packed
 // kernels on its shapes, and --screenshot renders the window to a PNG and
 // quits, after the run or benchmark when there is one (for documentation and
-// bug reports; works with QT_QPA_PLATFORM=offscreen).
+// bug reports; works with QT_QPA_PLATFORM=offscreen). --timings prints on
+// stderr how long opening and drawing a --layer took, and the longest the GUI
+// thread went without serving a 5 ms timer while a run was in progress.
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QElapsedTimer>
 #include <QTimer>
+#include <algorithm>
+#include <cstdio>
 
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/main_window.h"
@@ -34,8 +39,11 @@ int main(int argc, char** argv) {
   const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
   const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
   const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
-  cli.addOptions({layer, tab, shot, size, run, calib, eval, bench});
+  const QCommandLineOption timings("timings", "Print the opening time and the longest GUI-thread stall of a run.");
+  cli.addOptions({layer, tab, shot, size, run, calib, eval, bench, timings});
   cli.process(app);
+  QElapsedTimer since_start;
+  since_start.start();
 
   qs::app::MainWindow window;
   if (cli.isSet(shot)) {
@@ -49,7 +57,25 @@ int main(int argc, char** argv) {
       QApplication::exit(ok ? 0 : 1);
     });
   };
+  qint64 longest_stall_ms = 0, watched_ticks = 0;
+  QElapsedTimer since_tick;
+  QTimer watchdog;
+  if (cli.isSet(timings)) {
+    watchdog.setInterval(5);
+    QObject::connect(&watchdog, &QTimer::timeout, &window, [&] {
+      if (window.runs()->busy()) longest_stall_ms = std::max(longest_stall_ms, since_tick.elapsed()), ++watched_ticks;
+      since_tick.restart();
+    });
+    QObject::connect(window.runs(), &qs::app::RunController::finished, &window, [&] {
+      std::fprintf(stderr, "run: longest GUI-thread stall %lld ms over %lld watchdog ticks\n",
+                   static_cast<long long>(longest_stall_ms), static_cast<long long>(watched_ticks));
+    });
+    since_tick.start();
+    watchdog.start();
+  }
   QObject::connect(window.models(), &qs::app::ModelController::model_loaded, &window, [&] {
+    if (cli.isSet(timings))
+      std::fprintf(stderr, "opened in %.2f s after start\n", static_cast<double>(since_start.elapsed()) / 1000.0);
     if (cli.isSet(run)) {
       const auto parts = cli.value(run).split(':');
       auto s = window.method_panel()->settings();
@@ -67,7 +93,16 @@ int main(int argc, char** argv) {
       window.start_kernel_bench();
       return;
     }
-    if (cli.isSet(layer)) window.select_layer(cli.value(layer));
+    if (cli.isSet(layer)) {
+      QElapsedTimer selecting;
+      selecting.start();
+      window.select_layer(cli.value(layer));
+      if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
+      window.repaint();  // the plots drawn on screen, not just scheduled
+      if (cli.isSet(timings))
+        std::fprintf(stderr, "selected %s and drew the inspector in %lld ms\n", qPrintable(cli.value(layer)),
+                     static_cast<long long>(selecting.elapsed()));
+    }
     if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
     if (cli.isSet(shot)) screenshot();
   });
