@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include <stdexcept>
 #include <string>
 
 namespace qs::test {
@@ -48,6 +49,17 @@ inline double relative_error(const at::Tensor& got, const at::Tensor& want) {
 inline std::string label(int bits, int64_t out, int64_t in, int64_t group, int64_t m = 0) {
   return "W" + std::to_string(bits) + " " + std::to_string(out) + "x" + std::to_string(in) + " g" +
          std::to_string(group) + (m ? " m" + std::to_string(m) : "");
+}
+
+// The message of the std::invalid_argument f() throws, or "" when it throws none.
+template <class F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return {};
 }
 
 }  // namespace qs::test

@@ -52,29 +52,21 @@ QS_KERNEL_CASE(words_hold_the_documented_fields) {
 }
 
 QS_KERNEL_CASE(unsupported_shapes_are_refused_by_name) {
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   const auto q = test::random_quantized(8, 64, 4, 32);
-  QS_CHECK(message([&] { kernels::pack_weight(q.codes, q.scales, q.zeros, 5, 32); }).find("5") != std::string::npos,
+  QS_CHECK(test::invalid_argument_message([&] { kernels::pack_weight(q.codes, q.scales, q.zeros, 5, 32); }).find("5") != std::string::npos,
            "5 bits");
   QS_CHECK(kernels::unsupported_reason(4, 48, 48).find("in_features 48") != std::string::npos, "48 columns");
   QS_CHECK(kernels::unsupported_reason(4, 64, 16).find("group size 16") != std::string::npos, "group 16");
-  QS_CHECK(message([&] { kernels::pack_weight(q.codes, q.scales.narrow(1, 0, 1), q.zeros, 4, 32); })
+  QS_CHECK(test::invalid_argument_message([&] { kernels::pack_weight(q.codes, q.scales.narrow(1, 0, 1), q.zeros, 4, 32); })
                    .find("scales must be [8, 2]") != std::string::npos,
            "scales shape");
   auto bad_codes = q.codes.clone();
   bad_codes[0][0] = 16;
-  QS_CHECK(message([&] { kernels::pack_weight(bad_codes, q.scales, q.zeros, 4, 32); }).find("code") !=
+  QS_CHECK(test::invalid_argument_message([&] { kernels::pack_weight(bad_codes, q.scales, q.zeros, 4, 32); }).find("code") !=
                std::string::npos,
            "code out of range");
   auto bad_gidx = at::zeros({64}, at::kInt);
-  QS_CHECK(message([&] { kernels::pack_weight(q.codes, q.scales, q.zeros, 4, 32, bad_gidx); }).find("g_idx") !=
+  QS_CHECK(test::invalid_argument_message([&] { kernels::pack_weight(q.codes, q.scales, q.zeros, 4, 32, bad_gidx); }).find("g_idx") !=
                std::string::npos,
            "g_idx with one group taking every column");
 }

@@ -75,21 +75,13 @@ QS_KERNEL_CASE(cpu_out_writes_every_element) {
 QS_KERNEL_CASE(wrong_arguments_name_themselves) {
   const auto q = test::random_quantized(16, 64, 4, 32);
   const auto w = kernels::pack_weight(q.codes, q.scales, q.zeros, 4, 32);
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
-  QS_CHECK(message([&] { kernels::packed_matmul(at::randn({2, 65}), w); }).find("64 features") != std::string::npos,
+  QS_CHECK(test::invalid_argument_message([&] { kernels::packed_matmul(at::randn({2, 65}), w); }).find("64 features") != std::string::npos,
            "x width");
-  QS_CHECK(message([&] { kernels::packed_matmul(at::randn({2, 64}), w, at::randn({15})); }).find("bias") !=
+  QS_CHECK(test::invalid_argument_message([&] { kernels::packed_matmul(at::randn({2, 64}), w, at::randn({15})); }).find("bias") !=
                std::string::npos,
            "bias length");
   auto out = at::empty({2, 17});
-  QS_CHECK(message([&] { kernels::packed_matmul_out(at::randn({2, 64}), w, {}, out); }).find("out must be [2, 16]") !=
+  QS_CHECK(test::invalid_argument_message([&] { kernels::packed_matmul_out(at::randn({2, 64}), w, {}, out); }).find("out must be [2, 16]") !=
                std::string::npos,
            "out shape");
 }
