@@ -23,25 +23,15 @@ PackedLinearOp::PackedLinearOp(std::shared_ptr<const QuantizedLinear> q, const s
     : q_(std::move(q)), dtype_(dtype) {
   QS_ASSERT(q_ != nullptr, "null QuantizedLinear");
   w_ = to_packed_weight(*q_, name).to(device);
-  auto put = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, dtype).contiguous() : t; };
-  bias_ = put(q_->bias);
-  transform_ = put(q_->transform);
-  lora_a_ = put(q_->lora_a);
-  lora_b_ = put(q_->lora_b);
+  side_ = LinearSideParts(*q_, device, dtype);
 }
 
 torch::Tensor PackedLinearOp::forward(const torch::Tensor& x) const {
-  auto xt = transform_.defined() ? torch::linear(x, transform_) : x;
-  auto y = kernels::packed_matmul(xt, w_, bias_);
-  if (lora_a_.defined()) y = y + torch::linear(torch::linear(x, lora_a_), lora_b_);
-  return y;
+  return side_.add_branch(kernels::packed_matmul(side_.input(x), w_, side_.bias), x);
 }
 
 torch::Tensor PackedLinearOp::dense_weight() const {
-  auto w = kernels::dequantize_reference(w_).to(w_.qweight.device(), dtype_);
-  if (transform_.defined()) w = torch::matmul(w, transform_);
-  if (lora_a_.defined()) w = w + torch::matmul(lora_b_, lora_a_);
-  return w;
+  return side_.dense(kernels::dequantize_reference(w_).to(w_.qweight.device(), dtype_));
 }
 
 PackedSwap use_packed_kernels(model::Decoder& decoder) {

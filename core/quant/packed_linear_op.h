@@ -1,9 +1,9 @@
 #pragma once
 // The quantized linear on the packed kernels: the record is converted once to
 // the kernels' PackedWeight layout and every forward streams the packed codes
-// (kernels/packed_matmul.h) instead of a dequantized dense copy. Transform and
-// low-rank branch are applied around the kernel exactly as QuantizedLinearOp
-// does, so the two ops compute the same function.
+// (kernels/packed_matmul.h) instead of a dequantized dense copy. Bias,
+// transform and low-rank branch come from the same LinearSideParts as
+// QuantizedLinearOp's, so the two ops compute the same function.
 
 #include <memory>
 #include <string>
@@ -29,7 +29,7 @@ class PackedLinearOp final : public model::LinearOp {
   int64_t in_features() const override { return q_->in_features; }
   int64_t out_features() const override { return q_->out_features; }
   torch::Tensor dense_weight() const override;
-  torch::Tensor bias() const override { return bias_; }
+  torch::Tensor bias() const override { return side_.bias; }
 
   const kernels::PackedWeight& packed() const { return w_; }
 
@@ -37,10 +37,7 @@ class PackedLinearOp final : public model::LinearOp {
   std::shared_ptr<const QuantizedLinear> q_;
   kernels::PackedWeight w_;
   torch::ScalarType dtype_;
-  torch::Tensor bias_;
-  torch::Tensor transform_;
-  torch::Tensor lora_a_;
-  torch::Tensor lora_b_;
+  LinearSideParts side_;
 };
 
 struct PackedSwap {

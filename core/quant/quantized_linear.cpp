@@ -82,6 +82,28 @@ void QuantizedLinear::validate(const std::string& source, const std::string& nam
   }
 }
 
+LinearSideParts::LinearSideParts(const QuantizedLinear& q, torch::Device device, torch::ScalarType dtype) {
+  auto put = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, dtype).contiguous() : t; };
+  bias = put(q.bias);
+  transform = put(q.transform);
+  lora_a = put(q.lora_a);
+  lora_b = put(q.lora_b);
+}
+
+torch::Tensor LinearSideParts::input(const torch::Tensor& x) const {
+  return transform.defined() ? torch::linear(x, transform) : x;
+}
+
+torch::Tensor LinearSideParts::add_branch(torch::Tensor y, const torch::Tensor& x) const {
+  return lora_a.defined() ? y + torch::linear(torch::linear(x, lora_a), lora_b) : y;
+}
+
+torch::Tensor LinearSideParts::dense(torch::Tensor w_hat) const {
+  if (transform.defined()) w_hat = torch::matmul(w_hat, transform);
+  if (lora_a.defined()) w_hat = w_hat + torch::matmul(lora_b, lora_a);
+  return w_hat;
+}
+
 QuantizedLinearOp::QuantizedLinearOp(std::shared_ptr<const QuantizedLinear> q, torch::Device device,
                                      torch::ScalarType dtype)
     : q_(std::move(q)) {
@@ -90,25 +112,13 @@ QuantizedLinearOp::QuantizedLinearOp(std::shared_ptr<const QuantizedLinear> q, t
   w_ = dequantize(q_->codes.to(device), q_->scales.to(device), q_->zeros.to(device), q_->spec.group_size, g_idx)
            .to(dtype)
            .contiguous();
-  auto put = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, dtype).contiguous() : t; };
-  bias_ = put(q_->bias);
-  transform_ = put(q_->transform);
-  lora_a_ = put(q_->lora_a);
-  lora_b_ = put(q_->lora_b);
+  side_ = LinearSideParts(*q_, device, dtype);
 }
 
 torch::Tensor QuantizedLinearOp::forward(const torch::Tensor& x) const {
-  auto xt = transform_.defined() ? torch::linear(x, transform_) : x;
-  auto y = torch::linear(xt, w_, bias_);
-  if (lora_a_.defined()) y = y + torch::linear(torch::linear(x, lora_a_), lora_b_);
-  return y;
+  return side_.add_branch(torch::linear(side_.input(x), w_, side_.bias), x);
 }
 
-torch::Tensor QuantizedLinearOp::dense_weight() const {
-  auto w = w_;
-  if (transform_.defined()) w = torch::matmul(w, transform_);
-  if (lora_a_.defined()) w = w + torch::matmul(lora_b_, lora_a_);
-  return w;
-}
+torch::Tensor QuantizedLinearOp::dense_weight() const { return side_.dense(w_); }
 
 }  // namespace qs::quant

@@ -50,6 +50,22 @@ struct QuantizedLinear {
   void validate(const std::string& source, const std::string& name) const;
 };
 
+// What surrounds a record's quantized matrix, on a device in a dtype: bias,
+// input transform and low-rank branch. Every op computing a QuantizedLinear
+// applies them through this, so the ops agree by construction.
+struct LinearSideParts {
+  torch::Tensor bias;
+  torch::Tensor transform;
+  torch::Tensor lora_a;
+  torch::Tensor lora_b;
+
+  LinearSideParts() = default;
+  LinearSideParts(const QuantizedLinear& q, torch::Device device, torch::ScalarType dtype);
+  torch::Tensor input(const torch::Tensor& x) const;                        // T·x, or x
+  torch::Tensor add_branch(torch::Tensor y, const torch::Tensor& x) const;  // y + B·(A·x)
+  torch::Tensor dense(torch::Tensor w_hat) const;                           // W_hat·T + B·A
+};
+
 // A QuantizedLinear placed in the decoder. The dequantized weight is built
 // once on `device` in `dtype`, so every forward computes the same numbers as
 // a reloaded checkpoint does.
@@ -61,17 +77,14 @@ class QuantizedLinearOp final : public model::LinearOp {
   int64_t in_features() const override { return q_->in_features; }
   int64_t out_features() const override { return q_->out_features; }
   torch::Tensor dense_weight() const override;
-  torch::Tensor bias() const override { return bias_; }
+  torch::Tensor bias() const override { return side_.bias; }
 
   const std::shared_ptr<const QuantizedLinear>& record() const { return q_; }
 
  private:
   std::shared_ptr<const QuantizedLinear> q_;
   torch::Tensor w_;
-  torch::Tensor bias_;
-  torch::Tensor transform_;
-  torch::Tensor lora_a_;
-  torch::Tensor lora_b_;
+  LinearSideParts side_;
 };
 
 }  // namespace qs::quant
