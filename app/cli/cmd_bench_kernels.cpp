@@ -61,11 +61,12 @@ std::vector<kernels::KernelShape> model_shapes(const std::string& path) {
 
 int run_bench_kernels(const std::vector<std::string>& argv) {
   const Args args(argv, {"shapes", "bits", "group", "batch", "device", "repeats"}, {"lut"});
-  if (args.positionals().size() > 1 || (args.positionals().empty() == !args.has("shapes")))
+  const bool model_given = args.positionals().size() == 1;
+  if (args.positionals().size() > 1 || model_given == args.has("shapes"))
     throw ArgumentError(
         "usage: quantscope-cli bench-kernels (MODEL | --shapes KxN,...) [--bits 2,3,4,8] [--group G] "
         "[--batch 1,16] [--device cpu|cuda] [--repeats R] [--lut]");
-  const auto shapes = args.has("shapes") ? parse_shapes(args.get("shapes", "")) : model_shapes(args.positionals()[0]);
+  const auto shapes = model_given ? model_shapes(args.positionals()[0]) : parse_shapes(args.get("shapes", ""));
   kernels::KernelBenchOptions o;
   o.bits.clear();
   for (auto b : int_list("bits", args.get("bits", "4"), 2, 8)) o.bits.push_back(static_cast<int>(b));
