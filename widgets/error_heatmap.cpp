@@ -11,6 +11,13 @@ ErrorHeatmap::ErrorHeatmap(QWidget* parent)
   xAxis->setLabel(tr("input group"));
   yAxis->setLabel(tr("output row"));
   yAxis->setRangeReversed(true);  // row 0 at the top, as the matrix is written
+  // Cells are whole groups and rows: no ticks between them.
+  for (QCPAxis* axis : {xAxis, yAxis}) {
+    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    axis->setTicker(ticker);
+  }
   plotLayout()->addElement(0, 1, scale_);
   scale_->setType(QCPAxis::atRight);
   scale_->axis()->setLabel(tr("max |W − Q(W)|"));

@@ -63,6 +63,8 @@ MethodPanel::MethodPanel(QWidget* parent)
       eval_(new QLineEdit(this)),
       eval_windows_(spin(1, 1024, 4, this)),
       eval_ctx_(spin(8, 32768, 128, this)),
+      apply_(new QPushButton(tr("Apply to Selected Layers"), this)),
+      reset_(new QPushButton(tr("Reset Selected"), this)),
       run_(new QPushButton(tr("Run"), this)),
       cancel_(new QPushButton(tr("Cancel"), this)) {
   auto* layout = new QVBoxLayout(this);
@@ -101,6 +103,16 @@ MethodPanel::MethodPanel(QWidget* parent)
   data->addRow(tr("Eval tokens each"), eval_ctx_);
   layout->addWidget(data_box);
 
+  auto* layer_buttons = new QHBoxLayout;
+  apply_->setObjectName("applyButton");
+  apply_->setToolTip(tr("Give the layers selected in the model tree this method and grid (Ctrl+Return); the "
+                        "others keep the default"));
+  reset_->setObjectName("resetButton");
+  reset_->setToolTip(tr("Put the selected layers back on the default method and grid"));
+  layer_buttons->addWidget(apply_);
+  layer_buttons->addWidget(reset_);
+  layout->addLayout(layer_buttons);
+
   auto* buttons = new QHBoxLayout;
   run_->setObjectName("runButton");
   cancel_->setObjectName("cancelButton");
@@ -113,6 +125,8 @@ MethodPanel::MethodPanel(QWidget* parent)
   connect(calibration_, &QLineEdit::textChanged, this, &MethodPanel::update_run_enabled);
   connect(run_, &QPushButton::clicked, this, [this] { Q_EMIT run_requested(settings()); });
   connect(cancel_, &QPushButton::clicked, this, &MethodPanel::cancel_requested);
+  connect(apply_, &QPushButton::clicked, this, &MethodPanel::apply_to_selection_requested);
+  connect(reset_, &QPushButton::clicked, this, &MethodPanel::reset_selection_requested);
   set_running(false);
 }
 
@@ -223,6 +237,19 @@ RunSettings MethodPanel::settings() const {
     if (v != p.default_value) s.params.insert(p.name, v);
   }
   return s;
+}
+
+LayerSetting MethodPanel::layer_setting() const {
+  const auto s = settings();
+  return {s.method, s.bits, s.group, s.symmetric, s.params};
+}
+
+QString LayerSetting::label() const {
+  if (method == QLatin1String("fp16")) return method;
+  QString grid = QStringLiteral("W%1").arg(bits);
+  if (group > 0) grid += QStringLiteral("g%1").arg(group);
+  if (symmetric) grid += QStringLiteral("-sym");
+  return method + ' ' + grid;
 }
 
 void MethodPanel::set_running(bool running) {

@@ -4,6 +4,7 @@
 // symmetric), calibration and live-evaluation settings, and Run / Cancel.
 // Draws the method descriptions it is handed; knows nothing of core/.
 
+#include <QMap>
 #include <QVariant>
 #include <QVector>
 #include <QWidget>
@@ -33,6 +34,17 @@ struct MethodInfo {
   QVector<ParamInfo> params;
 };
 
+// A linear's own method and grid, overriding the panel's default for it.
+struct LayerSetting {
+  QString method;  // "fp16" keeps the linear unquantized
+  int bits = 4;
+  qint64 group = 128;  // 0: per channel
+  bool symmetric = false;
+  QVariantMap params;  // only those that differ from the method's defaults
+  QString label() const;  // "gptq W4g128", "fp16"
+  bool operator==(const LayerSetting&) const = default;
+};
+
 struct RunSettings {
   QString method;
   int bits = 4;
@@ -45,6 +57,7 @@ struct RunSettings {
   QString eval_path;  // empty: no live perplexity
   int eval_windows = 4;
   int eval_ctx = 128;
+  QMap<QString, LayerSetting> layers;  // per-linear overrides by full name
 };
 
 class MethodPanel : public QWidget {
@@ -54,7 +67,10 @@ class MethodPanel : public QWidget {
 
   void set_methods(const QVector<MethodInfo>& methods);
   void set_settings(const RunSettings& s);
+  // The method, grid and hyper-parameters as they stand (the calibration and
+  // evaluation settings and the per-layer overrides are not part of it).
   RunSettings settings() const;
+  LayerSetting layer_setting() const;
   // While running, Run is disabled and Cancel enabled.
   void set_running(bool running);
   // Run needs a model; without one the panel says so.
@@ -62,6 +78,10 @@ class MethodPanel : public QWidget {
 
  Q_SIGNALS:
   void run_requested(const qs::widgets::RunSettings& settings);
+  // The user asked to give the layers selected in the model tree the panel's
+  // method and grid, or to put them back on the default.
+  void apply_to_selection_requested();
+  void reset_selection_requested();
   void cancel_requested();
 
  private:
@@ -82,6 +102,8 @@ class MethodPanel : public QWidget {
   QLineEdit* eval_;
   QSpinBox* eval_windows_;
   QSpinBox* eval_ctx_;
+  QPushButton* apply_;
+  QPushButton* reset_;
   QPushButton* run_;
   QPushButton* cancel_;
   bool running_ = false;

@@ -9,6 +9,8 @@
 namespace qs::widgets {
 namespace {
 
+constexpr int kRunMethodRole = Qt::UserRole + 1;
+
 // Green below 0.2 %, amber below 1 %, red above: the relative output MSE
 // ranges at which 4-bit layers are typically harmless, noticeable, harmful.
 QIcon error_badge(double rel_mse) {
@@ -44,6 +46,8 @@ ModelTreeView::ModelTreeView(QWidget* parent)
   connect(tree_, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem* item) {
     if (item && item->parent()) Q_EMIT linear_selected(item->data(0, Qt::UserRole).toString());
   });
+  connect(tree_, &QTreeWidget::itemSelectionChanged, this,
+          [this] { Q_EMIT selection_changed(static_cast<int>(selected_linears().size())); });
 }
 
 void ModelTreeView::set_outline(const ModelOutline& outline) {
@@ -56,6 +60,7 @@ void ModelTreeView::set_outline(const ModelOutline& outline) {
       item->setData(0, Qt::UserRole, l.name);
       item->setToolTip(0, l.name);
       item->setText(3, l.method);
+      item->setData(3, kRunMethodRole, l.method);
       if (l.output_rel_mse >= 0) {
         item->setText(4, QString::number(l.output_rel_mse, 'e', 2));
         item->setIcon(4, error_badge(l.output_rel_mse));
@@ -97,6 +102,54 @@ void ModelTreeView::apply_filter(const QString& text) {
     block->setHidden(!any);
     if (!text.isEmpty()) block->setExpanded(any);
   }
+}
+
+template <typename F>
+void ModelTreeView::for_each_linear(F&& f) const {
+  for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
+    auto* block = tree_->topLevelItem(i);
+    for (int j = 0; j < block->childCount(); ++j) f(block, block->child(j));
+  }
+}
+
+QStringList ModelTreeView::selected_linears() const {
+  QStringList names;
+  for_each_linear([&](QTreeWidgetItem* block, QTreeWidgetItem* leaf) {
+    if (leaf->isSelected() || (block->isSelected() && !leaf->isHidden()))
+      names.append(leaf->data(0, Qt::UserRole).toString());
+  });
+  return names;
+}
+
+void ModelTreeView::select_linears(const QStringList& names) {
+  const QSignalBlocker block_signals(tree_);
+  tree_->clearSelection();
+  for_each_linear([&](QTreeWidgetItem* block, QTreeWidgetItem* leaf) {
+    if (!names.contains(leaf->data(0, Qt::UserRole).toString())) return;
+    block->setExpanded(true);
+    leaf->setSelected(true);
+  });
+  Q_EMIT selection_changed(static_cast<int>(selected_linears().size()));
+}
+
+void ModelTreeView::set_planned(const QMap<QString, QString>& labels) {
+  for_each_linear([&](QTreeWidgetItem*, QTreeWidgetItem* leaf) {
+    const auto it = labels.constFind(leaf->data(0, Qt::UserRole).toString());
+    const bool planned = it != labels.constEnd();
+    leaf->setText(3, planned ? *it : leaf->data(3, kRunMethodRole).toString());
+    QFont f = leaf->font(3);
+    f.setItalic(planned);
+    leaf->setFont(3, f);
+    leaf->setToolTip(3, planned ? tr("Set for the next run (Edit > Undo takes it back)") : QString());
+  });
+}
+
+QString ModelTreeView::method_text(const QString& name) const {
+  QString text;
+  for_each_linear([&](QTreeWidgetItem*, QTreeWidgetItem* leaf) {
+    if (leaf->data(0, Qt::UserRole).toString() == name) text = leaf->text(3);
+  });
+  return text;
 }
 
 int ModelTreeView::visible_linear_count() const {

@@ -15,6 +15,7 @@
 #include <cstdio>
 
 #include "app/gui/kernel_bench_controller.h"
+#include "app/gui/layer_preview.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   cli.addPositionalArgument("model", "A .gguf, .safetensors, HF directory or .qsproj project to open.", "[model]");
   const QCommandLineOption layer("layer", "Select this linear once open (model.layers.3.mlp.up_proj).", "name");
   const QCommandLineOption shot("screenshot", "Save the window as a PNG once open, then quit.", "file");
-  const QCommandLineOption tab("tab", "Inspector tab to show: spectrum, error-map or outliers.", "tab");
+  const QCommandLineOption tab("tab", "Inspector tab to show: spectrum, error-map, outliers or histogram.", "tab");
   const QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT.", "size", "1400x860");
   const QCommandLineOption run("run", "Run a method once the model is open: METHOD:BITS:GROUP (gptq:4:128).", "spec");
   const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
@@ -73,6 +74,14 @@ int main(int argc, char** argv) {
     since_tick.start();
     watchdog.start();
   }
+  QElapsedTimer selecting;
+  auto layer_shown = [&] {
+    window.repaint();  // the plots drawn on screen, not just scheduled
+    if (cli.isSet(timings))
+      std::fprintf(stderr, "selected %s and drew the inspector in %lld ms\n", qPrintable(cli.value(layer)),
+                   static_cast<long long>(selecting.elapsed()));
+    if (cli.isSet(shot)) screenshot();
+  };
   QObject::connect(window.models(), &qs::app::ModelController::model_loaded, &window, [&] {
     if (cli.isSet(timings))
       std::fprintf(stderr, "opened in %.2f s after start\n", static_cast<double>(since_start.elapsed()) / 1000.0);
@@ -93,18 +102,20 @@ int main(int argc, char** argv) {
       window.start_kernel_bench();
       return;
     }
-    if (cli.isSet(layer)) {
-      QElapsedTimer selecting;
-      selecting.start();
-      window.select_layer(cli.value(layer));
+    if (!cli.isSet(layer)) {
       if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
-      window.repaint();  // the plots drawn on screen, not just scheduled
-      if (cli.isSet(timings))
-        std::fprintf(stderr, "selected %s and drew the inspector in %lld ms\n", qPrintable(cli.value(layer)),
-                     static_cast<long long>(selecting.elapsed()));
+      if (cli.isSet(shot)) screenshot();
+      return;
     }
+    selecting.start();
+    window.select_layer(cli.value(layer));
     if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
-    if (cli.isSet(shot)) screenshot();
+    // A layer no run has analysed is previewed on a worker thread: done when it arrives.
+    if (window.preview()->busy())
+      QObject::connect(window.preview(), &qs::app::LayerPreviewController::ready, &window, layer_shown,
+                       Qt::SingleShotConnection);
+    else
+      layer_shown();
   });
   QObject::connect(window.runs(), &qs::app::RunController::finished, &window, [&] {
     if (cli.isSet(shot)) screenshot();

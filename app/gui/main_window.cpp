@@ -18,8 +18,11 @@
 #include <QElapsedTimer>
 #include <QTabWidget>
 #include <QTimer>
+#include <QUndoStack>
 
 #include "app/gui/kernel_bench_controller.h"
+#include "app/gui/layer_config.h"
+#include "app/gui/layer_preview.h"
 #include "app/gui/method_infos.h"
 #include "app/gui/process_memory.h"
 #include "app/gui/model_controller.h"
@@ -47,6 +50,8 @@ MainWindow::MainWindow(QWidget* parent)
       runs_(new RunController(this)),
       method_panel_(new widgets::MethodPanel),
       run_view_(new widgets::RunView),
+      layer_config_(new LayerConfig(this)),
+      preview_(new LayerPreviewController(this)),
       kernel_bench_(new KernelBenchController(this)),
       kernel_view_(new widgets::KernelSpeedView),
       tree_(new widgets::ModelTreeView),
@@ -85,6 +90,19 @@ MainWindow::MainWindow(QWidget* parent)
     method_panel_->set_settings(rs);
   }
   connect(method_panel_, &widgets::MethodPanel::run_requested, this, &MainWindow::start_run);
+  connect(method_panel_, &widgets::MethodPanel::apply_to_selection_requested, this, &MainWindow::apply_to_selection);
+  connect(method_panel_, &widgets::MethodPanel::reset_selection_requested, this, &MainWindow::reset_selection);
+  connect(layer_config_, &LayerConfig::changed, this, [this] {
+    tree_->set_planned(layer_config_->labels());
+    if (!inspected_.isEmpty() && !models_->outline().inspections.contains(inspected_)) inspect(inspected_);
+  });
+  connect(preview_, &LayerPreviewController::ready, this,
+          [this](const QString& name, const widgets::LayerInspection& li) {
+            if (name == inspected_ && !models_->outline().inspections.contains(name)) inspector_->set_inspection(li);
+          });
+  connect(preview_, &LayerPreviewController::failed, this, [this](const QString& name, const QString& message) {
+    if (name == inspected_) inspector_->show_message(tr("Could not analyse this layer: %1").arg(message), name);
+  });
   connect(kernel_view_, &widgets::KernelSpeedView::run_requested, this, &MainWindow::start_kernel_bench);
   connect(kernel_bench_, &KernelBenchController::progress, kernel_view_, &widgets::KernelSpeedView::set_running);
   connect(kernel_bench_, &KernelBenchController::finished, kernel_view_, &widgets::KernelSpeedView::set_report);
@@ -135,8 +153,10 @@ MainWindow::MainWindow(QWidget* parent)
   });
   connect(models_, &ModelController::model_loaded, this, [this](const widgets::ModelOutline& o) {
     QApplication::restoreOverrideCursor();
-    tree_->set_outline(o);
-    summary_->set_outline(o);
+    layer_config_->reset();
+    preview_->clear();
+    inspected_.clear();
+    show_outline(o);
     // Runs start from a model; a project's weights are already quantized.
     method_panel_->set_model_available(models_->model() && o.project_path.isEmpty());
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(o.path).fileName()));
@@ -162,7 +182,8 @@ MainWindow::MainWindow(QWidget* parent)
   restoreState(s.value("window/state").toByteArray());
   if (!s.contains("window/geometry")) {
     resize(1200, 760);
-    resizeDocks({dock}, {480}, Qt::Horizontal);
+    // Dock sizes only take once the window is laid out at its final size.
+    QTimer::singleShot(0, this, [this, dock] { resizeDocks({dock}, {440}, Qt::Horizontal); });
   }
 }
 
@@ -207,6 +228,19 @@ void MainWindow::create_actions() {
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
+  QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  QAction* undo = layer_config_->undo_stack()->createUndoAction(this, tr("&Undo"));
+  undo->setShortcut(QKeySequence::Undo);
+  edit->addAction(undo);
+  QAction* redo = layer_config_->undo_stack()->createRedoAction(this, tr("&Redo"));
+  redo->setShortcut(QKeySequence::Redo);
+  edit->addAction(redo);
+  edit->addSeparator();
+  QAction* apply = edit->addAction(tr("&Apply Method to Selected Layers"), this, &MainWindow::apply_to_selection);
+  apply->setShortcut(QKeySequence(tr("Ctrl+Return")));
+  QAction* reset = edit->addAction(tr("Re&set Selected Layers to Default"), this, &MainWindow::reset_selection);
+  reset->setShortcut(QKeySequence(tr("Ctrl+Backspace")));
+
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   QAction* start = run->addAction(tr("&Run Method"), this, &MainWindow::start_run);
   start->setShortcut(QKeySequence(Qt::Key_F5));
@@ -247,7 +281,9 @@ void MainWindow::start_run() {
   s.setValue("run/calibration", settings.calibration_path);
   s.setValue("run/eval", settings.eval_path);
   method_panel_->set_running(true);
-  runs_->start(models_->model(), models_->outline().path, settings);
+  auto with_layers = settings;
+  with_layers.layers = layer_config_->overrides();
+  runs_->start(models_->model(), models_->outline().path, with_layers);
 }
 
 void MainWindow::start_kernel_bench() {
@@ -276,8 +312,7 @@ void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) 
   outline.inspections.clear();
   apply_project(outcome->project, outline);
   models_->update_outline(outline);
-  tree_->set_outline(outline);
-  summary_->set_outline(outline);
+  show_outline(outline);
   if (save_project_) save_project_->setEnabled(true);
 #endif
 }
@@ -306,22 +341,46 @@ void MainWindow::select_layer(const QString& name) {
 }
 
 void MainWindow::show_inspector_tab(const QString& tab) {
-  const QStringList names = {"spectrum", "error-map", "outliers"};
+  const QStringList names = {"spectrum", "error-map", "outliers", "histogram"};
   if (names.contains(tab)) inspector_->tabs()->setCurrentIndex(static_cast<int>(names.indexOf(tab)));
 }
 
 void MainWindow::inspect(const QString& name) {
+  inspected_ = name;
   const auto& inspections = models_->outline().inspections;
   if (auto it = inspections.find(name); it != inspections.end()) {
     inspector_->set_inspection(*it);
+  } else if (models_->model()) {
+    const auto o = layer_config_->overrides().value(name, method_panel_->layer_setting());
+    quant::QuantSpec spec;
+    spec.bits = o.bits;
+    spec.group_size = o.group;
+    spec.symmetric = o.symmetric;
+    inspector_->show_message(tr("Analysing %1 under RTN %2…").arg(name, QString::fromStdString(spec.label())), name);
+    preview_->request(models_->model(), name, spec);
   } else {
-    inspector_->show_message(models_->outline().project_path.isEmpty()
-                                 ? tr("No analysis for this layer yet: run a method on it, or open a project "
-                                      "that holds one.")
-                                 : tr("The project holds no analysis for this layer (kept in FP or not run)."),
+    inspector_->show_message(tr("The project holds no analysis for this layer (kept in FP or not run), and its "
+                                "model could not be opened to compute one."),
                              name);
   }
   pages_->setCurrentWidget(inspector_);
+}
+
+void MainWindow::apply_to_selection() {
+  const auto names = tree_->selected_linears();
+  if (names.isEmpty()) {
+    statusBar()->showMessage(tr("Select layers in the Model dock first (Ctrl/Shift-click, or a block)"), 5000);
+    return;
+  }
+  layer_config_->set(names, method_panel_->layer_setting());
+}
+
+void MainWindow::reset_selection() { layer_config_->set(tree_->selected_linears(), std::nullopt); }
+
+void MainWindow::show_outline(const widgets::ModelOutline& outline) {
+  tree_->set_outline(outline);
+  tree_->set_planned(layer_config_->labels());
+  summary_->set_outline(outline);
 }
 
 void MainWindow::remember_recent(const QString& path) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 namespace qs::widgets {
+struct ModelOutline;
 class KernelSpeedView;
 class LayerInspector;
 class MethodPanel;
@@ -23,6 +24,8 @@ class QTabWidget;
 namespace qs::app {
 
 class KernelBenchController;
+class LayerConfig;
+class LayerPreviewController;
 class ModelController;
 class RunController;
 struct RunOutcome;
@@ -39,11 +42,20 @@ class MainWindow : public QMainWindow {
   // Opens a model off the GUI thread; a failure is shown in a window-modal dialog
   // and leaves the open model as it was.
   void open_model(const QString& path);
-  // Shows the cached analyses of `name` in the inspector.
+  // Shows the analyses of `name` in the inspector: the run's or the project's
+  // when there are any, else an RTN preview computed off the GUI thread.
   void inspect(const QString& name);
+  // Gives the layers selected in the model tree the method panel's method and
+  // grid (Edit > Apply to Selected Layers, Ctrl+Return), or the default again.
+  void apply_to_selection();
+  void reset_selection();
+  LayerConfig* layer_config() const { return layer_config_; }
+  LayerPreviewController* preview() const { return preview_; }
+  widgets::ModelTreeView* tree() const { return tree_; }
+  widgets::LayerInspector* inspector() const { return inspector_; }
   // Selects `name` in the model tree (which inspects it).
   void select_layer(const QString& name);
-  // "spectrum", "error-map" or "outliers".
+  // "spectrum", "error-map", "outliers" or "histogram".
   void show_inspector_tab(const QString& tab);
   // Runs the method panel's settings on the open model (Run > Run, F5).
   void start_run();
@@ -62,11 +74,15 @@ class MainWindow : public QMainWindow {
   void update_recent_menu();
   void remember_recent(const QString& path);
   void run_finished(const std::shared_ptr<const RunOutcome>& outcome);
+  void show_outline(const widgets::ModelOutline& outline);
 
   ModelController* models_;
   RunController* runs_;
   widgets::MethodPanel* method_panel_;
   widgets::RunView* run_view_;
+  LayerConfig* layer_config_;
+  LayerPreviewController* preview_;
+  QString inspected_;  // the linear the inspector shows or is waiting for
   KernelBenchController* kernel_bench_;
   widgets::KernelSpeedView* kernel_view_;
   QAction* save_project_ = nullptr;

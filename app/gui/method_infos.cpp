@@ -2,7 +2,10 @@
 
 #include <variant>
 
+#include <QObject>
+
 #include "core/methods/method_registry.h"
+#include "core/pipeline/quant_plan.h"
 
 namespace qs::app {
 
@@ -31,6 +34,11 @@ QVector<widgets::MethodInfo> method_infos() {
     }
     out.append(info);
   }
+  widgets::MethodInfo keep;
+  keep.name = QString::fromLatin1(pipeline::kKeepFp);
+  keep.description = QObject::tr("keep the linear unquantized, in the model's dtype (for layers that must stay "
+                                 "exact, e.g. the first block's down_proj)");
+  out.append(keep);
   return out;
 }
 

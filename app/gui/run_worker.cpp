@@ -33,29 +33,61 @@ quant::ParamValue to_param(const QVariant& v) {
   }
 }
 
-pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
+quant::QuantSpec spec_of(const widgets::LayerSetting& s) {
   quant::QuantSpec spec;
   spec.bits = s.bits;
   spec.group_size = s.group;
   spec.symmetric = s.symmetric;
-  auto choice = pipeline::QuantPlan::make_choice(s.method.toStdString(), spec, "method panel");
-  for (auto it = s.params.begin(); it != s.params.end(); ++it)
-    choice.params.set(it.key().toStdString(), to_param(it.value()), "method panel");
-  return pipeline::QuantPlan(choice);
+  return spec;
+}
+
+std::vector<std::pair<std::string, quant::ParamValue>> params_of(const widgets::LayerSetting& s) {
+  std::vector<std::pair<std::string, quant::ParamValue>> out;
+  for (auto it = s.params.begin(); it != s.params.end(); ++it) out.emplace_back(it.key().toStdString(), to_param(*it));
+  return out;
+}
+
+widgets::LayerSetting default_setting(const widgets::RunSettings& s) {
+  return {s.method, s.bits, s.group, s.symmetric, s.params};
+}
+
+// The panel's settings as the default, each per-layer override as a rule for
+// exactly that linear.
+pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
+  const auto d = default_setting(s);
+  auto choice = pipeline::QuantPlan::make_choice(d.method.toStdString(), spec_of(d), "method panel");
+  for (const auto& [name, value] : params_of(d)) choice.params.set(name, value, "method panel");
+  pipeline::QuantPlan plan(choice);
+  for (auto it = s.layers.begin(); it != s.layers.end(); ++it) {
+    pipeline::LayerRule rule;
+    rule.pattern = it.key().toStdString();
+    rule.method = it->method.toStdString();
+    rule.bits = it->bits;
+    rule.group_size = it->group;
+    rule.symmetric = it->symmetric;
+    rule.params = params_of(*it);
+    plan.add_rule(std::move(rule));
+  }
+  return plan;
+}
+
+nlohmann::json setting_json(const widgets::LayerSetting& s) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : params_of(s)) std::visit([&](const auto& v) { params[name] = v; }, value);
+  return {{"method", s.method.toStdString()},
+          {"bits", s.bits},
+          {"group", s.group},
+          {"symmetric", s.symmetric},
+          {"params", params}};
 }
 
 // The plan as QuantPlan::from_json reads it, for the project.
 std::string plan_json(const widgets::RunSettings& s) {
-  nlohmann::json params = nlohmann::json::object();
-  for (auto it = s.params.begin(); it != s.params.end(); ++it)
-    std::visit([&](const auto& v) { params[it.key().toStdString()] = v; }, to_param(it.value()));
-  return nlohmann::json{{"default",
-                         {{"method", s.method.toStdString()},
-                          {"bits", s.bits},
-                          {"group", s.group},
-                          {"symmetric", s.symmetric},
-                          {"params", params}}}}
-      .dump();
+  nlohmann::json layers = nlohmann::json::object();
+  for (auto it = s.layers.begin(); it != s.layers.end(); ++it) layers[it.key().toStdString()] = setting_json(*it);
+  nlohmann::json plan{{"default", setting_json(default_setting(s))}};
+  if (!layers.empty()) plan["layers"] = layers;
+  return plan.dump();
 }
 
 }  // namespace

@@ -10,8 +10,11 @@
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QUndoStack>
 
 #include "app/gui/kernel_bench_controller.h"
+#include "app/gui/layer_config.h"
+#include "app/gui/layer_preview.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
@@ -112,6 +115,76 @@ class TestMainWindow : public QObject {
     QVERIFY(w.models()->model());
   }
 
+  // A freshly opened model: selecting a linear previews it (RTN on the method
+  // panel's grid) off the GUI thread; selecting it again is served from the cache.
+  void previewsALayerOfAFreshlyOpenedModel() {
+    app::MainWindow w;
+    w.show();
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(dir_.path());
+    QVERIFY(loaded.wait(20000));
+    auto s = w.method_panel()->settings();
+    s.method = "rtn";
+    s.bits = 3;
+    s.group = 32;
+    w.method_panel()->set_settings(s);
+    QSignalSpy ready(w.preview(), &app::LayerPreviewController::ready);
+    w.select_layer("model.layers.1.mlp.up_proj");
+    QVERIFY(w.preview()->busy());
+    QVERIFY(ready.wait(20000));
+    auto* inspector = w.inspector();
+    QCOMPARE(inspector->spectrum()->graph(0)->dataCount(), 64);  // min(96, 64) singular values
+    QCOMPARE(inspector->heatmap()->cell_count(), 96 * 2);        // 96 rows × 2 groups of 32
+    const auto w_up = w.models()->model()->at("model.layers.1.mlp.up_proj.weight");
+    const double top = torch::linalg_svdvals(w_up.to(torch::kFloat64))[0].item<double>();
+    QVERIFY(std::abs(inspector->spectrum()->graph(0)->data()->at(0)->value - top) < 1e-4 * top);
+    w.select_layer("model.layers.0.self_attn.q_proj");
+    QVERIFY(ready.wait(20000));
+    w.select_layer("model.layers.1.mlp.up_proj");
+    QCOMPARE(ready.count(), 3);  // at once, from the cache
+    QVERIFY(!w.preview()->busy());
+  }
+
+  // Edit: the layers selected in the tree get the method panel's choice, shown
+  // in the tree; undo and redo walk it back and forth; the run then uses it.
+  void perLayerChoicesUndoRedoAndReachTheRun() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(model_dir);
+    QVERIFY(loaded.wait(20000));
+    const QStringList kept = {"model.layers.0.mlp.down_proj", "model.layers.1.self_attn.q_proj"};
+    w.tree()->select_linears(kept);
+    QCOMPARE(w.tree()->selected_linears(), kept);
+    w.method_panel()->set_settings(settings("fp16", model_dir));
+    w.apply_to_selection();
+    auto* stack = w.layer_config()->undo_stack();
+    QCOMPARE(stack->undoText(), QString("Set 2 layers to fp16"));
+    QCOMPARE(w.tree()->method_text(kept[0]), QString("fp16"));
+    QCOMPARE(w.tree()->method_text("model.layers.0.mlp.up_proj"), QString());
+    stack->undo();
+    QCOMPARE(w.tree()->method_text(kept[0]), QString());
+    QVERIFY(w.layer_config()->overrides().isEmpty());
+    stack->redo();
+    QCOMPARE(w.tree()->method_text(kept[1]), QString("fp16"));
+    w.tree()->select_linears({kept[1]});
+    w.apply_to_selection();  // the same choice again: nothing to undo
+    QCOMPARE(stack->count(), 1);
+
+    w.method_panel()->set_settings(settings("rtn", model_dir));
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    w.start_run();
+    QVERIFY(done.wait(60000));
+    const auto outcome = w.runs()->last_outcome();
+    QCOMPARE(outcome->settings.layers.size(), 2);
+    for (const auto& l : outcome->result.layers) {
+      const bool keep = kept.contains(QString::fromStdString(l.name));
+      QCOMPARE(l.choice.method, std::string(keep ? "fp16" : "rtn"));
+      QCOMPARE(l.record == nullptr, keep);
+    }
+    QCOMPARE(w.tree()->method_text(kept[0]), QString("fp16"));  // the choice stays for the next run
+  }
+
 #if QS_WITH_HDF5
   // A project opens with its model: the tree shows each linear's method and
   // error, and selecting one fills the inspector's plots from the cache.
@@ -148,8 +221,11 @@ class TestMainWindow : public QObject {
     QCOMPARE(inspector->spectrum()->graphCount(), 6);            // W, E, input-weighted E, each with its energy
     QCOMPARE(inspector->spectrum()->graph(0)->dataCount(), 64);  // min(96, 64) singular values
     QCOMPARE(inspector->heatmap()->cell_count(), 96 * 2);        // 96 rows × 2 groups of 32
+    // A linear the project kept in FP has no cached analysis: previewed from the model.
+    QSignalSpy ready(w.preview(), &app::LayerPreviewController::ready);
     w.inspect("model.layers.1.mlp.down_proj");
-    QVERIFY(inspector->tabs()->isHidden() || !inspector->tabs()->isVisible());
+    QVERIFY(ready.wait(20000));
+    QCOMPARE(inspector->spectrum()->graph(0)->dataCount(), 64);
   }
 
   // A run from the method panel: block-by-block live perplexity on the run
