@@ -19,6 +19,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
+#include "app/gui/session.h"
 #include "widgets/method_panel.h"
 
 int main(int argc, char** argv) {
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
     if (wh.size() == 2) window.resize(wh[0].toInt(), wh[1].toInt());
   }
   window.show();
+  if (cli.isSet(shot))
+    window.session()->set_autosave_minutes(0);  // a documentation run leaves nothing to recover
+  else
+    window.offer_recovery();
   auto screenshot = [&] {
     QTimer::singleShot(500, &window, [&] {
       const bool ok = window.grab().save(cli.value(shot));

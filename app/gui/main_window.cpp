@@ -27,6 +27,7 @@
 #include "app/gui/process_memory.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
+#include "app/gui/session.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/method_panel.h"
@@ -52,6 +53,7 @@ MainWindow::MainWindow(QWidget* parent)
       run_view_(new widgets::RunView),
       layer_config_(new LayerConfig(this)),
       preview_(new LayerPreviewController(this)),
+      session_(new Session(this)),
       kernel_bench_(new KernelBenchController(this)),
       kernel_view_(new widgets::KernelSpeedView),
       tree_(new widgets::ModelTreeView),
@@ -159,7 +161,9 @@ MainWindow::MainWindow(QWidget* parent)
     show_outline(o);
     // Runs start from a model; a project's weights are already quantized.
     method_panel_->set_model_available(models_->model() && o.project_path.isEmpty());
-    setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(o.path).fileName()));
+    session_->set_opened(o.project_path);
+    update_save_actions();
+    setWindowTitle(tr("%1[*] — QuantScope").arg(QFileInfo(o.path).fileName()));
     statusBar()->showMessage(tr("Loaded %1").arg(o.path), 5000);
     remember_recent(o.path);
     if (!o.warning.isEmpty()) {
@@ -176,6 +180,12 @@ MainWindow::MainWindow(QWidget* parent)
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
   });
+
+  connect(session_, &Session::dirty_changed, this, &QWidget::setWindowModified);
+  connect(session_, &Session::autosaved, this,
+          [this](const QString& path) { statusBar()->showMessage(tr("Autosaved the unsaved results to %1").arg(path), 4000); });
+  connect(session_, &Session::autosave_failed, this,
+          [this](const QString& message) { statusBar()->showMessage(tr("Autosave failed: %1").arg(message), 8000); });
 
   QSettings s;
   restoreGeometry(s.value("window/geometry").toByteArray());
@@ -215,16 +225,14 @@ void MainWindow::create_actions() {
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   update_recent_menu();
   file->addSeparator();
-#if QS_WITH_HDF5
-  save_project_ = file->addAction(tr("Save Project &As…"), this, [this] {
-    const QString path =
-        QFileDialog::getSaveFileName(this, tr("Save project"), QString(), tr("QuantScope projects (*.qsproj)"));
-    if (!path.isEmpty()) save_project(path.endsWith(".qsproj") ? path : path + ".qsproj");
-  });
-  save_project_->setShortcut(QKeySequence::SaveAs);
+  save_project_ = file->addAction(tr("&Save Project"), this, &MainWindow::save_or_save_as);
+  save_project_->setShortcut(QKeySequence::Save);
   save_project_->setEnabled(false);
+  connect(session_, &Session::dirty_changed, this, &MainWindow::update_save_actions);
+  save_project_as_ = file->addAction(tr("Save Project &As…"), this, &MainWindow::save_as);
+  save_project_as_->setShortcut(QKeySequence::SaveAs);
+  save_project_as_->setEnabled(false);
   file->addSeparator();
-#endif
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
@@ -260,7 +268,9 @@ void MainWindow::create_actions() {
   about->setShortcut(QKeySequence::HelpContents);
 }
 
-void MainWindow::open_model(const QString& path) { models_->open(path); }
+void MainWindow::open_model(const QString& path) {
+  if (maybe_save()) models_->open(path);
+}
 
 void MainWindow::start_run() {
   if (runs_->busy()) return;
@@ -313,27 +323,71 @@ void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) 
   apply_project(outcome->project, outline);
   models_->update_outline(outline);
   show_outline(outline);
-  if (save_project_) save_project_->setEnabled(true);
+  session_->set_results(std::make_shared<const project::Project>(outcome->project));
+  update_save_actions();
 #endif
 }
 
 bool MainWindow::save_project(const QString& path) {
-#if QS_WITH_HDF5
-  const auto outcome = runs_->last_outcome();
-  if (!outcome) return false;
-  try {
-    project::save_project(outcome->project, path.toStdString());
-  } catch (const Error& e) {
-    QMessageBox::critical(this, tr("Could not save the project"), QString::fromUtf8(e.what()));
+  QString error;
+  QApplication::setOverrideCursor(Qt::BusyCursor);
+  const bool ok = session_->save(path, &error);
+  QApplication::restoreOverrideCursor();
+  if (!ok) {
+    auto* box = new QMessageBox(QMessageBox::Critical, tr("Could not save the project"), error, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
     return false;
   }
   statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
   remember_recent(path);
   return true;
-#else
-  Q_UNUSED(path);
-  return false;
-#endif
+}
+
+void MainWindow::update_save_actions() {
+  save_project_->setEnabled(session_->dirty());
+  save_project_as_->setEnabled(session_->has_results() || !session_->path().isEmpty());
+}
+
+void MainWindow::save_or_save_as() {
+  const QString path = session_->path();
+  if (path.isEmpty())
+    save_as();
+  else if (session_->dirty())
+    save_project(path);
+}
+
+void MainWindow::save_as() {
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Save project"), session_->path(), tr("QuantScope projects (*.qsproj)"));
+  if (!path.isEmpty()) save_project(path.endsWith(".qsproj") ? path : path + ".qsproj");
+}
+
+bool MainWindow::maybe_save() {
+  if (!session_->dirty()) return true;
+  const auto answer = QMessageBox::question(
+      this, tr("Unsaved results"), tr("The last run's results are not saved. Save them as a project?"),
+      QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+  if (answer == QMessageBox::Cancel) return false;
+  if (answer == QMessageBox::Discard) return true;
+  save_or_save_as();
+  return !session_->dirty();
+}
+
+void MainWindow::offer_recovery() {
+  const auto files = Session::recoverable();
+  if (files.isEmpty()) return;
+  session_->offered_recovery(files);
+  auto* box = new QMessageBox(
+      QMessageBox::Question, tr("Recover unsaved results?"),
+      tr("QuantScope did not close cleanly last time. Its unsaved results were autosaved to %1 (%2). Open them?")
+          .arg(files.first(), QFileInfo(files.first()).lastModified().toString()),
+      QMessageBox::Open | QMessageBox::Discard, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::finished, this, [this, file = files.first()](int result) {
+    if (result == QMessageBox::Open) open_model(file);
+  });
+  box->open();
 }
 
 void MainWindow::select_layer(const QString& name) {
@@ -401,6 +455,11 @@ void MainWindow::update_recent_menu() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
+  if (!maybe_save()) {
+    e->ignore();
+    return;
+  }
+  session_->close_cleanly();
   QSettings s;
   s.setValue("window/geometry", saveGeometry());
   s.setValue("window/state", saveState());

@@ -28,6 +28,7 @@ class LayerConfig;
 class LayerPreviewController;
 class ModelController;
 class RunController;
+class Session;
 struct RunOutcome;
 
 class MainWindow : public QMainWindow {
@@ -39,8 +40,8 @@ class MainWindow : public QMainWindow {
   ModelController* models() const { return models_; }
   RunController* runs() const { return runs_; }
   widgets::MethodPanel* method_panel() const { return method_panel_; }
-  // Opens a model off the GUI thread; a failure is shown in a window-modal dialog
-  // and leaves the open model as it was.
+  // Opens a model off the GUI thread (after offering to save unsaved results); a
+  // failure is shown in a window-modal dialog and leaves the open model as it was.
   void open_model(const QString& path);
   // Shows the analyses of `name` in the inspector: the run's or the project's
   // when there are any, else an RTN preview computed off the GUI thread.
@@ -63,8 +64,12 @@ class MainWindow : public QMainWindow {
   void start_kernel_bench();
   widgets::KernelSpeedView* kernel_view() const { return kernel_view_; }
   KernelBenchController* kernel_bench() const { return kernel_bench_; }
-  // Writes the last finished run as a project (File > Save Project As).
+  // Writes the session (the last run's results, or the opened project) to
+  // `path` (File > Save Project / Save Project As); a failure is shown in a dialog.
   bool save_project(const QString& path);
+  Session* session() const { return session_; }
+  // Offers to reopen what a session that did not close cleanly autosaved.
+  void offer_recovery();
 
  protected:
   void closeEvent(QCloseEvent* e) override;
@@ -75,6 +80,11 @@ class MainWindow : public QMainWindow {
   void remember_recent(const QString& path);
   void run_finished(const std::shared_ptr<const RunOutcome>& outcome);
   void show_outline(const widgets::ModelOutline& outline);
+  // Asks whether to save unsaved results; false when the user cancels.
+  bool maybe_save();
+  void save_or_save_as();
+  void save_as();
+  void update_save_actions();
 
   ModelController* models_;
   RunController* runs_;
@@ -82,10 +92,12 @@ class MainWindow : public QMainWindow {
   widgets::RunView* run_view_;
   LayerConfig* layer_config_;
   LayerPreviewController* preview_;
+  Session* session_;
   QString inspected_;  // the linear the inspector shows or is waiting for
   KernelBenchController* kernel_bench_;
   widgets::KernelSpeedView* kernel_view_;
   QAction* save_project_ = nullptr;
+  QAction* save_project_as_ = nullptr;
   widgets::ModelTreeView* tree_;
   widgets::ModelSummaryView* summary_;
   widgets::LayerInspector* inspector_;

@@ -9,6 +9,7 @@
 #include <QSignalSpy>
 #include <QTabWidget>
 #include <QTemporaryDir>
+#include <QStandardPaths>
 #include <QTest>
 #include <QUndoStack>
 
@@ -18,6 +19,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
+#include "app/gui/session.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 #include "widgets/error_heatmap.h"
@@ -42,6 +44,7 @@ class TestMainWindow : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QCoreApplication::setOrganizationName("QuantScopeTest");
+    QStandardPaths::setTestModeEnabled(true);  // autosaves go to a test location
     QVERIFY(dir_.isValid());
     test::write_hf_checkpoint(test::make_tiny_llama(test::tiny_config(), 2), dir_.path().toStdString());
   }
@@ -271,8 +274,21 @@ class TestMainWindow : public QObject {
     QVERIFY(w.models()->model()->quantized.empty());
     QVERIFY(w.method_panel()->findChild<QPushButton*>("runButton")->isEnabled());
 
+    // Unsaved results: the title's [*], an autosave off the GUI thread to a side
+    // file a crashed session would offer to recover, removed once saved.
+    QVERIFY(w.isWindowModified());
+    QSignalSpy autosaved(w.session(), &app::Session::autosaved);
+    w.session()->autosave();
+    QVERIFY(w.session()->autosaving());
+    QVERIFY(autosaved.wait(20000));
+    const QString side = w.session()->autosave_path();
+    QVERIFY(app::Session::recoverable().contains(side));
+    QCOMPARE(project::load_project(side.toStdString()).layers.size(), size_t{14});
+
     const QString file = QDir(model_dir).filePath("gui-run.qsproj");
     QVERIFY(w.save_project(file));
+    QVERIFY(!w.isWindowModified());
+    QVERIFY(!QFile::exists(side));
     const auto p = project::load_project(file.toStdString());
     QCOMPARE(p.layers.size(), size_t{14});
     QCOMPARE(p.results.curve.size(), size_t{3});
