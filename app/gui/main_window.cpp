@@ -28,6 +28,7 @@
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/method_panel.h"
@@ -54,6 +55,7 @@ MainWindow::MainWindow(QWidget* parent)
       layer_config_(new LayerConfig(this)),
       preview_(new LayerPreviewController(this)),
       session_(new Session(this)),
+      issues_(new widgets::IssuesView),
       kernel_bench_(new KernelBenchController(this)),
       kernel_view_(new widgets::KernelSpeedView),
       tree_(new widgets::ModelTreeView),
@@ -79,6 +81,12 @@ MainWindow::MainWindow(QWidget* parent)
   method_dock->setObjectName("MethodDock");
   method_dock->setWidget(method_panel_);
   addDockWidget(Qt::RightDockWidgetArea, method_dock);
+  issues_dock_ = new QDockWidget(tr("Issues"), this);
+  issues_dock_->setObjectName("IssuesDock");
+  issues_dock_->setWidget(issues_);
+  addDockWidget(Qt::BottomDockWidgetArea, issues_dock_);
+  issues_dock_->hide();
+  connect(issues_, &widgets::IssuesView::go_to_layer, this, &MainWindow::select_layer);
   method_panel_->set_methods(method_infos());
   {
     QSettings s;
@@ -103,12 +111,15 @@ MainWindow::MainWindow(QWidget* parent)
             if (name == inspected_ && !models_->outline().inspections.contains(name)) inspector_->set_inspection(li);
           });
   connect(preview_, &LayerPreviewController::failed, this, [this](const QString& name, const QString& message) {
+    report_issue(tr("Preview"), message);
     if (name == inspected_) inspector_->show_message(tr("Could not analyse this layer: %1").arg(message), name);
   });
   connect(kernel_view_, &widgets::KernelSpeedView::run_requested, this, &MainWindow::start_kernel_bench);
   connect(kernel_bench_, &KernelBenchController::progress, kernel_view_, &widgets::KernelSpeedView::set_running);
   connect(kernel_bench_, &KernelBenchController::finished, kernel_view_, &widgets::KernelSpeedView::set_report);
   connect(kernel_bench_, &KernelBenchController::failed, kernel_view_, &widgets::KernelSpeedView::set_failed);
+  connect(kernel_bench_, &KernelBenchController::failed, this,
+          [this](const QString& message) { report_issue(tr("Kernels"), message); });
   connect(method_panel_, &widgets::MethodPanel::cancel_requested, runs_, &RunController::cancel);
   connect(runs_, &RunController::started, this, [this](int blocks, const QString& title) {
     run_clock_->start();
@@ -134,6 +145,7 @@ MainWindow::MainWindow(QWidget* parent)
     run_view_->finish(cancelled ? message : tr("Failed: %1").arg(message));
     statusBar()->showMessage(cancelled ? message : tr("The run failed"), 8000);
     if (cancelled) return;
+    report_issue(tr("Run"), message);
     auto* box = new QMessageBox(QMessageBox::Critical, tr("Run failed"), message, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
@@ -167,6 +179,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->showMessage(tr("Loaded %1").arg(o.path), 5000);
     remember_recent(o.path);
     if (!o.warning.isEmpty()) {
+      report_issue(tr("Open"), o.warning, false);
       auto* box =
           new QMessageBox(QMessageBox::Warning, tr("Project opened with a warning"), o.warning, QMessageBox::Ok, this);
       box->setAttribute(Qt::WA_DeleteOnClose);
@@ -176,6 +189,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(models_, &ModelController::load_failed, this, [this](const QString& path, const QString& msg) {
     QApplication::restoreOverrideCursor();
     statusBar()->showMessage(tr("Could not open %1").arg(path), 5000);
+    report_issue(tr("Open"), msg);
     auto* box = new QMessageBox(QMessageBox::Critical, tr("Could not open model"), msg, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
@@ -185,7 +199,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(session_, &Session::autosaved, this,
           [this](const QString& path) { statusBar()->showMessage(tr("Autosaved the unsaved results to %1").arg(path), 4000); });
   connect(session_, &Session::autosave_failed, this,
-          [this](const QString& message) { statusBar()->showMessage(tr("Autosave failed: %1").arg(message), 8000); });
+          [this](const QString& message) { report_issue(tr("Autosave"), message); });
 
   QSettings s;
   restoreGeometry(s.value("window/geometry").toByteArray());
@@ -257,6 +271,9 @@ void MainWindow::create_actions() {
   run->addSeparator();
   QAction* bench = run->addAction(tr("Benchmark &Kernels"), this, &MainWindow::start_kernel_bench);
   bench->setShortcut(QKeySequence(tr("Ctrl+K")));
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (auto* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   QAction* about = help->addAction(tr("&About QuantScope"), this, [this] {
@@ -334,6 +351,7 @@ bool MainWindow::save_project(const QString& path) {
   const bool ok = session_->save(path, &error);
   QApplication::restoreOverrideCursor();
   if (!ok) {
+    report_issue(tr("Save"), error);
     auto* box = new QMessageBox(QMessageBox::Critical, tr("Could not save the project"), error, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
@@ -372,6 +390,16 @@ bool MainWindow::maybe_save() {
   if (answer == QMessageBox::Discard) return true;
   save_or_save_as();
   return !session_->dirty();
+}
+
+void MainWindow::report_issue(const QString& source, const QString& message, bool error) {
+  widgets::Issue issue;
+  issue.severity = error ? widgets::Issue::Severity::Error : widgets::Issue::Severity::Warning;
+  issue.source = source;
+  issue.message = message;
+  issue.layer = widgets::layer_named_in(message);
+  issues_->add(issue);
+  issues_dock_->show();
 }
 
 void MainWindow::offer_recovery() {

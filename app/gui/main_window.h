@@ -7,6 +7,7 @@
 
 namespace qs::widgets {
 struct ModelOutline;
+class IssuesView;
 class KernelSpeedView;
 class LayerInspector;
 class MethodPanel;
@@ -16,6 +17,7 @@ class ModelSummaryView;
 }  // namespace qs::widgets
 
 class QAction;
+class QDockWidget;
 class QElapsedTimer;
 class QLabel;
 class QMenu;
@@ -70,6 +72,10 @@ class MainWindow : public QMainWindow {
   Session* session() const { return session_; }
   // Offers to reopen what a session that did not close cleanly autosaved.
   void offer_recovery();
+  // Adds an entry to the Issues dock (and shows it); `source` says what the
+  // user was doing, the message names the file, field or layer.
+  void report_issue(const QString& source, const QString& message, bool error = true);
+  widgets::IssuesView* issues() const { return issues_; }
 
  protected:
   void closeEvent(QCloseEvent* e) override;
@@ -93,6 +99,8 @@ class MainWindow : public QMainWindow {
   LayerConfig* layer_config_;
   LayerPreviewController* preview_;
   Session* session_;
+  widgets::IssuesView* issues_;
+  QDockWidget* issues_dock_ = nullptr;
   QString inspected_;  // the linear the inspector shows or is waiting for
   KernelBenchController* kernel_bench_;
   widgets::KernelSpeedView* kernel_view_;

@@ -23,6 +23,7 @@
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 #include "widgets/error_heatmap.h"
+#include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/model_tree_view.h"
@@ -116,6 +117,27 @@ class TestMainWindow : public QObject {
     QVERIFY(box->text().contains("broken.gguf"));
     QCOMPARE(w.models()->outline().blocks.size(), 2);  // the open model is untouched
     QVERIFY(w.models()->model());
+    QCOMPARE(w.issues()->count(), 1);  // and the Issues dock keeps the message
+    QVERIFY(w.issues()->message(0).contains("broken.gguf"));
+  }
+
+  // An issue that names a linear takes the user there.
+  void issuesThatNameALayerGoToIt() {
+    app::MainWindow w;
+    w.show();
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(dir_.path());
+    QVERIFY(loaded.wait(20000));
+    w.report_issue("Run", "lwc: the loss is not finite in model.layers.1.mlp.down_proj at epoch 2, step 3");
+    w.report_issue("Open", "tokenizer.json: field 'model.vocab' is missing", false);
+    QCOMPARE(w.issues()->count(), 2);
+    QCOMPARE(w.issues()->layer(0), QString("model.layers.1.mlp.down_proj"));
+    QCOMPARE(w.issues()->layer(1), QString());
+    QSignalSpy ready(w.preview(), &app::LayerPreviewController::ready);
+    Q_EMIT w.issues()->go_to_layer(w.issues()->layer(0));
+    QVERIFY(ready.wait(20000));
+    QCOMPARE(ready.at(0).at(0).toString(), QString("model.layers.1.mlp.down_proj"));
+    QCOMPARE(w.tree()->selected_linears(), QStringList{"model.layers.1.mlp.down_proj"});
   }
 
   // A freshly opened model: selecting a linear previews it (RTN on the method
