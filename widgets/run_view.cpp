@@ -5,6 +5,7 @@
 #include <QProgressBar>
 #include <QSplitter>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "widgets/plot_support.h"
@@ -33,6 +34,7 @@ RunView::RunView(QWidget* parent)
       title_(new QLabel(this)),
       progress_(new QProgressBar(this)),
       ppl_plot_(new QCustomPlot(this)),
+      kl_plot_(new QCustomPlot(this)),
       loss_plot_(new QCustomPlot(this)),
       log_(new QPlainTextEdit(this)) {
   auto* layout = new QVBoxLayout(this);
@@ -60,6 +62,19 @@ RunView::RunView(QWidget* parent)
   ppl_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(ppl_plot_, [this] { return perplexity_csv(); });
 
+  kl_plot_->xAxis->setLabel(tr("blocks quantized"));
+  log_axis(kl_plot_->yAxis, tr("KL(FP ‖ quantized) per token, nats"));
+  auto* kl_mean = kl_plot_->addGraph();
+  kl_mean->setName(tr("mean over tokens"));
+  kl_mean->setPen(QPen(QColor(148, 103, 189), 2));
+  kl_mean->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+  auto* kl_p99 = kl_plot_->addGraph();
+  kl_p99->setName(tr("99th percentile token"));
+  kl_p99->setPen(QPen(QColor(148, 103, 189), 1.2, Qt::DashLine));
+  place_legend_below(kl_plot_);
+  kl_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  install_export_menu(kl_plot_, [this] { return divergence_csv(); });
+
   loss_plot_->xAxis->setLabel(tr("optimizer step"));
   log_axis(loss_plot_->yAxis, tr("training loss"));
   loss_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
@@ -67,8 +82,13 @@ RunView::RunView(QWidget* parent)
 
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(5000);
+  auto* live = new QSplitter(Qt::Horizontal, this);
+  live->addWidget(ppl_plot_);
+  live->addWidget(kl_plot_);
+  live->setStretchFactor(0, 3);
+  live->setStretchFactor(1, 2);
   auto* split = new QSplitter(Qt::Vertical, this);
-  split->addWidget(ppl_plot_);
+  split->addWidget(live);
   split->addWidget(loss_plot_);
   split->addWidget(log_);
   split->setStretchFactor(0, 3);
@@ -86,6 +106,9 @@ void RunView::begin(int blocks, const QString& title) {
   mse_x_.clear();
   mse_y_.clear();
   for (int i = 0; i < 3; ++i) ppl_plot_->graph(i)->data()->clear();
+  for (int i = 0; i < 2; ++i) kl_plot_->graph(i)->data()->clear();
+  kl_plot_->xAxis->setRange(-0.5, blocks + 0.5);
+  kl_plot_->replot(QCustomPlot::rpQueuedReplot);
   loss_plot_->clearGraphs();
   loss_graphs_.clear();
   loss_plot_->setVisible(false);
@@ -104,16 +127,27 @@ void RunView::set_fp_perplexity(double ppl) {
   redraw_perplexity();
 }
 
-void RunView::add_block(int layer, double output_rel_mse, double ppl) {
-  if (!std::isnan(ppl)) {
-    ppl_x_.append(layer + 1);
-    ppl_y_.append(ppl);
+void RunView::add_block(const BlockPoint& b) {
+  const int x = b.layer + 1;
+  if (!std::isnan(b.ppl)) {
+    ppl_x_.append(x);
+    ppl_y_.append(b.ppl);
   }
-  if (output_rel_mse > 0) {
-    mse_x_.append(layer + 1);
-    mse_y_.append(output_rel_mse);
+  if (b.output_rel_mse > 0) {
+    mse_x_.append(x);
+    mse_y_.append(b.output_rel_mse);
   }
-  progress_->setValue(layer + 1);
+  // A log axis cannot show 0: a block that changed nothing sits at the floor.
+  if (!std::isnan(b.mean_kl)) {
+    kl_plot_->graph(0)->addData(x, std::max(b.mean_kl, 1e-9));
+    kl_plot_->graph(1)->addData(x, std::max(b.p99_kl, 1e-9));
+    bool found = false;
+    const auto range = kl_plot_->graph(1)->getValueRange(found);
+    const auto low = kl_plot_->graph(0)->getValueRange(found);
+    if (found) kl_plot_->yAxis->setRange(low.lower / 2, range.upper * 2);
+    kl_plot_->replot(QCustomPlot::rpQueuedReplot);
+  }
+  progress_->setValue(x);
   redraw_perplexity();
 }
 
@@ -159,6 +193,8 @@ void RunView::finish(const QString& status) {
   append_log(status);
 }
 
+int RunView::divergence_points() const { return kl_plot_->graph(0)->dataCount(); }
+
 QString RunView::status() const { return title_->text(); }
 
 QString RunView::perplexity_csv() const {
@@ -166,6 +202,15 @@ QString RunView::perplexity_csv() const {
   for (int i = 0; i < ppl_x_.size(); ++i) s += QString("%1,%2\n").arg(ppl_x_[i]).arg(ppl_y_[i], 0, 'g', 10);
   s += "\nblock,output_rel_mse\n";
   for (int i = 0; i < mse_x_.size(); ++i) s += QString("%1,%2\n").arg(mse_x_[i] - 1).arg(mse_y_[i], 0, 'g', 10);
+  return s;
+}
+
+QString RunView::divergence_csv() const {
+  QString s = "blocks_quantized,mean_kl,p99_kl\n";
+  const auto mean = kl_plot_->graph(0)->data();
+  const auto p99 = kl_plot_->graph(1)->data();
+  for (int i = 0; i < mean->size(); ++i)
+    s += QString("%1,%2,%3\n").arg(mean->at(i)->key).arg(mean->at(i)->value, 0, 'g', 10).arg(p99->at(i)->value, 0, 'g', 10);
   return s;
 }
 

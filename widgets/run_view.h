@@ -15,6 +15,15 @@ class QProgressBar;
 
 namespace qs::widgets {
 
+// What the run measured after one block: NaN where there is no live evaluation.
+struct BlockPoint {
+  int layer = 0;
+  double output_rel_mse = 0;
+  double ppl = 0;      // of the live slice, blocks 0..layer quantized
+  double mean_kl = 0;  // KL(P_fp ‖ P_q) per token on the same slice, nats
+  double p99_kl = 0;   // its 99th percentile over the slice's tokens
+};
+
 class RunView : public QWidget {
   Q_OBJECT
  public:
@@ -23,8 +32,7 @@ class RunView : public QWidget {
   // Clears everything for a run over `blocks` blocks.
   void begin(int blocks, const QString& title);
   void set_fp_perplexity(double ppl);
-  // ppl: NaN when no live evaluation is configured.
-  void add_block(int layer, double output_rel_mse, double ppl);
+  void add_block(const BlockPoint& point);
   void add_loss_point(const QString& series, qint64 step, double loss);
   void append_log(const QString& line);
   void set_progress(qint64 done, qint64 total);
@@ -32,17 +40,21 @@ class RunView : public QWidget {
 
   QCustomPlot* perplexity_plot() const { return ppl_plot_; }
   QCustomPlot* loss_plot() const { return loss_plot_; }
+  QCustomPlot* divergence_plot() const { return kl_plot_; }
   int perplexity_points() const { return ppl_x_.size(); }
+  int divergence_points() const;
   QString status() const;
 
  private:
   void redraw_perplexity();
   QString perplexity_csv() const;
   QString loss_csv() const;
+  QString divergence_csv() const;
 
   QLabel* title_;
   QProgressBar* progress_;
   QCustomPlot* ppl_plot_;
+  QCustomPlot* kl_plot_;
   QCustomPlot* loss_plot_;
   QPlainTextEdit* log_;
   int blocks_ = 0;

@@ -331,7 +331,10 @@ void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) 
                                           [](const auto& l) { return l.record != nullptr; }))
                        .arg(outcome->result.seconds, 0, 'f', 1);
   if (outcome->fp_perplexity > 0)
-    status += tr(", live perplexity %1 (FP %2)").arg(outcome->perplexity, 0, 'f', 3).arg(outcome->fp_perplexity, 0, 'f', 3);
+    status += tr(", live perplexity %1 (FP %2), KL to FP %3 nats/token")
+                  .arg(outcome->perplexity, 0, 'f', 3)
+                  .arg(outcome->fp_perplexity, 0, 'f', 3)
+                  .arg(outcome->mean_kl, 0, 'g', 3);
   run_view_->finish(status);
   statusBar()->showMessage(status, 8000);
 #if QS_WITH_HDF5

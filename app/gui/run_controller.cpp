@@ -9,6 +9,7 @@ RunController::RunController(QObject* parent) : QObject(parent), worker_(new Run
   qRegisterMetaType<qs::widgets::RunSettings>();
   qRegisterMetaType<std::shared_ptr<qs::app::RunOutcome>>();
   qRegisterMetaType<qs::app::RunFeedback*>();
+  qRegisterMetaType<qs::widgets::BlockPoint>();
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   connect(this, &RunController::request_run, worker_, &RunWorker::run);

@@ -30,7 +30,7 @@ class RunController : public QObject {
  Q_SIGNALS:
   void started(int blocks, const QString& title);
   void fp_perplexity(double ppl);
-  void block_done(int layer, double output_rel_mse, double ppl);
+  void block_done(const qs::widgets::BlockPoint& point);
   void progress_changed(const QString& stage, qint64 done, qint64 total);
   void log_line(const QString& line);
   void loss_point(const QString& series, qint64 step, double value);

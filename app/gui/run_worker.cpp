@@ -7,9 +7,10 @@
 #include <variant>
 #include <limits>
 #include <new>
+#include <optional>
 
 #include "app/gui/run_feedback.h"
-#include "core/analysis/perplexity.h"
+#include "core/analysis/logit_divergence.h"
 #include "core/error.h"
 #include "core/text/calibration_set.h"
 #include "core/text/text_file.h"
@@ -108,28 +109,31 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
                    tr("%1 %2 on %3").arg(settings.method, QString::fromStdString(plan.choice_for("").spec.label()),
                                         QString::fromStdString(mp.filename().string())));
 
-    std::vector<int32_t> eval_tokens;
-    analysis::PerplexityOptions eval;
-    eval.protocol = analysis::PplProtocol::Hf;
-    eval.ctx = settings.eval_ctx;
-    eval.limit_chunks = settings.eval_windows;
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;
+    // The live slice: perplexity and per-token KL to the FP model from one forward pass per block.
+    std::optional<analysis::DivergenceReference> live;
     if (!settings.eval_path.isEmpty()) {
-      eval_tokens = tokenizer->encode(text::read_text_file(settings.eval_path.toStdString()));
-      outcome->fp_perplexity = analysis::perplexity(*decoder, eval_tokens, eval, feedback).ppl;
+      const auto eval_tokens = tokenizer->encode(text::read_text_file(settings.eval_path.toStdString()));
+      live = analysis::DivergenceReference::capture(*decoder, eval_tokens, settings.eval_ctx, settings.eval_windows,
+                                                    feedback);
+      outcome->fp_perplexity = live->fp_ppl();
       Q_EMIT fp_perplexity(outcome->fp_perplexity);
     }
     pipeline::PipelineOptions options;
     options.analyses = true;
     std::vector<std::pair<int64_t, double>> curve;
     options.on_block = [&](const pipeline::BlockResult& b) {
-      double ppl = std::numeric_limits<double>::quiet_NaN();
-      if (!eval_tokens.empty()) {
-        ppl = outcome->perplexity = analysis::perplexity(*decoder, eval_tokens, eval, feedback).ppl;
-        curve.emplace_back(b.layer + 1, ppl);
+      constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+      widgets::BlockPoint point{static_cast<int>(b.layer), b.output_rel_mse, nan, nan, nan};
+      if (live) {
+        const auto d = live->measure(*decoder, feedback);
+        point.ppl = outcome->perplexity = d.ppl;
+        point.mean_kl = outcome->mean_kl = d.mean_kl;
+        point.p99_kl = d.p99_kl;
+        curve.emplace_back(b.layer + 1, d.ppl);
       }
-      Q_EMIT block_done(static_cast<int>(b.layer), b.output_rel_mse, ppl);
+      Q_EMIT block_done(point);
     };
     outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
 #if QS_WITH_HDF5
@@ -138,13 +142,13 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     ps.nsamples = settings.nsamples;
     ps.seqlen = settings.seqlen;
     ps.eval_text = settings.eval_path.toStdString();
-    ps.eval_ctx = eval.ctx;
-    ps.eval_limit = eval.limit_chunks;
+    ps.eval_ctx = settings.eval_ctx;
+    ps.eval_limit = settings.eval_windows;
     ps.device = decoder->device().str();
     ps.dtype = cuda ? "fp16" : "fp32";
     ps.plan_json = plan_json(settings);
     outcome->project = project::project_of_run(*weights, model_path.toStdString(), *decoder, outcome->result, ps);
-    if (!eval_tokens.empty()) {
+    if (live) {
       outcome->project.results.ppl_fp = outcome->fp_perplexity;
       outcome->project.results.ppl_quantized = outcome->perplexity;
       outcome->project.results.curve.push_back({0, outcome->fp_perplexity});

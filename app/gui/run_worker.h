@@ -12,6 +12,7 @@
 #include "core/model/model_weights.h"
 #include "core/pipeline/pipeline.h"
 #include "widgets/method_panel.h"
+#include "widgets/run_view.h"
 #if QS_WITH_HDF5
 #include "core/project/project.h"
 #endif
@@ -26,6 +27,7 @@ struct RunOutcome {
   pipeline::PipelineResult result;
   double fp_perplexity = 0;  // on the live slice; 0 without one
   double perplexity = 0;
+  double mean_kl = 0;  // per token, to the FP model, on the live slice after the last block
 #if QS_WITH_HDF5
   project::Project project;  // what Save Project writes
 #endif
@@ -41,7 +43,7 @@ class RunWorker : public QObject {
  Q_SIGNALS:
   void started(int blocks, const QString& title);
   void fp_perplexity(double ppl);
-  void block_done(int layer, double output_rel_mse, double ppl);
+  void block_done(const qs::widgets::BlockPoint& point);
   void finished(std::shared_ptr<qs::app::RunOutcome> outcome);
   // cancelled: the user asked for it; the message says what happened.
   void failed(const QString& message, bool cancelled);

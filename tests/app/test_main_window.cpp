@@ -288,6 +288,7 @@ class TestMainWindow : public QObject {
     QVERIFY2(longest_stall_ms < 100, qPrintable(QString("the GUI thread stalled %1 ms").arg(longest_stall_ms)));
     auto* view = w.findChild<widgets::RunView*>();
     QCOMPARE(view->perplexity_points(), 3);  // FP, then after each of the 2 blocks
+    QCOMPARE(view->divergence_points(), 2);  // per-token KL to FP after each block
     QVERIFY(view->status().startsWith("Done"));
     const auto& o = w.models()->outline();
     QCOMPARE(o.blocks[1].linears[6].method, QString("gptq W3g32"));

@@ -1,0 +1,39 @@
+#include <QTest>
+
+#include <cmath>
+#include <limits>
+
+#include "tests/support/test_registry.h"
+#include "widgets/qcustomplot_include.h"
+#include "widgets/run_view.h"
+
+using namespace qs;
+
+class TestRunView : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  // Each block adds a perplexity point and a KL point when the live slice was
+  // measured; a block without one adds neither, and a KL of 0 stays on the log axis.
+  void plotsPerplexityAndKlPerBlock() {
+    widgets::RunView v;
+    v.begin(3, "rtn W4g128 on tiny");
+    v.set_fp_perplexity(10.0);
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    v.add_block({0, 1e-3, 10.5, 0.01, 0.2});
+    v.add_block({1, 2e-3, nan, nan, nan});
+    v.add_block({2, 3e-3, 11.0, 0.0, 0.0});
+    QCOMPARE(v.perplexity_points(), 3);  // FP, block 0, block 2
+    QCOMPARE(v.divergence_points(), 2);
+    const auto mean = v.divergence_plot()->graph(0)->data();
+    QCOMPARE(mean->at(0)->key, 1.0);
+    QCOMPARE(mean->at(0)->value, 0.01);
+    QCOMPARE(mean->at(1)->key, 3.0);
+    QVERIFY(mean->at(1)->value > 0);
+    QCOMPARE(v.divergence_plot()->graph(1)->data()->at(0)->value, 0.2);
+    v.begin(3, "again");
+    QCOMPARE(v.divergence_points(), 0);
+  }
+};
+
+QS_REGISTER_TEST(TestRunView);
+#include "test_run_view.moc"
