@@ -3,7 +3,8 @@
 // (with --calib and optionally --eval), --bench-kernels times the packed
 // kernels on its shapes, and --screenshot renders the window to a PNG and
 // quits, after the run or benchmark when there is one (for documentation and
-// bug reports; works with QT_QPA_PLATFORM=offscreen). --timings prints on
+// bug reports; works with QT_QPA_PLATFORM=offscreen); --compare runs methods on
+// --layer alone and shoots the Compare tab. --timings prints on
 // stderr how long opening and drawing a --layer took, and the longest the GUI
 // thread went without serving a 5 ms timer while a run was in progress.
 
@@ -14,12 +15,14 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "app/gui/compare_controller.h"
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/layer_preview.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "widgets/compare_view.h"
 #include "widgets/method_panel.h"
 
 int main(int argc, char** argv) {
@@ -41,8 +44,10 @@ int main(int argc, char** argv) {
   const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
   const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
   const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
+  const QCommandLineOption compare("compare", "Compare these methods on --layer (rtn,gptq,awq), with --calib.",
+                                   "methods");
   const QCommandLineOption timings("timings", "Print the opening time and the longest GUI-thread stall of a run.");
-  cli.addOptions({layer, tab, shot, size, run, calib, eval, bench, timings});
+  cli.addOptions({layer, tab, shot, size, run, calib, eval, bench, compare, timings});
   cli.process(app);
   QElapsedTimer since_start;
   since_start.start();
@@ -80,13 +85,35 @@ int main(int argc, char** argv) {
     watchdog.start();
   }
   QElapsedTimer selecting;
+  QElapsedTimer comparing;
   auto layer_shown = [&] {
     window.repaint();  // the plots drawn on screen, not just scheduled
     if (cli.isSet(timings))
       std::fprintf(stderr, "selected %s and drew the inspector in %lld ms\n", qPrintable(cli.value(layer)),
                    static_cast<long long>(selecting.elapsed()));
+    if (cli.isSet(compare)) {
+      auto s = window.method_panel()->settings();
+      s.calibration_path = cli.value(calib);
+      window.method_panel()->set_settings(s);
+      const auto methods = cli.value(compare).split(',');
+      window.compare_view()->set_methods(methods, methods);
+      window.show_inspector_tab("compare");
+      comparing.start();
+      window.start_compare();
+      return;
+    }
     if (cli.isSet(shot)) screenshot();
   };
+  QObject::connect(window.compare(), &qs::app::CompareController::finished, &window, [&] {
+    if (cli.isSet(timings))
+      std::fprintf(stderr, "compared %s on %s in %.1f s\n", qPrintable(cli.value(compare)), qPrintable(cli.value(layer)),
+                   static_cast<double>(comparing.elapsed()) / 1000.0);
+    if (cli.isSet(shot)) screenshot();
+  });
+  QObject::connect(window.compare(), &qs::app::CompareController::failed, &window, [&](const QString& message) {
+    std::fprintf(stderr, "compare failed: %s\n", qPrintable(message));
+    if (cli.isSet(shot)) QApplication::exit(1);
+  });
   QObject::connect(window.models(), &qs::app::ModelController::model_loaded, &window, [&] {
     if (cli.isSet(timings))
       std::fprintf(stderr, "opened in %.2f s after start\n", static_cast<double>(since_start.elapsed()) / 1000.0);

@@ -20,6 +20,7 @@
 #include <QTimer>
 #include <QUndoStack>
 
+#include "app/gui/compare_controller.h"
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/layer_config.h"
 #include "app/gui/layer_preview.h"
@@ -28,6 +29,8 @@
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "core/pipeline/quant_plan.h"
+#include "widgets/compare_view.h"
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
@@ -56,6 +59,8 @@ MainWindow::MainWindow(QWidget* parent)
       preview_(new LayerPreviewController(this)),
       session_(new Session(this)),
       issues_(new widgets::IssuesView),
+      compare_view_(new widgets::CompareView),
+      compare_(new CompareController(this)),
       kernel_bench_(new KernelBenchController(this)),
       kernel_view_(new widgets::KernelSpeedView),
       tree_(new widgets::ModelTreeView),
@@ -88,6 +93,22 @@ MainWindow::MainWindow(QWidget* parent)
   issues_dock_->hide();
   connect(issues_, &widgets::IssuesView::go_to_layer, this, &MainWindow::select_layer);
   method_panel_->set_methods(method_infos());
+  {
+    QStringList names;
+    for (const auto& m : method_infos())
+      if (m.name != QLatin1String(pipeline::kKeepFp)) names.append(m.name);
+    compare_view_->set_methods(names, {"rtn", "gptq", "awq"});
+  }
+  inspector_->tabs()->addTab(compare_view_, tr("Compare"));
+  connect(compare_view_, &widgets::CompareView::compare_requested, this, &MainWindow::start_compare);
+  connect(compare_view_, &widgets::CompareView::cancel_requested, compare_, &CompareController::cancel);
+  connect(compare_, &CompareController::progress, compare_view_, &widgets::CompareView::set_running);
+  connect(compare_, &CompareController::finished, this,
+          [this](const QString&, const QVector<widgets::CompareEntry>& entries) { compare_view_->set_entries(entries); });
+  connect(compare_, &CompareController::failed, this, [this](const QString& message, bool cancelled) {
+    compare_view_->set_failed(message);
+    if (!cancelled) report_issue(tr("Compare"), message);
+  });
   {
     QSettings s;
     widgets::RunSettings rs;
@@ -426,12 +447,17 @@ void MainWindow::select_layer(const QString& name) {
 }
 
 void MainWindow::show_inspector_tab(const QString& tab) {
+  if (tab == QLatin1String("compare")) {
+    inspector_->tabs()->setCurrentWidget(compare_view_);
+    return;
+  }
   const QStringList names = {"spectrum", "error-map", "outliers", "histogram"};
   if (names.contains(tab)) inspector_->tabs()->setCurrentIndex(static_cast<int>(names.indexOf(tab)));
 }
 
 void MainWindow::inspect(const QString& name) {
   inspected_ = name;
+  if (!compare_->busy()) compare_view_->set_layer(name);
   const auto& inspections = models_->outline().inspections;
   if (auto it = inspections.find(name); it != inspections.end()) {
     inspector_->set_inspection(*it);
@@ -449,6 +475,21 @@ void MainWindow::inspect(const QString& name) {
                              name);
   }
   pages_->setCurrentWidget(inspector_);
+}
+
+void MainWindow::start_compare() {
+  if (compare_->busy()) return;
+  const auto settings = method_panel_->settings();
+  if (inspected_.isEmpty())
+    compare_view_->set_failed(tr("Select a linear in the Model dock first."));
+  else if (!models_->model() || !models_->outline().project_path.isEmpty())
+    compare_view_->set_failed(tr("Open the model itself (not a project) to compare methods on its layers."));
+  else if (settings.calibration_path.isEmpty())
+    compare_view_->set_failed(tr("Choose a calibration text in the Method dock."));
+  else if (compare_view_->checked_methods().isEmpty())
+    compare_view_->set_failed(tr("Tick at least one method."));
+  else
+    compare_->start({models_->model(), models_->outline().path, inspected_, settings, compare_view_->checked_methods()});
 }
 
 void MainWindow::apply_to_selection() {

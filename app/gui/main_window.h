@@ -8,6 +8,7 @@
 namespace qs::widgets {
 struct ModelOutline;
 class IssuesView;
+class CompareView;
 class KernelSpeedView;
 class LayerInspector;
 class MethodPanel;
@@ -25,6 +26,7 @@ class QTabWidget;
 
 namespace qs::app {
 
+class CompareController;
 class KernelBenchController;
 class LayerConfig;
 class LayerPreviewController;
@@ -58,7 +60,7 @@ class MainWindow : public QMainWindow {
   widgets::LayerInspector* inspector() const { return inspector_; }
   // Selects `name` in the model tree (which inspects it).
   void select_layer(const QString& name);
-  // "spectrum", "error-map", "outliers" or "histogram".
+  // "spectrum", "error-map", "outliers", "histogram" or "compare".
   void show_inspector_tab(const QString& tab);
   // Runs the method panel's settings on the open model (Run > Run, F5).
   void start_run();
@@ -76,6 +78,10 @@ class MainWindow : public QMainWindow {
   // user was doing, the message names the file, field or layer.
   void report_issue(const QString& source, const QString& message, bool error = true);
   widgets::IssuesView* issues() const { return issues_; }
+  // Runs the Compare tab's ticked methods on the inspected linear.
+  void start_compare();
+  widgets::CompareView* compare_view() const { return compare_view_; }
+  CompareController* compare() const { return compare_; }
 
  protected:
   void closeEvent(QCloseEvent* e) override;
@@ -100,6 +106,8 @@ class MainWindow : public QMainWindow {
   LayerPreviewController* preview_;
   Session* session_;
   widgets::IssuesView* issues_;
+  widgets::CompareView* compare_view_;
+  CompareController* compare_;
   QDockWidget* issues_dock_ = nullptr;
   QString inspected_;  // the linear the inspector shows or is waiting for
   KernelBenchController* kernel_bench_;

@@ -9,6 +9,16 @@
 
 namespace qs::app {
 
+quant::ParamValue to_param(const QVariant& v) {
+  switch (v.typeId()) {
+    case QMetaType::Bool: return v.toBool();
+    case QMetaType::Int:
+    case QMetaType::LongLong: return static_cast<int64_t>(v.toLongLong());
+    case QMetaType::Double: return v.toDouble();
+    default: return v.toString().toStdString();
+  }
+}
+
 QVector<widgets::MethodInfo> method_infos() {
   QVector<widgets::MethodInfo> out;
   for (const auto* m : methods::all_methods()) {

@@ -9,6 +9,8 @@
 #include <new>
 #include <optional>
 
+#include "app/gui/calibration_source.h"
+#include "app/gui/method_infos.h"
 #include "app/gui/run_feedback.h"
 #include "core/analysis/logit_divergence.h"
 #include "core/error.h"
@@ -23,16 +25,6 @@ namespace qs::app {
 namespace fs = std::filesystem;
 
 namespace {
-
-quant::ParamValue to_param(const QVariant& v) {
-  switch (v.typeId()) {
-    case QMetaType::Bool: return v.toBool();
-    case QMetaType::Int:
-    case QMetaType::LongLong: return static_cast<int64_t>(v.toLongLong());
-    case QMetaType::Double: return v.toDouble();
-    default: return v.toString().toStdString();
-  }
-}
 
 quant::QuantSpec spec_of(const widgets::LayerSetting& s) {
   quant::QuantSpec spec;
@@ -99,10 +91,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     const bool cuda = torch::cuda::is_available();
     const auto plan = plan_for(settings);
     const fs::path mp = model_path.toStdString();
-    const auto tokenizer = text::load_tokenizer_for_model(mp.extension() == ".safetensors" ? mp.parent_path() : mp);
-    const auto calib_path = settings.calibration_path.toStdString();
-    const auto calibration = text::sample_calibration(tokenizer->encode(text::read_text_file(calib_path)),
-                                                      settings.nsamples, settings.seqlen, 0, calib_path);
+    const auto [tokenizer, calibration] = load_calibration(model_path, settings);
     auto decoder = std::make_shared<model::Decoder>(*weights, cuda ? torch::Device(torch::kCUDA) : torch::kCPU,
                                                     cuda ? torch::kFloat16 : torch::kFloat32);
     Q_EMIT started(static_cast<int>(decoder->num_layers()),
@@ -138,7 +127,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
 #if QS_WITH_HDF5
     project::Settings ps;
-    ps.calibration_text = calib_path;
+    ps.calibration_text = settings.calibration_path.toStdString();
     ps.nsamples = settings.nsamples;
     ps.seqlen = settings.seqlen;
     ps.eval_text = settings.eval_path.toStdString();

@@ -13,6 +13,7 @@
 #include <QTest>
 #include <QUndoStack>
 
+#include "app/gui/compare_controller.h"
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/layer_config.h"
 #include "app/gui/layer_preview.h"
@@ -22,6 +23,7 @@
 #include "app/gui/session.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
+#include "widgets/compare_view.h"
 #include "widgets/error_heatmap.h"
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
@@ -168,6 +170,33 @@ class TestMainWindow : public QObject {
     w.select_layer("model.layers.1.mlp.up_proj");
     QCOMPARE(ready.count(), 3);  // at once, from the cache
     QVERIFY(!w.preview()->busy());
+  }
+
+  // Compare runs the ticked methods on the inspected linear alone, off the GUI
+  // thread: one table row and one spectrum per method.
+  void comparesMethodsOnTheSelectedLayer() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(model_dir);
+    QVERIFY(loaded.wait(20000));
+    w.method_panel()->set_settings(settings("rtn", model_dir));
+    w.select_layer("model.layers.1.mlp.up_proj");
+    w.show_inspector_tab("compare");
+    w.compare_view()->set_methods({"rtn", "gptq", "awq"}, {"rtn", "gptq"});
+    QSignalSpy done(w.compare(), &app::CompareController::finished);
+    QTest::mouseClick(w.compare_view()->findChild<QPushButton*>("compareButton"), Qt::LeftButton);
+    QVERIFY(w.compare()->busy());
+    QVERIFY(done.wait(60000));
+    QCOMPARE(done.at(0).at(0).toString(), QString("model.layers.1.mlp.up_proj"));
+    const auto entries = done.at(0).at(1).value<QVector<widgets::CompareEntry>>();
+    QCOMPARE(entries.size(), 2);
+    QCOMPARE(entries[0].label, QString("rtn W3g32"));
+    QCOMPARE(entries[0].sv_scaled_error.size(), 64);  // min(96, 64), weighted by the layer's inputs
+    QVERIFY(entries[1].output_rel_mse < entries[0].output_rel_mse);  // GPTQ uses the inputs
+    QCOMPARE(w.compare_view()->table_rows(), 2);
+    QCOMPARE(w.compare_view()->spectrum()->graphCount(), 4);  // each spectrum with its energy
+    QVERIFY(w.models()->model()->quantized.empty());
   }
 
   // Edit: the layers selected in the tree get the method panel's choice, shown

@@ -1,0 +1,113 @@
+#include "app/gui/compare_controller.h"
+
+#include <torch/cuda.h>
+
+#include <QMetaObject>
+#include <QThread>
+#include <exception>
+#include <new>
+
+#include "app/gui/calibration_source.h"
+#include "app/gui/method_infos.h"
+#include "core/error.h"
+#include "core/pipeline/layer_trial.h"
+
+namespace qs::app {
+namespace {
+
+QVector<double> values_of(const std::map<std::string, torch::Tensor>& a, const char* key) {
+  auto it = a.find(key);
+  if (it == a.end()) return {};
+  const auto t = it->second.to(torch::kFloat64).contiguous().reshape({-1});
+  return QVector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+pipeline::LayerChoice choice_for(const QString& method, const widgets::RunSettings& s) {
+  quant::QuantSpec spec;
+  spec.bits = s.bits;
+  spec.group_size = s.group;
+  spec.symmetric = s.symmetric;
+  auto choice = pipeline::QuantPlan::make_choice(method.toStdString(), spec, "compare");
+  if (method == s.method)
+    for (auto it = s.params.begin(); it != s.params.end(); ++it)
+      choice.params.set(it.key().toStdString(), to_param(*it), "method panel");
+  return choice;
+}
+
+}  // namespace
+
+CompareController::CompareController(QObject* parent) : QObject(parent) {
+  qRegisterMetaType<QVector<qs::widgets::CompareEntry>>();
+}
+
+CompareController::~CompareController() {
+  cancel();
+  if (!thread_) return;
+  thread_->wait();
+  delete thread_;
+}
+
+void CompareController::start(const CompareRequest& r) {
+  if (busy()) return;
+  feedback_ = std::make_shared<Feedback>();
+  auto feedback = feedback_;
+  thread_ = QThread::create([this, r, feedback] {
+    auto report = [this](const QString& what) {
+      QMetaObject::invokeMethod(this, [this, what] { Q_EMIT progress(what); }, Qt::QueuedConnection);
+    };
+    QString error;
+    bool cancelled = false;
+    QVector<widgets::CompareEntry> entries;
+    try {
+      report(tr("Sampling the calibration text…"));
+      const auto source = load_calibration(r.model_path, r.settings);
+      pipeline::TrialOptions o;
+      if (torch::cuda::is_available()) {
+        o.device = torch::kCUDA;
+        o.dtype = torch::kFloat16;
+      }
+      for (const auto& method : r.methods) {
+        const auto choice = choice_for(method, r.settings);
+        report(tr("Running %1 %2 on %3…").arg(method, QString::fromStdString(choice.spec.label()), r.layer));
+        const auto l = pipeline::quantize_one_linear(*r.weights, r.layer.toStdString(), choice, source.calibration, o,
+                                                     *feedback);
+        entries.append({method + ' ' + QString::fromStdString(choice.spec.label()), l.output_rel_mse, l.weight_mse,
+                        l.seconds, values_of(l.analyses, "sv_error"), values_of(l.analyses, "sv_scaled_error")});
+      }
+    } catch (const Cancelled&) {
+      cancelled = true;
+      error = tr("Cancelled.");
+    } catch (const c10::Error& e) {
+      error = tr("Error in torch: %1").arg(QString::fromUtf8(e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      error = tr("Out of memory. Try fewer calibration sequences or a shorter length.");
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    QMetaObject::invokeMethod(
+        this,
+        [this, r, entries, error, cancelled] {
+          done();
+          if (error.isEmpty())
+            Q_EMIT finished(r.layer, entries);
+          else
+            Q_EMIT failed(error, cancelled);
+        },
+        Qt::QueuedConnection);
+  });
+  thread_->start();
+}
+
+void CompareController::cancel() {
+  if (feedback_) feedback_->cancel();
+}
+
+void CompareController::done() {
+  if (!thread_) return;
+  thread_->wait();
+  delete thread_;
+  thread_ = nullptr;
+  feedback_.reset();
+}
+
+}  // namespace qs::app
