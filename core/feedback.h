@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 namespace qs {
@@ -24,9 +26,15 @@ class Feedback {
   void curve_point(const std::string& series, int64_t step, double value) { on_curve_point(series, step, value); }
 
   // Safe to call from any thread.
-  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  void cancel();
   bool is_cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
-  // Throws qs::Cancelled when cancel() was called; call between units of work.
+  // Safe to call from any thread: the work stops at its next check_cancelled()
+  // and waits there until resume() or cancel().
+  void pause();
+  void resume();
+  bool is_paused() const;
+  // Throws qs::Cancelled when cancel() was called, waits while paused; call
+  // between units of work.
   void check_cancelled() const;
 
   void set_min_interval(std::chrono::milliseconds ms) { min_interval_ = ms; }
@@ -38,6 +46,9 @@ class Feedback {
 
  private:
   std::atomic<bool> cancelled_{false};
+  mutable std::mutex pause_mutex_;
+  mutable std::condition_variable resumed_;
+  bool paused_ = false;  // guarded by pause_mutex_
   std::chrono::milliseconds min_interval_{100};
   std::chrono::steady_clock::time_point last_report_{};
 };

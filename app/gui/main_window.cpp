@@ -18,6 +18,8 @@
 #include <QElapsedTimer>
 #include <QTabWidget>
 #include <QTimer>
+#include <QToolBar>
+#include <QStyle>
 #include <QUndoStack>
 
 #include "app/gui/compare_controller.h"
@@ -287,11 +289,50 @@ void MainWindow::create_actions() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   QAction* start = run->addAction(tr("&Run Method"), this, &MainWindow::start_run);
   start->setShortcut(QKeySequence(Qt::Key_F5));
+  QAction* pause = run->addAction(tr("&Pause Run"));
+  pause->setCheckable(true);
+  pause->setShortcut(QKeySequence(Qt::Key_F6));
+  pause->setEnabled(false);
+  connect(pause, &QAction::toggled, runs_, &RunController::set_paused);
   QAction* cancel = run->addAction(tr("&Cancel Run"), runs_, &RunController::cancel);
   cancel->setShortcut(QKeySequence(tr("Ctrl+.")));
+  cancel->setEnabled(false);
+  connect(runs_, &RunController::started, this, [pause, cancel, start] {
+    pause->setEnabled(true);
+    cancel->setEnabled(true);
+    start->setEnabled(false);
+  });
+  auto run_ended = [pause, cancel, start] {
+    pause->setChecked(false);
+    pause->setEnabled(false);
+    cancel->setEnabled(false);
+    start->setEnabled(true);
+  };
+  connect(runs_, &RunController::finished, this, run_ended);
+  connect(runs_, &RunController::failed, this, run_ended);
+  connect(runs_, &RunController::paused_changed, this, [this, pause](bool paused) {
+    pause->setChecked(paused);
+    pause->setText(paused ? tr("&Resume Run") : tr("&Pause Run"));
+    if (paused) statusBar()->showMessage(tr("Paused: the run waits at its next step (F6 resumes, Ctrl+. cancels)"));
+    run_view_->append_log(paused ? tr("Paused.") : tr("Resumed."));
+  });
   run->addSeparator();
   QAction* bench = run->addAction(tr("Benchmark &Kernels"), this, &MainWindow::start_kernel_bench);
   bench->setShortcut(QKeySequence(tr("Ctrl+K")));
+
+  QToolBar* tools = addToolBar(tr("Main"));
+  tools->setObjectName("MainToolBar");
+  tools->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  open->setIcon(style()->standardIcon(QStyle::SP_DialogOpenButton));
+  save_project_->setIcon(style()->standardIcon(QStyle::SP_DialogSaveButton));
+  start->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+  pause->setIcon(style()->standardIcon(QStyle::SP_MediaPause));
+  cancel->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+  bench->setIcon(style()->standardIcon(QStyle::SP_ComputerIcon));
+  for (QAction* a : {open, save_project_, start, pause, cancel, bench}) {
+    if (a == start || a == bench) tools->addSeparator();
+    tools->addAction(a);
+  }
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (auto* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());

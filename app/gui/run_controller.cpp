@@ -50,7 +50,19 @@ void RunController::cancel() {
   if (feedback_) feedback_->cancel();
 }
 
+void RunController::set_paused(bool paused) {
+  if (!feedback_ || paused == feedback_->is_paused()) return;
+  if (paused)
+    feedback_->pause();
+  else
+    feedback_->resume();
+  Q_EMIT paused_changed(paused);
+}
+
+bool RunController::paused() const { return feedback_ && feedback_->is_paused(); }
+
 void RunController::end_run() {
+  if (feedback_ && feedback_->is_paused()) Q_EMIT paused_changed(false);
   // Signals the worker queued before it finished may still be in the event
   // queue; deleteLater lets them arrive first.
   if (feedback_) feedback_->deleteLater();

@@ -25,6 +25,10 @@ class RunController : public QObject {
   void start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
              const widgets::RunSettings& settings);
   void cancel();
+  // The run stops at its next step (between layers, optimizer steps and
+  // evaluation windows) until resumed or cancelled.
+  void set_paused(bool paused);
+  bool paused() const;
   std::shared_ptr<const RunOutcome> last_outcome() const { return last_; }
 
  Q_SIGNALS:
@@ -36,6 +40,7 @@ class RunController : public QObject {
   void loss_point(const QString& series, qint64 step, double value);
   void finished(std::shared_ptr<const qs::app::RunOutcome> outcome);
   void failed(const QString& message, bool cancelled);
+  void paused_changed(bool paused);
   void request_run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
                    const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
 

@@ -371,6 +371,35 @@ class TestMainWindow : public QObject {
   }
 #endif
 
+  // Pause holds a learned method between optimizer steps; Cancel ends a paused run.
+  void pausedRunWaitsAndCanBeCancelled() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(model_dir);
+    QVERIFY(loaded.wait(20000));
+    auto s = settings("lwc", model_dir);
+    s.params.insert("epochs", qlonglong{500});
+    w.method_panel()->set_settings(s);
+    int steps = 0;
+    connect(w.runs(), &app::RunController::loss_point, this, [&] {
+      if (++steps == 1) w.runs()->set_paused(true);
+    });
+    QSignalSpy paused(w.runs(), &app::RunController::paused_changed);
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_run();
+    QTRY_VERIFY_WITH_TIMEOUT(w.runs()->paused(), 30000);
+    QTest::qWait(500);  // a step already under way may still report
+    const int held = steps;
+    QTest::qWait(500);
+    QCOMPARE(steps, held);
+    w.runs()->cancel();
+    QVERIFY(failed.wait(20000));
+    QVERIFY(failed.at(0).at(1).toBool());
+    QVERIFY(!w.runs()->busy());
+    QCOMPARE(paused.last().at(0).toBool(), false);
+  }
+
  private:
   // A tiny model with a byte-level tokenizer and a text to calibrate on.
   QString write_model_with_tokenizer() {

@@ -1,5 +1,8 @@
 #include <QTest>
 
+#include <atomic>
+#include <thread>
+
 #include "core/error.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
@@ -174,6 +177,56 @@ class TestPipeline : public QObject {
     QCOMPARE(after.size(), before.size());
     for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
     QVERIFY(torch::equal(dec.forward(ids), logits));
+  }
+
+  // Paused after block 0, the run waits (no block 1 while paused) and then
+  // finishes exactly as an uninterrupted run; a paused run can be cancelled.
+  void pauseHoldsTheRunUntilResumedOrCancelled() {
+    const auto w = test::make_tiny_llama(test::tiny_config(), 9);
+    const auto calibration = test::random_calibration(101, 4, 16, 1);
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("gptq", {3, 32, false, 1.0}, "test"));
+    model::Decoder reference(w, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback plain;
+    const auto expected = pipeline::run_pipeline(reference, calibration, plan, {}, plain);
+
+    for (bool cancel : {false, true}) {
+      model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+      const auto before = test::block_tensors(dec);
+      test::RecordingFeedback fb;
+      fb.set_min_interval(std::chrono::milliseconds(0));
+      std::atomic<int64_t> blocks_done{0};
+      fb.on_step = [&](int64_t done) {
+        blocks_done = done;
+        if (done == 1) fb.pause();
+      };
+      std::exception_ptr error;
+      pipeline::PipelineResult result;
+      std::thread worker([&] {
+        try {
+          result = pipeline::run_pipeline(dec, calibration, plan, {}, fb);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+      QTRY_VERIFY_WITH_TIMEOUT(fb.is_paused() && blocks_done == 1, 10000);
+      QTest::qWait(300);
+      QCOMPARE(blocks_done.load(), int64_t{1});  // held at the pause
+      if (cancel)
+        fb.cancel();
+      else
+        fb.resume();
+      worker.join();
+      if (cancel) {
+        QVERIFY_THROWS_EXCEPTION(Cancelled, std::rethrow_exception(error));
+        const auto after = test::block_tensors(dec);
+        for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
+      } else {
+        QVERIFY(!error);
+        QCOMPARE(result.layers.size(), expected.layers.size());
+        for (size_t i = 0; i < result.layers.size(); ++i)
+          QVERIFY(torch::equal(result.layers[i].record->codes, expected.layers[i].record->codes));
+      }
+    }
   }
 
   void badPlanFailsBeforeAnyWork() {
