@@ -3,11 +3,26 @@
 #include "widgets/qcustomplot_include.h"
 
 #include <QFile>
+#include <QFileInfo>
+#include <QSvgGenerator>
 #include <QFileDialog>
 #include <QMenu>
 #include <QMessageBox>
 
 namespace qs::widgets {
+
+bool save_svg(QCustomPlot* plot, const QString& path) {
+  QSvgGenerator svg;
+  svg.setFileName(path);
+  svg.setSize(plot->size());
+  svg.setViewBox(QRect(QPoint(0, 0), plot->size()));
+  svg.setTitle(plot->windowTitle());
+  QCPPainter painter;
+  if (!painter.begin(&svg)) return false;
+  plot->toPainter(&painter, plot->width(), plot->height());
+  painter.end();
+  return QFileInfo(path).size() > 0;
+}
 
 void install_export_menu(QCustomPlot* plot, std::function<QString()> csv) {
   plot->setContextMenuPolicy(Qt::CustomContextMenu);
@@ -16,6 +31,11 @@ void install_export_menu(QCustomPlot* plot, std::function<QString()> csv) {
     menu.addAction(QObject::tr("Save as PNG…"), plot, [plot] {
       const QString f = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"), QString(), "PNG (*.png)");
       if (!f.isEmpty() && !plot->savePng(f, 0, 0, 2.0))
+        QMessageBox::warning(plot, QObject::tr("Save plot"), QObject::tr("Could not write %1").arg(f));
+    });
+    menu.addAction(QObject::tr("Save as SVG…"), plot, [plot] {
+      const QString f = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"), QString(), "SVG (*.svg)");
+      if (!f.isEmpty() && !save_svg(plot, f))
         QMessageBox::warning(plot, QObject::tr("Save plot"), QObject::tr("Could not write %1").arg(f));
     });
     menu.addAction(QObject::tr("Save as PDF…"), plot, [plot] {

@@ -1,6 +1,6 @@
 #pragma once
 // What every inspector plot shares: a context menu that saves the picture as
-// PNG or PDF and the data behind it as CSV, and the legend's place.
+// PNG, SVG or PDF and the data behind it as CSV, and the legend's place.
 
 #include <QString>
 #include <functional>
@@ -11,6 +11,9 @@ namespace qs::widgets {
 
 // `csv` returns the plot's data as CSV text (header line first).
 void install_export_menu(QCustomPlot* plot, std::function<QString()> csv);
+
+// The plot as it is drawn, as vector SVG; false when `path` cannot be written.
+bool save_svg(QCustomPlot* plot, const QString& path);
 
 // Moves the legend into a row below the axes, entries side by side: inside
 // the axes it hides data.

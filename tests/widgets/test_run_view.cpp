@@ -1,9 +1,12 @@
+#include <QFile>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cmath>
 #include <limits>
 
 #include "tests/support/test_registry.h"
+#include "widgets/plot_support.h"
 #include "widgets/qcustomplot_include.h"
 #include "widgets/run_view.h"
 
@@ -32,6 +35,24 @@ class TestRunView : public QObject {
     QCOMPARE(v.divergence_plot()->graph(1)->data()->at(0)->value, 0.2);
     v.begin(3, "again");
     QCOMPARE(v.divergence_points(), 0);
+  }
+
+  // Plots save as vector SVG with their curves in it.
+  void savesAPlotAsSvg() {
+    widgets::RunView v;
+    v.resize(900, 600);
+    v.begin(2, "svg");
+    v.add_block({0, 1e-3, 10.5, 0.01, 0.2});
+    v.add_block({1, 2e-3, 11.5, 0.02, 0.3});
+    QTemporaryDir dir;
+    const QString path = dir.filePath("kl.svg");
+    QVERIFY(widgets::save_svg(v.divergence_plot(), path));
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray svg = f.readAll();
+    QVERIFY(svg.contains("<svg"));
+    QVERIFY(svg.contains("<path") || svg.contains("<polyline"));
+    QVERIFY(!widgets::save_svg(v.divergence_plot(), dir.filePath("no/such/dir/kl.svg")));
   }
 };
 
