@@ -13,6 +13,7 @@
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -51,6 +52,7 @@ int clamp_to_int(double v) {
 
 MethodPanel::MethodPanel(QWidget* parent)
     : QWidget(parent),
+      preset_(new QComboBox(this)),
       method_(new QComboBox(this)),
       description_(new QLabel(this)),
       params_form_(nullptr),
@@ -68,6 +70,20 @@ MethodPanel::MethodPanel(QWidget* parent)
       run_(new QPushButton(tr("Run"), this)),
       cancel_(new QPushButton(tr("Cancel"), this)) {
   auto* layout = new QVBoxLayout(this);
+  auto* preset_row = new QHBoxLayout;
+  preset_->setObjectName("presetCombo");
+  preset_->setToolTip(tr("Fill the method, grid and hyper-parameters from a named preset"));
+  auto* save_preset = new QToolButton(this);
+  save_preset->setText(tr("Save…"));
+  save_preset->setToolTip(tr("Save the current method, grid and hyper-parameters as a preset"));
+  preset_row->addWidget(preset_, 1);
+  preset_row->addWidget(save_preset);
+  layout->addLayout(preset_row);
+  connect(save_preset, &QToolButton::clicked, this, &MethodPanel::save_preset_requested);
+  connect(preset_, &QComboBox::activated, this, [this](int i) {
+    if (i > 0) Q_EMIT preset_chosen(i - 1);
+    preset_->setCurrentIndex(0);
+  });
   description_->setWordWrap(true);
   description_->setObjectName("methodDescription");
   layout->addWidget(method_);
@@ -186,7 +202,12 @@ void MethodPanel::show_params(int index) {
 
 void MethodPanel::set_settings(const RunSettings& s) {
   const int index = method_->findText(s.method);
-  if (index >= 0) method_->setCurrentIndex(index);
+  if (index >= 0) {
+    // Editors back to the method's defaults: s.params lists only what differs.
+    const QSignalBlocker block(method_);
+    method_->setCurrentIndex(index);
+    show_params(index);
+  }
   bits_->setValue(s.bits);
   if (const int g = group_->findData(static_cast<int>(s.group)); g >= 0) group_->setCurrentIndex(g);
   symmetric_->setChecked(s.symmetric);
@@ -238,6 +259,18 @@ RunSettings MethodPanel::settings() const {
   }
   return s;
 }
+
+void MethodPanel::set_presets(const QStringList& names, const QStringList& descriptions) {
+  const QSignalBlocker block(preset_);
+  preset_->clear();
+  preset_->addItem(tr("Presets…"));
+  for (int i = 0; i < names.size(); ++i) {
+    preset_->addItem(names[i]);
+    preset_->setItemData(i + 1, descriptions.value(i), Qt::ToolTipRole);
+  }
+}
+
+int MethodPanel::preset_count() const { return std::max(0, preset_->count() - 1); }
 
 LayerSetting MethodPanel::layer_setting() const {
   const auto s = settings();

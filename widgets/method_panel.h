@@ -75,6 +75,9 @@ class MethodPanel : public QWidget {
   void set_running(bool running);
   // Run needs a model; without one the panel says so.
   void set_model_available(bool available);
+  // Named settings offered at the top of the panel (their descriptions as tooltips).
+  void set_presets(const QStringList& names, const QStringList& descriptions);
+  int preset_count() const;
 
  Q_SIGNALS:
   void run_requested(const qs::widgets::RunSettings& settings);
@@ -82,6 +85,8 @@ class MethodPanel : public QWidget {
   // method and grid, or to put them back on the default.
   void apply_to_selection_requested();
   void reset_selection_requested();
+  void preset_chosen(int index);
+  void save_preset_requested();
   void cancel_requested();
 
  private:
@@ -89,6 +94,7 @@ class MethodPanel : public QWidget {
   void update_run_enabled();
 
   QVector<MethodInfo> methods_;
+  QComboBox* preset_;
   QComboBox* method_;
   QLabel* description_;
   QFormLayout* params_form_;

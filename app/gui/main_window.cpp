@@ -17,6 +17,8 @@
 #include <QStatusBar>
 #include <QElapsedTimer>
 #include <QTabWidget>
+#include <QInputDialog>
+#include <QLineEdit>
 #include <QTimer>
 #include <QToolBar>
 #include <QStyle>
@@ -40,9 +42,9 @@
 #include "widgets/run_view.h"
 #include "widgets/model_summary_view.h"
 #include "widgets/model_tree_view.h"
+#include "core/error.h"
 #if QS_WITH_HDF5
 #include "app/gui/project_outline.h"
-#include "core/error.h"
 #include "core/project/project_file.h"
 #endif
 
@@ -123,6 +125,20 @@ MainWindow::MainWindow(QWidget* parent)
     method_panel_->set_settings(rs);
   }
   connect(method_panel_, &widgets::MethodPanel::run_requested, this, &MainWindow::start_run);
+  connect(method_panel_, &widgets::MethodPanel::preset_chosen, this, &MainWindow::apply_preset);
+  connect(method_panel_, &widgets::MethodPanel::save_preset_requested, this, [this] {
+    bool ok = false;
+    const QString name = QInputDialog::getText(this, tr("Save preset"), tr("Name of the preset:"), QLineEdit::Normal,
+                                               method_panel_->layer_setting().label(), &ok);
+    if (!ok || name.trimmed().isEmpty()) return;
+    try {
+      const QString path = save_user_preset({name.trimmed(), {}, method_panel_->layer_setting(), {}, false});
+      statusBar()->showMessage(tr("Saved preset %1 to %2").arg(name, path), 5000);
+    } catch (const Error& e) {
+      report_issue(tr("Presets"), QString::fromUtf8(e.what()));
+    }
+    reload_presets();
+  });
   connect(method_panel_, &widgets::MethodPanel::apply_to_selection_requested, this, &MainWindow::apply_to_selection);
   connect(method_panel_, &widgets::MethodPanel::reset_selection_requested, this, &MainWindow::reset_selection);
   connect(layer_config_, &LayerConfig::changed, this, [this] {
@@ -183,6 +199,7 @@ MainWindow::MainWindow(QWidget* parent)
   memory_timer->start(2000);
   memory_label_->setText(memory_text(read_process_memory()));
   create_actions();
+  reload_presets();
 
   connect(models_, &ModelController::load_started, this, [this](const QString& path) {
     statusBar()->showMessage(tr("Loading %1…").arg(path));
@@ -455,6 +472,31 @@ bool MainWindow::maybe_save() {
   if (answer == QMessageBox::Discard) return true;
   save_or_save_as();
   return !session_->dirty();
+}
+
+void MainWindow::reload_presets() {
+  QStringList problems;
+  presets_ = load_presets(&problems);
+  QStringList names, descriptions;
+  for (const auto& p : presets_) {
+    names.append(p.builtin ? p.name : tr("%1 (yours)").arg(p.name));
+    descriptions.append(p.description);
+  }
+  method_panel_->set_presets(names, descriptions);
+  for (const auto& problem : problems) report_issue(tr("Presets"), problem, false);
+}
+
+void MainWindow::apply_preset(int index) {
+  if (index < 0 || index >= presets_.size()) return;
+  const auto& p = presets_[index].setting;
+  auto s = method_panel_->settings();
+  s.method = p.method;
+  s.bits = p.bits;
+  s.group = p.group;
+  s.symmetric = p.symmetric;
+  s.params = p.params;
+  method_panel_->set_settings(s);
+  statusBar()->showMessage(tr("Preset: %1").arg(presets_[index].name), 4000);
 }
 
 void MainWindow::report_issue(const QString& source, const QString& message, bool error) {

@@ -5,6 +5,8 @@
 #include <QMainWindow>
 #include <memory>
 
+#include "app/gui/presets.h"
+
 namespace qs::widgets {
 struct ModelOutline;
 class IssuesView;
@@ -72,6 +74,11 @@ class MainWindow : public QMainWindow {
   // `path` (File > Save Project / Save Project As); a failure is shown in a dialog.
   bool save_project(const QString& path);
   Session* session() const { return session_; }
+  // Reads the built-in and the user's presets into the method dock; a user
+  // preset that does not parse is reported in the Issues dock.
+  void reload_presets();
+  void apply_preset(int index);
+  const QVector<Preset>& presets() const { return presets_; }
   // Offers to reopen what a session that did not close cleanly autosaved.
   void offer_recovery();
   // Adds an entry to the Issues dock (and shows it); `source` says what the
@@ -109,6 +116,7 @@ class MainWindow : public QMainWindow {
   widgets::CompareView* compare_view_;
   CompareController* compare_;
   QDockWidget* issues_dock_ = nullptr;
+  QVector<Preset> presets_;
   QString inspected_;  // the linear the inspector shows or is waiting for
   KernelBenchController* kernel_bench_;
   widgets::KernelSpeedView* kernel_view_;

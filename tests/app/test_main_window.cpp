@@ -19,6 +19,7 @@
 #include "app/gui/layer_preview.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
+#include "app/gui/presets.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
 #include "tests/support/test_registry.h"
@@ -170,6 +171,44 @@ class TestMainWindow : public QObject {
     w.select_layer("model.layers.1.mlp.up_proj");
     QCOMPARE(ready.count(), 3);  // at once, from the cache
     QVERIFY(!w.preview()->busy());
+  }
+
+  // The built-in presets fill the method dock; a saved preset comes back; a
+  // broken one is reported by file and field and skipped.
+  void presetsFillTheMethodPanel() {
+    QDir(app::user_preset_dir()).removeRecursively();
+    app::MainWindow w;
+    const int builtin = w.method_panel()->preset_count();
+    QVERIFY(builtin >= 6);
+    int act_order = -1;
+    for (int i = 0; i < w.presets().size(); ++i)
+      if (w.presets()[i].name == "GPTQ W4g128 act-order") act_order = i;
+    QVERIFY(act_order >= 0);
+    auto s = w.method_panel()->settings();
+    s.method = "lwc";
+    s.params.insert("epochs", qlonglong{3});
+    w.method_panel()->set_settings(s);
+    w.apply_preset(act_order);
+    s = w.method_panel()->settings();
+    QCOMPARE(s.method, QString("gptq"));
+    QCOMPARE(s.bits, 4);
+    QCOMPARE(s.group, qint64{128});
+    QCOMPARE(s.params, (QVariantMap{{"act_order", true}}));
+
+    s.params.insert("damp_percent", 0.05);
+    w.method_panel()->set_settings(s);
+    app::save_user_preset({"My GPTQ", "damped", w.method_panel()->layer_setting(), {}, false});
+    QFile bad(QDir(app::user_preset_dir()).filePath("broken.json"));
+    QVERIFY(bad.open(QIODevice::WriteOnly));
+    bad.write(R"({"name": "Broken", "method": "gptq", "params": {"act_orde": true}})");
+    bad.close();
+    w.reload_presets();
+    QCOMPARE(w.method_panel()->preset_count(), builtin + 1);
+    QCOMPARE(w.presets().back().setting.params.value("damp_percent").toDouble(), 0.05);
+    QCOMPARE(w.issues()->count(), 1);
+    QVERIFY(w.issues()->message(0).contains("broken.json"));
+    QVERIFY(w.issues()->message(0).contains("act_orde"));
+    QDir(app::user_preset_dir()).removeRecursively();
   }
 
   // Compare runs the ticked methods on the inspected linear alone, off the GUI

@@ -1,0 +1,125 @@
+#include "app/gui/presets.h"
+
+#include <QDir>
+#include <QFile>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QStandardPaths>
+#include <nlohmann/json.hpp>
+#include <variant>
+
+#include "app/gui/method_infos.h"
+#include "core/error.h"
+#include "core/pipeline/quant_plan.h"
+
+// Resources of a static library are only linked in when something names them.
+static void init_preset_resources() { Q_INIT_RESOURCE(presets); }
+
+namespace qs::app {
+namespace {
+
+using json = nlohmann::json;
+
+QVariant to_variant(const json& v, const std::string& source, const std::string& field) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer()) return static_cast<qlonglong>(v.get<int64_t>());
+  if (v.is_number_float()) return v.get<double>();
+  if (v.is_string()) return QString::fromStdString(v.get<std::string>());
+  throw ConfigError(source, field, "must be a boolean, number or string");
+}
+
+template <typename T>
+T field_or(const json& j, const char* key, T fallback, const std::string& source) {
+  if (!j.contains(key)) return fallback;
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception&) {
+    throw ConfigError(source, key, "has the wrong type");
+  }
+}
+
+}  // namespace
+
+Preset parse_preset(const QByteArray& text, const QString& path) {
+  const std::string source = path.toStdString();
+  const auto j = json::parse(text.constData(), text.constData() + text.size(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw FormatError(source, "preset", "not a JSON object");
+  Preset p;
+  p.path = path;
+  p.name = QString::fromStdString(field_or<std::string>(j, "name", "", source));
+  if (p.name.isEmpty()) throw ConfigError(source, "name", "is missing or empty");
+  p.description = QString::fromStdString(field_or<std::string>(j, "description", "", source));
+  auto& s = p.setting;
+  s.method = QString::fromStdString(field_or<std::string>(j, "method", "", source));
+  s.bits = field_or<int>(j, "bits", 4, source);
+  s.group = field_or<int64_t>(j, "group", 128, source);
+  s.symmetric = field_or<bool>(j, "symmetric", false, source);
+  if (j.contains("params")) {
+    if (!j["params"].is_object()) throw ConfigError(source, "params", "must be an object");
+    for (const auto& [key, value] : j["params"].items())
+      s.params.insert(QString::fromStdString(key), to_variant(value, source, "params." + key));
+  }
+  // The core checks the method, the grid and every parameter's name and type.
+  quant::QuantSpec spec;
+  spec.bits = s.bits;
+  spec.group_size = s.group;
+  spec.symmetric = s.symmetric;
+  auto choice = pipeline::QuantPlan::make_choice(s.method.toStdString(), spec, source);
+  for (auto it = s.params.begin(); it != s.params.end(); ++it)
+    choice.params.set(it.key().toStdString(), to_param(*it), source + ": params");
+  return p;
+}
+
+QByteArray preset_json(const Preset& p) {
+  json params = json::object();
+  for (auto it = p.setting.params.begin(); it != p.setting.params.end(); ++it)
+    std::visit([&](const auto& v) { params[it.key().toStdString()] = v; }, to_param(*it));
+  const json j = {{"name", p.name.toStdString()},
+                  {"description", p.description.toStdString()},
+                  {"method", p.setting.method.toStdString()},
+                  {"bits", p.setting.bits},
+                  {"group", p.setting.group},
+                  {"symmetric", p.setting.symmetric},
+                  {"params", params}};
+  return QByteArray::fromStdString(j.dump(2) + "\n");
+}
+
+QString user_preset_dir() {
+  return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath("presets");
+}
+
+QVector<Preset> load_presets(QStringList* problems) {
+  QVector<Preset> out;
+  auto read_dir = [&](const QString& dir, bool builtin) {
+    const auto files = QDir(dir).entryInfoList({"*.json"}, QDir::Files, QDir::Name);
+    for (const auto& f : files) {
+      QFile in(f.absoluteFilePath());
+      try {
+        if (!in.open(QIODevice::ReadOnly)) throw IoError(f.absoluteFilePath().toStdString(), "cannot be read");
+        auto p = parse_preset(in.readAll(), f.absoluteFilePath());
+        p.builtin = builtin;
+        out.append(std::move(p));
+      } catch (const Error& e) {
+        if (problems) problems->append(QString::fromUtf8(e.what()));
+      }
+    }
+  };
+  init_preset_resources();
+  read_dir(QStringLiteral(":/presets"), true);
+  read_dir(user_preset_dir(), false);
+  return out;
+}
+
+QString save_user_preset(const Preset& preset) {
+  QDir().mkpath(user_preset_dir());
+  QString stem = preset.name.toLower();
+  stem.replace(QRegularExpression(QStringLiteral("[^a-z0-9]+")), QStringLiteral("-"));
+  stem.remove(QRegularExpression(QStringLiteral("^-+|-+$")));
+  const QString path = QDir(user_preset_dir()).filePath((stem.isEmpty() ? QStringLiteral("preset") : stem) + ".json");
+  QSaveFile out(path);
+  if (!out.open(QIODevice::WriteOnly) || out.write(preset_json(preset)) < 0 || !out.commit())
+    throw IoError(path.toStdString(), "could not write the preset");
+  return path;
+}
+
+}  // namespace qs::app
