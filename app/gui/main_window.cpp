@@ -29,6 +29,7 @@
 #include "app/gui/layer_config.h"
 #include "app/gui/layer_preview.h"
 #include "app/gui/method_infos.h"
+#include "app/gui/preferences_dialog.h"
 #include "app/gui/process_memory.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
@@ -195,11 +196,16 @@ MainWindow::MainWindow(QWidget* parent)
   statusBar()->addPermanentWidget(memory_label_);
   statusBar()->addPermanentWidget(device_label_);
   auto* memory_timer = new QTimer(this);
-  connect(memory_timer, &QTimer::timeout, this, [this] { memory_label_->setText(memory_text(read_process_memory())); });
+  auto show_memory = [this] {
+    const QString gpu = gpu_memory_text(read_gpu_memory());
+    memory_label_->setText(memory_text(read_process_memory()) + (gpu.isEmpty() ? QString() : QStringLiteral(" · ") + gpu));
+  };
+  connect(memory_timer, &QTimer::timeout, this, show_memory);
   memory_timer->start(2000);
-  memory_label_->setText(memory_text(read_process_memory()));
+  show_memory();
   create_actions();
   reload_presets();
+  apply_preferences();
 
   connect(models_, &ModelController::load_started, this, [this](const QString& path) {
     statusBar()->showMessage(tr("Loading %1…").arg(path));
@@ -302,6 +308,22 @@ void MainWindow::create_actions() {
   apply->setShortcut(QKeySequence(tr("Ctrl+Return")));
   QAction* reset = edit->addAction(tr("Re&set Selected Layers to Default"), this, &MainWindow::reset_selection);
   reset->setShortcut(QKeySequence(tr("Ctrl+Backspace")));
+  edit->addSeparator();
+  QAction* prefs = edit->addAction(tr("&Preferences…"), this, [this] {
+    auto* dialog = new PreferencesDialog(Preferences::load(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &PreferencesDialog::clear_recent_requested, this, [this] {
+      QSettings().remove("recent/models");
+      update_recent_menu();
+    });
+    connect(dialog, &QDialog::accepted, this, [this, dialog] {
+      dialog->preferences().save();
+      apply_preferences();
+    });
+    dialog->open();
+  });
+  prefs->setShortcut(QKeySequence::Preferences);
+  prefs->setMenuRole(QAction::PreferencesRole);
 
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   QAction* start = run->addAction(tr("&Run Method"), this, &MainWindow::start_run);
@@ -472,6 +494,12 @@ bool MainWindow::maybe_save() {
   if (answer == QMessageBox::Discard) return true;
   save_or_save_as();
   return !session_->dirty();
+}
+
+void MainWindow::apply_preferences() {
+  const auto p = Preferences::load();
+  session_->set_autosave_minutes(p.autosave_minutes);
+  if (p.torch_threads > 0) torch::set_num_threads(p.torch_threads);
 }
 
 void MainWindow::reload_presets() {

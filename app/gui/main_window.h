@@ -77,6 +77,8 @@ class MainWindow : public QMainWindow {
   // Reads the built-in and the user's presets into the method dock; a user
   // preset that does not parse is reported in the Issues dock.
   void reload_presets();
+  // Applies Edit > Preferences (autosave interval, torch threads).
+  void apply_preferences();
   void apply_preset(int index);
   const QVector<Preset>& presets() const { return presets_; }
   // Offers to reopen what a session that did not close cleanly autosaved.

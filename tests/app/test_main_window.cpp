@@ -19,6 +19,7 @@
 #include "app/gui/layer_preview.h"
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
+#include "app/gui/preferences_dialog.h"
 #include "app/gui/presets.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
@@ -209,6 +210,18 @@ class TestMainWindow : public QObject {
     QVERIFY(w.issues()->message(0).contains("broken.json"));
     QVERIFY(w.issues()->message(0).contains("act_orde"));
     QDir(app::user_preset_dir()).removeRecursively();
+  }
+
+  void preferencesAreKeptAndApplied() {
+    const int threads = torch::get_num_threads();
+    app::Preferences{0, 1}.save();
+    const auto p = app::Preferences::load();
+    QCOMPARE(p.autosave_minutes, 0);
+    QCOMPARE(p.torch_threads, 1);
+    app::MainWindow w;  // applies them at start
+    QCOMPARE(torch::get_num_threads(), 1);
+    app::Preferences{}.save();
+    torch::set_num_threads(threads);
   }
 
   // Compare runs the ticked methods on the inspected linear alone, off the GUI
