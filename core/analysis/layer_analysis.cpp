@@ -1,5 +1,6 @@
 #include "core/analysis/layer_analysis.h"
 
+#include "core/analysis/grid_histogram.h"
 #include "core/error.h"
 
 namespace qs::analysis {
@@ -57,6 +58,7 @@ std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, 
   out["sv_weight"] = torch::linalg_svdvals(w).contiguous();
   out["sv_error"] = torch::linalg_svdvals(e).contiguous();
   out["error_map"] = error_map(e, q.spec.effective_group(q.in_features), options.max_rows, options.max_cols);
+  out.merge(grid_histogram(w, q));
   if (!inputs.empty()) {
     out["act_abs_max"] = inputs.abs_max().contiguous();
     out["act_mean_abs"] = inputs.mean_abs().contiguous();

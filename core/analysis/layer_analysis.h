@@ -11,6 +11,7 @@
 //   error_map                   [rows, cols]  max |E| per (output row, input group)
 //                               cell, pooled with the max so no outlier is
 //                               averaged away, at most max_rows × max_cols
+//   hist_*                      how the weights sit on the grid (grid_histogram.h)
 
 #include <torch/torch.h>
 

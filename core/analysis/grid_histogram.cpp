@@ -1,0 +1,47 @@
+#include "core/analysis/grid_histogram.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/quant/uniform_quantizer.h"
+
+namespace qs::analysis {
+namespace {
+
+// Per-group values [out, groups] spread to their columns [out, in].
+torch::Tensor per_column(const torch::Tensor& per_group, const quant::QuantizedLinear& q) {
+  if (q.g_idx.defined()) return per_group.index_select(1, q.g_idx.to(torch::kLong));
+  return quant::expand_groups(per_group, q.spec.effective_group(q.in_features), q.in_features);
+}
+
+}  // namespace
+
+int64_t code_bins_per_level(int bits) { return std::max<int64_t>(2, 512 >> bits); }
+
+std::map<std::string, torch::Tensor> grid_histogram(const torch::Tensor& weight, const quant::QuantizedLinear& q,
+                                                    int64_t bins) {
+  const auto w = weight.detach().to(torch::kCPU, torch::kFloat32);
+  if (w.dim() != 2 || w.size(0) != q.out_features || w.size(1) != q.in_features || bins < 1)
+    throw ArgumentError("grid_histogram: weight shape differs from the record's");
+  std::map<std::string, torch::Tensor> out;
+  double lo = w.min().item<double>(), hi = w.max().item<double>();
+  if (hi <= lo) hi = lo + 1e-12;
+  out["hist_weight"] = torch::histc(w, bins, lo, hi);
+  out["hist_weight_range"] = torch::tensor({lo, hi}, torch::kFloat32);
+
+  const int64_t levels = int64_t{1} << q.spec.bits;
+  const auto scales = q.scales.to(torch::kCPU, torch::kFloat32);
+  const auto zeros = q.zeros.to(torch::kCPU, torch::kFloat32);
+  const int64_t widest = scales.argmax().item<int64_t>();
+  const int64_t row = widest / scales.size(1), group = widest % scales.size(1);
+  out["hist_grid"] =
+      ((torch::arange(levels, torch::kFloat32) - zeros[row][group]) * scales[row][group]).contiguous();
+  out["hist_grid_group"] = torch::tensor({static_cast<float>(row), static_cast<float>(group)}, torch::kFloat32);
+
+  const double edge = 0.5 - 1e-6;  // clipped positions land inside the end bins
+  const auto position = (w / per_column(scales, q).clamp_min(1e-30) + per_column(zeros, q)).clamp(-edge, levels - 1 + edge);
+  out["hist_code"] = torch::histc(position, levels * code_bins_per_level(q.spec.bits), -0.5, levels - 0.5);
+  return out;
+}
+
+}  // namespace qs::analysis
