@@ -21,6 +21,19 @@ struct ErrorMapData {
   int groups_per_cell = 1;
 };
 
+// How the weights sit on the quantization grid (core/analysis/grid_histogram.h).
+struct GridHistogramData {
+  QVector<double> weight_counts;  // over [weight_lo, weight_hi]
+  double weight_lo = 0;
+  double weight_hi = 0;
+  QVector<double> grid;  // levels of the group with the widest grid
+  int grid_row = -1;
+  int grid_group = -1;
+  QVector<double> code_counts;  // continuous code positions over [−0.5, levels − 0.5]
+  int levels = 0;
+  bool empty() const { return weight_counts.isEmpty(); }
+};
+
 struct LayerInspection {
   QString name;                              // "model.layers.3.mlp.up_proj"
   QString title;                             // "up_proj · gptq W4g128"
@@ -32,6 +45,7 @@ struct LayerInspection {
   QVector<double> act_mean_abs;
   QVector<double> weight_abs_max;
   ErrorMapData error_map;
+  GridHistogramData histogram;
 };
 
 }  // namespace qs::widgets

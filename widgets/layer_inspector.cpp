@@ -6,6 +6,7 @@
 #include <QVBoxLayout>
 
 #include "widgets/error_heatmap.h"
+#include "widgets/grid_histogram_view.h"
 #include "widgets/outlier_view.h"
 #include "widgets/spectrum_plot.h"
 
@@ -20,7 +21,8 @@ LayerInspector::LayerInspector(QWidget* parent)
       tabs_(new QTabWidget(this)),
       spectrum_(new SpectrumPlot(this)),
       heatmap_(new ErrorHeatmap(this)),
-      outliers_(new OutlierView(this)) {
+      outliers_(new OutlierView(this)),
+      histogram_(new GridHistogramView(this)) {
   QFont f = title_->font();
   f.setPointSizeF(f.pointSizeF() * 1.25);
   f.setBold(true);
@@ -31,6 +33,7 @@ LayerInspector::LayerInspector(QWidget* parent)
   tabs_->addTab(spectrum_, tr("Spectrum"));
   tabs_->addTab(heatmap_, tr("Error map"));
   tabs_->addTab(outliers_, tr("Outliers"));
+  tabs_->addTab(histogram_, tr("Histogram"));
   stack_->addWidget(message_);
   stack_->addWidget(tabs_);
   auto* layout = new QVBoxLayout(this);
@@ -38,8 +41,8 @@ LayerInspector::LayerInspector(QWidget* parent)
   layout->addWidget(metrics_);
   layout->addWidget(stack_, 1);
   show_message(
-      tr("Select a linear in the model tree. Layers a method has run on show their spectra, "
-         "error map and channel outliers here."));
+      tr("Select a linear in the model tree to see its spectra, error map, channel outliers and weight "
+         "histogram here."));
 }
 
 void LayerInspector::show_message(const QString& message, const QString& title) {
@@ -60,6 +63,7 @@ void LayerInspector::set_inspection(const LayerInspection& layer) {
                          {tr("E · diag(mean |x|)"), layer.sv_scaled_error, QColor(255, 127, 14)}});
   heatmap_->set_map(layer.error_map);
   outliers_->set_inspection(layer);
+  histogram_->set_histogram(layer.histogram);
   stack_->setCurrentWidget(tabs_);
 }
 

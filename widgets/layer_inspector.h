@@ -1,6 +1,7 @@
 #pragma once
 // The centre inspector for one linear: its title and metrics above tabs with
-// the singular-value spectra, the error heatmap and the channel outliers.
+// the singular-value spectra, the error heatmap, the channel outliers and the
+// weights on their grid.
 
 #include <QWidget>
 
@@ -13,6 +14,7 @@ class QTabWidget;
 namespace qs::widgets {
 
 class ErrorHeatmap;
+class GridHistogramView;
 class OutlierView;
 class SpectrumPlot;
 
@@ -27,6 +29,7 @@ class LayerInspector : public QWidget {
   SpectrumPlot* spectrum() const { return spectrum_; }
   ErrorHeatmap* heatmap() const { return heatmap_; }
   OutlierView* outliers() const { return outliers_; }
+  GridHistogramView* histogram() const { return histogram_; }
   QTabWidget* tabs() const { return tabs_; }
 
  private:
@@ -38,6 +41,7 @@ class LayerInspector : public QWidget {
   SpectrumPlot* spectrum_;
   ErrorHeatmap* heatmap_;
   OutlierView* outliers_;
+  GridHistogramView* histogram_;
 };
 
 }  // namespace qs::widgets

@@ -65,6 +65,17 @@ widgets::LayerInspection build_inspection(const project::LayerEntry& e) {
     m.rows_per_cell = static_cast<int>((m.out_features + m.rows - 1) / std::max(1, m.rows));
     m.groups_per_cell = static_cast<int>((groups + m.cols - 1) / std::max(1, m.cols));
   }
+  if (auto it = a.find("hist_weight"); it != a.end() && e.record) {
+    auto& h = li.histogram;
+    h.weight_counts = to_vector(a, "hist_weight");
+    const auto range = to_vector(a, "hist_weight_range");
+    const auto where = to_vector(a, "hist_grid_group");
+    if (range.size() == 2) h.weight_lo = range[0], h.weight_hi = range[1];
+    if (where.size() == 2) h.grid_row = static_cast<int>(where[0]), h.grid_group = static_cast<int>(where[1]);
+    h.grid = to_vector(a, "hist_grid");
+    h.code_counts = to_vector(a, "hist_code");
+    h.levels = 1 << e.record->spec.bits;
+  }
   if (e.record)
     li.metrics.append(
         {QObject::tr("Shape"), QStringLiteral("%1 × %2").arg(e.record->out_features).arg(e.record->in_features)});

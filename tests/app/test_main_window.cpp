@@ -27,6 +27,7 @@
 #include "tests/support/tiny_llama.h"
 #include "widgets/compare_view.h"
 #include "widgets/error_heatmap.h"
+#include "widgets/grid_histogram_view.h"
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
@@ -164,6 +165,7 @@ class TestMainWindow : public QObject {
     auto* inspector = w.inspector();
     QCOMPARE(inspector->spectrum()->graph(0)->dataCount(), 64);  // min(96, 64) singular values
     QCOMPARE(inspector->heatmap()->cell_count(), 96 * 2);        // 96 rows × 2 groups of 32
+    QCOMPARE(inspector->histogram()->grid_lines(), 8);           // the 3-bit grid's levels
     const auto w_up = w.models()->model()->at("model.layers.1.mlp.up_proj.weight");
     const double top = torch::linalg_svdvals(w_up.to(torch::kFloat64))[0].item<double>();
     QVERIFY(std::abs(inspector->spectrum()->graph(0)->data()->at(0)->value - top) < 1e-4 * top);
