@@ -8,6 +8,7 @@
 #include "core/io/quantscope_checkpoint.h"
 #include "core/model/model_loader.h"
 #if QS_WITH_HDF5
+#include "core/project/project_card.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
 #endif
@@ -42,25 +43,8 @@ ModelSource open_model_source(const fs::path& path) {
   if (status.state == project::ModelState::Missing)
     throw IoError(path.string(), status.message + "; the project's quantized layers need their model");
   if (status.state == project::ModelState::Changed) std::fprintf(stderr, "warning: %s\n", status.message.c_str());
-  nlohmann::json run = {{"project", path.string()},
-                        {"calibration",
-                         {{"text", project.settings.calibration_text},
-                          {"nsamples", project.settings.nsamples},
-                          {"seqlen", project.settings.seqlen},
-                          {"seed", project.settings.seed}}}};
-  if (!project.layers.empty()) {
-    const auto& first = project.layers.front();
-    run["method"] = first.method;
-    run["bits"] = first.spec.bits;
-    run["group"] = first.spec.group_size;
-  }
-  if (project.results.ppl_quantized == project.results.ppl_quantized)
-    run["eval"] = {{"text", project.settings.eval_text},
-                   {"protocol", project.settings.eval_protocol},
-                   {"ctx", project.settings.eval_ctx},
-                   {"ppl_fp", project.results.ppl_fp},
-                   {"ppl", project.results.ppl_quantized}};
-  return {project::project_weights(project, path), tokenizer_source_of(project.model.path), run.dump()};
+  return {project::project_weights(project, path), tokenizer_source_of(project.model.path),
+          project::run_card_json(project, path.string())};
 #else
   throw IoError(path.string(), "this build of QuantScope has no HDF5 support, so it cannot open projects");
 #endif

@@ -24,6 +24,7 @@
 #include <QStyle>
 #include <QUndoStack>
 
+#include "app/gui/checkpoint_export_dialog.h"
 #include "app/gui/compare_controller.h"
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/layer_config.h"
@@ -46,6 +47,7 @@
 #include "core/error.h"
 #if QS_WITH_HDF5
 #include "app/gui/project_outline.h"
+#include "core/project/project_card.h"
 #include "core/project/project_file.h"
 #endif
 
@@ -293,6 +295,9 @@ void MainWindow::create_actions() {
   save_project_as_->setShortcut(QKeySequence::SaveAs);
   save_project_as_->setEnabled(false);
   file->addSeparator();
+  QAction* export_action = file->addAction(tr("&Export Checkpoint…"), this, [this] { open_export_dialog(); });
+  export_action->setShortcut(QKeySequence(tr("Ctrl+E")));
+  file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
@@ -368,7 +373,8 @@ void MainWindow::create_actions() {
   pause->setIcon(style()->standardIcon(QStyle::SP_MediaPause));
   cancel->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
   bench->setIcon(style()->standardIcon(QStyle::SP_ComputerIcon));
-  for (QAction* a : {open, save_project_, start, pause, cancel, bench}) {
+  export_action->setIcon(style()->standardIcon(QStyle::SP_DriveHDIcon));
+  for (QAction* a : {open, save_project_, export_action, start, pause, cancel, bench}) {
     if (a == start || a == bench) tools->addSeparator();
     tools->addAction(a);
   }
@@ -586,6 +592,53 @@ void MainWindow::inspect(const QString& name) {
                              name);
   }
   pages_->setCurrentWidget(inspector_);
+}
+
+CheckpointExportDialog* MainWindow::open_export_dialog() {
+  ExportSource source;
+  const auto outcome = runs_->last_outcome();
+  const auto& outline = models_->outline();
+  if (session_->has_results() && outcome) {
+    source.decoder = outcome->decoder;
+    const QFileInfo model(outline.path);
+    source.tokenizer_source = (model.suffix() == "safetensors" ? model.absolutePath() : outline.path).toStdString();
+#if QS_WITH_HDF5
+    source.run_json = project::run_card_json(outcome->project, session_->path().toStdString());
+#endif
+  } else if (models_->model() && !models_->model()->quantized.empty()) {
+    source.weights = models_->model();
+    const auto& src = source.weights->source;
+    source.tokenizer_source = src.extension() == ".safetensors" ? src.parent_path() : src;
+    source.project_path = outline.project_path;
+  } else {
+    statusBar()->showMessage(tr("Nothing to export yet: run a method, or open a project that holds quantized layers"),
+                             6000);
+    return nullptr;
+  }
+  QMap<QString, int> methods;
+  int quantized = 0, total = 0;
+  for (const auto& block : outline.blocks)
+    for (const auto& row : block.linears) {
+      ++total;
+      if (row.method.isEmpty() || row.method == QLatin1String(pipeline::kKeepFp)) continue;
+      ++quantized;
+      ++methods[row.method];
+    }
+  QStringList mix;
+  for (auto it = methods.begin(); it != methods.end(); ++it) mix.append(tr("%1 × %2").arg(it.value()).arg(it.key()));
+  source.summary = tr("%1: %2 of %3 linears quantized (%4)")
+                       .arg(QFileInfo(outline.path).fileName())
+                       .arg(quantized)
+                       .arg(total)
+                       .arg(mix.join(", "));
+  auto* dialog = new CheckpointExportDialog(std::move(source), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &CheckpointExportDialog::exported, this,
+          [this](const QString&, const QString& report) { statusBar()->showMessage(report, 8000); });
+  connect(dialog, &CheckpointExportDialog::failed, this,
+          [this](const QString& message) { report_issue(tr("Export"), message); });
+  dialog->open();
+  return dialog;
 }
 
 void MainWindow::start_compare() {

@@ -13,6 +13,7 @@
 #include <QTest>
 #include <QUndoStack>
 
+#include "app/gui/checkpoint_export_dialog.h"
 #include "app/gui/compare_controller.h"
 #include "app/gui/kernel_bench_controller.h"
 #include "app/gui/layer_config.h"
@@ -37,6 +38,7 @@
 #include "widgets/spectrum_plot.h"
 #if QS_WITH_HDF5
 #include "core/model/decoder.h"
+#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -395,6 +397,31 @@ class TestMainWindow : public QObject {
     QVERIFY(w.save_project(file));
     QVERIFY(!w.isWindowModified());
     QVERIFY(!QFile::exists(side));
+
+    // File > Export: the run's model as a GPTQ checkpoint whose codes read back
+    // bit for bit; AWQ cannot hold 3 bits and says so, writing nothing.
+    auto* dialog = w.open_export_dialog();
+    QVERIFY(dialog);
+    const QString gptq_dir = QDir(model_dir).filePath("export-gptq");
+    dialog->set_format("gptq");
+    dialog->set_destination(gptq_dir);
+    QSignalSpy exported(dialog, &app::CheckpointExportDialog::exported);
+    dialog->start_export();
+    QVERIFY(dialog->busy());
+    QVERIFY(exported.wait(60000));
+    QVERIFY(dialog->status_text().contains("14 quantized linears"));
+    const auto back = model::load_model(gptq_dir.toStdString());
+    for (const auto& l : w.runs()->last_outcome()->result.layers)
+      QVERIFY2(torch::equal(back.quantized.at(l.name)->codes, l.record->codes), l.name.c_str());
+    const QString awq_dir = QDir(model_dir).filePath("export-awq");
+    dialog->set_format("awq");
+    dialog->set_destination(awq_dir);
+    QSignalSpy refused(dialog, &app::CheckpointExportDialog::failed);
+    dialog->start_export();
+    QVERIFY(refused.wait(60000));
+    QVERIFY2(refused.at(0).at(0).toString().contains("4-bit, not 3"), qPrintable(refused.at(0).at(0).toString()));
+    QVERIFY(!QDir(awq_dir).exists() || QDir(awq_dir).isEmpty());
+    QCOMPARE(w.issues()->count(), 1);
     const auto p = project::load_project(file.toStdString());
     QCOMPARE(p.layers.size(), size_t{14});
     QCOMPARE(p.results.curve.size(), size_t{3});
