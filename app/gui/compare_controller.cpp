@@ -8,19 +8,13 @@
 #include <new>
 
 #include "app/gui/calibration_source.h"
+#include "app/gui/project_outline.h"
 #include "app/gui/method_infos.h"
 #include "core/error.h"
 #include "core/pipeline/layer_trial.h"
 
 namespace qs::app {
 namespace {
-
-QVector<double> values_of(const std::map<std::string, torch::Tensor>& a, const char* key) {
-  auto it = a.find(key);
-  if (it == a.end()) return {};
-  const auto t = it->second.to(torch::kFloat64).contiguous().reshape({-1});
-  return QVector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
-}
 
 pipeline::LayerChoice choice_for(const QString& method, const widgets::RunSettings& s) {
   quant::QuantSpec spec;
@@ -72,7 +66,7 @@ void CompareController::start(const CompareRequest& r) {
         const auto l = pipeline::quantize_one_linear(*r.weights, r.layer.toStdString(), choice, source.calibration, o,
                                                      *feedback);
         entries.append({method + ' ' + QString::fromStdString(choice.spec.label()), l.output_rel_mse, l.weight_mse,
-                        l.seconds, values_of(l.analyses, "sv_error"), values_of(l.analyses, "sv_scaled_error")});
+                        l.seconds, analysis_values(l.analyses, "sv_error"), analysis_values(l.analyses, "sv_scaled_error")});
       }
     } catch (const Cancelled&) {
       cancelled = true;

@@ -7,14 +7,6 @@
 namespace qs::app {
 namespace {
 
-QVector<double> to_vector(const std::map<std::string, torch::Tensor>& a, const char* key) {
-  auto it = a.find(key);
-  if (it == a.end()) return {};
-  const auto t = it->second.to(torch::kFloat64).contiguous().reshape({-1});
-  const double* p = t.data_ptr<double>();
-  return QVector<double>(p, p + t.numel());
-}
-
 QString method_label(const project::LayerEntry& e) {
   return e.method == "fp16" ? QStringLiteral("fp16")
                             : QString::fromStdString(e.method) + " " + QString::fromStdString(e.spec.label());
@@ -42,22 +34,30 @@ QString short_name(const QString& name) { return name.section('.', -1); }
 
 }  // namespace
 
+QVector<double> analysis_values(const std::map<std::string, torch::Tensor>& a, const char* key) {
+  auto it = a.find(key);
+  if (it == a.end()) return {};
+  const auto t = it->second.to(torch::kFloat64).contiguous().reshape({-1});
+  const double* p = t.data_ptr<double>();
+  return QVector<double>(p, p + t.numel());
+}
+
 widgets::LayerInspection build_inspection(const project::LayerEntry& e) {
   widgets::LayerInspection li;
   li.name = QString::fromStdString(e.name);
   li.title = QStringLiteral("%1 · %2").arg(li.name, method_label(e));
   const auto& a = e.analyses;
-  li.sv_weight = to_vector(a, "sv_weight");
-  li.sv_error = to_vector(a, "sv_error");
-  li.sv_scaled_error = to_vector(a, "sv_scaled_error");
-  li.act_abs_max = to_vector(a, "act_abs_max");
-  li.act_mean_abs = to_vector(a, "act_mean_abs");
-  li.weight_abs_max = to_vector(a, "weight_abs_max");
+  li.sv_weight = analysis_values(a, "sv_weight");
+  li.sv_error = analysis_values(a, "sv_error");
+  li.sv_scaled_error = analysis_values(a, "sv_scaled_error");
+  li.act_abs_max = analysis_values(a, "act_abs_max");
+  li.act_mean_abs = analysis_values(a, "act_mean_abs");
+  li.weight_abs_max = analysis_values(a, "weight_abs_max");
   if (auto it = a.find("error_map"); it != a.end() && it->second.dim() == 2 && e.record) {
     auto& m = li.error_map;
     m.rows = static_cast<int>(it->second.size(0));
     m.cols = static_cast<int>(it->second.size(1));
-    m.values = to_vector(a, "error_map");
+    m.values = analysis_values(a, "error_map");
     m.out_features = e.record->out_features;
     m.in_features = e.record->in_features;
     m.group_size = e.record->spec.effective_group(e.record->in_features);
@@ -67,13 +67,13 @@ widgets::LayerInspection build_inspection(const project::LayerEntry& e) {
   }
   if (auto it = a.find("hist_weight"); it != a.end() && e.record) {
     auto& h = li.histogram;
-    h.weight_counts = to_vector(a, "hist_weight");
-    const auto range = to_vector(a, "hist_weight_range");
-    const auto where = to_vector(a, "hist_grid_group");
+    h.weight_counts = analysis_values(a, "hist_weight");
+    const auto range = analysis_values(a, "hist_weight_range");
+    const auto where = analysis_values(a, "hist_grid_group");
     if (range.size() == 2) h.weight_lo = range[0], h.weight_hi = range[1];
     if (where.size() == 2) h.grid_row = static_cast<int>(where[0]), h.grid_group = static_cast<int>(where[1]);
-    h.grid = to_vector(a, "hist_grid");
-    h.code_counts = to_vector(a, "hist_code");
+    h.grid = analysis_values(a, "hist_grid");
+    h.code_counts = analysis_values(a, "hist_code");
     h.levels = 1 << e.record->spec.bits;
   }
   if (e.record)

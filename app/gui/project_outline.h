@@ -9,6 +9,9 @@ namespace qs::app {
 
 widgets::LayerInspection build_inspection(const project::LayerEntry& entry);
 
+// The analysis `key` flattened to doubles; empty when absent.
+QVector<double> analysis_values(const std::map<std::string, torch::Tensor>& analyses, const char* key);
+
 // Adds the project's choices, metrics and inspections to `outline` (built from
 // the model) or, when the model could not be opened, builds the blocks from
 // the project's own entries.

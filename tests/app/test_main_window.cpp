@@ -80,9 +80,7 @@ class TestMainWindow : public QObject {
   // + the LUT kernel at 2, 3 and 4 bits, batch 1) = 44 timings.
   void benchmarksTheKernelsOfTheOpenModel() {
     app::MainWindow w;
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(dir_.path());
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, dir_.path()));
     QSignalSpy done(w.findChild<app::KernelBenchController*>(), &app::KernelBenchController::finished);
     w.start_kernel_bench();
     QVERIFY(done.wait(120000));
@@ -93,9 +91,7 @@ class TestMainWindow : public QObject {
 
   void filterNarrowsTree() {
     app::MainWindow w;
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(dir_.path());
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, dir_.path()));
     auto* tree = w.findChild<widgets::ModelTreeView*>();
     auto* filter = tree->findChild<QLineEdit*>();
     QTest::keyClicks(filter, "layers.1.mlp");
@@ -132,9 +128,7 @@ class TestMainWindow : public QObject {
   void issuesThatNameALayerGoToIt() {
     app::MainWindow w;
     w.show();
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(dir_.path());
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, dir_.path()));
     w.report_issue("Run", "lwc: the loss is not finite in model.layers.1.mlp.down_proj at epoch 2, step 3");
     w.report_issue("Open", "tokenizer.json: field 'model.vocab' is missing", false);
     QCOMPARE(w.issues()->count(), 2);
@@ -152,9 +146,7 @@ class TestMainWindow : public QObject {
   void previewsALayerOfAFreshlyOpenedModel() {
     app::MainWindow w;
     w.show();
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(dir_.path());
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, dir_.path()));
     auto s = w.method_panel()->settings();
     s.method = "rtn";
     s.bits = 3;
@@ -233,9 +225,7 @@ class TestMainWindow : public QObject {
   void comparesMethodsOnTheSelectedLayer() {
     const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(model_dir);
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, model_dir));
     w.method_panel()->set_settings(settings("rtn", model_dir));
     w.select_layer("model.layers.1.mlp.up_proj");
     w.show_inspector_tab("compare");
@@ -260,9 +250,7 @@ class TestMainWindow : public QObject {
   void perLayerChoicesUndoRedoAndReachTheRun() {
     const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(model_dir);
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, model_dir));
     const QStringList kept = {"model.layers.0.mlp.down_proj", "model.layers.1.self_attn.q_proj"};
     w.tree()->select_linears(kept);
     QCOMPARE(w.tree()->selected_linears(), kept);
@@ -315,9 +303,7 @@ class TestMainWindow : public QObject {
 
     app::MainWindow w;
     w.show();
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(file);
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, file));
     const auto& o = w.models()->outline();
     QCOMPARE(o.project_path, file);
     QVERIFY(o.warning.isEmpty());
@@ -345,9 +331,7 @@ class TestMainWindow : public QObject {
     const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
     w.show();
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(model_dir);
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, model_dir));
     w.method_panel()->set_settings(settings("gptq", model_dir));
     QSignalSpy done(w.runs(), &app::RunController::finished);
     // Watchdog: while the run is in progress the GUI thread must never go 100 ms
@@ -434,9 +418,7 @@ class TestMainWindow : public QObject {
   void cancelledRunKeepsThePreviousState() {
     const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(model_dir);
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, model_dir));
     auto s = settings("lwc", model_dir);
     s.params.insert("epochs", qlonglong{500});
     w.method_panel()->set_settings(s);
@@ -456,9 +438,7 @@ class TestMainWindow : public QObject {
   void pausedRunWaitsAndCanBeCancelled() {
     const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
-    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
-    w.open_model(model_dir);
-    QVERIFY(loaded.wait(20000));
+    QVERIFY(open_and_wait(w, model_dir));
     auto s = settings("lwc", model_dir);
     s.params.insert("epochs", qlonglong{500});
     w.method_panel()->set_settings(s);
@@ -482,6 +462,12 @@ class TestMainWindow : public QObject {
   }
 
  private:
+  static bool open_and_wait(app::MainWindow& w, const QString& path) {
+    QSignalSpy loaded(w.models(), &app::ModelController::model_loaded);
+    w.open_model(path);
+    return loaded.wait(20000);
+  }
+
   // A tiny model with a byte-level tokenizer and a text to calibrate on.
   QString write_model_with_tokenizer() {
     const QString dir = dir_.filePath("with-tokenizer");
