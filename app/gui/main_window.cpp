@@ -295,8 +295,9 @@ void MainWindow::create_actions() {
   save_project_as_->setShortcut(QKeySequence::SaveAs);
   save_project_as_->setEnabled(false);
   file->addSeparator();
-  QAction* export_action = file->addAction(tr("&Export Checkpoint…"), this, [this] { open_export_dialog(); });
+  QAction* export_action = export_ = file->addAction(tr("&Export Checkpoint…"), this, [this] { open_export_dialog(); });
   export_action->setShortcut(QKeySequence(tr("Ctrl+E")));
+  export_action->setEnabled(false);
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -475,6 +476,7 @@ bool MainWindow::save_project(const QString& path) {
 void MainWindow::update_save_actions() {
   save_project_->setEnabled(session_->dirty());
   save_project_as_->setEnabled(session_->has_results() || !session_->path().isEmpty());
+  export_->setEnabled(session_->has_results() || (models_->model() && !models_->model()->quantized.empty()));
 }
 
 void MainWindow::save_or_save_as() {

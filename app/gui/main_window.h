@@ -128,6 +128,7 @@ class MainWindow : public QMainWindow {
   widgets::KernelSpeedView* kernel_view_;
   QAction* save_project_ = nullptr;
   QAction* save_project_as_ = nullptr;
+  QAction* export_ = nullptr;
   widgets::ModelTreeView* tree_;
   widgets::ModelSummaryView* summary_;
   widgets::LayerInspector* inspector_;
