@@ -7,6 +7,7 @@
 
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
+#include "core/quant/quantized_linear.h"
 
 namespace qs::app {
 
@@ -38,15 +39,22 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
     block.index = static_cast<int>(l);
     for (auto role : model::kLinearRoles) {
       const std::string name = model::linear_name(l, role);
-      auto it = w.tensors.find(name + ".weight");
-      if (it == w.tensors.end()) continue;
       widgets::LinearRow row;
       row.name = QString::fromStdString(name);
       row.label = QString::fromStdString(model::linear_role_name(role)).section('.', 1);
-      row.out_features = it->second.size(0);
-      row.in_features = it->second.size(1);
       auto d = w.source_dtypes.find(name + ".weight");
       row.stored_dtype = d == w.source_dtypes.end() ? QString() : QString::fromStdString(d->second);
+      if (auto it = w.tensors.find(name + ".weight"); it != w.tensors.end()) {
+        row.out_features = it->second.size(0);
+        row.in_features = it->second.size(1);
+      } else if (auto q = w.quantized.find(name); q != w.quantized.end()) {
+        // Stored packed (a quantized export) or replaced by a project's record.
+        row.out_features = q->second->out_features;
+        row.in_features = q->second->in_features;
+        if (row.stored_dtype.isEmpty()) row.stored_dtype = QString::fromStdString(q->second->spec.label());
+      } else {
+        continue;
+      }
       block.linears.append(row);
     }
     o.blocks.append(block);

@@ -91,6 +91,8 @@ model::ModelWeights project_weights(const Project& project, const fs::path& proj
     if (!w.has(e.name + ".weight") && !w.quantized.count(e.name))
       throw FormatError(f, "/layers/" + e.name, "the model has no such linear");
     w.quantized[e.name] = e.record;
+    // The record stands for the linear now (ModelWeights keeps one of the two).
+    w.tensors.erase(e.name + ".weight");
   }
   return w;
 }

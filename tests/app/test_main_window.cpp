@@ -397,6 +397,10 @@ class TestMainWindow : public QObject {
     const auto back = model::load_model(gptq_dir.toStdString());
     for (const auto& l : w.runs()->last_outcome()->result.layers)
       QVERIFY2(torch::equal(back.quantized.at(l.name)->codes, l.record->codes), l.name.c_str());
+    app::MainWindow reopened;  // the export opens as a model: every linear listed, stored packed
+    QVERIFY(open_and_wait(reopened, gptq_dir));
+    QCOMPARE(reopened.tree()->visible_linear_count(), 14);
+    QCOMPARE(reopened.models()->outline().blocks[1].linears[6].in_features, qint64{96});
     const QString awq_dir = QDir(model_dir).filePath("export-awq");
     dialog->set_format("awq");
     dialog->set_destination(awq_dir);

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/io/file_fingerprint.h"
 #include "core/model/decoder.h"
+#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -53,6 +54,8 @@ class TestProjectModel : public QObject {
     QCOMPARE(project::check_model(loaded.model).state, project::ModelState::Same);
     const auto w = project::project_weights(loaded, dir / "p.qsproj");
     QCOMPARE(w.quantized.size(), size_t{13});
+    for (const auto& [name, q] : w.quantized) QVERIFY2(!w.has(name + ".weight"), name.c_str());
+    QCOMPARE(model::parameter_count(w), model::parameter_count(fp));
     model::Decoder again(w, torch::kCPU, torch::kFloat32);
     const auto ids = torch::randint(0, 101, {2, 12}, torch::kLong);
     QVERIFY(torch::equal(again.forward(ids), dec.forward(ids)));
