@@ -328,7 +328,9 @@ void MainWindow::create_actions() {
     });
     dialog->open();
   });
-  prefs->setShortcut(QKeySequence::Preferences);
+  // Not every platform theme defines the standard key; Ctrl+, is the common one.
+  prefs->setShortcut(QKeySequence(QKeySequence::Preferences).isEmpty() ? QKeySequence(tr("Ctrl+,"))
+                                                                      : QKeySequence(QKeySequence::Preferences));
   prefs->setMenuRole(QAction::PreferencesRole);
 
   QMenu* run = menuBar()->addMenu(tr("&Run"));

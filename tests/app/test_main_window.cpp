@@ -381,6 +381,19 @@ class TestMainWindow : public QObject {
     QVERIFY(w.save_project(file));
     QVERIFY(!w.isWindowModified());
     QVERIFY(!QFile::exists(side));
+    {  // Reopened, the project shows the same state: methods, errors, analyses.
+      app::MainWindow again;
+      QVERIFY(open_and_wait(again, file));
+      const auto& o2 = again.models()->outline();
+      QCOMPARE(o2.inspections.size(), o.inspections.size());
+      for (int b = 0; b < o.blocks.size(); ++b)
+        for (int i = 0; i < o.blocks[b].linears.size(); ++i) {
+          QCOMPARE(o2.blocks[b].linears[i].method, o.blocks[b].linears[i].method);
+          QCOMPARE(o2.blocks[b].linears[i].output_rel_mse, o.blocks[b].linears[i].output_rel_mse);
+        }
+      QCOMPARE(o2.inspections.first().sv_error, o.inspections.first().sv_error);
+      QVERIFY(!again.isWindowModified());
+    }
 
     // File > Export: the run's model as a GPTQ checkpoint whose codes read back
     // bit for bit; AWQ cannot hold 3 bits and says so, writing nothing.
