@@ -63,7 +63,7 @@ RunView::RunView(QWidget* parent)
   install_export_menu(ppl_plot_, [this] { return perplexity_csv(); });
 
   kl_plot_->xAxis->setLabel(tr("blocks quantized"));
-  log_axis(kl_plot_->yAxis, tr("KL(FP ‖ quantized) per token, nats"));
+  log_axis(kl_plot_->yAxis, tr("KL(FP || quantized) per token, nats"));
   auto* kl_mean = kl_plot_->addGraph();
   kl_mean->setName(tr("mean over tokens"));
   kl_mean->setPen(QPen(QColor(148, 103, 189), 2));

@@ -82,7 +82,6 @@ int run_quantize(const std::vector<std::string>& argv) {
   const std::string method = args.get("method", "");
   auto defaults = pipeline::QuantPlan::make_choice(method, spec, "--method");
   pipeline::QuantPlan plan(defaults);
-  // Read once: the plan and the project both keep the file's text.
   const std::string layers_config =
       args.has("layers-config") ? io::read_small_file(args.get("layers-config", "")) : std::string();
   if (args.has("layers-config"))
@@ -210,13 +209,7 @@ int run_quantize(const std::vector<std::string>& argv) {
     }
     settings.device = device.str();
     settings.dtype = dtype_name(dtype);
-    settings.plan_json = args.has("layers-config") ? layers_config
-                                                   : nlohmann::json({{"default",
-                                                                      {{"method", method},
-                                                                       {"bits", spec.bits},
-                                                                       {"group", spec.group_size},
-                                                                       {"symmetric", spec.symmetric}}}})
-                                                         .dump();
+    settings.plan_json = plan.to_json();
     auto p = project::project_of_run(weights, model_path, decoder, result, std::move(settings));
     if (evaluate) {
       p.results.ppl_fp = eval_json["ppl_fp"].get<double>();

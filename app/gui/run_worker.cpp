@@ -3,8 +3,6 @@
 #include <torch/cuda.h>
 
 #include <cmath>
-#include <nlohmann/json.hpp>
-#include <variant>
 #include <limits>
 #include <new>
 #include <optional>
@@ -64,25 +62,6 @@ pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
   return plan;
 }
 
-nlohmann::json setting_json(const widgets::LayerSetting& s) {
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [name, value] : params_of(s)) std::visit([&](const auto& v) { params[name] = v; }, value);
-  return {{"method", s.method.toStdString()},
-          {"bits", s.bits},
-          {"group", s.group},
-          {"symmetric", s.symmetric},
-          {"params", params}};
-}
-
-// The plan as QuantPlan::from_json reads it, for the project.
-std::string plan_json(const widgets::RunSettings& s) {
-  nlohmann::json layers = nlohmann::json::object();
-  for (auto it = s.layers.begin(); it != s.layers.end(); ++it) layers[it.key().toStdString()] = setting_json(*it);
-  nlohmann::json plan{{"default", setting_json(default_setting(s))}};
-  if (!layers.empty()) plan["layers"] = layers;
-  return plan.dump();
-}
-
 }  // namespace
 
 void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
@@ -135,7 +114,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     ps.eval_limit = settings.eval_windows;
     ps.device = decoder->device().str();
     ps.dtype = cuda ? "fp16" : "fp32";
-    ps.plan_json = plan_json(settings);
+    ps.plan_json = plan.to_json();
     outcome->project = project::project_of_run(*weights, model_path.toStdString(), *decoder, outcome->result, ps);
     if (live) {
       outcome->project.results.ppl_fp = outcome->fp_perplexity;

@@ -1,5 +1,7 @@
 #include "core/pipeline/quant_plan.h"
 
+#include <variant>
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -97,6 +99,36 @@ LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::stri
 }
 
 }  // namespace
+
+std::string QuantPlan::to_json() const {
+  auto params_json = [](const auto& params) {
+    ojson out = ojson::object();
+    for (const auto& [name, value] : params) std::visit([&](const auto& v) { out[name] = v; }, value);
+    return out;
+  };
+  ojson d = {{"method", defaults_.method},
+             {"bits", defaults_.spec.bits},
+             {"group", defaults_.spec.group_size},
+             {"symmetric", defaults_.spec.symmetric},
+             {"clip_ratio", defaults_.spec.clip_ratio}};
+  if (!defaults_.keep_fp()) d["params"] = params_json(defaults_.params.values());
+  ojson plan = {{"default", d}};
+  if (!rules_.empty()) {
+    ojson layers = ojson::object();
+    for (const auto& r : rules_) {
+      ojson o = ojson::object();
+      if (r.method) o["method"] = *r.method;
+      if (r.bits) o["bits"] = *r.bits;
+      if (r.group_size) o["group"] = *r.group_size;
+      if (r.symmetric) o["symmetric"] = *r.symmetric;
+      if (r.clip_ratio) o["clip_ratio"] = *r.clip_ratio;
+      if (!r.params.empty()) o["params"] = params_json(r.params);
+      layers[r.pattern] = o;
+    }
+    plan["layers"] = layers;
+  }
+  return plan.dump();
+}
 
 LayerChoice QuantPlan::choice_for(const std::string& linear_name) const {
   LayerChoice c = defaults_;

@@ -46,6 +46,10 @@ class QuantPlan {
   // qs::ConfigError naming `source` and the field.
   static QuantPlan from_json(const std::string& json_text, LayerChoice defaults, const std::string& source);
 
+  // The plan as from_json reads it back (the default with all its parameters,
+  // the rules in order with only what they set): what projects record.
+  std::string to_json() const;
+
   void add_rule(LayerRule rule) { rules_.push_back(std::move(rule)); }
   const LayerChoice& defaults() const { return defaults_; }
   const std::vector<LayerRule>& rules() const { return rules_; }

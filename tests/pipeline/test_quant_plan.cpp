@@ -19,6 +19,26 @@ class TestQuantPlan : public QObject {
     QVERIFY(pipeline::glob_match("a*b*c", "aXXbYYbZc"));
   }
 
+  // to_json reads back as the same plan, linear by linear.
+  void jsonRoundTrip() {
+    QuantPlan plan(QuantPlan::make_choice("gptq", {3, 128, true, 1.0}, "test"));
+    plan.add_rule({"*.mlp.*", std::nullopt, 8, std::nullopt, false, std::nullopt, {}});
+    plan.add_rule({"model.layers.0.self_attn.q_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("lqer"), 4, 64, {}, 0.9,
+                   {{"rank", int64_t{8}}, {"base", std::string("gptq")}}});
+    const auto again = QuantPlan::from_json(plan.to_json(), QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "x"), "t");
+    for (const char* name : {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                             "model.layers.1.mlp.up_proj", "model.layers.1.mlp.down_proj"}) {
+      const auto a = plan.choice_for(name), b = again.choice_for(name);
+      QCOMPARE(b.method, a.method);
+      QCOMPARE(b.spec.bits, a.spec.bits);
+      QCOMPARE(b.spec.group_size, a.spec.group_size);
+      QCOMPARE(b.spec.symmetric, a.spec.symmetric);
+      QCOMPARE(b.spec.clip_ratio, a.spec.clip_ratio);
+      QVERIFY2(b.params.values() == a.params.values(), name);
+    }
+  }
+
   void laterRulesWin() {
     const auto plan = QuantPlan::from_json(R"({
         "default": {"method": "gptq", "bits": 3, "params": {"damp_percent": 0.1}},
