@@ -68,6 +68,7 @@ GridHistogramView::GridHistogramView(QWidget* parent)
     p->axisRect()->setRangeZoom(Qt::Horizontal);
     p->axisRect()->setRangeDrag(Qt::Horizontal);
     install_export_menu(p, [this] { return csv(); });
+    install_hover_readout(p);
   }
   weights_->xAxis->setLabel(tr("weight value"));
   codes_->xAxis->setLabel(tr("position on the group's grid (code units, before rounding)"));

@@ -37,6 +37,7 @@ OutlierView::OutlierView(QWidget* parent)
   layout->addLayout(row);
   connect(sorted_, &QCheckBox::toggled, this, &OutlierView::redraw);
   install_export_menu(plot_, [this] { return csv(); });
+  install_hover_readout(plot_);
 }
 
 void OutlierView::clear() {

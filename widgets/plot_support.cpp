@@ -8,6 +8,8 @@
 #include <QFileDialog>
 #include <QMenu>
 #include <QMessageBox>
+#include <QToolTip>
+#include <cmath>
 
 namespace qs::widgets {
 
@@ -56,6 +58,30 @@ void install_export_menu(QCustomPlot* plot, std::function<QString()> csv) {
       plot->replot();
     });
     menu.exec(plot->mapToGlobal(pos));
+  });
+}
+
+QString hover_readout(const QCustomPlot* plot, double key) {
+  QStringList lines;
+  for (int i = 0; i < plot->graphCount(); ++i) {
+    const QCPGraph* g = plot->graph(i);
+    if (!g->visible() || g->name().isEmpty() || g->data()->isEmpty()) continue;
+    auto it = g->data()->findBegin(key, false);
+    if (it == g->data()->constEnd()) --it;
+    // findBegin gives the first point at or after `key`; the one before may be nearer.
+    if (it != g->data()->constBegin() && std::abs((it - 1)->key - key) < std::abs(it->key - key)) --it;
+    lines << QStringLiteral("%1: %2 → %3").arg(g->name()).arg(it->key, 0, 'g', 6).arg(it->value, 0, 'g', 6);
+  }
+  return lines.join('\n');
+}
+
+void install_hover_readout(QCustomPlot* plot) {
+  QObject::connect(plot, &QCustomPlot::mouseMove, plot, [plot](QMouseEvent* e) {
+    const QString text = hover_readout(plot, plot->xAxis->pixelToCoord(e->position().x()));
+    if (text.isEmpty())
+      QToolTip::hideText();
+    else
+      QToolTip::showText(e->globalPosition().toPoint(), text, plot);
   });
 }
 

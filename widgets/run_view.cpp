@@ -61,6 +61,7 @@ RunView::RunView(QWidget* parent)
   place_legend_below(ppl_plot_);
   ppl_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(ppl_plot_, [this] { return perplexity_csv(); });
+  install_hover_readout(ppl_plot_);
 
   kl_plot_->xAxis->setLabel(tr("blocks quantized"));
   log_axis(kl_plot_->yAxis, tr("KL(FP || quantized) per token, nats"));
@@ -74,11 +75,13 @@ RunView::RunView(QWidget* parent)
   place_legend_below(kl_plot_);
   kl_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(kl_plot_, [this] { return divergence_csv(); });
+  install_hover_readout(kl_plot_);
 
   loss_plot_->xAxis->setLabel(tr("optimizer step"));
   log_axis(loss_plot_->yAxis, tr("training loss"));
   loss_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(loss_plot_, [this] { return loss_csv(); });
+  install_hover_readout(loss_plot_);
 
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(5000);

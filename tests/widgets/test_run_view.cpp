@@ -33,6 +33,9 @@ class TestRunView : public QObject {
     QCOMPARE(mean->at(1)->key, 3.0);
     QVERIFY(mean->at(1)->value > 0);
     QCOMPARE(v.divergence_plot()->graph(1)->data()->at(0)->value, 0.2);
+    const QString readout = widgets::hover_readout(v.divergence_plot(), 2.8);  // nearest: block 2
+    QVERIFY2(readout.contains("mean over tokens: 3 →") && readout.contains("99th percentile token: 3 → 1e-09"),
+             qPrintable(readout));
     v.begin(3, "again");
     QCOMPARE(v.divergence_points(), 0);
   }
