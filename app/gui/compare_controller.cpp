@@ -16,16 +16,9 @@
 namespace qs::app {
 namespace {
 
+// The panel's own method keeps the panel's hyper-parameters; the others run with their defaults.
 pipeline::LayerChoice choice_for(const QString& method, const widgets::RunSettings& s) {
-  quant::QuantSpec spec;
-  spec.bits = s.bits;
-  spec.group_size = s.group;
-  spec.symmetric = s.symmetric;
-  auto choice = pipeline::QuantPlan::make_choice(method.toStdString(), spec, "compare");
-  if (method == s.method)
-    for (auto it = s.params.begin(); it != s.params.end(); ++it)
-      choice.params.set(it.key().toStdString(), to_param(*it), "method panel");
-  return choice;
+  return choice_of({method, s.bits, s.group, s.symmetric, method == s.method ? s.params : QVariantMap{}}, "compare");
 }
 
 }  // namespace

@@ -583,11 +583,7 @@ void MainWindow::inspect(const QString& name) {
   if (auto it = inspections.find(name); it != inspections.end()) {
     inspector_->set_inspection(*it);
   } else if (models_->model()) {
-    const auto o = layer_config_->overrides().value(name, method_panel_->layer_setting());
-    quant::QuantSpec spec;
-    spec.bits = o.bits;
-    spec.group_size = o.group;
-    spec.symmetric = o.symmetric;
+    const auto spec = spec_of(layer_config_->overrides().value(name, method_panel_->layer_setting()));
     inspector_->show_message(tr("Analysing %1 under RTN %2…").arg(name, QString::fromStdString(spec.label())), name);
     preview_->request(models_->model(), name, spec);
   } else {

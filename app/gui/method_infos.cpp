@@ -19,6 +19,21 @@ quant::ParamValue to_param(const QVariant& v) {
   }
 }
 
+quant::QuantSpec spec_of(const widgets::LayerSetting& s) {
+  quant::QuantSpec spec;
+  spec.bits = s.bits;
+  spec.group_size = s.group;
+  spec.symmetric = s.symmetric;
+  return spec;
+}
+
+pipeline::LayerChoice choice_of(const widgets::LayerSetting& s, const std::string& source) {
+  auto choice = pipeline::QuantPlan::make_choice(s.method.toStdString(), spec_of(s), source);
+  for (auto it = s.params.begin(); it != s.params.end(); ++it)
+    choice.params.set(it.key().toStdString(), to_param(*it), source + ": params");
+  return choice;
+}
+
 QVector<widgets::MethodInfo> method_infos() {
   QVector<widgets::MethodInfo> out;
   for (const auto* m : methods::all_methods()) {

@@ -3,6 +3,7 @@
 
 #include <QVector>
 
+#include "core/pipeline/quant_plan.h"
 #include "core/quant/method_params.h"
 #include "widgets/method_panel.h"
 
@@ -12,5 +13,10 @@ QVector<widgets::MethodInfo> method_infos();
 
 // A hyper-parameter as the method panel holds it, as the core takes it.
 quant::ParamValue to_param(const QVariant& v);
+
+// A dock setting's grid, and the whole setting as the core's choice (method,
+// grid and every parameter checked; qs::ConfigError names `source`).
+quant::QuantSpec spec_of(const widgets::LayerSetting& s);
+pipeline::LayerChoice choice_of(const widgets::LayerSetting& s, const std::string& source);
 
 }  // namespace qs::app

@@ -60,13 +60,7 @@ Preset parse_preset(const QByteArray& text, const QString& path) {
       s.params.insert(QString::fromStdString(key), to_variant(value, source, "params." + key));
   }
   // The core checks the method, the grid and every parameter's name and type.
-  quant::QuantSpec spec;
-  spec.bits = s.bits;
-  spec.group_size = s.group;
-  spec.symmetric = s.symmetric;
-  auto choice = pipeline::QuantPlan::make_choice(s.method.toStdString(), spec, source);
-  for (auto it = s.params.begin(); it != s.params.end(); ++it)
-    choice.params.set(it.key().toStdString(), to_param(*it), source + ": params");
+  choice_of(s, source);
   return p;
 }
 

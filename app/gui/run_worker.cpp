@@ -24,14 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-quant::QuantSpec spec_of(const widgets::LayerSetting& s) {
-  quant::QuantSpec spec;
-  spec.bits = s.bits;
-  spec.group_size = s.group;
-  spec.symmetric = s.symmetric;
-  return spec;
-}
-
 std::vector<std::pair<std::string, quant::ParamValue>> params_of(const widgets::LayerSetting& s) {
   std::vector<std::pair<std::string, quant::ParamValue>> out;
   for (auto it = s.params.begin(); it != s.params.end(); ++it) out.emplace_back(it.key().toStdString(), to_param(*it));
@@ -45,10 +37,7 @@ widgets::LayerSetting default_setting(const widgets::RunSettings& s) {
 // The panel's settings as the default, each per-layer override as a rule for
 // exactly that linear.
 pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
-  const auto d = default_setting(s);
-  auto choice = pipeline::QuantPlan::make_choice(d.method.toStdString(), spec_of(d), "method panel");
-  for (const auto& [name, value] : params_of(d)) choice.params.set(name, value, "method panel");
-  pipeline::QuantPlan plan(choice);
+  pipeline::QuantPlan plan(choice_of(default_setting(s), "method panel"));
   for (auto it = s.layers.begin(); it != s.layers.end(); ++it) {
     pipeline::LayerRule rule;
     rule.pattern = it.key().toStdString();
