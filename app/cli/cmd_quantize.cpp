@@ -52,7 +52,7 @@ double peak_rss_mib() {
 constexpr const char* kUsage =
     "usage: quantscope-cli quantize MODEL --method NAME --bits B --group G --calib FILE\n"
     "       (--out DIR | --project FILE.qsproj | both)\n"
-    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
+    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then rilq]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]";
 
@@ -60,7 +60,7 @@ constexpr const char* kUsage =
 
 int run_quantize(const std::vector<std::string>& argv) {
   const Args args(argv,
-                  {"method", "bits", "group", "calib", "out", "project", "nsamples", "seqlen", "seed", "layers-config",
+                  {"method", "bits", "group", "calib", "out", "project", "nsamples", "seqlen", "seed", "layers-config", "then",
                    "eval", "eval-protocol", "eval-ctx", "eval-limit", "device", "dtype", "batch", "threads"},
                   {"sym"});
   if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
@@ -81,6 +81,10 @@ int run_quantize(const std::vector<std::string>& argv) {
   spec.symmetric = args.flag("sym");
   const std::string method = args.get("method", "");
   auto defaults = pipeline::QuantPlan::make_choice(method, spec, "--method");
+  if (args.has("then")) {
+    defaults.then = args.get("then", "");
+    defaults.then_params = methods::refinement_or_throw(defaults.then, "--then").default_params();
+  }
   pipeline::QuantPlan plan(defaults);
   const std::string layers_config =
       args.has("layers-config") ? io::read_small_file(args.get("layers-config", "")) : std::string();
@@ -172,6 +176,15 @@ int run_quantize(const std::vector<std::string>& argv) {
       {"quantize_seconds", quantize_s},
       {"blocks", blocks}};
   if (args.has("layers-config")) run["layers_config"] = args.get("layers-config", "");
+  if (!result.refinements.empty()) {
+    nlohmann::ordered_json refinements = nlohmann::ordered_json::array();
+    for (const auto& r : result.refinements) {
+      nlohmann::ordered_json o = {{"method", r.method}, {"linears", r.linears}, {"seconds", r.seconds}};
+      for (const auto& [k, v] : r.reported) o[k] = v;
+      refinements.push_back(o);
+    }
+    run["refinements"] = refinements;
+  }
   if (evaluate) run["eval"] = eval_json;
 
   if (!out_dir.empty()) {

@@ -17,7 +17,7 @@ constexpr const char* kUsage =
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--kernels dense|packed]\n"
     "  quantize MODEL --method NAME --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
-    "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON]\n"
+    "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then rilq]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
     "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"

@@ -1,10 +1,12 @@
 #pragma once
-// Every method QuantScope offers. Adding one is one line in method_registry.cpp.
+// Every method and refinement QuantScope offers. Adding one is one line in
+// method_registry.cpp.
 
 #include <string>
 #include <vector>
 
 #include "core/quant/method.h"
+#include "core/quant/refinement.h"
 
 namespace qs::methods {
 
@@ -14,5 +16,10 @@ const std::vector<const quant::Method*>& all_methods();
 const quant::Method* find_method(const std::string& name);
 // Like find_method, but throws qs::ConfigError naming `source` and listing the known names.
 const quant::Method& method_or_throw(const std::string& name, const std::string& source);
+
+// The refinements a plan can compose after its methods ("then").
+const std::vector<const quant::Refinement*>& all_refinements();
+const quant::Refinement* find_refinement(const std::string& name);
+const quant::Refinement& refinement_or_throw(const std::string& name, const std::string& source);
 
 }  // namespace qs::methods

@@ -147,8 +147,10 @@ torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
 }
 
 torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
-  return torch::linear(rms_norm(hidden, final_norm_), lm_head_).to(torch::kFloat32);
+  return torch::linear(final_hidden(hidden), lm_head_).to(torch::kFloat32);
 }
+
+torch::Tensor Decoder::final_hidden(const torch::Tensor& hidden) const { return rms_norm(hidden, final_norm_); }
 
 torch::Tensor Decoder::forward(const torch::Tensor& ids) { return forward_tail(ids, 0); }
 

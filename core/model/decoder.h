@@ -77,6 +77,9 @@ class Decoder {
   torch::Tensor embed(const torch::Tensor& ids) const;
   torch::Tensor run_block(int64_t layer, const torch::Tensor& hidden);
   torch::Tensor head(const torch::Tensor& hidden) const;  // final norm + lm_head, float32
+  // The final norm alone, in the model's dtype: the "last hidden state" HF's
+  // LlamaModel returns, which error-compensation methods fit (RILQ).
+  torch::Tensor final_hidden(const torch::Tensor& hidden) const;
 
   // Sub-modules of a block, for methods that score one module at a time.
   // `normed` is the output of the norm in front of the module.

@@ -13,6 +13,7 @@
 #include "core/number_format.h"
 #include "core/methods/method_registry.h"
 #include "core/pipeline/block_context.h"
+#include "core/pipeline/model_context.h"
 
 namespace qs::pipeline {
 namespace {
@@ -59,6 +60,40 @@ struct ErrorSums {
   double ref = 0.0;
 };
 
+// Linears that compose the same refinement with the same parameters are
+// refined together, in one call.
+struct RefinementCall {
+  const quant::Refinement* refinement;
+  quant::MethodParams params;
+  std::vector<LinearSlot> slots;
+};
+
+std::vector<RefinementCall> plan_refinements(const std::vector<std::map<LinearRole, LayerChoice>>& choices) {
+  std::vector<RefinementCall> calls;
+  std::map<std::string, size_t> index;
+  for (size_t l = 0; l < choices.size(); ++l)
+    for (const auto& [role, c] : choices[l]) {
+      if (!c.refined()) continue;
+      const auto& r = methods::refinement_or_throw(c.then, model::linear_name(static_cast<int64_t>(l), role));
+      auto [it, fresh] = index.emplace(c.then + "|" + params_key(c.then_params), calls.size());
+      if (fresh) calls.push_back({&r, c.then_params, {}});
+      calls[it->second].slots.push_back({static_cast<int64_t>(l), role});
+    }
+  return calls;
+}
+
+// The FP model's last hidden states on the calibration sequences.
+torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, int64_t batch, Feedback& feedback) {
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < ids.size(0); i += batch) {
+    feedback.check_cancelled();
+    auto h = decoder.embed(ids.narrow(0, i, std::min(batch, ids.size(0) - i)));
+    for (int64_t l = 0; l < decoder.num_layers(); ++l) h = decoder.run_block(l, h);
+    parts.push_back(decoder.final_hidden(h));
+  }
+  return torch::cat(parts, 0);
+}
+
 // Each block allocates and frees activations of a few sizes; glibc keeps the
 // freed pieces in its arenas, and over 30 blocks that grows the resident set
 // by gigabytes. Handing them back after each block keeps the peak at one block's.
@@ -88,6 +123,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       carry_fp = carry_fp || call.method->uses_fp_trajectory();
   }
   if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
+  const auto refinements = plan_refinements(choices);
 
   std::vector<model::BlockState> saved;
   for (int64_t l = 0; l < layers; ++l) saved.push_back(decoder.block_state(l));
@@ -96,6 +132,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   try {
     const int64_t batch = std::max<int64_t>(1, options.batch);
     const auto ids = calibration.ids.to(decoder.device());
+    const auto fp_hidden = refinements.empty() ? torch::Tensor() : fp_last_hidden(decoder, ids, batch, feedback);
     std::vector<torch::Tensor> parts;
     for (int64_t i = 0; i < ids.size(0); i += batch)
       parts.push_back(decoder.embed(ids.narrow(0, i, std::min(batch, ids.size(0) - i))));
@@ -189,6 +226,16 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       release_free_memory();
       if (options.on_block) options.on_block(br);
       feedback.progress("quantize", l + 1, layers);
+    }
+    for (const auto& call : refinements) {
+      const auto t_refine = Clock::now();
+      ModelContext ctx(decoder, ids, fp_hidden, call.slots, feedback);
+      call.refinement->refine(ctx, call.params);
+      for (auto& lr : result.layers)
+        if (auto it = ctx.committed().find({lr.layer, lr.role}); it != ctx.committed().end()) lr.record = it->second;
+      result.refinements.push_back(
+          {call.refinement->name(), static_cast<int64_t>(call.slots.size()), since(t_refine), ctx.reported()});
+      release_free_memory();
     }
   } catch (...) {
     for (int64_t l = 0; l < layers; ++l) decoder.restore_block_state(l, saved[static_cast<size_t>(l)]);

@@ -4,8 +4,10 @@
 // when it reads FP inputs), the plan's methods on their linears
 // (stage-0 transforms first), per-layer and per-block metrics, and the
 // quantized block's outputs as the next block's inputs. Only one block's
-// activations are alive at a time. On cancel or error the decoder is put back
-// exactly as it was.
+// activations are alive at a time. After the last block, the refinements the
+// plan composes ("then") run over the whole quantized model, fitted to the FP
+// model's last hidden states captured before the first block. On cancel or
+// error the decoder is put back exactly as it was.
 
 #include <functional>
 #include <map>
@@ -39,6 +41,7 @@ struct PipelineOptions {
   std::function<void(const BlockResult&)> on_block;
 };
 
+// Per-layer metrics are the block stage's; a refinement replaces `record`.
 struct LayerResult {
   std::string name;  // "model.layers.3.mlp.up_proj"
   int64_t layer = 0;
@@ -58,9 +61,17 @@ struct BlockResult {
   double seconds = 0.0;
 };
 
+struct RefinementResult {
+  std::string method;  // "rilq"
+  int64_t linears = 0;
+  double seconds = 0.0;
+  std::map<std::string, double> reported;  // what the refinement measured ("rilq best validation loss")
+};
+
 struct PipelineResult {
   std::vector<LayerResult> layers;  // in model order
   std::vector<BlockResult> blocks;
+  std::vector<RefinementResult> refinements;
   double seconds = 0.0;
 };
 

@@ -46,8 +46,25 @@ LayerChoice QuantPlan::make_choice(const std::string& method, const quant::Quant
 
 namespace {
 
+constexpr const char* kNoRefinement = "none";
+
 void apply_rule(LayerChoice& c, const LayerRule& rule, const std::string& source) {
-  if (rule.method && *rule.method != c.method) c = QuantPlan::make_choice(*rule.method, c.spec, source);
+  if (rule.method && *rule.method != c.method) {
+    auto fresh = QuantPlan::make_choice(*rule.method, c.spec, source);
+    fresh.then = std::move(c.then);
+    fresh.then_params = std::move(c.then_params);
+    c = std::move(fresh);
+  }
+  if (rule.then && *rule.then == kNoRefinement) {
+    c.then.clear();
+    c.then_params = {};
+  } else if (rule.then && *rule.then != c.then) {
+    c.then = *rule.then;
+    c.then_params = methods::refinement_or_throw(*rule.then, source).default_params();
+  }
+  if (!rule.then_params.empty() && c.then.empty())
+    throw ConfigError(source, "then.params", "parameters given without a refinement to run");
+  for (const auto& [name, value] : rule.then_params) c.then_params.set(name, value, source);
   if (rule.bits) c.spec.bits = *rule.bits;
   if (rule.group_size) c.spec.group_size = *rule.group_size;
   if (rule.symmetric) c.spec.symmetric = *rule.symmetric;
@@ -78,9 +95,20 @@ std::optional<T> optional_field(const ojson& o, const char* key, const std::stri
   return v.get<T>();
 }
 
+std::vector<std::pair<std::string, quant::ParamValue>> parse_params(const ojson& o, const std::string& source,
+                                                                    const std::string& at) {
+  std::vector<std::pair<std::string, quant::ParamValue>> out;
+  if (!o.contains("params")) return out;
+  if (!o["params"].is_object()) throw ConfigError(source, at + ".params", "must be an object");
+  for (const auto& [name, value] : o["params"].items())
+    out.emplace_back(name, to_param(value, source, at + ".params." + name));
+  return out;
+}
+
 LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::string& source, const std::string& at) {
   if (!o.is_object()) throw ConfigError(source, at, "must be an object");
-  static const std::set<std::string> known = {"method", "bits", "group", "symmetric", "clip_ratio", "params"};
+  static const std::set<std::string> known = {"method",     "bits",   "group", "symmetric",
+                                              "clip_ratio", "params", "then"};
   for (const auto& [key, value] : o.items())
     if (!known.count(key)) throw ConfigError(source, at + "." + key, "unknown field");
   LayerRule r;
@@ -90,10 +118,21 @@ LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::stri
   r.group_size = optional_field<int64_t>(o, "group", source, at);
   r.symmetric = optional_field<bool>(o, "symmetric", source, at);
   r.clip_ratio = optional_field<double>(o, "clip_ratio", source, at);
-  if (o.contains("params")) {
-    if (!o["params"].is_object()) throw ConfigError(source, at + ".params", "must be an object");
-    for (const auto& [name, value] : o["params"].items())
-      r.params.emplace_back(name, to_param(value, source, at + ".params." + name));
+  r.params = parse_params(o, source, at);
+  if (o.contains("then")) {
+    const auto& t = o["then"];
+    if (t.is_string()) {
+      r.then = t.get<std::string>();
+    } else if (t.is_object()) {
+      for (const auto& [key, value] : t.items())
+        if (key != "method" && key != "params") throw ConfigError(source, at + ".then." + key, "unknown field");
+      r.then = optional_field<std::string>(t, "method", source, at + ".then");
+      if (!r.then) throw ConfigError(source, at + ".then.method", "is missing");
+      r.then_params = parse_params(t, source, at + ".then");
+    } else {
+      throw ConfigError(source, at + ".then", "must be a refinement name or {\"method\": ..., \"params\": {...}}");
+    }
+    if (*r.then != kNoRefinement) methods::refinement_or_throw(*r.then, source + ": " + at + ".then");
   }
   return r;
 }
@@ -112,6 +151,8 @@ std::string QuantPlan::to_json() const {
              {"symmetric", defaults_.spec.symmetric},
              {"clip_ratio", defaults_.spec.clip_ratio}};
   if (!defaults_.keep_fp()) d["params"] = params_json(defaults_.params.values());
+  if (!defaults_.then.empty())
+    d["then"] = {{"method", defaults_.then}, {"params", params_json(defaults_.then_params.values())}};
   ojson plan = {{"default", d}};
   if (!rules_.empty()) {
     ojson layers = ojson::object();
@@ -123,6 +164,8 @@ std::string QuantPlan::to_json() const {
       if (r.symmetric) o["symmetric"] = *r.symmetric;
       if (r.clip_ratio) o["clip_ratio"] = *r.clip_ratio;
       if (!r.params.empty()) o["params"] = params_json(r.params);
+      if (r.then && r.then_params.empty()) o["then"] = *r.then;
+      if (r.then && !r.then_params.empty()) o["then"] = {{"method", *r.then}, {"params", params_json(r.then_params)}};
       layers[r.pattern] = o;
     }
     plan["layers"] = layers;

@@ -5,7 +5,11 @@
 //   {"default": {"method": "gptq", "bits": 4, "group": 128},
 //    "layers": {"model.layers.0.*": {"method": "fp16"},
 //               "*.mlp.down_proj": {"bits": 8, "params": {"act_order": true}}}}
-// "fp16" keeps a linear unquantized (in the model's dtype).
+// "fp16" keeps a linear unquantized (in the model's dtype). "then" composes a
+// refinement that runs over the whole quantized model after the last block:
+//   {"default": {"method": "awq", "then": {"method": "rilq", "params": {"rank": 32}}},
+//    "layers": {"*.self_attn.*": {"then": "none"}}}
+// (a bare name takes the refinement's defaults).
 
 #include <optional>
 #include <string>
@@ -23,7 +27,10 @@ struct LayerChoice {
   std::string method = "rtn";
   quant::QuantSpec spec;
   quant::MethodParams params;  // of `method`; empty for fp16
+  std::string then;              // refinement after the last block ("rilq"); empty: none
+  quant::MethodParams then_params;  // of `then`
   bool keep_fp() const { return method == kKeepFp; }
+  bool refined() const { return !then.empty() && !keep_fp(); }
 };
 
 struct LayerRule {
@@ -34,6 +41,8 @@ struct LayerRule {
   std::optional<bool> symmetric;
   std::optional<double> clip_ratio;
   std::vector<std::pair<std::string, quant::ParamValue>> params;
+  std::optional<std::string> then;  // "none" clears
+  std::vector<std::pair<std::string, quant::ParamValue>> then_params;
 };
 
 class QuantPlan {

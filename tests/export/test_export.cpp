@@ -165,8 +165,8 @@ class TestExport : public QObject {
     QTemporaryDir tmp;
     const fs::path root(tmp.path().toStdString());
     auto plan = uniform("rtn", 4);
-    plan.add_rule({"model.layers.1.*", std::string("gptq"), 8, {}, {}, {}, {}});
-    plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.*", std::string("gptq"), 8, {}, {}, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
     auto q = quantize(plan);
     exporter::ExportOptions o;
     const auto report = exporter::export_checkpoint(*q.dec, o, root / "ct");
@@ -209,7 +209,7 @@ class TestExport : public QObject {
     QTemporaryDir tmp;
     const fs::path root(tmp.path().toStdString());
     auto plan = uniform("gptq", 4);
-    plan.add_rule({"model.*", {}, {}, {}, {}, {}, {{"act_order", true}}});
+    plan.add_rule({"model.*", {}, {}, {}, {}, {}, {{"act_order", true}}, {}, {}});
     auto q = quantize(plan);
     for (auto f : {Format::Gptq, Format::CompressedTensors}) {
       exporter::ExportOptions o;

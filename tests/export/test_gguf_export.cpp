@@ -91,7 +91,7 @@ class TestGgufExport : public QObject {
     const fs::path dir(tmp.path().toStdString());
     const auto fp = test::make_tiny_llama(test::tiny_config(), 4);
     auto plan = plan_of(4, false);
-    plan.add_rule({"model.layers.1.mlp.*", std::string("fp16"), {}, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.mlp.*", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
     auto dec = quantized(fp, plan);
     const auto report = exporter::export_gguf(*dec, test::write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
     QCOMPARE(report.kept_fp.size(), size_t(3));

@@ -29,7 +29,7 @@ class TestLayerTrial : public QObject {
 
     model::Decoder dec(weights_, torch::kCPU, torch::kFloat32);
     pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("fp16", {3, 32, false, 1.0}, "test"));
-    plan.add_rule({name, std::string("gptq"), 3, 32, false, {}, {}});
+    plan.add_rule({name, std::string("gptq"), 3, 32, false, {}, {}, {}, {}});
     pipeline::PipelineOptions po;
     po.analyses = true;
     const auto full = pipeline::run_pipeline(dec, calibration_, plan, po, fb);

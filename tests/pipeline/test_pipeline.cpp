@@ -24,8 +24,8 @@ pipeline::PipelineOptions batched(int64_t batch) {
 
 pipeline::QuantPlan mixed_plan() {
   pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
-  plan.add_rule({"model.layers.0.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}});
-  plan.add_rule({"*.q_proj", std::string("gptq"), 8, 16, {}, {}, {{"act_order", true}}});
+  plan.add_rule({"model.layers.0.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
+  plan.add_rule({"*.q_proj", std::string("gptq"), 8, 16, {}, {}, {{"act_order", true}}, {}, {}});
   return plan;
 }
 
@@ -234,7 +234,7 @@ class TestPipeline : public QObject {
     model::Decoder dec(w, torch::kCPU, torch::kFloat32);
     const auto before = test::block_tensors(dec);
     pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {4, 64, false, 1.0}, "test"));
-    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("gptq"), {}, {}, {}, {}, {{"block_size", int64_t{0}}}});
+    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("gptq"), {}, {}, {}, {}, {{"block_size", int64_t{0}}}, {}, {}});
     test::RecordingFeedback fb;
     try {
       pipeline::run_pipeline(dec, test::random_calibration(101, 2, 8, 1), plan, {}, fb);

@@ -22,10 +22,10 @@ class TestQuantPlan : public QObject {
   // to_json reads back as the same plan, linear by linear.
   void jsonRoundTrip() {
     QuantPlan plan(QuantPlan::make_choice("gptq", {3, 128, true, 1.0}, "test"));
-    plan.add_rule({"*.mlp.*", std::nullopt, 8, std::nullopt, false, std::nullopt, {}});
-    plan.add_rule({"model.layers.0.self_attn.q_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    plan.add_rule({"*.mlp.*", std::nullopt, 8, std::nullopt, false, std::nullopt, {}, {}, {}});
+    plan.add_rule({"model.layers.0.self_attn.q_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
     plan.add_rule({"model.layers.1.mlp.down_proj", std::string("lqer"), 4, 64, {}, 0.9,
-                   {{"rank", int64_t{8}}, {"base", std::string("gptq")}}});
+                   {{"rank", int64_t{8}}, {"base", std::string("gptq")}}, {}, {}});
     const auto again = QuantPlan::from_json(plan.to_json(), QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "x"), "t");
     for (const char* name : {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
                              "model.layers.1.mlp.up_proj", "model.layers.1.mlp.down_proj"}) {
@@ -86,9 +86,65 @@ class TestQuantPlan : public QObject {
     }
   }
 
+  // "then" composes a refinement: a bare name takes its defaults, an object
+  // sets parameters, "none" clears it, a rule changing the method keeps it,
+  // and to_json reads back the same.
+  void thenComposesARefinement() {
+    const auto plan = QuantPlan::from_json(R"({
+        "default": {"method": "awq", "then": {"method": "rilq", "params": {"rank": 16}}},
+        "layers": {
+          "*.self_attn.*": {"then": "none"},
+          "model.layers.0.self_attn.q_proj": {"then": "rilq"},
+          "*.mlp.down_proj": {"method": "gptq"}
+        }})",
+                                           QuantPlan::make_choice("rtn", {3, 128, false, 1.0}, "cli"), "plan.json");
+    auto c = plan.choice_for("model.layers.2.mlp.up_proj");
+    QCOMPARE(QString::fromStdString(c.then), QString("rilq"));
+    QCOMPARE(c.then_params.get_int("rank"), int64_t{16});
+    QCOMPARE(c.then_params.get_double("lr"), 1e-4);
+    QVERIFY(c.refined());
+    QVERIFY(!plan.choice_for("model.layers.2.self_attn.k_proj").refined());
+    c = plan.choice_for("model.layers.0.self_attn.q_proj");
+    QCOMPARE(c.then_params.get_int("rank"), int64_t{64});
+    c = plan.choice_for("model.layers.2.mlp.down_proj");
+    QCOMPARE(QString::fromStdString(c.method), QString("gptq"));
+    QCOMPARE(c.then_params.get_int("rank"), int64_t{16});
+    const auto again = QuantPlan::from_json(plan.to_json(), QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "x"), "t");
+    for (const char* name : {"model.layers.2.mlp.up_proj", "model.layers.2.self_attn.k_proj",
+                             "model.layers.0.self_attn.q_proj", "model.layers.2.mlp.down_proj"}) {
+      const auto a = plan.choice_for(name), b = again.choice_for(name);
+      QCOMPARE(b.then, a.then);
+      QVERIFY2(b.then_params.values() == a.then_params.values(), name);
+      QCOMPARE(b.method, a.method);
+    }
+  }
+
+  void thenErrorsNameTheField_data() {
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("unknown refinement") << R"({"layers": {"*": {"then": "magic"}}})" << "magic";
+    QTest::newRow("then type") << R"({"default": {"then": 3}})" << "default.then";
+    QTest::newRow("then field") << R"({"default": {"then": {"method": "rilq", "rnak": 3}}})" << "then.rnak";
+    QTest::newRow("then without method") << R"({"default": {"then": {"params": {}}}})" << "then.method";
+    QTest::newRow("bad then param") << R"({"default": {"then": {"method": "rilq", "params": {"rank": 0}}}})"
+                                    << "rank";
+  }
+  void thenErrorsNameTheField() {
+    QFETCH(QString, json);
+    QFETCH(QString, mentions);
+    try {
+      QuantPlan::from_json(json.toStdString(), QuantPlan::make_choice("gptq", {4, 128, false, 1.0}, "cli"),
+                           "plan.json");
+      QFAIL("no error");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains(mentions), e.what());
+      QVERIFY2(QString(e.what()).contains("plan.json"), e.what());
+    }
+  }
+
   void ruleErrorsSurfaceAtUse() {
     QuantPlan plan(QuantPlan::make_choice("rtn", {4, 128, false, 1.0}, "cli"));
-    plan.add_rule({"*.q_proj", std::nullopt, {}, {}, {}, {}, {{"n_grid", int64_t{3}}}});
+    plan.add_rule({"*.q_proj", std::nullopt, {}, {}, {}, {}, {{"n_grid", int64_t{3}}}, {}, {}});
     QVERIFY_THROWS_EXCEPTION(ConfigError, plan.choice_for("model.layers.0.self_attn.q_proj"));
     QVERIFY(!plan.choice_for("model.layers.0.self_attn.k_proj").keep_fp());
   }

@@ -27,8 +27,8 @@ std::unique_ptr<model::Decoder> make_checkpoint(const fs::path& dir, model::Mode
   fp = test::make_tiny_llama(c, 17);
   auto dec = std::make_unique<model::Decoder>(fp, torch::kCPU, torch::kFloat32);
   pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("awq", {4, 32, false, 1.0}, "test"));
-  plan.add_rule({"model.layers.1.*", std::string("gptq"), 3, {}, {}, {}, {{"act_order", true}}});
-  plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+  plan.add_rule({"model.layers.1.*", std::string("gptq"), 3, {}, {}, {}, {{"act_order", true}}, {}, {}});
+  plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
   test::RecordingFeedback fb;
   const auto r = pipeline::run_pipeline(*dec, test::random_calibration(101, 4, 16, 3), plan, {}, fb);
   io::QuantscopeCheckpointInfo info;

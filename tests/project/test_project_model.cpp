@@ -31,8 +31,8 @@ class TestProjectModel : public QObject {
     test::write_hf_checkpoint(fp, dir / "model");
     model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
     pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("awq", {4, 32, false, 1.0}, "test"));
-    plan.add_rule({"model.layers.1.*", std::string("gptq"), 3, {}, {}, {}, {{"act_order", true}}});
-    plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.*", std::string("gptq"), 3, {}, {}, {}, {{"act_order", true}}, {}, {}});
+    plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
     pipeline::PipelineOptions options;
     options.analyses = true;
     test::RecordingFeedback fb;
