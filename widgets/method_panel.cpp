@@ -2,7 +2,6 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -14,8 +13,8 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
-#include <cmath>
-#include <limits>
+
+#include "widgets/param_form.h"
 
 namespace qs::widgets {
 namespace {
@@ -43,11 +42,6 @@ QSpinBox* spin(int lo, int hi, int value, QWidget* parent) {
   return s;
 }
 
-int clamp_to_int(double v) {
-  return static_cast<int>(std::max<double>(std::numeric_limits<int>::min(),
-                                           std::min<double>(std::numeric_limits<int>::max(), v)));
-}
-
 }  // namespace
 
 MethodPanel::MethodPanel(QWidget* parent)
@@ -55,7 +49,10 @@ MethodPanel::MethodPanel(QWidget* parent)
       preset_(new QComboBox(this)),
       method_(new QComboBox(this)),
       description_(new QLabel(this)),
-      params_form_(nullptr),
+      params_(new ParamForm(this)),
+      then_(new QComboBox(this)),
+      then_description_(new QLabel(this)),
+      then_params_(new ParamForm(this)),
       bits_(spin(2, 8, 4, this)),
       group_(new QComboBox(this)),
       symmetric_(new QCheckBox(tr("symmetric"), this)),
@@ -102,8 +99,22 @@ MethodPanel::MethodPanel(QWidget* parent)
   layout->addWidget(grid_box);
 
   auto* params_box = new QGroupBox(tr("Hyper-parameters"), this);
-  params_form_ = new QFormLayout(params_box);
+  auto* params_layout = new QVBoxLayout(params_box);
+  params_layout->addWidget(params_);
   layout->addWidget(params_box);
+
+  auto* then_box = new QGroupBox(tr("Then, over the whole model"), this);
+  auto* then_layout = new QVBoxLayout(then_box);
+  then_->setObjectName("thenCombo");
+  then_->setToolTip(tr("A refinement trained over the whole quantized model after the last block, e.g. RILQ's "
+                       "LoRA error compensation"));
+  then_description_->setWordWrap(true);
+  then_description_->setObjectName("thenDescription");
+  then_layout->addWidget(then_);
+  then_layout->addWidget(then_description_);
+  then_layout->addWidget(then_params_);
+  layout->addWidget(then_box);
+  set_refinements({});
 
   auto* data_box = new QGroupBox(tr("Data"), this);
   auto* data = new QFormLayout(data_box);
@@ -138,6 +149,7 @@ MethodPanel::MethodPanel(QWidget* parent)
   layout->addStretch(1);
 
   connect(method_, &QComboBox::currentIndexChanged, this, &MethodPanel::show_params);
+  connect(then_, &QComboBox::currentIndexChanged, this, &MethodPanel::show_refinement);
   connect(calibration_, &QLineEdit::textChanged, this, &MethodPanel::update_run_enabled);
   connect(run_, &QPushButton::clicked, this, [this] { Q_EMIT run_requested(settings()); });
   connect(cancel_, &QPushButton::clicked, this, &MethodPanel::cancel_requested);
@@ -154,50 +166,26 @@ void MethodPanel::set_methods(const QVector<MethodInfo>& methods) {
   show_params(methods_.isEmpty() ? -1 : 0);
 }
 
+void MethodPanel::set_refinements(const QVector<MethodInfo>& refinements) {
+  refinements_ = refinements;
+  const QSignalBlocker block(then_);
+  then_->clear();
+  then_->addItem(tr("none"));
+  for (const auto& r : refinements_) then_->addItem(r.name);
+  show_refinement(0);
+}
+
+void MethodPanel::show_refinement(int index) {
+  const bool some = index >= 1 && index <= refinements_.size();
+  then_description_->setText(some ? refinements_[index - 1].description
+                                  : tr("Nothing after the method: each block is final once quantized."));
+  then_params_->show_params(some ? refinements_[index - 1].params : QVector<ParamInfo>{}, "then_param_");
+}
+
 void MethodPanel::show_params(int index) {
-  while (params_form_->rowCount() > 0) params_form_->removeRow(0);
-  param_editors_.clear();
-  if (index < 0 || index >= methods_.size()) {
-    description_->clear();
-    return;
-  }
-  const auto& m = methods_[index];
-  description_->setText(m.description);
-  for (const auto& p : m.params) {
-    QWidget* editor = nullptr;
-    const auto type = p.default_value.typeId();
-    if (type == QMetaType::Bool) {
-      auto* c = new QCheckBox(this);
-      c->setChecked(p.default_value.toBool());
-      editor = c;
-    } else if (type == QMetaType::LongLong || type == QMetaType::Int) {
-      auto* s = new QSpinBox(this);
-      s->setRange(clamp_to_int(p.min), clamp_to_int(p.max));
-      s->setValue(static_cast<int>(p.default_value.toLongLong()));
-      editor = s;
-    } else if (type == QMetaType::Double) {
-      auto* s = new QDoubleSpinBox(this);
-      // Learning rates go down to 1e-5: enough decimals to set them.
-      s->setDecimals(6);
-      s->setRange(p.min, p.max);
-      s->setSingleStep(std::max(1e-6, std::abs(p.default_value.toDouble()) / 10));
-      s->setValue(p.default_value.toDouble());
-      editor = s;
-    } else if (!p.choices.isEmpty()) {
-      auto* c = new QComboBox(this);
-      c->addItems(p.choices);
-      c->setCurrentText(p.default_value.toString());
-      editor = c;
-    } else {
-      editor = new QLineEdit(p.default_value.toString(), this);
-    }
-    editor->setObjectName("param_" + p.name);
-    editor->setToolTip(p.help);
-    auto* label = new QLabel(p.name, this);
-    label->setToolTip(p.help);
-    params_form_->addRow(label, editor);
-    param_editors_.append(editor);
-  }
+  const bool some = index >= 0 && index < methods_.size();
+  description_->setText(some ? methods_[index].description : QString());
+  params_->show_params(some ? methods_[index].params : QVector<ParamInfo>{}, "param_");
 }
 
 void MethodPanel::set_settings(const RunSettings& s) {
@@ -217,19 +205,13 @@ void MethodPanel::set_settings(const RunSettings& s) {
   eval_->setText(s.eval_path);
   eval_windows_->setValue(s.eval_windows);
   eval_ctx_->setValue(s.eval_ctx);
-  const int m = method_->currentIndex();
-  if (m < 0) return;
-  for (int i = 0; i < methods_[m].params.size(); ++i) {
-    const auto& name = methods_[m].params[i].name;
-    if (!s.params.contains(name)) continue;
-    const QVariant v = s.params.value(name);
-    QWidget* e = param_editors_[i];
-    if (auto* c = qobject_cast<QCheckBox*>(e)) c->setChecked(v.toBool());
-    else if (auto* sp = qobject_cast<QSpinBox*>(e)) sp->setValue(v.toInt());
-    else if (auto* d = qobject_cast<QDoubleSpinBox*>(e)) d->setValue(v.toDouble());
-    else if (auto* cb = qobject_cast<QComboBox*>(e)) cb->setCurrentText(v.toString());
-    else if (auto* le = qobject_cast<QLineEdit*>(e)) le->setText(v.toString());
+  params_->set_values(s.params);
+  {
+    const QSignalBlocker block(then_);
+    then_->setCurrentIndex(std::max(0, s.then.isEmpty() ? 0 : then_->findText(s.then)));
   }
+  show_refinement(then_->currentIndex());
+  then_params_->set_values(s.then_params);
 }
 
 RunSettings MethodPanel::settings() const {
@@ -244,18 +226,10 @@ RunSettings MethodPanel::settings() const {
   s.eval_path = eval_->text();
   s.eval_windows = eval_windows_->value();
   s.eval_ctx = eval_ctx_->value();
-  const int m = method_->currentIndex();
-  if (m < 0) return s;
-  for (int i = 0; i < methods_[m].params.size(); ++i) {
-    const auto& p = methods_[m].params[i];
-    QVariant v;
-    QWidget* e = param_editors_[i];
-    if (auto* c = qobject_cast<QCheckBox*>(e)) v = c->isChecked();
-    else if (auto* sp = qobject_cast<QSpinBox*>(e)) v = static_cast<qlonglong>(sp->value());
-    else if (auto* d = qobject_cast<QDoubleSpinBox*>(e)) v = d->value();
-    else if (auto* cb = qobject_cast<QComboBox*>(e)) v = cb->currentText();
-    else if (auto* le = qobject_cast<QLineEdit*>(e)) v = le->text();
-    if (v != p.default_value) s.params.insert(p.name, v);
+  s.params = params_->values();
+  if (then_->currentIndex() > 0) {
+    s.then = then_->currentText();
+    s.then_params = then_params_->values();
   }
   return s;
 }

@@ -1,7 +1,9 @@
 #pragma once
 // The method dock: method selector with that method's typed hyper-parameters
 // (defaults and tooltips from the method), the grid (bits, group,
-// symmetric), calibration and live-evaluation settings, and Run / Cancel.
+// symmetric), the refinement run over the whole quantized model after it
+// ("then", with its own parameters), calibration and live-evaluation
+// settings, and Run / Cancel.
 // Draws the method descriptions it is handed; knows nothing of core/.
 
 #include <QMap>
@@ -18,6 +20,8 @@ class QPushButton;
 class QSpinBox;
 
 namespace qs::widgets {
+
+class ParamForm;
 
 struct ParamInfo {
   QString name;
@@ -51,6 +55,8 @@ struct RunSettings {
   qint64 group = 128;  // 0: per channel
   bool symmetric = false;
   QVariantMap params;  // only those that differ from the method's defaults
+  QString then;             // refinement after the last block ("rilq"); empty: none
+  QVariantMap then_params;  // only those that differ from the refinement's defaults
   QString calibration_path;
   int nsamples = 32;
   int seqlen = 512;
@@ -66,6 +72,7 @@ class MethodPanel : public QWidget {
   explicit MethodPanel(QWidget* parent = nullptr);
 
   void set_methods(const QVector<MethodInfo>& methods);
+  void set_refinements(const QVector<MethodInfo>& refinements);
   void set_settings(const RunSettings& s);
   // The method, grid and hyper-parameters as they stand (the calibration and
   // evaluation settings and the per-layer overrides are not part of it).
@@ -91,14 +98,18 @@ class MethodPanel : public QWidget {
 
  private:
   void show_params(int method_index);
+  void show_refinement(int index);  // 0: none, i: refinements_[i - 1]
   void update_run_enabled();
 
   QVector<MethodInfo> methods_;
+  QVector<MethodInfo> refinements_;
   QComboBox* preset_;
   QComboBox* method_;
   QLabel* description_;
-  QFormLayout* params_form_;
-  QVector<QWidget*> param_editors_;  // in the order of methods_[current].params
+  ParamForm* params_;
+  QComboBox* then_;
+  QLabel* then_description_;
+  ParamForm* then_params_;
   QSpinBox* bits_;
   QComboBox* group_;
   QCheckBox* symmetric_;

@@ -132,6 +132,10 @@ void RunView::set_fp_perplexity(double ppl) {
 
 void RunView::add_block(const BlockPoint& b) {
   const int x = b.layer + 1;
+  if (x > blocks_) {  // past the last block: the model after a whole-model refinement
+    ppl_plot_->xAxis->setRange(-0.5, x + 0.5);
+    kl_plot_->xAxis->setRange(-0.5, x + 0.5);
+  }
   if (!std::isnan(b.ppl)) {
     ppl_x_.append(x);
     ppl_y_.append(b.ppl);

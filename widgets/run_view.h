@@ -32,6 +32,7 @@ class RunView : public QWidget {
   // Clears everything for a run over `blocks` blocks.
   void begin(int blocks, const QString& title);
   void set_fp_perplexity(double ppl);
+  // A point with layer == blocks is the model after a whole-model refinement.
   void add_block(const BlockPoint& point);
   void add_loss_point(const QString& series, qint64 step, double loss);
   void append_log(const QString& line);

@@ -100,6 +100,7 @@ MainWindow::MainWindow(QWidget* parent)
   issues_dock_->hide();
   connect(issues_, &widgets::IssuesView::go_to_layer, this, &MainWindow::select_layer);
   method_panel_->set_methods(method_infos());
+  method_panel_->set_refinements(refinement_infos());
   {
     QStringList names;
     for (const auto& m : method_infos())
@@ -135,7 +136,9 @@ MainWindow::MainWindow(QWidget* parent)
                                                method_panel_->layer_setting().label(), &ok);
     if (!ok || name.trimmed().isEmpty()) return;
     try {
-      const QString path = save_user_preset({name.trimmed(), {}, method_panel_->layer_setting(), {}, false});
+      const auto s = method_panel_->settings();
+      const QString path =
+          save_user_preset({name.trimmed(), {}, method_panel_->layer_setting(), s.then, s.then_params, {}, false});
       statusBar()->showMessage(tr("Saved preset %1 to %2").arg(name, path), 5000);
     } catch (const Error& e) {
       report_issue(tr("Presets"), QString::fromUtf8(e.what()));
@@ -533,6 +536,8 @@ void MainWindow::apply_preset(int index) {
   s.group = p.group;
   s.symmetric = p.symmetric;
   s.params = p.params;
+  s.then = presets_[index].then;
+  s.then_params = presets_[index].then_params;
   method_panel_->set_settings(s);
   statusBar()->showMessage(tr("Preset: %1").arg(presets_[index].name), 4000);
 }

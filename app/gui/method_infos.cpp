@@ -4,6 +4,7 @@
 
 #include <QObject>
 
+#include "core/error.h"
 #include "core/methods/method_registry.h"
 #include "core/pipeline/quant_plan.h"
 
@@ -34,31 +35,58 @@ pipeline::LayerChoice choice_of(const widgets::LayerSetting& s, const std::strin
   return choice;
 }
 
+void set_then(pipeline::LayerChoice& choice, const QString& then, const QVariantMap& params,
+              const std::string& source) {
+  choice.then = then.toStdString();
+  choice.then_params = {};
+  if (then.isEmpty()) {
+    if (!params.isEmpty()) throw ConfigError(source, "then.params", "parameters given without a refinement to run");
+    return;
+  }
+  choice.then_params = methods::refinement_or_throw(choice.then, source).default_params();
+  for (auto it = params.begin(); it != params.end(); ++it)
+    choice.then_params.set(it.key().toStdString(), to_param(*it), source + ": then.params");
+}
+
+namespace {
+
+// What the dock shows of a method or refinement.
+template <typename M>
+widgets::MethodInfo info_of(const M& m) {
+  widgets::MethodInfo info;
+  info.name = QString::fromStdString(m.name());
+  info.description = QString::fromStdString(m.description());
+  for (const auto& p : m.param_specs()) {
+    widgets::ParamInfo pi;
+    pi.name = QString::fromStdString(p.name);
+    pi.help = QString::fromStdString(p.help);
+    pi.min = p.min;
+    pi.max = p.max;
+    for (const auto& c : p.choices) pi.choices.append(QString::fromStdString(c));
+    pi.default_value = std::visit(
+        [](const auto& v) -> QVariant {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) return QString::fromStdString(v);
+          else if constexpr (std::is_same_v<T, int64_t>) return static_cast<qlonglong>(v);
+          else return v;
+        },
+        p.default_value);
+    info.params.append(pi);
+  }
+  return info;
+}
+
+}  // namespace
+
+QVector<widgets::MethodInfo> refinement_infos() {
+  QVector<widgets::MethodInfo> out;
+  for (const auto* r : methods::all_refinements()) out.append(info_of(*r));
+  return out;
+}
+
 QVector<widgets::MethodInfo> method_infos() {
   QVector<widgets::MethodInfo> out;
-  for (const auto* m : methods::all_methods()) {
-    widgets::MethodInfo info;
-    info.name = QString::fromStdString(m->name());
-    info.description = QString::fromStdString(m->description());
-    for (const auto& p : m->param_specs()) {
-      widgets::ParamInfo pi;
-      pi.name = QString::fromStdString(p.name);
-      pi.help = QString::fromStdString(p.help);
-      pi.min = p.min;
-      pi.max = p.max;
-      for (const auto& c : p.choices) pi.choices.append(QString::fromStdString(c));
-      pi.default_value = std::visit(
-          [](const auto& v) -> QVariant {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::string>) return QString::fromStdString(v);
-            else if constexpr (std::is_same_v<T, int64_t>) return static_cast<qlonglong>(v);
-            else return v;
-          },
-          p.default_value);
-      info.params.append(pi);
-    }
-    out.append(info);
-  }
+  for (const auto* m : methods::all_methods()) out.append(info_of(*m));
   widgets::MethodInfo keep;
   keep.name = QString::fromLatin1(pipeline::kKeepFp);
   keep.description = QObject::tr("keep the linear unquantized, in the model's dtype (for layers that must stay "

@@ -10,6 +10,8 @@
 namespace qs::app {
 
 QVector<widgets::MethodInfo> method_infos();
+// The refinements a run can compose after its method (the dock's "Then").
+QVector<widgets::MethodInfo> refinement_infos();
 
 // A hyper-parameter as the method panel holds it, as the core takes it.
 quant::ParamValue to_param(const QVariant& v);
@@ -18,5 +20,8 @@ quant::ParamValue to_param(const QVariant& v);
 // grid and every parameter checked; qs::ConfigError names `source`).
 quant::QuantSpec spec_of(const widgets::LayerSetting& s);
 pipeline::LayerChoice choice_of(const widgets::LayerSetting& s, const std::string& source);
+// Composes refinement `then` (empty: none) with its parameters into `choice`,
+// each checked by the core; qs::ConfigError names `source`.
+void set_then(pipeline::LayerChoice& choice, const QString& then, const QVariantMap& params, const std::string& source);
 
 }  // namespace qs::app

@@ -59,22 +59,43 @@ Preset parse_preset(const QByteArray& text, const QString& path) {
     for (const auto& [key, value] : j["params"].items())
       s.params.insert(QString::fromStdString(key), to_variant(value, source, "params." + key));
   }
-  // The core checks the method, the grid and every parameter's name and type.
-  choice_of(s, source);
+  if (j.contains("then")) {
+    const auto& t = j["then"];
+    if (!t.is_object() || !t.contains("method") || !t["method"].is_string())
+      throw ConfigError(source, "then", "must be {\"method\": NAME, \"params\": {...}}");
+    p.then = QString::fromStdString(t["method"].get<std::string>());
+    if (t.contains("params")) {
+      if (!t["params"].is_object()) throw ConfigError(source, "then.params", "must be an object");
+      for (const auto& [key, value] : t["params"].items())
+        p.then_params.insert(QString::fromStdString(key), to_variant(value, source, "then.params." + key));
+    }
+  }
+  // The core checks the method, the grid, the refinement and every parameter's name and type.
+  auto choice = choice_of(s, source);
+  set_then(choice, p.then, p.then_params, source);
   return p;
 }
 
+namespace {
+
+json params_json(const QVariantMap& values) {
+  json out = json::object();
+  for (auto it = values.begin(); it != values.end(); ++it)
+    std::visit([&](const auto& v) { out[it.key().toStdString()] = v; }, to_param(*it));
+  return out;
+}
+
+}  // namespace
+
 QByteArray preset_json(const Preset& p) {
-  json params = json::object();
-  for (auto it = p.setting.params.begin(); it != p.setting.params.end(); ++it)
-    std::visit([&](const auto& v) { params[it.key().toStdString()] = v; }, to_param(*it));
-  const json j = {{"name", p.name.toStdString()},
+  json j = {{"name", p.name.toStdString()},
                   {"description", p.description.toStdString()},
                   {"method", p.setting.method.toStdString()},
                   {"bits", p.setting.bits},
                   {"group", p.setting.group},
                   {"symmetric", p.setting.symmetric},
-                  {"params", params}};
+                  {"params", params_json(p.setting.params)}};
+  if (!p.then.isEmpty()) j["then"] = {{"method", p.then.toStdString()}, {"params", params_json(p.then_params)}};
   return QByteArray::fromStdString(j.dump(2) + "\n");
 }
 

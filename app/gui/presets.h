@@ -4,7 +4,8 @@
 // each under the app's data directory). The format is a --layers-config
 // "default" entry with a name and a description:
 //   {"name": "...", "description": "...", "method": "gptq", "bits": 4,
-//    "group": 128, "symmetric": false, "params": {"act_order": true}}
+//    "group": 128, "symmetric": false, "params": {"act_order": true},
+//    "then": {"method": "rilq", "params": {"rank": 32}}}   ("then" optional)
 
 #include <QString>
 #include <QVector>
@@ -17,6 +18,8 @@ struct Preset {
   QString name;
   QString description;
   widgets::LayerSetting setting;
+  QString then;  // refinement after the method; empty: none
+  QVariantMap then_params;
   QString path;  // the file it came from (":/presets/..." for built-ins)
   bool builtin = false;
 };

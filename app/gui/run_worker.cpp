@@ -12,6 +12,7 @@
 #include "app/gui/run_feedback.h"
 #include "core/analysis/logit_divergence.h"
 #include "core/error.h"
+#include "core/number_format.h"
 #include "core/text/calibration_set.h"
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
@@ -37,7 +38,9 @@ widgets::LayerSetting default_setting(const widgets::RunSettings& s) {
 // The panel's settings as the default, each per-layer override as a rule for
 // exactly that linear.
 pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
-  pipeline::QuantPlan plan(choice_of(default_setting(s), "method panel"));
+  auto defaults = choice_of(default_setting(s), "method panel");
+  set_then(defaults, s.then, s.then_params, "method panel");
+  pipeline::QuantPlan plan(std::move(defaults));
   for (auto it = s.layers.begin(); it != s.layers.end(); ++it) {
     pipeline::LayerRule rule;
     rule.pattern = it.key().toStdString();
@@ -93,6 +96,16 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
       Q_EMIT block_done(point);
     };
     outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
+    if (live && !outcome->result.refinements.empty()) {
+      // One more point past the last block: the model as the refinement left it.
+      const auto d = live->measure(*decoder, feedback);
+      outcome->perplexity = d.ppl;
+      outcome->mean_kl = d.mean_kl;
+      Q_EMIT block_done({static_cast<int>(decoder->num_layers()), std::numeric_limits<double>::quiet_NaN(), d.ppl,
+                         d.mean_kl, d.p99_kl});
+      feedback->log("after " + outcome->result.refinements.back().method + ": live perplexity " +
+                    format_number("%.3f", d.ppl) + ", mean KL " + format_number("%.4f", d.mean_kl));
+    }
 #if QS_WITH_HDF5
     project::Settings ps;
     ps.calibration_text = settings.calibration_path.toStdString();

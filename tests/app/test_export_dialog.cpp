@@ -34,7 +34,7 @@ QuantizedTiny quantize_tiny(const std::string& method, int bits, bool keep_one) 
   const auto fp = test::make_tiny_llama(test::tiny_config(), 2);
   auto decoder = std::make_shared<model::Decoder>(fp, torch::kCPU, torch::kFloat32);
   pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice(method, {bits, 32, false, 1.0}, "test"));
-  if (keep_one) plan.add_rule({kKeptFp, std::string(pipeline::kKeepFp), {}, {}, {}, {}, {}});
+  if (keep_one) plan.add_rule({kKeptFp, std::string(pipeline::kKeepFp), {}, {}, {}, {}, {}, {}, {}});
   test::RecordingFeedback fb;
   auto result = pipeline::run_pipeline(*decoder, test::random_calibration(101, 4, 16, 1), plan, {}, fb);
   return {std::move(decoder), std::move(result)};

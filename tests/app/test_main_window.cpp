@@ -10,6 +10,7 @@
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QStandardPaths>
+#include <QSpinBox>
 #include <QTest>
 #include <QUndoStack>
 
@@ -194,7 +195,7 @@ class TestMainWindow : public QObject {
 
     s.params.insert("damp_percent", 0.05);
     w.method_panel()->set_settings(s);
-    app::save_user_preset({"My GPTQ", "damped", w.method_panel()->layer_setting(), {}, false});
+    app::save_user_preset({"My GPTQ", "damped", w.method_panel()->layer_setting(), {}, {}, {}, false});
     QFile bad(QDir(app::user_preset_dir()).filePath("broken.json"));
     QVERIFY(bad.open(QIODevice::WriteOnly));
     bad.write(R"({"name": "Broken", "method": "gptq", "params": {"act_orde": true}})");
@@ -205,6 +206,41 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.issues()->count(), 1);
     QVERIFY(w.issues()->message(0).contains("broken.json"));
     QVERIFY(w.issues()->message(0).contains("act_orde"));
+    QDir(app::user_preset_dir()).removeRecursively();
+  }
+
+  // "Then" in the method dock: a preset composes RILQ, its parameters get
+  // editors of their own, a changed one is what settings() reports, another
+  // preset clears it, and a saved preset keeps it.
+  void theDockComposesARefinement() {
+    QDir(app::user_preset_dir()).removeRecursively();
+    app::MainWindow w;
+    int rilq = -1, act_order = -1;
+    for (int i = 0; i < w.presets().size(); ++i) {
+      if (w.presets()[i].then == "rilq") rilq = i;
+      if (w.presets()[i].name == "GPTQ W4g128 act-order") act_order = i;
+    }
+    QVERIFY(rilq >= 0 && act_order >= 0);
+    w.apply_preset(rilq);
+    auto s = w.method_panel()->settings();
+    QCOMPARE(s.method, QString("awq"));
+    QCOMPARE(s.then, QString("rilq"));
+    QVERIFY(s.then_params.isEmpty());
+    auto* rank = w.method_panel()->findChild<QSpinBox*>("then_param_rank");
+    QVERIFY(rank);
+    QCOMPARE(rank->value(), 64);
+    rank->setValue(16);
+    s = w.method_panel()->settings();
+    QCOMPARE(s.then_params, (QVariantMap{{"rank", qlonglong{16}}}));
+    app::save_user_preset({"Mine", {}, w.method_panel()->layer_setting(), s.then, s.then_params, {}, false});
+    w.apply_preset(act_order);
+    QVERIFY(w.method_panel()->settings().then.isEmpty());
+    QVERIFY(!w.method_panel()->findChild<QSpinBox*>("then_param_rank"));
+    w.reload_presets();
+    QCOMPARE(w.presets().back().then, QString("rilq"));
+    QCOMPARE(w.presets().back().then_params.value("rank").toLongLong(), qlonglong{16});
+    w.apply_preset(static_cast<int>(w.presets().size()) - 1);
+    QCOMPARE(w.method_panel()->settings().then_params, (QVariantMap{{"rank", qlonglong{16}}}));
     QDir(app::user_preset_dir()).removeRecursively();
   }
 
@@ -290,7 +326,7 @@ class TestMainWindow : public QObject {
     const auto fp = test::make_tiny_llama(test::tiny_config(), 2);
     model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
     pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("gptq", {3, 32, false, 1.0}, "test"));
-    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}});
+    plan.add_rule({"model.layers.1.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
     pipeline::PipelineOptions options;
     options.analyses = true;
     test::RecordingFeedback fb;
