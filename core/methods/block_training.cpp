@@ -69,6 +69,7 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
   try {
     torch::AutoGradMode grad(true);
     for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+      if (options.on_epoch) options.on_epoch(epoch);
       double sum = 0.0;
       int64_t count = 0;
       for (int64_t i = 0; i < n; i += batch) {

@@ -22,6 +22,8 @@ struct TrainingOptions {
   int64_t batch = 1;  // sequences per optimizer step
   bool aug_loss = false;
   std::string method;  // names the loss curve and the log lines: "lwc"
+  // Called before each epoch (0-based), e.g. to widen AffineQuant's mask.
+  std::function<void(int64_t epoch)> on_epoch;
 };
 
 // The float32 [out, in] weight a linear has during training, differentiable

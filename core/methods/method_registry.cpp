@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/methods/affinequant.h"
 #include "core/methods/awq.h"
 #include "core/methods/gptq.h"
 #include "core/methods/lqer.h"
@@ -22,6 +23,7 @@ std::vector<std::unique_ptr<quant::Method>> make_methods() {
   v.push_back(std::make_unique<LwcMethod>());
   v.push_back(std::make_unique<LsiMethod>());
   v.push_back(std::make_unique<LqerMethod>());
+  v.push_back(std::make_unique<AffineQuantMethod>());
   return v;
 }
 

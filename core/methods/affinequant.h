@@ -1,0 +1,36 @@
+#pragma once
+// AffineQuant (Ma et al. 2024, bytedance/AffineQuant) in its weight-only form:
+// per block, learnable equivalent transforms (affine_fold.h) — a dense
+// hidden×hidden matrix after each RMSNorm (`ln_matrix`, as the official
+// W2/W3/W4A16 scripts run it; off: diagonal scales folded into the norms)
+// and one d×d matrix per KV head between v_proj and o_proj — initialised to
+// the diagonal SmoothQuant scales (α = 0.5), trained with OmniQuant's
+// clipping factors (LWC) on the block output against the FP model's
+// trajectory. The gradual mask frees one more band of off-diagonals each
+// epoch (weighted by the stability factor) until the matrices are full at
+// the last epoch. At the end each matrix is checked for strict diagonal
+// dominance; a transform that lost it is reported, and one that cannot be
+// inverted stops the run with a message naming the layer.
+//
+// The official code's q/k scaling is left out: it only matters when the QK
+// product's activations are quantized, and under RoPE a matrix on q_proj and
+// k_proj does not fold exactly. Channel shifts are left out too (zero for
+// Llama in the official code, and a Llama norm has no bias to take them).
+
+#include "core/quant/method.h"
+
+namespace qs::methods {
+
+class AffineQuantMethod final : public quant::Method {
+ public:
+  std::string name() const override { return "affinequant"; }
+  std::string description() const override {
+    return "AffineQuant: learned affine transforms after the norms and between v and o, with LWC (Ma et al. 2024)";
+  }
+  std::vector<quant::ParamSpec> param_specs() const override;
+  int stage() const override { return 0; }  // it may rewrite the norms
+  bool uses_fp_trajectory() const override { return true; }
+  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+};
+
+}  // namespace qs::methods

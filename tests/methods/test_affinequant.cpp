@@ -1,0 +1,218 @@
+#include <QTest>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/methods/affine_fold.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "tests/methods/method_runs.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+using model::LinearRole;
+
+namespace {
+
+// A random strictly diagonally dominant matrix (or stack of them).
+torch::Tensor dominant(std::vector<int64_t> shape, double off = 0.02) {
+  const int64_t n = shape.back();
+  auto a = torch::randn(shape) * off;
+  return a + torch::diag_embed(torch::rand(std::vector<int64_t>(shape.begin(), shape.end() - 1)) + 1.0) -
+         torch::diag_embed(a.diagonal(0, -2, -1));
+  (void)n;
+}
+
+// Block 0 of `d` on x with every linear replaced by the dense weight it
+// computes under the transforms.
+torch::Tensor block_under(model::Decoder& d, const methods::BlockAffine& affine, const torch::Tensor& x) {
+  const auto saved = d.block_state(0);
+  for (auto r : model::kLinearRoles) {
+    const auto w = d.linear(0, r)->dense_weight();
+    auto t = methods::transformed_weight(r, w, affine, d.config());
+    if (const auto& a = methods::input_affine(r, affine); a.defined())
+      t = methods::apply_input_transform(t, methods::input_transform(a));
+    d.set_linear(0, r, std::make_shared<model::DenseLinear>(t, torch::Tensor()));
+  }
+  auto out = d.run_block(0, x);
+  d.restore_block_state(0, saved);
+  return out;
+}
+
+struct CurveFeedback : test::RecordingFeedback {
+  std::function<void()> on_point;
+  int64_t points = 0;
+  void on_curve_point(const std::string&, int64_t, double) override {
+    ++points;
+    if (on_point) on_point();
+  }
+};
+
+}  // namespace
+
+class TestAffineQuant : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  // Before quantization the transforms change nothing: dense matrices after
+  // both norms and per-KV-head matrices between v and o (GQA: 4 query heads
+  // on 2 KV heads) leave the block's output as it was, to 1e-5 in fp32
+  // relative to its largest entry (W·Aᵀ·A⁻ᵀ rounds at every product; the
+  // plain folds hold to 1e-5 absolute).
+  void foldingPreservesTheFpFunction() {
+    torch::manual_seed(31);
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 31);
+    model::Decoder d(weights, torch::kCPU, torch::kFloat32);
+    torch::NoGradGuard g;
+    const auto& c = d.config();
+    QVERIFY(c.num_kv_heads < c.num_heads);
+    methods::BlockAffine affine;
+    affine.input_norm = dominant({c.hidden_size, c.hidden_size});
+    affine.post_attention = dominant({c.hidden_size, c.hidden_size});
+    affine.values = dominant({c.num_kv_heads, c.head_dim, c.head_dim}, 0.05);
+    const auto x = torch::randn({2, 12, c.hidden_size});
+    const auto expected = d.run_block(0, x);
+    const double diff = (block_under(d, affine, x) - expected).abs().max().item<double>();
+    const double scale = expected.abs().max().item<double>();
+    QVERIFY2(diff < 1e-5 * scale, qPrintable(QString("%1 of %2").arg(diff).arg(scale)));
+    // The value transform alone folds into v_proj and o_proj as plain weights.
+    methods::BlockAffine values_only;
+    values_only.values = affine.values;
+    QVERIFY(!methods::input_affine(LinearRole::V, values_only).defined());
+    QVERIFY((block_under(d, values_only, x) - expected).abs().max().item<double>() < 1e-5);
+  }
+
+  // Diagonal transforms fold into the norms: norm / a and W·diag(a).
+  void diagonalScalesFoldIntoTheNorms() {
+    torch::manual_seed(32);
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 32);
+    model::Decoder d(weights, torch::kCPU, torch::kFloat32);
+    torch::NoGradGuard g;
+    const auto& c = d.config();
+    const auto a1 = torch::rand({c.hidden_size}) * 4 + 0.25, a2 = torch::rand({c.hidden_size}) * 4 + 0.25;
+    methods::BlockAffine affine;
+    affine.input_norm = a1;
+    affine.post_attention = a2;
+    const auto x = torch::randn({2, 12, c.hidden_size});
+    const auto expected = d.run_block(0, x);
+    std::map<LinearRole, torch::Tensor> w;
+    for (auto r : model::kLinearRoles) w[r] = d.linear(0, r)->dense_weight();
+    for (const auto& [r, t] : methods::transformed_weights(w, affine, c))
+      d.set_linear(0, r, std::make_shared<model::DenseLinear>(t, torch::Tensor()));
+    d.set_norm_weight(0, model::NormRole::Input, d.norm_weight(0, model::NormRole::Input) / a1);
+    d.set_norm_weight(0, model::NormRole::PostAttention, d.norm_weight(0, model::NormRole::PostAttention) / a2);
+    QVERIFY((d.run_block(0, x) - expected).abs().max().item<double>() < 1e-5);
+  }
+
+  // The transformed weights are differentiable in every entry the mask frees.
+  void gradientsReachEveryTransform() {
+    torch::manual_seed(33);
+    const auto c = test::tiny_config();
+    const auto weights = test::make_tiny_llama(c, 33);
+    model::Decoder d(weights, torch::kCPU, torch::kFloat32);
+    methods::BlockAffine affine;
+    auto a1 = dominant({c.hidden_size, c.hidden_size}).requires_grad_(true);
+    auto a2 = dominant({c.hidden_size, c.hidden_size}).requires_grad_(true);
+    auto a3 = dominant({c.num_kv_heads, c.head_dim, c.head_dim}).requires_grad_(true);
+    const auto m = methods::gradual_mask(c.hidden_size, 1, 3, 1e-2, torch::kCPU);
+    affine.input_norm = a1 * m;
+    affine.post_attention = a2 * m;
+    affine.values = a3 * methods::gradual_mask(c.head_dim, 1, 3, 1e-2, torch::kCPU);
+    torch::Tensor loss = torch::zeros({});
+    for (auto r : model::kLinearRoles) {
+      auto t = methods::transformed_weight(r, d.linear(0, r)->dense_weight(), affine, c);
+      if (const auto& a = methods::input_affine(r, affine); a.defined())
+        t = methods::apply_input_transform(t.round(), methods::input_transform(a));
+      loss = loss + t.pow(2).sum();
+    }
+    loss.backward();
+    for (const auto& p : {a1, a2, a3}) {
+      QVERIFY(p.grad().defined());
+      // Zero outside the band the mask has freed, non-zero on it.
+      const auto band = (p.dim() == 2 ? m : methods::gradual_mask(c.head_dim, 1, 3, 1e-2, torch::kCPU)) > 0;
+      QVERIFY((p.grad().abs() > 0).logical_and(band.logical_not()).sum().item<int64_t>() == 0);
+      QVERIFY(p.grad().abs().masked_select(band.expand_as(p)).gt(0).all().item<bool>());
+    }
+  }
+
+  // The mask grows from the diagonal at the first epoch to the full matrix
+  // at the last, off-diagonals weighted by the stability factor.
+  void theMaskGrowsBandByBand() {
+    const auto first = methods::gradual_mask(5, 0, 3, 0.01, torch::kCPU);
+    QVERIFY(torch::equal(first, torch::eye(5)));
+    const auto middle = methods::gradual_mask(5, 1, 3, 0.01, torch::kCPU);
+    QCOMPARE(middle[0][2].item<float>(), 0.01f);  // band: |i - j| < 3
+    QCOMPARE(middle[0][3].item<float>(), 0.0f);
+    QCOMPARE(middle[2][2].item<float>(), 1.0f);
+    const auto last = methods::gradual_mask(5, 2, 3, 0.01, torch::kCPU);
+    QCOMPARE(last[0][4].item<float>(), 0.01f);
+    QVERIFY(torch::equal(methods::gradual_mask(4, 0, 1, 0.5, torch::kCPU).gt(0), torch::ones({4, 4}).gt(0)));
+  }
+
+  void dominanceNamesTheFirstRowThatFails() {
+    auto a = torch::eye(4) * 2;
+    QVERIFY(!methods::first_non_dominant_row(a));
+    a[2][0] = 1.5;
+    a[2][3] = 0.5;  // |a_22| = 2 = 1.5 + 0.5
+    QCOMPARE(*methods::first_non_dominant_row(a), int64_t{2});
+    auto stack = torch::stack({torch::eye(3), torch::eye(3)});
+    stack[1][1][0] = 1.0;
+    QCOMPARE(*methods::first_non_dominant_row(stack), int64_t{4});
+  }
+
+  // In the pipeline AffineQuant beats RTN on every block's output; with the
+  // dense norm matrices its q/k/v/gate/up records keep the input transform,
+  // o_proj and down_proj hold plain weights, and the norms are untouched.
+  void beatsRoundToNearestAndKeepsTheNormMatrices() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 34);
+    model::Decoder rtn(weights, torch::kCPU, torch::kFloat32), aq(weights, torch::kCPU, torch::kFloat32);
+    const auto norm = aq.norm_weight(0, model::NormRole::Input).clone();
+    const auto r0 = test::run_method(rtn, "rtn");
+    const auto r1 = test::run_method(aq, "affinequant", {{"epochs", int64_t{6}}});
+    for (size_t b = 0; b < r0.blocks.size(); ++b)
+      QVERIFY2(r1.blocks[b].output_rel_mse < r0.blocks[b].output_rel_mse,
+               qPrintable(QString("block %1: affinequant %2, rtn %3")
+                              .arg(b)
+                              .arg(r1.blocks[b].output_rel_mse)
+                              .arg(r0.blocks[b].output_rel_mse)));
+    for (const auto& l : r1.layers) {
+      const bool transformed = l.role != LinearRole::O && l.role != LinearRole::Down;
+      QCOMPARE(l.record->transform.defined(), transformed);
+      if (transformed)
+        QCOMPARE(l.record->transform.sizes(), (torch::IntArrayRef{l.record->in_features, l.record->in_features}));
+    }
+    QVERIFY(torch::equal(aq.norm_weight(0, model::NormRole::Input), norm));
+  }
+
+  // With diagonal scales nothing but plain weights remains: the scales live
+  // in the norms, and the block still beats RTN.
+  void diagonalModeLeavesPlainWeights() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 35);
+    model::Decoder rtn(weights, torch::kCPU, torch::kFloat32), aq(weights, torch::kCPU, torch::kFloat32);
+    const auto norm = aq.norm_weight(0, model::NormRole::Input).clone();
+    const auto r0 = test::run_method(rtn, "rtn");
+    const auto r1 = test::run_method(aq, "affinequant", {{"epochs", int64_t{6}}, {"ln_matrix", false}});
+    for (const auto& l : r1.layers) QVERIFY(!l.record->transform.defined());
+    QVERIFY(!torch::equal(aq.norm_weight(0, model::NormRole::Input), norm));
+    for (size_t b = 0; b < r0.blocks.size(); ++b) QVERIFY(r1.blocks[b].output_rel_mse < r0.blocks[b].output_rel_mse);
+  }
+
+  // Cancelling mid-training leaves every weight and norm as it was.
+  void cancelDuringTrainingRestoresTheModel() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 36);
+    model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
+    const auto before = test::block_tensors(dec);
+    CurveFeedback fb;
+    fb.on_point = [&] {
+      if (fb.points == 11) fb.cancel();
+    };
+    QVERIFY_THROWS_EXCEPTION(Cancelled, test::run_method(dec, "affinequant", fb, {{"epochs", int64_t{3}}}));
+    const auto after = test::block_tensors(dec);
+    for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
+  }
+};
+
+QS_REGISTER_TEST(TestAffineQuant);
+#include "test_affinequant.moc"
