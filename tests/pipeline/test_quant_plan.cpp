@@ -72,6 +72,12 @@ class TestQuantPlan : public QObject {
     QTest::newRow("bits type") << R"({"layers": {"*": {"bits": "three"}}})" << "layers.*.bits";
     QTest::newRow("bad default bits") << R"({"default": {"bits": 12}})" << "bits";
     QTest::newRow("bad param") << R"({"default": {"params": {"act_order": 3}}})" << "act_order";
+    QTest::newRow("unknown refinement") << R"({"layers": {"*": {"then": "magic"}}})" << "magic";
+    QTest::newRow("then type") << R"({"default": {"then": 3}})" << "default.then";
+    QTest::newRow("then field") << R"({"default": {"then": {"method": "rilq", "rnak": 3}}})" << "then.rnak";
+    QTest::newRow("then without method") << R"({"default": {"then": {"params": {}}}})" << "then.method";
+    QTest::newRow("bad then param") << R"({"default": {"then": {"method": "rilq", "params": {"rank": 0}}}})"
+                                    << "rank";
   }
   void errorsNameTheField() {
     QFETCH(QString, json);
@@ -116,29 +122,6 @@ class TestQuantPlan : public QObject {
       QCOMPARE(b.then, a.then);
       QVERIFY2(b.then_params.values() == a.then_params.values(), name);
       QCOMPARE(b.method, a.method);
-    }
-  }
-
-  void thenErrorsNameTheField_data() {
-    QTest::addColumn<QString>("json");
-    QTest::addColumn<QString>("mentions");
-    QTest::newRow("unknown refinement") << R"({"layers": {"*": {"then": "magic"}}})" << "magic";
-    QTest::newRow("then type") << R"({"default": {"then": 3}})" << "default.then";
-    QTest::newRow("then field") << R"({"default": {"then": {"method": "rilq", "rnak": 3}}})" << "then.rnak";
-    QTest::newRow("then without method") << R"({"default": {"then": {"params": {}}}})" << "then.method";
-    QTest::newRow("bad then param") << R"({"default": {"then": {"method": "rilq", "params": {"rank": 0}}}})"
-                                    << "rank";
-  }
-  void thenErrorsNameTheField() {
-    QFETCH(QString, json);
-    QFETCH(QString, mentions);
-    try {
-      QuantPlan::from_json(json.toStdString(), QuantPlan::make_choice("gptq", {4, 128, false, 1.0}, "cli"),
-                           "plan.json");
-      QFAIL("no error");
-    } catch (const Error& e) {
-      QVERIFY2(QString(e.what()).contains(mentions), e.what());
-      QVERIFY2(QString(e.what()).contains("plan.json"), e.what());
     }
   }
 
