@@ -40,7 +40,10 @@ int main(int argc, char** argv) {
   const QCommandLineOption shot("screenshot", "Save the window as a PNG once open, then quit.", "file");
   const QCommandLineOption tab("tab", "Inspector tab to show: spectrum, error-map, outliers or histogram.", "tab");
   const QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT.", "size", "1400x860");
-  const QCommandLineOption run("run", "Run a method once the model is open: METHOD:BITS:GROUP (gptq:4:128).", "spec");
+  const QCommandLineOption run("run",
+                               "Run a method once the model is open: METHOD:BITS:GROUP[:THEN[:NAME=VALUE,...]] "
+                               "(gptq:4:128, rtn:3:128:rilq:max_steps=48,eval_every=2).",
+                               "spec");
   const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
   const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
   const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
@@ -124,6 +127,18 @@ int main(int argc, char** argv) {
       s.bits = parts.value(1, "4").toInt();
       s.group = parts.value(2, "128").toLongLong();
       s.params.clear();
+      s.then = parts.value(3);
+      s.then_params.clear();
+      for (const auto& kv : parts.value(4).split(',', Qt::SkipEmptyParts)) {
+        const auto name = kv.section('=', 0, 0), text = kv.section('=', 1);
+        bool is_int = false, is_double = false;
+        const qlonglong i = text.toLongLong(&is_int);
+        const double d = text.toDouble(&is_double);
+        s.then_params.insert(name, text == "true" || text == "false" ? QVariant(text == "true")
+                                   : is_int                          ? QVariant(i)
+                                   : is_double                       ? QVariant(d)
+                                                                     : QVariant(text));
+      }
       s.calibration_path = cli.value(calib);
       s.eval_path = cli.value(eval);
       window.method_panel()->set_settings(s);

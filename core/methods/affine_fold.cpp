@@ -82,13 +82,11 @@ torch::Tensor gradual_mask(int64_t n, int64_t epoch, int64_t epochs, double stab
   return mask + torch::eye(n, torch::TensorOptions(device)) * (1.0 - stability);
 }
 
-std::optional<int64_t> first_non_dominant_row(const torch::Tensor& a) {
+torch::Tensor non_dominant_rows(const torch::Tensor& a) {
   const auto m = a.dim() == 2 ? a.unsqueeze(0) : a;
   const auto diag = m.diagonal(0, 1, 2).abs();
   const auto off = m.abs().sum(-1) - diag;
-  const auto bad = (diag <= off).reshape({-1}).nonzero();
-  if (bad.numel() == 0) return std::nullopt;
-  return bad[0][0].item<int64_t>();
+  return (diag <= off).reshape({-1}).nonzero().reshape({-1});
 }
 
 }  // namespace qs::methods

@@ -15,7 +15,6 @@
 #include <torch/torch.h>
 
 #include <map>
-#include <optional>
 #include <string>
 
 #include "core/model/decoder.h"
@@ -51,9 +50,9 @@ torch::Tensor apply_input_transform(const torch::Tensor& w, const torch::Tensor&
 // weight 1 and the others with `stability` (the paper's stability factor).
 torch::Tensor gradual_mask(int64_t n, int64_t epoch, int64_t epochs, double stability, torch::Device device);
 
-// The first row (counting through the blocks of a [b, n, n] stack) where
+// The rows (counting through the blocks of a [b, n, n] stack) where
 // |a_ii| ≤ Σ_{j≠i} |a_ij|, i.e. where strict diagonal dominance, which
-// guarantees invertibility (Lévy–Desplanques), fails; nullopt when it holds.
-std::optional<int64_t> first_non_dominant_row(const torch::Tensor& a);
+// guarantees invertibility (Lévy–Desplanques), fails; int64, empty when it holds.
+torch::Tensor non_dominant_rows(const torch::Tensor& a);
 
 }  // namespace qs::methods

@@ -38,10 +38,12 @@ void check_invertible(const torch::Tensor& a, const std::string& site, pipeline:
     if (!(a.abs() > 0).all().item<bool>()) throw Error(where + " has a zero scale; lower let_lr");
     return;
   }
-  if (const auto row = first_non_dominant_row(a))
-    ctx.feedback().log(where + " is not strictly diagonally dominant at row " + std::to_string(*row) +
-                       ", so its invertibility is not guaranteed (Lévy–Desplanques); a smaller stability factor "
-                       "or let_lr keeps it dominant");
+  if (const auto rows = non_dominant_rows(a); rows.numel() > 0)
+    ctx.feedback().log(where + " is not strictly diagonally dominant in " + std::to_string(rows.numel()) + " of " +
+                       std::to_string(a.numel() / a.size(-1)) + " rows (first: " +
+                       std::to_string(rows[0].item<int64_t>()) +
+                       "), so its invertibility is not guaranteed (Lévy–Desplanques); a smaller stability factor or "
+                       "let_lr keeps it dominant");
   const auto eye = torch::eye(a.size(-1), a.options()).expand_as(a);
   bool finite = false;
   try {

@@ -151,15 +151,16 @@ class TestAffineQuant : public QObject {
     QVERIFY(torch::equal(methods::gradual_mask(4, 0, 1, 0.5, torch::kCPU).gt(0), torch::ones({4, 4}).gt(0)));
   }
 
-  void dominanceNamesTheFirstRowThatFails() {
+  void dominanceNamesTheRowsThatFail() {
     auto a = torch::eye(4) * 2;
-    QVERIFY(!methods::first_non_dominant_row(a));
+    QCOMPARE(methods::non_dominant_rows(a).numel(), int64_t{0});
     a[2][0] = 1.5;
     a[2][3] = 0.5;  // |a_22| = 2 = 1.5 + 0.5
-    QCOMPARE(*methods::first_non_dominant_row(a), int64_t{2});
+    a[3][1] = -2.5;
+    QVERIFY(torch::equal(methods::non_dominant_rows(a), torch::tensor({2, 3}, torch::kLong)));
     auto stack = torch::stack({torch::eye(3), torch::eye(3)});
     stack[1][1][0] = 1.0;
-    QCOMPARE(*methods::first_non_dominant_row(stack), int64_t{4});
+    QVERIFY(torch::equal(methods::non_dominant_rows(stack), torch::tensor({4}, torch::kLong)));
   }
 
   // In the pipeline AffineQuant beats RTN on every block's output; with the
@@ -197,6 +198,21 @@ class TestAffineQuant : public QObject {
     for (const auto& l : r1.layers) QVERIFY(!l.record->transform.defined());
     QVERIFY(!torch::equal(aq.norm_weight(0, model::NormRole::Input), norm));
     for (size_t b = 0; b < r0.blocks.size(); ++b) QVERIFY(r1.blocks[b].output_rel_mse < r0.blocks[b].output_rel_mse);
+  }
+
+  // Off-diagonals at full weight and a large step size break dominance; the
+  // log says which layer and transform, and how many rows.
+  void reportsATransformThatLostDominance() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 37);
+    model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback fb;
+    test::run_method(dec, "affinequant", fb, {{"epochs", int64_t{3}}, {"stability", 1.0}, {"let_lr", 0.2}});
+    const auto it = std::find_if(fb.lines.begin(), fb.lines.end(), [](const std::string& l) {
+      return l.find("not strictly diagonally dominant") != std::string::npos;
+    });
+    QVERIFY(it != fb.lines.end());
+    QVERIFY2(it->find("layer 0's input-norm transform") != std::string::npos && it->find(" of 64 rows") != std::string::npos,
+             it->c_str());
   }
 
   // Cancelling mid-training leaves every weight and norm as it was.
