@@ -181,7 +181,8 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   for (const auto& [r, wr] : w) {
     const auto& a = input_affine(r, affine);
     const auto reference = matrix ? transformed_weight(r, wr, output_side, cfg) : transformed_weight(r, wr, affine, cfg);
-    if (a.defined() || affine.values.defined()) ctx.set_weight(r, reference);
+    const bool output_side_changed = affine.values.defined() && (r == LinearRole::V || r == LinearRole::O);
+    if ((!matrix && a.defined()) || output_side_changed) ctx.set_weight(r, reference);
   }
   for (const auto& [r, wr] : w) {
     ctx.check_cancelled();

@@ -53,9 +53,7 @@ struct Losses {
 };
 
 Losses losses_of(model::Decoder& decoder, const torch::Tensor& ids, const torch::Tensor& fp_hidden) {
-  auto h = decoder.embed(ids);
-  for (int64_t l = 0; l < decoder.num_layers(); ++l) h = decoder.run_block(l, h);
-  const auto last = decoder.final_hidden(h);
+  const auto last = decoder.last_hidden(ids);
   Losses out;
   out.hidden = torch::mse_loss(last.to(torch::kFloat32), fp_hidden.to(torch::kFloat32));
   const int64_t t = ids.size(1);

@@ -160,9 +160,14 @@ torch::Tensor Decoder::forward_tail(const torch::Tensor& ids, int64_t from) {
     throw ArgumentError("Decoder::forward_tail: position " + std::to_string(from) +
                         " outside a window of " + std::to_string(ids.size(1)));
   torch::NoGradGuard no_grad;
+  const auto h = last_hidden(ids);
+  return torch::linear(h.narrow(1, from, h.size(1) - from), lm_head_).to(torch::kFloat32);
+}
+
+torch::Tensor Decoder::last_hidden(const torch::Tensor& ids) {
   auto h = embed(ids);
   for (int64_t l = 0; l < num_layers(); ++l) h = run_block(l, h);
-  return head(h.narrow(1, from, h.size(1) - from));
+  return final_hidden(h);
 }
 
 torch::Tensor Decoder::apply_norm(int64_t layer, NormRole role, const torch::Tensor& x) const {

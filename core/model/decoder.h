@@ -77,9 +77,11 @@ class Decoder {
   torch::Tensor embed(const torch::Tensor& ids) const;
   torch::Tensor run_block(int64_t layer, const torch::Tensor& hidden);
   torch::Tensor head(const torch::Tensor& hidden) const;  // final norm + lm_head, float32
-  // The final norm alone, in the model's dtype: the "last hidden state" HF's
-  // LlamaModel returns, which error-compensation methods fit (RILQ).
+  // The final norm alone, in the model's dtype.
   torch::Tensor final_hidden(const torch::Tensor& hidden) const;
+  // ids [B, T] through every block and the final norm: the "last hidden
+  // state" HF's LlamaModel returns, which RILQ fits. Keeps the caller's grad mode.
+  torch::Tensor last_hidden(const torch::Tensor& ids);
 
   // Sub-modules of a block, for methods that score one module at a time.
   // `normed` is the output of the norm in front of the module.

@@ -87,9 +87,7 @@ torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, 
   std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < ids.size(0); i += batch) {
     feedback.check_cancelled();
-    auto h = decoder.embed(ids.narrow(0, i, std::min(batch, ids.size(0) - i)));
-    for (int64_t l = 0; l < decoder.num_layers(); ++l) h = decoder.run_block(l, h);
-    parts.push_back(decoder.final_hidden(h));
+    parts.push_back(decoder.last_hidden(ids.narrow(0, i, std::min(batch, ids.size(0) - i))));
   }
   return torch::cat(parts, 0);
 }
