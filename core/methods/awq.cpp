@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/methods/lwc.h"
 #include "core/pipeline/block_context.h"
 #include "core/quant/uniform_quantizer.h"
 
@@ -14,14 +15,30 @@ using model::LinearRole;
 using model::NormRole;
 
 std::vector<quant::ParamSpec> AwqMethod::param_specs() const {
-  return {
+  std::vector<quant::ParamSpec> specs = {
       {"n_grid", int64_t{20}, "scale exponents tried: 0, 1/n, ..., (n-1)/n", 1, 1000, {}},
       {"duo_scaling", false, "AutoAWQ's s = mean|x|^a / mean|w|^(1-a)", 0, 0, {}},
       {"auto_clip", true, "search a per-group clipping bound after scaling", 0, 0, {}},
       {"clip_max_shrink", 0.5, "largest fraction of the range the clip search removes", 0.0, 0.95, {}},
       {"clip_grid", int64_t{20}, "clip search steps over the full range", 1, 1000, {}},
       {"clip_tokens", int64_t{512}, "input rows sub-sampled for the clip search", 1, 1 << 20, {}},
+      {"quantizer",
+       std::string("rtn"),
+       "how the scaled (and clipped) weights are rounded: rtn as llm-awq, or lwc, OmniQuant's learnable clipping "
+       "trained on the block output from there",
+       0,
+       0,
+       {"rtn", "lwc"}},
   };
+  for (auto spec : training_param_specs()) {
+    spec.help = "quantizer lwc: " + spec.help;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+bool AwqMethod::uses_fp_trajectory(const quant::MethodParams& params) const {
+  return params.get_string("quantizer") == "lwc";
 }
 
 namespace {
@@ -269,6 +286,7 @@ void AwqMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodP
     if (r == LinearRole::Up) return feats.at(LinearRole::Gate);
     return feats.at(r);
   };
+  std::map<LinearRole, torch::Tensor> weights;
   for (auto r : ctx.assigned()) {
     ctx.check_cancelled();
     auto w = ctx.weight(r);
@@ -279,7 +297,16 @@ void AwqMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodP
       auto b = quant::expand_groups(bounds, g, in);
       w = torch::max(torch::min(w, b), -b);
     }
-    auto q = quant::QuantizedLinear::round_to_nearest(w, ctx.spec(r));
+    weights.emplace(r, w.to(torch::kFloat32));
+  }
+  feats.clear();
+  std::map<LinearRole, quant::QuantizedLinear> records;
+  if (params.get_string("quantizer") == "lwc") {
+    records = train_clipping(ctx, weights, params, "awq+lwc");
+  } else {
+    for (const auto& [r, w] : weights) records.emplace(r, quant::QuantizedLinear::round_to_nearest(w, ctx.spec(r)));
+  }
+  for (auto& [r, q] : records) {
     if (auto it = input_scales.find(r); it != input_scales.end()) q.input_scale = it->second.to(torch::kCPU);
     ctx.commit(r, std::move(q));
   }

@@ -3,6 +3,9 @@
 // per-input-channel scale s = mean|x|^α for each (previous op → linears)
 // pair by the output error of the module they feed, fold s into the previous
 // op, then shrink each group's range (clip search) and round to nearest.
+// With quantizer "lwc" the scaled, clipped weights are LWC's starting point
+// instead (OmniQuant's learnable clipping, trained on the block output against
+// the FP trajectory): the "AWQ scales, then LWC" composition.
 
 #include <torch/torch.h>
 
@@ -17,6 +20,7 @@ class AwqMethod final : public quant::Method {
   std::string description() const override { return "AWQ: activation-aware weight scaling and clipping (Lin et al. 2024)"; }
   std::vector<quant::ParamSpec> param_specs() const override;
   int stage() const override { return 0; }
+  bool uses_fp_trajectory(const quant::MethodParams& params) const override;
   void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 

@@ -24,7 +24,7 @@ class LsiMethod final : public quant::Method {
     return "LSI: learnable singular-value increments, trained per block (with LWC by default)";
   }
   std::vector<quant::ParamSpec> param_specs() const override;
-  bool uses_fp_trajectory() const override { return true; }
+  bool uses_fp_trajectory(const quant::MethodParams&) const override { return true; }
   void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 

@@ -28,15 +28,15 @@ std::vector<quant::ParamSpec> training_param_specs() {
 
 std::vector<quant::ParamSpec> LwcMethod::param_specs() const { return training_param_specs(); }
 
-void LwcMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+std::map<LinearRole, quant::QuantizedLinear> train_clipping(pipeline::BlockContext& ctx,
+                                                            const std::map<LinearRole, torch::Tensor>& weights,
+                                                            const quant::MethodParams& params,
+                                                            const std::string& method) {
   const auto options = default_training(ctx, params.get_int("epochs"), params.get_string("aug_loss"),
-                                        params.get_int("batch"), name());
-  std::map<LinearRole, torch::Tensor> weights;
+                                        params.get_int("batch"), method);
   std::map<LinearRole, LearnableClipping> clips;
   std::vector<torch::Tensor> learned;
-  for (auto r : ctx.assigned()) {
-    const auto w = ctx.weight(r);
-    weights.emplace(r, w);
+  for (const auto& [r, w] : weights) {
     const auto& clip = clips.emplace(r, LearnableClipping(w.size(0), w.size(1), ctx.spec(r), w.device(), true))
                            .first->second;
     for (const auto& p : clip.parameters()) learned.push_back(p);
@@ -44,10 +44,18 @@ void LwcMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodP
   torch::optim::AdamW optimizer(
       learned, torch::optim::AdamWOptions(params.get_double("lwc_lr")).weight_decay(params.get_double("weight_decay")));
   std::map<LinearRole, TrainedWeight> trained;
-  for (auto r : ctx.assigned())
-    trained.emplace(r, [&clips, &weights, r] { return clips.at(r).fake_quantize(weights.at(r)); });
+  for (const auto& [r, w] : weights)
+    trained.emplace(r, [&clip = clips.at(r), &weight = w] { return clip.fake_quantize(weight); });
   train_block(ctx, trained, optimizer, options);
-  for (auto r : ctx.assigned()) ctx.commit(r, clips.at(r).quantize(weights.at(r)));
+  std::map<LinearRole, quant::QuantizedLinear> records;
+  for (const auto& [r, w] : weights) records.emplace(r, clips.at(r).quantize(w));
+  return records;
+}
+
+void LwcMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+  std::map<LinearRole, torch::Tensor> weights;
+  for (auto r : ctx.assigned()) weights.emplace(r, ctx.weight(r));
+  for (auto& [r, q] : train_clipping(ctx, weights, params, name())) ctx.commit(r, std::move(q));
 }
 
 }  // namespace qs::methods

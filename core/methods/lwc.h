@@ -6,7 +6,14 @@
 // FP model's trajectory (block_training.h); AdamW, lr 1e-2, no weight decay,
 // one sequence per step, 20 epochs (40 with the augmented loss at 2 bits).
 
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+#include "core/model/decoder.h"
 #include "core/quant/method.h"
+#include "core/quant/quantized_linear.h"
 
 namespace qs::methods {
 
@@ -17,11 +24,19 @@ class LwcMethod final : public quant::Method {
     return "LWC: OmniQuant's learnable weight clipping, trained per block (Shao et al. 2024)";
   }
   std::vector<quant::ParamSpec> param_specs() const override;
-  bool uses_fp_trajectory() const override { return true; }
+  bool uses_fp_trajectory(const quant::MethodParams&) const override { return true; }
   void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 // The training parameters LWC, LSI and the methods built on them share.
 std::vector<quant::ParamSpec> training_param_specs();
+
+// LWC on given weights: trains clipping factors for `weights` (float32
+// [out, in] per assigned linear; the block's own, or AWQ's scaled and clipped
+// ones) with training_param_specs()'s parameters from `params`, and returns
+// the records. `method` names the loss curve and log lines.
+std::map<model::LinearRole, quant::QuantizedLinear> train_clipping(
+    pipeline::BlockContext& ctx, const std::map<model::LinearRole, torch::Tensor>& weights,
+    const quant::MethodParams& params, const std::string& method);
 
 }  // namespace qs::methods

@@ -118,7 +118,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       choices[static_cast<size_t>(l)].emplace(role, std::move(c));
     }
     for (const auto& call : plan_block(l, choices[static_cast<size_t>(l)]))
-      carry_fp = carry_fp || call.method->uses_fp_trajectory();
+      carry_fp = carry_fp || call.method->uses_fp_trajectory(call.params);
   }
   if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
   const auto refinements = plan_refinements(choices);

@@ -30,8 +30,9 @@ class Method {
   // Methods that fit the quantized block to the FP model's own outputs (the
   // FP trajectory, as OmniQuant does) ask the pipeline to carry the FP
   // model's activations beside the quantized ones: one more activation set
-  // and one more FP forward per block.
-  virtual bool uses_fp_trajectory() const { return false; }
+  // and one more FP forward per block. Asked with the call's parameters: a
+  // method may train only under some of them (AWQ with quantizer "lwc").
+  virtual bool uses_fp_trajectory(const MethodParams&) const { return false; }
   virtual void quantize_block(pipeline::BlockContext& ctx, const MethodParams& params) const = 0;
 
   MethodParams default_params() const { return MethodParams(param_specs()); }

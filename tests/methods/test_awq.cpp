@@ -13,7 +13,9 @@ namespace {
 
 struct Silent : Feedback {
   std::vector<std::string> lines;
+  std::map<std::string, std::vector<double>> curves;
   void on_log(const std::string& l) override { lines.push_back(l); }
+  void on_curve_point(const std::string& series, int64_t, double value) override { curves[series].push_back(value); }
 };
 
 // One block whose normed activations have a few channels 25x larger than the
@@ -41,9 +43,11 @@ text::CalibrationSet random_calibration(int64_t vocab, int64_t n, int64_t len, u
 }
 
 pipeline::PipelineResult quantize(model::Decoder& dec, const std::string& method, int bits, Silent& fb,
-                                  bool auto_clip = true) {
+                                  bool auto_clip = true,
+                                  const std::vector<std::pair<std::string, quant::ParamValue>>& params = {}) {
   auto choice = pipeline::QuantPlan::make_choice(method, {bits, 32, false, 1.0}, "test");
   if (method == "awq") choice.params.set("auto_clip", auto_clip, "test");
+  for (const auto& [k, v] : params) choice.params.set(k, v, "test");
   pipeline::QuantPlan plan(choice);
   return pipeline::run_pipeline(dec, random_calibration(dec.config().vocab_size, 8, 48, 3), plan, {}, fb);
 }
@@ -88,6 +92,32 @@ class TestAwq : public QObject {
       const auto& norm = dec.norm_weight(0, model::NormRole::Input);
       QVERIFY(!torch::equal(norm, w.tensors.at("model.layers.0.input_layernorm.weight")));
     }
+  }
+
+  // Quantizer "lwc" (AWQ scales, then LWC): the scaled, clipped weights are
+  // LWC's starting point, so training on the block output lowers the error
+  // AWQ's own rounding leaves; the scales stay recorded, the loss is a curve,
+  // and only this quantizer asks the pipeline for the FP trajectory.
+  void lwcQuantizerImprovesOnAwqRounding() {
+    const auto w = outlier_model(false);
+    Silent fb;
+    model::Decoder awq(w, torch::kCPU, torch::kFloat32);
+    const double e_awq = quantize(awq, "awq", 3, fb).blocks[0].output_rel_mse;
+    model::Decoder both(w, torch::kCPU, torch::kFloat32);
+    const auto r = quantize(both, "awq", 3, fb, true, {{"quantizer", std::string("lwc")}, {"epochs", int64_t{5}}, {"lwc_lr", 5e-2}});
+    const double e_both = r.blocks[0].output_rel_mse;
+    QVERIFY2(e_both < 0.95 * e_awq, qPrintable(QString("AWQ+LWC %1 vs AWQ %2").arg(e_both).arg(e_awq)));
+    for (const auto& l : r.layers)
+      if (l.name.find("q_proj") != std::string::npos) QVERIFY(l.record->input_scale.defined());
+    QCOMPARE(fb.curves.size(), size_t{1});
+    QCOMPARE(fb.curves.begin()->first, std::string("layer 0 awq+lwc loss"));
+    QCOMPARE(fb.curves.begin()->second.size(), size_t{5 * 8});
+
+    methods::AwqMethod method;
+    auto params = method.default_params();
+    QVERIFY(!method.uses_fp_trajectory(params));
+    params.set("quantizer", std::string("lwc"), "test");
+    QVERIFY(method.uses_fp_trajectory(params));
   }
 
   void clipBoundsLowerGroupError() {
