@@ -31,6 +31,9 @@ void copy_tokenizer_files(const fs::path& source, const fs::path& dir) {
   if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") {
     GgufFile g(source);
     GgufWriter w;
+    // GGUF readers (transformers' gguf_file=, gguf-py) want the architecture
+    // before they look at anything else, a tokenizer-only file included.
+    copy_gguf_metadata(g, "general.architecture", w);
     if (copy_gguf_metadata(g, "tokenizer.", w) == 0)
       throw FormatError(source.string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
     w.write(dir / "tokenizer.gguf");

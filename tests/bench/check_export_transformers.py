@@ -4,7 +4,12 @@
 Run with the peer venv's python (tests/bench/peer_setup.sh: transformers and
 compressed-tensors):
 
-  check_export_transformers.py DIR --text FILE [--ctx 2048] [--limit-chunks K]
+  check_export_transformers.py DIR --text FILE [--ctx 2048] [--limit-chunks K] [--backend NAME]
+
+GPTQ and AWQ checkpoints load through gptqmodel (tests/bench/loaders_setup.sh
+makes a venv with it). --backend picks its kernel (e.g. gptq_torch,
+awq_torch): gptqmodel 7.6's automatic choice on a CPU is the ATen int4pack
+kernel, which refuses a group size that does not divide the row.
 
 DIR is loaded with AutoModelForCausalLM.from_pretrained on the CPU in float32,
 so the packed weights go through the format's own loader (compressed-tensors
@@ -47,14 +52,27 @@ def main():
     p.add_argument("--text", required=True)
     p.add_argument("--ctx", type=int, default=2048)
     p.add_argument("--limit-chunks", type=int, default=0)
+    p.add_argument("--backend", default="")
     a = p.parse_args()
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     t0 = time.time()
-    tok = AutoTokenizer.from_pretrained(a.dir)
-    model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32)
+    import os
+    if not os.path.exists(os.path.join(a.dir, "tokenizer.json")) and \
+            os.path.exists(os.path.join(a.dir, "tokenizer.gguf")):
+        tok = AutoTokenizer.from_pretrained(a.dir, gguf_file="tokenizer.gguf")
+    else:
+        tok = AutoTokenizer.from_pretrained(a.dir)
+    overrides = {}
+    if a.backend:
+        with open(os.path.join(a.dir, "config.json"), encoding="utf-8") as f:
+            qc = json.load(f)["quantization_config"]
+        from transformers import AwqConfig, GPTQConfig
+        kind = {"gptq": GPTQConfig, "awq": AwqConfig}[qc["quant_method"]]
+        overrides["quantization_config"] = kind(bits=qc["bits"], backend=a.backend)
+    model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32, **overrides)
     model.eval()
     load_s = time.time() - t0
     qc = getattr(model.config, "quantization_config", None)
@@ -78,7 +96,7 @@ def main():
             count += a.ctx - 1
             print(f"[check] window {i + 1}/{chunks}: running ppl {math.exp(nll / count):.4f}",
                   file=sys.stderr, flush=True)
-    print(json.dumps({"tool": "transformers", "dir": a.dir, "ppl": math.exp(nll / count), "chunks": chunks,
+    print(json.dumps({"tool": "transformers", "dir": a.dir, "backend": a.backend or "auto", "ppl": math.exp(nll / count), "chunks": chunks,
                       "ctx": a.ctx, "text_tokens": int(ids.numel()), "load_seconds": round(load_s, 2),
                       "eval_seconds": round(time.time() - t0, 2)}))
 

@@ -53,7 +53,7 @@ else
     "optimum==$OPTIMUM_VERSION" \
     "transformers==$TRANSFORMERS_VERSION" \
     "compressed-tensors==$COMPRESSED_TENSORS_VERSION" \
-    accelerate safetensors sentencepiece
+    accelerate safetensors sentencepiece gguf
   have_pins "${PINS[@]}" || { log "installed versions do not match the pins"; exit 1; }
 fi
 

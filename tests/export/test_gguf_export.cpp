@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/export/gguf_export.h"
 #include "core/export/packed_export.h"
+#include "core/io/checkpoint_files.h"
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_model.h"
 #include "core/io/gguf_writer.h"
@@ -119,6 +120,23 @@ class TestGgufExport : public QObject {
     auto w4 = quantized(fp, plan_of(4, true));
     fs::create_directories(dir / "hf");
     QVERIFY_THROWS_EXCEPTION(IoError, exporter::export_gguf(*w4, dir / "hf", "tiny", dir / "x.gguf"));
+  }
+
+  // The tokenizer an export of a GGUF model carries is a GGUF other readers
+  // open: transformers (gguf_file=) and gguf-py read general.architecture first.
+  void tokenizerCopiedFromAModelGgufNamesTheArchitecture() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    auto dec = quantized(test::make_tiny_llama(test::tiny_config(), 5), plan_of(4, true));
+    exporter::export_gguf(*dec, test::write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
+    fs::create_directories(dir / "copy");
+    io::copy_tokenizer_files(dir / "tiny.gguf", dir / "copy");
+    io::GgufFile copy(dir / "copy" / "tokenizer.gguf");
+    QCOMPARE(copy.get_string("general.architecture"), std::string("llama"));
+    QCOMPARE(copy.get_string_array("tokenizer.ggml.tokens").size(), size_t(101));
+    QCOMPARE(copy.tensors().size(), size_t(0));
+    for (const auto& k : copy.keys())
+      QVERIFY2(k == "general.architecture" || k.rfind("tokenizer.", 0) == 0, k.c_str());
   }
 
   void exportCommandWritesModelGgufAndCard() {
