@@ -1,6 +1,7 @@
 #include "core/io/checkpoint_files.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -8,6 +9,7 @@
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_metadata_copy.h"
 #include "core/io/gguf_writer.h"
+#include "core/text/tokenizer_json_writer.h"
 
 namespace qs::io {
 namespace fs = std::filesystem;
@@ -37,6 +39,16 @@ void copy_tokenizer_files(const fs::path& source, const fs::path& dir) {
     if (copy_gguf_metadata(g, "tokenizer.", w) == 0)
       throw FormatError(source.string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
     w.write(dir / "tokenizer.gguf");
+    std::optional<text::HfTokenizerFiles> hf;
+    try {
+      hf = text::hf_tokenizer_files_from_gguf(g);
+    } catch (const ConfigError&) {
+      // A vocabulary we do not tokenize still travels, as tokenizer.gguf.
+    }
+    if (hf) {
+      write_file_atomically(dir / "tokenizer.json", hf->tokenizer_json);
+      write_file_atomically(dir / "tokenizer_config.json", hf->tokenizer_config_json);
+    }
     return;
   }
   const fs::path from = fs::is_directory(source, ec) ? source : source.parent_path();

@@ -13,7 +13,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 
 // Copies the tokenizer of `source` into `dir`: tokenizer.json and its
 // companions from an HF directory (or the directory of a .safetensors file),
-// or the tokenizer.* metadata of a GGUF as tokenizer.gguf. Throws qs::IoError /
+// or the tokenizer.* metadata of a GGUF as tokenizer.gguf (plus an equivalent
+// tokenizer.json and tokenizer_config.json for byte-level BPE vocabularies,
+// which is what HF transformers and vLLM read). Throws qs::IoError /
 // qs::FormatError naming the source when it has no tokenizer.
 void copy_tokenizer_files(const std::filesystem::path& source, const std::filesystem::path& dir);
 

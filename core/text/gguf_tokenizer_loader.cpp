@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/io/gguf_file.h"
 #include "core/text/byte_level_bpe.h"
+#include "core/text/gguf_pre_tokenizer.h"
 #include "core/text/sentencepiece_bpe.h"
 #include "core/text/tokenizer.h"
 #include "core/text/unicode.h"
@@ -75,25 +76,6 @@ void merges_from_list(const io::GgufFile& g, BpeModel& model) {
   }
 }
 
-// The pre-tokenizer for tokenizer.ggml.pre, as llama.cpp names them.
-PreTokenizer byte_level_pre_tokenizer(const io::GgufFile& g, bool& ignore_merges) {
-  using Step = PreTokenizer::Step;
-  const std::string key = "tokenizer.ggml.pre";
-  const std::string pre = g.has(key) ? g.get_string(key) : "default";
-  const Step gpt2{Step::Kind::kRegex, SplitPattern::kGpt2};
-  ignore_merges = false;
-  if (pre == "default" || pre == "gpt-2" || pre == "gpt2") return PreTokenizer({gpt2});
-  if (pre == "smollm") return PreTokenizer({{Step::Kind::kDigits, SplitPattern::kGpt2, true}, gpt2});
-  if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe" || pre == "falcon3" || pre == "smaug-bpe" ||
-      pre == "dbrx") {
-    ignore_merges = true;  // as Llama-3's tokenizer.json and llama.cpp do
-    return PreTokenizer({{Step::Kind::kRegex, SplitPattern::kLlama3}});
-  }
-  if (pre == "qwen2" || pre == "deepseek-r1-qwen") return PreTokenizer({{Step::Kind::kRegex, SplitPattern::kQwen2}});
-  throw ConfigError(g.path().string(), key,
-                    "pre-tokenizer '" + pre + "' is not supported (default, gpt2, smollm, llama3, qwen2)");
-}
-
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const io::GgufFile& g) {
@@ -150,9 +132,10 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const io::GgufFile& g) {
   if (type == "gpt2") {
     require("tokenizer.ggml.merges");
     merges_from_list(g, model);
-    PreTokenizer pre = byte_level_pre_tokenizer(g, model.ignore_merges);
-    return std::make_unique<ByteLevelBpe>(std::move(model), AddedTokens(std::move(added)), std::move(pre), false,
-                                          special);
+    GgufPreTokenizer pre = gguf_pre_tokenizer(g);
+    model.ignore_merges = pre.ignore_merges;
+    return std::make_unique<ByteLevelBpe>(std::move(model), AddedTokens(std::move(added)),
+                                          PreTokenizer(std::move(pre.steps)), false, special);
   }
   if (g.has("tokenizer.ggml.merges")) {
     merges_from_list(g, model);

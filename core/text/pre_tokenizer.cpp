@@ -109,6 +109,15 @@ bool split_pattern_from_regex(std::string_view regex, SplitPattern& out) {
   return true;
 }
 
+std::string_view split_pattern_regex(SplitPattern pattern) {
+  switch (pattern) {
+    case SplitPattern::kGpt2: return kGpt2Regex;
+    case SplitPattern::kLlama3: return kLlama3Regex;
+    case SplitPattern::kQwen2: return kQwen2Regex;
+  }
+  return kGpt2Regex;
+}
+
 void PreTokenizer::split(const std::vector<char32_t>& cps,
                          std::vector<std::pair<uint32_t, uint32_t>>& pieces) const {
   if (!cps.empty()) split_range(cps, 0, static_cast<uint32_t>(cps.size()), 0, pieces);

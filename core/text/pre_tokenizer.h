@@ -22,6 +22,8 @@ enum class SplitPattern {
 
 // kGpt2 etc. for an HF Split regex, or false when the pattern is not one we know.
 bool split_pattern_from_regex(std::string_view regex, SplitPattern& out);
+// The HF regex text of `pattern`, as a tokenizer.json Split writes it.
+std::string_view split_pattern_regex(SplitPattern pattern);
 
 class PreTokenizer {
  public:

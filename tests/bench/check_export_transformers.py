@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Perplexity of an exported checkpoint as HF transformers computes it.
 
-Run with the peer venv's python (tests/bench/peer_setup.sh: transformers and
-compressed-tensors):
+Run with the loaders venv's python (tests/bench/loaders_setup.sh: transformers,
+compressed-tensors, and gptqmodel for GPTQ and AWQ checkpoints):
 
   check_export_transformers.py DIR --text FILE [--ctx 2048] [--limit-chunks K] [--backend NAME]
 
-GPTQ and AWQ checkpoints load through gptqmodel (tests/bench/loaders_setup.sh
-makes a venv with it). --backend picks its kernel (e.g. gptq_torch,
+The tokenizer is DIR's tokenizer.json (exports of a GGUF model carry one
+written from its metadata); older exports with only tokenizer.gguf are read
+through transformers' gguf_file=, whose pre-tokenizer differs from SmolLM2's
+own on digits. --backend picks gptqmodel's kernel (e.g. gptq_torch,
 awq_torch): gptqmodel 7.6's automatic choice on a CPU is the ATen int4pack
 kernel, which refuses a group size that does not divide the row.
 

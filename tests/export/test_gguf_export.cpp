@@ -11,6 +11,7 @@
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
+#include "core/text/tokenizer.h"
 #include "tests/export/tokenizer_gguf.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
@@ -137,6 +138,28 @@ class TestGgufExport : public QObject {
     QCOMPARE(copy.tensors().size(), size_t(0));
     for (const auto& k : copy.keys())
       QVERIFY2(k == "general.architecture" || k.rfind("tokenizer.", 0) == 0, k.c_str());
+    // and the same vocabulary as tokenizer.json, which transformers and vLLM read.
+    QVERIFY(fs::exists(dir / "copy" / "tokenizer_config.json"));
+    const auto tok = text::load_tokenizer_json(dir / "copy" / "tokenizer.json");
+    QCOMPARE(tok->vocab_size(), int64_t{101});
+    QCOMPARE(tok->bos_id(), 1);
+  }
+
+  // A vocabulary QuantScope cannot tokenize with still travels as tokenizer.gguf.
+  void unsupportedGgufTokenizerIsCopiedWithoutTokenizerJson() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    io::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "chameleon");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
+    w.add_string_array("tokenizer.ggml.merges", {"a b"});
+    w.write(dir / "odd.gguf");
+    fs::create_directories(dir / "copy");
+    io::copy_tokenizer_files(dir / "odd.gguf", dir / "copy");
+    QVERIFY(fs::exists(dir / "copy" / "tokenizer.gguf"));
+    QVERIFY(!fs::exists(dir / "copy" / "tokenizer.json"));
   }
 
   void exportCommandWritesModelGgufAndCard() {

@@ -16,6 +16,7 @@ inline std::filesystem::path write_tokenizer_gguf(const std::filesystem::path& d
   std::vector<std::string> tokens;
   for (int64_t i = 0; i < vocab; ++i) tokens.push_back("tok" + std::to_string(i));
   w.add_string_array("tokenizer.ggml.tokens", tokens);
+  w.add_string_array("tokenizer.ggml.merges", {});
   w.add_uint32("tokenizer.ggml.bos_token_id", 1);
   w.write(dir / "tokenizer.gguf");
   return dir / "tokenizer.gguf";

@@ -6,17 +6,24 @@
 // tables in the "generated" section, which are pasted here unchanged. The
 // tiny tokenizers are built here by the same rules as in that script.
 
+#include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <fstream>
 #include <map>
+#include <stdexcept>
 
 #include "core/error.h"
+#include "core/io/gguf_file.h"
 #include "core/io/gguf_writer.h"
 #include "core/text/byte_level_bpe.h"
 #include "core/text/tokenizer.h"
+#include "core/text/tokenizer_json_writer.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
@@ -575,22 +582,27 @@ const std::map<std::string, std::string> kByteLevelPre = {
 
 // Byte-level layout: ids 0..255 are the byte characters in byte order, then one
 // id per merge, then <|endoftext|>, <|im_start|>, <|im_end|>.
-std::string byte_level_json(const std::string& variant) {
-  std::string vocab;
-  int id = 0;
-  auto add = [&](const std::string& t) {
-    if (id > 0) vocab += ",";
-    vocab += json_string(t) + ":" + std::to_string(id);
-    ++id;
-  };
+std::vector<std::string> byte_level_tokens() {
+  std::vector<std::string> tokens;
   for (int b = 0; b < 256; ++b) {
     std::string s;
     const char32_t cp = qs::text::ByteLevelBpe::byte_to_code_point(static_cast<uint8_t>(b));
     if (cp < 0x80) s += static_cast<char>(cp);
     else s += {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
-    add(s);
+    tokens.push_back(s);
   }
-  for (const auto& [a, b] : kByteLevelMerges) add(a + b);
+  for (const auto& [a, b] : kByteLevelMerges) tokens.push_back(a + b);
+  return tokens;
+}
+
+std::string byte_level_json(const std::string& variant) {
+  std::string vocab;
+  int id = 0;
+  for (const auto& t : byte_level_tokens()) {
+    if (id > 0) vocab += ",";
+    vocab += json_string(t) + ":" + std::to_string(id);
+    ++id;
+  }
   return "{\"version\":\"1.0\",\"added_tokens\":[" + added_token(id, "<|endoftext|>") + "," +
          added_token(id + 1, "<|im_start|>") + "," + added_token(id + 2, "<|im_end|>") +
          "],\"normalizer\":null,\"pre_tokenizer\":" + kByteLevelPre.at(variant) +
@@ -600,6 +612,33 @@ std::string byte_level_json(const std::string& variant) {
          R"("end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":)" +
          (variant == "llama3" ? "true" : "false") + ",\"vocab\":{" + vocab +
          "},\"merges\":" + merges_json(kByteLevelMerges, true) + "}}";
+}
+
+// The pre-tokenizer names llama.cpp gives the byte-level variants above.
+const std::map<std::string, std::string> kGgufPre = {
+    {"gpt2", "gpt2"}, {"llama3", "llama-bpe"}, {"qwen2", "qwen2"}, {"smollm", "smollm"}};
+
+// The byte-level fixture as a GGUF stores it: the same ids, the three added
+// tokens typed control, merges as "a b".
+void write_byte_level_gguf(const std::string& variant, const std::string& path) {
+  auto tokens = byte_level_tokens();
+  std::vector<int64_t> types(tokens.size(), 1);
+  for (const char* t : {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}) {
+    tokens.push_back(t);
+    types.push_back(3);
+  }
+  std::vector<std::string> merges;
+  for (const auto& [a, b] : kByteLevelMerges) merges.push_back(a + " " + b);
+  qs::io::GgufWriter w;
+  w.add_string("general.architecture", "llama");
+  w.add_string("tokenizer.ggml.model", "gpt2");
+  w.add_string("tokenizer.ggml.pre", kGgufPre.at(variant));
+  w.add_string_array("tokenizer.ggml.tokens", tokens);
+  w.add_int_array("tokenizer.ggml.token_type", types);
+  w.add_string_array("tokenizer.ggml.merges", merges);
+  w.add_uint32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(tokens.size() - 2));
+  w.add_uint32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(tokens.size() - 1));
+  w.write(path);
 }
 
 // SentencePiece layout: <unk> <s> </s>, <0x00>..<0xFF>, the alphabet in code
@@ -691,6 +730,37 @@ class TestTokenizer : public QObject {
     const auto ids = tok.encode(c.text);
     QCOMPARE(ids_text(ids), ids_text(c.ids));
     QCOMPARE(QString::fromStdString(tok.decode(ids)), QString::fromStdString(c.decoded));
+  }
+
+  // A GGUF's tokenizer written out as tokenizer.json (what exports from a GGUF
+  // carry) must give HF's ids for the vocabulary, pre-tokenizer and added tokens.
+  void tokenizerJsonFromGgufMatchesHf_data() {
+    QTest::addColumn<int>("row");
+    for (size_t i = 0; i < kByteLevelCases.size(); ++i)
+      if (kGgufPre.count(kByteLevelCases[i].variant))
+        QTest::addRow("%s %zu", kByteLevelCases[i].variant, i) << static_cast<int>(i);
+  }
+  void tokenizerJsonFromGgufMatchesHf() {
+    QFETCH(int, row);
+    const EncodeCase& c = kByteLevelCases[static_cast<size_t>(row)];
+    const auto& tok = from_gguf_json(c.variant);
+    const auto ids = tok.encode(c.text);
+    QCOMPARE(ids_text(ids), ids_text(c.ids));
+    QCOMPARE(QString::fromStdString(tok.decode(ids)), QString::fromStdString(c.decoded));
+  }
+
+  void tokenizerConfigFromGguf() {
+    const auto& tok = from_gguf_json("smollm");
+    const int32_t n = static_cast<int32_t>(256 + kByteLevelMerges.size() + 3);
+    QCOMPARE(tok.vocab_size(), int64_t{n});
+    QCOMPARE(tok.bos_id(), n - 2);
+    QCOMPARE(tok.eos_id(), n - 1);
+    QCOMPARE(tok.add_bos(), false);
+    const QJsonObject config = read_json(dir_.filePath("smollm_from_gguf/tokenizer_config.json"));
+    QCOMPARE(config.value("tokenizer_class").toString(), QString("PreTrainedTokenizerFast"));
+    QCOMPARE(config.value("bos_token").toString(), QString("<|im_start|>"));
+    QCOMPARE(config.value("eos_token").toString(), QString("<|im_end|>"));
+    QVERIFY(config.value("pad_token").isNull());
   }
 
   void specialTokenIds() {
@@ -816,6 +886,7 @@ class TestTokenizer : public QObject {
     w.write(path.toStdString());
     const auto tok = qs::text::load_tokenizer_for_model(path.toStdString());
     QCOMPARE(tok->add_bos(), true);  // llama.cpp's default for SentencePiece
+    QVERIFY(!qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(path.toStdString())));  // stays tokenizer.gguf
     QCOMPARE(tok->bos_id(), 1);
     QCOMPARE(tok->eos_id(), 2);
     int checked = 0;
@@ -847,6 +918,29 @@ class TestTokenizer : public QObject {
     QCOMPARE(tok.vocab_size(), int64_t{49152});
   }
 
+  void demoModelTokenizerJsonFromGguf() {
+    if (qs::test::demo_model().empty())
+      QSKIP("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
+    const auto files = qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(qs::test::demo_model()));
+    QVERIFY(files.has_value());
+    QDir().mkpath(dir_.filePath("demo_json"));
+    write_file(dir_.filePath("demo_json/tokenizer.json"), files->tokenizer_json);
+    write_file(dir_.filePath("demo_json/tokenizer_config.json"), files->tokenizer_config_json);
+    const auto tok = qs::text::load_tokenizer_for_model(dir_.filePath("demo_json").toStdString());
+    for (const EncodeCase& c : kDemoCases) QCOMPARE(ids_text(tok->encode(c.text)), ids_text(c.ids));
+    QCOMPARE(tok->bos_id(), 1);
+    QCOMPARE(tok->eos_id(), 2);
+    QCOMPARE(tok->add_bos(), false);
+    QCOMPARE(tok->vocab_size(), int64_t{49152});
+    const QJsonObject config = read_json(dir_.filePath("demo_json/tokenizer_config.json"));
+    QCOMPARE(config.value("eos_token").toString(), QString::fromStdString(tok->decode({2})));
+    QVERIFY(config.value("chat_template").toString().contains("im_start"));
+    QCOMPARE(config.value("model_max_length").toInt(), 8192);
+    const auto path = qs::test::shared_data("wikitext2-test.raw");
+    if (path.empty()) QSKIP("../shared/data/wikitext2-test.raw is absent");
+    QCOMPARE(tok->encode(read_file(path)).size(), kWikitextTokenCount);
+  }
+
   void demoModelWikitext() {
     if (qs::test::demo_model().empty())
       QSKIP("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
@@ -871,6 +965,27 @@ class TestTokenizer : public QObject {
     const QString path = dir_.filePath(QString::fromStdString(name) + "/tokenizer.json");
     write_file(path, json);
     return qs::text::load_tokenizer_json(path.toStdString());
+  }
+
+  const qs::text::Tokenizer& from_gguf_json(const std::string& variant) {
+    auto& slot = tokenizers_[variant + "_from_gguf"];
+    if (slot) return *slot;
+    const QString dir = dir_.filePath(QString::fromStdString(variant) + "_from_gguf");
+    QDir().mkpath(dir);
+    const std::string gguf = dir_.filePath(QString::fromStdString(variant) + ".gguf").toStdString();
+    write_byte_level_gguf(variant, gguf);
+    const auto files = qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(gguf));
+    if (!files) throw std::runtime_error("no tokenizer.json for a byte-level GGUF");
+    write_file(dir + "/tokenizer.json", files->tokenizer_json);
+    write_file(dir + "/tokenizer_config.json", files->tokenizer_config_json);
+    slot = qs::text::load_tokenizer_for_model(dir.toStdString());
+    return *slot;
+  }
+
+  static QJsonObject read_json(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return QJsonDocument::fromJson(f.readAll()).object();
   }
 
   const qs::text::Tokenizer& demo() {
