@@ -20,7 +20,7 @@ constexpr const char* kUsage =
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then rilq]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
-    "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
+    "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
     "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
     "  project show FILE       what a .qsproj project holds, and whether its model changed\n"
     "  methods                 the quantization methods and their hyper-parameters with defaults\n"

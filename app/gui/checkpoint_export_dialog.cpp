@@ -34,6 +34,7 @@ struct FormatInfo {
 constexpr FormatInfo kFormats[] = {
     {"compressed-tensors", "pack-quantized safetensors: vLLM, HF transformers (compressed-tensors), llm-compressor"},
     {"gptq", "GPTQ v1 safetensors: GPTQModel / AutoGPTQ, HF transformers, vLLM (2, 3, 4, 8 bits)"},
+    {"gptq-v2", "GPTQModel v2 safetensors (zero points as they are, so asymmetric AWQ fits): GPTQModel, HF transformers"},
     {"awq", "AutoAWQ GEMM safetensors: AutoAWQ, vLLM, HF transformers (4 bits only)"},
     {"gguf", "GGUF (Q4_0, Q4_1, Q8_0, F16): llama.cpp, Ollama, LM Studio"},
 };

@@ -40,7 +40,7 @@ class CheckpointExportDialog : public QDialog {
   // Waits for an export in progress.
   ~CheckpointExportDialog() override;
 
-  // "compressed-tensors", "gptq", "awq" or "gguf".
+  // "compressed-tensors", "gptq", "gptq-v2", "awq" or "gguf".
   void set_format(const QString& format);
   void set_destination(const QString& dir);
   void start_export();

@@ -43,6 +43,7 @@ class CheckpointFormat {
 
 std::unique_ptr<CheckpointFormat> make_compressed_tensors_format();
 std::unique_ptr<CheckpointFormat> make_gptq_format();
+std::unique_ptr<CheckpointFormat> make_gptq_v2_format();
 std::unique_ptr<CheckpointFormat> make_awq_format();
 
 // Shared by the formats.

@@ -1,7 +1,9 @@
-// GPTQ checkpoints as AutoGPTQ / GPTQModel / HF transformers read them
-// (checkpoint_format "gptq", i.e. v1: qzeros store zero − 1): qweight, qzeros,
-// scales, g_idx per linear; one bits/group setting for the whole model. Reads
-// "gptq_v2" too (zeros stored as they are).
+// GPTQ checkpoints as AutoGPTQ / GPTQModel / HF transformers read them:
+// qweight, qzeros, scales, g_idx per linear; one bits/group setting for the
+// whole model. checkpoint_format "gptq" (v1, what every loader reads) stores
+// zero − 1 and so cannot hold a zero point of 0, which asymmetric grids meet
+// in a group of one sign (AWQ's scaled weights do); "gptq_v2" (GPTQModel's,
+// which transformers reads through it) stores the zero itself.
 
 #include "core/error.h"
 #include "core/export/checkpoint_format.h"
@@ -16,7 +18,8 @@ bool supported_bits(int bits) { return bits == 2 || bits == 3 || bits == 4 || bi
 
 class GptqFormat final : public CheckpointFormat {
  public:
-  const char* name() const override { return "gptq"; }
+  explicit GptqFormat(GptqZeros zeros) : zeros_(zeros) {}
+  const char* name() const override { return zeros_ == GptqZeros::kAsIs ? "gptq-v2" : "gptq"; }
 
   void check(const QuantizedMap& quantized, const std::vector<std::string>& kept_fp) const override {
     const auto spec = uniform_spec(quantized, "GPTQ");
@@ -30,16 +33,16 @@ class GptqFormat final : public CheckpointFormat {
       if ((q->in_features * spec.bits) % 32 != 0 || (q->out_features * spec.bits) % 32 != 0)
         throw ArgumentError(name + ": GPTQ packs whole 32-bit words, and " + std::to_string(q->out_features) + "×" +
                             std::to_string(q->in_features) + " at " + std::to_string(spec.bits) + " bits does not fill them");
-      if (q->zeros.min().item<int64_t>() < 1)
+      if (zeros_ == GptqZeros::kMinusOne && q->zeros.min().item<int64_t>() < 1)
         throw ArgumentError(name + " has a zero point of 0, which GPTQ v1 (it stores zero − 1) cannot hold; "
-                            "export as compressed-tensors or quantize symmetric");
+                            "export as gptq-v2 or compressed-tensors, or quantize symmetric");
     }
   }
 
   void add_linear(const std::string& name, const quant::QuantizedLinear& q, torch::ScalarType dtype,
                   TensorList& out) const override {
     out.emplace_back(name + ".qweight", gptq_pack_weight(q.codes, q.spec.bits));
-    out.emplace_back(name + ".qzeros", gptq_pack_zeros(q.zeros, q.spec.bits));
+    out.emplace_back(name + ".qzeros", gptq_pack_zeros(q.zeros, q.spec.bits, zeros_));
     out.emplace_back(name + ".scales", q.scales.t().to(dtype).contiguous());
     out.emplace_back(name + ".g_idx", group_index(q));
     if (q.bias.defined()) out.emplace_back(name + ".bias", q.bias.to(dtype));
@@ -60,7 +63,7 @@ class GptqFormat final : public CheckpointFormat {
             {"static_groups", false},
             {"true_sequential", true},
             {"damp_percent", 0.01},
-            {"checkpoint_format", "gptq"}};
+            {"checkpoint_format", zeros_ == GptqZeros::kAsIs ? "gptq_v2" : "gptq"}};
   }
 
   QuantizedMap read(const nlohmann::json& qc, const std::string& source,
@@ -102,13 +105,13 @@ class GptqFormat final : public CheckpointFormat {
         auto qzeros = take_tensor(tensors, zname, source);
         if (qzeros.dim() != 2 || qzeros.size(0) != groups_n)
           throw ArgumentError("shape is not [" + std::to_string(groups_n) + ", out·bits/32]");
-        q.zeros = gptq_unpack_zeros(qzeros, bits, q.out_features);
-        if (ckpt == "gptq_v2") q.zeros -= 1;
+        q.zeros = gptq_unpack_zeros(qzeros, bits, q.out_features,
+                                    ckpt == "gptq_v2" ? GptqZeros::kAsIs : GptqZeros::kMinusOne);
       } catch (const ArgumentError& e) {
         throw FormatError(source, "tensor '" + zname + "'", e.what());
       }
       // v1 stores zero − 1, so an all-ones pattern means a zero point of 2^bits, off the grid.
-      if (q.zeros.max().item<int64_t>() > q.spec.max_code())
+      if (ckpt == "gptq" && q.zeros.max().item<int64_t>() > q.spec.max_code())
         throw FormatError(source, "tensor '" + zname + "'",
                           "a stored zero − 1 of " + std::to_string(q.spec.max_code()) +
                               " means a zero point of 2^bits, outside the " + std::to_string(bits) + "-bit grid");
@@ -125,10 +128,14 @@ class GptqFormat final : public CheckpointFormat {
     }
     return out;
   }
+
+ private:
+  GptqZeros zeros_;
 };
 
 }  // namespace
 
-std::unique_ptr<CheckpointFormat> make_gptq_format() { return std::make_unique<GptqFormat>(); }
+std::unique_ptr<CheckpointFormat> make_gptq_format() { return std::make_unique<GptqFormat>(GptqZeros::kMinusOne); }
+std::unique_ptr<CheckpointFormat> make_gptq_v2_format() { return std::make_unique<GptqFormat>(GptqZeros::kAsIs); }
 
 }  // namespace qs::exporter

@@ -22,6 +22,7 @@ std::unique_ptr<CheckpointFormat> make_format(Format f) {
   switch (f) {
     case Format::CompressedTensors: return make_compressed_tensors_format();
     case Format::Gptq: return make_gptq_format();
+    case Format::GptqV2: return make_gptq_v2_format();
     case Format::Awq: return make_awq_format();
     case Format::Gguf: break;
   }
@@ -44,6 +45,9 @@ std::string loading_hint(Format f) {
              "`AutoModelForCausalLM.from_pretrained(dir)`, `vllm serve dir`.";
     case Format::Gptq:
       return "HF transformers (with `gptqmodel` installed), GPTQModel and vLLM load this directory as it is.";
+    case Format::GptqV2:
+      return "GPTQModel, and HF transformers with `gptqmodel` installed, load this directory as it is "
+             "(checkpoint_format gptq_v2: zero points stored as they are).";
     case Format::Awq:
       return "HF transformers (with an AWQ kernel package installed) and vLLM load this directory as it is.";
     case Format::Gguf:
@@ -87,9 +91,10 @@ std::string card(Format f, const ExportReport& r, const std::map<std::string, in
 Format parse_format(const std::string& name) {
   if (name == "compressed-tensors") return Format::CompressedTensors;
   if (name == "gptq") return Format::Gptq;
+  if (name == "gptq-v2") return Format::GptqV2;
   if (name == "awq") return Format::Awq;
   if (name == "gguf") return Format::Gguf;
-  throw ArgumentError("unknown export format '" + name + "' (compressed-tensors, gptq, awq, gguf)");
+  throw ArgumentError("unknown export format '" + name + "' (compressed-tensors, gptq, gptq-v2, awq, gguf)");
 }
 
 std::string format_name(Format f) { return f == Format::Gguf ? "gguf" : make_format(f)->name(); }
@@ -176,7 +181,8 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
   report.bytes = fs::file_size(dir / "model.safetensors");
   if (!options.tokenizer_source.empty()) io::copy_tokenizer_files(options.tokenizer_source, dir);
-  if (options.format == Format::Gptq) io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
+  if (options.format == Format::Gptq || options.format == Format::GptqV2)
+    io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
   write_adapter(report);
   io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
   auto config = json::parse(io::hf_config_to_json(c, dtype_text));

@@ -15,9 +15,9 @@
 
 namespace qs::exporter {
 
-enum class Format { CompressedTensors, Gptq, Awq, Gguf };
+enum class Format { CompressedTensors, Gptq, GptqV2, Awq, Gguf };
 
-// "compressed-tensors", "gptq", "awq", "gguf"; throws qs::ArgumentError listing them.
+// "compressed-tensors", "gptq", "gptq-v2", "awq", "gguf"; throws qs::ArgumentError listing them.
 Format parse_format(const std::string& name);
 std::string format_name(Format f);
 

@@ -61,16 +61,18 @@ torch::Tensor gptq_unpack_weight(const torch::Tensor& qweight, int bits, int64_t
   return quant::unpack_codes(qweight.t().contiguous(), bits, in_features);
 }
 
-torch::Tensor gptq_pack_zeros(const torch::Tensor& zeros, int bits) {
+torch::Tensor gptq_pack_zeros(const torch::Tensor& zeros, int bits, GptqZeros stored) {
   require_whole_words(zeros.size(0), bits, "out_features");
+  if (stored == GptqZeros::kAsIs) return quant::pack_codes(as_codes(zeros.t().contiguous(), bits, "zero point"), bits);
   if (zeros.numel() > 0 && zeros.min().item<int64_t>() < 1)
     throw ArgumentError("GPTQ v1 stores zero − 1 and cannot hold a zero point of 0");
   return quant::pack_codes(as_codes(zeros.t().contiguous() - 1, bits, "zero point − 1"), bits);
 }
 
-torch::Tensor gptq_unpack_zeros(const torch::Tensor& qzeros, int bits, int64_t out_features) {
+torch::Tensor gptq_unpack_zeros(const torch::Tensor& qzeros, int bits, int64_t out_features, GptqZeros stored) {
   require_whole_words(out_features, bits, "out_features");
-  return (quant::unpack_codes(qzeros, bits, out_features).to(torch::kInt32) + 1).t().contiguous();
+  const int offset = stored == GptqZeros::kMinusOne ? 1 : 0;
+  return (quant::unpack_codes(qzeros, bits, out_features).to(torch::kInt32) + offset).t().contiguous();
 }
 
 torch::Tensor awq_pack(const torch::Tensor& values) {

@@ -78,6 +78,10 @@ class TestExport : public QObject {
                                  << "gptq" << 4 << true;
     QTest::newRow("gptq w8") << "gptq"
                              << "rtn" << 8 << false;
+    QTest::newRow("gptq-v2 w4") << "gptq-v2"
+                                << "gptq" << 4 << false;
+    QTest::newRow("gptq-v2 w3") << "gptq-v2"
+                                << "rtn" << 3 << false;
     QTest::newRow("awq w4") << "awq"
                             << "awq" << 4 << false;
   }
@@ -119,6 +123,36 @@ class TestExport : public QObject {
     auto a = q.dec->forward(ids), b = reloaded.forward(ids);
     QVERIFY2(((a - b).abs().max() / a.abs().max()).item<double>() < 5e-3,
              std::to_string(((a - b).abs().max() / a.abs().max()).item<double>()).c_str());
+  }
+
+  // A zero point of 0 (a group of one sign on an asymmetric grid): GPTQ v1
+  // refuses it by layer and before writing anything, v2 holds it bit for bit.
+  void gptqV2HoldsAZeroPointOfZero() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto q = quantize(uniform("rtn", 4));
+    auto edited = std::make_shared<quant::QuantizedLinear>(*record(*q.dec, 1, model::LinearRole::Down));
+    edited->zeros = edited->zeros.clone();
+    edited->zeros[3][0] = 0;
+    q.dec->set_linear(1, model::LinearRole::Down,
+                      std::make_shared<quant::QuantizedLinearOp>(edited, torch::kCPU, torch::kFloat32));
+    exporter::ExportOptions o;
+    o.format = Format::Gptq;
+    const auto e = test::error_of<ArgumentError>([&] { exporter::export_checkpoint(*q.dec, o, root / "v1"); });
+    QVERIFY2(e.contains("model.layers.1.mlp.down_proj") && e.contains("gptq-v2"), qPrintable(e));
+    QVERIFY(!fs::exists(root / "v1"));
+
+    o.format = Format::GptqV2;
+    exporter::export_checkpoint(*q.dec, o, root / "v2");
+    const auto qc = read_json(root / "v2" / "config.json")["quantization_config"];
+    QCOMPARE(qc["checkpoint_format"].get<std::string>(), std::string("gptq_v2"));
+    QCOMPARE(read_json(root / "v2" / "quantize_config.json")["checkpoint_format"].get<std::string>(),
+             std::string("gptq_v2"));
+    const auto back = model::load_model(root / "v2");
+    const auto& got = back.quantized.at("model.layers.1.mlp.down_proj");
+    QCOMPARE(got->zeros[3][0].item<int>(), 0);
+    QVERIFY(torch::equal(got->zeros, edited->zeros));
+    QVERIFY(torch::equal(got->codes, edited->codes));
   }
 
   void configsSayWhatLoadersExpect() {

@@ -104,6 +104,14 @@ class TestPackedLayouts : public QObject {
     auto z = torch::ones({32, 2}, torch::kInt32);
     z[5][1] = 0;
     QVERIFY_THROWS_EXCEPTION(ArgumentError, exporter::gptq_pack_zeros(z, 4));
+    // v2 stores the zero itself, 0 included.
+    for (int bits : {2, 3, 4, 8}) {
+      auto z2 = random_codes(96, 3, bits, 13 + bits).to(torch::kInt32);
+      z2[7][2] = 0;
+      const auto packed = exporter::gptq_pack_zeros(z2, bits, exporter::GptqZeros::kAsIs);
+      QVERIFY(torch::equal(packed, autogptq_pack(z2.to(torch::kUInt8).t().contiguous(), bits).t()));
+      QVERIFY(torch::equal(exporter::gptq_unpack_zeros(packed, bits, 96, exporter::GptqZeros::kAsIs), z2));
+    }
     QVERIFY_THROWS_EXCEPTION(ArgumentError, exporter::gptq_pack_weight(random_codes(4, 40, 3, 1), 3));
   }
 
