@@ -10,7 +10,7 @@ The tokenizer is DIR's tokenizer.json (exports of a GGUF model carry one
 written from its metadata); older exports with only tokenizer.gguf are read
 through transformers' gguf_file=, whose pre-tokenizer differs from SmolLM2's
 own on digits. --backend picks gptqmodel's kernel (e.g. gptq_torch,
-awq_torch): gptqmodel 7.6's automatic choice on a CPU is the ATen int4pack
+torch_awq): gptqmodel 7.6's automatic choice on a CPU is the ATen int4pack
 kernel, which refuses a group size that does not divide the row.
 
 DIR is loaded with AutoModelForCausalLM.from_pretrained on the CPU in float32,
