@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/io/gguf_file.h"
 #include "core/text/byte_level_bpe.h"
-#include "core/text/gguf_pre_tokenizer.h"
+#include "core/text/gguf_vocab.h"
 #include "core/text/sentencepiece_bpe.h"
 #include "core/text/tokenizer.h"
 #include "core/text/unicode.h"
@@ -16,10 +16,6 @@
 namespace qs::text {
 
 namespace {
-
-// llama.cpp token types (tokenizer.ggml.token_type) that matter here; the
-// others are 5 unused and 6 byte.
-enum TokenType : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4 };
 
 struct Merge {
   int32_t left, right, merged;
@@ -100,7 +96,7 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const io::GgufFile& g) {
                         "invalid UTF-8 at byte " + std::to_string(bad) + " of the token");
     model.add_token(model.tokens[i], static_cast<int32_t>(i));
   }
-  std::vector<int64_t> types(n, kNormal);
+  std::vector<int64_t> types(n, kGgufNormal);
   if (g.has("tokenizer.ggml.token_type")) {
     types = g.get_int_array("tokenizer.ggml.token_type");
     if (types.size() != n)
@@ -122,11 +118,9 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const io::GgufFile& g) {
   special.add_bos = g.has("tokenizer.ggml.add_bos_token") ? g.get_bool("tokenizer.ggml.add_bos_token")
                                                           : type == "llama";
 
-  // Control and user-defined tokens (and <unk>, which transformers registers as
-  // special) are matched whole in the text.
   std::vector<AddedToken> added;
   for (size_t i = 0; i < n; ++i)
-    if (types[i] == kControl || types[i] == kUserDefined || types[i] == kUnknown)
+    if (gguf_token_is_added(types[i]))
       added.push_back({model.tokens[i], static_cast<int32_t>(i)});
 
   if (type == "gpt2") {

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/io/gguf_file.h"
-#include "core/text/gguf_pre_tokenizer.h"
+#include "core/text/gguf_vocab.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::text {
@@ -15,9 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 using Step = PreTokenizer::Step;
-
-// llama.cpp token types (tokenizer.ggml.token_type) that become added tokens.
-enum TokenType : int64_t { kUnknown = 2, kControl = 3, kUserDefined = 4 };
 
 // GPT-2's regex as the last step is ByteLevel's own; any other split becomes
 // an HF Split ahead of a ByteLevel that only maps bytes.
@@ -72,23 +69,23 @@ std::optional<HfTokenizerFiles> hf_tokenizer_files_from_gguf(const io::GgufFile&
   if (g.get_string("tokenizer.ggml.model") != "gpt2") return std::nullopt;
 
   const auto tokens = g.get_string_array("tokenizer.ggml.tokens");
-  const std::vector<int64_t> types =
-      g.has("tokenizer.ggml.token_type") ? g.get_int_array("tokenizer.ggml.token_type") : std::vector<int64_t>{};
+  // load_gguf_tokenizer checked that token_type, when present, has one entry per token.
+  const std::vector<int64_t> types = g.has("tokenizer.ggml.token_type") ? g.get_int_array("tokenizer.ggml.token_type")
+                                                                         : std::vector<int64_t>(tokens.size(), kGgufNormal);
   json added = json::array();
   json vocab = json::object();
   std::unordered_set<std::string_view> seen;
   for (size_t id = 0; id < tokens.size(); ++id) {
     // A vocabulary object holds one id per spelling; the first wins, as in the loader.
     if (seen.insert(tokens[id]).second) vocab[tokens[id]] = id;
-    const int64_t type = id < types.size() ? types[id] : 1;
-    if (type != kUnknown && type != kControl && type != kUserDefined) continue;
+    if (!gguf_token_is_added(types[id])) continue;
     added.push_back({{"id", id},
                      {"content", tokens[id]},
                      {"single_word", false},
                      {"lstrip", false},
                      {"rstrip", false},
                      {"normalized", false},
-                     {"special", type != kUserDefined}});
+                     {"special", types[id] != kGgufUserDefined}});
   }
   const GgufPreTokenizer pre = gguf_pre_tokenizer(g);
   const json doc = {

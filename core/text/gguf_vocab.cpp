@@ -1,4 +1,4 @@
-#include "core/text/gguf_pre_tokenizer.h"
+#include "core/text/gguf_vocab.h"
 
 #include "core/error.h"
 #include "core/io/gguf_file.h"
