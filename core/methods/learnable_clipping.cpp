@@ -1,13 +1,9 @@
 #include "core/methods/learnable_clipping.h"
 
 #include "core/error.h"
+#include "core/quant/ste_fake_quant.h"
 
 namespace qs::methods {
-namespace {
-
-torch::Tensor round_ste(const torch::Tensor& x) { return (torch::round(x) - x).detach() + x; }
-
-}  // namespace
 
 LearnableClipping::LearnableClipping(int64_t out, int64_t in, const quant::QuantSpec& spec, torch::Device device,
                                      bool learnable)
@@ -27,10 +23,9 @@ std::vector<torch::Tensor> LearnableClipping::parameters() const {
 
 std::pair<torch::Tensor, torch::Tensor> LearnableClipping::scale_and_zero(const torch::Tensor& w) const {
   QS_ASSERT(w.dim() == 2 && spec_.num_groups(w.size(1)) == groups_, "weight does not match the clipping");
-  const int64_t g = spec_.group_size;
-  auto grouped = quant::pad_to_groups(w, g).reshape({w.size(0), groups_, g});
-  auto wmax = grouped.amax(-1) * spec_.clip_ratio;
-  auto wmin = grouped.amin(-1) * spec_.clip_ratio;
+  auto [wmin, wmax] = quant::group_min_max(w, spec_.group_size);
+  wmin = wmin * spec_.clip_ratio;
+  wmax = wmax * spec_.clip_ratio;
   if (gamma_.defined()) {
     wmax = wmax * torch::sigmoid(gamma_);
     wmin = wmin * torch::sigmoid(beta_);
@@ -47,10 +42,7 @@ std::pair<torch::Tensor, torch::Tensor> LearnableClipping::scale_and_zero(const 
 
 torch::Tensor LearnableClipping::fake_quantize(const torch::Tensor& w) const {
   const auto [scale, zero] = scale_and_zero(w);
-  const int64_t g = spec_.group_size, in = w.size(1);
-  const auto s = quant::expand_groups(scale, g, in), z = quant::expand_groups(zero, g, in);
-  auto codes = (round_ste(w / s) + z).clamp(0.0, static_cast<double>(spec_.max_code()));
-  return (codes - z) * s;
+  return quant::fake_quantize_ste(w, scale, zero, spec_.group_size, spec_.max_code());
 }
 
 quant::GroupParams LearnableClipping::grid(const torch::Tensor& w) const {

@@ -1,5 +1,8 @@
 #include "core/quant/uniform_quantizer.h"
 
+#include <utility>
+#include <vector>
+
 #include "core/error.h"
 
 namespace qs::quant {
@@ -29,6 +32,24 @@ torch::Tensor pad_to_groups(const torch::Tensor& w, int64_t group) {
   return torch::cat({w, w.narrow(1, in - 1, 1).expand({w.size(0), padded - in})}, 1);
 }
 
+std::pair<torch::Tensor, torch::Tensor> group_min_max(const torch::Tensor& w, int64_t group) {
+  QS_ASSERT(w.dim() == 2 && group > 0, "group_min_max: w must be [out, in] with a positive group");
+  const int64_t out = w.size(0), in = w.size(1), full = in / group, rest = in - full * group;
+  std::vector<torch::Tensor> mins, maxs;
+  if (full > 0) {
+    const auto whole = w.narrow(1, 0, full * group).reshape({out, full, group});
+    mins.push_back(whole.amin(-1));
+    maxs.push_back(whole.amax(-1));
+  }
+  if (rest > 0) {
+    const auto last = w.narrow(1, full * group, rest);
+    mins.push_back(last.amin(-1, /*keepdim=*/true));
+    maxs.push_back(last.amax(-1, /*keepdim=*/true));
+  }
+  if (mins.size() == 1) return {mins[0], maxs[0]};
+  return {torch::cat(mins, 1), torch::cat(maxs, 1)};
+}
+
 torch::Tensor expand_groups(const torch::Tensor& per_group, int64_t group, int64_t in) {
   return per_group.repeat_interleave(group, 1).narrow(1, 0, in);
 }
@@ -36,11 +57,8 @@ torch::Tensor expand_groups(const torch::Tensor& per_group, int64_t group, int64
 GroupParams compute_group_params(const torch::Tensor& w, const QuantSpec& spec) {
   QS_ASSERT(w.dim() == 2, "weight must be [out, in]");
   spec.validate("quantizer");
-  const int64_t out = w.size(0), g = spec.effective_group(w.size(1));
-  auto grouped = pad_to_groups(w.to(torch::kFloat32), g).reshape({out, spec.num_groups(w.size(1)), g});
-  auto wmin = std::get<0>(grouped.min(-1)) * spec.clip_ratio;
-  auto wmax = std::get<0>(grouped.max(-1)) * spec.clip_ratio;
-  return params_from_range(wmin, wmax, spec);
+  auto [wmin, wmax] = group_min_max(w.to(torch::kFloat32), spec.effective_group(w.size(1)));
+  return params_from_range(wmin * spec.clip_ratio, wmax * spec.clip_ratio, spec);
 }
 
 GroupParams compute_slice_params(const torch::Tensor& w_slice, const QuantSpec& spec) {

@@ -21,6 +21,11 @@ struct GroupParams {
 // short last group reshapes like the others without changing its min/max.
 torch::Tensor pad_to_groups(const torch::Tensor& w, int64_t group);
 
+// Min and max of each group of `group` columns of w [out, in], the last group
+// possibly shorter: [out, groups] each, differentiable as amin/amax, without
+// the padded copy of w.
+std::pair<torch::Tensor, torch::Tensor> group_min_max(const torch::Tensor& w, int64_t group);
+
 // Per-group values [out, groups] spread to their columns: [out, in].
 torch::Tensor expand_groups(const torch::Tensor& per_group, int64_t group, int64_t in);
 
