@@ -150,13 +150,22 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   if (!clipping.empty())
     groups.emplace_back(clipping, std::make_unique<torch::optim::AdamWOptions>(
                                       torch::optim::AdamWOptions(params.get_double("lwc_lr")).weight_decay(wd)));
+  // The transforms of a step and their inverses, shared by the linears they
+  // feed: one solve per norm and step rather than one per linear.
+  BlockAffine step, inverses;
+  options.before_step = [&] {
+    step = current();
+    inverses = {};
+    if (step.input_norm.defined()) inverses.input_norm = input_transform(step.input_norm);
+    if (step.post_attention.defined()) inverses.post_attention = input_transform(step.post_attention);
+  };
+  options.before_step();
   std::map<LinearRole, TrainedWeight> trained;
   for (const auto& [r, wr] : w)
     trained.emplace(r, [&, r, wr] {
-      const auto affine = current();
-      auto q = clips.at(r).fake_quantize(transformed_weight(r, wr, affine, cfg));
-      const auto& a = input_affine(r, affine);
-      return a.defined() ? apply_input_transform(q, input_transform(a)) : q;
+      auto q = clips.at(r).fake_quantize(transformed_weight(r, wr, step, cfg));
+      const auto& t = input_affine(r, inverses);
+      return t.defined() ? apply_input_transform(q, t) : q;
     });
   if (!groups.empty()) {
     torch::optim::AdamW optimizer(std::move(groups));

@@ -74,6 +74,7 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
       int64_t count = 0;
       for (int64_t i = 0; i < n; i += batch) {
         ctx.check_cancelled();
+        if (options.before_step) options.before_step();
         const int64_t b = std::min(batch, n - i);
         auto out = decoder.run_block(layer, inputs.narrow(0, i, b)).to(torch::kFloat32);
         auto loss = torch::mse_loss(out, fp_out.narrow(0, i, b).to(torch::kFloat32));

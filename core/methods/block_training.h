@@ -24,6 +24,9 @@ struct TrainingOptions {
   std::string method;  // names the loss curve and the log lines: "lwc"
   // Called before each epoch (0-based), e.g. to widen AffineQuant's mask.
   std::function<void(int64_t epoch)> on_epoch;
+  // Called before each step's forward, e.g. to compute once what several of
+  // the step's weights share (AffineQuant's inverse transforms).
+  std::function<void()> before_step;
 };
 
 // The float32 [out, in] weight a linear has during training, differentiable
