@@ -23,22 +23,13 @@ TORCH_VERSION=2.11.0
 
 log() { echo "[loaders_setup] $*" >&2; }
 
-have_pins() {
-  "$LOADERS_VENV/bin/python" - "$@" <<'PY' 2>/dev/null
-import sys
-from importlib.metadata import version
-want = dict(a.split("=", 1) for a in sys.argv[1:])
-for pkg, ver in want.items():
-    if version(pkg).split("+")[0] != ver:
-        sys.exit(1)
-PY
-}
+source "$(dirname "${BASH_SOURCE[0]}")/venv_pins.sh"
 
 PINS=(gptqmodel="$GPTQMODEL_VERSION" optimum="$OPTIMUM_VERSION"
       transformers="$TRANSFORMERS_VERSION" torch="$TORCH_VERSION"
       compressed-tensors="$COMPRESSED_TENSORS_VERSION")
 
-if [ -x "$LOADERS_VENV/bin/python" ] && have_pins "${PINS[@]}"; then
+if [ -x "$LOADERS_VENV/bin/python" ] && venv_has_pins "$LOADERS_VENV/bin/python" "${PINS[@]}"; then
   log "reusing $LOADERS_VENV"
 else
   if [ ! -x "$LOADERS_VENV/bin/python" ]; then
@@ -54,7 +45,7 @@ else
     "transformers==$TRANSFORMERS_VERSION" \
     "compressed-tensors==$COMPRESSED_TENSORS_VERSION" \
     accelerate safetensors sentencepiece gguf
-  have_pins "${PINS[@]}" || { log "installed versions do not match the pins"; exit 1; }
+  venv_has_pins "$LOADERS_VENV/bin/python" "${PINS[@]}" || { log "installed versions do not match the pins"; exit 1; }
 fi
 
 "$LOADERS_VENV/bin/python" - <<'PY'

@@ -20,23 +20,13 @@ TORCH_VERSION=2.11.0
 
 log() { echo "[peer_setup] $*" >&2; }
 
-have_pins() {
-  "$PEER_VENV/bin/python" - "$@" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-want = dict(a.split("=", 1) for a in sys.argv[1:])
-for pkg, ver in want.items():
-    got = version(pkg).split("+")[0]
-    if got != ver:
-        sys.exit(1)
-import gguf, safetensors, sentencepiece  # noqa: F401  (fp-checkpoint needs them)
-EOF
-}
+source "$(dirname "${BASH_SOURCE[0]}")/venv_pins.sh"
 
 PINS=(llmcompressor="$LLMCOMPRESSOR_VERSION" compressed-tensors="$COMPRESSED_TENSORS_VERSION"
       transformers="$TRANSFORMERS_VERSION" torch="$TORCH_VERSION")
+MODULES=(gguf safetensors sentencepiece)  # peer_llmcompressor.py's fp-checkpoint needs them
 
-if [ -x "$PEER_VENV/bin/python" ] && have_pins "${PINS[@]}"; then
+if [ -x "$PEER_VENV/bin/python" ] && venv_has_pins "$PEER_VENV/bin/python" "${PINS[@]}" -- "${MODULES[@]}"; then
   log "reusing $PEER_VENV"
 else
   if [ ! -x "$PEER_VENV/bin/python" ]; then
@@ -51,7 +41,7 @@ else
     "compressed-tensors==$COMPRESSED_TENSORS_VERSION" \
     "transformers==$TRANSFORMERS_VERSION" \
     gguf sentencepiece safetensors
-  have_pins "${PINS[@]}" || { log "installed versions do not match the pins"; exit 1; }
+  venv_has_pins "$PEER_VENV/bin/python" "${PINS[@]}" -- "${MODULES[@]}" || { log "installed versions do not match the pins"; exit 1; }
 fi
 
 "$PEER_VENV/bin/python" - <<'EOF'
