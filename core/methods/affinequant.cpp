@@ -160,13 +160,10 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     if (step.post_attention.defined()) inverses.post_attention = input_transform(step.post_attention);
   };
   options.before_step();
+  options.input_transform = [&inverses](LinearRole r) { return input_affine(r, inverses); };
   std::map<LinearRole, TrainedWeight> trained;
   for (const auto& [r, wr] : w)
-    trained.emplace(r, [&, r, wr] {
-      auto q = clips.at(r).fake_quantize(transformed_weight(r, wr, step, cfg));
-      const auto& t = input_affine(r, inverses);
-      return t.defined() ? apply_input_transform(q, t) : q;
-    });
+    trained.emplace(r, [&, r, wr] { return clips.at(r).fake_quantize(transformed_weight(r, wr, step, cfg)); });
   if (!groups.empty()) {
     torch::optim::AdamW optimizer(std::move(groups));
     train_block(ctx, trained, optimizer, options);

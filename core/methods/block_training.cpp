@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/methods/affine_fold.h"
+#include "core/methods/transformed_inputs.h"
 #include "core/number_format.h"
 
 namespace qs::methods {
@@ -11,29 +13,41 @@ namespace {
 
 using model::LinearRole;
 
-// A linear whose weight is recomputed, with gradients, on every forward.
+// A linear whose weight (and input transform) is recomputed, with gradients,
+// on every forward.
 class TrainingLinear final : public model::LinearOp {
  public:
-  TrainingLinear(TrainedWeight weight, torch::Tensor bias, int64_t in, int64_t out)
-      : weight_(std::move(weight)), bias_(std::move(bias)), in_(in), out_(out) {}
+  using Transform = std::function<torch::Tensor()>;
+  TrainingLinear(TrainedWeight weight, Transform transform, std::shared_ptr<TransformedInputs> inputs,
+                 torch::Tensor bias, int64_t in, int64_t out)
+      : weight_(std::move(weight)),
+        transform_(std::move(transform)),
+        inputs_(std::move(inputs)),
+        bias_(std::move(bias)),
+        in_(in),
+        out_(out) {}
   torch::Tensor forward(const torch::Tensor& x) const override {
-    return torch::linear(x, weight_().to(x.scalar_type()), bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
+    const auto t = transform_();
+    return torch::linear(t.defined() ? inputs_->apply(x, t) : x, weight_().to(x.scalar_type()),
+                         bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
   }
   int64_t in_features() const override { return in_; }
   int64_t out_features() const override { return out_; }
   torch::Tensor dense_weight() const override {
     torch::NoGradGuard no_grad;
-    return weight_().detach();
+    const auto t = transform_();
+    return t.defined() ? apply_input_transform(weight_(), t) : weight_().detach();
   }
   torch::Tensor bias() const override { return bias_; }
 
  private:
   TrainedWeight weight_;
+  Transform transform_;
+  std::shared_ptr<TransformedInputs> inputs_;
   torch::Tensor bias_;
   int64_t in_;
   int64_t out_;
 };
-
 
 }  // namespace
 
@@ -60,10 +74,15 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
   const std::string series = "layer " + std::to_string(layer) + " " + options.method + " loss";
 
   const auto saved = decoder.block_state(layer);
+  auto transformed = std::make_shared<TransformedInputs>();
   for (const auto& [role, weight] : weights) {
     const auto& op = decoder.linear(layer, role);
+    TrainingLinear::Transform transform = [&options, role] {
+      return options.input_transform ? options.input_transform(role) : torch::Tensor();
+    };
     decoder.set_linear(layer, role,
-                       std::make_shared<TrainingLinear>(weight, op->bias(), op->in_features(), op->out_features()));
+                       std::make_shared<TrainingLinear>(weight, std::move(transform), transformed, op->bias(),
+                                                        op->in_features(), op->out_features()));
   }
   TrainingResult result;
   try {
@@ -74,6 +93,7 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
       int64_t count = 0;
       for (int64_t i = 0; i < n; i += batch) {
         ctx.check_cancelled();
+        transformed->clear();
         if (options.before_step) options.before_step();
         const int64_t b = std::min(batch, n - i);
         auto out = decoder.run_block(layer, inputs.narrow(0, i, b)).to(torch::kFloat32);
@@ -99,9 +119,11 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
                          format_number("%.4e", mean));
     }
   } catch (...) {
+    transformed->clear();
     decoder.restore_block_state(layer, saved);
     throw;
   }
+  transformed->clear();
   decoder.restore_block_state(layer, saved);
   return result;
 }

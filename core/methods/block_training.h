@@ -27,10 +27,16 @@ struct TrainingOptions {
   // Called before each step's forward, e.g. to compute once what several of
   // the step's weights share (AffineQuant's inverse transforms).
   std::function<void()> before_step;
+  // The transform in front of a trained linear (a matrix [in, in] or a
+  // diagonal [in]; undefined: none), applied to the linear's input rather
+  // than folded into its weight, so the linears sharing an input and a
+  // transform compute T·x once per step (transformed_inputs.h).
+  std::function<torch::Tensor(model::LinearRole)> input_transform;
 };
 
 // The float32 [out, in] weight a linear has during training, differentiable
-// in the method's parameters.
+// in the method's parameters; it multiplies the input after the linear's
+// input transform, if any.
 using TrainedWeight = std::function<torch::Tensor()>;
 
 struct TrainingResult {
