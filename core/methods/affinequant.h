@@ -1,8 +1,10 @@
 #pragma once
 // AffineQuant (Ma et al. 2024, bytedance/AffineQuant) in its weight-only form:
 // per block, learnable equivalent transforms (affine_fold.h) — a dense
-// hidden×hidden matrix after each RMSNorm (`ln_matrix`, as the official
-// W2/W3/W4A16 scripts run it; off: diagonal scales folded into the norms)
+// hidden×hidden matrix after each RMSNorm (`ln_matrix`, as every official
+// LLaMA script and the Llama-2 W2 and per-channel W3 ones run it, with
+// stability 1e-2; the Llama-2-7B W3/W4 g128 scripts run without it; off:
+// diagonal scales folded into the norms)
 // and one d×d matrix per KV head between v_proj and o_proj — initialised to
 // the diagonal SmoothQuant scales (α = 0.5), trained with OmniQuant's
 // clipping factors (LWC) on the block output against the FP model's
