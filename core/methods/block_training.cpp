@@ -5,7 +5,6 @@
 
 #include "core/error.h"
 #include "core/methods/affine_fold.h"
-#include "core/methods/transformed_inputs.h"
 #include "core/number_format.h"
 
 namespace qs::methods {
@@ -14,23 +13,15 @@ namespace {
 using model::LinearRole;
 
 // A linear whose weight (and input transform) is recomputed, with gradients,
-// on every forward.
+// on every forward. The decoder computes T·x once for the linears sharing a
+// transform (Decoder::apply_linear); the step's transforms are one tensor
+// each, which it recognises.
 class TrainingLinear final : public model::LinearOp {
  public:
   using Transform = std::function<torch::Tensor()>;
-  TrainingLinear(TrainedWeight weight, Transform transform, std::shared_ptr<TransformedInputs> inputs,
-                 torch::Tensor bias, int64_t in, int64_t out)
-      : weight_(std::move(weight)),
-        transform_(std::move(transform)),
-        inputs_(std::move(inputs)),
-        bias_(std::move(bias)),
-        in_(in),
-        out_(out) {}
-  torch::Tensor forward(const torch::Tensor& x) const override {
-    const auto t = transform_();
-    return torch::linear(t.defined() ? inputs_->apply(x, t) : x, weight_().to(x.scalar_type()),
-                         bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
-  }
+  TrainingLinear(TrainedWeight weight, Transform transform, torch::Tensor bias, int64_t in, int64_t out)
+      : weight_(std::move(weight)), transform_(std::move(transform)), bias_(std::move(bias)), in_(in), out_(out) {}
+  torch::Tensor forward(const torch::Tensor& x) const override { return forward_transformed(transform_input(x), x); }
   int64_t in_features() const override { return in_; }
   int64_t out_features() const override { return out_; }
   torch::Tensor dense_weight() const override {
@@ -39,11 +30,20 @@ class TrainingLinear final : public model::LinearOp {
     return t.defined() ? apply_input_transform(weight_(), t) : weight_().detach();
   }
   torch::Tensor bias() const override { return bias_; }
+  torch::Tensor input_transform() const override { return transform_(); }
+  torch::Tensor transform_input(const torch::Tensor& x) const override {
+    const auto t = transform_();
+    if (!t.defined()) return x;
+    const auto tx = t.to(x.scalar_type());
+    return tx.dim() == 1 ? x * tx : torch::linear(x, tx);
+  }
+  torch::Tensor forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const override {
+    return torch::linear(tx, weight_().to(x.scalar_type()), bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
+  }
 
  private:
   TrainedWeight weight_;
   Transform transform_;
-  std::shared_ptr<TransformedInputs> inputs_;
   torch::Tensor bias_;
   int64_t in_;
   int64_t out_;
@@ -74,15 +74,14 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
   const std::string series = "layer " + std::to_string(layer) + " " + options.method + " loss";
 
   const auto saved = decoder.block_state(layer);
-  auto transformed = std::make_shared<TransformedInputs>();
   for (const auto& [role, weight] : weights) {
     const auto& op = decoder.linear(layer, role);
     TrainingLinear::Transform transform = [&options, role] {
       return options.input_transform ? options.input_transform(role) : torch::Tensor();
     };
     decoder.set_linear(layer, role,
-                       std::make_shared<TrainingLinear>(weight, std::move(transform), transformed, op->bias(),
-                                                        op->in_features(), op->out_features()));
+                       std::make_shared<TrainingLinear>(weight, std::move(transform), op->bias(), op->in_features(),
+                                                        op->out_features()));
   }
   TrainingResult result;
   try {
@@ -93,7 +92,6 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
       int64_t count = 0;
       for (int64_t i = 0; i < n; i += batch) {
         ctx.check_cancelled();
-        transformed->clear();
         if (options.before_step) options.before_step();
         const int64_t b = std::min(batch, n - i);
         auto out = decoder.run_block(layer, inputs.narrow(0, i, b)).to(torch::kFloat32);
@@ -119,11 +117,9 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
                          format_number("%.4e", mean));
     }
   } catch (...) {
-    transformed->clear();
     decoder.restore_block_state(layer, saved);
     throw;
   }
-  transformed->clear();
   decoder.restore_block_state(layer, saved);
   return result;
 }

@@ -30,7 +30,7 @@ struct TrainingOptions {
   // The transform in front of a trained linear (a matrix [in, in] or a
   // diagonal [in]; undefined: none), applied to the linear's input rather
   // than folded into its weight, so the linears sharing an input and a
-  // transform compute T·x once per step (transformed_inputs.h).
+  // transform compute T·x once per step (Decoder::apply_linear).
   std::function<torch::Tensor(model::LinearRole)> input_transform;
 };
 

@@ -83,6 +83,7 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
         bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
       b.linears[r] = std::make_shared<DenseLinear>(std::move(weight), std::move(bias));
     }
+    match_transforms(b);
   }
 }
 
@@ -94,10 +95,44 @@ torch::Tensor Decoder::rms_norm(const torch::Tensor& x, const torch::Tensor& w) 
   return w * xf.to(x.scalar_type());
 }
 
-torch::Tensor Decoder::apply_linear(int64_t layer, const Block& b, LinearRole role,
-                                    const torch::Tensor& x) const {
+bool Decoder::Block::same_transform(const torch::Tensor& a, const torch::Tensor& b) const {
+  if (a.is_same(b)) return true;
+  for (const auto& [p, q] : equal_transforms)
+    if ((p.is_same(a) && q.is_same(b)) || (p.is_same(b) && q.is_same(a))) return true;
+  return false;
+}
+
+void Decoder::match_transforms(Block& b) {
+  static const std::array<std::vector<LinearRole>, 2> kSharedInputs = {
+      std::vector<LinearRole>{LinearRole::Q, LinearRole::K, LinearRole::V},
+      std::vector<LinearRole>{LinearRole::Gate, LinearRole::Up}};
+  b.equal_transforms.clear();
+  for (const auto& group : kSharedInputs) {
+    std::vector<torch::Tensor> seen;
+    for (auto role : group) {
+      const auto t = b.linears[static_cast<size_t>(role)]->input_transform();
+      if (!t.defined()) continue;
+      for (const auto& s : seen)
+        if (!s.is_same(t) && s.sizes() == t.sizes() && s.scalar_type() == t.scalar_type() &&
+            s.device() == t.device() && torch::equal(s, t))
+          b.equal_transforms.emplace_back(s, t);
+      seen.push_back(t);
+    }
+  }
+}
+
+torch::Tensor Decoder::apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
+                                    SharedInput* shared) const {
   const auto r = static_cast<size_t>(role);
-  auto y = b.linears[r]->forward(x);
+  const auto& op = b.linears[r];
+  torch::Tensor y;
+  if (const auto t = shared ? op->input_transform() : torch::Tensor(); t.defined()) {
+    if (!shared->transform.defined() || !b.same_transform(shared->transform, t))
+      *shared = {t, op->transform_input(x)};
+    y = op->forward_transformed(shared->transformed, x);
+  } else {
+    y = op->forward(x);
+  }
   if (!linear_hooks_.empty()) {
     const LinearSite site{layer, role, b.names[r]};
     for (const auto& [id, hook] : linear_hooks_) hook(site, x, y);
@@ -108,9 +143,11 @@ torch::Tensor Decoder::apply_linear(int64_t layer, const Block& b, LinearRole ro
 torch::Tensor Decoder::attention(int64_t layer, const Block& b, const torch::Tensor& x) {
   const auto& c = config_;
   const int64_t B = x.size(0), T = x.size(1), D = c.head_dim;
-  auto q = apply_linear(layer, b, LinearRole::Q, x).view({B, T, c.num_heads, D}).transpose(1, 2);
-  auto k = apply_linear(layer, b, LinearRole::K, x).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
-  auto v = apply_linear(layer, b, LinearRole::V, x).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
+  SharedInput shared;
+  auto q = apply_linear(layer, b, LinearRole::Q, x, &shared).view({B, T, c.num_heads, D}).transpose(1, 2);
+  auto k = apply_linear(layer, b, LinearRole::K, x, &shared).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
+  auto v = apply_linear(layer, b, LinearRole::V, x, &shared).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
+  shared = {};  // T·x is not needed past the projections
   auto [cos, sin] = rope_.get(T);
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
@@ -128,8 +165,10 @@ torch::Tensor Decoder::attention(int64_t layer, const Block& b, const torch::Ten
 }
 
 torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x) const {
-  auto gate = apply_linear(layer, b, LinearRole::Gate, x);
-  auto up = apply_linear(layer, b, LinearRole::Up, x);
+  SharedInput shared;
+  auto gate = apply_linear(layer, b, LinearRole::Gate, x, &shared);
+  auto up = apply_linear(layer, b, LinearRole::Up, x, &shared);
+  shared = {};
   return apply_linear(layer, b, LinearRole::Down, torch::silu(gate) * up);
 }
 
@@ -211,6 +250,7 @@ void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
   b.input_norm = state.input_norm;
   b.post_attention_norm = state.post_attention_norm;
   b.linears = state.linears;
+  match_transforms(b);
 }
 
 std::shared_ptr<const LinearOp> Decoder::linear(int64_t layer, LinearRole role) const {
@@ -225,6 +265,7 @@ void Decoder::set_linear(int64_t layer, LinearRole role, std::shared_ptr<const L
     throw ArgumentError("Decoder::set_linear: " + linear_name(layer, role) +
                         " replacement has the wrong shape");
   slot = std::move(op);
+  match_transforms(blocks_[layer]);
 }
 
 HookId Decoder::add_linear_hook(LinearHook hook) {

@@ -112,10 +112,23 @@ class Decoder {
     torch::Tensor post_attention_norm;
     std::array<std::shared_ptr<const LinearOp>, 7> linears;
     std::array<std::string, 7> names;
+    // Input transforms of linears reading one input (q, k, v; gate, up) that
+    // are distinct tensors with equal values, found when the linears were
+    // installed, so a forward recognises them without comparing values.
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> equal_transforms;
+    bool same_transform(const torch::Tensor& a, const torch::Tensor& b) const;
+  };
+  // The input transform the previous linear reading the same input applied,
+  // and its result.
+  struct SharedInput {
+    torch::Tensor transform;
+    torch::Tensor transformed;
   };
 
+  static void match_transforms(Block& b);
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
-  torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x) const;
+  torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
+                             SharedInput* shared = nullptr) const;
   torch::Tensor attention(int64_t layer, const Block& b, const torch::Tensor& x);
   torch::Tensor mlp(int64_t layer, const Block& b, const torch::Tensor& x) const;
 

@@ -19,6 +19,19 @@ class LinearOp {
   // The weight as a dense [out, in] tensor (dequantized where needed), for analysis.
   virtual torch::Tensor dense_weight() const = 0;
   virtual torch::Tensor bias() const = 0;  // undefined when there is none
+
+  // A transform T the op applies to its input before anything else, as the
+  // tensor that identifies it; undefined when there is none. Linears that read
+  // one input through equal transforms (AffineQuant's matrix after a norm, in
+  // front of q, k and v) let the decoder compute T·x once for all of them.
+  virtual torch::Tensor input_transform() const { return {}; }
+  // T·x; x itself when there is no transform.
+  virtual torch::Tensor transform_input(const torch::Tensor& x) const { return x; }
+  // forward(x), given tx = transform_input(x) computed once for several ops.
+  virtual torch::Tensor forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const {
+    (void)tx;
+    return forward(x);
+  }
 };
 
 class DenseLinear final : public LinearOp {

@@ -27,7 +27,11 @@ PackedLinearOp::PackedLinearOp(std::shared_ptr<const QuantizedLinear> q, const s
 }
 
 torch::Tensor PackedLinearOp::forward(const torch::Tensor& x) const {
-  return side_.add_branch(kernels::packed_matmul(side_.input(x), w_, side_.bias), x);
+  return forward_transformed(side_.input(x), x);
+}
+
+torch::Tensor PackedLinearOp::forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const {
+  return side_.add_branch(kernels::packed_matmul(tx, w_, side_.bias), x);
 }
 
 torch::Tensor PackedLinearOp::dense_weight() const {

@@ -116,7 +116,11 @@ QuantizedLinearOp::QuantizedLinearOp(std::shared_ptr<const QuantizedLinear> q, t
 }
 
 torch::Tensor QuantizedLinearOp::forward(const torch::Tensor& x) const {
-  return side_.add_branch(torch::linear(side_.input(x), w_, side_.bias), x);
+  return forward_transformed(side_.input(x), x);
+}
+
+torch::Tensor QuantizedLinearOp::forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const {
+  return side_.add_branch(torch::linear(tx, w_, side_.bias), x);
 }
 
 torch::Tensor QuantizedLinearOp::dense_weight() const { return side_.dense(w_); }

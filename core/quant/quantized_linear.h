@@ -78,6 +78,9 @@ class QuantizedLinearOp final : public model::LinearOp {
   int64_t out_features() const override { return q_->out_features; }
   torch::Tensor dense_weight() const override;
   torch::Tensor bias() const override { return side_.bias; }
+  torch::Tensor input_transform() const override { return side_.transform; }
+  torch::Tensor transform_input(const torch::Tensor& x) const override { return side_.input(x); }
+  torch::Tensor forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const override;
 
   const std::shared_ptr<const QuantizedLinear>& record() const { return q_; }
 
