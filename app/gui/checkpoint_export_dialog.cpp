@@ -16,6 +16,7 @@
 #include <exception>
 #include <new>
 
+#include "app/gui/background_priority.h"
 #include "core/error.h"
 #include "core/export/packed_export.h"
 #if QS_WITH_HDF5
@@ -137,6 +138,7 @@ void CheckpointExportDialog::start_export() {
   status_->setText(tr("Exporting…"));
   export_->setEnabled(false);
   thread_ = QThread::create([this, source, o, dir]() mutable {
+    lower_current_thread_priority();
     QString message, report;
     try {
 #if QS_WITH_HDF5

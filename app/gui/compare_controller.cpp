@@ -7,6 +7,7 @@
 #include <exception>
 #include <new>
 
+#include "app/gui/background_priority.h"
 #include "app/gui/calibration_source.h"
 #include "app/gui/project_outline.h"
 #include "app/gui/method_infos.h"
@@ -39,6 +40,7 @@ void CompareController::start(const CompareRequest& r) {
   feedback_ = std::make_shared<Feedback>();
   auto feedback = feedback_;
   thread_ = QThread::create([this, r, feedback] {
+    lower_current_thread_priority();
     auto report = [this](const QString& what) {
       QMetaObject::invokeMethod(this, [this, what] { Q_EMIT progress(what); }, Qt::QueuedConnection);
     };

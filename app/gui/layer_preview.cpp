@@ -5,6 +5,7 @@
 #include <QThread>
 #include <exception>
 
+#include "app/gui/background_priority.h"
 #include "app/gui/project_outline.h"
 #include "core/analysis/layer_analysis.h"
 #include "core/error.h"
@@ -73,6 +74,7 @@ void LayerPreviewController::clear() {
 void LayerPreviewController::start(Request r) {
   const quint64 generation = generation_;
   thread_ = QThread::create([this, r, generation] {
+    lower_current_thread_priority();
     try {
       auto li = preview_inspection(*r.weights, r.name.toStdString(), r.spec);
       QMetaObject::invokeMethod(

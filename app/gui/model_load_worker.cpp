@@ -1,5 +1,6 @@
 #include "app/gui/model_load_worker.h"
 
+#include "app/gui/background_priority.h"
 #include "app/gui/outline_builder.h"
 #include "app/gui/project_outline.h"
 #include "core/error.h"
@@ -41,6 +42,7 @@ void load_project(ModelLoadWorker* worker, const QString& path) {
 }  // namespace
 
 void ModelLoadWorker::load(const QString& path) {
+  lower_current_thread_priority();
   try {
     if (path.endsWith(QStringLiteral(".qsproj"))) {
 #if QS_WITH_HDF5

@@ -7,6 +7,7 @@
 #include <new>
 #include <optional>
 
+#include "app/gui/background_priority.h"
 #include "app/gui/calibration_source.h"
 #include "app/gui/method_infos.h"
 #include "app/gui/run_feedback.h"
@@ -58,6 +59,7 @@ pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
 
 void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
                     const widgets::RunSettings& settings, RunFeedback* feedback) {
+  lower_current_thread_priority();
   try {
     const bool cuda = torch::cuda::is_available();
     const auto plan = plan_for(settings);
