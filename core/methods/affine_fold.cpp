@@ -28,10 +28,6 @@ torch::Tensor input_transform(const torch::Tensor& a) {
   return torch::linalg_solve(a.t(), eye);
 }
 
-torch::Tensor apply_input_transform(const torch::Tensor& w, const torch::Tensor& t) {
-  return t.dim() == 1 ? w * t.unsqueeze(0) : torch::matmul(w, t);
-}
-
 const torch::Tensor& input_affine(LinearRole role, const BlockAffine& affine) {
   static const torch::Tensor none;
   switch (role) {

@@ -41,9 +41,6 @@ std::map<model::LinearRole, torch::Tensor> transformed_weights(
 
 // A⁻ᵀ for a matrix A [n, n] (by a solve), 1/a for a diagonal a [n].
 torch::Tensor input_transform(const torch::Tensor& a);
-// w [out, in] as the layer computes it after its input transform t: w·t for
-// a matrix, w·diag(t) for a vector.
-torch::Tensor apply_input_transform(const torch::Tensor& w, const torch::Tensor& t);
 
 // The band mask AffineQuant grows over training: at epoch e of E the
 // diagonals |i − j| < ⌊(n − 1)·e / (E − 1)⌋ + 1 are free, the diagonal with

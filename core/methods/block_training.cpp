@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/methods/affine_fold.h"
 #include "core/number_format.h"
+#include "core/quant/input_transform.h"
 
 namespace qs::methods {
 namespace {
@@ -26,16 +26,13 @@ class TrainingLinear final : public model::LinearOp {
   int64_t out_features() const override { return out_; }
   torch::Tensor dense_weight() const override {
     torch::NoGradGuard no_grad;
-    const auto t = transform_();
-    return t.defined() ? apply_input_transform(weight_(), t) : weight_().detach();
+    return quant::fold_input_transform(weight_(), transform_()).detach();
   }
   torch::Tensor bias() const override { return bias_; }
   torch::Tensor input_transform() const override { return transform_(); }
   torch::Tensor transform_input(const torch::Tensor& x) const override {
     const auto t = transform_();
-    if (!t.defined()) return x;
-    const auto tx = t.to(x.scalar_type());
-    return tx.dim() == 1 ? x * tx : torch::linear(x, tx);
+    return quant::apply_input_transform(x, t.defined() ? t.to(x.scalar_type()) : t);
   }
   torch::Tensor forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const override {
     return torch::linear(tx, weight_().to(x.scalar_type()), bias_.defined() ? bias_.to(x.scalar_type()) : bias_);

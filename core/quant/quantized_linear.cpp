@@ -1,6 +1,7 @@
 #include "core/quant/quantized_linear.h"
 
 #include "core/error.h"
+#include "core/quant/input_transform.h"
 #include "core/quant/uniform_quantizer.h"
 
 namespace qs::quant {
@@ -45,7 +46,7 @@ torch::Tensor QuantizedLinear::dequantized_weight() const {
 
 torch::Tensor QuantizedLinear::effective_weight() const {
   auto w = dequantized_weight();
-  if (transform.defined()) w = torch::matmul(w, transform.to(w.device(), torch::kFloat32));
+  if (transform.defined()) w = fold_input_transform(w, transform.to(w.device(), torch::kFloat32));
   if (lora_a.defined())
     w = w + torch::matmul(lora_b.to(w.device(), torch::kFloat32), lora_a.to(w.device(), torch::kFloat32));
   return w;
@@ -91,7 +92,7 @@ LinearSideParts::LinearSideParts(const QuantizedLinear& q, torch::Device device,
 }
 
 torch::Tensor LinearSideParts::input(const torch::Tensor& x) const {
-  return transform.defined() ? torch::linear(x, transform) : x;
+  return apply_input_transform(x, transform);
 }
 
 torch::Tensor LinearSideParts::add_branch(torch::Tensor y, const torch::Tensor& x) const {
@@ -99,7 +100,7 @@ torch::Tensor LinearSideParts::add_branch(torch::Tensor y, const torch::Tensor& 
 }
 
 torch::Tensor LinearSideParts::dense(torch::Tensor w_hat) const {
-  if (transform.defined()) w_hat = torch::matmul(w_hat, transform);
+  w_hat = fold_input_transform(w_hat, transform);
   if (lora_a.defined()) w_hat = w_hat + torch::matmul(lora_b, lora_a);
   return w_hat;
 }

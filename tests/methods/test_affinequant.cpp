@@ -6,6 +6,7 @@
 #include "core/methods/affine_fold.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
+#include "core/quant/input_transform.h"
 #include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
@@ -33,7 +34,7 @@ torch::Tensor block_under(model::Decoder& d, const methods::BlockAffine& affine,
     const auto w = d.linear(0, r)->dense_weight();
     auto t = methods::transformed_weight(r, w, affine, d.config());
     if (const auto& a = methods::input_affine(r, affine); a.defined())
-      t = methods::apply_input_transform(t, methods::input_transform(a));
+      t = quant::fold_input_transform(t, methods::input_transform(a));
     d.set_linear(0, r, std::make_shared<model::DenseLinear>(t, torch::Tensor()));
   }
   auto out = d.run_block(0, x);
@@ -124,7 +125,7 @@ class TestAffineQuant : public QObject {
     for (auto r : model::kLinearRoles) {
       auto t = methods::transformed_weight(r, d.linear(0, r)->dense_weight(), affine, c);
       if (const auto& a = methods::input_affine(r, affine); a.defined())
-        t = methods::apply_input_transform(t.round(), methods::input_transform(a));
+        t = quant::fold_input_transform(t.round(), methods::input_transform(a));
       loss = loss + t.pow(2).sum();
     }
     loss.backward();
