@@ -11,6 +11,7 @@
 #include "core/io/safetensors.h"
 #include "core/quant/packing.h"
 #include "core/quant/quantized_linear.h"
+#include "core/quant/transform_sharing.h"
 
 namespace qs::io {
 namespace fs = std::filesystem;
@@ -66,6 +67,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
     const std::string p = "model.layers." + std::to_string(l) + ".";
     add(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
     add(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    quant::TransformSharing sharing;
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
       const auto op = decoder.linear(l, role);
@@ -79,6 +81,8 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
       add(name + ".qweight", quant::pack_codes(q.codes, q.spec.bits));
       add(name + ".scales", q.scales.to(torch::kFloat32));
       add(name + ".qzeros", q.zeros.to(torch::kInt32));
+      const auto holder = q.transform.defined() ? sharing.holder_of(q.transform, name) : std::string();
+      if (!holder.empty()) q.transform = torch::Tensor();
       for (const char* suffix : kOptional) {
         const auto* t = optional_field(q, suffix);
         if (t->defined())
@@ -89,6 +93,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
                     {"symmetric", q.spec.symmetric},
                     {"in_features", q.in_features},
                     {"out_features", q.out_features}};
+      if (!holder.empty()) entry["transform_of"] = holder;
       if (auto it = info.linears.find(name); it != info.linears.end()) {
         entry["method"] = it->second.method;
         json params = json::object();
@@ -152,6 +157,8 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
   SafetensorsFile st(st_path);
   const std::string st_file = st_path.string();
   std::set<std::string> used;
+  std::map<std::string, quant::QuantizedLinear> records;
+  std::map<std::string, std::string> transform_of;  // linear -> the linear holding its transform
   auto take = [&](const std::string& name, bool required) -> torch::Tensor {
     if (!st.find(name)) {
       if (required) throw FormatError(st_file, "tensor '" + name + "'", "missing");
@@ -190,6 +197,23 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
       auto t = take(name + "." + suffix, false);
       if (t.defined()) *optional_field(q, suffix) = std::string(suffix) == "g_idx" ? t.to(torch::kInt32) : t.to(torch::kFloat32);
     }
+    if (e.contains("transform_of")) {
+      if (!e["transform_of"].is_string())
+        throw FormatError(meta_file, field + ".transform_of", "not a linear's name");
+      if (q.transform.defined())
+        throw FormatError(meta_file, field + ".transform_of", "set, but " + name + ".transform is stored too");
+      transform_of[name] = e["transform_of"].get<std::string>();
+    }
+    records[name] = std::move(q);
+  }
+  for (const auto& [name, holder] : transform_of) {
+    const auto it = records.find(holder);
+    if (it == records.end() || transform_of.count(holder) || !it->second.transform.defined())
+      throw FormatError(meta_file, "linears." + name + ".transform_of",
+                        "'" + holder + "' is not a linear that stores its transform");
+    records[name].transform = it->second.transform;  // one tensor, so the decoder computes T·x once
+  }
+  for (auto& [name, q] : records) {
     q.validate(st_file, name);
     w.source_dtypes[name + ".weight"] = "int" + std::to_string(q.spec.bits);
     w.quantized[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));

@@ -7,7 +7,10 @@
 //                        <name>.qweight (int32, codes packed by quant/packing),
 //                        <name>.scales (f32), <name>.qzeros (int32, unpacked) and
 //                        the optional .g_idx .bias .input_scale .transform .lora_a .lora_b
-//   quantscope.json      format version, per-linear bits/group/method/params/metrics, run info
+//   quantscope.json      format version, per-linear bits/group/method/params/metrics, run info;
+//                        a linear whose input transform is another linear's of its
+//                        block (AffineQuant's norm matrices: q/k/v share one, gate/up
+//                        another) names it under "transform_of" and stores no .transform
 //   tokenizer.json (+ its companions) copied from an HF source, or
 //   tokenizer.gguf       the tokenizer.* metadata of a GGUF source
 // The interoperable packed layouts (AutoAWQ, GPTQ, compressed-tensors) are in export/.
@@ -22,7 +25,8 @@
 
 namespace qs::io {
 
-inline constexpr int kQuantscopeFormatVersion = 1;
+// 2 added "transform_of"; version 1 files read as before.
+inline constexpr int kQuantscopeFormatVersion = 2;
 
 struct QuantscopeLinearMeta {
   std::string method;

@@ -5,9 +5,11 @@
 
 #include "core/error.h"
 #include "core/io/quantscope_checkpoint.h"
+#include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
+#include "core/quant/quantized_linear.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -37,6 +39,31 @@ std::unique_ptr<model::Decoder> make_checkpoint(const fs::path& dir, model::Mode
   info.run_json = R"({"note": "test"})";
   io::save_quantscope_checkpoint(*dec, info, dir);
   return dec;
+}
+
+// Gives block 0's q/k/v one input transform (one tensor) and gate/up another
+// (equal copies, as records read back from a file hold), and block 1's q_proj
+// a transform of its own, then saves the decoder to `dir`.
+void save_with_transforms(model::Decoder& dec, const fs::path& dir) {
+  using model::LinearRole;
+  torch::manual_seed(4);
+  const int64_t h = dec.config().hidden_size;
+  const auto attn = torch::eye(h) + 0.05 * torch::randn({h, h});
+  const auto mlp = torch::eye(h) + 0.05 * torch::randn({h, h});
+  auto set = [&](int64_t layer, LinearRole role, const torch::Tensor& t) {
+    const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(dec.linear(layer, role).get());
+    QVERIFY(op);
+    auto q = *op->record();
+    q.transform = t;
+    dec.set_linear(layer, role,
+                   std::make_shared<quant::QuantizedLinearOp>(std::make_shared<const quant::QuantizedLinear>(q),
+                                                              torch::kCPU, torch::kFloat32));
+  };
+  for (auto role : {LinearRole::Q, LinearRole::K, LinearRole::V}) set(0, role, attn);
+  set(0, LinearRole::Gate, mlp);
+  set(0, LinearRole::Up, mlp.clone());
+  set(1, LinearRole::Q, torch::eye(h) + 0.05 * torch::randn({h, h}));
+  io::save_quantscope_checkpoint(dec, {}, dir);
 }
 
 void rewrite(const fs::path& p, const std::string& from, const std::string& to) {
@@ -71,6 +98,67 @@ class TestQuantscopeCheckpoint : public QObject {
     QVERIFY(torch::equal(again.forward(ids), dec->forward(ids)));
   }
 
+  // A transform several linears share is stored once, with the first of
+  // them; the others name it, and read back as that one tensor.
+  void sharedTransformsAreStoredOnce() {
+    QTemporaryDir tmp;
+    model::ModelWeights fp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
+    auto dec = make_checkpoint(dir, fp);
+    save_with_transforms(*dec, dir);
+    io::SafetensorsFile st(dir / "model.safetensors");
+    int stored = 0;
+    for (const auto& e : st.entries()) stored += e.name.size() > 10 && e.name.ends_with(".transform");
+    QCOMPARE(stored, 3);
+    for (const char* holder : {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.gate_proj",
+                               "model.layers.1.self_attn.q_proj"})
+      QVERIFY2(st.find(std::string(holder) + ".transform"), holder);
+
+    const auto loaded = model::load_model(dir);
+    const auto transform = [&](const char* name) { return loaded.quantized.at(name)->transform; };
+    const auto q0 = transform("model.layers.0.self_attn.q_proj");
+    QVERIFY(transform("model.layers.0.self_attn.k_proj").is_same(q0));
+    QVERIFY(transform("model.layers.0.self_attn.v_proj").is_same(q0));
+    QVERIFY(transform("model.layers.0.mlp.up_proj").is_same(transform("model.layers.0.mlp.gate_proj")));
+    QVERIFY(!transform("model.layers.0.self_attn.o_proj").defined());
+    QVERIFY(!transform("model.layers.1.self_attn.k_proj").defined());
+    QVERIFY(torch::equal(transform("model.layers.0.mlp.up_proj"),
+                         dec->linear(0, model::LinearRole::Up)->input_transform()));
+    model::Decoder again(loaded, torch::kCPU, torch::kFloat32);
+    auto ids = torch::randint(0, 101, {2, 10}, torch::kLong);
+    QVERIFY(torch::equal(again.forward(ids), dec->forward(ids)));
+  }
+
+  void badTransformReferencesNameTheField_data() {
+    QTest::addColumn<QString>("to");
+    QTest::newRow("no transform there") << "\"transform_of\": \"model.layers.0.self_attn.o_proj\"";
+    QTest::newRow("no such linear") << "\"transform_of\": \"model.layers.9.self_attn.q_proj\"";
+    QTest::newRow("a reference") << "\"transform_of\": \"model.layers.0.self_attn.k_proj\"";
+    QTest::newRow("not a name") << "\"transform_of\": 3";
+  }
+  void badTransformReferencesNameTheField() {
+    QFETCH(QString, to);
+    QTemporaryDir tmp;
+    model::ModelWeights fp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
+    auto dec = make_checkpoint(dir, fp);
+    save_with_transforms(*dec, dir);
+    // v_proj's reference to q_proj: the second of the two in the file.
+    std::ifstream in(dir / "quantscope.json");
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string ref = "\"transform_of\": \"model.layers.0.self_attn.q_proj\"";
+    const auto at = s.find(ref, s.find(ref) + 1);
+    QVERIFY(at != std::string::npos);
+    s.replace(at, ref.size(), to.toStdString());
+    std::ofstream(dir / "quantscope.json", std::ios::trunc) << s;
+    try {
+      model::load_model(dir);
+      QFAIL("no error");
+    } catch (const FormatError& e) {
+      QVERIFY2(QString(e.what()).contains("model.layers.0.self_attn.v_proj.transform_of"), e.what());
+    }
+  }
+
   void damagedCheckpointsNameTheProblem_data() {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("from");
@@ -78,7 +166,7 @@ class TestQuantscopeCheckpoint : public QObject {
     QTest::addColumn<QString>("mentions");
     QTest::newRow("bits") << "quantscope.json" << "\"bits\": 4" << "\"bits\": 9" << "bits";
     QTest::newRow("in_features") << "quantscope.json" << "\"in_features\": 64" << "\"in_features\": 65" << "qweight";
-    QTest::newRow("version") << "quantscope.json" << "\"format_version\": 1" << "\"format_version\": 7"
+    QTest::newRow("version") << "quantscope.json" << "\"format_version\": 2" << "\"format_version\": 7"
                              << "format_version";
     QTest::newRow("format") << "quantscope.json" << "\"quantscope\"" << "\"other\"" << "format";
     QTest::newRow("not json") << "quantscope.json" << "{" << "[" << "quantscope.json";
