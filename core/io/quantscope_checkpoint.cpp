@@ -81,8 +81,8 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
       add(name + ".qweight", quant::pack_codes(q.codes, q.spec.bits));
       add(name + ".scales", q.scales.to(torch::kFloat32));
       add(name + ".qzeros", q.zeros.to(torch::kInt32));
-      const auto holder = q.transform.defined() ? sharing.holder_of(q.transform, name) : std::string();
-      if (!holder.empty()) q.transform = torch::Tensor();
+      const auto holder = q.transform.defined() ? sharing.holder_of(q.transform, name) : std::nullopt;
+      if (holder) q.transform = torch::Tensor();
       for (const char* suffix : kOptional) {
         const auto* t = optional_field(q, suffix);
         if (t->defined())
@@ -93,7 +93,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
                     {"symmetric", q.spec.symmetric},
                     {"in_features", q.in_features},
                     {"out_features", q.out_features}};
-      if (!holder.empty()) entry["transform_of"] = holder;
+      if (holder) entry["transform_of"] = holder->name;
       if (auto it = info.linears.find(name); it != info.linears.end()) {
         entry["method"] = it->second.method;
         json params = json::object();

@@ -121,7 +121,9 @@ void Handle::reset() {
 Node Node::create_file(const std::string& file) {
   silence();
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
-  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  // 1.10's chunk indexes carry checksums; 1.8's version-1 B-trees do not, and
+  // a damaged one reads as chunks never written: zeros, without an error.
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_LATEST);
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
   // No timestamps in object headers: saving the same project twice gives the same bytes.
@@ -338,6 +340,12 @@ bool Node::get_bool(const std::string& attr) const {
   int8_t b = 0;
   if (H5Aread(a.attr.get(), t.get(), &b) < 0) format_error(file_, field, "cannot read: " + hdf5_reason());
   return b != 0;
+}
+
+void Node::link(const std::string& name, const std::string& target) const {
+  silence();
+  if (H5Lcreate_hard(h_.get(), target.c_str(), h_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
+    throw IoError(file_, "cannot link " + child_path(name) + " to " + target + ": " + hdf5_reason());
 }
 
 void Node::write(const std::string& name, const torch::Tensor& t) const {

@@ -83,6 +83,9 @@ class Node {
 
   // Writes a contiguous CPU tensor (float32/64, int32/64, uint8) as a dataset.
   void write(const std::string& name, const torch::Tensor& t) const;
+  // A second name for the dataset at absolute path `target` (an HDF5 hard
+  // link): stored once, read under either name by any HDF5 reader.
+  void link(const std::string& name, const std::string& target) const;
   // Reads a dataset into a tensor of `dtype`; the stored class must match
   // (float/integer). `shape` entries of -1 accept any extent; an empty shape
   // vector accepts any rank. Throws qs::FormatError naming the dataset.

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/project/hdf5_io.h"
 #include "core/quant/packing.h"
+#include "core/quant/transform_sharing.h"
 
 namespace qs::project {
 namespace {
@@ -98,7 +99,9 @@ quant::QuantSpec read_spec(const Node& g) {
   return spec;
 }
 
-void write_record(const Node& layer, const quant::QuantizedLinear& q) {
+// A transform several linears share (AffineQuant's norm matrices) is written
+// once and linked from the others; read back, they share one tensor.
+void write_record(const Node& layer, const quant::QuantizedLinear& q, quant::TransformSharing& sharing) {
   const auto g = layer.create_group("quantized");
   write_spec(g, "", q.spec);
   g.set("in_features", q.in_features);
@@ -107,11 +110,20 @@ void write_record(const Node& layer, const quant::QuantizedLinear& q) {
   g.write("scales", cpu(q.scales, torch::kFloat32));
   g.write("zeros", cpu(q.zeros, torch::kInt32));
   if (q.g_idx.defined()) g.write("g_idx", cpu(q.g_idx, torch::kInt32));
-  for (const auto& o : kOptionalFloat)
-    if ((q.*o.member).defined()) g.write(o.name, cpu(q.*o.member, torch::kFloat32));
+  for (const auto& o : kOptionalFloat) {
+    const auto& t = q.*o.member;
+    if (!t.defined()) continue;
+    const auto holder =
+        o.member == &quant::QuantizedLinear::transform ? sharing.holder_of(t, g.child_path(o.name)) : std::nullopt;
+    if (holder)
+      g.link(o.name, holder->name);
+    else
+      g.write(o.name, cpu(t, torch::kFloat32));
+  }
 }
 
-std::shared_ptr<const quant::QuantizedLinear> read_record(const Node& layer, const std::string& name) {
+std::shared_ptr<const quant::QuantizedLinear> read_record(const Node& layer, const std::string& name,
+                                                          quant::TransformSharing& sharing) {
   const auto g = layer.group("quantized");
   auto q = std::make_shared<quant::QuantizedLinear>();
   q->spec = read_spec(g);
@@ -130,6 +142,8 @@ std::shared_ptr<const quant::QuantizedLinear> read_record(const Node& layer, con
   if (g.has("g_idx")) q->g_idx = g.read("g_idx", torch::kInt32, {in});
   for (const auto& o : kOptionalFloat)
     if (g.has(o.name)) (*q).*o.member = g.read(o.name, torch::kFloat32, optional_shape(o.name, out, in));
+  if (q->transform.defined())
+    if (const auto holder = sharing.holder_of(q->transform, name)) q->transform = holder->transform;
   q->validate(g.file(), g.path() + " (" + name + ")");
   return q;
 }
@@ -254,6 +268,7 @@ void write_project(const Project& p, const std::string& file, const SaveProgress
     settings.set("plan_json", s.plan_json);
 
     const auto layers = root.create_group("layers");
+    quant::TransformSharing sharing;
     const auto total = static_cast<int64_t>(p.layers.size());
     for (int64_t i = 0; i < total; ++i) {
       const auto& e = p.layers[static_cast<size_t>(i)];
@@ -267,7 +282,7 @@ void write_project(const Project& p, const std::string& file, const SaveProgress
         g.set("seconds", e.seconds);
       }
       write_params(g.create_group("params"), e.params);
-      if (e.record) write_record(g, *e.record);
+      if (e.record) write_record(g, *e.record, sharing);
       const auto a = g.create_group("analysis");
       for (const auto& [key, t] : e.analyses) a.write(key, cpu(t, torch::kFloat32));
       if (progress) progress(i + 1, total);
@@ -343,6 +358,7 @@ Project load_project(const fs::path& file) {
     s.plan_json = settings.get_string("plan_json");
 
     const auto layers = root.group("layers");
+    quant::TransformSharing sharing;
     for (const auto& name : layers.children()) {
       const auto g = layers.group(name);
       LayerEntry e;
@@ -356,7 +372,7 @@ Project load_project(const fs::path& file) {
         e.seconds = g.get_double("seconds");
       }
       e.params = read_params(g.group("params"));
-      if (g.has("quantized")) e.record = read_record(g, name);
+      if (g.has("quantized")) e.record = read_record(g, name, sharing);
       const auto a = g.group("analysis");
       for (const auto& key : a.children()) e.analyses[key] = a.read(key, torch::kFloat32, {});
       p.layers.push_back(std::move(e));

@@ -35,6 +35,7 @@ std::shared_ptr<const quant::QuantizedLinear> random_record(int64_t out, int64_t
     q->input_scale = torch::rand({in}) + 0.5;
     q->lora_a = torch::randn({3, in});
     q->lora_b = torch::randn({out, 3});
+    q->transform = torch::eye(in) + 0.1 * torch::randn({in, in});
   }
   return q;
 }
@@ -135,6 +136,7 @@ void compare(const project::Project& a, const project::Project& b) {
       QVERIFY(same(q.input_scale, r.input_scale));
       QVERIFY(same(q.lora_a, r.lora_a));
       QVERIFY(same(q.lora_b, r.lora_b));
+      QVERIFY(same(q.transform, r.transform));
     }
     QCOMPARE(y.analyses.size(), x.analyses.size());
     for (const auto& [k, t] : x.analyses) QVERIFY(same(t, y.analyses.at(k)));
@@ -194,6 +196,55 @@ class TestProjectFile : public QObject {
     project::save_project(loaded, b);
     QVERIFY(bytes_of(a) == bytes_of(b));
     QCOMPARE(leftovers(fs::path(tmp.path().toStdString())).size(), size_t{2});
+  }
+
+  // A transform several records share (AffineQuant's q/k/v) is stored once,
+  // whether they hold one tensor or equal copies, and read back as one tensor.
+  void sharedTransformsAreStoredOnce() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const quant::QuantSpec spec{4, 32, false, 1.0};
+    auto with_transforms = [&](const std::vector<torch::Tensor>& transforms) {
+      project::Project p = sample_project();
+      p.layers.clear();
+      const char* roles[] = {"q_proj", "k_proj", "v_proj"};
+      for (size_t i = 0; i < transforms.size(); ++i) {
+        project::LayerEntry e;
+        e.name = std::string("model.layers.0.self_attn.") + roles[i];
+        e.method = "affinequant";
+        e.spec = spec;
+        auto q = std::make_shared<quant::QuantizedLinear>(*random_record(48, 64, spec, 20 + i, false));
+        q->transform = transforms[i];
+        e.record = q;
+        p.layers.push_back(std::move(e));
+      }
+      return p;
+    };
+    torch::manual_seed(3);
+    const auto t = torch::eye(64) + 0.1 * torch::randn({64, 64});
+    const auto shared = with_transforms({t, t, t.clone()});
+    const auto distinct = with_transforms({t, t + 1e-3, t + 2e-3});
+    project::save_project(shared, dir / "shared.qsproj");
+    project::save_project(distinct, dir / "distinct.qsproj");
+    // Names of one dataset: 3 in the shared file, 1 in the other.
+    auto links = [&](const char* file) {
+      const hid_t f = H5Fopen((dir / file).c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+      H5O_info_t info;
+      const auto rc = H5Oget_info_by_name(f, "/layers/model.layers.0.self_attn.v_proj/quantized/transform", &info,
+                                          H5P_DEFAULT);
+      H5Fclose(f);
+      return rc < 0 ? -1 : static_cast<int>(info.rc);
+    };
+    QCOMPARE(links("shared.qsproj"), 3);
+    QCOMPARE(links("distinct.qsproj"), 1);
+
+    const auto loaded = project::load_project(dir / "shared.qsproj");
+    compare(shared, loaded);
+    QVERIFY(loaded.layers[1].record->transform.is_same(loaded.layers[0].record->transform));
+    QVERIFY(loaded.layers[2].record->transform.is_same(loaded.layers[0].record->transform));
+    const auto apart = project::load_project(dir / "distinct.qsproj");
+    compare(distinct, apart);
+    QVERIFY(!apart.layers[1].record->transform.is_same(apart.layers[0].record->transform));
   }
 
   void truncatedFilesRaiseClearErrors() {
