@@ -10,12 +10,15 @@
 //     params           one typed attribute per hyper-parameter
 //     quantized        @in_features @out_features, qweight (codes packed by
 //                      quant/packing), scales, zeros, [g_idx bias input_scale
-//                      transform lora_a lora_b]
+//                      transform lora_a lora_b]; a transform an earlier record
+//                      holds too (AffineQuant's norm matrices) is a hard link to
+//                      that record's dataset
 //     analysis/<key>   float32 datasets for the inspector
 //   /results           @ppl_fp @ppl_quantized, perplexity_curve [n, 2],
 //     blocks/          layer output_mse output_rel_mse seconds (columns)
 //     kernels/         batch out_features in_features bits group_size fp16_us packed_us gbps
-// Saving writes a temporary sibling and renames it over the target, so a crash
+// Files use HDF5 1.10's formats (checksummed metadata and chunk indexes;
+// fletcher32 on every dataset). Saving writes a temporary sibling and renames it over the target, so a crash
 // mid-save leaves the previous project intact. Loading validates every shape
 // and type and throws qs::FormatError naming the file and the object path.
 
