@@ -9,9 +9,9 @@
 #include "core/io/checkpoint_files.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
+#include "core/model/transform_sharing.h"
 #include "core/quant/packing.h"
 #include "core/quant/quantized_linear.h"
-#include "core/quant/transform_sharing.h"
 
 namespace qs::io {
 namespace fs = std::filesystem;
@@ -67,7 +67,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
     const std::string p = "model.layers." + std::to_string(l) + ".";
     add(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
     add(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
-    quant::TransformSharing sharing;
+    model::TransformSharing sharing;
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
       const auto op = decoder.linear(l, role);

@@ -1,6 +1,7 @@
 #include "core/model/decoder.h"
 
 #include "core/error.h"
+#include "core/model/transform_sharing.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::model {
@@ -108,15 +109,12 @@ void Decoder::match_transforms(Block& b) {
       std::vector<LinearRole>{LinearRole::Gate, LinearRole::Up}};
   b.equal_transforms.clear();
   for (const auto& group : kSharedInputs) {
-    std::vector<torch::Tensor> seen;
+    TransformSharing sharing;
     for (auto role : group) {
       const auto t = b.linears[static_cast<size_t>(role)]->input_transform();
       if (!t.defined()) continue;
-      for (const auto& s : seen)
-        if (!s.is_same(t) && s.sizes() == t.sizes() && s.scalar_type() == t.scalar_type() &&
-            s.device() == t.device() && torch::equal(s, t))
-          b.equal_transforms.emplace_back(s, t);
-      seen.push_back(t);
+      if (const auto holder = sharing.holder_of(t, linear_role_name(role)); holder && !holder->transform.is_same(t))
+        b.equal_transforms.emplace_back(holder->transform, t);
     }
   }
 }

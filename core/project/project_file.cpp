@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/model/transform_sharing.h"
 #include "core/project/hdf5_io.h"
 #include "core/quant/packing.h"
-#include "core/quant/transform_sharing.h"
 
 namespace qs::project {
 namespace {
@@ -101,7 +101,7 @@ quant::QuantSpec read_spec(const Node& g) {
 
 // A transform several linears share (AffineQuant's norm matrices) is written
 // once and linked from the others; read back, they share one tensor.
-void write_record(const Node& layer, const quant::QuantizedLinear& q, quant::TransformSharing& sharing) {
+void write_record(const Node& layer, const quant::QuantizedLinear& q, model::TransformSharing& sharing) {
   const auto g = layer.create_group("quantized");
   write_spec(g, "", q.spec);
   g.set("in_features", q.in_features);
@@ -123,7 +123,7 @@ void write_record(const Node& layer, const quant::QuantizedLinear& q, quant::Tra
 }
 
 std::shared_ptr<const quant::QuantizedLinear> read_record(const Node& layer, const std::string& name,
-                                                          quant::TransformSharing& sharing) {
+                                                          model::TransformSharing& sharing) {
   const auto g = layer.group("quantized");
   auto q = std::make_shared<quant::QuantizedLinear>();
   q->spec = read_spec(g);
@@ -268,7 +268,7 @@ void write_project(const Project& p, const std::string& file, const SaveProgress
     settings.set("plan_json", s.plan_json);
 
     const auto layers = root.create_group("layers");
-    quant::TransformSharing sharing;
+    model::TransformSharing sharing;
     const auto total = static_cast<int64_t>(p.layers.size());
     for (int64_t i = 0; i < total; ++i) {
       const auto& e = p.layers[static_cast<size_t>(i)];
@@ -358,7 +358,7 @@ Project load_project(const fs::path& file) {
     s.plan_json = settings.get_string("plan_json");
 
     const auto layers = root.group("layers");
-    quant::TransformSharing sharing;
+    model::TransformSharing sharing;
     for (const auto& name : layers.children()) {
       const auto g = layers.group(name);
       LayerEntry e;

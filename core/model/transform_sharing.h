@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace qs::quant {
+namespace qs::model {
 
 class TransformSharing {
  public:
@@ -31,4 +31,4 @@ class TransformSharing {
   std::vector<Held> held_;
 };
 
-}  // namespace qs::quant
+}  // namespace qs::model

@@ -1,6 +1,6 @@
-#include "core/quant/transform_sharing.h"
+#include "core/model/transform_sharing.h"
 
-namespace qs::quant {
+namespace qs::model {
 
 std::optional<TransformSharing::Holder> TransformSharing::holder_of(const torch::Tensor& t, const std::string& name) {
   for (const auto& h : held_)
@@ -16,4 +16,4 @@ std::optional<TransformSharing::Holder> TransformSharing::holder_of(const torch:
   return std::nullopt;
 }
 
-}  // namespace qs::quant
+}  // namespace qs::model
