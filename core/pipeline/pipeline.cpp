@@ -14,6 +14,7 @@
 #include "core/methods/method_registry.h"
 #include "core/pipeline/block_context.h"
 #include "core/pipeline/model_context.h"
+#include "core/pipeline/refinement_run.h"
 
 namespace qs::pipeline {
 namespace {
@@ -80,16 +81,6 @@ std::vector<RefinementCall> plan_refinements(const std::vector<std::map<LinearRo
       calls[it->second].slots.push_back({static_cast<int64_t>(l), role});
     }
   return calls;
-}
-
-// The FP model's last hidden states on the calibration sequences.
-torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, int64_t batch, Feedback& feedback) {
-  std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < ids.size(0); i += batch) {
-    feedback.check_cancelled();
-    parts.push_back(decoder.last_hidden(ids.narrow(0, i, std::min(batch, ids.size(0) - i))));
-  }
-  return torch::cat(parts, 0);
 }
 
 // Each block allocates and frees activations of a few sizes; glibc keeps the
@@ -226,13 +217,10 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       feedback.progress("quantize", l + 1, layers);
     }
     for (const auto& call : refinements) {
-      const auto t_refine = Clock::now();
-      ModelContext ctx(decoder, ids, fp_hidden, call.slots, feedback);
-      call.refinement->refine(ctx, call.params);
+      auto run = run_refinement(decoder, ids, fp_hidden, *call.refinement, call.params, call.slots, feedback);
       for (auto& lr : result.layers)
-        if (auto it = ctx.committed().find({lr.layer, lr.role}); it != ctx.committed().end()) lr.record = it->second;
-      result.refinements.push_back(
-          {call.refinement->name(), static_cast<int64_t>(call.slots.size()), since(t_refine), ctx.reported()});
+        if (auto it = run.committed.find({lr.layer, lr.role}); it != run.committed.end()) lr.record = it->second;
+      result.refinements.push_back(std::move(run.result));
       release_free_memory();
     }
   } catch (...) {
