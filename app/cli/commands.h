@@ -10,6 +10,7 @@ namespace qs::cli {
 int run_info(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_quantize(const std::vector<std::string>& args);
+int run_refine(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
 int run_project(const std::vector<std::string>& args);
 int run_methods(const std::vector<std::string>& args);

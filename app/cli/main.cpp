@@ -20,6 +20,8 @@ constexpr const char* kUsage =
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then rilq]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
+    "  refine QUANTIZED --then NAME|JSON --calib FILE --out DIR [--fp MODEL] [--eval FILE] [...]\n"
+    "                          a refinement (RILQ) over a model quantized before: checkpoint, project or export\n"
     "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf --out DIR [--dtype float16|bfloat16|float32]\n"
     "                          a quantized MODEL as a packed checkpoint HF transformers, vLLM or llama.cpp load\n"
     "  project show FILE       what a .qsproj project holds, and whether its model changed\n"
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
     if (command == "info") return qs::cli::run_info(args);
     if (command == "eval") return qs::cli::run_eval(args);
     if (command == "quantize") return qs::cli::run_quantize(args);
+    if (command == "refine") return qs::cli::run_refine(args);
     if (command == "export") return qs::cli::run_export(args);
     if (command == "project") return qs::cli::run_project(args);
     if (command == "methods") return qs::cli::run_methods(args);

@@ -1,8 +1,6 @@
 #include "app/cli/model_source.h"
 
 #include <cstdio>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/io/quantscope_checkpoint.h"
@@ -23,20 +21,20 @@ fs::path tokenizer_source_of(const fs::path& model) {
   return model.extension() == ".safetensors" ? model.parent_path() : model;
 }
 
-// The run recorded in a QuantScope checkpoint (method, calibration, perplexity), for the card.
-std::string recorded_run(const fs::path& model) {
-  if (!fs::is_directory(model) || !io::is_quantscope_checkpoint(model)) return "{}";
-  std::ifstream in(model / "quantscope.json");
-  const auto meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return meta.is_object() && meta.contains("run") ? meta["run"].dump() : "{}";
-}
-
 }  // namespace
 
 bool is_project_file(const fs::path& path) { return path.extension() == ".qsproj"; }
 
 ModelSource open_model_source(const fs::path& path) {
-  if (!is_project_file(path)) return {model::load_model(path), tokenizer_source_of(path), recorded_run(path)};
+  if (!is_project_file(path)) {
+    ModelSource source{model::load_model(path), tokenizer_source_of(path), "{}", {}};
+    if (fs::is_directory(path) && io::is_quantscope_checkpoint(path)) {
+      const auto info = io::read_quantscope_checkpoint_info(path);
+      source.run_json = info.run_json;
+      source.fp_model = info.source_model;
+    }
+    return source;
+  }
 #if QS_WITH_HDF5
   const auto project = project::load_project(path);
   const auto status = project::check_model(project.model);
@@ -44,7 +42,7 @@ ModelSource open_model_source(const fs::path& path) {
     throw IoError(path.string(), status.message + "; the project's quantized layers need their model");
   if (status.state == project::ModelState::Changed) std::fprintf(stderr, "warning: %s\n", status.message.c_str());
   return {project::project_weights(project, path), tokenizer_source_of(project.model.path),
-          project::run_card_json(project, path.string())};
+          project::run_card_json(project, path.string()), project.model.path};
 #else
   throw IoError(path.string(), "this build of QuantScope has no HDF5 support, so it cannot open projects");
 #endif

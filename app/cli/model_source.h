@@ -15,6 +15,7 @@ struct ModelSource {
   model::ModelWeights weights;
   std::filesystem::path tokenizer_source;  // what text::load_tokenizer_for_model reads
   std::string run_json = "{}";             // the recorded run, for export cards
+  std::filesystem::path fp_model;          // the model it was quantized from, where recorded; else empty
 };
 
 bool is_project_file(const std::filesystem::path& path);

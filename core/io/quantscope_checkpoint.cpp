@@ -128,8 +128,10 @@ bool is_quantscope_checkpoint(const fs::path& dir) {
   return fs::is_regular_file(dir / kMetaFile, ec);
 }
 
-model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
-  const fs::path meta_path = dir / kMetaFile;
+namespace {
+
+// quantscope.json, checked as far as every reader needs: format, version, linears.
+json read_meta(const fs::path& meta_path) {
   const std::string meta_file = meta_path.string();
   json meta;
   try {
@@ -148,6 +150,54 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
                           std::to_string(kQuantscopeFormatVersion) + ")");
   if (!meta.contains("linears") || !meta["linears"].is_object())
     throw FormatError(meta_file, "linears", "missing or not an object");
+  return meta;
+}
+
+quant::ParamValue param_value(const json& v, const std::string& meta_file, const std::string& field) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) return v.get<double>();
+  if (v.is_string()) return v.get<std::string>();
+  throw FormatError(meta_file, field, "not a boolean, number or string");
+}
+
+}  // namespace
+
+QuantscopeCheckpointInfo read_quantscope_checkpoint_info(const fs::path& dir) {
+  const fs::path meta_path = dir / kMetaFile;
+  const std::string meta_file = meta_path.string();
+  const json meta = read_meta(meta_path);
+  QuantscopeCheckpointInfo info;
+  if (meta.contains("source_model")) {
+    if (!meta["source_model"].is_string()) throw FormatError(meta_file, "source_model", "not a string");
+    info.source_model = meta["source_model"].get<std::string>();
+  }
+  if (meta.contains("run")) info.run_json = meta["run"].dump();
+  for (const auto& [name, e] : meta["linears"].items()) {
+    const std::string field = "linears." + name;
+    if (!e.is_object() || !e.contains("method")) continue;
+    if (!e["method"].is_string()) throw FormatError(meta_file, field + ".method", "not a string");
+    QuantscopeLinearMeta m;
+    m.method = e["method"].get<std::string>();
+    if (e.contains("params")) {
+      if (!e["params"].is_object()) throw FormatError(meta_file, field + ".params", "not an object");
+      for (const auto& [k, v] : e["params"].items()) m.params[k] = param_value(v, meta_file, field + ".params." + k);
+    }
+    if (e.contains("metrics") && e["metrics"].is_object()) {
+      const auto& x = e["metrics"];
+      m.weight_mse = x.value("weight_mse", 0.0);
+      m.output_rel_mse = x.value("output_rel_mse", 0.0);
+      m.seconds = x.value("seconds", 0.0);
+    }
+    info.linears[name] = std::move(m);
+  }
+  return info;
+}
+
+model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
+  const fs::path meta_path = dir / kMetaFile;
+  const std::string meta_file = meta_path.string();
+  const json meta = read_meta(meta_path);
 
   model::ModelWeights w;
   w.source = dir;

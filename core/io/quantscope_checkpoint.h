@@ -52,4 +52,8 @@ bool is_quantscope_checkpoint(const std::filesystem::path& dir);
 // Throws qs::IoError / FormatError naming the file and the linear or field.
 model::ModelWeights load_quantscope_checkpoint(const std::filesystem::path& dir);
 
+// What quantscope.json records beside the tensors: the source model, each
+// linear's method, parameters and metrics, and the run. Throws like the loader.
+QuantscopeCheckpointInfo read_quantscope_checkpoint_info(const std::filesystem::path& dir);
+
 }  // namespace qs::io

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include <tuple>
 #include <type_traits>
 
 #include "core/error.h"
@@ -105,6 +106,28 @@ std::vector<std::pair<std::string, quant::ParamValue>> parse_params(const ojson&
   return out;
 }
 
+// "then": a refinement's name or {"method": NAME, "params": {...}}; `at` names it.
+std::pair<std::string, std::vector<std::pair<std::string, quant::ParamValue>>> parse_then(const ojson& t,
+                                                                                         const std::string& source,
+                                                                                         const std::string& at) {
+  std::string name;
+  std::vector<std::pair<std::string, quant::ParamValue>> params;
+  if (t.is_string()) {
+    name = t.get<std::string>();
+  } else if (t.is_object()) {
+    for (const auto& [key, value] : t.items())
+      if (key != "method" && key != "params") throw ConfigError(source, at + "." + key, "unknown field");
+    auto method = optional_field<std::string>(t, "method", source, at);
+    if (!method) throw ConfigError(source, at + ".method", "is missing");
+    name = *method;
+    params = parse_params(t, source, at);
+  } else {
+    throw ConfigError(source, at, "must be a refinement name or {\"method\": ..., \"params\": {...}}");
+  }
+  if (name != kNoRefinement) methods::refinement_or_throw(name, source + ": " + at);
+  return {name, params};
+}
+
 LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::string& source, const std::string& at) {
   if (!o.is_object()) throw ConfigError(source, at, "must be an object");
   static const std::set<std::string> known = {"method",     "bits",   "group", "symmetric",
@@ -119,21 +142,7 @@ LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::stri
   r.symmetric = optional_field<bool>(o, "symmetric", source, at);
   r.clip_ratio = optional_field<double>(o, "clip_ratio", source, at);
   r.params = parse_params(o, source, at);
-  if (o.contains("then")) {
-    const auto& t = o["then"];
-    if (t.is_string()) {
-      r.then = t.get<std::string>();
-    } else if (t.is_object()) {
-      for (const auto& [key, value] : t.items())
-        if (key != "method" && key != "params") throw ConfigError(source, at + ".then." + key, "unknown field");
-      r.then = optional_field<std::string>(t, "method", source, at + ".then");
-      if (!r.then) throw ConfigError(source, at + ".then.method", "is missing");
-      r.then_params = parse_params(t, source, at + ".then");
-    } else {
-      throw ConfigError(source, at + ".then", "must be a refinement name or {\"method\": ..., \"params\": {...}}");
-    }
-    if (*r.then != kNoRefinement) methods::refinement_or_throw(*r.then, source + ": " + at + ".then");
-  }
+  if (o.contains("then")) std::tie(r.then, r.then_params) = parse_then(o["then"], source, at + ".then");
   return r;
 }
 
@@ -202,6 +211,22 @@ QuantPlan QuantPlan::from_json(const std::string& json_text, LayerChoice default
     }
   }
   return plan;
+}
+
+std::pair<std::string, quant::MethodParams> parse_refinement(const std::string& text, const std::string& source) {
+  ojson t = text;
+  if (text.find('{') != std::string::npos) {
+    try {
+      t = ojson::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw ConfigError(source, "then", std::string("invalid JSON: ") + e.what());
+    }
+  }
+  const auto [name, given] = parse_then(t, source, "then");
+  if (name == kNoRefinement) throw ConfigError(source, "then", "names no refinement");
+  auto params = methods::refinement_or_throw(name, source).default_params();
+  for (const auto& [key, value] : given) params.set(key, value, source);
+  return {name, std::move(params)};
 }
 
 }  // namespace qs::pipeline

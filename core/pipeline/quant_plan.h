@@ -74,4 +74,9 @@ class QuantPlan {
 
 bool glob_match(const std::string& pattern, const std::string& text);
 
+// A "then" value spelled as in the plan JSON — a refinement's name, or
+// {"method": NAME, "params": {...}} — as its name and full parameters (the
+// defaults with the given ones set). Throws qs::ConfigError naming `source`.
+std::pair<std::string, quant::MethodParams> parse_refinement(const std::string& text, const std::string& source);
+
 }  // namespace qs::pipeline

@@ -1,5 +1,7 @@
 #include <QTest>
 
+#include <tuple>
+
 #include "core/error.h"
 #include "core/pipeline/quant_plan.h"
 #include "tests/support/test_registry.h"
@@ -122,6 +124,33 @@ class TestQuantPlan : public QObject {
       QCOMPARE(b.then, a.then);
       QVERIFY2(b.then_params.values() == a.then_params.values(), name);
       QCOMPARE(b.method, a.method);
+    }
+  }
+
+  // `refine --then` reads "then" as the plan spells it: a bare name takes the
+  // refinement's defaults, an object sets parameters over them, and errors
+  // name the field.
+  void parseRefinementReadsThePlansSpelling() {
+    auto [name, params] = pipeline::parse_refinement("rilq", "--then");
+    QCOMPARE(QString::fromStdString(name), QString("rilq"));
+    QCOMPARE(params.get_int("rank"), int64_t{64});
+    std::tie(name, params) = pipeline::parse_refinement(R"({"method": "rilq", "params": {"lr": 0.001, "rank": 16}})", "--then");
+    QCOMPARE(params.get_double("lr"), 1e-3);
+    QCOMPARE(params.get_int("rank"), int64_t{16});
+    QCOMPARE(params.get_int("grad_accum"), int64_t{8});
+    for (const auto& [text, mentions] : std::vector<std::pair<std::string, QString>>{
+             {"magic", "magic"},
+             {"none", "names no refinement"},
+             {R"({"method": "rilq", "params": {"rank": "big"}})", "rank"},
+             {R"({"method": "rilq", "rnak": 3})", "then.rnak"},
+             {R"({"params": {}})", "then.method"},
+             {R"({"method": "rilq")", "invalid JSON"}}) {
+      try {
+        pipeline::parse_refinement(text, "--then");
+        QFAIL(text.c_str());
+      } catch (const ConfigError& e) {
+        QVERIFY2(QString(e.what()).contains(mentions) && QString(e.what()).contains("--then"), e.what());
+      }
     }
   }
 

@@ -107,6 +107,35 @@ class TestQuantscopeCheckpoint : public QObject {
     QVERIFY(torch::equal(again.forward(ids), dec->forward(ids)));
   }
 
+  // What quantscope.json records beside the tensors reads back as it was
+  // saved: each linear's method, parameters and metrics, and the run.
+  void infoReadsBackWhatWasSaved() {
+    QTemporaryDir tmp;
+    model::ModelWeights fp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
+    make_checkpoint(dir, fp);
+    const auto info = io::read_quantscope_checkpoint_info(dir);
+    QCOMPARE(info.linears.size(), size_t{13});
+    QVERIFY(!info.linears.count("model.layers.1.mlp.up_proj"));
+    const auto& awq = info.linears.at("model.layers.0.mlp.down_proj");
+    QCOMPARE(QString::fromStdString(awq.method), QString("awq"));
+    QCOMPARE(std::get<int64_t>(awq.params.at("n_grid")), int64_t{20});
+    QVERIFY(awq.weight_mse > 0 && awq.output_rel_mse > 0);
+    const auto& gptq = info.linears.at("model.layers.1.self_attn.q_proj");
+    QCOMPARE(QString::fromStdString(gptq.method), QString("gptq"));
+    QCOMPARE(std::get<bool>(gptq.params.at("act_order")), true);
+    QCOMPARE(std::get<double>(gptq.params.at("damp_percent")), 0.01);
+    QCOMPARE(QString::fromStdString(info.run_json), QString(R"({"note":"test"})"));
+    QVERIFY(info.source_model.empty());
+    rewrite(dir / "quantscope.json", "\"n_grid\": 20", "\"n_grid\": [20]");
+    try {
+      io::read_quantscope_checkpoint_info(dir);
+      QFAIL("no error");
+    } catch (const FormatError& e) {
+      QVERIFY2(QString(e.what()).contains("params.n_grid") && QString(e.what()).contains("quantscope.json"), e.what());
+    }
+  }
+
   // A transform several linears share is stored once, with the first of
   // them; the others name it, and read back as that one tensor.
   void sharedTransformsAreStoredOnce() {

@@ -1,0 +1,169 @@
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/console_feedback.h"
+#include "app/cli/device_option.h"
+#include "app/cli/eval_text.h"
+#include "app/cli/model_source.h"
+#include "core/error.h"
+#include "core/io/quantscope_checkpoint.h"
+#include "core/io/safetensors.h"
+#include "core/methods/method_registry.h"
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+#include "core/pipeline/quant_plan.h"
+#include "core/pipeline/refinement_run.h"
+#include "core/text/calibration_set.h"
+#include "core/text/text_file.h"
+#include "core/text/tokenizer.h"
+
+namespace qs::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using ojson = nlohmann::ordered_json;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}' --calib FILE --out DIR\n"
+    "       [--fp MODEL] [--nsamples N] [--seqlen L] [--seed S]\n"
+    "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
+    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]\n"
+    "QUANTIZED: a QuantScope checkpoint, a .qsproj project or a packed export; --fp: the model it was\n"
+    "quantized from (default: the one a checkpoint or project records)";
+
+// The FP model the targets come from: --fp, else what the source recorded.
+fs::path fp_model_of(const Args& args, const ModelSource& source, const std::string& quantized_path) {
+  if (args.has("fp")) return args.get("fp", "");
+  if (source.fp_model.empty())
+    throw ArgumentError("refine: " + quantized_path +
+                        " does not record the model it was quantized from; name it with --fp MODEL");
+  if (!fs::exists(source.fp_model))
+    throw IoError(source.fp_model.string(), "the FP model " + quantized_path +
+                                                " was quantized from is not there; name it with --fp MODEL");
+  return source.fp_model;
+}
+
+double perplexity_of(model::Decoder& decoder, const std::vector<int32_t>& tokens,
+                     const analysis::PerplexityOptions& o, ConsoleFeedback& feedback) {
+  const auto r = analysis::perplexity(decoder, tokens, o, &feedback);
+  feedback.finish_line();
+  return r.ppl;
+}
+
+}  // namespace
+
+int run_refine(const std::vector<std::string>& argv) {
+  const Args args(argv,
+                  {"then", "calib", "out", "fp", "nsamples", "seqlen", "seed", "eval", "eval-protocol", "eval-ctx",
+                   "eval-limit", "device", "dtype", "batch", "threads"},
+                  {});
+  if (args.positionals().size() != 1 || !args.has("then") || !args.has("calib") || !args.has("out"))
+    throw ArgumentError(kUsage);
+  const std::string quantized_path = args.positionals()[0];
+  const fs::path out_dir = args.get("out", "");
+  const auto [then, params] = pipeline::parse_refinement(args.get("then", ""), "--then");
+  const auto& refinement = methods::refinement_or_throw(then, "--then");
+  const torch::Device device = parse_device(args.get("device", "cpu"));
+  const torch::ScalarType dtype = parse_dtype(args.get("dtype", "auto"), device);
+  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
+  const int64_t nsamples = args.get_int("nsamples", device.is_cuda() ? 128 : 32, 1, 1 << 20);
+  const int64_t seqlen = args.get_int("seqlen", 512, 8, 1 << 20);
+  const auto seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
+  const int64_t batch = args.get_int("batch", 8, 1, 4096);
+  if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw IoError(out_dir.string(), "exists and is not a directory");
+  if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
+    throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
+  if (std::error_code ec; fs::equivalent(out_dir, quantized_path, ec))
+    throw ArgumentError("refine: --out is the checkpoint being refined; write the result to another directory");
+
+  ConsoleFeedback feedback;
+  auto t0 = Clock::now();
+  const auto source = open_model_source(quantized_path);
+  const fs::path fp_path = fp_model_of(args, source, quantized_path);
+  model::Decoder quantized(source.weights, device, dtype);
+  const auto fp_weights = model::load_model(fp_path);
+  auto tokenizer = text::load_tokenizer_for_model(fp_path.extension() == ".safetensors" ? fp_path.parent_path() : fp_path);
+  feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
+               std::to_string(seconds_since(t0)).substr(0, 5) + " s");
+
+  const auto calib_path = args.get("calib", "");
+  const auto calibration =
+      text::sample_calibration(tokenizer->encode(text::read_text_file(calib_path)), nsamples, seqlen, seed, calib_path);
+  feedback.log("calibration: " + std::to_string(nsamples) + " x " + std::to_string(seqlen) + " tokens from " +
+               calib_path + " (seed " + std::to_string(seed) + ")");
+
+  const bool evaluate = args.has("eval");
+  const bool hf = args.get_choice("eval-protocol", "hf", {"hf", "llamacpp"}) == "hf";
+  std::vector<int32_t> eval_tokens;
+  analysis::PerplexityOptions eval_opts;
+  ojson eval_json;
+  if (evaluate) {
+    eval_tokens = tokenize_eval_text(*tokenizer, args.get("eval", ""), hf);
+    eval_opts = eval_options(*tokenizer, hf, args.get_int("eval-ctx", hf ? 2048 : 512, 4, 1 << 20),
+                             args.get_int("eval-limit", 0, 0, 1 << 30), 1);
+    eval_json = {{"text", args.get("eval", "")}, {"protocol", analysis::protocol_name(eval_opts.protocol)},
+                 {"ctx", eval_opts.ctx}};
+    eval_json["ppl_before"] = perplexity_of(quantized, eval_tokens, eval_opts, feedback);
+    std::fprintf(stderr, "perplexity before %s: %.4f\n", then.c_str(), eval_json["ppl_before"].get<double>());
+  }
+
+  t0 = Clock::now();
+  pipeline::RefinementRun run;
+  {
+    // The FP model is needed only for its hidden states on the calibration sequences.
+    model::Decoder fp(fp_weights, device, dtype);
+    run = pipeline::refine_quantized_model(quantized, fp, calibration, refinement, params, batch, feedback);
+  }
+  const double refine_s = seconds_since(t0);
+  feedback.finish_line();
+  std::fprintf(stderr, "%s refined %lld linears in %.1f s\n", then.c_str(), static_cast<long long>(run.result.linears),
+               refine_s);
+  if (evaluate) {
+    eval_json["ppl"] = perplexity_of(quantized, eval_tokens, eval_opts, feedback);
+    std::fprintf(stderr, "perplexity after %s: %.4f (before %.4f)\n", then.c_str(), eval_json["ppl"].get<double>(),
+                 eval_json["ppl_before"].get<double>());
+  }
+
+  // The source's run stays as recorded; the refinement is added beside it.
+  ojson record = ojson::parse(source.run_json);
+  ojson refinement_json = {{"method", then},
+                           {"from", quantized_path},
+                           {"fp_model", fp_path.string()},
+                           {"linears", run.result.linears},
+                           {"seconds", refine_s},
+                           {"calibration", {{"text", calib_path}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed}}},
+                           {"device", device.str()},
+                           {"dtype", dtype_name(dtype)}};
+  ojson params_json = ojson::object();
+  for (const auto& [k, v] : params.values()) std::visit([&](const auto& x) { params_json[k] = x; }, v);
+  refinement_json["params"] = params_json;
+  for (const auto& [k, v] : run.result.reported) refinement_json[k] = v;
+  if (evaluate) refinement_json["eval"] = eval_json;
+  if (!record.contains("refinements") || !record["refinements"].is_array()) record["refinements"] = ojson::array();
+  record["refinements"].push_back(refinement_json);
+
+  io::QuantscopeCheckpointInfo info;
+  if (fs::is_directory(quantized_path) && io::is_quantscope_checkpoint(quantized_path))
+    info = io::read_quantscope_checkpoint_info(quantized_path);
+  info.source_model = fp_path;
+  info.run_json = record.dump();
+  io::save_quantscope_checkpoint(quantized, info, out_dir);
+  io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
+                        {{"source", calib_path}});
+  feedback.log("saved " + out_dir.string());
+
+  ojson summary = refinement_json;
+  summary["out"] = out_dir.string();
+  summary["threads"] = at::get_num_threads();
+  std::printf("%s\n", summary.dump().c_str());
+  return 0;
+}
+
+}  // namespace qs::cli
