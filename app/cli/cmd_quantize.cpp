@@ -4,23 +4,22 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/console_feedback.h"
 #include "app/cli/device_option.h"
-#include "app/cli/eval_text.h"
+#include "app/cli/run_options.h"
 #include "core/error.h"
 #include "core/io/checkpoint_files.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
-#include "core/methods/method_registry.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
-#include "core/text/calibration_set.h"
-#include "core/text/text_file.h"
+#include "core/pipeline/quant_plan.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
@@ -59,21 +58,15 @@ constexpr const char* kUsage =
 }  // namespace
 
 int run_quantize(const std::vector<std::string>& argv) {
-  const Args args(argv,
-                  {"method", "bits", "group", "calib", "out", "project", "nsamples", "seqlen", "seed", "layers-config", "then",
-                   "eval", "eval-protocol", "eval-ctx", "eval-limit", "device", "dtype", "batch", "threads"},
-                  {"sym"});
+  const Args args(argv, run_option_names({"method", "bits", "group", "out", "project", "layers-config", "then"}), {"sym"});
   if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
       (!args.has("out") && !args.has("project")))
     throw ArgumentError(kUsage);
   const std::string model_path = args.positionals()[0];
   const fs::path out_dir = args.get("out", "");
-  const torch::Device device = parse_device(args.get("device", "cpu"));
-  const torch::ScalarType dtype = parse_dtype(args.get("dtype", "auto"), device);
-  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
-  const int64_t nsamples = args.get_int("nsamples", device.is_cuda() ? 128 : 32, 1, 1 << 20);
-  const int64_t seqlen = args.get_int("seqlen", 512, 8, 1 << 20);
-  const auto seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
+  const RunOptions opts = parse_run_options(args);
+  const torch::Device device = opts.device;
+  const torch::ScalarType dtype = opts.dtype;
 
   quant::QuantSpec spec;
   spec.bits = static_cast<int>(args.get_int("bits", 4, 2, 8));
@@ -81,10 +74,8 @@ int run_quantize(const std::vector<std::string>& argv) {
   spec.symmetric = args.flag("sym");
   const std::string method = args.get("method", "");
   auto defaults = pipeline::QuantPlan::make_choice(method, spec, "--method");
-  if (args.has("then")) {
-    defaults.then = args.get("then", "");
-    defaults.then_params = methods::refinement_or_throw(defaults.then, "--then").default_params();
-  }
+  if (args.has("then"))
+    std::tie(defaults.then, defaults.then_params) = pipeline::parse_refinement(args.get("then", ""), "--then");
   pipeline::QuantPlan plan(defaults);
   const std::string layers_config =
       args.has("layers-config") ? io::read_small_file(args.get("layers-config", "")) : std::string();
@@ -98,10 +89,7 @@ int run_quantize(const std::vector<std::string>& argv) {
 #endif
   if (!project_file.empty() && project_file.extension() != ".qsproj")
     throw ArgumentError("--project: " + project_file.string() + " should end in .qsproj");
-  if (!out_dir.empty() && fs::exists(out_dir) && !fs::is_directory(out_dir))
-    throw IoError(out_dir.string(), "exists and is not a directory");
-  if (!out_dir.empty() && fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
-    throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
+  if (!out_dir.empty()) check_checkpoint_out(out_dir);
 
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
@@ -112,36 +100,26 @@ int run_quantize(const std::vector<std::string>& argv) {
   model::Decoder decoder(weights, device, dtype);
   feedback.log("loaded " + model_path + " in " + std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
-  const auto calib_path = args.get("calib", "");
-  const auto calib_tokens = tokenizer->encode(text::read_text_file(calib_path));
-  const auto calibration = text::sample_calibration(calib_tokens, nsamples, seqlen, seed, calib_path);
-  feedback.log("calibration: " + std::to_string(nsamples) + " x " + std::to_string(seqlen) + " tokens from " +
-               calib_path + " (seed " + std::to_string(seed) + ")");
+  const auto calibration = calibration_of(opts, *tokenizer, feedback);
+  const auto& calib_path = opts.calib_path;
 
-  const bool evaluate = args.has("eval");
-  const bool hf = args.get_choice("eval-protocol", "hf", {"hf", "llamacpp"}) == "hf";
-  const int64_t batch = args.get_int("batch", 8, 1, 4096);
-  std::vector<int32_t> eval_tokens;
-  analysis::PerplexityOptions eval_opts;
-  nlohmann::ordered_json eval_json;
+  const EvalRequest eval = parse_eval(args, *tokenizer);
+  const bool evaluate = eval.enabled;
+  const auto& eval_tokens = eval.tokens;
+  const auto& eval_opts = eval.options;
+  nlohmann::ordered_json eval_json = eval.record;
   if (evaluate) {
-    eval_tokens = tokenize_eval_text(*tokenizer, args.get("eval", ""), hf);
-    eval_opts = eval_options(*tokenizer, hf, args.get_int("eval-ctx", hf ? 2048 : 512, 4, 1 << 20),
-                             args.get_int("eval-limit", 0, 0, 1 << 30), 1);
     const auto r = analysis::perplexity(decoder, eval_tokens, eval_opts, &feedback);
     feedback.finish_line();
     std::fprintf(stderr, "FP perplexity %.4f (%lld windows of %lld, %s protocol)\n", r.ppl,
                  static_cast<long long>(r.chunks), static_cast<long long>(eval_opts.ctx),
                  analysis::protocol_name(eval_opts.protocol));
-    eval_json = {{"text", args.get("eval", "")},
-                 {"protocol", analysis::protocol_name(eval_opts.protocol)},
-                 {"ctx", eval_opts.ctx},
-                 {"chunks", r.chunks},
-                 {"ppl_fp", r.ppl}};
+    eval_json["chunks"] = r.chunks;
+    eval_json["ppl_fp"] = r.ppl;
   }
 
   pipeline::PipelineOptions popts;
-  popts.batch = batch;
+  popts.batch = opts.batch;
   popts.analyses = !project_file.empty();
   t0 = Clock::now();
   const auto result = pipeline::run_pipeline(decoder, calibration, plan, popts, feedback);
@@ -170,7 +148,7 @@ int run_quantize(const std::vector<std::string>& argv) {
       {"bits", spec.bits},
       {"group", spec.group_size},
       {"symmetric", spec.symmetric},
-      {"calibration", {{"text", calib_path}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed}}},
+      {"calibration", calibration_json(opts)},
       {"device", device.str()},
       {"dtype", dtype_name(dtype)},
       {"quantize_seconds", quantize_s},
@@ -211,9 +189,9 @@ int run_quantize(const std::vector<std::string>& argv) {
   if (!project_file.empty()) {
     project::Settings settings;
     settings.calibration_text = calib_path;
-    settings.nsamples = nsamples;
-    settings.seqlen = seqlen;
-    settings.seed = static_cast<int64_t>(seed);
+    settings.nsamples = opts.nsamples;
+    settings.seqlen = opts.seqlen;
+    settings.seed = static_cast<int64_t>(opts.seed);
     if (evaluate) {
       settings.eval_text = args.get("eval", "");
       settings.eval_protocol = analysis::protocol_name(eval_opts.protocol);

@@ -7,8 +7,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/console_feedback.h"
 #include "app/cli/device_option.h"
-#include "app/cli/eval_text.h"
 #include "app/cli/model_source.h"
+#include "app/cli/run_options.h"
 #include "core/error.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
@@ -17,8 +17,6 @@
 #include "core/model/model_loader.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/refinement_run.h"
-#include "core/text/calibration_set.h"
-#include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::cli {
@@ -50,9 +48,8 @@ fs::path fp_model_of(const Args& args, const ModelSource& source, const std::str
   return source.fp_model;
 }
 
-double perplexity_of(model::Decoder& decoder, const std::vector<int32_t>& tokens,
-                     const analysis::PerplexityOptions& o, ConsoleFeedback& feedback) {
-  const auto r = analysis::perplexity(decoder, tokens, o, &feedback);
+double perplexity_of(model::Decoder& decoder, const EvalRequest& eval, ConsoleFeedback& feedback) {
+  const auto r = analysis::perplexity(decoder, eval.tokens, eval.options, &feedback);
   feedback.finish_line();
   return r.ppl;
 }
@@ -60,26 +57,15 @@ double perplexity_of(model::Decoder& decoder, const std::vector<int32_t>& tokens
 }  // namespace
 
 int run_refine(const std::vector<std::string>& argv) {
-  const Args args(argv,
-                  {"then", "calib", "out", "fp", "nsamples", "seqlen", "seed", "eval", "eval-protocol", "eval-ctx",
-                   "eval-limit", "device", "dtype", "batch", "threads"},
-                  {});
+  const Args args(argv, run_option_names({"then", "out", "fp"}), {});
   if (args.positionals().size() != 1 || !args.has("then") || !args.has("calib") || !args.has("out"))
     throw ArgumentError(kUsage);
   const std::string quantized_path = args.positionals()[0];
   const fs::path out_dir = args.get("out", "");
   const auto [then, params] = pipeline::parse_refinement(args.get("then", ""), "--then");
   const auto& refinement = methods::refinement_or_throw(then, "--then");
-  const torch::Device device = parse_device(args.get("device", "cpu"));
-  const torch::ScalarType dtype = parse_dtype(args.get("dtype", "auto"), device);
-  if (args.has("threads")) at::set_num_threads(static_cast<int>(args.get_int("threads", 1, 1, 1024)));
-  const int64_t nsamples = args.get_int("nsamples", device.is_cuda() ? 128 : 32, 1, 1 << 20);
-  const int64_t seqlen = args.get_int("seqlen", 512, 8, 1 << 20);
-  const auto seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
-  const int64_t batch = args.get_int("batch", 8, 1, 4096);
-  if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw IoError(out_dir.string(), "exists and is not a directory");
-  if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
-    throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
+  const RunOptions opts = parse_run_options(args);
+  check_checkpoint_out(out_dir);
   if (std::error_code ec; fs::equivalent(out_dir, quantized_path, ec))
     throw ArgumentError("refine: --out is the checkpoint being refined; write the result to another directory");
 
@@ -87,30 +73,18 @@ int run_refine(const std::vector<std::string>& argv) {
   auto t0 = Clock::now();
   const auto source = open_model_source(quantized_path);
   const fs::path fp_path = fp_model_of(args, source, quantized_path);
-  model::Decoder quantized(source.weights, device, dtype);
+  model::Decoder quantized(source.weights, opts.device, opts.dtype);
   const auto fp_weights = model::load_model(fp_path);
   auto tokenizer = text::load_tokenizer_for_model(fp_path.extension() == ".safetensors" ? fp_path.parent_path() : fp_path);
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
-  const auto calib_path = args.get("calib", "");
-  const auto calibration =
-      text::sample_calibration(tokenizer->encode(text::read_text_file(calib_path)), nsamples, seqlen, seed, calib_path);
-  feedback.log("calibration: " + std::to_string(nsamples) + " x " + std::to_string(seqlen) + " tokens from " +
-               calib_path + " (seed " + std::to_string(seed) + ")");
+  const auto calibration = calibration_of(opts, *tokenizer, feedback);
 
-  const bool evaluate = args.has("eval");
-  const bool hf = args.get_choice("eval-protocol", "hf", {"hf", "llamacpp"}) == "hf";
-  std::vector<int32_t> eval_tokens;
-  analysis::PerplexityOptions eval_opts;
-  ojson eval_json;
-  if (evaluate) {
-    eval_tokens = tokenize_eval_text(*tokenizer, args.get("eval", ""), hf);
-    eval_opts = eval_options(*tokenizer, hf, args.get_int("eval-ctx", hf ? 2048 : 512, 4, 1 << 20),
-                             args.get_int("eval-limit", 0, 0, 1 << 30), 1);
-    eval_json = {{"text", args.get("eval", "")}, {"protocol", analysis::protocol_name(eval_opts.protocol)},
-                 {"ctx", eval_opts.ctx}};
-    eval_json["ppl_before"] = perplexity_of(quantized, eval_tokens, eval_opts, feedback);
+  const EvalRequest eval = parse_eval(args, *tokenizer);
+  ojson eval_json = eval.record;
+  if (eval.enabled) {
+    eval_json["ppl_before"] = perplexity_of(quantized, eval, feedback);
     std::fprintf(stderr, "perplexity before %s: %.4f\n", then.c_str(), eval_json["ppl_before"].get<double>());
   }
 
@@ -118,15 +92,15 @@ int run_refine(const std::vector<std::string>& argv) {
   pipeline::RefinementRun run;
   {
     // The FP model is needed only for its hidden states on the calibration sequences.
-    model::Decoder fp(fp_weights, device, dtype);
-    run = pipeline::refine_quantized_model(quantized, fp, calibration, refinement, params, batch, feedback);
+    model::Decoder fp(fp_weights, opts.device, opts.dtype);
+    run = pipeline::refine_quantized_model(quantized, fp, calibration, refinement, params, opts.batch, feedback);
   }
   const double refine_s = seconds_since(t0);
   feedback.finish_line();
   std::fprintf(stderr, "%s refined %lld linears in %.1f s\n", then.c_str(), static_cast<long long>(run.result.linears),
                refine_s);
-  if (evaluate) {
-    eval_json["ppl"] = perplexity_of(quantized, eval_tokens, eval_opts, feedback);
+  if (eval.enabled) {
+    eval_json["ppl"] = perplexity_of(quantized, eval, feedback);
     std::fprintf(stderr, "perplexity after %s: %.4f (before %.4f)\n", then.c_str(), eval_json["ppl"].get<double>(),
                  eval_json["ppl_before"].get<double>());
   }
@@ -138,14 +112,14 @@ int run_refine(const std::vector<std::string>& argv) {
                            {"fp_model", fp_path.string()},
                            {"linears", run.result.linears},
                            {"seconds", refine_s},
-                           {"calibration", {{"text", calib_path}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed}}},
-                           {"device", device.str()},
-                           {"dtype", dtype_name(dtype)}};
+                           {"calibration", calibration_json(opts)},
+                           {"device", opts.device.str()},
+                           {"dtype", dtype_name(opts.dtype)}};
   ojson params_json = ojson::object();
   for (const auto& [k, v] : params.values()) std::visit([&](const auto& x) { params_json[k] = x; }, v);
   refinement_json["params"] = params_json;
   for (const auto& [k, v] : run.result.reported) refinement_json[k] = v;
-  if (evaluate) refinement_json["eval"] = eval_json;
+  if (eval.enabled) refinement_json["eval"] = eval_json;
   if (!record.contains("refinements") || !record["refinements"].is_array()) record["refinements"] = ojson::array();
   record["refinements"].push_back(refinement_json);
 
@@ -156,7 +130,7 @@ int run_refine(const std::vector<std::string>& argv) {
   info.run_json = record.dump();
   io::save_quantscope_checkpoint(quantized, info, out_dir);
   io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
-                        {{"source", calib_path}});
+                        {{"source", opts.calib_path}});
   feedback.log("saved " + out_dir.string());
 
   ojson summary = refinement_json;

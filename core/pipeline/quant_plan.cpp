@@ -124,7 +124,11 @@ std::pair<std::string, std::vector<std::pair<std::string, quant::ParamValue>>> p
   } else {
     throw ConfigError(source, at, "must be a refinement name or {\"method\": ..., \"params\": {...}}");
   }
-  if (name != kNoRefinement) methods::refinement_or_throw(name, source + ": " + at);
+  if (name != kNoRefinement && !methods::find_refinement(name)) {
+    std::string known;
+    for (const auto* r : methods::all_refinements()) known += r->name() + ", ";
+    throw ConfigError(source, at, "unknown refinement '" + name + "' (known: " + known + "none)");
+  }
   return {name, params};
 }
 

@@ -74,7 +74,7 @@ class TestQuantPlan : public QObject {
     QTest::newRow("bits type") << R"({"layers": {"*": {"bits": "three"}}})" << "layers.*.bits";
     QTest::newRow("bad default bits") << R"({"default": {"bits": 12}})" << "bits";
     QTest::newRow("bad param") << R"({"default": {"params": {"act_order": 3}}})" << "act_order";
-    QTest::newRow("unknown refinement") << R"({"layers": {"*": {"then": "magic"}}})" << "magic";
+    QTest::newRow("unknown refinement") << R"({"layers": {"*": {"then": "magic"}}})" << "layers.*.then: unknown refinement 'magic'";
     QTest::newRow("then type") << R"({"default": {"then": 3}})" << "default.then";
     QTest::newRow("then field") << R"({"default": {"then": {"method": "rilq", "rnak": 3}}})" << "then.rnak";
     QTest::newRow("then without method") << R"({"default": {"then": {"params": {}}}})" << "then.method";
@@ -139,7 +139,7 @@ class TestQuantPlan : public QObject {
     QCOMPARE(params.get_int("rank"), int64_t{16});
     QCOMPARE(params.get_int("grad_accum"), int64_t{8});
     for (const auto& [text, mentions] : std::vector<std::pair<std::string, QString>>{
-             {"magic", "magic"},
+             {"magic", "--then: then: unknown refinement 'magic'"},
              {"none", "names no refinement"},
              {R"({"method": "rilq", "params": {"rank": "big"}})", "rank"},
              {R"({"method": "rilq", "rnak": 3})", "then.rnak"},
