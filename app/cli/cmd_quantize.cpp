@@ -51,7 +51,7 @@ double peak_rss_mib() {
 constexpr const char* kUsage =
     "usage: quantscope-cli quantize MODEL --method NAME --bits B --group G --calib FILE\n"
     "       (--out DIR | --project FILE.qsproj | both)\n"
-    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then rilq]\n"
+    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]";
 

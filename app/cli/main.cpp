@@ -17,7 +17,7 @@ constexpr const char* kUsage =
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--kernels dense|packed]\n"
     "  quantize MODEL --method NAME --bits B --group G --calib FILE (--out DIR | --project FILE)\n"
-    "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then rilq]\n"
+    "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
     "  refine QUANTIZED --then NAME|JSON --calib FILE --out DIR [--fp MODEL] [--eval FILE] [...]\n"
