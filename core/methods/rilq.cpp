@@ -14,13 +14,17 @@ using pipeline::LinearSlot;
 namespace {
 
 // A frozen linear with a trainable low-rank branch: base(x) + s · B(A x).
+// It passes the base's input transform through, so q/k/v (gate/up) still
+// compute an AffineQuant norm matrix's T·x once per step, not once per linear.
 class LoraTrainingOp final : public model::LinearOp {
  public:
   LoraTrainingOp(std::shared_ptr<const model::LinearOp> base, torch::Tensor a, torch::Tensor b, double scaling)
       : base_(std::move(base)), a_(std::move(a)), b_(std::move(b)), scaling_(scaling) {}
-  torch::Tensor forward(const torch::Tensor& x) const override {
-    const auto t = x.scalar_type();
-    return base_->forward(x) + torch::linear(torch::linear(x, a_.to(t)), b_.to(t)) * scaling_;
+  torch::Tensor forward(const torch::Tensor& x) const override { return base_->forward(x) + branch(x); }
+  torch::Tensor input_transform() const override { return base_->input_transform(); }
+  torch::Tensor transform_input(const torch::Tensor& x) const override { return base_->transform_input(x); }
+  torch::Tensor forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const override {
+    return base_->forward_transformed(tx, x) + branch(x);
   }
   int64_t in_features() const override { return base_->in_features(); }
   int64_t out_features() const override { return base_->out_features(); }
@@ -31,6 +35,11 @@ class LoraTrainingOp final : public model::LinearOp {
   torch::Tensor bias() const override { return base_->bias(); }
 
  private:
+  torch::Tensor branch(const torch::Tensor& x) const {
+    const auto t = x.scalar_type();
+    return torch::linear(torch::linear(x, a_.to(t)), b_.to(t)) * scaling_;
+  }
+
   std::shared_ptr<const model::LinearOp> base_;
   torch::Tensor a_;
   torch::Tensor b_;

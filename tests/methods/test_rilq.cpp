@@ -121,14 +121,27 @@ class TestRilq : public QObject {
     QCOMPARE(fb.curves.at("rilq validation loss").front(), initial);
   }
 
+  void theCommittedModelHasTheReportedLoss_data() {
+    QTest::addColumn<QString>("method");
+    QTest::newRow("rtn") << "rtn";
+    QTest::newRow("affinequant (norm matrices)") << "affinequant";
+  }
   // What the refinement reports as its best held-out loss is what the model
   // it leaves behind computes: the alpha/rank scaling is folded into lora_b
-  // and the records' forward is the training forward.
+  // and the records' forward is the training forward, also where AffineQuant
+  // left a norm matrix that q/k/v and gate/up share (the adapters read x, not T·x).
   void theCommittedModelHasTheReportedLoss() {
+    QFETCH(QString, method);
     const auto weights = test::make_tiny_llama(test::tiny_config(), 22);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32), fp(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb;
-    const auto r = run(dec, plan_of("rtn", kFast), fb);
+    const ParamList method_params =
+        method == "affinequant" ? ParamList{{"epochs", int64_t{1}}} : ParamList{};
+    const auto r = run(dec, plan_of(method.toStdString(), kFast, method_params), fb);
+    if (method == "affinequant")
+      for (const auto& l : r.layers) QVERIFY2(l.role == model::LinearRole::O || l.role == model::LinearRole::Down ||
+                                                  l.record->transform.defined(),
+                                              l.name.c_str());
     const double reported = r.refinements[0].reported.at("rilq best validation loss");
     const double measured = held_out_loss(dec, fp, calibration(dec.config().vocab_size).ids);
     QVERIFY2(std::abs(measured - reported) <= 1e-4 * reported,
