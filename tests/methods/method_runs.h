@@ -2,6 +2,7 @@
 // The one pipeline run the method tests compare: every linear of a tiny model
 // by one method at W3g32, calibrated on 8 random sequences of 32 tokens.
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,23 @@
 namespace qs::test {
 
 using ParamList = std::vector<std::pair<std::string, quant::ParamValue>>;
+
+// RILQ settings that train a tiny model in a second or two.
+inline const ParamList kFastRilq = {
+    {"rank", int64_t{8}},       {"alpha", 8.0}, {"lr", 5e-3}, {"grad_accum", int64_t{2}}, {"eval_every", int64_t{2}},
+    {"max_steps", int64_t{120}}};
+
+// `base` with the values of `more` replacing or added to its own.
+inline ParamList with(ParamList base, const ParamList& more) {
+  for (const auto& [k, v] : more) {
+    auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == k; });
+    if (it != base.end())
+      it->second = v;
+    else
+      base.emplace_back(k, v);
+  }
+  return base;
+}
 
 inline text::CalibrationSet method_calibration(int64_t vocab) { return random_calibration(vocab, 8, 32, 4); }
 

@@ -1,5 +1,4 @@
 #include <QTest>
-
 #include <algorithm>
 
 #include "core/error.h"
@@ -31,22 +30,6 @@ constexpr int64_t kHeldOut = 2;
 
 text::CalibrationSet calibration(int64_t vocab, int64_t n = kSequences) {
   return test::random_calibration(vocab, n, 24, 11);
-}
-
-// Settings that train a tiny model in a second or two.
-const ParamList kFast = {{"rank", int64_t{8}},       {"alpha", 8.0},
-                         {"lr", 5e-3},               {"grad_accum", int64_t{2}},
-                         {"eval_every", int64_t{2}}, {"max_steps", int64_t{120}}};
-
-ParamList with(ParamList base, const ParamList& more) {
-  for (const auto& [k, v] : more) {
-    auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == k; });
-    if (it != base.end())
-      it->second = v;
-    else
-      base.emplace_back(k, v);
-  }
-  return base;
 }
 
 pipeline::QuantPlan plan_of(const std::string& method, const ParamList& rilq, const ParamList& method_params = {},
@@ -101,9 +84,12 @@ class TestRilq : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 21);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
     CurveFeedback fb;
-    const ParamList hidden_only = {
-        {"hidden_weight", 1.0}, {"ce_weight", 0.0}, {"lr", 3e-3}, {"max_steps", int64_t{480}}, {"patience", int64_t{50}}};
-    const auto r = run(dec, plan_of("rtn", with(kFast, hidden_only), {}, 3), fb, 60);
+    const ParamList hidden_only = {{"hidden_weight", 1.0},
+                                   {"ce_weight", 0.0},
+                                   {"lr", 3e-3},
+                                   {"max_steps", int64_t{480}},
+                                   {"patience", int64_t{50}}};
+    const auto r = run(dec, plan_of("rtn", test::with(test::kFastRilq, hidden_only), {}, 3), fb, 60);
     QCOMPARE(r.refinements.size(), size_t{1});
     const auto& rep = r.refinements[0].reported;
     QCOMPARE(r.refinements[0].linears, int64_t{14});
@@ -135,13 +121,12 @@ class TestRilq : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 22);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32), fp(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb;
-    const ParamList method_params =
-        method == "affinequant" ? ParamList{{"epochs", int64_t{1}}} : ParamList{};
-    const auto r = run(dec, plan_of(method.toStdString(), kFast, method_params), fb);
+    const ParamList method_params = method == "affinequant" ? ParamList{{"epochs", int64_t{1}}} : ParamList{};
+    const auto r = run(dec, plan_of(method.toStdString(), test::kFastRilq, method_params), fb);
     if (method == "affinequant")
-      for (const auto& l : r.layers) QVERIFY2(l.role == model::LinearRole::O || l.role == model::LinearRole::Down ||
-                                                  l.record->transform.defined(),
-                                              l.name.c_str());
+      for (const auto& l : r.layers)
+        QVERIFY2(l.role == model::LinearRole::O || l.role == model::LinearRole::Down || l.record->transform.defined(),
+                 l.name.c_str());
     const double reported = r.refinements[0].reported.at("rilq best validation loss");
     const double measured = held_out_loss(dec, fp, calibration(dec.config().vocab_size).ids);
     QVERIFY2(std::abs(measured - reported) <= 1e-4 * reported,
@@ -154,14 +139,15 @@ class TestRilq : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 23);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb;
-    const auto r = run(dec, plan_of("rtn", with(kFast, {{"lr", 0.0}, {"patience", int64_t{3}}})), fb);
+    const auto r = run(dec, plan_of("rtn", test::with(test::kFastRilq, {{"lr", 0.0}, {"patience", int64_t{3}}})), fb);
     const auto& rep = r.refinements[0].reported;
     QCOMPARE(rep.at("rilq optimizer steps"), 3.0 * 2.0);
     QCOMPARE(rep.at("rilq steps"), 3.0 * 2.0 * 2.0);
     QCOMPARE(rep.at("rilq best step"), 0.0);
     QCOMPARE(rep.at("rilq best validation loss"), rep.at("rilq initial validation loss"));
-    QVERIFY(std::any_of(fb.lines.begin(), fb.lines.end(),
-                        [](const std::string& l) { return l.find("no improvement in 3 validations") != std::string::npos; }));
+    QVERIFY(std::any_of(fb.lines.begin(), fb.lines.end(), [](const std::string& l) {
+      return l.find("no improvement in 3 validations") != std::string::npos;
+    }));
     for (const auto& l : r.layers) QCOMPARE(l.record->lora_b.abs().sum().item<double>(), 0.0);
   }
 
@@ -171,7 +157,7 @@ class TestRilq : public QObject {
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32), plain(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb;
     const ParamList lqer = {{"rank", int64_t{4}}};
-    const auto r = run(dec, plan_of("lqer", kFast, lqer), fb);
+    const auto r = run(dec, plan_of("lqer", test::kFastRilq, lqer), fb);
     auto c = pipeline::QuantPlan::make_choice("lqer", {2, 32, false, 1.0}, "test");
     c.params.set("rank", int64_t{4}, "test");
     const auto base = run(plain, pipeline::QuantPlan(c), fb);
@@ -191,7 +177,7 @@ class TestRilq : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 25);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32), fp(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb;
-    const auto r = run(dec, plan_of("rtn", with(kFast, {{"merge", true}})), fb);
+    const auto r = run(dec, plan_of("rtn", test::with(test::kFastRilq, {{"merge", true}})), fb);
     for (const auto& l : r.layers) {
       QVERIFY(!l.record->lora_a.defined() && !l.record->lora_b.defined());
       QCOMPARE(l.record->spec.bits, 2);
@@ -212,7 +198,7 @@ class TestRilq : public QObject {
     fb.on_point = [&](const std::string& series) {
       if (series == "rilq loss" && fb.curves[series].size() == 3) fb.cancel();
     };
-    QVERIFY_THROWS_EXCEPTION(Cancelled, run(dec, plan_of("rtn", kFast), fb));
+    QVERIFY_THROWS_EXCEPTION(Cancelled, run(dec, plan_of("rtn", test::kFastRilq), fb));
     const auto after = test::block_tensors(dec);
     for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
   }
@@ -225,14 +211,14 @@ class TestRilq : public QObject {
     const auto before = test::block_tensors(dec);
     test::RecordingFeedback fb;
     try {
-      run(dec, plan_of("rtn", kFast), fb, 1);
+      run(dec, plan_of("rtn", test::kFastRilq), fb, 1);
       QFAIL("no error");
     } catch (const ConfigError& e) {
       QVERIFY2(QString(e.what()).contains("val_fraction"), e.what());
     }
     const auto after = test::block_tensors(dec);
     for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
-    run(dec, plan_of("rtn", with(kFast, {{"val_fraction", 0.0}, {"max_steps", int64_t{4}}})), fb, 1);
+    run(dec, plan_of("rtn", test::with(test::kFastRilq, {{"val_fraction", 0.0}, {"max_steps", int64_t{4}}})), fb, 1);
   }
 };
 

@@ -7,6 +7,7 @@
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/refinement_run.h"
+#include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -15,15 +16,9 @@ using namespace qs;
 
 namespace {
 
-// RILQ settings that train a tiny model in about a second.
 quant::MethodParams fast_rilq() {
   auto p = methods::refinement_or_throw("rilq", "test").default_params();
-  p.set("rank", int64_t{8}, "test");
-  p.set("alpha", 8.0, "test");
-  p.set("lr", 5e-3, "test");
-  p.set("grad_accum", int64_t{2}, "test");
-  p.set("eval_every", int64_t{2}, "test");
-  p.set("max_steps", int64_t{40}, "test");
+  for (const auto& [k, v] : test::with(test::kFastRilq, {{"max_steps", int64_t{40}}})) p.set(k, v, "test");
   return p;
 }
 
@@ -88,7 +83,8 @@ class TestRefineQuantized : public QObject {
     for (const char* key : {"rilq initial validation loss", "rilq best validation loss"})
       QVERIFY2(std::abs(run.result.reported.at(key) - want.at(key)) <= 1e-5 * want.at(key), key);
     QCOMPARE(run.result.reported.at("rilq best step"), want.at("rilq best step"));
-    QVERIFY(run.result.reported.at("rilq best validation loss") < run.result.reported.at("rilq initial validation loss"));
+    QVERIFY(run.result.reported.at("rilq best validation loss") <
+            run.result.reported.at("rilq initial validation loss"));
     for (const auto& l : expected.layers) {
       const auto it = run.committed.find({l.layer, l.role});
       if (!l.record) {
@@ -146,9 +142,9 @@ class TestRefineQuantized : public QObject {
     fb.on_line = [&](const std::string& line) {
       if (line.rfind("rilq step 4:", 0) == 0) fb.cancel();
     };
-    QVERIFY_THROWS_EXCEPTION(Cancelled, pipeline::refine_quantized_model(*quantized, fp, calibration(),
-                                                                         methods::refinement_or_throw("rilq", "test"),
-                                                                         fast_rilq(), 8, fb));
+    QVERIFY_THROWS_EXCEPTION(
+        Cancelled, pipeline::refine_quantized_model(*quantized, fp, calibration(),
+                                                    methods::refinement_or_throw("rilq", "test"), fast_rilq(), 8, fb));
     const auto after = test::block_tensors(*quantized);
     for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
     QCOMPARE(pipeline::quantized_slots(*quantized).size(), slots_before.size());
