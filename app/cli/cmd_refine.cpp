@@ -29,8 +29,8 @@ using ojson = nlohmann::ordered_json;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 constexpr const char* kUsage =
-    "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}' --calib FILE --out DIR\n"
-    "       [--fp MODEL] [--nsamples N] [--seqlen L] [--seed S]\n"
+    "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}'\n"
+    "       --calib FILE --out DIR [--fp MODEL] [--nsamples N] [--seqlen L] [--seed S]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]\n"
     "QUANTIZED: a QuantScope checkpoint, a .qsproj project or a packed export; --fp: the model it was\n"
@@ -43,8 +43,8 @@ fs::path fp_model_of(const Args& args, const ModelSource& source, const std::str
     throw ArgumentError("refine: " + quantized_path +
                         " does not record the model it was quantized from; name it with --fp MODEL");
   if (!fs::exists(source.fp_model))
-    throw IoError(source.fp_model.string(), "the FP model " + quantized_path +
-                                                " was quantized from is not there; name it with --fp MODEL");
+    throw IoError(source.fp_model.string(),
+                  "the FP model " + quantized_path + " was quantized from is not there; name it with --fp MODEL");
   return source.fp_model;
 }
 
@@ -75,7 +75,8 @@ int run_refine(const std::vector<std::string>& argv) {
   const fs::path fp_path = fp_model_of(args, source, quantized_path);
   model::Decoder quantized(source.weights, opts.device, opts.dtype);
   const auto fp_weights = model::load_model(fp_path);
-  auto tokenizer = text::load_tokenizer_for_model(fp_path.extension() == ".safetensors" ? fp_path.parent_path() : fp_path);
+  auto tokenizer =
+      text::load_tokenizer_for_model(fp_path.extension() == ".safetensors" ? fp_path.parent_path() : fp_path);
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
@@ -123,9 +124,7 @@ int run_refine(const std::vector<std::string>& argv) {
   if (!record.contains("refinements") || !record["refinements"].is_array()) record["refinements"] = ojson::array();
   record["refinements"].push_back(refinement_json);
 
-  io::QuantscopeCheckpointInfo info;
-  if (fs::is_directory(quantized_path) && io::is_quantscope_checkpoint(quantized_path))
-    info = io::read_quantscope_checkpoint_info(quantized_path);
+  io::QuantscopeCheckpointInfo info = source.checkpoint_info;
   info.source_model = fp_path;
   info.run_json = record.dump();
   io::save_quantscope_checkpoint(quantized, info, out_dir);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/io/quantscope_checkpoint.h"
 #include "core/model/model_weights.h"
 
 namespace qs::cli {
@@ -16,6 +17,8 @@ struct ModelSource {
   std::filesystem::path tokenizer_source;  // what text::load_tokenizer_for_model reads
   std::string run_json = "{}";             // the recorded run, for export cards
   std::filesystem::path fp_model;          // the model it was quantized from, where recorded; else empty
+  // A QuantScope checkpoint's quantscope.json (per-linear methods, metrics); empty for other sources.
+  io::QuantscopeCheckpointInfo checkpoint_info;
 };
 
 bool is_project_file(const std::filesystem::path& path);

@@ -1,0 +1,142 @@
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/io/quantscope_checkpoint.h"
+#include "core/quant/quantized_linear.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+namespace {
+
+// RILQ that trains the tiny model in about a second.
+const char* kFastRilq =
+    R"({"method": "rilq", "params": {"rank": 8, "alpha": 8.0, "lr": 0.005, "grad_accum": 2, "eval_every": 2,
+        "max_steps": 40}})";
+
+struct CliRun {
+  int code = -1;
+  QString out, err;
+};
+
+}  // namespace
+
+// `quantscope-cli refine` as a user runs it: the built binary on a tiny
+// model quantized by `quantscope-cli quantize`, checked through what it wrote.
+class TestCliRefine : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(tmp_.isValid());
+    fp_ = write_model("fp");
+    QCOMPARE(quantize(fp_, path("rtn")).code, 0);
+  }
+
+  void refineAddsAdaptersAndKeepsTheMethods() {
+    const auto r = refine({path("rtn"), "--then", kFastRilq, "--out", path("refined")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto summary = nlohmann::json::parse(r.out.trimmed().split('\n').last().toStdString());
+    QCOMPARE(summary["method"].get<std::string>(), std::string("rilq"));
+    QCOMPARE(summary["linears"].get<int64_t>(), int64_t{14});
+    QVERIFY(summary["rilq best validation loss"].get<double>() < summary["rilq initial validation loss"].get<double>());
+
+    const fs::path out = path("refined").toStdString();
+    const auto weights = io::load_quantscope_checkpoint(out);
+    QCOMPARE(weights.quantized.size(), size_t{14});
+    for (const auto& [name, q] : weights.quantized) {
+      QVERIFY2(q->lora_a.defined() && q->lora_a.size(0) == 8, name.c_str());
+      QCOMPARE(q->spec.bits, 2);
+    }
+    const auto info = io::read_quantscope_checkpoint_info(out);
+    QCOMPARE(info.source_model, fs::path(fp_.toStdString()));
+    QCOMPARE(info.linears.at("model.layers.1.mlp.down_proj").method, std::string("rtn"));
+    const auto run = nlohmann::json::parse(info.run_json);
+    QCOMPARE(run["method"].get<std::string>(), std::string("rtn"));
+    QCOMPARE(run["refinements"].size(), size_t{1});
+    QCOMPARE(run["refinements"][0]["from"].get<std::string>(), path("rtn").toStdString());
+  }
+
+  void refineRefusesToWriteOverItsInput() {
+    const auto r = refine({path("rtn"), "--then", "rilq", "--out", path("rtn")});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("--out is the checkpoint being refined"), qPrintable(r.err));
+  }
+
+  void refineOfAnFpModelSaysNothingIsQuantized() {
+    const auto r = refine({fp_, "--fp", fp_, "--then", kFastRilq, "--out", path("from-fp")});
+    QVERIFY(r.code != 0);
+    QVERIFY2(r.err.contains("no quantized linears"), qPrintable(r.err));
+    QVERIFY(!QDir(path("from-fp")).exists("quantscope.json"));
+  }
+
+  void refineNamesTheMissingFpModel() {
+    const QString moved = write_model("moved");
+    QCOMPARE(quantize(moved, path("rtn-moved")).code, 0);
+    QVERIFY(QDir(moved).removeRecursively());
+    const auto r = refine({path("rtn-moved"), "--then", "rilq", "--out", path("refined-moved")});
+    QVERIFY(r.code != 0);
+    QVERIFY2(r.err.contains(moved) && r.err.contains("--fp MODEL"), qPrintable(r.err));
+  }
+
+  void refineNamesAnUnknownRefinement() {
+    const auto r = refine({path("rtn"), "--then", R"({"method": "nosuch"})", "--out", path("unknown")});
+    QVERIFY(r.code != 0);
+    QVERIFY2(r.err.contains("--then") && r.err.contains("nosuch"), qPrintable(r.err));
+    QCOMPARE(r.err.count("--then"), 1);
+  }
+
+ private:
+  QString path(const QString& name) const { return tmp_.filePath(name); }
+
+  // A tiny model with a byte-level tokenizer, and a text to calibrate on beside it.
+  QString write_model(const QString& name) {
+    const QString dir = path(name);
+    QDir().mkpath(dir);
+    auto c = test::tiny_config();
+    c.vocab_size = 260;
+    test::write_hf_checkpoint(test::make_tiny_llama(c, 4), dir.toStdString());
+    test::write_byte_tokenizer(dir.toStdString());
+    QFile text(path("calib.txt"));
+    if (!text.exists() && text.open(QIODevice::WriteOnly))
+      for (int i = 0; i < 60; ++i) text.write("The quick brown fox jumps over the lazy dog, line by line.\n");
+    return dir;
+  }
+
+  CliRun cli(const QStringList& args) const {
+    QProcess p;
+    p.start(QS_CLI_PATH, args);
+    CliRun r;
+    if (!p.waitForFinished(120000)) {
+      p.kill();
+      r.err = "quantscope-cli did not finish: " + p.errorString();
+      return r;
+    }
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+  }
+
+  QStringList calibration() const { return {"--calib", path("calib.txt"), "--nsamples", "10", "--seqlen", "24"}; }
+
+  CliRun quantize(const QString& model, const QString& out) const {
+    return cli(QStringList{"quantize", model, "--method", "rtn", "--bits", "2", "--group", "32", "--out", out} +
+               calibration());
+  }
+
+  CliRun refine(const QStringList& args) const { return cli(QStringList{"refine"} + args + calibration()); }
+
+  QTemporaryDir tmp_;
+  QString fp_;
+};
+
+QS_REGISTER_TEST(TestCliRefine);
+#include "test_cli_refine.moc"
