@@ -2,27 +2,26 @@
 
 #include <torch/cuda.h>
 
-#include <algorithm>
-
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
-#include <QElapsedTimer>
+#include <QStyle>
 #include <QTabWidget>
-#include <QInputDialog>
-#include <QLineEdit>
 #include <QTimer>
 #include <QToolBar>
-#include <QStyle>
 #include <QUndoStack>
+#include <algorithm>
 
 #include "app/gui/checkpoint_export_dialog.h"
 #include "app/gui/compare_controller.h"
@@ -30,21 +29,21 @@
 #include "app/gui/layer_config.h"
 #include "app/gui/layer_preview.h"
 #include "app/gui/method_infos.h"
+#include "app/gui/model_controller.h"
 #include "app/gui/preferences_dialog.h"
 #include "app/gui/process_memory.h"
-#include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "core/error.h"
 #include "core/pipeline/quant_plan.h"
 #include "widgets/compare_view.h"
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
 #include "widgets/method_panel.h"
-#include "widgets/run_view.h"
 #include "widgets/model_summary_view.h"
 #include "widgets/model_tree_view.h"
-#include "core/error.h"
+#include "widgets/run_view.h"
 #if QS_WITH_HDF5
 #include "app/gui/project_outline.h"
 #include "core/project/project_card.h"
@@ -111,8 +110,9 @@ MainWindow::MainWindow(QWidget* parent)
   connect(compare_view_, &widgets::CompareView::compare_requested, this, &MainWindow::start_compare);
   connect(compare_view_, &widgets::CompareView::cancel_requested, compare_, &CompareController::cancel);
   connect(compare_, &CompareController::progress, compare_view_, &widgets::CompareView::set_running);
-  connect(compare_, &CompareController::finished, this,
-          [this](const QString&, const QVector<widgets::CompareEntry>& entries) { compare_view_->set_entries(entries); });
+  connect(
+      compare_, &CompareController::finished, this,
+      [this](const QString&, const QVector<widgets::CompareEntry>& entries) { compare_view_->set_entries(entries); });
   connect(compare_, &CompareController::failed, this, [this](const QString& message, bool cancelled) {
     compare_view_->set_failed(message);
     if (!cancelled) report_issue(tr("Compare"), message);
@@ -203,7 +203,8 @@ MainWindow::MainWindow(QWidget* parent)
   auto* memory_timer = new QTimer(this);
   auto show_memory = [this] {
     const QString gpu = gpu_memory_text(read_gpu_memory());
-    memory_label_->setText(memory_text(read_process_memory()) + (gpu.isEmpty() ? QString() : QStringLiteral(" · ") + gpu));
+    memory_label_->setText(memory_text(read_process_memory()) +
+                           (gpu.isEmpty() ? QString() : QStringLiteral(" · ") + gpu));
   };
   connect(memory_timer, &QTimer::timeout, this, show_memory);
   memory_timer->start(2000);
@@ -247,8 +248,9 @@ MainWindow::MainWindow(QWidget* parent)
   });
 
   connect(session_, &Session::dirty_changed, this, &QWidget::setWindowModified);
-  connect(session_, &Session::autosaved, this,
-          [this](const QString& path) { statusBar()->showMessage(tr("Autosaved the unsaved results to %1").arg(path), 4000); });
+  connect(session_, &Session::autosaved, this, [this](const QString& path) {
+    statusBar()->showMessage(tr("Autosaved the unsaved results to %1").arg(path), 4000);
+  });
   connect(session_, &Session::autosave_failed, this,
           [this](const QString& message) { report_issue(tr("Autosave"), message); });
 
@@ -333,7 +335,7 @@ void MainWindow::create_actions() {
   });
   // Not every platform theme defines the standard key; Ctrl+, is the common one.
   prefs->setShortcut(QKeySequence(QKeySequence::Preferences).isEmpty() ? QKeySequence(tr("Ctrl+,"))
-                                                                      : QKeySequence(QKeySequence::Preferences));
+                                                                       : QKeySequence(QKeySequence::Preferences));
   prefs->setMenuRole(QAction::PreferencesRole);
 
   QMenu* run = menuBar()->addMenu(tr("&Run"));
@@ -658,7 +660,8 @@ void MainWindow::start_compare() {
   else if (compare_view_->checked_methods().isEmpty())
     compare_view_->set_failed(tr("Tick at least one method."));
   else
-    compare_->start({models_->model(), models_->outline().path, inspected_, settings, compare_view_->checked_methods()});
+    compare_->start(
+        {models_->model(), models_->outline().path, inspected_, settings, compare_view_->checked_methods()});
 }
 
 void MainWindow::apply_to_selection() {

@@ -68,8 +68,9 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     auto decoder = std::make_shared<model::Decoder>(*weights, cuda ? torch::Device(torch::kCUDA) : torch::kCPU,
                                                     cuda ? torch::kFloat16 : torch::kFloat32);
     Q_EMIT started(static_cast<int>(decoder->num_layers()),
-                   tr("%1 %2 on %3").arg(settings.method, QString::fromStdString(plan.choice_for("").spec.label()),
-                                        QString::fromStdString(mp.filename().string())));
+                   tr("%1 %2 on %3")
+                       .arg(settings.method, QString::fromStdString(plan.choice_for("").spec.label()),
+                            QString::fromStdString(mp.filename().string())));
 
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;

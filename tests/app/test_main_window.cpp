@@ -1,17 +1,17 @@
 #include <QDir>
 #include <QElapsedTimer>
-#include <QTimer>
 #include <QLabel>
-#include <QStatusBar>
 #include <QLineEdit>
-#include <QPushButton>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QStatusBar>
 #include <QTabWidget>
 #include <QTemporaryDir>
-#include <QStandardPaths>
-#include <QSpinBox>
 #include <QTest>
+#include <QTimer>
 #include <QUndoStack>
 #include <ctime>
 
@@ -34,8 +34,8 @@
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
 #include "widgets/layer_inspector.h"
-#include "widgets/model_tree_view.h"
 #include "widgets/method_panel.h"
+#include "widgets/model_tree_view.h"
 #include "widgets/run_view.h"
 #include "widgets/spectrum_plot.h"
 #if QS_WITH_HDF5
@@ -285,7 +285,7 @@ class TestMainWindow : public QObject {
     const auto entries = done.at(0).at(1).value<QVector<widgets::CompareEntry>>();
     QCOMPARE(entries.size(), 2);
     QCOMPARE(entries[0].label, QString("rtn W3g32"));
-    QCOMPARE(entries[0].sv_scaled_error.size(), 64);  // min(96, 64), weighted by the layer's inputs
+    QCOMPARE(entries[0].sv_scaled_error.size(), 64);                 // min(96, 64), weighted by the layer's inputs
     QVERIFY(entries[1].output_rel_mse < entries[0].output_rel_mse);  // GPTQ uses the inputs
     QCOMPARE(w.compare_view()->table_rows(), 2);
     QCOMPARE(w.compare_view()->spectrum()->graphCount(), 4);  // each spectrum with its energy
