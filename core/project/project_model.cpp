@@ -78,8 +78,10 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
 }
 
 model::ModelWeights project_weights(const Project& project, const fs::path& project_file) {
-  const std::string f = project_file.string();
-  auto w = model::load_model(project.model.path);
+  return with_project_layers(model::load_model(project.model.path), project, project_file.string());
+}
+
+model::ModelWeights with_project_layers(model::ModelWeights w, const Project& project, const std::string& f) {
   for (const auto& [name, t] : project.modified_tensors) {
     if (!w.has(name)) throw FormatError(f, "/model/modified/" + name, "the model has no such tensor");
     if (!t.sizes().equals(w.tensors[name].sizes()))

@@ -43,4 +43,9 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
 // layer or tensor that does not fit the model.
 model::ModelWeights project_weights(const Project& project, const std::filesystem::path& project_file);
 
+// `fp`, the project's model in memory, with the modified tensors and quantized
+// records applied; errors name `project_file` as project_weights' do.
+model::ModelWeights with_project_layers(model::ModelWeights fp, const Project& project,
+                                        const std::string& project_file);
+
 }  // namespace qs::project
