@@ -210,6 +210,7 @@ MainWindow::MainWindow(QWidget* parent)
   memory_timer->start(2000);
   show_memory();
   create_actions();
+  update_actions();
   reload_presets();
   apply_preferences();
 
@@ -226,7 +227,7 @@ MainWindow::MainWindow(QWidget* parent)
     // Runs start from a model; a project's weights are already quantized.
     method_panel_->set_model_available(models_->model() && o.project_path.isEmpty());
     session_->set_opened(o.project_path);
-    update_save_actions();
+    update_actions();
     setWindowTitle(tr("%1[*] — QuantScope").arg(QFileInfo(o.path).fileName()));
     statusBar()->showMessage(tr("Loaded %1").arg(o.path), 5000);
     remember_recent(o.path);
@@ -295,7 +296,7 @@ void MainWindow::create_actions() {
   save_project_ = file->addAction(tr("&Save Project"), this, &MainWindow::save_or_save_as);
   save_project_->setShortcut(QKeySequence::Save);
   save_project_->setEnabled(false);
-  connect(session_, &Session::dirty_changed, this, &MainWindow::update_save_actions);
+  connect(session_, &Session::dirty_changed, this, &MainWindow::update_actions);
   save_project_as_ = file->addAction(tr("Save Project &As…"), this, &MainWindow::save_as);
   save_project_as_->setShortcut(QKeySequence::SaveAs);
   save_project_as_->setEnabled(false);
@@ -341,6 +342,12 @@ void MainWindow::create_actions() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   QAction* start = run->addAction(tr("&Run Method"), this, &MainWindow::start_run);
   start->setShortcut(QKeySequence(Qt::Key_F5));
+  QAction* refine = refine_ = run->addAction(tr("Re&fine Quantized Model"), this, &MainWindow::start_refine);
+  refine->setObjectName("refineAction");
+  refine->setShortcut(QKeySequence(tr("Shift+F5")));
+  refine->setToolTip(
+      tr("Train the Method dock's “Then” refinement (RILQ) over the last run's model or the opened "
+         "project's, without quantizing again"));
   QAction* pause = run->addAction(tr("&Pause Run"));
   pause->setCheckable(true);
   pause->setShortcut(QKeySequence(Qt::Key_F6));
@@ -349,16 +356,18 @@ void MainWindow::create_actions() {
   QAction* cancel = run->addAction(tr("&Cancel Run"), runs_, &RunController::cancel);
   cancel->setShortcut(QKeySequence(tr("Ctrl+.")));
   cancel->setEnabled(false);
-  connect(runs_, &RunController::started, this, [pause, cancel, start] {
+  connect(runs_, &RunController::started, this, [pause, cancel, start, refine] {
     pause->setEnabled(true);
     cancel->setEnabled(true);
     start->setEnabled(false);
+    refine->setEnabled(false);
   });
-  auto run_ended = [pause, cancel, start] {
+  auto run_ended = [this, pause, cancel, start] {
     pause->setChecked(false);
     pause->setEnabled(false);
     cancel->setEnabled(false);
     start->setEnabled(true);
+    update_actions();
   };
   connect(runs_, &RunController::finished, this, run_ended);
   connect(runs_, &RunController::failed, this, run_ended);
@@ -381,8 +390,9 @@ void MainWindow::create_actions() {
   pause->setIcon(style()->standardIcon(QStyle::SP_MediaPause));
   cancel->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
   bench->setIcon(style()->standardIcon(QStyle::SP_ComputerIcon));
+  refine->setIcon(style()->standardIcon(QStyle::SP_MediaSeekForward));
   export_action->setIcon(style()->standardIcon(QStyle::SP_DriveHDIcon));
-  for (QAction* a : {open, save_project_, export_action, start, pause, cancel, bench}) {
+  for (QAction* a : {open, save_project_, export_action, start, refine, pause, cancel, bench}) {
     if (a == start || a == bench) tools->addSeparator();
     tools->addAction(a);
   }
@@ -428,6 +438,30 @@ void MainWindow::start_run() {
   runs_->start(models_->model(), models_->outline().path, with_layers);
 }
 
+void MainWindow::start_refine() {
+  if (runs_->busy()) return;
+  const auto settings = method_panel_->settings();
+  const auto model = models_->model();
+  const QString project_path = models_->outline().project_path;
+  const auto last = session_->has_results() ? runs_->last_outcome() : nullptr;
+  if (!last && project_path.isEmpty()) {
+    statusBar()->showMessage(tr("Nothing quantized to refine: run a method first, or open a project"), 5000);
+    return;
+  }
+  if (settings.then.isEmpty()) {
+    statusBar()->showMessage(tr("Choose a refinement under “Then, over the whole model” in the Method dock"), 5000);
+    return;
+  }
+  if (settings.calibration_path.isEmpty()) {
+    statusBar()->showMessage(tr("Choose a calibration text in the Method dock"), 5000);
+    return;
+  }
+  method_panel_->set_running(true);
+  // An opened project's weights are quantized; the worker reads its FP model.
+  const bool open_model_is_fp = model && model->quantized.empty();
+  runs_->start_refine(last, last ? QString() : project_path, open_model_is_fp ? model : nullptr, settings);
+}
+
 void MainWindow::start_kernel_bench() {
   pages_->setCurrentWidget(kernel_view_);
   if (kernel_bench_->busy()) return;
@@ -441,10 +475,17 @@ void MainWindow::start_kernel_bench() {
 
 void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) {
   method_panel_->set_running(false);
-  QString status = tr("Done: %1 linears quantized in %2 s")
-                       .arg(std::count_if(outcome->result.layers.begin(), outcome->result.layers.end(),
-                                          [](const auto& l) { return l.record != nullptr; }))
-                       .arg(outcome->result.seconds, 0, 'f', 1);
+  const auto& r = outcome->result;
+  // A refinement over a model quantized before has no block stage.
+  QString status =
+      r.blocks.empty() && !r.refinements.empty()
+          ? tr("Done: %1 refined %2 linears in %3 s")
+                .arg(QString::fromStdString(r.refinements.back().method))
+                .arg(r.refinements.back().linears)
+                .arg(r.seconds, 0, 'f', 1)
+          : tr("Done: %1 linears quantized in %2 s")
+                .arg(std::count_if(r.layers.begin(), r.layers.end(), [](const auto& l) { return l.record != nullptr; }))
+                .arg(r.seconds, 0, 'f', 1);
   if (outcome->fp_perplexity > 0)
     status += tr(", live perplexity %1 (FP %2), KL to FP %3 nats/token")
                   .arg(outcome->perplexity, 0, 'f', 3)
@@ -459,7 +500,7 @@ void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) 
   models_->update_outline(outline);
   show_outline(outline);
   session_->set_results(std::make_shared<const project::Project>(outcome->project));
-  update_save_actions();
+  update_actions();
 #endif
 }
 
@@ -480,10 +521,11 @@ bool MainWindow::save_project(const QString& path) {
   return true;
 }
 
-void MainWindow::update_save_actions() {
+void MainWindow::update_actions() {
   save_project_->setEnabled(session_->dirty());
   save_project_as_->setEnabled(session_->has_results() || !session_->path().isEmpty());
   export_->setEnabled(session_->has_results() || (models_->model() && !models_->model()->quantized.empty()));
+  refine_->setEnabled(!runs_->busy() && (session_->has_results() || !models_->outline().project_path.isEmpty()));
 }
 
 void MainWindow::save_or_save_as() {
@@ -607,8 +649,13 @@ CheckpointExportDialog* MainWindow::open_export_dialog() {
   const auto& outline = models_->outline();
   if (session_->has_results() && outcome) {
     source.decoder = outcome->decoder;
+#if QS_WITH_HDF5
+    // The run's model: after refining an opened project, the outline's path is the project's.
+    const QFileInfo model(QString::fromStdString(outcome->project.model.path));
+#else
     const QFileInfo model(outline.path);
-    source.tokenizer_source = (model.suffix() == "safetensors" ? model.absolutePath() : outline.path).toStdString();
+#endif
+    source.tokenizer_source = (model.suffix() == "safetensors" ? model.absolutePath() : model.filePath()).toStdString();
 #if QS_WITH_HDF5
     source.run_json = project::run_card_json(outcome->project, session_->path().toStdString());
 #endif

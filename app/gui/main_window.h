@@ -67,6 +67,9 @@ class MainWindow : public QMainWindow {
   void show_inspector_tab(const QString& tab);
   // Runs the method panel's settings on the open model (Run > Run, F5).
   void start_run();
+  // Trains the method panel's "then" refinement over the last run's model or
+  // the opened project's (Run > Refine Quantized Model, Shift+F5).
+  void start_refine();
   // Times the packed kernels on the open model's linear shapes (Run > Benchmark Kernels, Ctrl+K).
   void start_kernel_bench();
   widgets::KernelSpeedView* kernel_view() const { return kernel_view_; }
@@ -109,7 +112,7 @@ class MainWindow : public QMainWindow {
   bool maybe_save();
   void save_or_save_as();
   void save_as();
-  void update_save_actions();
+  void update_actions();
 
   ModelController* models_;
   RunController* runs_;
@@ -129,6 +132,7 @@ class MainWindow : public QMainWindow {
   QAction* save_project_ = nullptr;
   QAction* save_project_as_ = nullptr;
   QAction* export_ = nullptr;
+  QAction* refine_ = nullptr;
   widgets::ModelTreeView* tree_;
   widgets::ModelSummaryView* summary_;
   widgets::LayerInspector* inspector_;

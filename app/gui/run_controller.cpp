@@ -8,11 +8,13 @@ RunController::RunController(QObject* parent) : QObject(parent), worker_(new Run
   qRegisterMetaType<std::shared_ptr<const qs::model::ModelWeights>>();
   qRegisterMetaType<qs::widgets::RunSettings>();
   qRegisterMetaType<std::shared_ptr<qs::app::RunOutcome>>();
+  qRegisterMetaType<std::shared_ptr<const qs::app::RunOutcome>>();
   qRegisterMetaType<qs::app::RunFeedback*>();
   qRegisterMetaType<qs::widgets::BlockPoint>();
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   connect(this, &RunController::request_run, worker_, &RunWorker::run);
+  connect(this, &RunController::request_refine, worker_, &RunWorker::refine);
   connect(worker_, &RunWorker::started, this, &RunController::started);
   connect(worker_, &RunWorker::fp_perplexity, this, &RunController::fp_perplexity);
   connect(worker_, &RunWorker::block_done, this, &RunController::block_done);
@@ -39,11 +41,21 @@ RunController::~RunController() {
 void RunController::start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
                           const widgets::RunSettings& settings) {
   if (busy() || !weights) return;
+  Q_EMIT request_run(std::move(weights), model_path, settings, begin_run());
+}
+
+void RunController::start_refine(std::shared_ptr<const RunOutcome> last, const QString& project_path,
+                                 std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings) {
+  if (busy() || (!last && project_path.isEmpty())) return;
+  Q_EMIT request_refine(std::move(last), project_path, std::move(fp), settings, begin_run());
+}
+
+RunFeedback* RunController::begin_run() {
   feedback_ = new RunFeedback;
   connect(feedback_, &RunFeedback::progress_changed, this, &RunController::progress_changed);
   connect(feedback_, &RunFeedback::log_line, this, &RunController::log_line);
   connect(feedback_, &RunFeedback::curve_point_added, this, &RunController::loss_point);
-  Q_EMIT request_run(std::move(weights), model_path, settings, feedback_);
+  return feedback_;
 }
 
 void RunController::cancel() {

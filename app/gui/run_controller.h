@@ -24,6 +24,10 @@ class RunController : public QObject {
   bool busy() const { return feedback_ != nullptr; }
   void start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
              const widgets::RunSettings& settings);
+  // Trains the panel's refinement over the last run's model (`last`) or the
+  // project at `project_path`; `fp` is the project's model when it is open.
+  void start_refine(std::shared_ptr<const RunOutcome> last, const QString& project_path,
+                    std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings);
   void cancel();
   // The run stops at its next step (between layers, optimizer steps and
   // evaluation windows) until resumed or cancelled.
@@ -43,8 +47,13 @@ class RunController : public QObject {
   void paused_changed(bool paused);
   void request_run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
                    const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
+  void request_refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& project_path,
+                      std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
+                      qs::app::RunFeedback* feedback);
 
  private:
+  // A new feedback for the next job, its progress forwarded.
+  RunFeedback* begin_run();
   void end_run();
 
   QThread thread_;

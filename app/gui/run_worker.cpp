@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 
+#include <QFileInfo>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -13,12 +14,17 @@
 #include "app/gui/run_feedback.h"
 #include "core/analysis/logit_divergence.h"
 #include "core/error.h"
+#include "core/methods/method_registry.h"
+#include "core/model/model_loader.h"
 #include "core/number_format.h"
+#include "core/pipeline/refinement_run.h"
 #include "core/text/calibration_set.h"
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
+#include "core/project/project_file.h"
 #include "core/project/project_model.h"
+#include "core/project/project_refinement.h"
 #endif
 
 namespace qs::app {
@@ -55,18 +61,28 @@ pipeline::QuantPlan plan_for(const widgets::RunSettings& s) {
   return plan;
 }
 
+// The live slice: perplexity and per-token KL to `fp` from one forward pass;
+// none when the panel names no evaluation text.
+std::optional<analysis::DivergenceReference> live_slice(model::Decoder& fp, const text::Tokenizer& tokenizer,
+                                                        const widgets::RunSettings& s, RunFeedback* feedback) {
+  if (s.eval_path.isEmpty()) return std::nullopt;
+  const auto eval_tokens = tokenizer.encode(text::read_text_file(s.eval_path.toStdString()));
+  return analysis::DivergenceReference::capture(fp, eval_tokens, s.eval_ctx, s.eval_windows, feedback);
+}
+
+torch::Device run_device() { return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::kCPU; }
+torch::Dtype run_dtype() { return torch::cuda::is_available() ? torch::kFloat16 : torch::kFloat32; }
+
 }  // namespace
 
 void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
                     const widgets::RunSettings& settings, RunFeedback* feedback) {
   lower_current_thread_priority();
   try {
-    const bool cuda = torch::cuda::is_available();
     const auto plan = plan_for(settings);
     const fs::path mp = model_path.toStdString();
     const auto [tokenizer, calibration] = load_calibration(model_path, settings);
-    auto decoder = std::make_shared<model::Decoder>(*weights, cuda ? torch::Device(torch::kCUDA) : torch::kCPU,
-                                                    cuda ? torch::kFloat16 : torch::kFloat32);
+    auto decoder = std::make_shared<model::Decoder>(*weights, run_device(), run_dtype());
     Q_EMIT started(static_cast<int>(decoder->num_layers()),
                    tr("%1 %2 on %3")
                        .arg(settings.method, QString::fromStdString(plan.choice_for("").spec.label()),
@@ -74,12 +90,9 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
 
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;
-    // The live slice: perplexity and per-token KL to the FP model from one forward pass per block.
-    std::optional<analysis::DivergenceReference> live;
-    if (!settings.eval_path.isEmpty()) {
-      const auto eval_tokens = tokenizer->encode(text::read_text_file(settings.eval_path.toStdString()));
-      live = analysis::DivergenceReference::capture(*decoder, eval_tokens, settings.eval_ctx, settings.eval_windows,
-                                                    feedback);
+    // Measured after each block.
+    auto live = live_slice(*decoder, *tokenizer, settings, feedback);
+    if (live) {
       outcome->fp_perplexity = live->fp_ppl();
       Q_EMIT fp_perplexity(outcome->fp_perplexity);
     }
@@ -118,7 +131,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     ps.eval_ctx = settings.eval_ctx;
     ps.eval_limit = settings.eval_windows;
     ps.device = decoder->device().str();
-    ps.dtype = cuda ? "fp16" : "fp32";
+    ps.dtype = run_dtype() == torch::kFloat16 ? "fp16" : "fp32";
     ps.plan_json = plan.to_json();
     outcome->project = project::project_of_run(*weights, model_path.toStdString(), *decoder, outcome->result, ps);
     if (live) {
@@ -130,6 +143,90 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
 #endif
     outcome->decoder = std::move(decoder);
     Q_EMIT finished(outcome);
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& project_path,
+                       std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings,
+                       RunFeedback* feedback) {
+  lower_current_thread_priority();
+  try {
+#if QS_WITH_HDF5
+    const std::string label = last ? std::string("the last run") : project_path.toStdString();
+    const auto base = last ? last->project : project::load_project(project_path.toStdString());
+    project::check_refinable(base);
+    pipeline::LayerChoice choice;
+    set_then(choice, settings.then, settings.then_params, "method panel");
+    const auto& refinement = methods::refinement_or_throw(choice.then, "method panel");
+    if (!fp) {
+      const auto status = project::check_model(base.model);
+      if (status.state == project::ModelState::Missing)
+        throw IoError(label, status.message + "; the project's quantized layers need their model");
+      fp = std::make_shared<const model::ModelWeights>(model::load_model(base.model.path));
+    }
+    auto decoder =
+        std::make_shared<model::Decoder>(project::with_project_layers(*fp, base, label), run_device(), run_dtype());
+    const QString model_path = QString::fromStdString(base.model.path);
+    const auto [tokenizer, calibration] = load_calibration(model_path, settings);
+    const auto layers = static_cast<int>(decoder->num_layers());
+    Q_EMIT started(layers,
+                   tr("%1 over %2").arg(settings.then, last ? tr("the last run") : QFileInfo(project_path).fileName()));
+
+    auto outcome = std::make_shared<RunOutcome>();
+    outcome->settings = settings;
+    pipeline::RefinementRun run;
+    {
+      // The FP model is needed for its hidden states and the live slice only.
+      model::Decoder fp_decoder(*fp, run_device(), run_dtype());
+      // Measured before and after the refinement, plotted after the last block.
+      auto live = live_slice(fp_decoder, *tokenizer, settings, feedback);
+      auto measure = [&](int point) {
+        const auto d = live->measure(*decoder, feedback);
+        outcome->perplexity = d.ppl;
+        outcome->mean_kl = d.mean_kl;
+        Q_EMIT block_done({point, std::numeric_limits<double>::quiet_NaN(), d.ppl, d.mean_kl, d.p99_kl});
+      };
+      if (live) {
+        outcome->fp_perplexity = live->fp_ppl();
+        Q_EMIT fp_perplexity(outcome->fp_perplexity);
+        measure(layers - 1);
+      }
+      run = pipeline::refine_quantized_model(*decoder, fp_decoder, calibration, refinement, choice.then_params,
+                                             pipeline::PipelineOptions{}.batch, *feedback);
+      if (live) {
+        measure(layers);
+        feedback->log("after " + choice.then + ": live perplexity " + format_number("%.3f", outcome->perplexity) +
+                      ", mean KL " + format_number("%.4f", outcome->mean_kl));
+      }
+    }
+    outcome->result.refinements = {run.result};
+    outcome->result.seconds = run.result.seconds;
+    std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> refined;
+    for (const auto& [slot, record] : run.committed) refined[model::linear_name(slot.layer, slot.role)] = record;
+    outcome->project = project::refined_project(base, refined, choice.then, choice.then_params);
+    if (outcome->fp_perplexity > 0) {
+      outcome->project.results.ppl_fp = outcome->fp_perplexity;
+      outcome->project.results.ppl_quantized = outcome->perplexity;
+    }
+    outcome->decoder = std::move(decoder);
+    Q_EMIT finished(outcome);
+#else
+    Q_UNUSED(last);
+    Q_UNUSED(fp);
+    Q_UNUSED(settings);
+    Q_UNUSED(feedback);
+    throw IoError(project_path.toStdString(), "this build of QuantScope has no HDF5 support, so it has no projects");
+#endif
+  } catch (...) {
+    fail(std::current_exception());
+  }
+}
+
+void RunWorker::fail(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
   } catch (const Cancelled&) {
     Q_EMIT failed(tr("Cancelled. The open model is unchanged."), true);
   } catch (const Error& e) {
@@ -138,6 +235,8 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     Q_EMIT failed(tr("Error in torch: %1").arg(QString::fromUtf8(e.what_without_backtrace())), false);
   } catch (const std::bad_alloc&) {
     Q_EMIT failed(tr("Out of memory. Try fewer calibration sequences or a shorter length."), false);
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QString::fromUtf8(e.what()), false);
   }
 }
 

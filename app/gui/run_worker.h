@@ -2,10 +2,12 @@
 // Runs one quantization on the run controller's worker thread: tokenizer,
 // calibration sample, the pipeline with a live perplexity of the partly
 // quantized model after each block, on a decoder of its own (the open model
-// is never modified). Results go back through queued signals.
+// is never modified). Or a refinement (RILQ) over a model quantized before:
+// the last run's or an opened project's. Results go back through queued signals.
 
 #include <QObject>
 #include <QString>
+#include <exception>
 #include <memory>
 
 #include "core/model/decoder.h"
@@ -39,6 +41,13 @@ class RunWorker : public QObject {
   // `feedback` outlives the run (the controller owns it).
   void run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
            const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
+  // Trains the refinement `settings.then` names over the quantized model of
+  // `last` (a finished run's project) or, when null, of the project at
+  // `project_path`, with targets from `fp`, the project's model (read from the
+  // path the project records when null). The open model is never modified.
+  void refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& project_path,
+              std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
+              qs::app::RunFeedback* feedback);
 
  Q_SIGNALS:
   void started(int blocks, const QString& title);
@@ -47,6 +56,10 @@ class RunWorker : public QObject {
   void finished(std::shared_ptr<qs::app::RunOutcome> outcome);
   // cancelled: the user asked for it; the message says what happened.
   void failed(const QString& message, bool cancelled);
+
+ private:
+  // Emits `failed` with what the user should read for the exception `e`.
+  void fail(std::exception_ptr e);
 };
 
 }  // namespace qs::app

@@ -1,3 +1,4 @@
+#include <QAction>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -506,6 +507,92 @@ class TestMainWindow : public QObject {
     QVERIFY(w.models()->model()->quantized.empty());
     QVERIFY(!w.runs()->busy());
     QVERIFY(w.findChild<widgets::RunView*>()->status().startsWith("Cancelled"));
+  }
+
+  // Run > Refine Quantized Model trains RILQ over the last run's model, and
+  // over an opened project's, without quantizing again; cancel keeps the run.
+  void refinesTheLastRunAndAnOpenedProject() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    QVERIFY(open_and_wait(w, model_dir));
+    auto* action = w.findChild<QAction*>("refineAction");
+    QVERIFY(action && !action->isEnabled());
+    w.start_refine();
+    QVERIFY(!w.runs()->busy());  // nothing quantized yet
+    w.method_panel()->set_settings(settings("rtn", model_dir));
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_run();
+    QVERIFY(done.wait(60000));
+    const auto rtn = w.runs()->last_outcome();
+    QVERIFY(action->isEnabled());
+    const QString rtn_project = dir_.filePath("rtn.qsproj");
+    QVERIFY(w.save_project(rtn_project));
+
+    auto s = settings("rtn", model_dir);
+    s.then = "rilq";
+    s.then_params = {{"rank", qlonglong{8}},
+                     {"alpha", 8.0},
+                     {"lr", 5e-3},
+                     {"grad_accum", qlonglong{2}},
+                     {"eval_every", qlonglong{2}},
+                     {"max_steps", qlonglong{24}}};
+    w.method_panel()->set_settings(s);
+    {
+      const auto c = connect(w.runs(), &app::RunController::loss_point, w.runs(), &app::RunController::cancel);
+      w.start_refine();
+      QVERIFY(failed.wait(60000));
+      disconnect(c);
+    }
+    QVERIFY(failed.takeFirst().at(1).toBool());
+    QCOMPARE(w.runs()->last_outcome(), rtn);
+    QVERIFY(!w.session()->dirty());
+
+    w.start_refine();
+    QVERIFY(done.wait(60000));
+    const auto refined = w.runs()->last_outcome();
+    QVERIFY(refined != rtn);
+    QCOMPARE(refined->result.refinements.size(), size_t{1});
+    QCOMPARE(refined->result.refinements[0].linears, int64_t{14});
+    QCOMPARE(refined->project.layers.size(), rtn->project.layers.size());
+    for (size_t i = 0; i < rtn->project.layers.size(); ++i) {
+      const auto &before = rtn->project.layers[i], &after = refined->project.layers[i];
+      QCOMPARE(after.method, before.method);
+      QCOMPARE(after.output_rel_mse, before.output_rel_mse);
+      QVERIFY(!before.record->lora_a.defined());
+      QCOMPARE(after.record->lora_a.size(0), int64_t{8});
+      QVERIFY(torch::equal(after.record->codes, before.record->codes));
+    }
+    QVERIFY(refined->project.settings.plan_json.find("\"then\":{\"method\":\"rilq\"") != std::string::npos);
+    QVERIFY(refined->fp_perplexity > 0 && refined->perplexity > 0);
+    QCOMPARE(refined->project.results.ppl_quantized, refined->perplexity);
+    QVERIFY(w.session()->dirty());
+    QVERIFY2(w.findChild<widgets::RunView*>()->status().startsWith("Done: rilq refined 14 linears"),
+             qPrintable(w.findChild<widgets::RunView*>()->status()));
+
+    w.start_refine();  // a project records one refinement
+    QVERIFY(failed.wait(60000));
+    QVERIFY2(failed.last().at(0).toString().contains("refined by rilq already"),
+             qPrintable(failed.last().at(0).toString()));
+    QVERIFY(w.save_project(dir_.filePath("refined.qsproj")));
+
+    // The saved RTN project, opened: the same model refined the same way.
+    QVERIFY(open_and_wait(w, rtn_project));
+    QVERIFY(!w.models()->model()->quantized.empty());
+    QVERIFY(action->isEnabled());
+    w.start_refine();
+    QVERIFY(done.wait(60000));
+    const auto from_project = w.runs()->last_outcome();
+    QCOMPARE(from_project->project.model.path, rtn->project.model.path);
+    const auto& a = refined->result.refinements[0].reported;
+    const auto& b = from_project->result.refinements[0].reported;
+    for (const char* key : {"rilq initial validation loss", "rilq best validation loss"})
+      QVERIFY2(std::abs(a.at(key) - b.at(key)) <= 1e-5 * std::abs(a.at(key)), key);
+    const QString saved = dir_.filePath("project-refined.qsproj");
+    QVERIFY(w.save_project(saved));
+    const auto reread = project::project_weights(project::load_project(saved.toStdString()), saved.toStdString());
+    QCOMPARE(reread.quantized.size(), size_t{14});
+    for (const auto& [name, record] : reread.quantized) QVERIFY2(record->lora_a.defined(), name.c_str());
   }
 #endif
 
