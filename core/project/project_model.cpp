@@ -73,6 +73,14 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
       // checkpoint is "unchanged".
       if (!torch::equal(now, before.to(decoder.dtype()).to(torch::kFloat32))) out[p + name] = now.contiguous();
     }
+    // A linear kept in FP inside a group AWQ scaled carries the scale in its weight.
+    for (const auto role : model::kLinearRoles) {
+      const auto op = decoder.linear(l, role);
+      if (!dynamic_cast<const model::DenseLinear*>(op.get())) continue;
+      const std::string name = model::linear_name(l, role) + ".weight";
+      const auto now = op->dense_weight().to(torch::kCPU, torch::kFloat32);
+      if (!torch::equal(now, original.at(name).to(decoder.dtype()).to(torch::kFloat32))) out[name] = now.contiguous();
+    }
   }
   return out;
 }

@@ -33,8 +33,9 @@ std::vector<LayerEntry> layer_entries(const pipeline::PipelineResult& result);
 Project project_of_run(const model::ModelWeights& weights, const std::string& path, const model::Decoder& decoder,
                        const pipeline::PipelineResult& result, Settings settings);
 
-// Block tensors outside the linears whose values the run changed against
-// `original` (norm weights that absorbed AWQ scales), as float32.
+// Block tensors other than the quantized records whose values the run changed
+// against `original` (norm weights that absorbed AWQ scales, and the weight of
+// a linear kept in FP inside a group AWQ scaled), as float32.
 std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights& original,
                                                       const model::Decoder& decoder);
 

@@ -23,7 +23,7 @@ class TestProjectModel : public QObject {
 
  private Q_SLOTS:
   // AWQ changes norms and records input scales, GPTQ act-order adds g_idx,
-  // one linear stays FP: the rebuilt model must compute the same logits.
+  // two linears stay FP: the rebuilt model must compute the same logits.
   void projectRebuildsTheQuantizedModelExactly() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
@@ -33,6 +33,8 @@ class TestProjectModel : public QObject {
     pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("awq", {4, 32, false, 1.0}, "test"));
     plan.add_rule({"model.layers.1.*", std::string("gptq"), 3, {}, {}, {}, {{"act_order", true}}, {}, {}});
     plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
+    // Kept in FP inside the gate/up group AWQ scales: its weight carries the scale.
+    plan.add_rule({"model.layers.0.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
     pipeline::PipelineOptions options;
     options.analyses = true;
     test::RecordingFeedback fb;
@@ -44,6 +46,7 @@ class TestProjectModel : public QObject {
     p.modified_tensors = project::modified_tensors(fp, dec);
     QCOMPARE(p.layers.size(), size_t{14});
     QVERIFY(!p.modified_tensors.empty());  // AWQ folded scales into the norms
+    QVERIFY(p.modified_tensors.count("model.layers.0.mlp.up_proj.weight"));
     QVERIFY(p.layers[0].analyses.count("sv_scaled_error"));
     QVERIFY(p.layers[0].analyses.count("error_map"));
     QCOMPARE(p.layers[12].name, std::string("model.layers.1.mlp.up_proj"));
@@ -53,7 +56,7 @@ class TestProjectModel : public QObject {
     const auto loaded = project::load_project(dir / "p.qsproj");
     QCOMPARE(project::check_model(loaded.model).state, project::ModelState::Same);
     const auto w = project::project_weights(loaded, dir / "p.qsproj");
-    QCOMPARE(w.quantized.size(), size_t{13});
+    QCOMPARE(w.quantized.size(), size_t{12});
     for (const auto& [name, q] : w.quantized) QVERIFY2(!w.has(name + ".weight"), name.c_str());
     QCOMPARE(model::parameter_count(w), model::parameter_count(fp));
     model::Decoder again(w, torch::kCPU, torch::kFloat32);
