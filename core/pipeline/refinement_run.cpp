@@ -41,8 +41,6 @@ std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder) {
   return slots;
 }
 
-namespace {
-
 void check_same_shape(const model::ModelConfig& q, const model::ModelConfig& fp) {
   const auto differ = [](const char* field, int64_t a, int64_t b) {
     if (a != b)
@@ -55,8 +53,6 @@ void check_same_shape(const model::ModelConfig& q, const model::ModelConfig& fp)
   differ("intermediate_size", q.intermediate_size, fp.intermediate_size);
   differ("vocab_size", q.vocab_size, fp.vocab_size);
 }
-
-}  // namespace
 
 RefinementRun refine_quantized_model(model::Decoder& quantized, model::Decoder& fp,
                                      const text::CalibrationSet& calibration, const quant::Refinement& refinement,
@@ -74,7 +70,8 @@ RefinementRun refine_quantized_model(model::Decoder& quantized, model::Decoder& 
   try {
     return run_refinement(quantized, ids, fp_hidden, refinement, params, std::move(slots), feedback);
   } catch (...) {
-    for (int64_t l = 0; l < quantized.num_layers(); ++l) quantized.restore_block_state(l, saved[static_cast<size_t>(l)]);
+    for (int64_t l = 0; l < quantized.num_layers(); ++l)
+      quantized.restore_block_state(l, saved[static_cast<size_t>(l)]);
     throw;
   }
 }

@@ -34,6 +34,11 @@ RefinementRun run_refinement(model::Decoder& decoder, const torch::Tensor& ids, 
 // Every linear the decoder holds quantized, in model order.
 std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder);
 
+// Throws ConfigError naming the first of num_hidden_layers, hidden_size,
+// intermediate_size and vocab_size in which a quantized model and the FP
+// model it is said to come from differ.
+void check_same_shape(const model::ModelConfig& quantized, const model::ModelConfig& fp);
+
 // Refines every quantized linear of `quantized` against the last hidden states
 // of `fp`, the model it was quantized from, on the calibration sequences. The
 // FP targets come from their own decoder because a quantized model's norms
