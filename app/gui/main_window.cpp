@@ -35,6 +35,7 @@
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
 #include "core/error.h"
+#include "core/io/quantscope_checkpoint.h"
 #include "core/pipeline/quant_plan.h"
 #include "widgets/compare_view.h"
 #include "widgets/issues_view.h"
@@ -442,10 +443,14 @@ void MainWindow::start_refine() {
   if (runs_->busy()) return;
   const auto settings = method_panel_->settings();
   const auto model = models_->model();
-  const QString project_path = models_->outline().project_path;
   const auto last = session_->has_results() ? runs_->last_outcome() : nullptr;
-  if (!last && project_path.isEmpty()) {
-    statusBar()->showMessage(tr("Nothing quantized to refine: run a method first, or open a project"), 5000);
+  const QString source = last ? QString() : refinable_source();
+  if (!last && source.isEmpty()) {
+    statusBar()->showMessage(
+        model && !model->quantized.empty()
+            ? tr("This checkpoint does not record the FP model it was quantized from; use quantscope-cli refine --fp")
+            : tr("Nothing quantized to refine: run a method first, or open a project or QuantScope checkpoint"),
+        8000);
     return;
   }
   if (settings.then.isEmpty()) {
@@ -457,9 +462,18 @@ void MainWindow::start_refine() {
     return;
   }
   method_panel_->set_running(true);
-  // An opened project's weights are quantized; the worker reads its FP model.
+  // An opened project's or checkpoint's weights are quantized; the worker reads its FP model.
   const bool open_model_is_fp = model && model->quantized.empty();
-  runs_->start_refine(last, last ? QString() : project_path, open_model_is_fp ? model : nullptr, settings);
+  runs_->start_refine(last, source, open_model_is_fp ? model : nullptr, settings);
+}
+
+QString MainWindow::refinable_source() const {
+  const auto& outline = models_->outline();
+  if (!outline.project_path.isEmpty()) return outline.project_path;
+  const auto model = models_->model();
+  if (model && !model->quantized.empty() && io::is_quantscope_checkpoint(outline.path.toStdString()))
+    return outline.path;
+  return {};
 }
 
 void MainWindow::start_kernel_bench() {
@@ -525,7 +539,7 @@ void MainWindow::update_actions() {
   save_project_->setEnabled(session_->dirty());
   save_project_as_->setEnabled(session_->has_results() || !session_->path().isEmpty());
   export_->setEnabled(session_->has_results() || (models_->model() && !models_->model()->quantized.empty()));
-  refine_->setEnabled(!runs_->busy() && (session_->has_results() || !models_->outline().project_path.isEmpty()));
+  refine_->setEnabled(!runs_->busy() && (session_->has_results() || !refinable_source().isEmpty()));
 }
 
 void MainWindow::save_or_save_as() {

@@ -113,6 +113,9 @@ class MainWindow : public QMainWindow {
   void save_or_save_as();
   void save_as();
   void update_actions();
+  // The opened project or QuantScope checkpoint a refinement can start from;
+  // empty when there is none.
+  QString refinable_source() const;
 
   ModelController* models_;
   RunController* runs_;

@@ -44,10 +44,10 @@ void RunController::start(std::shared_ptr<const model::ModelWeights> weights, co
   Q_EMIT request_run(std::move(weights), model_path, settings, begin_run());
 }
 
-void RunController::start_refine(std::shared_ptr<const RunOutcome> last, const QString& project_path,
+void RunController::start_refine(std::shared_ptr<const RunOutcome> last, const QString& source_path,
                                  std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings) {
-  if (busy() || (!last && project_path.isEmpty())) return;
-  Q_EMIT request_refine(std::move(last), project_path, std::move(fp), settings, begin_run());
+  if (busy() || (!last && source_path.isEmpty())) return;
+  Q_EMIT request_refine(std::move(last), source_path, std::move(fp), settings, begin_run());
 }
 
 RunFeedback* RunController::begin_run() {

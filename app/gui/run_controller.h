@@ -25,8 +25,9 @@ class RunController : public QObject {
   void start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
              const widgets::RunSettings& settings);
   // Trains the panel's refinement over the last run's model (`last`) or the
-  // project at `project_path`; `fp` is the project's model when it is open.
-  void start_refine(std::shared_ptr<const RunOutcome> last, const QString& project_path,
+  // project or QuantScope checkpoint at `source_path`; `fp` is the model it
+  // was quantized from when that is the open one.
+  void start_refine(std::shared_ptr<const RunOutcome> last, const QString& source_path,
                     std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings);
   void cancel();
   // The run stops at its next step (between layers, optimizer steps and
@@ -47,7 +48,7 @@ class RunController : public QObject {
   void paused_changed(bool paused);
   void request_run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
                    const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
-  void request_refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& project_path,
+  void request_refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path,
                       std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
                       qs::app::RunFeedback* feedback);
 

@@ -22,6 +22,8 @@
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
+#include "core/io/quantscope_checkpoint.h"
+#include "core/project/checkpoint_project.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
 #include "core/project/project_refinement.h"
@@ -148,14 +150,32 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
   }
 }
 
-void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& project_path,
+void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& source_path,
                        std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings,
                        RunFeedback* feedback) {
   lower_current_thread_priority();
   try {
 #if QS_WITH_HDF5
-    const std::string label = last ? std::string("the last run") : project_path.toStdString();
-    const auto base = last ? last->project : project::load_project(project_path.toStdString());
+    const std::string label = last ? std::string("the last run") : source_path.toStdString();
+    project::Project base;
+    if (last) {
+      base = last->project;
+    } else if (source_path.endsWith(QStringLiteral(".qsproj"))) {
+      base = project::load_project(label);
+    } else {
+      const auto info = io::read_quantscope_checkpoint_info(label);
+      if (info.source_model.empty())
+        throw IoError(label,
+                      "quantscope.json records no source_model, the FP model the targets come from; use "
+                      "quantscope-cli refine --fp MODEL");
+      if (!fs::exists(info.source_model))
+        throw IoError(
+            info.source_model.string(),
+            "the FP model " + label + " was quantized from is not there; use quantscope-cli refine --fp MODEL");
+      fp = std::make_shared<const model::ModelWeights>(model::load_model(info.source_model));
+      base =
+          project::project_of_checkpoint(io::load_quantscope_checkpoint(label), info, *fp, info.source_model.string());
+    }
     project::check_refinable(base);
     pipeline::LayerChoice choice;
     set_then(choice, settings.then, settings.then_params, "method panel");
@@ -172,7 +192,7 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& pr
     const auto [tokenizer, calibration] = load_calibration(model_path, settings);
     const auto layers = static_cast<int>(decoder->num_layers());
     Q_EMIT started(layers,
-                   tr("%1 over %2").arg(settings.then, last ? tr("the last run") : QFileInfo(project_path).fileName()));
+                   tr("%1 over %2").arg(settings.then, last ? tr("the last run") : QFileInfo(source_path).fileName()));
 
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;
@@ -217,7 +237,7 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& pr
     Q_UNUSED(fp);
     Q_UNUSED(settings);
     Q_UNUSED(feedback);
-    throw IoError(project_path.toStdString(), "this build of QuantScope has no HDF5 support, so it has no projects");
+    throw IoError(source_path.toStdString(), "this build of QuantScope has no HDF5 support, so it has no projects");
 #endif
   } catch (...) {
     fail(std::current_exception());

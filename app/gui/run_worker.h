@@ -3,7 +3,8 @@
 // calibration sample, the pipeline with a live perplexity of the partly
 // quantized model after each block, on a decoder of its own (the open model
 // is never modified). Or a refinement (RILQ) over a model quantized before:
-// the last run's or an opened project's. Results go back through queued signals.
+// the last run's, an opened project's or QuantScope checkpoint's. Results go
+// back through queued signals.
 
 #include <QObject>
 #include <QString>
@@ -42,10 +43,11 @@ class RunWorker : public QObject {
   void run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
            const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
   // Trains the refinement `settings.then` names over the quantized model of
-  // `last` (a finished run's project) or, when null, of the project at
-  // `project_path`, with targets from `fp`, the project's model (read from the
-  // path the project records when null). The open model is never modified.
-  void refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& project_path,
+  // `last` (a finished run's project) or, when null, of the project or
+  // QuantScope checkpoint at `source_path`, with targets from `fp`, the model
+  // it was quantized from (read from the path the source records when null).
+  // The open model is never modified.
+  void refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path,
               std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
               qs::app::RunFeedback* feedback);
 

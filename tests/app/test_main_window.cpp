@@ -15,6 +15,8 @@
 #include <QTimer>
 #include <QUndoStack>
 #include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "app/gui/checkpoint_export_dialog.h"
 #include "app/gui/compare_controller.h"
@@ -40,6 +42,7 @@
 #include "widgets/run_view.h"
 #include "widgets/spectrum_plot.h"
 #if QS_WITH_HDF5
+#include "core/io/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
@@ -49,6 +52,7 @@
 #endif
 
 using namespace qs;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -531,12 +535,7 @@ class TestMainWindow : public QObject {
 
     auto s = settings("rtn", model_dir);
     s.then = "rilq";
-    s.then_params = {{"rank", qlonglong{8}},
-                     {"alpha", 8.0},
-                     {"lr", 5e-3},
-                     {"grad_accum", qlonglong{2}},
-                     {"eval_every", qlonglong{2}},
-                     {"max_steps", qlonglong{24}}};
+    s.then_params = fast_rilq();
     w.method_panel()->set_settings(s);
     {
       const auto c = connect(w.runs(), &app::RunController::loss_point, w.runs(), &app::RunController::cancel);
@@ -593,6 +592,60 @@ class TestMainWindow : public QObject {
     const auto reread = project::project_weights(project::load_project(saved.toStdString()), saved.toStdString());
     QCOMPARE(reread.quantized.size(), size_t{14});
     for (const auto& [name, record] : reread.quantized) QVERIFY2(record->lora_a.defined(), name.c_str());
+  }
+
+  // A QuantScope checkpoint opened in the workbench is refined against the FP
+  // model its quantscope.json names, and becomes the session's results.
+  void refinesAnOpenedQuantscopeCheckpoint() {
+    const QString model_dir = write_model_with_tokenizer();
+    const std::string ckpt = dir_.filePath("rtn-ckpt").toStdString(), lost = dir_.filePath("lost-ckpt").toStdString();
+    {
+      const auto fp = model::load_model(model_dir.toStdString());
+      model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+      test::RecordingFeedback fb;
+      const auto result = pipeline::run_pipeline(
+          dec, test::random_calibration(260, 4, 16, 3),
+          pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {3, 32, false, 1.0}, "test")), {}, fb);
+      io::QuantscopeCheckpointInfo info;
+      info.source_model = model_dir.toStdString();
+      for (const auto& l : result.layers) info.linears[l.name] = {"rtn", {}, l.weight_mse, l.output_rel_mse, 0.0};
+      io::save_quantscope_checkpoint(dec, info, ckpt);
+      io::save_quantscope_checkpoint(dec, info, lost);
+    }
+    {  // The FP model of `lost` has moved away since it was quantized.
+      const auto json_path = fs::path(lost) / "quantscope.json";
+      std::ifstream in(json_path);
+      auto j = nlohmann::json::parse(in);
+      in.close();
+      j["source_model"] = dir_.filePath("no-such-model").toStdString();
+      std::ofstream(json_path) << j.dump();
+    }
+    app::MainWindow w;
+    QVERIFY(open_and_wait(w, QString::fromStdString(ckpt)));
+    QVERIFY(w.findChild<QAction*>("refineAction")->isEnabled());
+    auto s = settings("rtn", model_dir);
+    s.then = "rilq";
+    s.then_params = fast_rilq();
+    w.method_panel()->set_settings(s);
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_refine();
+    QVERIFY(done.wait(60000));
+    const auto refined = w.runs()->last_outcome();
+    QCOMPARE(fs::path(refined->project.model.path), fs::absolute(model_dir.toStdString()).lexically_normal());
+    QCOMPARE(refined->result.refinements.at(0).linears, int64_t{14});
+    for (const auto& l : refined->project.layers) {
+      QCOMPARE(l.method, std::string("rtn"));
+      QCOMPARE(l.record->lora_a.size(0), int64_t{8});
+    }
+    QVERIFY(w.session()->dirty());
+    QVERIFY(w.save_project(dir_.filePath("from-checkpoint.qsproj")));
+
+    QVERIFY(open_and_wait(w, QString::fromStdString(lost)));
+    w.start_refine();
+    QVERIFY(failed.wait(60000));
+    const QString message = failed.last().at(0).toString();
+    QVERIFY2(message.contains("no-such-model") && message.contains("--fp"), qPrintable(message));
   }
 #endif
 
@@ -656,6 +709,16 @@ class TestMainWindow : public QObject {
     s.eval_windows = 2;
     s.eval_ctx = 16;
     return s;
+  }
+
+  // RILQ that trains the tiny model in well under a second.
+  static QVariantMap fast_rilq() {
+    return {{"rank", qlonglong{8}},
+            {"alpha", 8.0},
+            {"lr", 5e-3},
+            {"grad_accum", qlonglong{2}},
+            {"eval_every", qlonglong{2}},
+            {"max_steps", qlonglong{24}}};
   }
 
   QTemporaryDir dir_;
