@@ -82,6 +82,8 @@ RunView::RunView(QWidget* parent)
   loss_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(loss_plot_, [this] { return loss_csv(); });
   install_hover_readout(loss_plot_);
+  place_legend_below(loss_plot_);
+  loss_plot_->legend->setVisible(false);
 
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(5000);
@@ -113,6 +115,7 @@ void RunView::begin(int blocks, const QString& title) {
   kl_plot_->xAxis->setRange(-0.5, blocks + 0.5);
   kl_plot_->replot(QCustomPlot::rpQueuedReplot);
   loss_plot_->clearGraphs();
+  loss_plot_->legend->setVisible(false);
   loss_graphs_.clear();
   loss_plot_->setVisible(false);
   log_->clear();
@@ -180,6 +183,10 @@ void RunView::add_loss_point(const QString& series, qint64 step, double loss) {
     auto* g = loss_plot_->addGraph();
     g->setName(series);
     g->setPen(QPen(series_color(loss_graphs_.size()), 1.2));
+    // One series per layer of a block-wise method would fill the legend; a
+    // whole-model refinement's training and held-out losses need it.
+    if (series.startsWith(QLatin1String("layer "))) g->removeFromLegend();
+    loss_plot_->legend->setVisible(loss_plot_->legend->itemCount() > 0);
     it = loss_graphs_.insert(series, loss_plot_->graphCount() - 1);
     loss_plot_->setVisible(true);
   }

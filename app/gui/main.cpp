@@ -44,13 +44,17 @@ int main(int argc, char** argv) {
                                "Run a method once the model is open: METHOD:BITS:GROUP[:THEN[:NAME=VALUE,...]] "
                                "(gptq:4:128, rtn:3:128:rilq:max_steps=48,eval_every=2).",
                                "spec");
-  const QCommandLineOption calib("calib", "Calibration text for --run.", "file");
+  const QCommandLineOption refine("refine",
+                                  "Refine the opened project or QuantScope checkpoint once open: THEN[:NAME=VALUE,...] "
+                                  "(rilq:max_steps=48,eval_every=2).",
+                                  "spec");
+  const QCommandLineOption calib("calib", "Calibration text for --run and --refine.", "file");
   const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
   const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
   const QCommandLineOption compare("compare", "Compare these methods on --layer (rtn,gptq,awq), with --calib.",
                                    "methods");
   const QCommandLineOption timings("timings", "Print the opening time and the longest GUI-thread stall of a run.");
-  cli.addOptions({layer, tab, shot, size, run, calib, eval, bench, compare, timings});
+  cli.addOptions({layer, tab, shot, size, run, refine, calib, eval, bench, compare, timings});
   cli.process(app);
   QElapsedTimer since_start;
   since_start.start();
@@ -87,6 +91,21 @@ int main(int argc, char** argv) {
     since_tick.start();
     watchdog.start();
   }
+  // NAME=VALUE,... as typed parameters (bool, integer, real, else text).
+  auto then_params = [](const QString& list) {
+    QVariantMap out;
+    for (const auto& kv : list.split(',', Qt::SkipEmptyParts)) {
+      const auto name = kv.section('=', 0, 0), text = kv.section('=', 1);
+      bool is_int = false, is_double = false;
+      const qlonglong i = text.toLongLong(&is_int);
+      const double d = text.toDouble(&is_double);
+      out.insert(name, text == "true" || text == "false" ? QVariant(text == "true")
+                       : is_int                          ? QVariant(i)
+                       : is_double                       ? QVariant(d)
+                                                         : QVariant(text));
+    }
+    return out;
+  };
   QElapsedTimer selecting;
   QElapsedTimer comparing;
   auto layer_shown = [&] {
@@ -128,21 +147,22 @@ int main(int argc, char** argv) {
       s.group = parts.value(2, "128").toLongLong();
       s.params.clear();
       s.then = parts.value(3);
-      s.then_params.clear();
-      for (const auto& kv : parts.value(4).split(',', Qt::SkipEmptyParts)) {
-        const auto name = kv.section('=', 0, 0), text = kv.section('=', 1);
-        bool is_int = false, is_double = false;
-        const qlonglong i = text.toLongLong(&is_int);
-        const double d = text.toDouble(&is_double);
-        s.then_params.insert(name, text == "true" || text == "false" ? QVariant(text == "true")
-                                   : is_int                          ? QVariant(i)
-                                   : is_double                       ? QVariant(d)
-                                                                     : QVariant(text));
-      }
+      s.then_params = then_params(parts.value(4));
       s.calibration_path = cli.value(calib);
       s.eval_path = cli.value(eval);
       window.method_panel()->set_settings(s);
       window.start_run();
+      return;
+    }
+    if (cli.isSet(refine)) {
+      const auto parts = cli.value(refine).split(':');
+      auto s = window.method_panel()->settings();
+      s.then = parts.value(0);
+      s.then_params = then_params(parts.value(1));
+      s.calibration_path = cli.value(calib);
+      s.eval_path = cli.value(eval);
+      window.method_panel()->set_settings(s);
+      window.start_refine();
       return;
     }
     if (cli.isSet(bench)) {

@@ -40,6 +40,24 @@ class TestRunView : public QObject {
     QCOMPARE(v.divergence_points(), 0);
   }
 
+  // A refinement's two loss curves are named in a legend; a block-wise
+  // method's one curve per layer is not.
+  void namesTheRefinementsLossCurves() {
+    widgets::RunView v;
+    v.begin(2, "lwc then rilq");
+    v.add_loss_point("layer 0 lwc loss", 0, 0.5);
+    v.add_loss_point("layer 1 lwc loss", 0, 0.4);
+    QVERIFY(!v.loss_plot()->legend->visible());
+    v.add_loss_point("rilq loss", 1, 2.0);
+    v.add_loss_point("rilq validation loss", 1, 2.1);
+    QCOMPARE(v.loss_plot()->graphCount(), 4);
+    QVERIFY(v.loss_plot()->legend->visible());
+    QCOMPARE(v.loss_plot()->legend->itemCount(), 2);
+    QVERIFY(v.loss_plot()->legend->hasItemWithPlottable(v.loss_plot()->graph(3)));
+    v.begin(2, "again");
+    QVERIFY(!v.loss_plot()->legend->visible());
+  }
+
   // Plots save as vector SVG with their curves in it.
   void savesAPlotAsSvg() {
     widgets::RunView v;
