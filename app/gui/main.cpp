@@ -139,30 +139,28 @@ int main(int argc, char** argv) {
   QObject::connect(window.models(), &qs::app::ModelController::model_loaded, &window, [&] {
     if (cli.isSet(timings))
       std::fprintf(stderr, "opened in %.2f s after start\n", static_cast<double>(since_start.elapsed()) / 1000.0);
-    if (cli.isSet(run)) {
-      const auto parts = cli.value(run).split(':');
+    if (cli.isSet(run) || cli.isSet(refine)) {
       auto s = window.method_panel()->settings();
-      s.method = parts.value(0);
-      s.bits = parts.value(1, "4").toInt();
-      s.group = parts.value(2, "128").toLongLong();
-      s.params.clear();
-      s.then = parts.value(3);
-      s.then_params = then_params(parts.value(4));
+      if (cli.isSet(run)) {
+        const auto parts = cli.value(run).split(':');
+        s.method = parts.value(0);
+        s.bits = parts.value(1, "4").toInt();
+        s.group = parts.value(2, "128").toLongLong();
+        s.params.clear();
+        s.then = parts.value(3);
+        s.then_params = then_params(parts.value(4));
+      } else {
+        const auto parts = cli.value(refine).split(':');
+        s.then = parts.value(0);
+        s.then_params = then_params(parts.value(1));
+      }
       s.calibration_path = cli.value(calib);
       s.eval_path = cli.value(eval);
       window.method_panel()->set_settings(s);
-      window.start_run();
-      return;
-    }
-    if (cli.isSet(refine)) {
-      const auto parts = cli.value(refine).split(':');
-      auto s = window.method_panel()->settings();
-      s.then = parts.value(0);
-      s.then_params = then_params(parts.value(1));
-      s.calibration_path = cli.value(calib);
-      s.eval_path = cli.value(eval);
-      window.method_panel()->set_settings(s);
-      window.start_refine();
+      if (cli.isSet(run))
+        window.start_run();
+      else
+        window.start_refine();
       return;
     }
     if (cli.isSet(bench)) {
