@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
                                   "(rilq:max_steps=48,eval_every=2).",
                                   "spec");
   const QCommandLineOption calib("calib", "Calibration text for --run and --refine.", "file");
-  const QCommandLineOption eval("eval", "Text for the live perplexity of --run.", "file");
+  const QCommandLineOption eval("eval", "Text for the live perplexity of --run and --refine.", "file");
   const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
   const QCommandLineOption compare("compare", "Compare these methods on --layer (rtn,gptq,awq), with --calib.",
                                    "methods");
