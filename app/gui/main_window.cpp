@@ -177,6 +177,10 @@ MainWindow::MainWindow(QWidget* parent)
   connect(runs_, &RunController::log_line, run_view_, &widgets::RunView::append_log);
   connect(runs_, &RunController::loss_point, run_view_, &widgets::RunView::add_loss_point);
   connect(runs_, &RunController::progress_changed, this, [this](const QString& stage, qint64 done, qint64 total) {
+    if (stage == QLatin1String("rilq")) {  // the bound, as early stopping may end it sooner
+      statusBar()->showMessage(tr("RILQ: sequence %1 of at most %2").arg(done).arg(total));
+      return;
+    }
     if (stage != QLatin1String("quantize")) return;
     QString text = tr("Quantizing: block %1 of %2").arg(done).arg(total);
     if (done > 0 && done < total && run_clock_->isValid()) {

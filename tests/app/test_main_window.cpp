@@ -547,8 +547,15 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.runs()->last_outcome(), rtn);
     QVERIFY(!w.session()->dirty());
 
+    QString rilq_status;
+    const auto watch = connect(w.runs(), &app::RunController::progress_changed, this, [&](const QString& stage) {
+      if (stage == "rilq") rilq_status = w.statusBar()->currentMessage();
+    });
     w.start_refine();
     QVERIFY(done.wait(60000));
+    disconnect(watch);
+    QVERIFY2(rilq_status.startsWith("RILQ: sequence ") && rilq_status.endsWith(" of at most 24"),
+             qPrintable(rilq_status));
     const auto refined = w.runs()->last_outcome();
     QVERIFY(refined != rtn);
     QCOMPARE(refined->result.refinements.size(), size_t{1});
