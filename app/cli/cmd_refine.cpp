@@ -1,7 +1,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -18,6 +20,11 @@
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/refinement_run.h"
 #include "core/text/tokenizer.h"
+#if QS_WITH_HDF5
+#include "core/project/checkpoint_project.h"
+#include "core/project/project_file.h"
+#include "core/project/project_refinement.h"
+#endif
 
 namespace qs::cli {
 namespace {
@@ -30,7 +37,8 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 constexpr const char* kUsage =
     "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}'\n"
-    "       --calib FILE --out DIR [--fp MODEL] [--nsamples N] [--seqlen L] [--seed S]\n"
+    "       --calib FILE (--out DIR | --project FILE.qsproj | both) [--fp MODEL]\n"
+    "       [--nsamples N] [--seqlen L] [--seed S]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]\n"
     "QUANTIZED: a QuantScope checkpoint, a .qsproj project or a packed export; --fp: the model it was\n"
@@ -48,6 +56,23 @@ fs::path fp_model_of(const Args& args, const ModelSource& source, const std::str
   return source.fp_model;
 }
 
+#if QS_WITH_HDF5
+// The project the refinement starts from: the source project as saved, or a
+// checkpoint (QuantScope or packed) seen as a project over its FP model.
+project::Project base_project(const std::string& quantized_path, const ModelSource& source,
+                              const model::ModelWeights& fp, const fs::path& fp_path, const RunOptions& opts) {
+  if (is_project_file(quantized_path)) return project::load_project(quantized_path);
+  auto p = project::project_of_checkpoint(source.weights, source.checkpoint_info, fp, fp_path.string());
+  p.settings.calibration_text = opts.calib_path;
+  p.settings.nsamples = opts.nsamples;
+  p.settings.seqlen = opts.seqlen;
+  p.settings.seed = static_cast<int64_t>(opts.seed);
+  p.settings.device = opts.device.str();
+  p.settings.dtype = dtype_name(opts.dtype);
+  return p;
+}
+#endif
+
 double perplexity_of(model::Decoder& decoder, const EvalRequest& eval, ConsoleFeedback& feedback) {
   const auto r = analysis::perplexity(decoder, eval.tokens, eval.options, &feedback);
   feedback.finish_line();
@@ -57,17 +82,26 @@ double perplexity_of(model::Decoder& decoder, const EvalRequest& eval, ConsoleFe
 }  // namespace
 
 int run_refine(const std::vector<std::string>& argv) {
-  const Args args(argv, run_option_names({"then", "out", "fp"}), {});
-  if (args.positionals().size() != 1 || !args.has("then") || !args.has("calib") || !args.has("out"))
+  const Args args(argv, run_option_names({"then", "out", "fp", "project"}), {});
+  if (args.positionals().size() != 1 || !args.has("then") || !args.has("calib") ||
+      (!args.has("out") && !args.has("project")))
     throw ArgumentError(kUsage);
   const std::string quantized_path = args.positionals()[0];
   const fs::path out_dir = args.get("out", "");
+  const fs::path project_file = args.get("project", "");
   const auto [then, params] = pipeline::parse_refinement(args.get("then", ""), "--then");
   const auto& refinement = methods::refinement_or_throw(then, "--then");
   const RunOptions opts = parse_run_options(args);
-  check_checkpoint_out(out_dir);
-  if (std::error_code ec; fs::equivalent(out_dir, quantized_path, ec))
+  if (!out_dir.empty()) check_checkpoint_out(out_dir);
+  if (std::error_code ec; !out_dir.empty() && fs::equivalent(out_dir, quantized_path, ec))
     throw ArgumentError("refine: --out is the checkpoint being refined; write the result to another directory");
+#if QS_WITH_HDF5
+  if (!project_file.empty() && project_file.extension() != ".qsproj")
+    throw ArgumentError("--project: " + project_file.string() + " should end in .qsproj");
+#else
+  if (!project_file.empty())
+    throw IoError(project_file.string(), "this build of QuantScope has no HDF5 support, so it cannot write projects");
+#endif
 
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
@@ -80,6 +114,14 @@ int run_refine(const std::vector<std::string>& argv) {
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
+#if QS_WITH_HDF5
+  // Checked before training: a project records one refinement.
+  std::optional<project::Project> base;
+  if (!project_file.empty()) {
+    base = base_project(quantized_path, source, fp_weights, fp_path, opts);
+    project::check_refinable(*base);
+  }
+#endif
   const auto calibration = calibration_of(opts, *tokenizer, feedback);
 
   const EvalRequest eval = parse_eval(args, *tokenizer);
@@ -124,16 +166,29 @@ int run_refine(const std::vector<std::string>& argv) {
   if (!record.contains("refinements") || !record["refinements"].is_array()) record["refinements"] = ojson::array();
   record["refinements"].push_back(refinement_json);
 
-  io::QuantscopeCheckpointInfo info = source.checkpoint_info;
-  info.source_model = fp_path;
-  info.run_json = record.dump();
-  io::save_quantscope_checkpoint(quantized, info, out_dir);
-  io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
-                        {{"source", opts.calib_path}});
-  feedback.log("saved " + out_dir.string());
+  if (!out_dir.empty()) {
+    io::QuantscopeCheckpointInfo info = source.checkpoint_info;
+    info.source_model = fp_path;
+    info.run_json = record.dump();
+    io::save_quantscope_checkpoint(quantized, info, out_dir);
+    io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
+                          {{"source", opts.calib_path}});
+    feedback.log("saved " + out_dir.string());
+  }
+#if QS_WITH_HDF5
+  if (base) {
+    std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> refined;
+    for (const auto& [slot, r] : run.committed) refined[model::linear_name(slot.layer, slot.role)] = r;
+    auto p = project::refined_project(*base, refined, then, params);
+    if (eval.enabled) p.results.ppl_quantized = eval_json["ppl"].get<double>();
+    project::save_project(p, project_file);
+    feedback.log("saved " + project_file.string());
+  }
+#endif
 
   ojson summary = refinement_json;
-  summary["out"] = out_dir.string();
+  if (!out_dir.empty()) summary["out"] = out_dir.string();
+  if (!project_file.empty()) summary["project"] = project_file.string();
   summary["threads"] = at::get_num_threads();
   std::printf("%s\n", summary.dump().c_str());
   return 0;

@@ -1,5 +1,6 @@
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
@@ -7,6 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/quantscope_checkpoint.h"
+#if QS_WITH_HDF5
+#include "core/project/project_file.h"
+#include "core/project/project_model.h"
+#endif
 #include "core/quant/quantized_linear.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -63,6 +68,36 @@ class TestCliRefine : public QObject {
     QCOMPARE(run["refinements"].size(), size_t{1});
     QCOMPARE(run["refinements"][0]["from"].get<std::string>(), path("rtn").toStdString());
   }
+
+#if QS_WITH_HDF5
+  // --project writes the refined model as a project, from a project or a
+  // checkpoint; a project records one refinement.
+  void refineWritesAProject() {
+    QCOMPARE(cli(QStringList{"quantize", fp_, "--method", "rtn", "--bits", "2", "--group", "32", "--project",
+                             path("rtn.qsproj")} +
+                 calibration())
+                 .code,
+             0);
+    for (const QString& from : {path("rtn.qsproj"), path("rtn")}) {
+      const QString out = path(QFileInfo(from).completeBaseName() + "-refined.qsproj");
+      const auto r = refine({from, "--then", kFastRilq, "--project", out});
+      QVERIFY2(r.code == 0, qPrintable(r.err));
+      const auto p = project::load_project(out.toStdString());
+      QCOMPARE(fs::path(p.model.path), fs::absolute(fp_.toStdString()).lexically_normal());
+      QCOMPARE(p.layers.size(), size_t{14});
+      for (const auto& e : p.layers) {
+        QCOMPARE(e.method, std::string("rtn"));
+        QVERIFY2(e.record && e.record->lora_a.size(0) == 8, e.name.c_str());
+      }
+      QVERIFY(nlohmann::json::parse(p.settings.plan_json)["default"]["then"]["method"] == "rilq");
+      QCOMPARE(project::project_weights(p, out.toStdString()).quantized.size(), size_t{14});
+    }
+    const auto again = refine({path("rtn-refined.qsproj"), "--then", "rilq", "--project", path("twice.qsproj")});
+    QVERIFY(again.code != 0);
+    QVERIFY2(again.err.contains("refined by rilq already"), qPrintable(again.err));
+    QVERIFY(!QFile::exists(path("twice.qsproj")));
+  }
+#endif
 
   void refineRefusesToWriteOverItsInput() {
     const auto r = refine({path("rtn"), "--then", "rilq", "--out", path("rtn")});
