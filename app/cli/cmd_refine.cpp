@@ -1,7 +1,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -177,9 +176,7 @@ int run_refine(const std::vector<std::string>& argv) {
   }
 #if QS_WITH_HDF5
   if (base) {
-    std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> refined;
-    for (const auto& [slot, r] : run.committed) refined[model::linear_name(slot.layer, slot.role)] = r;
-    auto p = project::refined_project(*base, refined, then, params);
+    auto p = project::refined_project(*base, run.committed_by_name(), then, params);
     if (eval.enabled) p.results.ppl_quantized = eval_json["ppl"].get<double>();
     project::save_project(p, project_file);
     feedback.log("saved " + project_file.string());

@@ -223,9 +223,7 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
     }
     outcome->result.refinements = {run.result};
     outcome->result.seconds = run.result.seconds;
-    std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> refined;
-    for (const auto& [slot, record] : run.committed) refined[model::linear_name(slot.layer, slot.role)] = record;
-    outcome->project = project::refined_project(base, refined, choice.then, choice.then_params);
+    outcome->project = project::refined_project(base, run.committed_by_name(), choice.then, choice.then_params);
     if (outcome->fp_perplexity > 0) {
       outcome->project.results.ppl_fp = outcome->fp_perplexity;
       outcome->project.results.ppl_quantized = outcome->perplexity;

@@ -41,6 +41,12 @@ std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder) {
   return slots;
 }
 
+std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> RefinementRun::committed_by_name() const {
+  std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> out;
+  for (const auto& [slot, record] : committed) out[model::linear_name(slot.layer, slot.role)] = record;
+  return out;
+}
+
 void check_same_shape(const model::ModelConfig& q, const model::ModelConfig& fp) {
   const auto differ = [](const char* field, int64_t a, int64_t b) {
     if (a != b)

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/feedback.h"
@@ -24,6 +25,9 @@ torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, 
 struct RefinementRun {
   RefinementResult result;
   std::map<LinearSlot, std::shared_ptr<const quant::QuantizedLinear>> committed;
+
+  // `committed` under the linears' module names ("model.layers.3.mlp.up_proj").
+  std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> committed_by_name() const;
 };
 
 // Hands `slots` of `decoder` to the refinement, fitted to `fp_hidden` on `ids`.
