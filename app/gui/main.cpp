@@ -45,16 +45,20 @@ int main(int argc, char** argv) {
                                "(gptq:4:128, rtn:3:128:rilq:max_steps=48,eval_every=2).",
                                "spec");
   const QCommandLineOption refine("refine",
-                                  "Refine the opened project or QuantScope checkpoint once open: THEN[:NAME=VALUE,...] "
+                                  "Refine the opened project or quantized checkpoint once open: THEN[:NAME=VALUE,...] "
                                   "(rilq:max_steps=48,eval_every=2).",
                                   "spec");
+  const QCommandLineOption fp("fp",
+                              "For --refine: the FP model the checkpoint was quantized from (default: the one "
+                              "it records).",
+                              "model");
   const QCommandLineOption calib("calib", "Calibration text for --run and --refine.", "file");
   const QCommandLineOption eval("eval", "Text for the live perplexity of --run and --refine.", "file");
   const QCommandLineOption bench("bench-kernels", "Time the packed kernels on the model's shapes once it is open.");
   const QCommandLineOption compare("compare", "Compare these methods on --layer (rtn,gptq,awq), with --calib.",
                                    "methods");
   const QCommandLineOption timings("timings", "Print the opening time and the longest GUI-thread stall of a run.");
-  cli.addOptions({layer, tab, shot, size, run, refine, calib, eval, bench, compare, timings});
+  cli.addOptions({layer, tab, shot, size, run, refine, fp, calib, eval, bench, compare, timings});
   cli.process(app);
   QElapsedTimer since_start;
   since_start.start();
@@ -128,8 +132,8 @@ int main(int argc, char** argv) {
   };
   QObject::connect(window.compare(), &qs::app::CompareController::finished, &window, [&] {
     if (cli.isSet(timings))
-      std::fprintf(stderr, "compared %s on %s in %.1f s\n", qPrintable(cli.value(compare)), qPrintable(cli.value(layer)),
-                   static_cast<double>(comparing.elapsed()) / 1000.0);
+      std::fprintf(stderr, "compared %s on %s in %.1f s\n", qPrintable(cli.value(compare)),
+                   qPrintable(cli.value(layer)), static_cast<double>(comparing.elapsed()) / 1000.0);
     if (cli.isSet(shot)) screenshot();
   });
   QObject::connect(window.compare(), &qs::app::CompareController::failed, &window, [&](const QString& message) {
@@ -160,7 +164,7 @@ int main(int argc, char** argv) {
       if (cli.isSet(run))
         window.start_run();
       else
-        window.start_refine();
+        window.start_refine(cli.value(fp));
       return;
     }
     if (cli.isSet(bench)) {

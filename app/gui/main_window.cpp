@@ -5,6 +5,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFileDialog>
@@ -54,7 +55,15 @@
 namespace qs::app {
 namespace {
 constexpr int kMaxRecent = 8;
+
+// The FP model a QuantScope checkpoint records in quantscope.json; empty for
+// a packed export or one that records none.
+QString recorded_fp_model(const QString& checkpoint) {
+  const std::string path = checkpoint.toStdString();
+  if (!io::is_quantscope_checkpoint(path)) return {};
+  return QString::fromStdString(io::read_quantscope_checkpoint_info(path).source_model.string());
 }
+}  // namespace
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
@@ -347,12 +356,12 @@ void MainWindow::create_actions() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   QAction* start = run->addAction(tr("&Run Method"), this, &MainWindow::start_run);
   start->setShortcut(QKeySequence(Qt::Key_F5));
-  QAction* refine = refine_ = run->addAction(tr("Re&fine Quantized Model"), this, &MainWindow::start_refine);
+  QAction* refine = refine_ = run->addAction(tr("Re&fine Quantized Model"), this, [this] { start_refine(); });
   refine->setObjectName("refineAction");
   refine->setShortcut(QKeySequence(tr("Shift+F5")));
   refine->setToolTip(
       tr("Train the Method dock's “Then” refinement (RILQ) over the last run's model or the opened "
-         "project's, without quantizing again"));
+         "project's or checkpoint's, without quantizing again"));
   QAction* pause = run->addAction(tr("&Pause Run"));
   pause->setCheckable(true);
   pause->setShortcut(QKeySequence(Qt::Key_F6));
@@ -443,18 +452,16 @@ void MainWindow::start_run() {
   runs_->start(models_->model(), models_->outline().path, with_layers);
 }
 
-void MainWindow::start_refine() {
+void MainWindow::start_refine(const QString& fp_model) {
   if (runs_->busy()) return;
   const auto settings = method_panel_->settings();
   const auto model = models_->model();
   const auto last = session_->has_results() ? runs_->last_outcome() : nullptr;
   const QString source = last ? QString() : refinable_source();
   if (!last && source.isEmpty()) {
-    statusBar()->showMessage(
-        model && !model->quantized.empty()
-            ? tr("This checkpoint does not record the FP model it was quantized from; use quantscope-cli refine --fp")
-            : tr("Nothing quantized to refine: run a method first, or open a project or QuantScope checkpoint"),
-        8000);
+    statusBar()->showMessage(tr("Nothing quantized to refine: run a method first, or open a project or a quantized "
+                                "checkpoint"),
+                             8000);
     return;
   }
   if (settings.then.isEmpty()) {
@@ -465,19 +472,45 @@ void MainWindow::start_refine() {
     statusBar()->showMessage(tr("Choose a calibration text in the Method dock"), 5000);
     return;
   }
+  // A checkpoint's targets come from the model it was quantized from: the one
+  // it records, else the user names it.
+  QString fp_path = fp_model;
+  if (!source.isEmpty() && !source.endsWith(QStringLiteral(".qsproj")) && fp_path.isEmpty()) {
+    QString recorded;
+    try {
+      recorded = recorded_fp_model(source);
+    } catch (const Error& e) {
+      report_issue(tr("Refine"), QString::fromUtf8(e.what()));
+      return;
+    }
+    if (recorded.isEmpty() || !QFileInfo::exists(recorded)) {
+      fp_path = ask_fp_model(source, recorded);
+      if (fp_path.isEmpty()) return;
+    }
+  }
   method_panel_->set_running(true);
   // An opened project's or checkpoint's weights are quantized; the worker reads its FP model.
   const bool open_model_is_fp = model && model->quantized.empty();
-  runs_->start_refine(last, source, open_model_is_fp ? model : nullptr, settings);
+  runs_->start_refine(last, source, fp_path, open_model_is_fp ? model : nullptr, settings);
+}
+
+QString MainWindow::ask_fp_model(const QString& checkpoint, const QString& recorded) {
+  const QString name = QFileInfo(checkpoint).fileName();
+  const QString title = recorded.isEmpty() ? tr("FP model %1 was quantized from").arg(name)
+                                           : tr("%1 was quantized from %2, which is not there: choose the FP model")
+                                                 .arg(name, QDir::toNativeSeparators(recorded));
+  QString path = QFileDialog::getOpenFileName(this, title, QFileInfo(checkpoint).absolutePath(),
+                                              tr("Models (*.gguf *.safetensors config.json)"));
+  // A Hugging Face model is its directory; its config.json is how a file dialog picks it.
+  if (QFileInfo(path).fileName() == QLatin1String("config.json")) path = QFileInfo(path).absolutePath();
+  return path;
 }
 
 QString MainWindow::refinable_source() const {
   const auto& outline = models_->outline();
   if (!outline.project_path.isEmpty()) return outline.project_path;
   const auto model = models_->model();
-  if (model && !model->quantized.empty() && io::is_quantscope_checkpoint(outline.path.toStdString()))
-    return outline.path;
-  return {};
+  return model && !model->quantized.empty() ? outline.path : QString();
 }
 
 void MainWindow::start_kernel_bench() {

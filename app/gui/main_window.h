@@ -68,8 +68,11 @@ class MainWindow : public QMainWindow {
   // Runs the method panel's settings on the open model (Run > Run, F5).
   void start_run();
   // Trains the method panel's "then" refinement over the last run's model or
-  // the opened project's (Run > Refine Quantized Model, Shift+F5).
-  void start_refine();
+  // the opened project's or checkpoint's (Run > Refine Quantized Model,
+  // Shift+F5). A checkpoint's targets come from `fp_model` or, when empty,
+  // from the FP model it records; when it records none or that one moved,
+  // the user is asked for it.
+  void start_refine(const QString& fp_model = {});
   // Times the packed kernels on the open model's linear shapes (Run > Benchmark Kernels, Ctrl+K).
   void start_kernel_bench();
   widgets::KernelSpeedView* kernel_view() const { return kernel_view_; }
@@ -113,9 +116,12 @@ class MainWindow : public QMainWindow {
   void save_or_save_as();
   void save_as();
   void update_actions();
-  // The opened project or QuantScope checkpoint a refinement can start from;
+  // The opened project or quantized checkpoint a refinement can start from;
   // empty when there is none.
   QString refinable_source() const;
+  // Asks for the FP model `checkpoint` was quantized from (`recorded`: where
+  // it records it, if anywhere); empty when the user cancels.
+  QString ask_fp_model(const QString& checkpoint, const QString& recorded);
 
   ModelController* models_;
   RunController* runs_;

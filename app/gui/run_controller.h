@@ -25,9 +25,10 @@ class RunController : public QObject {
   void start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
              const widgets::RunSettings& settings);
   // Trains the panel's refinement over the last run's model (`last`) or the
-  // project or QuantScope checkpoint at `source_path`; `fp` is the model it
-  // was quantized from when that is the open one.
-  void start_refine(std::shared_ptr<const RunOutcome> last, const QString& source_path,
+  // project or checkpoint at `source_path`; `fp` is the model it was
+  // quantized from when that is the open one, else `fp_path` names it (empty:
+  // the one the source records).
+  void start_refine(std::shared_ptr<const RunOutcome> last, const QString& source_path, const QString& fp_path,
                     std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings);
   void cancel();
   // The run stops at its next step (between layers, optimizer steps and
@@ -49,6 +50,7 @@ class RunController : public QObject {
   void request_run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
                    const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
   void request_refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path,
+                      const QString& fp_path,
                       std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
                       qs::app::RunFeedback* feedback);
 

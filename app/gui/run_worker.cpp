@@ -150,7 +150,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
   }
 }
 
-void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& source_path,
+void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& source_path, const QString& fp_path,
                        std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings,
                        RunFeedback* feedback) {
   lower_current_thread_priority();
@@ -163,18 +163,16 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
     } else if (source_path.endsWith(QStringLiteral(".qsproj"))) {
       base = project::load_project(label);
     } else {
-      const auto info = io::read_quantscope_checkpoint_info(label);
-      if (info.source_model.empty())
-        throw IoError(label,
-                      "quantscope.json records no source_model, the FP model the targets come from; use "
-                      "quantscope-cli refine --fp MODEL");
-      if (!fs::exists(info.source_model))
-        throw IoError(
-            info.source_model.string(),
-            "the FP model " + label + " was quantized from is not there; use quantscope-cli refine --fp MODEL");
-      fp = std::make_shared<const model::ModelWeights>(model::load_model(info.source_model));
-      base =
-          project::project_of_checkpoint(io::load_quantscope_checkpoint(label), info, *fp, info.source_model.string());
+      const bool ours = io::is_quantscope_checkpoint(label);
+      const auto info = ours ? io::read_quantscope_checkpoint_info(label) : io::QuantscopeCheckpointInfo{};
+      const fs::path fp_model = fp_path.isEmpty() ? info.source_model : fs::path(fp_path.toStdString());
+      if (fp_model.empty())
+        throw IoError(label, ours ? "quantscope.json records no source_model, the FP model the targets come from"
+                                  : "a packed export does not record the FP model it was quantized from");
+      if (!fs::exists(fp_model))
+        throw IoError(fp_model.string(), "the FP model " + label + " was quantized from is not there");
+      fp = std::make_shared<const model::ModelWeights>(model::load_model(fp_model));
+      base = project::project_of_checkpoint(model::load_model(label), info, *fp, fp_model.string());
     }
     project::check_refinable(base);
     pipeline::LayerChoice choice;
@@ -232,6 +230,7 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
     Q_EMIT finished(outcome);
 #else
     Q_UNUSED(last);
+    Q_UNUSED(fp_path);
     Q_UNUSED(fp);
     Q_UNUSED(settings);
     Q_UNUSED(feedback);

@@ -3,7 +3,7 @@
 // calibration sample, the pipeline with a live perplexity of the partly
 // quantized model after each block, on a decoder of its own (the open model
 // is never modified). Or a refinement (RILQ) over a model quantized before:
-// the last run's, an opened project's or QuantScope checkpoint's. Results go
+// the last run's, an opened project's or checkpoint's. Results go
 // back through queued signals.
 
 #include <QObject>
@@ -43,11 +43,12 @@ class RunWorker : public QObject {
   void run(std::shared_ptr<const qs::model::ModelWeights> weights, const QString& model_path,
            const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
   // Trains the refinement `settings.then` names over the quantized model of
-  // `last` (a finished run's project) or, when null, of the project or
-  // QuantScope checkpoint at `source_path`, with targets from `fp`, the model
-  // it was quantized from (read from the path the source records when null).
+  // `last` (a finished run's project) or, when null, of the project,
+  // QuantScope checkpoint or packed export at `source_path`, with targets
+  // from the model it was quantized from: `fp` when that is the open one, else
+  // read from `fp_path` or, when empty, from the path the source records.
   // The open model is never modified.
-  void refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path,
+  void refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path, const QString& fp_path,
               std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
               qs::app::RunFeedback* feedback);
 

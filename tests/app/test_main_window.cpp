@@ -42,6 +42,7 @@
 #include "widgets/run_view.h"
 #include "widgets/spectrum_plot.h"
 #if QS_WITH_HDF5
+#include "core/export/packed_export.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
@@ -648,11 +649,50 @@ class TestMainWindow : public QObject {
     QVERIFY(w.session()->dirty());
     QVERIFY(w.save_project(dir_.filePath("from-checkpoint.qsproj")));
 
+    // Its FP model moved: the one the user names instead must exist.
     QVERIFY(open_and_wait(w, QString::fromStdString(lost)));
-    w.start_refine();
+    w.start_refine(dir_.filePath("also-gone"));
     QVERIFY(failed.wait(60000));
     const QString message = failed.last().at(0).toString();
-    QVERIFY2(message.contains("no-such-model") && message.contains("--fp"), qPrintable(message));
+    QVERIFY2(message.contains("also-gone") && message.contains("not there"), qPrintable(message));
+    w.start_refine(model_dir);
+    QVERIFY(done.wait(60000));
+    QCOMPARE(fs::path(w.runs()->last_outcome()->project.model.path),
+             fs::absolute(model_dir.toStdString()).lexically_normal());
+  }
+
+  // A packed export records no FP model: the one named supplies the targets.
+  void refinesAnOpenedPackedExport() {
+    const QString model_dir = write_model_with_tokenizer();
+    const auto exported = dir_.filePath("gptq-export").toStdString();
+    {
+      const auto fp = model::load_model(model_dir.toStdString());
+      model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+      test::RecordingFeedback fb;
+      pipeline::run_pipeline(dec, test::random_calibration(260, 4, 16, 3),
+                             pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test")),
+                             {}, fb);
+      exporter::ExportOptions o;
+      o.format = exporter::Format::Gptq;
+      o.tokenizer_source = model_dir.toStdString();
+      exporter::export_checkpoint(dec, o, exported);
+    }
+    app::MainWindow w;
+    QVERIFY(open_and_wait(w, QString::fromStdString(exported)));
+    QVERIFY(w.findChild<QAction*>("refineAction")->isEnabled());
+    auto s = settings("rtn", model_dir);
+    s.then = "rilq";
+    s.then_params = fast_rilq();
+    w.method_panel()->set_settings(s);
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_refine(model_dir);
+    QVERIFY2(done.wait(60000), failed.isEmpty() ? "" : qPrintable(failed.last().at(0).toString()));
+    const auto refined = w.runs()->last_outcome();
+    QCOMPARE(fs::path(refined->project.model.path), fs::absolute(model_dir.toStdString()).lexically_normal());
+    QCOMPARE(refined->result.refinements.at(0).linears, int64_t{14});
+    for (const auto& l : refined->project.layers) QCOMPARE(l.record->lora_a.size(0), int64_t{8});
+    QVERIFY(w.save_project(dir_.filePath("from-export.qsproj")));
   }
 #endif
 
