@@ -534,10 +534,7 @@ class TestMainWindow : public QObject {
     const QString rtn_project = dir_.filePath("rtn.qsproj");
     QVERIFY(w.save_project(rtn_project));
 
-    auto s = settings("rtn", model_dir);
-    s.then = "rilq";
-    s.then_params = fast_rilq();
-    w.method_panel()->set_settings(s);
+    w.method_panel()->set_settings(refine_settings(model_dir));
     {
       const auto c = connect(w.runs(), &app::RunController::loss_point, w.runs(), &app::RunController::cancel);
       w.start_refine();
@@ -610,10 +607,7 @@ class TestMainWindow : public QObject {
     {
       const auto fp = model::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
-      test::RecordingFeedback fb;
-      const auto result = pipeline::run_pipeline(
-          dec, test::random_calibration(260, 4, 16, 3),
-          pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {3, 32, false, 1.0}, "test")), {}, fb);
+      const auto result = quantize_rtn(dec, 3);
       io::QuantscopeCheckpointInfo info;
       info.source_model = model_dir.toStdString();
       for (const auto& l : result.layers) info.linears[l.name] = {"rtn", {}, l.weight_mse, l.output_rel_mse, 0.0};
@@ -631,21 +625,12 @@ class TestMainWindow : public QObject {
     app::MainWindow w;
     QVERIFY(open_and_wait(w, QString::fromStdString(ckpt)));
     QVERIFY(w.findChild<QAction*>("refineAction")->isEnabled());
-    auto s = settings("rtn", model_dir);
-    s.then = "rilq";
-    s.then_params = fast_rilq();
-    w.method_panel()->set_settings(s);
+    w.method_panel()->set_settings(refine_settings(model_dir));
     QSignalSpy done(w.runs(), &app::RunController::finished);
     QSignalSpy failed(w.runs(), &app::RunController::failed);
     w.start_refine();
     QVERIFY(done.wait(60000));
-    const auto refined = w.runs()->last_outcome();
-    QCOMPARE(fs::path(refined->project.model.path), fs::absolute(model_dir.toStdString()).lexically_normal());
-    QCOMPARE(refined->result.refinements.at(0).linears, int64_t{14});
-    for (const auto& l : refined->project.layers) {
-      QCOMPARE(l.method, std::string("rtn"));
-      QCOMPARE(l.record->lora_a.size(0), int64_t{8});
-    }
+    check_refined(*w.runs()->last_outcome(), model_dir);
     QVERIFY(w.session()->dirty());
     QVERIFY(w.save_project(dir_.filePath("from-checkpoint.qsproj")));
 
@@ -657,8 +642,7 @@ class TestMainWindow : public QObject {
     QVERIFY2(message.contains("also-gone") && message.contains("not there"), qPrintable(message));
     w.start_refine(model_dir);
     QVERIFY(done.wait(60000));
-    QCOMPARE(fs::path(w.runs()->last_outcome()->project.model.path),
-             fs::absolute(model_dir.toStdString()).lexically_normal());
+    check_refined(*w.runs()->last_outcome(), model_dir);
   }
 
   // A packed export records no FP model: the one named supplies the targets.
@@ -668,10 +652,7 @@ class TestMainWindow : public QObject {
     {
       const auto fp = model::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
-      test::RecordingFeedback fb;
-      pipeline::run_pipeline(dec, test::random_calibration(260, 4, 16, 3),
-                             pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test")),
-                             {}, fb);
+      quantize_rtn(dec, 4);
       exporter::ExportOptions o;
       o.format = exporter::Format::Gptq;
       o.tokenizer_source = model_dir.toStdString();
@@ -680,18 +661,12 @@ class TestMainWindow : public QObject {
     app::MainWindow w;
     QVERIFY(open_and_wait(w, QString::fromStdString(exported)));
     QVERIFY(w.findChild<QAction*>("refineAction")->isEnabled());
-    auto s = settings("rtn", model_dir);
-    s.then = "rilq";
-    s.then_params = fast_rilq();
-    w.method_panel()->set_settings(s);
+    w.method_panel()->set_settings(refine_settings(model_dir));
     QSignalSpy done(w.runs(), &app::RunController::finished);
     QSignalSpy failed(w.runs(), &app::RunController::failed);
     w.start_refine(model_dir);
     QVERIFY2(done.wait(60000), failed.isEmpty() ? "" : qPrintable(failed.last().at(0).toString()));
-    const auto refined = w.runs()->last_outcome();
-    QCOMPARE(fs::path(refined->project.model.path), fs::absolute(model_dir.toStdString()).lexically_normal());
-    QCOMPARE(refined->result.refinements.at(0).linears, int64_t{14});
-    for (const auto& l : refined->project.layers) QCOMPARE(l.record->lora_a.size(0), int64_t{8});
+    check_refined(*w.runs()->last_outcome(), model_dir, "unknown");  // a packed export does not say
     QVERIFY(w.save_project(dir_.filePath("from-export.qsproj")));
   }
 #endif
@@ -767,6 +742,33 @@ class TestMainWindow : public QObject {
             {"eval_every", qlonglong{2}},
             {"max_steps", qlonglong{24}}};
   }
+
+  static widgets::RunSettings refine_settings(const QString& model_dir) {
+    auto s = settings("rtn", model_dir);
+    s.then = "rilq";
+    s.then_params = fast_rilq();
+    return s;
+  }
+
+  static pipeline::PipelineResult quantize_rtn(model::Decoder& dec, int bits) {
+    test::RecordingFeedback fb;
+    return pipeline::run_pipeline(
+        dec, test::random_calibration(260, 4, 16, 3),
+        pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {bits, 32, false, 1.0}, "test")), {}, fb);
+  }
+
+#if QS_WITH_HDF5
+  // fast_rilq()'s adapters on every linear (quantized by `method`), against the FP model at `model_dir`.
+  static void check_refined(const app::RunOutcome& refined, const QString& model_dir,
+                            const std::string& method = "rtn") {
+    QCOMPARE(fs::path(refined.project.model.path), fs::absolute(model_dir.toStdString()).lexically_normal());
+    QCOMPARE(refined.result.refinements.at(0).linears, int64_t{14});
+    for (const auto& l : refined.project.layers) {
+      QCOMPARE(l.method, method);
+      QCOMPARE(l.record->lora_a.size(0), int64_t{8});
+    }
+  }
+#endif
 
   QTemporaryDir dir_;
 };
