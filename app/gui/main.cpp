@@ -14,6 +14,9 @@
 #include <QTimer>
 #include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <set>
+#include <string_view>
 
 #include "app/gui/compare_controller.h"
 #include "app/gui/kernel_bench_controller.h"
@@ -25,8 +28,22 @@
 #include "widgets/compare_view.h"
 #include "widgets/method_panel.h"
 
+namespace {
+
+// --help and --version print and quit, so they need no display.
+bool only_prints(int argc, char** argv) {
+  const std::set<std::string_view> printing = {"-h", "-?", "--help", "--help-all", "-v", "--version"};
+  return std::any_of(argv + 1, argv + argc, [&](const char* a) { return printing.count(a) > 0; });
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  QApplication app(argc, argv);
+  std::unique_ptr<QCoreApplication> app;
+  if (only_prints(argc, argv))
+    app = std::make_unique<QCoreApplication>(argc, argv);
+  else
+    app = std::make_unique<QApplication>(argc, argv);
   QApplication::setOrganizationName("QuantScope");
   QApplication::setApplicationName("QuantScope");
   QApplication::setApplicationVersion(QUANTSCOPE_VERSION);
@@ -59,7 +76,11 @@ int main(int argc, char** argv) {
                                    "methods");
   const QCommandLineOption timings("timings", "Print the opening time and the longest GUI-thread stall of a run.");
   cli.addOptions({layer, tab, shot, size, run, refine, fp, calib, eval, bench, compare, timings});
-  cli.process(app);
+  cli.process(*app);
+  if (!qobject_cast<QApplication*>(app.get())) {  // "--help" was another option's value
+    std::fprintf(stderr, "quantscope: --help and --version go alone\n");
+    return 2;
+  }
   QElapsedTimer since_start;
   since_start.start();
 
