@@ -18,6 +18,7 @@
 #include "core/model/model_loader.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/refinement_run.h"
+#include "core/quant/param_json.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
 #include "core/project/checkpoint_project.h"
@@ -157,9 +158,7 @@ int run_refine(const std::vector<std::string>& argv) {
                            {"calibration", calibration_json(opts)},
                            {"device", opts.device.str()},
                            {"dtype", dtype_name(opts.dtype)}};
-  ojson params_json = ojson::object();
-  for (const auto& [k, v] : params.values()) std::visit([&](const auto& x) { params_json[k] = x; }, v);
-  refinement_json["params"] = params_json;
+  refinement_json["params"] = quant::params_to_json<ojson>(params.values());
   for (const auto& [k, v] : run.result.reported) refinement_json[k] = v;
   if (eval.enabled) refinement_json["eval"] = eval_json;
   if (!record.contains("refinements") || !record["refinements"].is_array()) record["refinements"] = ojson::array();

@@ -20,6 +20,17 @@ quant::ParamValue to_param(const QVariant& v) {
   }
 }
 
+QVariant to_variant(const quant::ParamValue& p) {
+  return std::visit(
+      [](const auto& v) -> QVariant {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) return QString::fromStdString(v);
+        else if constexpr (std::is_same_v<T, int64_t>) return static_cast<qlonglong>(v);
+        else return v;
+      },
+      p);
+}
+
 quant::QuantSpec spec_of(const widgets::LayerSetting& s) {
   quant::QuantSpec spec;
   spec.bits = s.bits;
@@ -63,14 +74,7 @@ widgets::MethodInfo info_of(const M& m) {
     pi.min = p.min;
     pi.max = p.max;
     for (const auto& c : p.choices) pi.choices.append(QString::fromStdString(c));
-    pi.default_value = std::visit(
-        [](const auto& v) -> QVariant {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string>) return QString::fromStdString(v);
-          else if constexpr (std::is_same_v<T, int64_t>) return static_cast<qlonglong>(v);
-          else return v;
-        },
-        p.default_value);
+    pi.default_value = to_variant(p.default_value);
     info.params.append(pi);
   }
   return info;

@@ -15,6 +15,7 @@ QVector<widgets::MethodInfo> refinement_infos();
 
 // A hyper-parameter as the method panel holds it, as the core takes it.
 quant::ParamValue to_param(const QVariant& v);
+QVariant to_variant(const quant::ParamValue& p);
 
 // A dock setting's grid, and the whole setting as the core's choice (method,
 // grid and every parameter checked; qs::ConfigError names `source`).

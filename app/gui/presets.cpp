@@ -6,11 +6,11 @@
 #include <QSaveFile>
 #include <QStandardPaths>
 #include <nlohmann/json.hpp>
-#include <variant>
 
 #include "app/gui/method_infos.h"
 #include "core/error.h"
 #include "core/pipeline/quant_plan.h"
+#include "core/quant/param_json.h"
 
 // Resources of a static library are only linked in when something names them.
 static void init_preset_resources() { Q_INIT_RESOURCE(presets); }
@@ -20,11 +20,8 @@ namespace {
 
 using json = nlohmann::json;
 
-QVariant to_variant(const json& v, const std::string& source, const std::string& field) {
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_number_integer()) return static_cast<qlonglong>(v.get<int64_t>());
-  if (v.is_number_float()) return v.get<double>();
-  if (v.is_string()) return QString::fromStdString(v.get<std::string>());
+QVariant param_variant(const json& v, const std::string& source, const std::string& field) {
+  if (auto p = quant::param_from_json(v)) return to_variant(*p);
   throw ConfigError(source, field, "must be a boolean, number or string");
 }
 
@@ -57,7 +54,7 @@ Preset parse_preset(const QByteArray& text, const QString& path) {
   if (j.contains("params")) {
     if (!j["params"].is_object()) throw ConfigError(source, "params", "must be an object");
     for (const auto& [key, value] : j["params"].items())
-      s.params.insert(QString::fromStdString(key), to_variant(value, source, "params." + key));
+      s.params.insert(QString::fromStdString(key), param_variant(value, source, "params." + key));
   }
   if (j.contains("then")) {
     const auto& t = j["then"];
@@ -67,7 +64,7 @@ Preset parse_preset(const QByteArray& text, const QString& path) {
     if (t.contains("params")) {
       if (!t["params"].is_object()) throw ConfigError(source, "then.params", "must be an object");
       for (const auto& [key, value] : t["params"].items())
-        p.then_params.insert(QString::fromStdString(key), to_variant(value, source, "then.params." + key));
+        p.then_params.insert(QString::fromStdString(key), param_variant(value, source, "then.params." + key));
     }
   }
   // The core checks the method, the grid, the refinement and every parameter's name and type.
@@ -81,7 +78,7 @@ namespace {
 json params_json(const QVariantMap& values) {
   json out = json::object();
   for (auto it = values.begin(); it != values.end(); ++it)
-    std::visit([&](const auto& v) { out[it.key().toStdString()] = v; }, to_param(*it));
+    out[it.key().toStdString()] = quant::param_to_json<json>(to_param(*it));
   return out;
 }
 
@@ -89,12 +86,12 @@ json params_json(const QVariantMap& values) {
 
 QByteArray preset_json(const Preset& p) {
   json j = {{"name", p.name.toStdString()},
-                  {"description", p.description.toStdString()},
-                  {"method", p.setting.method.toStdString()},
-                  {"bits", p.setting.bits},
-                  {"group", p.setting.group},
-                  {"symmetric", p.setting.symmetric},
-                  {"params", params_json(p.setting.params)}};
+            {"description", p.description.toStdString()},
+            {"method", p.setting.method.toStdString()},
+            {"bits", p.setting.bits},
+            {"group", p.setting.group},
+            {"symmetric", p.setting.symmetric},
+            {"params", params_json(p.setting.params)}};
   if (!p.then.isEmpty()) j["then"] = {{"method", p.then.toStdString()}, {"params", params_json(p.then_params)}};
   return QByteArray::fromStdString(j.dump(2) + "\n");
 }

@@ -11,6 +11,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/transform_sharing.h"
 #include "core/quant/packing.h"
+#include "core/quant/param_json.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::io {
@@ -31,10 +32,6 @@ torch::Tensor* optional_field(quant::QuantizedLinear& q, const std::string& suff
   if (suffix == "lora_a") return &q.lora_a;
   if (suffix == "lora_b") return &q.lora_b;
   return nullptr;
-}
-
-json param_json(const quant::ParamValue& v) {
-  return std::visit([](const auto& x) { return json(x); }, v);
 }
 
 std::string dtype_label(torch::ScalarType t) {
@@ -96,9 +93,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
       if (holder) entry["transform_of"] = holder->name;
       if (auto it = info.linears.find(name); it != info.linears.end()) {
         entry["method"] = it->second.method;
-        json params = json::object();
-        for (const auto& [k, v] : it->second.params) params[k] = param_json(v);
-        entry["params"] = params;
+        entry["params"] = quant::params_to_json<json>(it->second.params);
         entry["metrics"] = {{"weight_mse", it->second.weight_mse},
                             {"output_rel_mse", it->second.output_rel_mse},
                             {"seconds", it->second.seconds}};
@@ -154,10 +149,7 @@ json read_meta(const fs::path& meta_path) {
 }
 
 quant::ParamValue param_value(const json& v, const std::string& meta_file, const std::string& field) {
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) return v.get<double>();
-  if (v.is_string()) return v.get<std::string>();
+  if (auto p = quant::param_from_json(v)) return *p;
   throw FormatError(meta_file, field, "not a boolean, number or string");
 }
 

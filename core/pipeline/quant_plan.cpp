@@ -1,6 +1,5 @@
 #include "core/pipeline/quant_plan.h"
 
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/methods/method_registry.h"
+#include "core/quant/param_json.h"
 
 namespace qs::pipeline {
 
@@ -77,10 +77,7 @@ void apply_rule(LayerChoice& c, const LayerRule& rule, const std::string& source
 }
 
 quant::ParamValue to_param(const ojson& v, const std::string& source, const std::string& field) {
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) return v.get<double>();
-  if (v.is_string()) return v.get<std::string>();
+  if (auto p = quant::param_from_json(v)) return *p;
   throw ConfigError(source, field, "must be a boolean, number or string");
 }
 
@@ -153,11 +150,7 @@ LayerRule parse_rule(const std::string& pattern, const ojson& o, const std::stri
 }  // namespace
 
 std::string QuantPlan::to_json() const {
-  auto params_json = [](const auto& params) {
-    ojson out = ojson::object();
-    for (const auto& [name, value] : params) std::visit([&](const auto& v) { out[name] = v; }, value);
-    return out;
-  };
+  auto params_json = [](const auto& params) { return quant::params_to_json<ojson>(params); };
   ojson d = {{"method", defaults_.method},
              {"bits", defaults_.spec.bits},
              {"group", defaults_.spec.group_size},

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/quant/param_json.h"
 
 namespace qs::project {
 
@@ -55,9 +56,7 @@ Project refined_project(const Project& base,
     it->record = record;
   }
   auto plan = plan_of(base);
-  ojson values = ojson::object();
-  for (const auto& [k, v] : params.values()) std::visit([&](const auto& x) { values[k] = x; }, v);
-  plan["default"]["then"] = {{"method", refinement}, {"params", values}};
+  plan["default"]["then"] = {{"method", refinement}, {"params", quant::params_to_json<ojson>(params.values())}};
   p.settings.plan_json = plan.dump();
   return p;
 }
