@@ -22,7 +22,7 @@ void log_axis(QCPAxis* axis, const QString& label) {
 }
 
 QColor series_color(int i) {
-  static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
+  static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14),  QColor(44, 160, 44),
                                    QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75)};
   return palette[i % 6];
 }
@@ -103,8 +103,9 @@ RunView::RunView(QWidget* parent)
   loss_plot_->setVisible(false);
 }
 
-void RunView::begin(int blocks, const QString& title) {
+void RunView::begin(int blocks, const QString& title, bool refinement_only) {
   blocks_ = blocks;
+  refinement_only_ = refinement_only;
   fp_ppl_ = 0;
   ppl_x_.clear();
   ppl_y_.clear();
@@ -112,7 +113,6 @@ void RunView::begin(int blocks, const QString& title) {
   mse_y_.clear();
   for (int i = 0; i < 3; ++i) ppl_plot_->graph(i)->data()->clear();
   for (int i = 0; i < 2; ++i) kl_plot_->graph(i)->data()->clear();
-  kl_plot_->xAxis->setRange(-0.5, blocks + 0.5);
   kl_plot_->replot(QCustomPlot::rpQueuedReplot);
   loss_plot_->clearGraphs();
   loss_plot_->legend->setVisible(false);
@@ -122,23 +122,29 @@ void RunView::begin(int blocks, const QString& title) {
   title_->setText(title);
   progress_->setRange(0, blocks);
   progress_->setValue(0);
-  ppl_plot_->xAxis->setRange(-0.5, blocks + 0.5);
+  set_block_range(refinement_only ? blocks - 1.5 : -0.5, refinement_only ? blocks + 1.5 : blocks + 0.5);
   redraw_perplexity();
+}
+
+void RunView::set_block_range(double lo, double hi) {
+  ppl_plot_->xAxis->setRange(lo, hi);
+  kl_plot_->xAxis->setRange(lo, hi);
+  kl_plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void RunView::set_fp_perplexity(double ppl) {
   fp_ppl_ = ppl;
-  ppl_x_.prepend(0);
-  ppl_y_.prepend(ppl);
+  if (!refinement_only_) {  // the curve's start: nothing quantized yet
+    ppl_x_.prepend(0);
+    ppl_y_.prepend(ppl);
+  }
   redraw_perplexity();
 }
 
 void RunView::add_block(const BlockPoint& b) {
   const int x = b.layer + 1;
-  if (x > blocks_) {  // past the last block: the model after a whole-model refinement
-    ppl_plot_->xAxis->setRange(-0.5, x + 0.5);
-    kl_plot_->xAxis->setRange(-0.5, x + 0.5);
-  }
+  if (x > blocks_)  // past the last block: the model after a whole-model refinement
+    set_block_range(ppl_plot_->xAxis->range().lower, x + 0.5);
   if (!std::isnan(b.ppl)) {
     ppl_x_.append(x);
     ppl_y_.append(b.ppl);
@@ -163,7 +169,7 @@ void RunView::add_block(const BlockPoint& b) {
 
 void RunView::redraw_perplexity() {
   ppl_plot_->graph(0)->setData(ppl_x_, ppl_y_, true);
-  if (fp_ppl_ > 0) ppl_plot_->graph(1)->setData({-0.5, blocks_ + 0.5}, {fp_ppl_, fp_ppl_}, true);
+  if (fp_ppl_ > 0) ppl_plot_->graph(1)->setData({-0.5, blocks_ + 1.5}, {fp_ppl_, fp_ppl_}, true);
   ppl_plot_->graph(2)->setData(mse_x_, mse_y_, true);
   if (!ppl_y_.isEmpty()) {
     const auto [lo, hi] = std::minmax_element(ppl_y_.begin(), ppl_y_.end());
@@ -224,14 +230,18 @@ QString RunView::divergence_csv() const {
   const auto mean = kl_plot_->graph(0)->data();
   const auto p99 = kl_plot_->graph(1)->data();
   for (int i = 0; i < mean->size(); ++i)
-    s += QString("%1,%2,%3\n").arg(mean->at(i)->key).arg(mean->at(i)->value, 0, 'g', 10).arg(p99->at(i)->value, 0, 'g', 10);
+    s += QString("%1,%2,%3\n")
+             .arg(mean->at(i)->key)
+             .arg(mean->at(i)->value, 0, 'g', 10)
+             .arg(p99->at(i)->value, 0, 'g', 10);
   return s;
 }
 
 QString RunView::loss_csv() const {
   QString s = "series,step,loss\n";
   for (auto it = loss_graphs_.begin(); it != loss_graphs_.end(); ++it)
-    for (auto p = loss_plot_->graph(it.value())->data()->constBegin(); p != loss_plot_->graph(it.value())->data()->constEnd(); ++p)
+    for (auto p = loss_plot_->graph(it.value())->data()->constBegin();
+         p != loss_plot_->graph(it.value())->data()->constEnd(); ++p)
       s += QString("%1,%2,%3\n").arg(it.key()).arg(p->key).arg(p->value, 0, 'g', 10);
   return s;
 }

@@ -29,8 +29,11 @@ class RunView : public QWidget {
  public:
   explicit RunView(QWidget* parent = nullptr);
 
-  // Clears everything for a run over `blocks` blocks.
-  void begin(int blocks, const QString& title);
+  // Clears everything for a run over `blocks` blocks. `refinement_only`: a
+  // refinement over a model quantized before, whose curve starts at its last
+  // block (the model as quantized) rather than at the FP model, so the plots
+  // show that block and the one past it.
+  void begin(int blocks, const QString& title, bool refinement_only = false);
   void set_fp_perplexity(double ppl);
   // A point with layer == blocks is the model after a whole-model refinement.
   void add_block(const BlockPoint& point);
@@ -58,7 +61,10 @@ class RunView : public QWidget {
   QCustomPlot* kl_plot_;
   QCustomPlot* loss_plot_;
   QPlainTextEdit* log_;
+  void set_block_range(double lo, double hi);
+
   int blocks_ = 0;
+  bool refinement_only_ = false;
   double fp_ppl_ = 0;
   QVector<double> ppl_x_, ppl_y_, mse_x_, mse_y_;
   QMap<QString, int> loss_graphs_;  // series → graph index

@@ -176,9 +176,9 @@ MainWindow::MainWindow(QWidget* parent)
   connect(kernel_bench_, &KernelBenchController::failed, this,
           [this](const QString& message) { report_issue(tr("Kernels"), message); });
   connect(method_panel_, &widgets::MethodPanel::cancel_requested, runs_, &RunController::cancel);
-  connect(runs_, &RunController::started, this, [this](int blocks, const QString& title) {
+  connect(runs_, &RunController::started, this, [this](int blocks, const QString& title, bool refinement_only) {
     run_clock_->start();
-    run_view_->begin(blocks, title);
+    run_view_->begin(blocks, title, refinement_only);
     pages_->setCurrentWidget(run_view_);
   });
   connect(runs_, &RunController::fp_perplexity, run_view_, &widgets::RunView::set_fp_perplexity);

@@ -38,7 +38,7 @@ class RunController : public QObject {
   std::shared_ptr<const RunOutcome> last_outcome() const { return last_; }
 
  Q_SIGNALS:
-  void started(int blocks, const QString& title);
+  void started(int blocks, const QString& title, bool refinement_only);
   void fp_perplexity(double ppl);
   void block_done(const qs::widgets::BlockPoint& point);
   void progress_changed(const QString& stage, qint64 done, qint64 total);

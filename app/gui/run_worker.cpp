@@ -88,7 +88,8 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     Q_EMIT started(static_cast<int>(decoder->num_layers()),
                    tr("%1 %2 on %3")
                        .arg(settings.method, QString::fromStdString(plan.choice_for("").spec.label()),
-                            QString::fromStdString(mp.filename().string())));
+                            QString::fromStdString(mp.filename().string())),
+                   false);
 
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;
@@ -190,7 +191,8 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
     const auto [tokenizer, calibration] = load_calibration(model_path, settings);
     const auto layers = static_cast<int>(decoder->num_layers());
     Q_EMIT started(layers,
-                   tr("%1 over %2").arg(settings.then, last ? tr("the last run") : QFileInfo(source_path).fileName()));
+                   tr("%1 over %2").arg(settings.then, last ? tr("the last run") : QFileInfo(source_path).fileName()),
+                   true);
 
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;

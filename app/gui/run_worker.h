@@ -53,7 +53,8 @@ class RunWorker : public QObject {
               qs::app::RunFeedback* feedback);
 
  Q_SIGNALS:
-  void started(int blocks, const QString& title);
+  // `refinement_only`: a refinement over a model quantized before, no block stage.
+  void started(int blocks, const QString& title, bool refinement_only);
   void fp_perplexity(double ppl);
   void block_done(const qs::widgets::BlockPoint& point);
   void finished(std::shared_ptr<qs::app::RunOutcome> outcome);

@@ -1,7 +1,6 @@
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <cmath>
 #include <limits>
 
@@ -38,6 +37,29 @@ class TestRunView : public QObject {
              qPrintable(readout));
     v.begin(3, "again");
     QCOMPARE(v.divergence_points(), 0);
+  }
+
+  // A refinement over a model quantized before starts at its last block:
+  // no FP point at 0 (the FP level stays a line), the plots on the last
+  // block and the one past it.
+  void aRefinementAloneStartsAtTheLastBlock() {
+    widgets::RunView v;
+    v.begin(30, "rilq over ckpt", true);
+    v.set_fp_perplexity(21.0);
+    v.add_block({29, std::numeric_limits<double>::quiet_NaN(), 60.0, 0.5, 3.0});
+    v.add_block({30, std::numeric_limits<double>::quiet_NaN(), 45.0, 0.3, 2.0});
+    QCOMPARE(v.perplexity_points(), 2);
+    const auto curve = v.perplexity_plot()->graph(0)->data();
+    QCOMPARE(curve->at(0)->key, 30.0);
+    QCOMPARE(curve->at(1)->key, 31.0);
+    QVERIFY(v.perplexity_plot()->xAxis->range().lower > 28);
+    QCOMPARE(v.perplexity_plot()->xAxis->range(), v.divergence_plot()->xAxis->range());
+    QVERIFY(v.perplexity_plot()->xAxis->range().contains(31.0));
+    QCOMPARE(v.perplexity_plot()->graph(1)->data()->at(1)->key, 31.5);  // the FP line reaches the last point
+    v.begin(30, "a run");
+    v.set_fp_perplexity(21.0);
+    QCOMPARE(v.perplexity_points(), 1);
+    QCOMPARE(v.perplexity_plot()->xAxis->range().lower, -0.5);
   }
 
   // A refinement's two loss curves are named in a legend; a block-wise
