@@ -21,6 +21,24 @@ void log_axis(QCPAxis* axis, const QString& label) {
   axis->setNumberFormat("gb");
 }
 
+// Blocks are whole numbers; a refinement alone has two points, the model as
+// quantized and as refined, and says so.
+void block_axis(QCPAxis* axis, int blocks, bool refinement_only) {
+  if (refinement_only) {
+    auto ticks = QSharedPointer<QCPAxisTickerText>::create();
+    ticks->addTick(blocks, RunView::tr("as quantized"));
+    ticks->addTick(blocks + 1, RunView::tr("refined"));
+    axis->setTicker(ticks);
+    axis->setLabel(RunView::tr("model"));
+    return;
+  }
+  auto ticks = QSharedPointer<QCPAxisTickerFixed>::create();
+  ticks->setTickStep(1);
+  ticks->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  axis->setTicker(ticks);
+  axis->setLabel(RunView::tr("blocks quantized"));
+}
+
 QColor series_color(int i) {
   static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14),  QColor(44, 160, 44),
                                    QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75)};
@@ -43,7 +61,7 @@ RunView::RunView(QWidget* parent)
   layout->addWidget(title_);
   layout->addWidget(progress_);
 
-  ppl_plot_->xAxis->setLabel(tr("blocks quantized"));
+  block_axis(ppl_plot_->xAxis, 0, false);
   log_axis(ppl_plot_->yAxis, tr("perplexity (live slice)"));
   ppl_plot_->yAxis2->setVisible(true);
   log_axis(ppl_plot_->yAxis2, tr("block output rel. MSE"));
@@ -63,7 +81,7 @@ RunView::RunView(QWidget* parent)
   install_export_menu(ppl_plot_, [this] { return perplexity_csv(); });
   install_hover_readout(ppl_plot_);
 
-  kl_plot_->xAxis->setLabel(tr("blocks quantized"));
+  block_axis(kl_plot_->xAxis, 0, false);
   log_axis(kl_plot_->yAxis, tr("KL(FP || quantized) per token, nats"));
   auto* kl_mean = kl_plot_->addGraph();
   kl_mean->setName(tr("mean over tokens"));
@@ -122,6 +140,8 @@ void RunView::begin(int blocks, const QString& title, bool refinement_only) {
   title_->setText(title);
   progress_->setRange(0, blocks);
   progress_->setValue(0);
+  block_axis(ppl_plot_->xAxis, blocks, refinement_only);
+  block_axis(kl_plot_->xAxis, blocks, refinement_only);
   set_block_range(refinement_only ? blocks - 1.5 : -0.5, refinement_only ? blocks + 1.5 : blocks + 0.5);
   redraw_perplexity();
 }
@@ -173,7 +193,8 @@ void RunView::redraw_perplexity() {
   ppl_plot_->graph(2)->setData(mse_x_, mse_y_, true);
   if (!ppl_y_.isEmpty()) {
     const auto [lo, hi] = std::minmax_element(ppl_y_.begin(), ppl_y_.end());
-    ppl_plot_->yAxis->setRange(*lo / 1.2, *hi * 1.2);
+    const double low = fp_ppl_ > 0 ? std::min(*lo, fp_ppl_) : *lo;  // the FP line stays in view
+    ppl_plot_->yAxis->setRange(low / 1.2, *hi * 1.2);
   }
   if (!mse_y_.isEmpty()) {
     const auto [lo, hi] = std::minmax_element(mse_y_.begin(), mse_y_.end());
@@ -198,6 +219,9 @@ void RunView::add_loss_point(const QString& series, qint64 step, double loss) {
   }
   loss_plot_->graph(it.value())->addData(static_cast<double>(step), loss);
   loss_plot_->rescaleAxes();
+  // Points on the edge of a log axis look cut off: leave a margin.
+  const auto y = loss_plot_->yAxis->range();
+  loss_plot_->yAxis->setRange(y.lower / 1.03, y.upper * 1.03);
   loss_plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -56,10 +56,16 @@ class TestRunView : public QObject {
     QCOMPARE(v.perplexity_plot()->xAxis->range(), v.divergence_plot()->xAxis->range());
     QVERIFY(v.perplexity_plot()->xAxis->range().contains(31.0));
     QCOMPARE(v.perplexity_plot()->graph(1)->data()->at(1)->key, 31.5);  // the FP line reaches the last point
+    QVERIFY(v.perplexity_plot()->yAxis->range().contains(21.0));        // and is in view
+    const auto ticks = v.perplexity_plot()->xAxis->ticker().dynamicCast<QCPAxisTickerText>();
+    QVERIFY(ticks);
+    QCOMPARE(ticks->ticks().value(30.0), QString("as quantized"));
+    QCOMPARE(ticks->ticks().value(31.0), QString("refined"));
     v.begin(30, "a run");
     v.set_fp_perplexity(21.0);
     QCOMPARE(v.perplexity_points(), 1);
     QCOMPARE(v.perplexity_plot()->xAxis->range().lower, -0.5);
+    QVERIFY(v.perplexity_plot()->xAxis->ticker().dynamicCast<QCPAxisTickerFixed>());  // whole blocks
   }
 
   // A refinement's two loss curves are named in a legend; a block-wise
