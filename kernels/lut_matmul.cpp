@@ -16,19 +16,19 @@
 namespace qs::kernels {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) { detail::bad_argument("lut_matmul", what); }
+[[noreturn]] void bad_lut(const std::string& what) { detail::bad_argument("lut_matmul", what); }
 
 void check_weight(const LutWeight& w, at::Device device) {
-  if (auto why = lut_unsupported_reason(w.bits); !why.empty()) bad(why);
-  if (auto why = unsupported_reason(w.bits, w.in_features, w.group_size); !why.empty()) bad(why);
+  if (auto why = lut_unsupported_reason(w.bits); !why.empty()) bad_lut(why);
+  if (auto why = unsupported_reason(w.bits, w.in_features, w.group_size); !why.empty()) bad_lut(why);
   if (!w.planes.defined() || w.planes.sizes() != at::IntArrayRef({w.in_features / 32, w.bits, w.out_features}) ||
       w.planes.scalar_type() != at::kInt || !w.planes.is_contiguous())
-    bad("planes must be contiguous int32 [in / 32, bits, out], got " + detail::shape_of(w.planes));
+    bad_lut("planes must be contiguous int32 [in / 32, bits, out], got " + detail::shape_of(w.planes));
   for (const auto* t : {&w.scales, &w.zeros})
-    if (!t->defined() || t->sizes() != at::IntArrayRef({w.groups(), w.out_features}) ||
-        t->scalar_type() != at::kHalf || !t->is_contiguous())
-      bad("scales and zeros must be contiguous float16 [groups, out], got " + detail::shape_of(*t));
-  if (w.planes.device() != device) bad("x is on " + device.str() + " but the weight on " + w.planes.device().str());
+    if (!t->defined() || t->sizes() != at::IntArrayRef({w.groups(), w.out_features}) || t->scalar_type() != at::kHalf ||
+        !t->is_contiguous())
+      bad_lut("scales and zeros must be contiguous float16 [groups, out], got " + detail::shape_of(*t));
+  if (w.planes.device() != device) bad_lut("x is on " + device.str() + " but the weight on " + w.planes.device().str());
 }
 
 #ifdef QS_KERNELS_CUDA
@@ -66,30 +66,30 @@ void cuda_lut_out(const at::Tensor& x, const LutWeight& w, const at::Tensor& bia
 
 void lut_matmul_out(const at::Tensor& x, const LutWeight& w, const at::Tensor& bias, at::Tensor& out) {
   if (!x.defined() || x.dim() != 2 || x.size(1) != w.in_features)
-    bad("x must be [m, " + std::to_string(w.in_features) + "], got " + detail::shape_of(x));
+    bad_lut("x must be [m, " + std::to_string(w.in_features) + "], got " + detail::shape_of(x));
   check_weight(w, x.device());
   if (out.dim() != 2 || out.size(0) != x.size(0) || out.size(1) != w.out_features || out.device() != x.device() ||
       out.scalar_type() != at::kFloat || !out.is_contiguous())
-    bad("out must be contiguous float32 [" + std::to_string(x.size(0)) + ", " + std::to_string(w.out_features) +
-        "] on " + x.device().str() + ", got " + detail::shape_of(out));
+    bad_lut("out must be contiguous float32 [" + std::to_string(x.size(0)) + ", " + std::to_string(w.out_features) +
+            "] on " + x.device().str() + ", got " + detail::shape_of(out));
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != w.out_features || bias.device() != x.device()))
-    bad("bias must be [" + std::to_string(w.out_features) + "] on " + x.device().str() + ", got " +
-        detail::shape_of(bias));
+    bad_lut("bias must be [" + std::to_string(w.out_features) + "] on " + x.device().str() + ", got " +
+            detail::shape_of(bias));
   if (x.is_cuda()) {
 #ifdef QS_KERNELS_CUDA
     cuda_lut_out(x, w, bias, out);
     return;
 #else
-    bad("this build has no CUDA kernels");
+    bad_lut("this build has no CUDA kernels");
 #endif
   }
-  if (!x.device().is_cpu()) bad("x is on " + x.device().str() + ", which has no LUT kernel");
+  if (!x.device().is_cpu()) bad_lut("x is on " + x.device().str() + ", which has no LUT kernel");
   cpu::lut_matmul_cpu(x.to(at::kFloat).contiguous(), w, bias, out);
 }
 
 at::Tensor lut_matmul(const at::Tensor& x, const LutWeight& w, const at::Tensor& bias) {
   if (!x.defined() || x.dim() < 1 || x.size(-1) != w.in_features)
-    bad("x must end in " + std::to_string(w.in_features) + " features, got " + detail::shape_of(x));
+    bad_lut("x must end in " + std::to_string(w.in_features) + " features, got " + detail::shape_of(x));
   auto x2 = x.reshape({-1, w.in_features});
   if (w.perm.defined()) x2 = x2.index_select(1, w.perm);
   auto out = at::empty({x2.size(0), w.out_features}, x2.options().dtype(at::kFloat));

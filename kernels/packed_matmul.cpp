@@ -15,28 +15,28 @@
 namespace qs::kernels {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) { detail::bad_argument("packed_matmul", what); }
+[[noreturn]] void bad_matmul(const std::string& what) { detail::bad_argument("packed_matmul", what); }
 
 using detail::shape_of;
 
 void check_weight(const PackedWeight& w, at::Device device) {
-  if (!w.qweight.defined() || !w.scales.defined() || !w.zeros.defined()) bad("the weight is empty");
-  if (auto why = unsupported_reason(w.bits, w.in_features, w.group_size); !why.empty()) bad(why);
+  if (!w.qweight.defined() || !w.scales.defined() || !w.zeros.defined()) bad_matmul("the weight is empty");
+  if (auto why = unsupported_reason(w.bits, w.in_features, w.group_size); !why.empty()) bad_matmul(why);
   if (w.qweight.sizes() != at::IntArrayRef({w.out_features, w.chunks() * w.bits}) ||
       w.qweight.scalar_type() != at::kInt || !w.qweight.is_contiguous())
-    bad("qweight must be contiguous int32 [out, in / 32 * bits], got " + shape_of(w.qweight));
+    bad_matmul("qweight must be contiguous int32 [out, in / 32 * bits], got " + shape_of(w.qweight));
   for (const auto* t : {&w.scales, &w.zeros})
     if (t->sizes() != at::IntArrayRef({w.out_features, w.groups()}) || t->scalar_type() != at::kHalf ||
         !t->is_contiguous())
-      bad("scales and zeros must be contiguous float16 [out, groups], got " + shape_of(*t));
+      bad_matmul("scales and zeros must be contiguous float16 [out, groups], got " + shape_of(*t));
   if (w.qweight.device() != device)
-    bad("x is on " + device.str() + " but the weight on " + w.qweight.device().str());
+    bad_matmul("x is on " + device.str() + " but the weight on " + w.qweight.device().str());
 }
 
 #ifdef QS_KERNELS_CUDA
 void cuda_matmul_out(const at::Tensor& x, const PackedWeight& w, const at::Tensor& bias, at::Tensor& out) {
-  if (x.scalar_type() != at::kHalf) bad("x must be float16 on CUDA");
-  if (out.scalar_type() != at::kHalf || !out.is_contiguous()) bad("out must be contiguous float16 on CUDA");
+  if (x.scalar_type() != at::kHalf) bad_matmul("x must be float16 on CUDA");
+  if (out.scalar_type() != at::kHalf || !out.is_contiguous()) bad_matmul("out must be contiguous float16 on CUDA");
   const c10::cuda::CUDAGuard guard(x.device());
   PackedMatmulParams p;
   p.x = x.data_ptr();
@@ -70,30 +70,32 @@ std::string packed_kernel_name(int64_t m, at::Device device) {
 
 void packed_matmul_out(const at::Tensor& x, const PackedWeight& w, const at::Tensor& bias, at::Tensor& out) {
   if (!x.defined() || x.dim() != 2 || x.size(1) != w.in_features)
-    bad("x must be [m, " + std::to_string(w.in_features) + "], got " + (x.defined() ? shape_of(x) : "undefined"));
+    bad_matmul("x must be [m, " + std::to_string(w.in_features) + "], got " +
+               (x.defined() ? shape_of(x) : "undefined"));
   check_weight(w, x.device());
   if (out.dim() != 2 || out.size(0) != x.size(0) || out.size(1) != w.out_features || out.device() != x.device())
-    bad("out must be [" + std::to_string(x.size(0)) + ", " + std::to_string(w.out_features) + "] on " +
-        x.device().str() + ", got " + shape_of(out));
+    bad_matmul("out must be [" + std::to_string(x.size(0)) + ", " + std::to_string(w.out_features) + "] on " +
+               x.device().str() + ", got " + shape_of(out));
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != w.out_features || bias.device() != x.device()))
-    bad("bias must be [" + std::to_string(w.out_features) + "] on " + x.device().str() + ", got " + shape_of(bias));
+    bad_matmul("bias must be [" + std::to_string(w.out_features) + "] on " + x.device().str() + ", got " +
+               shape_of(bias));
   if (x.is_cuda()) {
 #ifdef QS_KERNELS_CUDA
     cuda_matmul_out(detail::kernel_ready(x), w, bias.defined() ? bias.to(at::kHalf).contiguous() : bias, out);
     return;
 #else
-    bad("this build has no CUDA kernels");
+    bad_matmul("this build has no CUDA kernels");
 #endif
   }
-  if (!x.device().is_cpu()) bad("x is on " + x.device().str() + ", which has no packed kernels");
-  if (out.scalar_type() != at::kFloat || !out.is_contiguous()) bad("out must be contiguous float32 on the CPU");
+  if (!x.device().is_cpu()) bad_matmul("x is on " + x.device().str() + ", which has no packed kernels");
+  if (out.scalar_type() != at::kFloat || !out.is_contiguous()) bad_matmul("out must be contiguous float32 on the CPU");
   cpu::packed_matmul_cpu(x.to(at::kFloat).contiguous(), w, bias, out);
 }
 
 at::Tensor packed_matmul(const at::Tensor& x, const PackedWeight& w, const at::Tensor& bias) {
   if (!x.defined() || x.dim() < 1 || x.size(-1) != w.in_features)
-    bad("x must end in " + std::to_string(w.in_features) + " features, got " +
-        (x.defined() ? shape_of(x) : "undefined"));
+    bad_matmul("x must end in " + std::to_string(w.in_features) + " features, got " +
+               (x.defined() ? shape_of(x) : "undefined"));
   auto x2 = x.reshape({-1, w.in_features});
   if (w.perm.defined()) x2 = x2.index_select(1, w.perm);
   const auto compute = x.is_cuda() ? at::kHalf : at::kFloat;

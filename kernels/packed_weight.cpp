@@ -50,13 +50,11 @@ void unpack_chunk(const uint32_t* words, int bits, uint8_t* codes) {
   }
 }
 
-[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("pack_weight: " + what); }
+[[noreturn]] void bad_pack(const std::string& what) { throw std::invalid_argument("pack_weight: " + what); }
 
 }  // namespace
 
-int64_t PackedWeight::weight_bytes() const {
-  return qweight.numel() * 4 + scales.numel() * 2 + zeros.numel() * 2;
-}
+int64_t PackedWeight::weight_bytes() const { return qweight.numel() * 4 + scales.numel() * 2 + zeros.numel() * 2; }
 
 PackedWeight PackedWeight::to(at::Device device) const {
   PackedWeight w = *this;
@@ -79,23 +77,23 @@ std::string unsupported_reason(int bits, int64_t in_features, int64_t group_size
 
 PackedWeight pack_weight(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& zeros, int bits,
                          int64_t group_size, const at::Tensor& g_idx) {
-  if (!codes.defined() || codes.dim() != 2) bad("codes must be a 2-D [out, in] tensor");
+  if (!codes.defined() || codes.dim() != 2) bad_pack("codes must be a 2-D [out, in] tensor");
   const int64_t out = codes.size(0), in = codes.size(1);
-  if (group_size <= 0) bad("group_size must be positive");
+  if (group_size <= 0) bad_pack("group_size must be positive");
   const int64_t group = std::min(group_size, in);
-  if (auto why = unsupported_reason(bits, in, group); !why.empty()) bad(why);
+  if (auto why = unsupported_reason(bits, in, group); !why.empty()) bad_pack(why);
   const int64_t groups = (in + group - 1) / group;
   if (!scales.defined() || scales.sizes() != at::IntArrayRef({out, groups}))
-    bad("scales must be [" + std::to_string(out) + ", " + std::to_string(groups) + "]");
+    bad_pack("scales must be [" + std::to_string(out) + ", " + std::to_string(groups) + "]");
   if (!zeros.defined() || zeros.sizes() != at::IntArrayRef({out, groups}))
-    bad("zeros must be [" + std::to_string(out) + ", " + std::to_string(groups) + "]");
+    bad_pack("zeros must be [" + std::to_string(out) + ", " + std::to_string(groups) + "]");
 
   auto c = codes.to(at::kCPU, at::kByte).contiguous();
   if (c.numel() && c.max().item<int64_t>() >= (int64_t{1} << bits))
-    bad("a code does not fit in " + std::to_string(bits) + " bits");
+    bad_pack("a code does not fit in " + std::to_string(bits) + " bits");
   auto z = zeros.to(at::kCPU, at::kInt);
   if (z.numel() && (z.min().item<int64_t>() < 0 || z.max().item<int64_t>() >= (int64_t{1} << bits)))
-    bad("a zero point does not fit in " + std::to_string(bits) + " bits");
+    bad_pack("a zero point does not fit in " + std::to_string(bits) + " bits");
 
   PackedWeight w;
   w.bits = bits;
@@ -103,13 +101,13 @@ PackedWeight pack_weight(const at::Tensor& codes, const at::Tensor& scales, cons
   w.in_features = in;
   w.out_features = out;
   if (g_idx.defined()) {
-    if (g_idx.dim() != 1 || g_idx.size(0) != in) bad("g_idx must be [" + std::to_string(in) + "]");
+    if (g_idx.dim() != 1 || g_idx.size(0) != in) bad_pack("g_idx must be [" + std::to_string(in) + "]");
     auto order = at::argsort(g_idx.to(at::kCPU, at::kLong), /*stable=*/true);
     auto sorted = g_idx.to(at::kCPU, at::kLong).index_select(0, order);
     // Sorted by group, column j must belong to group j / group_size, or a chunk
     // would mix groups: act-order checkpoints (GPTQ desc_act) satisfy this.
     auto expected = at::arange(in, at::kLong).div(group, "floor");
-    if (!at::equal(sorted, expected)) bad("g_idx does not assign exactly group_size columns to each group");
+    if (!at::equal(sorted, expected)) bad_pack("g_idx does not assign exactly group_size columns to each group");
     if (!at::equal(order, at::arange(in, at::kLong))) {
       w.perm = order;
       c = c.index_select(1, order).contiguous();
@@ -140,8 +138,7 @@ UnpackedWeight unpack_weight(const PackedWeight& w) {
     original.index_copy_(1, w.perm.to(at::kCPU), codes);
     codes = original;
   }
-  return {codes, w.scales.to(at::kCPU, at::kFloat),
-          (w.zeros.to(at::kCPU, at::kFloat) - 1024).round().to(at::kInt)};
+  return {codes, w.scales.to(at::kCPU, at::kFloat), (w.zeros.to(at::kCPU, at::kFloat) - 1024).round().to(at::kInt)};
 }
 
 }  // namespace qs::kernels

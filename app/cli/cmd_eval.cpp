@@ -9,6 +9,7 @@
 #include "app/cli/device_option.h"
 #include "app/cli/eval_text.h"
 #include "app/cli/model_source.h"
+#include "app/cli/stopwatch.h"
 #include "core/analysis/perplexity.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
@@ -16,16 +17,10 @@
 #include "core/text/tokenizer.h"
 
 namespace qs::cli {
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
 
 int run_eval(const std::vector<std::string>& argv) {
-  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads", "kernels"}, {});
+  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads", "kernels"},
+                  {});
   if (args.positionals().size() != 1 || !args.has("text"))
     throw ArgumentError(
         "usage: quantscope-cli eval MODEL_OR_PROJECT --text FILE [--protocol llamacpp|hf] [--ctx N] "

@@ -4,14 +4,15 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <tuple>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/console_feedback.h"
 #include "app/cli/device_option.h"
 #include "app/cli/run_options.h"
+#include "app/cli/stopwatch.h"
 #include "core/error.h"
 #include "core/io/checkpoint_files.h"
 #include "core/io/quantscope_checkpoint.h"
@@ -30,9 +31,6 @@ namespace qs::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 #if QS_WITH_HDF5
 std::string fmt_seconds(double s) {
@@ -58,7 +56,8 @@ constexpr const char* kUsage =
 }  // namespace
 
 int run_quantize(const std::vector<std::string>& argv) {
-  const Args args(argv, run_option_names({"method", "bits", "group", "out", "project", "layers-config", "then"}), {"sym"});
+  const Args args(argv, run_option_names({"method", "bits", "group", "out", "project", "layers-config", "then"}),
+                  {"sym"});
   if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
       (!args.has("out") && !args.has("project")))
     throw ArgumentError(kUsage);
@@ -143,16 +142,15 @@ int run_quantize(const std::vector<std::string>& argv) {
                       {"output_mse", b.output_mse},
                       {"output_rel_mse", b.output_rel_mse},
                       {"seconds", b.seconds}});
-  nlohmann::ordered_json run = {
-      {"method", method},
-      {"bits", spec.bits},
-      {"group", spec.group_size},
-      {"symmetric", spec.symmetric},
-      {"calibration", calibration_json(opts)},
-      {"device", device.str()},
-      {"dtype", dtype_name(dtype)},
-      {"quantize_seconds", quantize_s},
-      {"blocks", blocks}};
+  nlohmann::ordered_json run = {{"method", method},
+                                {"bits", spec.bits},
+                                {"group", spec.group_size},
+                                {"symmetric", spec.symmetric},
+                                {"calibration", calibration_json(opts)},
+                                {"device", device.str()},
+                                {"dtype", dtype_name(dtype)},
+                                {"quantize_seconds", quantize_s},
+                                {"blocks", blocks}};
   if (args.has("layers-config")) run["layers_config"] = args.get("layers-config", "");
   if (!result.refinements.empty()) {
     nlohmann::ordered_json refinements = nlohmann::ordered_json::array();

@@ -10,6 +10,7 @@
 #include "app/cli/device_option.h"
 #include "app/cli/model_source.h"
 #include "app/cli/run_options.h"
+#include "app/cli/stopwatch.h"
 #include "core/error.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
@@ -30,10 +31,7 @@ namespace qs::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using ojson = nlohmann::ordered_json;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 constexpr const char* kUsage =
     "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}'\n"

@@ -8,12 +8,10 @@
 namespace qs::exporter {
 namespace {
 
-constexpr int64_t kBlock = 32;
-
 void check(const torch::Tensor& values, const torch::Tensor& d, const char* type) {
-  if (values.dim() != 2 || values.size(1) % kBlock != 0)
+  if (values.dim() != 2 || values.size(1) % kGgmlBlock != 0)
     throw ArgumentError(std::string(type) + ": rows must be 2-D with a multiple of 32 values");
-  if (d.dim() != 2 || d.size(0) != values.size(0) || d.size(1) != values.size(1) / kBlock)
+  if (d.dim() != 2 || d.size(0) != values.size(0) || d.size(1) != values.size(1) / kGgmlBlock)
     throw ArgumentError(std::string(type) + ": one parameter per block of 32 expected");
 }
 
@@ -47,13 +45,13 @@ std::vector<uint8_t> encode_q4_0(const torch::Tensor& codes, const torch::Tensor
   check(codes, d, "Q4_0");
   const auto c = nibbles(codes, "Q4_0");
   const auto dh = half_bits(d);
-  const int64_t blocks = c.numel() / kBlock;
+  const int64_t blocks = c.numel() / kGgmlBlock;
   std::vector<uint8_t> out;
   out.reserve(static_cast<size_t>(blocks * 18));
   const uint8_t* x = c.data_ptr<uint8_t>();
   for (int64_t b = 0; b < blocks; ++b) {
     put_half(out, dh[static_cast<size_t>(b)]);
-    put_nibbles(out, x + b * kBlock);
+    put_nibbles(out, x + b * kGgmlBlock);
   }
   return out;
 }
@@ -63,14 +61,14 @@ std::vector<uint8_t> encode_q4_1(const torch::Tensor& codes, const torch::Tensor
   check(codes, m, "Q4_1");
   const auto c = nibbles(codes, "Q4_1");
   const auto dh = half_bits(d), mh = half_bits(m);
-  const int64_t blocks = c.numel() / kBlock;
+  const int64_t blocks = c.numel() / kGgmlBlock;
   std::vector<uint8_t> out;
   out.reserve(static_cast<size_t>(blocks * 20));
   const uint8_t* x = c.data_ptr<uint8_t>();
   for (int64_t b = 0; b < blocks; ++b) {
     put_half(out, dh[static_cast<size_t>(b)]);
     put_half(out, mh[static_cast<size_t>(b)]);
-    put_nibbles(out, x + b * kBlock);
+    put_nibbles(out, x + b * kGgmlBlock);
   }
   return out;
 }
@@ -80,13 +78,13 @@ std::vector<uint8_t> encode_q8_0(const torch::Tensor& q, const torch::Tensor& d)
   auto c = q.to(torch::kCPU).contiguous();
   if (c.scalar_type() != torch::kInt8) throw ArgumentError("Q8_0: values must be int8");
   const auto dh = half_bits(d);
-  const int64_t blocks = c.numel() / kBlock;
+  const int64_t blocks = c.numel() / kGgmlBlock;
   std::vector<uint8_t> out;
   out.reserve(static_cast<size_t>(blocks * 34));
   const auto* x = reinterpret_cast<const uint8_t*>(c.data_ptr<int8_t>());
   for (int64_t b = 0; b < blocks; ++b) {
     put_half(out, dh[static_cast<size_t>(b)]);
-    out.insert(out.end(), x + b * kBlock, x + (b + 1) * kBlock);
+    out.insert(out.end(), x + b * kGgmlBlock, x + (b + 1) * kGgmlBlock);
   }
   return out;
 }

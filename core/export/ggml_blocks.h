@@ -14,6 +14,8 @@
 
 namespace qs::exporter {
 
+constexpr int64_t kGgmlBlock = 32;  // values per block of every type above
+
 // codes uint8 [rows, in] (< 16), d float32 [rows, in/32].
 std::vector<uint8_t> encode_q4_0(const torch::Tensor& codes, const torch::Tensor& d);
 // codes uint8 [rows, in] (< 16), d and m float32 [rows, in/32].

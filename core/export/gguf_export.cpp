@@ -14,8 +14,6 @@ using io::GgmlType;
 
 namespace {
 
-constexpr int64_t kBlock = 32;
-
 struct Encoded {
   GgmlType type;
   std::vector<uint8_t> data;
@@ -32,7 +30,7 @@ GgmlType ggml_type_for(const std::string& name, const quant::QuantizedLinear& q)
   refuse_transform(name, q, "GGUF");
   if (q.g_idx.defined() && !is_trivial_group_index(q.g_idx, q.spec.group_size))
     throw ArgumentError(name + " uses act-order groups, which ggml blocks cannot hold");
-  const bool blocks_fit = q.in_features % kBlock == 0 && q.spec.group_size % kBlock == 0;
+  const bool blocks_fit = q.in_features % kGgmlBlock == 0 && q.spec.group_size % kGgmlBlock == 0;
   if (blocks_fit && q.spec.bits == 4 && q.spec.symmetric && zeros_all(q, 8)) return GgmlType::Q4_0;
   if (blocks_fit && q.spec.bits == 4 && !q.spec.symmetric) return GgmlType::Q4_1;
   if (blocks_fit && q.spec.bits == 8 && q.spec.symmetric && zeros_all(q, 128)) return GgmlType::Q8_0;
@@ -44,7 +42,7 @@ GgmlType ggml_type_for(const std::string& name, const quant::QuantizedLinear& q)
 // Block parameters [rows, in/32] from the record's group parameters.
 torch::Tensor per_block(const torch::Tensor& per_group, const quant::QuantizedLinear& q) {
   const auto group_of_block =
-      torch::div(torch::arange(q.in_features / kBlock, torch::kInt64) * kBlock, q.spec.group_size, "floor");
+      torch::div(torch::arange(q.in_features / kGgmlBlock, torch::kInt64) * kGgmlBlock, q.spec.group_size, "floor");
   return per_group.index_select(1, group_of_block);
 }
 
@@ -53,13 +51,16 @@ Encoded encode_linear(const quant::QuantizedLinear& q, GgmlType type, int64_t pe
   const auto codes = rows(q.codes);
   const auto d = rows(per_block(q.scales, q));
   switch (type) {
-    case GgmlType::Q4_0: return {type, encode_q4_0(codes, d)};
+    case GgmlType::Q4_0:
+      return {type, encode_q4_0(codes, d)};
     case GgmlType::Q4_1: {
       const auto m = rows(per_block(-q.scales * q.zeros.to(torch::kFloat32), q));
       return {type, encode_q4_1(codes, d, m)};
     }
-    case GgmlType::Q8_0: return {type, encode_q8_0((codes.to(torch::kInt16) - 128).to(torch::kInt8), d)};
-    default: break;
+    case GgmlType::Q8_0:
+      return {type, encode_q8_0((codes.to(torch::kInt16) - 128).to(torch::kInt8), d)};
+    default:
+      break;
   }
   QS_ASSERT(false, "unexpected ggml type for a quantized linear");
 }
@@ -82,10 +83,13 @@ fs::path tokenizer_file(const fs::path& source) {
 void write_hparams(const model::ModelConfig& c, const std::string& name, GgmlType file_type, io::GgufWriter& w) {
   const std::string arch = c.architecture == "qwen2" ? "qwen2" : "llama";
   if (c.rope_scaling.type == "llama3")
-    throw ArgumentError("GGUF export: llama3 rope scaling (llama.cpp stores it as a rope_freqs tensor) is not written yet");
+    throw ArgumentError(
+        "GGUF export: llama3 rope scaling (llama.cpp stores it as a rope_freqs tensor) is not written yet");
   // llama.cpp's llama_ftype: the dominant type of the linears.
-  const uint32_t ftype = file_type == GgmlType::Q4_0 ? 2 : file_type == GgmlType::Q4_1 ? 3
-                         : file_type == GgmlType::Q8_0 ? 7 : 1;
+  const uint32_t ftype = file_type == GgmlType::Q4_0   ? 2
+                         : file_type == GgmlType::Q4_1 ? 3
+                         : file_type == GgmlType::Q8_0 ? 7
+                                                       : 1;
   w.add_string("general.architecture", arch);
   w.add_string("general.name", name);
   w.add_uint32("general.file_type", ftype);

@@ -1,8 +1,7 @@
 #include "core/io/quantscope_checkpoint.h"
 
-#include <nlohmann/json.hpp>
-
 #include <array>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
@@ -16,7 +15,7 @@
 
 namespace qs::io {
 namespace fs = std::filesystem;
-using json = nlohmann::ordered_json;
+using ojson = nlohmann::ordered_json;
 
 namespace {
 
@@ -36,9 +35,12 @@ torch::Tensor* optional_field(quant::QuantizedLinear& q, const std::string& suff
 
 std::string dtype_label(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat16: return "float16";
-    case torch::kBFloat16: return "bfloat16";
-    default: return "float32";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kBFloat16:
+      return "bfloat16";
+    default:
+      return "float32";
   }
 }
 
@@ -59,7 +61,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
   add("model.norm.weight", decoder.final_norm_weight());
   if (!c.tie_word_embeddings) add("lm_head.weight", decoder.lm_head_weight());
 
-  json linears = json::object();
+  ojson linears = ojson::object();
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     add(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
@@ -85,15 +87,15 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
         if (t->defined())
           add(name + "." + suffix, std::string(suffix) == "g_idx" ? t->to(torch::kInt32) : t->to(torch::kFloat32));
       }
-      json entry = {{"bits", q.spec.bits},
-                    {"group_size", q.spec.group_size},
-                    {"symmetric", q.spec.symmetric},
-                    {"in_features", q.in_features},
-                    {"out_features", q.out_features}};
+      ojson entry = {{"bits", q.spec.bits},
+                     {"group_size", q.spec.group_size},
+                     {"symmetric", q.spec.symmetric},
+                     {"in_features", q.in_features},
+                     {"out_features", q.out_features}};
       if (holder) entry["transform_of"] = holder->name;
       if (auto it = info.linears.find(name); it != info.linears.end()) {
         entry["method"] = it->second.method;
-        entry["params"] = quant::params_to_json<json>(it->second.params);
+        entry["params"] = quant::params_to_json<ojson>(it->second.params);
         entry["metrics"] = {{"weight_mse", it->second.weight_mse},
                             {"output_rel_mse", it->second.output_rel_mse},
                             {"seconds", it->second.seconds}};
@@ -105,13 +107,13 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
   write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"quantscope", "1"}});
   if (!info.source_model.empty()) copy_tokenizer_files(info.source_model, dir);
 
-  json meta = {{"format", "quantscope"},
-               {"format_version", kQuantscopeFormatVersion},
-               {"source_model", info.source_model.string()},
-               {"dtype", dtype_label(decoder.dtype())},
-               {"linears", linears}};
+  ojson meta = {{"format", "quantscope"},
+                {"format_version", kQuantscopeFormatVersion},
+                {"source_model", info.source_model.string()},
+                {"dtype", dtype_label(decoder.dtype())},
+                {"linears", linears}};
   try {
-    meta["run"] = json::parse(info.run_json);
+    meta["run"] = ojson::parse(info.run_json);
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("save_quantscope_checkpoint: run_json is not JSON: ") + e.what());
   }
@@ -126,11 +128,11 @@ bool is_quantscope_checkpoint(const fs::path& dir) {
 namespace {
 
 // quantscope.json, checked as far as every reader needs: format, version, linears.
-json read_meta(const fs::path& meta_path) {
+ojson read_meta(const fs::path& meta_path) {
   const std::string meta_file = meta_path.string();
-  json meta;
+  ojson meta;
   try {
-    meta = json::parse(read_small_file(meta_path));
+    meta = ojson::parse(read_small_file(meta_path));
   } catch (const nlohmann::json::parse_error& e) {
     throw FormatError(meta_file, "(document)", std::string("invalid JSON: ") + e.what(), e.byte);
   }
@@ -148,7 +150,7 @@ json read_meta(const fs::path& meta_path) {
   return meta;
 }
 
-quant::ParamValue param_value(const json& v, const std::string& meta_file, const std::string& field) {
+quant::ParamValue param_value(const ojson& v, const std::string& meta_file, const std::string& field) {
   if (auto p = quant::param_from_json(v)) return *p;
   throw FormatError(meta_file, field, "not a boolean, number or string");
 }
@@ -158,7 +160,7 @@ quant::ParamValue param_value(const json& v, const std::string& meta_file, const
 QuantscopeCheckpointInfo read_quantscope_checkpoint_info(const fs::path& dir) {
   const fs::path meta_path = dir / kMetaFile;
   const std::string meta_file = meta_path.string();
-  const json meta = read_meta(meta_path);
+  const ojson meta = read_meta(meta_path);
   QuantscopeCheckpointInfo info;
   if (meta.contains("source_model")) {
     if (!meta["source_model"].is_string()) throw FormatError(meta_file, "source_model", "not a string");
@@ -189,7 +191,7 @@ QuantscopeCheckpointInfo read_quantscope_checkpoint_info(const fs::path& dir) {
 model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
   const fs::path meta_path = dir / kMetaFile;
   const std::string meta_file = meta_path.string();
-  const json meta = read_meta(meta_path);
+  const ojson meta = read_meta(meta_path);
 
   model::ModelWeights w;
   w.source = dir;
@@ -237,11 +239,11 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
     q.zeros = take(name + ".qzeros", true).to(torch::kInt32);
     for (const char* suffix : kOptional) {
       auto t = take(name + "." + suffix, false);
-      if (t.defined()) *optional_field(q, suffix) = std::string(suffix) == "g_idx" ? t.to(torch::kInt32) : t.to(torch::kFloat32);
+      if (t.defined())
+        *optional_field(q, suffix) = std::string(suffix) == "g_idx" ? t.to(torch::kInt32) : t.to(torch::kFloat32);
     }
     if (e.contains("transform_of")) {
-      if (!e["transform_of"].is_string())
-        throw FormatError(meta_file, field + ".transform_of", "not a linear's name");
+      if (!e["transform_of"].is_string()) throw FormatError(meta_file, field + ".transform_of", "not a linear's name");
       if (q.transform.defined())
         throw FormatError(meta_file, field + ".transform_of", "set, but " + name + ".transform is stored too");
       transform_of[name] = e["transform_of"].get<std::string>();

@@ -1,17 +1,11 @@
 #include "core/text/sentencepiece_bpe.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "core/text/unicode.h"
 
-#include <cstdio>
-
 namespace qs::text {
-
-namespace {
-
-constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581 "▁"
-
-}  // namespace
 
 SentencePieceBpe::SentencePieceBpe(BpeModel model, AddedTokens added, SentencePieceOptions options,
                                    SpecialTokens special)
@@ -36,18 +30,19 @@ std::vector<int32_t> SentencePieceBpe::encode(std::string_view text) const {
       continue;
     }
     if (size_t bad = decode_utf8(seg.text, cps); bad != std::string_view::npos)
-      throw ArgumentError("text to tokenize is not valid UTF-8 at byte offset " +
-                          std::to_string(seg.offset + bad));
+      throw ArgumentError("text to tokenize is not valid UTF-8 at byte offset " + std::to_string(seg.offset + bad));
     s.clear();
     for (char c : seg.text) {
-      if (c == ' ') s += kSpace;
-      else s += c;
+      if (c == ' ')
+        s += kSentencePieceSpace;
+      else
+        s += c;
     }
-    const bool starts_with_space = s.compare(0, kSpace.size(), kSpace) == 0;
+    const bool starts_with_space = s.compare(0, kSentencePieceSpace.size(), kSentencePieceSpace) == 0;
     const bool prefix = options_.prefix == Prefix::kEverySegment ||
                         (options_.prefix == Prefix::kUnlessSpace && !starts_with_space) ||
                         (options_.prefix == Prefix::kFirstSegment && seg.offset == 0 && !starts_with_space);
-    if (prefix) s.insert(0, kSpace);
+    if (prefix) s.insert(0, kSentencePieceSpace);
     if (!options_.split) {
       encode_piece(s, out);
       continue;
@@ -55,7 +50,7 @@ std::vector<int32_t> SentencePieceBpe::encode(std::string_view text) const {
     // Metaspace split: each "▁" starts a new piece.
     size_t begin = 0;
     for (size_t i = 1; i <= s.size(); ++i) {
-      if (i == s.size() || s.compare(i, kSpace.size(), kSpace) == 0) {
+      if (i == s.size() || s.compare(i, kSentencePieceSpace.size(), kSentencePieceSpace) == 0) {
         encode_piece(std::string_view(s).substr(begin, i - begin), out);
         begin = i;
       }
@@ -111,9 +106,9 @@ std::string SentencePieceBpe::decode(const std::vector<int32_t>& ids) const {
     } else {
       const std::string& t = model_.tokens[id];
       for (size_t i = 0; i < t.size();) {
-        if (t.compare(i, kSpace.size(), kSpace) == 0) {
+        if (t.compare(i, kSentencePieceSpace.size(), kSentencePieceSpace) == 0) {
           out += ' ';
-          i += kSpace.size();
+          i += kSentencePieceSpace.size();
         } else {
           out += t[i++];
         }
@@ -121,8 +116,7 @@ std::string SentencePieceBpe::decode(const std::vector<int32_t>& ids) const {
     }
   }
   // The prefix "▁" was not in the text; HF's Strip/Metaspace decoder drops it.
-  if (options_.prefix != SentencePieceOptions::Prefix::kNone && !out.empty() && out.front() == ' ')
-    out.erase(0, 1);
+  if (options_.prefix != SentencePieceOptions::Prefix::kNone && !out.empty() && out.front() == ' ') out.erase(0, 1);
   return out;
 }
 

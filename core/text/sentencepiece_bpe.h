@@ -3,13 +3,17 @@
 // prepended, symbols start as single characters, and characters missing from
 // the vocabulary fall back to <0xNN> byte tokens.
 
+#include <array>
+#include <string_view>
+
 #include "core/text/added_tokens.h"
 #include "core/text/bpe_model.h"
 #include "core/text/tokenizer.h"
 
-#include <array>
-
 namespace qs::text {
+
+// U+2581 "▁", SentencePiece's stand-in for a space.
+constexpr std::string_view kSentencePieceSpace = "\xE2\x96\x81";
 
 struct SentencePieceOptions {
   // Which text segments (the text between added tokens) get a leading "▁".
@@ -20,15 +24,14 @@ struct SentencePieceOptions {
     kEverySegment,  // normalizer Prepend("▁"), legacy Llama: every segment
   };
   Prefix prefix = Prefix::kFirstSegment;
-  bool split = false;          // Metaspace split: a piece per "▁"-started word
-  bool byte_fallback = true;   // unknown characters → <0xNN> tokens, else <unk>
-  bool fuse_unk = true;        // consecutive <unk> become one
+  bool split = false;         // Metaspace split: a piece per "▁"-started word
+  bool byte_fallback = true;  // unknown characters → <0xNN> tokens, else <unk>
+  bool fuse_unk = true;       // consecutive <unk> become one
 };
 
 class SentencePieceBpe final : public Tokenizer {
  public:
-  SentencePieceBpe(BpeModel model, AddedTokens added, SentencePieceOptions options,
-                   SpecialTokens special);
+  SentencePieceBpe(BpeModel model, AddedTokens added, SentencePieceOptions options, SpecialTokens special);
 
   std::vector<int32_t> encode(std::string_view utf8) const override;
   std::string decode(const std::vector<int32_t>& ids) const override;

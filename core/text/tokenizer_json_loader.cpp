@@ -2,18 +2,17 @@
 // SentencePieceBpe. Only the pipeline pieces LLM tokenizers use are accepted;
 // anything else is a ConfigError rather than silently different ids.
 
-#include "core/error.h"
-#include "core/text/byte_level_bpe.h"
-#include "core/text/sentencepiece_bpe.h"
-#include "core/text/tokenizer.h"
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "core/error.h"
+#include "core/text/byte_level_bpe.h"
+#include "core/text/sentencepiece_bpe.h"
+#include "core/text/tokenizer.h"
 
 namespace qs::text {
 
@@ -21,8 +20,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-constexpr std::string_view kSpace = "\xE2\x96\x81";  // "▁"
 
 json parse_json_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -107,10 +104,10 @@ void read_normalizer(const Doc& doc, const json& n, const std::string& field, Pi
     const json& list = doc.at(n, "normalizers", field + ".normalizers");
     for (size_t i = 0; i < list.size(); ++i)
       read_normalizer(doc, list[i], field + ".normalizers[" + std::to_string(i) + "]", p);
-  } else if (type == "Prepend" && doc.str(doc.at(n, "prepend", field), field + ".prepend") == kSpace) {
+  } else if (type == "Prepend" && doc.str(doc.at(n, "prepend", field), field + ".prepend") == kSentencePieceSpace) {
     p.prepend = true;
   } else if (type == "Replace" && n.value("pattern", json()).value("String", "") == " " &&
-             n.value("content", "") == kSpace) {
+             n.value("content", "") == kSentencePieceSpace) {
     p.replace_space = true;
   } else if (type == "NFC") {
     // Accepted: text that is already NFC (nearly all text) encodes the same.
@@ -140,24 +137,27 @@ void read_pre_tokenizer(const Doc& doc, const json& t, const std::string& field,
     SplitPattern sp{};
     if (!pattern.contains("Regex") || !pattern["Regex"].is_string() ||
         !split_pattern_from_regex(pattern["Regex"].get<std::string>(), sp))
-      doc.unsupported(field + ".pattern", "split pattern " + pattern.dump() +
-                                              " is not one we implement (GPT-2, Llama-3, Qwen2)");
+      doc.unsupported(field + ".pattern",
+                      "split pattern " + pattern.dump() + " is not one we implement (GPT-2, Llama-3, Qwen2)");
     if (t.value("behavior", "") != "Isolated" || doc.flag(t, "invert", false, field))
       doc.unsupported(field + ".behavior", "only Isolated, non-inverted splits are supported");
     p.steps.push_back({PreTokenizer::Step::Kind::kRegex, sp});
   } else if (type == "Digits") {
-    p.steps.push_back({PreTokenizer::Step::Kind::kDigits, SplitPattern::kGpt2,
-                       doc.flag(t, "individual_digits", false, field)});
+    p.steps.push_back(
+        {PreTokenizer::Step::Kind::kDigits, SplitPattern::kGpt2, doc.flag(t, "individual_digits", false, field)});
   } else if (type == "Metaspace") {
-    if (t.value("replacement", std::string(kSpace)) != kSpace)
+    if (t.value("replacement", std::string(kSentencePieceSpace)) != kSentencePieceSpace)
       doc.unsupported(field + ".replacement", "only \"▁\" is supported");
     p.metaspace = true;
     p.metaspace_split = doc.flag(t, "split", true, field);
     if (t.contains("prepend_scheme")) {
       const std::string scheme = doc.str(t["prepend_scheme"], field + ".prepend_scheme");
-      if (scheme == "first") p.metaspace_prefix = Prefix::kFirstSegment;
-      else if (scheme == "never") p.metaspace_prefix = Prefix::kNone;
-      else if (scheme != "always") doc.fail(field + ".prepend_scheme", "unknown scheme '" + scheme + "'");
+      if (scheme == "first")
+        p.metaspace_prefix = Prefix::kFirstSegment;
+      else if (scheme == "never")
+        p.metaspace_prefix = Prefix::kNone;
+      else if (scheme != "always")
+        doc.fail(field + ".prepend_scheme", "unknown scheme '" + scheme + "'");
     } else if (!doc.flag(t, "add_prefix_space", true, field)) {
       p.metaspace_prefix = Prefix::kNone;
     }

@@ -10,6 +10,7 @@
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
+#include "tests/export/export_fixtures.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/error_of.h"
 #include "tests/support/test_registry.h"
@@ -37,16 +38,6 @@ Quantized quantize(pipeline::QuantPlan plan, uint64_t seed = 5) {
 
 pipeline::QuantPlan uniform(const std::string& method, int bits, bool sym = false) {
   return pipeline::QuantPlan(pipeline::QuantPlan::make_choice(method, {bits, 32, sym, 1.0}, "test"));
-}
-
-std::shared_ptr<const quant::QuantizedLinear> record(const model::Decoder& d, int64_t l, model::LinearRole r) {
-  const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(d.linear(l, r).get());
-  return op ? op->record() : nullptr;
-}
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
 }
 
 std::string read_bytes(const fs::path& p) {
@@ -103,7 +94,7 @@ class TestExport : public QObject {
     for (int64_t l = 0; l < 2; ++l)
       for (auto r : model::kLinearRoles) {
         const auto name = model::linear_name(l, r);
-        const auto ours = record(*q.dec, l, r);
+        const auto ours = test::record(*q.dec, l, r);
         const auto& got = back.quantized.at(name);
         QVERIFY2(torch::equal(got->codes, ours->codes), name.c_str());
         QVERIFY2(torch::equal(got->zeros, ours->zeros), name.c_str());
@@ -116,7 +107,7 @@ class TestExport : public QObject {
     model::Decoder reloaded(back, torch::kCPU, torch::kFloat32);
     exporter::export_checkpoint(reloaded, o, dir / "again");
     QVERIFY(read_bytes(dir / "model.safetensors") == read_bytes(dir / "again" / "model.safetensors"));
-    QVERIFY(read_json(dir / "config.json") == read_json(dir / "again" / "config.json"));
+    QVERIFY(test::read_json(dir / "config.json") == test::read_json(dir / "again" / "config.json"));
 
     // Only fp16 rounding of scales and FP tensors separates the two models.
     auto ids = test::random_calibration(101, 1, 12, 9).ids;
@@ -131,7 +122,7 @@ class TestExport : public QObject {
     QTemporaryDir tmp;
     const fs::path root(tmp.path().toStdString());
     auto q = quantize(uniform("rtn", 4));
-    auto edited = std::make_shared<quant::QuantizedLinear>(*record(*q.dec, 1, model::LinearRole::Down));
+    auto edited = std::make_shared<quant::QuantizedLinear>(*test::record(*q.dec, 1, model::LinearRole::Down));
     edited->zeros = edited->zeros.clone();
     edited->zeros[3][0] = 0;
     q.dec->set_linear(1, model::LinearRole::Down,
@@ -144,9 +135,9 @@ class TestExport : public QObject {
 
     o.format = Format::GptqV2;
     exporter::export_checkpoint(*q.dec, o, root / "v2");
-    const auto qc = read_json(root / "v2" / "config.json")["quantization_config"];
+    const auto qc = test::read_json(root / "v2" / "config.json")["quantization_config"];
     QCOMPARE(qc["checkpoint_format"].get<std::string>(), std::string("gptq_v2"));
-    QCOMPARE(read_json(root / "v2" / "quantize_config.json")["checkpoint_format"].get<std::string>(),
+    QCOMPARE(test::read_json(root / "v2" / "quantize_config.json")["checkpoint_format"].get<std::string>(),
              std::string("gptq_v2"));
     const auto back = model::load_model(root / "v2");
     const auto& got = back.quantized.at("model.layers.1.mlp.down_proj");
@@ -164,7 +155,7 @@ class TestExport : public QObject {
       o.format = f;
       exporter::export_checkpoint(*q.dec, o, root / exporter::format_name(f));
     }
-    const auto ct = read_json(root / "compressed-tensors" / "config.json")["quantization_config"];
+    const auto ct = test::read_json(root / "compressed-tensors" / "config.json")["quantization_config"];
     QCOMPARE(ct["quant_method"].get<std::string>(), std::string("compressed-tensors"));
     QCOMPARE(ct["format"].get<std::string>(), std::string("pack-quantized"));
     QCOMPARE(ct["config_groups"]["group_0"]["targets"][0].get<std::string>(), std::string("Linear"));
@@ -177,7 +168,7 @@ class TestExport : public QObject {
     QVERIFY(st.find("model.layers.0.mlp.down_proj.weight_zero_point"));
     QCOMPARE(st.find("model.layers.0.mlp.down_proj.weight_scale")->dtype, std::string("F16"));
 
-    const auto gq = read_json(root / "gptq" / "config.json")["quantization_config"];
+    const auto gq = test::read_json(root / "gptq" / "config.json")["quantization_config"];
     QCOMPARE(gq["quant_method"].get<std::string>(), std::string("gptq"));
     QCOMPARE(gq["checkpoint_format"].get<std::string>(), std::string("gptq"));
     QVERIFY(!gq["desc_act"].get<bool>());
@@ -187,7 +178,7 @@ class TestExport : public QObject {
     QCOMPARE(gst.find("model.layers.0.mlp.down_proj.qzeros")->shape, (std::vector<int64_t>{3, 64 * 4 / 32}));
     QCOMPARE(gst.find("model.layers.0.mlp.down_proj.g_idx")->shape, (std::vector<int64_t>{96}));
 
-    const auto aq = read_json(root / "awq" / "config.json")["quantization_config"];
+    const auto aq = test::read_json(root / "awq" / "config.json")["quantization_config"];
     QCOMPARE(aq["quant_method"].get<std::string>(), std::string("awq"));
     QCOMPARE(aq["version"].get<std::string>(), std::string("gemm"));
     io::SafetensorsFile ast(root / "awq" / "model.safetensors");
@@ -205,7 +196,7 @@ class TestExport : public QObject {
     exporter::ExportOptions o;
     const auto report = exporter::export_checkpoint(*q.dec, o, root / "ct");
     QCOMPARE(report.kept_fp, (std::vector<std::string>{"model.layers.1.mlp.up_proj"}));
-    const auto ct = read_json(root / "ct" / "config.json")["quantization_config"];
+    const auto ct = test::read_json(root / "ct" / "config.json")["quantization_config"];
     QCOMPARE(ct["config_groups"].size(), size_t(2));
     QCOMPARE(ct["ignore"][1].get<std::string>(), std::string("model.layers.1.mlp.up_proj"));
     const auto back = model::load_model(root / "ct");
@@ -231,7 +222,7 @@ class TestExport : public QObject {
     exporter::export_checkpoint(*q.dec, o, root / "gptq");  // 96-wide down_proj: groups of 64 and 32
     const auto back = model::load_model(root / "gptq");
     QVERIFY(torch::equal(back.quantized.at("model.layers.0.mlp.down_proj")->codes,
-                         record(*q.dec, 0, model::LinearRole::Down)->codes));
+                         test::record(*q.dec, 0, model::LinearRole::Down)->codes));
     for (auto f : {Format::CompressedTensors, Format::Awq}) {
       o.format = f;
       const auto e = test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "x"); });
@@ -252,12 +243,12 @@ class TestExport : public QObject {
       exporter::export_checkpoint(*q.dec, o, dir);
       const auto back = model::load_model(dir);
       const auto& got = back.quantized.at("model.layers.0.mlp.down_proj");
-      const auto ours = record(*q.dec, 0, model::LinearRole::Down);
+      const auto ours = test::record(*q.dec, 0, model::LinearRole::Down);
       QVERIFY(ours->g_idx.defined());
       QVERIFY(torch::equal(got->g_idx, ours->g_idx));
       QVERIFY(torch::equal(got->codes, ours->codes));
     }
-    QVERIFY(read_json(root / "gptq" / "config.json")["quantization_config"]["desc_act"].get<bool>());
+    QVERIFY(test::read_json(root / "gptq" / "config.json")["quantization_config"]["desc_act"].get<bool>());
     exporter::ExportOptions o;
     o.format = Format::Awq;
     QVERIFY(test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).contains("act-order"));
@@ -271,7 +262,7 @@ class TestExport : public QObject {
     o.format = Format::Gptq;
     exporter::export_checkpoint(*q.dec, o, dir);
 
-    auto cfg = read_json(dir / "config.json");
+    auto cfg = test::read_json(dir / "config.json");
     cfg["quantization_config"]["quant_method"] = "bitsandbytes";
     std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
     auto e = test::error_of<Error>([&] { model::load_model(dir); });

@@ -11,6 +11,7 @@
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
+#include "tests/export/export_fixtures.h"
 #include "tests/export/tokenizer_gguf.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/error_of.h"
@@ -29,15 +30,6 @@ std::unique_ptr<model::Decoder> quantize(const model::ModelWeights& w, const std
   test::RecordingFeedback fb;
   pipeline::run_pipeline(*dec, test::random_calibration(101, 4, 16, 3), pipeline::QuantPlan(choice), {}, fb);
   return dec;
-}
-
-std::shared_ptr<const quant::QuantizedLinear> record(const model::Decoder& d, int64_t l, model::LinearRole r) {
-  return dynamic_cast<const quant::QuantizedLinearOp*>(d.linear(l, r).get())->record();
-}
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
 }
 
 void write_json(const fs::path& p, const nlohmann::json& j) { std::ofstream(p) << j.dump(); }
@@ -73,10 +65,11 @@ class TestPeftAdapter : public QObject {
       const fs::path dir = fs::path(tmp.path().toStdString()) / "export";
       exporter::ExportOptions o;
       o.format = exporter::parse_format(format);
-      if (o.format == exporter::Format::Gguf) o.tokenizer_source = test::write_tokenizer_gguf(tmp.path().toStdString(), 101);
+      if (o.format == exporter::Format::Gguf)
+        o.tokenizer_source = test::write_tokenizer_gguf(tmp.path().toStdString(), 101);
       const auto report = exporter::export_checkpoint(*dec, o, dir);
       QCOMPARE(report.adapters, int64_t{14});
-      const auto config = read_json(dir / "adapter" / "adapter_config.json");
+      const auto config = test::read_json(dir / "adapter" / "adapter_config.json");
       QCOMPARE(config["peft_type"].get<std::string>(), std::string("LORA"));
       QCOMPARE(config["r"].get<int>(), 4);
       QCOMPARE(config["lora_alpha"].get<int>(), 4);
@@ -89,7 +82,7 @@ class TestPeftAdapter : public QObject {
       for (int64_t l = 0; l < 2; ++l)
         for (auto r : model::kLinearRoles) {
           const auto name = model::linear_name(l, r);
-          const auto ours = record(*dec, l, r);
+          const auto ours = test::record(*dec, l, r);
           if (gguf) {  // read back dense (ggml blocks dequantized), the branch merged in
             QVERIFY2(torch::allclose(back.at(name + ".weight"), ours->effective_weight(), 1e-3, 1e-3), name.c_str());
             continue;
@@ -130,7 +123,7 @@ class TestPeftAdapter : public QObject {
     QTemporaryDir tmp;
     const fs::path dir = tmp.path().toStdString();
     QCOMPARE(exporter::write_peft_adapter(m, "base", dir), int64_t{3});
-    auto config = read_json(dir / "adapter_config.json");
+    auto config = test::read_json(dir / "adapter_config.json");
     QCOMPARE(config["r"].get<int>(), 3);
     QCOMPARE(config["rank_pattern"]["model.layers.2.mlp.up_proj"].get<int>(), 2);
     model::ModelWeights w;
@@ -148,8 +141,8 @@ class TestPeftAdapter : public QObject {
     io::read_peft_adapter(dir, w);
     QVERIFY(torch::allclose(w.quantized.at("model.layers.0.mlp.up_proj")->lora_b,
                             m.at("model.layers.0.mlp.up_proj")->lora_b * 2.0));
-    QVERIFY(torch::equal(w.quantized.at("model.layers.2.mlp.up_proj")->lora_b,
-                         m.at("model.layers.2.mlp.up_proj")->lora_b));
+    QVERIFY(
+        torch::equal(w.quantized.at("model.layers.2.mlp.up_proj")->lora_b, m.at("model.layers.2.mlp.up_proj")->lora_b));
   }
 
   // Adapters that cannot be a side branch of this model are refused with the
@@ -165,13 +158,16 @@ class TestPeftAdapter : public QObject {
     auto msg = test::error_of<FormatError>([&] { io::read_peft_adapter(dir, w); });
     QVERIFY2(msg.contains("adapter_config.json") && msg.contains("peft_type"), qPrintable(msg));
 
-    write_adapter(dir, lora, {{key + ".lora_A.weight", torch::zeros({2, 31})}, {key + ".lora_B.weight", torch::zeros({8, 2})}});
+    write_adapter(dir, lora,
+                  {{key + ".lora_A.weight", torch::zeros({2, 31})}, {key + ".lora_B.weight", torch::zeros({8, 2})}});
     msg = test::error_of<FormatError>([&] { io::read_peft_adapter(dir, w); });
     QVERIFY2(msg.contains("adapter_model.safetensors") && msg.contains("up_proj.lora_A") && msg.contains("8x32"),
              qPrintable(msg));
 
     const std::string other = "base_model.model.model.layers.0.mlp.gate_proj";
-    write_adapter(dir, lora, {{other + ".lora_A.weight", torch::zeros({2, 32})}, {other + ".lora_B.weight", torch::zeros({8, 2})}});
+    write_adapter(
+        dir, lora,
+        {{other + ".lora_A.weight", torch::zeros({2, 32})}, {other + ".lora_B.weight", torch::zeros({8, 2})}});
     msg = test::error_of<FormatError>([&] { io::read_peft_adapter(dir, w); });
     QVERIFY2(msg.contains("gate_proj") && msg.contains("not a linear"), qPrintable(msg));
 
@@ -179,7 +175,8 @@ class TestPeftAdapter : public QObject {
     msg = test::error_of<FormatError>([&] { io::read_peft_adapter(dir, w); });
     QVERIFY2(msg.contains("lora_B") && msg.contains("missing"), qPrintable(msg));
 
-    write_adapter(dir, lora, {{key + ".lora_A.weight", torch::zeros({2, 32})}, {key + ".lora_B.weight", torch::zeros({8, 2})}});
+    write_adapter(dir, lora,
+                  {{key + ".lora_A.weight", torch::zeros({2, 32})}, {key + ".lora_B.weight", torch::zeros({8, 2})}});
     std::ofstream(dir / "adapter_config.json") << "{\"peft_type\": \"LORA\", \"r\": ";
     msg = test::error_of<FormatError>([&] { io::read_peft_adapter(dir, w); });
     QVERIFY2(msg.contains("adapter_config.json") && msg.contains("not JSON"), qPrintable(msg));

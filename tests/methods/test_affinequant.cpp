@@ -1,5 +1,4 @@
 #include <QTest>
-
 #include <algorithm>
 
 #include "core/error.h"
@@ -41,15 +40,6 @@ torch::Tensor block_under(model::Decoder& d, const methods::BlockAffine& affine,
   d.restore_block_state(0, saved);
   return out;
 }
-
-struct CurveFeedback : test::RecordingFeedback {
-  std::function<void()> on_point;
-  int64_t points = 0;
-  void on_curve_point(const std::string&, int64_t, double) override {
-    ++points;
-    if (on_point) on_point();
-  }
-};
 
 }  // namespace
 
@@ -212,8 +202,9 @@ class TestAffineQuant : public QObject {
       return l.find("not strictly diagonally dominant") != std::string::npos;
     });
     QVERIFY(it != fb.lines.end());
-    QVERIFY2(it->find("layer 0's input-norm transform") != std::string::npos && it->find(" of 64 rows") != std::string::npos,
-             it->c_str());
+    QVERIFY2(
+        it->find("layer 0's input-norm transform") != std::string::npos && it->find(" of 64 rows") != std::string::npos,
+        it->c_str());
   }
 
   // Cancelling mid-training leaves every weight and norm as it was.
@@ -221,9 +212,10 @@ class TestAffineQuant : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 36);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
     const auto before = test::block_tensors(dec);
-    CurveFeedback fb;
-    fb.on_point = [&] {
-      if (fb.points == 11) fb.cancel();
+    test::RecordingFeedback fb;
+    int points = 0;
+    fb.on_point = [&](const std::string&) {
+      if (++points == 11) fb.cancel();
     };
     QVERIFY_THROWS_EXCEPTION(Cancelled, test::run_method(dec, "affinequant", fb, {{"epochs", int64_t{3}}}));
     const auto after = test::block_tensors(dec);

@@ -4,19 +4,13 @@
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/uniform_quantizer.h"
+#include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 
 using namespace qs;
 
 namespace {
-
-struct Silent : Feedback {
-  std::vector<std::string> lines;
-  std::map<std::string, std::vector<double>> curves;
-  void on_log(const std::string& l) override { lines.push_back(l); }
-  void on_curve_point(const std::string& series, int64_t, double value) override { curves[series].push_back(value); }
-};
 
 // One block whose normed activations have a few channels 25x larger than the
 // rest, the pattern AWQ was designed for.
@@ -42,7 +36,7 @@ text::CalibrationSet random_calibration(int64_t vocab, int64_t n, int64_t len, u
   return {torch::randint(0, vocab, {n, len}, torch::kLong), "random", seed};
 }
 
-pipeline::PipelineResult quantize(model::Decoder& dec, const std::string& method, int bits, Silent& fb,
+pipeline::PipelineResult quantize(model::Decoder& dec, const std::string& method, int bits, test::RecordingFeedback& fb,
                                   bool auto_clip = true,
                                   const std::vector<std::pair<std::string, quant::ParamValue>>& params = {}) {
   auto choice = pipeline::QuantPlan::make_choice(method, {bits, 32, false, 1.0}, "test");
@@ -59,7 +53,7 @@ class TestAwq : public QObject {
  private Q_SLOTS:
   void beatsRtnOnOutlierChannels() {
     const auto w = outlier_model(false);
-    Silent fb;
+    test::RecordingFeedback fb;
     model::Decoder rtn(w, torch::kCPU, torch::kFloat32);
     const double e_rtn = quantize(rtn, "rtn", 3, fb).blocks[0].output_rel_mse;
     model::Decoder awq(w, torch::kCPU, torch::kFloat32);
@@ -76,7 +70,7 @@ class TestAwq : public QObject {
   void foldedScalesPreserveTheFunction() {
     for (bool mha : {false, true}) {
       const auto w = outlier_model(mha);
-      Silent fb;
+      test::RecordingFeedback fb;
       model::Decoder rtn(w, torch::kCPU, torch::kFloat32);
       const double e_rtn = quantize(rtn, "rtn", 8, fb).blocks[0].output_rel_mse;
       model::Decoder dec(w, torch::kCPU, torch::kFloat32);
@@ -100,11 +94,12 @@ class TestAwq : public QObject {
   // and only this quantizer asks the pipeline for the FP trajectory.
   void lwcQuantizerImprovesOnAwqRounding() {
     const auto w = outlier_model(false);
-    Silent fb;
+    test::RecordingFeedback fb;
     model::Decoder awq(w, torch::kCPU, torch::kFloat32);
     const double e_awq = quantize(awq, "awq", 3, fb).blocks[0].output_rel_mse;
     model::Decoder both(w, torch::kCPU, torch::kFloat32);
-    const auto r = quantize(both, "awq", 3, fb, true, {{"quantizer", std::string("lwc")}, {"epochs", int64_t{5}}, {"lwc_lr", 5e-2}});
+    const auto r = quantize(both, "awq", 3, fb, true,
+                            {{"quantizer", std::string("lwc")}, {"epochs", int64_t{5}}, {"lwc_lr", 5e-2}});
     const double e_both = r.blocks[0].output_rel_mse;
     QVERIFY2(e_both < 0.95 * e_awq, qPrintable(QString("AWQ+LWC %1 vs AWQ %2").arg(e_both).arg(e_awq)));
     for (const auto& l : r.layers)
@@ -132,8 +127,8 @@ class TestAwq : public QObject {
     auto org_max = std::get<0>(w.abs().reshape({64, 4, 32}).max(-1));
     QVERIFY(torch::all(bounds <= org_max + 1e-7).item<bool>());
     QVERIFY(torch::any(bounds < org_max * 0.99).item<bool>());
-    auto clipped = torch::max(torch::min(w.reshape({64, 4, 32}), bounds.unsqueeze(-1)), -bounds.unsqueeze(-1))
-                       .reshape({64, 128});
+    auto clipped =
+        torch::max(torch::min(w.reshape({64, 4, 32}), bounds.unsqueeze(-1)), -bounds.unsqueeze(-1)).reshape({64, 128});
     auto err = [&](const torch::Tensor& wq) { return (torch::matmul(x, (wq - w).t())).pow(2).mean().item<double>(); };
     const double e_clip = err(quant::fake_quantize(clipped, spec));
     const double e_plain = err(quant::fake_quantize(w, spec));

@@ -1,5 +1,4 @@
 #include <QTest>
-
 #include <numeric>
 
 #include "core/error.h"
@@ -15,15 +14,6 @@
 using namespace qs;
 
 namespace {
-
-struct CurveFeedback : test::RecordingFeedback {
-  std::map<std::string, std::vector<double>> curves;
-  std::function<void()> on_point;
-  void on_curve_point(const std::string& series, int64_t, double value) override {
-    curves[series].push_back(value);
-    if (on_point) on_point();
-  }
-};
 
 const quant::QuantSpec kW3g32{3, 32, false, 1.0};
 
@@ -115,7 +105,7 @@ class TestLwc : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 7);
     model::Decoder rtn(weights, torch::kCPU, torch::kFloat32), lwc(weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb0;
-    CurveFeedback fb;
+    test::RecordingFeedback fb;
     const auto r0 = test::run_method(rtn, "rtn", fb0);
     const auto r1 = test::run_method(lwc, "lwc", fb, {{"epochs", int64_t{6}}, {"lwc_lr", 5e-2}});
     for (size_t b = 0; b < r0.blocks.size(); ++b)
@@ -141,9 +131,9 @@ class TestLwc : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 8);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
     const auto before = test::block_tensors(dec);
-    CurveFeedback fb;
+    test::RecordingFeedback fb;
     int points = 0;
-    fb.on_point = [&] {
+    fb.on_point = [&](const std::string&) {
       if (++points == 11) fb.cancel();
     };
     bool cancelled = false;

@@ -16,15 +16,6 @@ namespace {
 
 using test::ParamList;
 
-struct CurveFeedback : test::RecordingFeedback {
-  std::map<std::string, std::vector<double>> curves;
-  std::function<void(const std::string&)> on_point;
-  void on_curve_point(const std::string& series, int64_t, double value) override {
-    curves[series].push_back(value);
-    if (on_point) on_point(series);
-  }
-};
-
 constexpr int64_t kSequences = 10;  // eight to train on, two held out, unless a test says
 constexpr int64_t kHeldOut = 2;
 
@@ -83,7 +74,7 @@ class TestRilq : public QObject {
   void lowersTheHeldOutLossAndTrainsEveryAdapter() {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 21);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
-    CurveFeedback fb;
+    test::RecordingFeedback fb;
     const ParamList hidden_only = {{"hidden_weight", 1.0},
                                    {"ce_weight", 0.0},
                                    {"lr", 3e-3},
@@ -194,7 +185,7 @@ class TestRilq : public QObject {
     const auto weights = test::make_tiny_llama(test::tiny_config(), 26);
     model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
     const auto before = test::block_tensors(dec);
-    CurveFeedback fb;
+    test::RecordingFeedback fb;
     fb.on_point = [&](const std::string& series) {
       if (series == "rilq loss" && fb.curves[series].size() == 3) fb.cancel();
     };

@@ -1,10 +1,12 @@
 #pragma once
-// Shared helpers of the pipeline tests: a feedback that records, a random
+// Shared helpers of the pipeline tests: a feedback that records (log lines and
+// loss curves), a random
 // calibration set, and a deep copy of a decoder's block tensors.
 
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,14 +18,20 @@ namespace qs::test {
 
 struct RecordingFeedback : Feedback {
   std::vector<std::string> lines;
+  std::map<std::string, std::vector<double>> curves;  // each loss curve's values
   std::function<void(const std::string&)> on_line;
   std::function<void(int64_t done)> on_step;
+  std::function<void(const std::string& series)> on_point;
   void on_log(const std::string& l) override {
     lines.push_back(l);
     if (on_line) on_line(l);
   }
   void on_progress(const std::string&, int64_t done, int64_t) override {
     if (on_step) on_step(done);
+  }
+  void on_curve_point(const std::string& series, int64_t, double value) override {
+    curves[series].push_back(value);
+    if (on_point) on_point(series);
   }
 };
 

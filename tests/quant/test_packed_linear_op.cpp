@@ -6,6 +6,7 @@
 #include "core/quant/packed_linear_op.h"
 #include "kernels/packed_matmul.h"
 #include "tests/methods/method_runs.h"
+#include "tests/quant/random_layer.h"
 #include "tests/support/error_of.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -13,10 +14,6 @@
 using namespace qs;
 
 namespace {
-
-quant::QuantizedLinear random_layer(int64_t out, int64_t in, int bits, int64_t group) {
-  return quant::QuantizedLinear::round_to_nearest(torch::randn({out, in}), {bits, group, false, 1.0});
-}
 
 double relative_error(const torch::Tensor& got, const torch::Tensor& want) {
   return ((got.to(torch::kDouble) - want.to(torch::kDouble)).norm() / want.to(torch::kDouble).norm()).item<double>();
@@ -30,7 +27,7 @@ class TestPackedLinearOp : public QObject {
   void packedRecordDequantizesToTheRecord() {
     torch::manual_seed(1);
     for (int bits : {2, 3, 4, 8}) {
-      auto q = random_layer(24, 96, bits, 32);
+      auto q = test::random_layer(24, 96, bits, 32);
       const auto w = quant::to_packed_weight(q, "layer");
       // The layout keeps scales in fp16; with the record's scales rounded the same way the two agree exactly.
       auto expected = q;
@@ -41,7 +38,7 @@ class TestPackedLinearOp : public QObject {
 
   void forwardMatchesTheDequantizedOp() {
     torch::manual_seed(2);
-    auto q = random_layer(40, 64, 4, 32);
+    auto q = test::random_layer(40, 64, 4, 32);
     q.bias = torch::randn({40});
     q.lora_a = torch::randn({2, 64}) * 0.1;
     q.lora_b = torch::randn({40, 2}) * 0.1;
@@ -54,8 +51,9 @@ class TestPackedLinearOp : public QObject {
   }
 
   void unsupportedLayerNamesItself() {
-    auto q = random_layer(8, 48, 4, 16);
-    const auto message = test::error_of<ArgumentError>([&] { quant::to_packed_weight(q, "model.layers.3.mlp.up_proj"); });
+    auto q = test::random_layer(8, 48, 4, 16);
+    const auto message =
+        test::error_of<ArgumentError>([&] { quant::to_packed_weight(q, "model.layers.3.mlp.up_proj"); });
     QVERIFY2(message.contains("model.layers.3.mlp.up_proj") && message.contains("48"), qPrintable(message));
   }
 
@@ -65,7 +63,7 @@ class TestPackedLinearOp : public QObject {
     torch::manual_seed(3);
     const int64_t out = 64, in = 128, group = 32;
     for (int bits : {2, 3, 4, 8}) {
-      auto q = random_layer(out, in, bits, group);
+      auto q = test::random_layer(out, in, bits, group);
       q.zeros = q.zeros.clamp_min(1);  // GPTQ v1 cannot store a zero point of 0
       const auto qweight = exporter::gptq_pack_weight(q.codes, bits);
       const auto qzeros = exporter::gptq_pack_zeros(q.zeros, bits);
@@ -76,7 +74,8 @@ class TestPackedLinearOp : public QObject {
       QVERIFY(torch::equal(exporter::gptq_pack_zeros(back.zeros, bits), qzeros));
       if (bits == 4 || bits == 8) {
         const auto ct = exporter::ct_pack_weight(q.codes, bits);
-        const auto from_ct = kernels::pack_weight(exporter::ct_unpack_weight(ct, bits, in), q.scales, q.zeros, bits, group);
+        const auto from_ct =
+            kernels::pack_weight(exporter::ct_unpack_weight(ct, bits, in), q.scales, q.zeros, bits, group);
         QVERIFY(torch::equal(exporter::ct_pack_weight(kernels::unpack_weight(from_ct).codes, bits), ct));
       }
       if (bits == 4) {

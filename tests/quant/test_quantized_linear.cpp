@@ -3,25 +3,17 @@
 #include "core/error.h"
 #include "core/quant/method_params.h"
 #include "core/quant/quantized_linear.h"
+#include "tests/quant/random_layer.h"
 #include "tests/support/test_registry.h"
 
 using namespace qs;
-
-namespace {
-
-quant::QuantizedLinear random_layer(int64_t out, int64_t in, int bits, int64_t group) {
-  auto w = torch::randn({out, in});
-  return quant::QuantizedLinear::round_to_nearest(w, {bits, group, false, 1.0});
-}
-
-}  // namespace
 
 class TestQuantizedLinear : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void forwardIsTheEffectiveWeight() {
     torch::manual_seed(5);
-    auto q = random_layer(12, 32, 4, 8);
+    auto q = test::random_layer(12, 32, 4, 8);
     q.bias = torch::randn({12});
     q.transform = torch::eye(32) + 0.1 * torch::randn({32, 32});
     q.lora_a = torch::randn({3, 32});
@@ -36,12 +28,13 @@ class TestQuantizedLinear : public QObject {
                     q.bias.to(torch::kFloat64) +
                     torch::matmul(torch::matmul(x, q.lora_a.to(torch::kFloat64).t()), q.lora_b.to(torch::kFloat64).t());
     QVERIFY(torch::allclose(op.forward(x), expected, 1e-9, 1e-9));
-    QVERIFY(torch::allclose(torch::matmul(x, op.dense_weight().t()) + q.bias.to(torch::kFloat64), expected, 1e-9, 1e-9));
+    QVERIFY(
+        torch::allclose(torch::matmul(x, op.dense_weight().t()) + q.bias.to(torch::kFloat64), expected, 1e-9, 1e-9));
     QVERIFY(torch::allclose(q.effective_weight().to(torch::kFloat64), op.dense_weight(), 1e-5, 1e-5));
   }
 
   void validateNamesTheField() {
-    auto q = random_layer(4, 16, 3, 8);
+    auto q = test::random_layer(4, 16, 3, 8);
     q.scales = q.scales.narrow(1, 0, 1);
     try {
       q.validate("ckpt.safetensors", "model.layers.0.mlp.up_proj");
@@ -50,13 +43,13 @@ class TestQuantizedLinear : public QObject {
       QVERIFY2(QString(e.what()).contains("up_proj scales"), e.what());
       QVERIFY2(QString(e.what()).contains("ckpt.safetensors"), e.what());
     }
-    auto r = random_layer(4, 16, 3, 8);
+    auto r = test::random_layer(4, 16, 3, 8);
     r.codes[0][0] = 9;
     QVERIFY_THROWS_EXCEPTION(FormatError, r.validate("f", "n"));
-    auto s = random_layer(4, 16, 3, 8);
+    auto s = test::random_layer(4, 16, 3, 8);
     s.lora_a = torch::zeros({2, 16});
     QVERIFY_THROWS_EXCEPTION(FormatError, s.validate("f", "n"));
-    auto t = random_layer(4, 16, 3, 8);
+    auto t = test::random_layer(4, 16, 3, 8);
     t.g_idx = torch::full({16}, 2, torch::kInt32);
     QVERIFY_THROWS_EXCEPTION(FormatError, t.validate("f", "n"));
   }
