@@ -46,7 +46,7 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-constexpr const char* kUsage =
+constexpr const char* kQuantizeUsage =
     "usage: quantscope-cli quantize MODEL --method NAME --bits B --group G --calib FILE\n"
     "       (--out DIR | --project FILE.qsproj | both)\n"
     "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON]\n"
@@ -60,7 +60,7 @@ int run_quantize(const std::vector<std::string>& argv) {
                   {"sym"});
   if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
       (!args.has("out") && !args.has("project")))
-    throw ArgumentError(kUsage);
+    throw ArgumentError(kQuantizeUsage);
   const std::string model_path = args.positionals()[0];
   const fs::path out_dir = args.get("out", "");
   const RunOptions opts = parse_run_options(args);

@@ -33,7 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
-constexpr const char* kUsage =
+constexpr const char* kRefineUsage =
     "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}'\n"
     "       --calib FILE (--out DIR | --project FILE.qsproj | both) [--fp MODEL]\n"
     "       [--nsamples N] [--seqlen L] [--seed S]\n"
@@ -83,7 +83,7 @@ int run_refine(const std::vector<std::string>& argv) {
   const Args args(argv, run_option_names({"then", "out", "fp", "project"}), {});
   if (args.positionals().size() != 1 || !args.has("then") || !args.has("calib") ||
       (!args.has("out") && !args.has("project")))
-    throw ArgumentError(kUsage);
+    throw ArgumentError(kRefineUsage);
   const std::string quantized_path = args.positionals()[0];
   const fs::path out_dir = args.get("out", "");
   const fs::path project_file = args.get("project", "");

@@ -18,6 +18,9 @@
 
 namespace qs::io {
 
+// ggml's GGML_MAX_NAME: a tensor name's bytes, terminator included.
+constexpr size_t kGgufMaxTensorName = 64;
+
 class MappedFile;
 
 // Metadata value types, numbered as GGUF stores them.

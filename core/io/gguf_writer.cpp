@@ -12,7 +12,6 @@ namespace qs::io {
 namespace {
 
 constexpr uint32_t kVersion = 3;
-constexpr size_t kMaxTensorName = 64;  // ggml's GGML_MAX_NAME, terminator included
 
 template <class T>
 void put(std::vector<uint8_t>& out, T v) {
@@ -34,30 +33,65 @@ void require_utf8(const std::string& what, const std::string& s) {
 // Integer range of an element type, for range checks of add_int_array.
 bool int_range(GgufValueType t, int64_t* lo, uint64_t* hi) {
   switch (t) {
-    case GgufValueType::BOOL: *lo = 0, *hi = 1; return true;
-    case GgufValueType::UINT8: *lo = 0, *hi = UINT8_MAX; return true;
-    case GgufValueType::INT8: *lo = INT8_MIN, *hi = INT8_MAX; return true;
-    case GgufValueType::UINT16: *lo = 0, *hi = UINT16_MAX; return true;
-    case GgufValueType::INT16: *lo = INT16_MIN, *hi = INT16_MAX; return true;
-    case GgufValueType::UINT32: *lo = 0, *hi = UINT32_MAX; return true;
-    case GgufValueType::INT32: *lo = INT32_MIN, *hi = INT32_MAX; return true;
-    case GgufValueType::UINT64: *lo = 0, *hi = UINT64_MAX; return true;
-    case GgufValueType::INT64: *lo = INT64_MIN, *hi = INT64_MAX; return true;
-    default: return false;
+    case GgufValueType::BOOL:
+      *lo = 0, *hi = 1;
+      return true;
+    case GgufValueType::UINT8:
+      *lo = 0, *hi = UINT8_MAX;
+      return true;
+    case GgufValueType::INT8:
+      *lo = INT8_MIN, *hi = INT8_MAX;
+      return true;
+    case GgufValueType::UINT16:
+      *lo = 0, *hi = UINT16_MAX;
+      return true;
+    case GgufValueType::INT16:
+      *lo = INT16_MIN, *hi = INT16_MAX;
+      return true;
+    case GgufValueType::UINT32:
+      *lo = 0, *hi = UINT32_MAX;
+      return true;
+    case GgufValueType::INT32:
+      *lo = INT32_MIN, *hi = INT32_MAX;
+      return true;
+    case GgufValueType::UINT64:
+      *lo = 0, *hi = UINT64_MAX;
+      return true;
+    case GgufValueType::INT64:
+      *lo = INT64_MIN, *hi = INT64_MAX;
+      return true;
+    default:
+      return false;
   }
 }
 
 void put_int_as(std::vector<uint8_t>& out, GgufValueType t, int64_t v) {
   switch (t) {
     case GgufValueType::BOOL:
-    case GgufValueType::UINT8: put<uint8_t>(out, static_cast<uint8_t>(v)); break;
-    case GgufValueType::INT8: put<int8_t>(out, static_cast<int8_t>(v)); break;
-    case GgufValueType::UINT16: put<uint16_t>(out, static_cast<uint16_t>(v)); break;
-    case GgufValueType::INT16: put<int16_t>(out, static_cast<int16_t>(v)); break;
-    case GgufValueType::UINT32: put<uint32_t>(out, static_cast<uint32_t>(v)); break;
-    case GgufValueType::INT32: put<int32_t>(out, static_cast<int32_t>(v)); break;
-    case GgufValueType::UINT64: put<uint64_t>(out, static_cast<uint64_t>(v)); break;
-    default: put<int64_t>(out, v); break;
+    case GgufValueType::UINT8:
+      put<uint8_t>(out, static_cast<uint8_t>(v));
+      break;
+    case GgufValueType::INT8:
+      put<int8_t>(out, static_cast<int8_t>(v));
+      break;
+    case GgufValueType::UINT16:
+      put<uint16_t>(out, static_cast<uint16_t>(v));
+      break;
+    case GgufValueType::INT16:
+      put<int16_t>(out, static_cast<int16_t>(v));
+      break;
+    case GgufValueType::UINT32:
+      put<uint32_t>(out, static_cast<uint32_t>(v));
+      break;
+    case GgufValueType::INT32:
+      put<int32_t>(out, static_cast<int32_t>(v));
+      break;
+    case GgufValueType::UINT64:
+      put<uint64_t>(out, static_cast<uint64_t>(v));
+      break;
+    default:
+      put<int64_t>(out, v);
+      break;
   }
 }
 
@@ -74,13 +108,11 @@ void GgufWriter::check_key(const std::string& key) const {
 
 void GgufWriter::add_encoded(const std::string& key, std::vector<uint8_t> encoded) {
   check_key(key);
-  if (key == "general.alignment")
-    throw ArgumentError("GgufWriter: set general.alignment with set_alignment()");
+  if (key == "general.alignment") throw ArgumentError("GgufWriter: set general.alignment with set_alignment()");
   kvs_.push_back({key, std::move(encoded)});
 }
 
-void GgufWriter::add_kv(const std::string& key, GgufValueType type, const void* value,
-                        size_t size) {
+void GgufWriter::add_kv(const std::string& key, GgufValueType type, const void* value, size_t size) {
   std::vector<uint8_t> e;
   put<uint32_t>(e, static_cast<uint32_t>(type));
   const auto* p = static_cast<const uint8_t*>(value);
@@ -90,14 +122,12 @@ void GgufWriter::add_kv(const std::string& key, GgufValueType type, const void* 
 
 void GgufWriter::set_alignment(uint32_t alignment) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > (1u << 30))
-    throw ArgumentError("GgufWriter: alignment " + std::to_string(alignment) +
-                        " is not a power of two up to 2^30");
+    throw ArgumentError("GgufWriter: alignment " + std::to_string(alignment) + " is not a power of two up to 2^30");
   alignment_ = alignment;
   std::vector<uint8_t> e;
   put<uint32_t>(e, static_cast<uint32_t>(GgufValueType::UINT32));
   put<uint32_t>(e, alignment);
-  auto it = std::find_if(kvs_.begin(), kvs_.end(),
-                         [](const KeyValue& kv) { return kv.key == "general.alignment"; });
+  auto it = std::find_if(kvs_.begin(), kvs_.end(), [](const KeyValue& kv) { return kv.key == "general.alignment"; });
   if (it != kvs_.end())
     it->encoded = std::move(e);
   else
@@ -139,8 +169,7 @@ void GgufWriter::add_string_array(const std::string& key, const std::vector<std:
   add_encoded(key, std::move(e));
 }
 
-void GgufWriter::add_int_array(const std::string& key, const std::vector<int64_t>& values,
-                               GgufValueType elem) {
+void GgufWriter::add_int_array(const std::string& key, const std::vector<int64_t>& values, GgufValueType elem) {
   int64_t lo = 0;
   uint64_t hi = 0;
   if (!int_range(elem, &lo, &hi))
@@ -153,15 +182,14 @@ void GgufWriter::add_int_array(const std::string& key, const std::vector<int64_t
   for (size_t i = 0; i < values.size(); ++i) {
     const int64_t v = values[i];
     if (v < lo || (v > 0 && static_cast<uint64_t>(v) > hi))
-      throw ArgumentError("GgufWriter: key '" + key + "' element " + std::to_string(i) + ": " +
-                          std::to_string(v) + " does not fit " + gguf_value_type_name(elem));
+      throw ArgumentError("GgufWriter: key '" + key + "' element " + std::to_string(i) + ": " + std::to_string(v) +
+                          " does not fit " + gguf_value_type_name(elem));
     put_int_as(e, elem, v);
   }
   add_encoded(key, std::move(e));
 }
 
-void GgufWriter::add_float_array(const std::string& key, const std::vector<double>& values,
-                                 GgufValueType elem) {
+void GgufWriter::add_float_array(const std::string& key, const std::vector<double>& values, GgufValueType elem) {
   if (elem != GgufValueType::FLOAT32 && elem != GgufValueType::FLOAT64)
     throw ArgumentError("GgufWriter: key '" + key + "': " + gguf_value_type_name(elem) +
                         " is not a float element type");
@@ -183,8 +211,8 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<
   const std::string what = "GgufWriter: tensor '" + name + "': ";
   if (name.empty()) throw ArgumentError("GgufWriter: empty tensor name");
   require_utf8("tensor '" + name + "'", name);
-  if (name.size() >= kMaxTensorName)
-    throw ArgumentError(what + "name longer than " + std::to_string(kMaxTensorName - 1) + " bytes");
+  if (name.size() >= kGgufMaxTensorName)
+    throw ArgumentError(what + "name longer than " + std::to_string(kGgufMaxTensorName - 1) + " bytes");
   for (const auto& t : tensors_)
     if (t.name == name) throw ArgumentError(what + "added twice");
   if (!ggml_type_from_id(static_cast<uint32_t>(type)))
@@ -197,13 +225,12 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<
       throw ArgumentError(what + "dimensions must be positive and their product fit int64");
   const int64_t block = ggml_block_size(type);
   if (ne[0] % block != 0)
-    throw ArgumentError(what + "ne[0] = " + std::to_string(ne[0]) + " is not a multiple of " +
-                        ggml_type_name(type) + "'s block size " + std::to_string(block));
+    throw ArgumentError(what + "ne[0] = " + std::to_string(ne[0]) + " is not a multiple of " + ggml_type_name(type) +
+                        "'s block size " + std::to_string(block));
   uint64_t nbytes = 0;
   if (__builtin_mul_overflow(static_cast<uint64_t>(numel / block), ggml_type_size(type), &nbytes) ||
       nbytes != data.size())
-    throw ArgumentError(what + std::to_string(data.size()) + " bytes of data, shape needs " +
-                        std::to_string(nbytes));
+    throw ArgumentError(what + std::to_string(data.size()) + " bytes of data, shape needs " + std::to_string(nbytes));
   tensors_.push_back({name, type, std::move(ne), std::move(data)});
 }
 
