@@ -45,12 +45,7 @@ void SpectrumPlot::set_series(const QVector<SpectrumSeries>& series) {
       x[i] = i + 1;
       acc += s.values[i] * s.values[i];
       energy[i] = total > 0 ? acc / total : 0;
-      // Log axes cannot show zeros; the smallest singular values of a
-      // rank-deficient matrix are dropped rather than invented.
-      if (s.values[i] > 0) {
-        lo = (lo == 0) ? s.values[i] : std::min(lo, s.values[i]);
-        hi = std::max(hi, s.values[i]);
-      }
+      hi = std::max(hi, s.values[i]);
     }
     y = s.values;
     auto* g = addGraph(xAxis, yAxis);
@@ -64,6 +59,14 @@ void SpectrumPlot::set_series(const QVector<SpectrumSeries>& series) {
     e->removeFromLegend();
     n_max = std::max(n_max, static_cast<int>(s.values.size()));
   }
+  // The range ignores values below kFloor of the largest: what a low-rank
+  // branch cancels (LQER's residual) is zero up to float rounding, and would
+  // squash the rest of the plot into the top decade; its curve drops off the
+  // bottom instead.
+  constexpr double kFloor = 1e-4;
+  for (const auto& s : series_)
+    for (double v : s.values)
+      if (v >= hi * kFloor) lo = (lo == 0) ? v : std::min(lo, v);
   xAxis->setRange(0, n_max + 1);
   if (hi > 0) yAxis->setRange(lo / 1.5, hi * 1.5);
   replot();

@@ -52,7 +52,9 @@ std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, 
   const auto w = weight.detach().to(torch::kCPU, torch::kFloat32);
   if (w.dim() != 2 || w.size(0) != q.out_features || w.size(1) != q.in_features)
     throw ArgumentError("analyze_layer: weight shape differs from the record's");
-  const auto e = w - q.dequantized_weight().to(torch::kCPU);
+  // The layer's whole error: a side branch (LQER, RILQ) or an input transform
+  // (AffineQuant) is part of what the layer computes, as in the weight MSE.
+  const auto e = w - q.effective_weight().to(torch::kCPU);
   std::map<std::string, torch::Tensor> out;
   out["weight_abs_max"] = w.abs().amax(0).contiguous();
   out["sv_weight"] = torch::linalg_svdvals(w).contiguous();

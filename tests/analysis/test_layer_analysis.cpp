@@ -57,6 +57,30 @@ class TestLayerAnalysis : public QObject {
     QVERIFY(torch::equal(a.at("act_abs_max"), x.abs().amax(0)));
     QVERIFY(analysis::analyze_layer(w, q, {}).count("sv_scaled_error") == 0);
   }
+
+  // A low-rank side branch is part of the layer: one that holds the error's
+  // top singular direction leaves the rest of the spectrum, and a branch
+  // that cancels the error in one row leaves that row's cells at 0.
+  void theErrorIncludesASideBranch() {
+    torch::manual_seed(4);
+    const auto w = torch::randn({24, 32});
+    auto q = quant::QuantizedLinear::round_to_nearest(w, {3, 8, false, 1.0});
+    const auto e = w - q.dequantized_weight();
+    const auto [u, sv, vh] = torch::linalg_svd(e, false);
+    q.lora_b = (u.narrow(1, 0, 1) * sv[0]).contiguous();
+    q.lora_a = vh.narrow(0, 0, 1).contiguous();
+    const auto a = analysis::analyze_layer(w, q, {});
+    QVERIFY(torch::allclose(a.at("sv_error").narrow(0, 0, 23), sv.narrow(0, 1, 23), 1e-4, 1e-5));
+    QVERIFY(a.at("sv_error")[23].item<float>() < 1e-4);
+
+    auto row = quant::QuantizedLinear::round_to_nearest(w, {3, 8, false, 1.0});
+    row.lora_b = torch::zeros({24, 1});
+    row.lora_b[5][0] = 1.0f;
+    row.lora_a = e.narrow(0, 5, 1).clone();
+    const auto map = analysis::analyze_layer(w, row, {}).at("error_map");
+    QVERIFY(map[5].abs().max().item<float>() < 1e-6);
+    QVERIFY(map[4].abs().max().item<float>() > 0);
+  }
 };
 
 QS_REGISTER_TEST(TestLayerAnalysis);

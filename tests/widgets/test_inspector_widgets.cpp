@@ -44,6 +44,17 @@ class TestInspectorWidgets : public QObject {
     QCOMPARE(p.rank_for_energy(0, 0.8), 2);                       // (16 + 9) / 30 ≥ 0.8
     QCOMPARE(p.csv().split('\n', Qt::SkipEmptyParts).size(), 5);  // header + 4 rows
     QVERIFY(p.yAxis->scaleType() == QCPAxis::stLogarithmic);
+    QCOMPARE(p.yAxis->range().lower, 1.0 / 1.5);
+  }
+
+  // Singular values that a low-rank branch cancelled (zero up to rounding)
+  // stay plotted but do not set the range: it spans the rest.
+  void spectrumRangeIgnoresRoundingZeros() {
+    SpectrumPlot p;
+    p.set_series({{"RTN", {0.5, 0.2, 0.1}, Qt::blue}, {"LQER", {0.2, 0.1, 3e-8}, Qt::red}});
+    QCOMPARE(p.graph(2)->dataCount(), 3);
+    QCOMPARE(p.yAxis->range().lower, 0.1 / 1.5);
+    QCOMPARE(p.yAxis->range().upper, 0.5 * 1.5);
   }
 
   void heatmapHasOneCellPerValueAndDescribesClicks() {
