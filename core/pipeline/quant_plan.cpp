@@ -1,6 +1,5 @@
 #include "core/pipeline/quant_plan.h"
 
-
 #include <nlohmann/json.hpp>
 
 #include <set>
