@@ -36,7 +36,7 @@ int run_export(const std::vector<std::string>& argv) {
   const auto source = open_model_source(model_path);
   const auto& weights = source.weights;
   o.tokenizer_source = source.tokenizer_source;
-  o.run_json = source.run_json;
+  o.provenance = source.provenance;
   if (weights.quantized.empty())
     throw ArgumentError(model_path.string() + " has no quantized layer: quantize it first (quantscope-cli quantize)");
   const model::Decoder decoder(weights, torch::kCPU, torch::kFloat32);

@@ -164,20 +164,14 @@ int run_quantize(const std::vector<std::string>& argv) {
   if (evaluate) run["eval"] = eval_json;
 
   if (!out_dir.empty()) {
-    io::QuantscopeCheckpointInfo info;
-    info.source_model = tokenizer_source;
-    for (const auto& l : result.layers) {
-      if (!l.record) continue;
-      io::QuantscopeLinearMeta m;
-      m.method = l.choice.method;
-      m.params = l.choice.params.values();
-      m.weight_mse = l.weight_mse;
-      m.output_rel_mse = l.output_rel_mse;
-      m.seconds = l.seconds;
-      info.linears[l.name] = m;
-    }
-    info.run_json = run.dump();
-    io::save_quantscope_checkpoint(decoder, info, out_dir);
+    io::Provenance provenance;
+    provenance.source_model = tokenizer_source;
+    for (const auto& l : result.layers)
+      if (l.record)
+        provenance.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse,
+                                      l.seconds};
+    provenance.run_json = run.dump();
+    io::save_quantscope_checkpoint(decoder, provenance, out_dir);
     // The exact calibration tokens, so peer tools can be run on the same data.
     io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
                           {{"source", calib_path}});

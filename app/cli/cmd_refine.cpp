@@ -42,25 +42,13 @@ constexpr const char* kRefineUsage =
     "QUANTIZED: a QuantScope checkpoint, a .qsproj project or a packed export; --fp: the model it was\n"
     "quantized from (default: the one a checkpoint or project records)";
 
-// The FP model the targets come from: --fp, else what the source recorded.
-fs::path fp_model_of(const Args& args, const ModelSource& source, const std::string& quantized_path) {
-  if (args.has("fp")) return args.get("fp", "");
-  if (source.fp_model.empty())
-    throw ArgumentError("refine: " + quantized_path +
-                        " does not record the model it was quantized from; name it with --fp MODEL");
-  if (!fs::exists(source.fp_model))
-    throw IoError(source.fp_model.string(),
-                  "the FP model " + quantized_path + " was quantized from is not there; name it with --fp MODEL");
-  return source.fp_model;
-}
-
 #if QS_WITH_HDF5
 // The project the refinement starts from: the source project as saved, or a
 // checkpoint (QuantScope or packed) seen as a project over its FP model.
 project::Project base_project(const std::string& quantized_path, const ModelSource& source,
                               const model::ModelWeights& fp, const fs::path& fp_path, const RunOptions& opts) {
   if (is_project_file(quantized_path)) return project::load_project(quantized_path);
-  auto p = project::project_of_checkpoint(source.weights, source.checkpoint_info, fp, fp_path.string());
+  auto p = project::project_of_checkpoint(source.weights, source.provenance, fp, fp_path.string());
   p.settings.calibration_text = opts.calib_path;
   p.settings.nsamples = opts.nsamples;
   p.settings.seqlen = opts.seqlen;
@@ -104,7 +92,8 @@ int run_refine(const std::vector<std::string>& argv) {
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
   const auto source = open_model_source(quantized_path);
-  const fs::path fp_path = fp_model_of(args, source, quantized_path);
+  const fs::path fp_path =
+      io::fp_model_of(quantized_path, source.provenance, args.get("fp", ""), "name it with --fp MODEL");
   model::Decoder quantized(source.weights, opts.device, opts.dtype);
   const auto fp_weights = model::load_model(fp_path);
   auto tokenizer =
@@ -147,7 +136,7 @@ int run_refine(const std::vector<std::string>& argv) {
   }
 
   // The source's run stays as recorded; the refinement is added beside it.
-  ojson record = ojson::parse(source.run_json);
+  ojson record = ojson::parse(source.provenance.run_json);
   ojson refinement_json = {{"method", then},
                            {"from", quantized_path},
                            {"fp_model", fp_path.string()},
@@ -163,10 +152,10 @@ int run_refine(const std::vector<std::string>& argv) {
   record["refinements"].push_back(refinement_json);
 
   if (!out_dir.empty()) {
-    io::QuantscopeCheckpointInfo info = source.checkpoint_info;
-    info.source_model = fp_path;
-    info.run_json = record.dump();
-    io::save_quantscope_checkpoint(quantized, info, out_dir);
+    io::Provenance provenance = source.provenance;
+    provenance.source_model = fp_path;
+    provenance.run_json = record.dump();
+    io::save_quantscope_checkpoint(quantized, provenance, out_dir);
     io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
                           {{"source", opts.calib_path}});
     feedback.log("saved " + out_dir.string());

@@ -5,9 +5,9 @@
 #include "core/error.h"
 #include "core/model/model_loader.h"
 #if QS_WITH_HDF5
-#include "core/project/project_card.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
+#include "core/project/project_provenance.h"
 #endif
 
 namespace qs::cli {
@@ -26,13 +26,7 @@ bool is_project_file(const fs::path& path) { return path.extension() == ".qsproj
 
 ModelSource open_model_source(const fs::path& path) {
   if (!is_project_file(path)) {
-    ModelSource source{model::load_model(path), tokenizer_source_of(path), "{}", {}, {}};
-    if (fs::is_directory(path) && io::is_quantscope_checkpoint(path)) {
-      source.checkpoint_info = io::read_quantscope_checkpoint_info(path);
-      source.run_json = source.checkpoint_info.run_json;
-      source.fp_model = source.checkpoint_info.source_model;
-    }
-    return source;
+    return {model::load_model(path), tokenizer_source_of(path), io::read_provenance(path)};
   }
 #if QS_WITH_HDF5
   const auto project = project::load_project(path);
@@ -40,11 +34,8 @@ ModelSource open_model_source(const fs::path& path) {
   if (status.state == project::ModelState::Missing)
     throw IoError(path.string(), status.message + "; the project's quantized layers need their model");
   if (status.state == project::ModelState::Changed) std::fprintf(stderr, "warning: %s\n", status.message.c_str());
-  return {project::project_weights(project, path),
-          tokenizer_source_of(project.model.path),
-          project::run_card_json(project, path.string()),
-          project.model.path,
-          {}};
+  return {project::project_weights(project, path), tokenizer_source_of(project.model.path),
+          project::provenance_of(project, path.string())};
 #else
   throw IoError(path.string(), "this build of QuantScope has no HDF5 support, so it cannot open projects");
 #endif

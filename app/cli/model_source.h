@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/io/quantscope_checkpoint.h"
+#include "core/io/provenance.h"
 #include "core/model/model_weights.h"
 
 namespace qs::cli {
@@ -15,10 +15,8 @@ namespace qs::cli {
 struct ModelSource {
   model::ModelWeights weights;
   std::filesystem::path tokenizer_source;  // what text::load_tokenizer_for_model reads
-  std::string run_json = "{}";             // the recorded run, for export cards
-  std::filesystem::path fp_model;          // the model it was quantized from, where recorded; else empty
-  // A QuantScope checkpoint's quantscope.json (per-linear methods, metrics); empty for other sources.
-  io::QuantscopeCheckpointInfo checkpoint_info;
+  // What a checkpoint or project records of how it was made; empty for an FP model.
+  io::Provenance provenance;
 };
 
 bool is_project_file(const std::filesystem::path& path);

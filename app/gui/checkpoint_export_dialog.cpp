@@ -20,8 +20,8 @@
 #include "core/error.h"
 #include "core/export/packed_export.h"
 #if QS_WITH_HDF5
-#include "core/project/project_card.h"
 #include "core/project/project_file.h"
+#include "core/project/project_provenance.h"
 #endif
 
 namespace qs::app {
@@ -132,7 +132,7 @@ void CheckpointExportDialog::start_export() {
   const QString dtype = dtype_->currentText();
   o.dtype = dtype == "bfloat16" ? torch::kBFloat16 : dtype == "float32" ? torch::kFloat32 : torch::kFloat16;
   o.tokenizer_source = source_.tokenizer_source;
-  o.run_json = source_.run_json;
+  o.provenance = source_.provenance;
   const QString dir = destination_->text();
   const auto source = source_;
   status_->setText(tr("Exporting…"));
@@ -141,11 +141,14 @@ void CheckpointExportDialog::start_export() {
     lower_current_thread_priority();
     QString message, report;
     try {
+      if (!source.decoder) {
 #if QS_WITH_HDF5
-      if (!source.project_path.isEmpty())
-        o.run_json = project::run_card_json(project::load_project(source.project_path.toStdString()),
-                                            source.project_path.toStdString());
+        if (!source.project_path.isEmpty())
+          o.provenance = project::provenance_of(project::load_project(source.project_path.toStdString()),
+                                                source.project_path.toStdString());
 #endif
+        if (source.project_path.isEmpty()) o.provenance = io::read_provenance(source.weights->source);
+      }
       auto decoder = source.decoder;
       if (!decoder) decoder = std::make_shared<const model::Decoder>(*source.weights, torch::kCPU, torch::kFloat32);
       report = report_text(exporter::export_checkpoint(*decoder, o, dir.toStdString()), dir);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "core/io/provenance.h"
 #include "core/model/decoder.h"
 #include "core/model/model_weights.h"
 
@@ -28,8 +29,11 @@ struct ExportSource {
   std::shared_ptr<const model::Decoder> decoder;
   std::shared_ptr<const model::ModelWeights> weights;
   std::filesystem::path tokenizer_source;  // model file or directory whose tokenizer is copied
-  std::string run_json = "{}";             // for the README card
-  QString project_path;                    // when set, the card is made from this project (off the GUI thread)
+  // How it was made, for the card and quantscope_provenance.json: a finished
+  // run's; for `weights`, read off the GUI thread from `project_path` when
+  // set, else from the weights' source.
+  io::Provenance provenance;
+  QString project_path;
   QString summary;                         // what is exported: "210 linears: gptq W4g128 …"
 };
 

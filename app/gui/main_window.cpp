@@ -36,7 +36,7 @@
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
 #include "core/error.h"
-#include "core/io/quantscope_checkpoint.h"
+#include "core/io/provenance.h"
 #include "core/pipeline/quant_plan.h"
 #include "widgets/compare_view.h"
 #include "widgets/issues_view.h"
@@ -48,20 +48,17 @@
 #include "widgets/run_view.h"
 #if QS_WITH_HDF5
 #include "app/gui/project_outline.h"
-#include "core/project/project_card.h"
 #include "core/project/project_file.h"
+#include "core/project/project_provenance.h"
 #endif
 
 namespace qs::app {
 namespace {
 constexpr int kMaxRecent = 8;
 
-// The FP model a QuantScope checkpoint records in quantscope.json; empty for
-// a packed export or one that records none.
+// The FP model a checkpoint records; empty when it records none.
 QString recorded_fp_model(const QString& checkpoint) {
-  const std::string path = checkpoint.toStdString();
-  if (!io::is_quantscope_checkpoint(path)) return {};
-  return QString::fromStdString(io::read_quantscope_checkpoint_info(path).source_model.string());
+  return QString::fromStdString(io::read_provenance(checkpoint.toStdString()).source_model.string());
 }
 }  // namespace
 
@@ -708,7 +705,7 @@ CheckpointExportDialog* MainWindow::open_export_dialog() {
 #endif
     source.tokenizer_source = (model.suffix() == "safetensors" ? model.absolutePath() : model.filePath()).toStdString();
 #if QS_WITH_HDF5
-    source.run_json = project::run_card_json(outcome->project, session_->path().toStdString());
+    source.provenance = project::provenance_of(outcome->project, session_->path().toStdString());
 #endif
   } else if (models_->model() && !models_->model()->quantized.empty()) {
     source.weights = models_->model();

@@ -54,7 +54,9 @@ void ModelLoadWorker::load(const QString& path) {
 #endif
     }
     auto w = std::make_shared<const model::ModelWeights>(model::load_model(path.toStdString()));
-    Q_EMIT loaded(w, build_outline(*w));
+    auto outline = build_outline(*w);
+    if (!w->quantized.empty()) apply_provenance(io::read_provenance(w->source), *w, outline);
+    Q_EMIT loaded(w, outline);
   } catch (const qs::Error& e) {
     Q_EMIT failed(path, QString::fromStdString(e.what()));
   } catch (const std::bad_alloc&) {

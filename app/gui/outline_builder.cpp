@@ -62,4 +62,19 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
   return o;
 }
 
+void apply_provenance(const io::Provenance& provenance, const model::ModelWeights& weights,
+                      widgets::ModelOutline& outline) {
+  if (!provenance.source_model.empty())
+    outline.facts.append({QObject::tr("Quantized from"), QString::fromStdString(provenance.source_model.string())});
+  for (auto& block : outline.blocks)
+    for (auto& row : block.linears) {
+      const std::string name = row.name.toStdString();
+      const auto p = provenance.linears.find(name);
+      const auto q = weights.quantized.find(name);
+      if (p == provenance.linears.end() || q == weights.quantized.end()) continue;
+      row.method = QString::fromStdString(p->second.method + " " + q->second->spec.label());
+      if (p->second.output_rel_mse > 0) row.output_rel_mse = p->second.output_rel_mse;
+    }
+}
+
 }  // namespace qs::app

@@ -22,7 +22,7 @@
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
-#include "core/io/quantscope_checkpoint.h"
+#include "core/io/provenance.h"
 #include "core/project/checkpoint_project.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -164,16 +164,11 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
     } else if (source_path.endsWith(QStringLiteral(".qsproj"))) {
       base = project::load_project(label);
     } else {
-      const bool ours = io::is_quantscope_checkpoint(label);
-      const auto info = ours ? io::read_quantscope_checkpoint_info(label) : io::QuantscopeCheckpointInfo{};
-      const fs::path fp_model = fp_path.isEmpty() ? info.source_model : fs::path(fp_path.toStdString());
-      if (fp_model.empty())
-        throw IoError(label, ours ? "quantscope.json records no source_model, the FP model the targets come from"
-                                  : "a packed export does not record the FP model it was quantized from");
-      if (!fs::exists(fp_model))
-        throw IoError(fp_model.string(), "the FP model " + label + " was quantized from is not there");
+      const auto provenance = io::read_provenance(label);
+      const fs::path fp_model =
+          io::fp_model_of(label, provenance, fp_path.toStdString(), "choose it when Refine asks for it");
       fp = std::make_shared<const model::ModelWeights>(model::load_model(fp_model));
-      base = project::project_of_checkpoint(model::load_model(label), info, *fp, fp_model.string());
+      base = project::project_of_checkpoint(model::load_model(label), provenance, *fp, fp_model.string());
     }
     project::check_refinable(base);
     pipeline::LayerChoice choice;

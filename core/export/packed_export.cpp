@@ -102,7 +102,7 @@ std::string format_name(Format f) { return f == Format::Gguf ? "gguf" : make_for
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
   json run;
   try {
-    run = json::parse(options.run_json);
+    run = json::parse(options.provenance.run_json);
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
   }
@@ -132,6 +132,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     write_adapter(report);
     std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
     io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
+    io::write_provenance(options.provenance, dir);
     return report;
   }
   const auto format = make_format(options.format);
@@ -185,6 +186,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
   write_adapter(report);
   io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
+  io::write_provenance(options.provenance, dir);
   auto config = json::parse(io::hf_config_to_json(c, dtype_text));
   config["quantization_config"] = qconfig;
   io::write_file_atomically(dir / "config.json", config.dump(2) + "\n");

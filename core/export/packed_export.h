@@ -2,7 +2,9 @@
 // Export of a quantized model to a checkpoint directory other tools load:
 // config.json with `quantization_config`, model.safetensors in the chosen
 // packed layout, the tokenizer files, and a README.md card saying what was
-// done; or, for GGUF, model.gguf (see gguf_export.h) and the card. io/packed_checkpoint reads every format back, bit-exactly for codes and
+// done, and quantscope_provenance.json (io/provenance.h); or, for GGUF,
+// model.gguf (see gguf_export.h), the card and the provenance.
+// io/packed_checkpoint reads every format back, bit-exactly for codes and
 // zero points (scales are stored in `dtype`, as the loaders expect).
 
 #include <torch/torch.h>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/provenance.h"
 #include "core/model/decoder.h"
 
 namespace qs::exporter {
@@ -25,7 +28,9 @@ struct ExportOptions {
   Format format = Format::CompressedTensors;
   torch::ScalarType dtype = torch::kFloat16;  // unquantized tensors and scales
   std::filesystem::path tokenizer_source;     // model file or directory; empty: none copied
-  std::string run_json = "{}";                // how it was quantized and measured, for the card
+  // How it was quantized and measured: its run goes into the card, and all of
+  // it into quantscope_provenance.json, so QuantScope can refine the export.
+  io::Provenance provenance;
 };
 
 struct ExportReport {

@@ -10,7 +10,6 @@
 #include "core/io/safetensors.h"
 #include "core/model/transform_sharing.h"
 #include "core/quant/packing.h"
-#include "core/quant/param_json.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::io {
@@ -46,8 +45,7 @@ std::string dtype_label(torch::ScalarType t) {
 
 }  // namespace
 
-void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeCheckpointInfo& info,
-                                const fs::path& dir) {
+void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance, const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
@@ -93,27 +91,22 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeC
                      {"in_features", q.in_features},
                      {"out_features", q.out_features}};
       if (holder) entry["transform_of"] = holder->name;
-      if (auto it = info.linears.find(name); it != info.linears.end()) {
-        entry["method"] = it->second.method;
-        entry["params"] = quant::params_to_json<ojson>(it->second.params);
-        entry["metrics"] = {{"weight_mse", it->second.weight_mse},
-                            {"output_rel_mse", it->second.output_rel_mse},
-                            {"seconds", it->second.seconds}};
-      }
+      if (auto it = provenance.linears.find(name); it != provenance.linears.end())
+        write_linear_provenance(it->second, entry);
       linears[name] = entry;
     }
   }
   write_file_atomically(dir / "config.json", hf_config_to_json(c, dtype_label(decoder.dtype())));
   write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"quantscope", "1"}});
-  if (!info.source_model.empty()) copy_tokenizer_files(info.source_model, dir);
+  if (!provenance.source_model.empty()) copy_tokenizer_files(provenance.source_model, dir);
 
   ojson meta = {{"format", "quantscope"},
                 {"format_version", kQuantscopeFormatVersion},
-                {"source_model", info.source_model.string()},
+                {"source_model", provenance.source_model.string()},
                 {"dtype", dtype_label(decoder.dtype())},
                 {"linears", linears}};
   try {
-    meta["run"] = ojson::parse(info.run_json);
+    meta["run"] = ojson::parse(provenance.run_json);
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("save_quantscope_checkpoint: run_json is not JSON: ") + e.what());
   }
@@ -129,63 +122,16 @@ namespace {
 
 // quantscope.json, checked as far as every reader needs: format, version, linears.
 ojson read_meta(const fs::path& meta_path) {
-  const std::string meta_file = meta_path.string();
-  ojson meta;
-  try {
-    meta = ojson::parse(read_small_file(meta_path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(meta_file, "(document)", std::string("invalid JSON: ") + e.what(), e.byte);
-  }
-  if (!meta.is_object() || meta.value("format", "") != "quantscope")
-    throw FormatError(meta_file, "format", "not \"quantscope\"");
-  if (!meta.contains("format_version") || !meta["format_version"].is_number_integer())
-    throw FormatError(meta_file, "format_version", "missing or not an integer");
-  const int64_t version = meta["format_version"].get<int64_t>();
-  if (version > kQuantscopeFormatVersion)
-    throw FormatError(meta_file, "format_version",
-                      std::to_string(version) + " is newer than this QuantScope reads (" +
-                          std::to_string(kQuantscopeFormatVersion) + ")");
+  ojson meta = read_versioned_json(meta_path, "quantscope", kQuantscopeFormatVersion);
   if (!meta.contains("linears") || !meta["linears"].is_object())
-    throw FormatError(meta_file, "linears", "missing or not an object");
+    throw FormatError(meta_path.string(), "linears", "missing or not an object");
   return meta;
-}
-
-quant::ParamValue param_value(const ojson& v, const std::string& meta_file, const std::string& field) {
-  if (auto p = quant::param_from_json(v)) return *p;
-  throw FormatError(meta_file, field, "not a boolean, number or string");
 }
 
 }  // namespace
 
-QuantscopeCheckpointInfo read_quantscope_checkpoint_info(const fs::path& dir) {
-  const fs::path meta_path = dir / kMetaFile;
-  const std::string meta_file = meta_path.string();
-  const ojson meta = read_meta(meta_path);
-  QuantscopeCheckpointInfo info;
-  if (meta.contains("source_model")) {
-    if (!meta["source_model"].is_string()) throw FormatError(meta_file, "source_model", "not a string");
-    info.source_model = meta["source_model"].get<std::string>();
-  }
-  if (meta.contains("run")) info.run_json = meta["run"].dump();
-  for (const auto& [name, e] : meta["linears"].items()) {
-    const std::string field = "linears." + name;
-    if (!e.is_object() || !e.contains("method")) continue;
-    if (!e["method"].is_string()) throw FormatError(meta_file, field + ".method", "not a string");
-    QuantscopeLinearMeta m;
-    m.method = e["method"].get<std::string>();
-    if (e.contains("params")) {
-      if (!e["params"].is_object()) throw FormatError(meta_file, field + ".params", "not an object");
-      for (const auto& [k, v] : e["params"].items()) m.params[k] = param_value(v, meta_file, field + ".params." + k);
-    }
-    if (e.contains("metrics") && e["metrics"].is_object()) {
-      const auto& x = e["metrics"];
-      m.weight_mse = x.value("weight_mse", 0.0);
-      m.output_rel_mse = x.value("output_rel_mse", 0.0);
-      m.seconds = x.value("seconds", 0.0);
-    }
-    info.linears[name] = std::move(m);
-  }
-  return info;
+Provenance read_quantscope_provenance(const fs::path& dir) {
+  return provenance_fields(read_meta(dir / kMetaFile), (dir / kMetaFile).string());
 }
 
 model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {

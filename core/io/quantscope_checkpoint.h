@@ -16,35 +16,20 @@
 // The interoperable packed layouts (AutoAWQ, GPTQ, compressed-tensors) are in export/.
 
 #include <filesystem>
-#include <map>
 #include <string>
 
+#include "core/io/provenance.h"
 #include "core/model/decoder.h"
 #include "core/model/model_weights.h"
-#include "core/quant/method_params.h"
 
 namespace qs::io {
 
 // 2 added "transform_of"; version 1 files read as before.
 inline constexpr int kQuantscopeFormatVersion = 2;
 
-struct QuantscopeLinearMeta {
-  std::string method;
-  std::map<std::string, quant::ParamValue> params;
-  double weight_mse = 0.0;
-  double output_rel_mse = 0.0;
-  double seconds = 0.0;
-};
-
-struct QuantscopeCheckpointInfo {
-  std::filesystem::path source_model;  // where the tokenizer is copied from; empty: none
-  std::map<std::string, QuantscopeLinearMeta> linears;  // by module name
-  std::string run_json = "{}";  // a JSON object stored as is under "run"
-};
-
 // Writes every file through a temporary and a rename; quantscope.json last, so
 // a directory without it is never taken for a complete checkpoint.
-void save_quantscope_checkpoint(const model::Decoder& decoder, const QuantscopeCheckpointInfo& info,
+void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance,
                                 const std::filesystem::path& dir);
 
 bool is_quantscope_checkpoint(const std::filesystem::path& dir);
@@ -52,8 +37,8 @@ bool is_quantscope_checkpoint(const std::filesystem::path& dir);
 // Throws qs::IoError / FormatError naming the file and the linear or field.
 model::ModelWeights load_quantscope_checkpoint(const std::filesystem::path& dir);
 
-// What quantscope.json records beside the tensors: the source model, each
-// linear's method, parameters and metrics, and the run. Throws like the loader.
-QuantscopeCheckpointInfo read_quantscope_checkpoint_info(const std::filesystem::path& dir);
+// What quantscope.json records beside the tensors (provenance.h). Throws like
+// the loader.
+Provenance read_quantscope_provenance(const std::filesystem::path& dir);
 
 }  // namespace qs::io

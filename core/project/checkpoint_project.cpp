@@ -29,12 +29,12 @@ std::string plan_of(const ojson& run) {
 
 }  // namespace
 
-Project project_of_checkpoint(const model::ModelWeights& checkpoint, const io::QuantscopeCheckpointInfo& info,
+Project project_of_checkpoint(const model::ModelWeights& checkpoint, const io::Provenance& provenance,
                               const model::ModelWeights& fp, const std::string& fp_path) {
   pipeline::check_same_shape(checkpoint.config, fp.config);
   Project p;
   p.model = model_ref(fp, fp_path);
-  const auto run = ojson::parse(info.run_json, nullptr, false);
+  const auto run = ojson::parse(provenance.run_json, nullptr, false);
   p.settings.plan_json = plan_of(run.is_object() ? run : ojson::object());
   for (int64_t l = 0; l < checkpoint.config.num_layers; ++l) {
     for (const auto role : model::kLinearRoles) {
@@ -45,7 +45,7 @@ Project project_of_checkpoint(const model::ModelWeights& checkpoint, const io::Q
         e.record = q->second;
         e.spec = q->second->spec;
         e.method = "unknown";
-        if (const auto m = info.linears.find(e.name); m != info.linears.end()) {
+        if (const auto m = provenance.linears.find(e.name); m != provenance.linears.end()) {
           e.method = m->second.method;
           e.params = m->second.params;
           e.has_metrics = true;

@@ -608,7 +608,7 @@ class TestMainWindow : public QObject {
       const auto fp = model::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
       const auto result = quantize_rtn(dec, 3);
-      io::QuantscopeCheckpointInfo info;
+      io::Provenance info;
       info.source_model = model_dir.toStdString();
       for (const auto& l : result.layers) info.linears[l.name] = {"rtn", {}, l.weight_mse, l.output_rel_mse, 0.0};
       io::save_quantscope_checkpoint(dec, info, ckpt);
@@ -645,7 +645,7 @@ class TestMainWindow : public QObject {
     check_refined(*w.runs()->last_outcome(), model_dir);
   }
 
-  // A packed export records no FP model: the one named supplies the targets.
+  // An export that records no FP model (as another tool's): the one named supplies the targets.
   void refinesAnOpenedPackedExport() {
     const QString model_dir = write_model_with_tokenizer();
     const auto exported = dir_.filePath("gptq-export").toStdString();
@@ -666,8 +666,39 @@ class TestMainWindow : public QObject {
     QSignalSpy failed(w.runs(), &app::RunController::failed);
     w.start_refine(model_dir);
     QVERIFY2(done.wait(60000), failed.isEmpty() ? "" : qPrintable(failed.last().at(0).toString()));
-    check_refined(*w.runs()->last_outcome(), model_dir, "unknown");  // a packed export does not say
+    check_refined(*w.runs()->last_outcome(), model_dir, "unknown");  // nor the methods
     QVERIFY(w.save_project(dir_.filePath("from-export.qsproj")));
+  }
+
+  // An export QuantScope wrote records its FP model and methods: the Model
+  // dock shows them, and Refine needs no model named.
+  void refinesAnExportThatRecordsItsModel() {
+    const QString model_dir = write_model_with_tokenizer();
+    const auto exported = dir_.filePath("gptq-export-recorded").toStdString();
+    {
+      const auto fp = model::load_model(model_dir.toStdString());
+      model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+      exporter::ExportOptions o;
+      o.format = exporter::Format::Gptq;
+      o.tokenizer_source = model_dir.toStdString();
+      o.provenance.source_model = model_dir.toStdString();
+      for (const auto& l : quantize_rtn(dec, 4).layers)
+        o.provenance.linears[l.name] = {"rtn", {}, l.weight_mse, l.output_rel_mse, 0.0};
+      exporter::export_checkpoint(dec, o, exported);
+    }
+    app::MainWindow w;
+    QVERIFY(open_and_wait(w, QString::fromStdString(exported)));
+    for (const auto& block : w.models()->outline().blocks)
+      for (const auto& row : block.linears) {
+        QVERIFY2(row.method.startsWith("rtn W4"), qPrintable(row.name + ": " + row.method));
+        QVERIFY(row.output_rel_mse > 0);
+      }
+    w.method_panel()->set_settings(refine_settings(model_dir));
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_refine();
+    QVERIFY2(done.wait(60000), failed.isEmpty() ? "" : qPrintable(failed.last().at(0).toString()));
+    check_refined(*w.runs()->last_outcome(), model_dir);
   }
 #endif
 

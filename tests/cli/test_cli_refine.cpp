@@ -60,7 +60,7 @@ class TestCliRefine : public QObject {
       QVERIFY2(q->lora_a.defined() && q->lora_a.size(0) == 8, name.c_str());
       QCOMPARE(q->spec.bits, 2);
     }
-    const auto info = io::read_quantscope_checkpoint_info(out);
+    const auto info = io::read_quantscope_provenance(out);
     QCOMPARE(info.source_model, fs::path(fp_.toStdString()));
     QCOMPARE(info.linears.at("model.layers.1.mlp.down_proj").method, std::string("rtn"));
     const auto run = nlohmann::json::parse(info.run_json);
@@ -98,6 +98,21 @@ class TestCliRefine : public QObject {
     QVERIFY(!QFile::exists(path("twice.qsproj")));
   }
 #endif
+
+  // A packed export keeps the FP model and the methods in its provenance, so
+  // it refines without --fp and the refined checkpoint still names them.
+  void refineFindsTheFpModelOfAnExport() {
+    const auto exported = cli({"export", path("rtn"), "--format", "gptq", "--out", path("rtn-gptq")});
+    QVERIFY2(exported.code == 0, qPrintable(exported.err));
+    const auto r = refine({path("rtn-gptq"), "--then", kFastRilq, "--out", path("refined-gptq")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto info = io::read_quantscope_provenance(path("refined-gptq").toStdString());
+    QCOMPARE(info.source_model, fs::path(fp_.toStdString()));
+    QCOMPARE(info.linears.size(), size_t{14});
+    QCOMPARE(info.linears.at("model.layers.0.self_attn.q_proj").method, std::string("rtn"));
+    QCOMPARE(nlohmann::json::parse(info.run_json)["refinements"][0]["from"].get<std::string>(),
+             path("rtn-gptq").toStdString());
+  }
 
   void refineRefusesToWriteOverItsInput() {
     const auto r = refine({path("rtn"), "--then", "rilq", "--out", path("rtn")});

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/export/packed_export.h"
+#include "core/io/provenance.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
@@ -252,6 +253,70 @@ class TestExport : public QObject {
     exporter::ExportOptions o;
     o.format = Format::Awq;
     QVERIFY(test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "awq"); }).contains("act-order"));
+  }
+
+  // Every format records how the model was made beside the files other
+  // loaders read (GGUF: test_gguf_export); QuantScope reads it back, and a
+  // damaged record names its file and field.
+  void exportsRecordTheirProvenance() {
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    auto q = quantize(uniform("rtn", 4));
+    exporter::ExportOptions o;
+    o.provenance.source_model = root / "fp-model";
+    o.provenance.linears["model.layers.0.mlp.up_proj"] = {
+        "gptq", {{"act_order", true}, {"damp_percent", 0.01}}, 1.5e-4, 2.5e-3, 0.75};
+    o.provenance.run_json = R"({"method":"gptq","calibration":{"nsamples":4}})";
+    for (const auto format : {Format::Gptq, Format::Awq, Format::CompressedTensors}) {
+      o.format = format;
+      const fs::path dir = root / exporter::format_name(format);
+      exporter::export_checkpoint(*q.dec, o, dir);
+      const auto back = io::read_provenance(dir);
+      QCOMPARE(back.source_model, root / "fp-model");
+      QCOMPARE(back.linears.size(), size_t{1});
+      const auto& l = back.linears.at("model.layers.0.mlp.up_proj");
+      QCOMPARE(l.method, std::string("gptq"));
+      QCOMPARE(std::get<bool>(l.params.at("act_order")), true);
+      QCOMPARE(std::get<double>(l.params.at("damp_percent")), 0.01);
+      QCOMPARE(l.weight_mse, 1.5e-4);
+      QCOMPARE(l.output_rel_mse, 2.5e-3);
+      QCOMPARE(l.seconds, 0.75);
+      QCOMPARE(nlohmann::json::parse(back.run_json)["calibration"]["nsamples"].get<int>(), 4);
+    }
+    QVERIFY(io::read_provenance(root / "nowhere").source_model.empty());
+
+    const fs::path file = root / "gptq" / io::kProvenanceFile;
+    auto doc = test::read_json(file);
+    doc["linears"]["model.layers.0.mlp.up_proj"]["params"]["act_order"] = {true};
+    std::ofstream(file, std::ios::trunc) << doc.dump();
+    auto e = test::error_of<Error>([&] { io::read_provenance(root / "gptq"); });
+    QVERIFY2(e.contains(io::kProvenanceFile) && e.contains("linears.model.layers.0.mlp.up_proj.params.act_order"),
+             qPrintable(e));
+    doc["format_version"] = io::kProvenanceFormatVersion + 1;
+    std::ofstream(file, std::ios::trunc) << doc.dump();
+    e = test::error_of<Error>([&] { io::read_provenance(root / "gptq"); });
+    QVERIFY2(e.contains("format_version") && e.contains("newer"), qPrintable(e));
+    std::ofstream(file, std::ios::trunc) << doc.dump().substr(0, 40);  // cut short
+    e = test::error_of<Error>([&] { io::read_provenance(root / "gptq"); });
+    QVERIFY2(e.contains(io::kProvenanceFile) && e.contains("invalid JSON"), qPrintable(e));
+  }
+
+  // The FP model of a checkpoint: the one named, else the recorded one; what
+  // is missing is named, with how to name another.
+  void fpModelOfNamesWhatIsMissing() {
+    QTemporaryDir tmp;
+    const fs::path here = tmp.path().toStdString();
+    const fs::path gone = here / "gone.gguf";
+    io::Provenance recorded;
+    QCOMPARE(io::fp_model_of("ckpt", recorded, here, "hint"), here);
+    auto e = test::error_of<IoError>([&] { io::fp_model_of("ckpt", recorded, {}, "name it with --fp MODEL"); });
+    QVERIFY2(e.contains("ckpt") && e.contains("does not record") && e.contains("--fp MODEL"), qPrintable(e));
+    recorded.source_model = gone;
+    e = test::error_of<IoError>([&] { io::fp_model_of("ckpt", recorded, {}, "name it with --fp MODEL"); });
+    QVERIFY2(e.contains(QString::fromStdString(gone.string())) && e.contains("not there"), qPrintable(e));
+    QCOMPARE(io::fp_model_of("ckpt", recorded, here, "hint"), here);
+    e = test::error_of<IoError>([&] { io::fp_model_of("ckpt", {}, gone, "hint"); });
+    QVERIFY2(e.contains(QString::fromStdString(gone.string())) && e.contains("not there"), qPrintable(e));
   }
 
   void badCheckpointsNameTheFileAndField() {

@@ -8,6 +8,7 @@
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_model.h"
 #include "core/io/gguf_writer.h"
+#include "core/io/provenance.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
@@ -162,6 +163,7 @@ class TestGgufExport : public QObject {
     QVERIFY(!fs::exists(dir / "copy" / "tokenizer.json"));
   }
 
+  // And the provenance beside it, which QuantScope reads through model.gguf.
   void exportCommandWritesModelGgufAndCard() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
@@ -170,10 +172,15 @@ class TestGgufExport : public QObject {
     exporter::ExportOptions o;
     o.format = exporter::parse_format("gguf");
     o.tokenizer_source = test::write_tokenizer_gguf(dir, 101);
+    o.provenance.source_model = dir / "fp.gguf";
+    o.provenance.linears["model.layers.1.self_attn.o_proj"] = {"awq", {}, 0.0, 1e-3, 2.0};
     const auto report = exporter::export_checkpoint(*dec, o, dir / "out");
     QVERIFY(fs::exists(dir / "out" / "model.gguf"));
     QVERIFY(fs::exists(dir / "out" / "README.md"));
     QCOMPARE(report.bytes, static_cast<uint64_t>(fs::file_size(dir / "out" / "model.gguf")));
+    const auto provenance = io::read_provenance(dir / "out" / "model.gguf");
+    QCOMPARE(provenance.source_model, dir / "fp.gguf");
+    QCOMPARE(provenance.linears.at("model.layers.1.self_attn.o_proj").method, std::string("awq"));
   }
 };
 

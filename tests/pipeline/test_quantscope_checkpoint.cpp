@@ -33,7 +33,7 @@ std::unique_ptr<model::Decoder> make_checkpoint(const fs::path& dir, model::Mode
   plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
   test::RecordingFeedback fb;
   const auto r = pipeline::run_pipeline(*dec, test::random_calibration(101, 4, 16, 3), plan, {}, fb);
-  io::QuantscopeCheckpointInfo info;
+  io::Provenance info;
   for (const auto& l : r.layers)
     if (l.record) info.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse, l.seconds};
   info.run_json = R"({"note": "test"})";
@@ -114,7 +114,7 @@ class TestQuantscopeCheckpoint : public QObject {
     model::ModelWeights fp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
     make_checkpoint(dir, fp);
-    const auto info = io::read_quantscope_checkpoint_info(dir);
+    const auto info = io::read_quantscope_provenance(dir);
     QCOMPARE(info.linears.size(), size_t{13});
     QVERIFY(!info.linears.count("model.layers.1.mlp.up_proj"));
     const auto& awq = info.linears.at("model.layers.0.mlp.down_proj");
@@ -129,7 +129,7 @@ class TestQuantscopeCheckpoint : public QObject {
     QVERIFY(info.source_model.empty());
     rewrite(dir / "quantscope.json", "\"n_grid\": 20", "\"n_grid\": [20]");
     try {
-      io::read_quantscope_checkpoint_info(dir);
+      io::read_quantscope_provenance(dir);
       QFAIL("no error");
     } catch (const FormatError& e) {
       QVERIFY2(QString(e.what()).contains("params.n_grid") && QString(e.what()).contains("quantscope.json"), e.what());

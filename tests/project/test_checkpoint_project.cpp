@@ -30,7 +30,7 @@ void write_awq_checkpoint(const model::ModelWeights& fp, const fs::path& dir, co
   plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
   test::RecordingFeedback fb;
   const auto result = pipeline::run_pipeline(dec, test::random_calibration(101, 4, 16, 3), plan, {}, fb);
-  io::QuantscopeCheckpointInfo info;
+  io::Provenance info;
   info.source_model = dir / "fp";
   for (const auto& l : result.layers)
     if (l.record)
@@ -52,7 +52,7 @@ class TestCheckpointProject : public QObject {
     const auto fp = test::make_tiny_llama(test::tiny_config(), 5);
     write_awq_checkpoint(fp, dir, R"({"method": "awq", "bits": 4, "group": 32, "symmetric": false})");
     const auto ckpt = io::load_quantscope_checkpoint(dir / "ckpt");
-    const auto info = io::read_quantscope_checkpoint_info(dir / "ckpt");
+    const auto info = io::read_quantscope_provenance(dir / "ckpt");
 
     const auto p = project::project_of_checkpoint(ckpt, info, fp, (dir / "fp").string());
     QCOMPARE(p.layers.size(), size_t{14});
@@ -82,7 +82,7 @@ class TestCheckpointProject : public QObject {
     write_awq_checkpoint(fp, dir, R"({"method": "awq", "refinements": [{"method": "rilq", "params": {"rank": 8}}]})");
     const auto p =
         project::project_of_checkpoint(io::load_quantscope_checkpoint(dir / "ckpt"),
-                                       io::read_quantscope_checkpoint_info(dir / "ckpt"), fp, (dir / "fp").string());
+                                       io::read_quantscope_provenance(dir / "ckpt"), fp, (dir / "fp").string());
     const QString e = test::error_of<ArgumentError>([&] { project::check_refinable(p); });
     QVERIFY2(e.contains("refined by rilq already"), qPrintable(e));
   }
@@ -96,7 +96,7 @@ class TestCheckpointProject : public QObject {
     other.hidden_size = 32;
     const QString e = test::error_of<ConfigError>([&] {
       project::project_of_checkpoint(io::load_quantscope_checkpoint(dir / "ckpt"),
-                                     io::read_quantscope_checkpoint_info(dir / "ckpt"), test::make_tiny_llama(other, 5),
+                                     io::read_quantscope_provenance(dir / "ckpt"), test::make_tiny_llama(other, 5),
                                      (dir / "fp").string());
     });
     QVERIFY2(e.contains("hidden_size"), qPrintable(e));

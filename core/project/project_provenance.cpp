@@ -1,10 +1,12 @@
-#include "core/project/project_card.h"
+#include "core/project/project_provenance.h"
 
 #include <nlohmann/json.hpp>
 
+#include "core/pipeline/quant_plan.h"
+
 namespace qs::project {
 
-std::string run_card_json(const Project& project, const std::string& project_path) {
+io::Provenance provenance_of(const Project& project, const std::string& project_path) {
   nlohmann::json run = {{"project", project_path},
                         {"calibration",
                          {{"text", project.settings.calibration_text},
@@ -23,7 +25,13 @@ std::string run_card_json(const Project& project, const std::string& project_pat
                    {"ctx", project.settings.eval_ctx},
                    {"ppl_fp", project.results.ppl_fp},
                    {"ppl", project.results.ppl_quantized}};
-  return run.dump();
+  io::Provenance p;
+  p.source_model = project.model.path;
+  p.run_json = run.dump();
+  for (const auto& l : project.layers)
+    if (l.record && l.method != pipeline::kKeepFp)
+      p.linears[l.name] = {l.method, l.params, l.weight_mse, l.output_rel_mse, l.seconds};
+  return p;
 }
 
 }  // namespace qs::project

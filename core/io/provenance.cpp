@@ -1,0 +1,115 @@
+#include "core/io/provenance.h"
+
+#include <optional>
+
+#include "core/error.h"
+#include "core/io/checkpoint_files.h"
+#include "core/io/quantscope_checkpoint.h"
+#include "core/quant/param_json.h"
+
+namespace qs::io {
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kProvenanceFormat = "quantscope-provenance";
+
+ojson run_object(const std::string& run_json) {
+  try {
+    return ojson::parse(run_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ArgumentError(std::string("provenance: run_json is not JSON: ") + e.what());
+  }
+}
+
+std::optional<LinearProvenance> linear_provenance(const ojson& entry, const std::string& file,
+                                                  const std::string& field) {
+  if (!entry.is_object() || !entry.contains("method")) return std::nullopt;
+  if (!entry["method"].is_string()) throw FormatError(file, field + ".method", "not a string");
+  LinearProvenance p;
+  p.method = entry["method"].get<std::string>();
+  if (entry.contains("params")) {
+    if (!entry["params"].is_object()) throw FormatError(file, field + ".params", "not an object");
+    for (const auto& [k, v] : entry["params"].items()) {
+      auto value = quant::param_from_json(v);
+      if (!value) throw FormatError(file, field + ".params." + k, "not a boolean, number or string");
+      p.params[k] = *value;
+    }
+  }
+  if (entry.contains("metrics")) {
+    const auto& m = entry["metrics"];
+    if (!m.is_object()) throw FormatError(file, field + ".metrics", "not an object");
+    for (auto [key, slot] : {std::pair{"weight_mse", &p.weight_mse}, std::pair{"output_rel_mse", &p.output_rel_mse},
+                             std::pair{"seconds", &p.seconds}}) {
+      if (!m.contains(key)) continue;
+      if (!m[key].is_number()) throw FormatError(file, field + ".metrics." + key, "not a number");
+      *slot = m[key].get<double>();
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+void write_linear_provenance(const LinearProvenance& p, ojson& entry) {
+  entry["method"] = p.method;
+  entry["params"] = quant::params_to_json<ojson>(p.params);
+  entry["metrics"] = {{"weight_mse", p.weight_mse}, {"output_rel_mse", p.output_rel_mse}, {"seconds", p.seconds}};
+}
+
+Provenance provenance_fields(const ojson& doc, const std::string& file) {
+  Provenance p;
+  if (doc.contains("source_model")) {
+    if (!doc["source_model"].is_string()) throw FormatError(file, "source_model", "not a string");
+    p.source_model = doc["source_model"].get<std::string>();
+  }
+  if (doc.contains("run")) {
+    if (!doc["run"].is_object()) throw FormatError(file, "run", "not an object");
+    p.run_json = doc["run"].dump();
+  }
+  if (doc.contains("linears")) {
+    if (!doc["linears"].is_object()) throw FormatError(file, "linears", "not an object");
+    for (const auto& [name, e] : doc["linears"].items())
+      if (auto l = linear_provenance(e, file, "linears." + name)) p.linears[name] = std::move(*l);
+  }
+  return p;
+}
+
+void write_provenance(const Provenance& p, const fs::path& dir) {
+  ojson linears = ojson::object();
+  for (const auto& [name, l] : p.linears) write_linear_provenance(l, linears[name]);
+  const ojson doc = {{"format", kProvenanceFormat},
+                     {"format_version", kProvenanceFormatVersion},
+                     {"source_model", p.source_model.string()},
+                     {"linears", linears},
+                     {"run", run_object(p.run_json)}};
+  write_file_atomically(dir / kProvenanceFile, doc.dump(2) + "\n");
+}
+
+Provenance read_provenance(const fs::path& path) {
+  std::error_code ec;
+  const bool dir = fs::is_directory(path, ec);
+  if (dir && is_quantscope_checkpoint(path)) return read_quantscope_provenance(path);
+  // A GGUF export is opened as its model.gguf.
+  const fs::path file = (dir ? path : path.parent_path()) / kProvenanceFile;
+  if (!fs::is_regular_file(file, ec)) return {};
+  return provenance_fields(read_versioned_json(file, kProvenanceFormat, kProvenanceFormatVersion), file.string());
+}
+
+fs::path fp_model_of(const std::string& label, const Provenance& recorded, const fs::path& named,
+                     const std::string& hint) {
+  std::error_code ec;
+  if (!named.empty()) {
+    if (!fs::exists(named, ec)) throw IoError(named.string(), "the FP model named for " + label + " is not there");
+    return named;
+  }
+  if (recorded.source_model.empty())
+    throw IoError(label, "it does not record the FP model it was quantized from; " + hint);
+  if (!fs::exists(recorded.source_model, ec))
+    throw IoError(recorded.source_model.string(),
+                  "the FP model " + label + " was quantized from is not there; " + hint);
+  return recorded.source_model;
+}
+
+}  // namespace qs::io

@@ -1,0 +1,59 @@
+#pragma once
+// How a quantized checkpoint was made: the FP model it was quantized from,
+// each linear's method, parameters and metrics, and the run (calibration,
+// refinements, evaluation). A QuantScope checkpoint keeps it in
+// quantscope.json beside its tensors' layout; a packed export (GPTQ, AWQ,
+// compressed-tensors, GGUF) in quantscope_provenance.json, which the other
+// loaders ignore. Refinement takes its targets from the recorded FP model,
+// and the workbench shows the recorded methods.
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/quant/method_params.h"
+
+namespace qs::io {
+
+inline constexpr const char* kProvenanceFile = "quantscope_provenance.json";
+inline constexpr int kProvenanceFormatVersion = 1;
+
+struct LinearProvenance {
+  std::string method;
+  std::map<std::string, quant::ParamValue> params;
+  double weight_mse = 0.0;
+  double output_rel_mse = 0.0;
+  double seconds = 0.0;
+};
+
+struct Provenance {
+  std::filesystem::path source_model;               // the FP model; empty: not recorded
+  std::map<std::string, LinearProvenance> linears;  // by module name
+  std::string run_json = "{}";                      // a JSON object stored as is under "run"
+};
+
+// Both files share their fields: "source_model", "run", and per linear under
+// "linears.<name>" its "method", "params" and "metrics" (quantscope.json adds
+// the tensors' layout there).
+void write_linear_provenance(const LinearProvenance& p, nlohmann::ordered_json& entry);
+// Throws qs::FormatError naming `file` and the field. A linear without a method is left out.
+Provenance provenance_fields(const nlohmann::ordered_json& doc, const std::string& file);
+
+// Writes <dir>/quantscope_provenance.json through a temporary and a rename.
+// Throws qs::ArgumentError when run_json is not JSON.
+void write_provenance(const Provenance& p, const std::filesystem::path& dir);
+
+// What `path` records: quantscope.json of a QuantScope checkpoint, else the
+// provenance file of a packed export (in the directory, or beside the file
+// for a GGUF export), else nothing (an empty Provenance).
+// Throws qs::FormatError naming the file and field of a damaged record.
+Provenance read_provenance(const std::filesystem::path& path);
+
+// The FP model `label` was quantized from: `named` when given, else the
+// recorded one. Throws qs::IoError naming the path when neither is there,
+// ending with `hint` (how the user names the model).
+std::filesystem::path fp_model_of(const std::string& label, const Provenance& recorded,
+                                  const std::filesystem::path& named, const std::string& hint);
+
+}  // namespace qs::io
