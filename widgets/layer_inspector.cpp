@@ -28,6 +28,9 @@ LayerInspector::LayerInspector(QWidget* parent)
   f.setBold(true);
   title_->setFont(f);
   metrics_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  // Long metric lines wrap rather than widen the page and squeeze the docks.
+  metrics_->setWordWrap(true);
+  title_->setWordWrap(true);
   message_->setAlignment(Qt::AlignCenter);
   message_->setWordWrap(true);
   tabs_->addTab(spectrum_, tr("Spectrum"));

@@ -29,6 +29,7 @@ struct ModelOutline {
   QVector<QPair<QString, QString>> facts;  // ("Architecture", "llama"), ...
   QVector<BlockRow> blocks;
   QString project_path;                        // set when opened from a .qsproj
+  QString fp_model;                            // the FP model a quantized checkpoint or project came from
   QString warning;                             // e.g. the project's model changed since it was saved
   QMap<QString, LayerInspection> inspections;  // by linear name, from a project's cached analyses
 };

@@ -8,25 +8,52 @@
 #include "app/gui/background_priority.h"
 #include "app/gui/project_outline.h"
 #include "core/analysis/layer_analysis.h"
+#include "core/analysis/stored_linear.h"
 #include "core/error.h"
+#include "core/model/model_loader.h"
 #include "core/project/project.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::app {
 namespace {
 
-torch::Tensor linear_weight(const model::ModelWeights& weights, const std::string& name) {
-  if (weights.has(name + ".weight")) return weights.at(name + ".weight").to(torch::kFloat32);
-  if (auto it = weights.quantized.find(name); it != weights.quantized.end())
-    return it->second->dequantized_weight().to(torch::kCPU, torch::kFloat32);
-  throw FormatError(weights.source.string(), "tensor '" + name + ".weight'", "the model has no such linear");
+widgets::LayerInspection stored_inspection(const model::ModelWeights& weights, const model::ModelWeights* fp,
+                                           const std::string& name) {
+  if (!fp) throw Error(name + " is stored quantized, and the checkpoint records no FP model to compare it with");
+  const auto frame = analysis::fp_weight_in_stored_frame(weights, *fp, name);
+  if (!frame.fp_weight.defined()) throw Error(name + " cannot be compared with its FP model: " + frame.why_not);
+  const auto& w = frame.fp_weight;
+  project::LayerEntry e;
+  e.name = name;
+  e.record = weights.quantized.at(name);
+  e.spec = e.record->spec;
+  e.analyses = analysis::analyze_layer(w, *e.record, analysis::ChannelStats{});
+  e.weight_mse = (w - e.record->effective_weight().to(torch::kCPU, torch::kFloat32)).square().mean().item<double>();
+  const auto rtn = quant::QuantizedLinear::round_to_nearest(w, e.spec).dequantized_weight();
+  const double rtn_mse = (w - rtn.to(torch::kCPU, torch::kFloat32)).square().mean().item<double>();
+  auto li = build_inspection(e);
+  li.title =
+      QObject::tr("%1 · as stored, %2, against its FP model").arg(li.name, QString::fromStdString(e.spec.label()));
+  li.metrics.prepend({QObject::tr("Stored"), QObject::tr("against the FP model it was quantized from; weights only")});
+  li.metrics.append({QObject::tr("Weight MSE"), QString::number(e.weight_mse, 'e', 3)});
+  li.metrics.append({QObject::tr("Weight MSE of RTN"), QString::number(rtn_mse, 'e', 3)});
+  // No method lands far above RTN on its own grid; a stored layer that does
+  // was most likely transformed in a way the checkpoint does not record.
+  if (e.weight_mse > 4 * rtn_mse)
+    li.metrics.append({QObject::tr("Caution"), QObject::tr("%1× RTN's error: the method may have transformed this "
+                                                           "weight in a way the checkpoint does not record")
+                                                   .arg(e.weight_mse / rtn_mse, 0, 'f', 1)});
+  return li;
 }
 
 }  // namespace
 
 widgets::LayerInspection preview_inspection(const model::ModelWeights& weights, const std::string& name,
-                                            const quant::QuantSpec& spec) {
-  const auto w = linear_weight(weights, name);
+                                            const quant::QuantSpec& spec, const model::ModelWeights* fp) {
+  if (weights.quantized.count(name)) return stored_inspection(weights, fp, name);
+  if (!weights.has(name + ".weight"))
+    throw FormatError(weights.source.string(), "tensor '" + name + ".weight'", "the model has no such linear");
+  const auto w = weights.at(name + ".weight").to(torch::kFloat32);
   project::LayerEntry e;
   e.name = name;
   e.spec = spec;
@@ -53,7 +80,7 @@ LayerPreviewController::~LayerPreviewController() {
 
 void LayerPreviewController::request(std::shared_ptr<const model::ModelWeights> weights, const QString& name,
                                      const quant::QuantSpec& spec) {
-  Request r{std::move(weights), name, spec, name + '|' + QString::fromStdString(spec.label())};
+  Request r{std::move(weights), fp_, name, spec, name + '|' + QString::fromStdString(spec.label())};
   if (auto it = cache_.constFind(r.key); it != cache_.constEnd()) {
     Q_EMIT ready(name, *it);
     return;
@@ -68,7 +95,15 @@ void LayerPreviewController::request(std::shared_ptr<const model::ModelWeights> 
 void LayerPreviewController::clear() {
   cache_.clear();
   queued_.reset();
+  fp_.reset();
   ++generation_;
+}
+
+void LayerPreviewController::set_fp_model(const std::filesystem::path& path) {
+  fp_.reset();
+  if (path.empty()) return;
+  fp_ = std::make_shared<FpModel>();
+  fp_->path = path;
 }
 
 void LayerPreviewController::start(Request r) {
@@ -76,7 +111,13 @@ void LayerPreviewController::start(Request r) {
   thread_ = QThread::create([this, r, generation] {
     lower_current_thread_priority();
     try {
-      auto li = preview_inspection(*r.weights, r.name.toStdString(), r.spec);
+      std::shared_ptr<const model::ModelWeights> fp;
+      if (r.fp && r.weights->quantized.count(r.name.toStdString())) {
+        const std::lock_guard lock(r.fp->loading);
+        if (!r.fp->weights) r.fp->weights = std::make_shared<const model::ModelWeights>(model::load_model(r.fp->path));
+        fp = r.fp->weights;
+      }
+      auto li = preview_inspection(*r.weights, r.name.toStdString(), r.spec, fp.get());
       QMetaObject::invokeMethod(
           this,
           [this, r, li, generation] {

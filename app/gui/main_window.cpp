@@ -233,6 +233,7 @@ MainWindow::MainWindow(QWidget* parent)
     QApplication::restoreOverrideCursor();
     layer_config_->reset();
     preview_->clear();
+    preview_->set_fp_model(o.fp_model.toStdString());
     inspected_.clear();
     show_outline(o);
     // Runs start from a model; a project's weights are already quantized.
@@ -679,10 +680,21 @@ void MainWindow::inspect(const QString& name) {
   const auto& inspections = models_->outline().inspections;
   if (auto it = inspections.find(name); it != inspections.end()) {
     inspector_->set_inspection(*it);
-  } else if (models_->model()) {
+  } else if (const auto model = models_->model()) {
+    const bool stored = model->quantized.count(name.toStdString()) != 0;
     const auto spec = spec_of(layer_config_->overrides().value(name, method_panel_->layer_setting()));
-    inspector_->show_message(tr("Analysing %1 under RTN %2…").arg(name, QString::fromStdString(spec.label())), name);
-    preview_->request(models_->model(), name, spec);
+    if (stored && models_->outline().fp_model.isEmpty()) {
+      inspector_->show_message(tr("%1 is stored quantized. Its analyses compare it with the FP model it was "
+                                  "quantized from, which this checkpoint does not record.")
+                                   .arg(name),
+                               name);
+    } else {
+      inspector_->show_message(stored
+                                   ? tr("Analysing %1 as stored, against its FP model…").arg(name)
+                                   : tr("Analysing %1 under RTN %2…").arg(name, QString::fromStdString(spec.label())),
+                               name);
+      preview_->request(model, name, spec);
+    }
   } else {
     inspector_->show_message(tr("The project holds no analysis for this layer (kept in FP or not run), and its "
                                 "model could not be opened to compute one."),

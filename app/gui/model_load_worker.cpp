@@ -34,6 +34,7 @@ void load_project(ModelLoadWorker* worker, const QString& path) {
   apply_project(p, outline);
   outline.path = path;
   outline.project_path = path;
+  outline.fp_model = QString::fromStdString(p.model.path);
   outline.warning = warning;
   Q_EMIT worker->loaded(w, outline);
 }

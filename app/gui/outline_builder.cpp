@@ -64,8 +64,8 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
 
 void apply_provenance(const io::Provenance& provenance, const model::ModelWeights& weights,
                       widgets::ModelOutline& outline) {
-  if (!provenance.source_model.empty())
-    outline.facts.append({QObject::tr("Quantized from"), QString::fromStdString(provenance.source_model.string())});
+  outline.fp_model = QString::fromStdString(provenance.source_model.string());
+  if (!outline.fp_model.isEmpty()) outline.facts.append({QObject::tr("Quantized from"), outline.fp_model});
   for (auto& block : outline.blocks)
     for (auto& row : block.linears) {
       const std::string name = row.name.toStdString();

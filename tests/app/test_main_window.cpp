@@ -188,6 +188,46 @@ class TestMainWindow : public QObject {
     QVERIFY(!w.preview()->busy());
   }
 
+  // A linear an opened checkpoint stores quantized is shown as stored, against
+  // the FP model its provenance names; without one the inspector says so.
+  void inspectsAStoredLayerAgainstItsFpModel() {
+    const QString model_dir = write_model_with_tokenizer();
+    const std::string named = dir_.filePath("stored-named").toStdString(),
+                      unnamed = dir_.filePath("stored-unnamed").toStdString();
+    std::map<std::string, double> weight_mse;
+    {
+      const auto fp = model::load_model(model_dir.toStdString());
+      model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+      for (const auto& l : quantize_rtn(dec, 3).layers) weight_mse[l.name] = l.weight_mse;
+      io::Provenance provenance;
+      provenance.source_model = model_dir.toStdString();
+      io::save_quantscope_checkpoint(dec, provenance, named);
+      io::save_quantscope_checkpoint(dec, {}, unnamed);
+    }
+    const QString layer = "model.layers.1.mlp.down_proj";
+    app::MainWindow w;
+    w.show();
+    QVERIFY(open_and_wait(w, QString::fromStdString(named)));
+    QCOMPARE(w.models()->outline().fp_model, model_dir);
+    QSignalSpy ready(w.preview(), &app::LayerPreviewController::ready);
+    w.select_layer(layer);
+    QVERIFY(ready.wait(20000));
+    const auto li = ready.at(0).at(1).value<widgets::LayerInspection>();
+    QVERIFY2(li.title.contains("as stored"), qPrintable(li.title));
+    QCOMPARE(w.inspector()->heatmap()->cell_count(), 64 * 3);  // 64 rows × 3 groups of 32 (in 96)
+    QString shown_mse;
+    for (const auto& [key, value] : li.metrics)
+      if (key == "Weight MSE") shown_mse = value;
+    QCOMPARE(shown_mse, QString::number(weight_mse.at(layer.toStdString()), 'e', 3));
+
+    QVERIFY(open_and_wait(w, QString::fromStdString(unnamed)));
+    w.select_layer(layer);
+    QVERIFY(!w.preview()->busy());
+    bool said = false;
+    for (auto* label : w.inspector()->findChildren<QLabel*>()) said |= label->text().contains("does not record");
+    QVERIFY(said);
+  }
+
   // The built-in presets fill the method dock; a saved preset comes back; a
   // broken one is reported by file and field and skipped.
   void presetsFillTheMethodPanel() {

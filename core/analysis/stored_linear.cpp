@@ -1,0 +1,81 @@
+#include "core/analysis/stored_linear.h"
+
+#include <optional>
+#include <utility>
+
+#include "core/error.h"
+#include "core/model/decoder.h"
+#include "core/quant/quantized_linear.h"
+
+namespace qs::analysis {
+namespace {
+
+using model::LinearRole;
+
+std::optional<std::pair<int64_t, LinearRole>> site_of(const model::ModelWeights& w, const std::string& name) {
+  for (int64_t l = 0; l < w.config.num_layers; ++l)
+    for (auto r : model::kLinearRoles)
+      if (model::linear_name(l, r) == name) return std::pair{l, r};
+  return std::nullopt;
+}
+
+std::string norm_name(int64_t layer, bool post_attention) {
+  return "model.layers." + std::to_string(layer) + (post_attention ? ".post_attention_layernorm" : ".input_layernorm") +
+         ".weight";
+}
+
+torch::Tensor f32(const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32); }
+
+}  // namespace
+
+StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, const model::ModelWeights& fp,
+                                      const std::string& name) {
+  const auto& q = *checkpoint.quantized.at(name);
+  const auto site = site_of(checkpoint, name);
+  auto w = f32(fp.at(name + ".weight"));
+  if (w.size(0) != q.out_features || w.size(1) != q.in_features)
+    return {{}, "the FP model's " + name + " has another shape"};
+  if (!site) return {w, {}};
+  const auto [layer, role] = *site;
+
+  // Norms that differ from the FP model's hold folded scales; whether the
+  // checkpoint also says which ones went into the linears is read off its records.
+  bool norms_moved = false, records_scales = false;
+  for (bool post : {false, true}) {
+    const auto n = norm_name(layer, post);
+    if (checkpoint.has(n) && fp.has(n) && !torch::equal(f32(checkpoint.at(n)), f32(fp.at(n)))) norms_moved = true;
+  }
+  for (auto r : model::kLinearRoles)
+    if (auto it = checkpoint.quantized.find(model::linear_name(layer, r));
+        it != checkpoint.quantized.end() && it->second->input_scale.defined())
+      records_scales = true;
+  const bool unknown_scales = norms_moved && !records_scales;
+
+  const bool norm_fed = role != LinearRole::O && role != LinearRole::Down;
+  if (q.input_scale.defined()) {
+    w = w * f32(q.input_scale).unsqueeze(0);
+  } else if (unknown_scales && norm_fed) {
+    const auto n = norm_name(layer, role == LinearRole::Gate || role == LinearRole::Up);
+    const auto stored = f32(checkpoint.at(n));
+    if ((stored == 0).any().item<bool>()) return {{}, n + " has zeros, so the folded scale is not recoverable"};
+    w = w * (f32(fp.at(n)) / stored).unsqueeze(0);
+  } else if (unknown_scales) {
+    return {{},
+            "its block's norms differ from the FP model's (scales folded by activation smoothing, as AWQ does), and "
+            "the checkpoint does not record the scales of this linear's input"};
+  }
+  // v and up give their rows' 1/s to o's and down's inputs.
+  if (role == LinearRole::V || role == LinearRole::Up) {
+    if (unknown_scales)
+      return {{},
+              "its block's norms differ from the FP model's (scales folded by activation smoothing, as AWQ does), "
+              "and the checkpoint does not record the scales folded into this linear's rows"};
+    const auto next = model::linear_name(layer, role == LinearRole::V ? LinearRole::O : LinearRole::Down);
+    if (auto it = checkpoint.quantized.find(next);
+        it != checkpoint.quantized.end() && it->second->input_scale.defined())
+      w = w / f32(it->second->input_scale).unsqueeze(1);
+  }
+  return {w, {}};
+}
+
+}  // namespace qs::analysis

@@ -1,0 +1,126 @@
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "core/analysis/stored_linear.h"
+#include "core/export/packed_export.h"
+#include "core/io/quantscope_checkpoint.h"
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+#include "core/pipeline/pipeline.h"
+#include "core/quant/quantized_linear.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+namespace {
+
+double mse(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).square().mean().item<double>(); }
+
+struct Run {
+  model::ModelWeights fp;
+  std::unique_ptr<model::Decoder> dec;
+  pipeline::PipelineResult result;
+};
+
+Run quantize(const std::string& method) {
+  Run r;
+  r.fp = test::make_tiny_llama(test::tiny_config(), 7);
+  r.dec = std::make_unique<model::Decoder>(r.fp, torch::kCPU, torch::kFloat32);
+  test::RecordingFeedback fb;
+  r.result = pipeline::run_pipeline(
+      *r.dec, test::random_calibration(101, 4, 16, 7),
+      pipeline::QuantPlan(pipeline::QuantPlan::make_choice(method, {4, 32, false, 1.0}, "test")), {}, fb);
+  return r;
+}
+
+}  // namespace
+
+// A stored linear is compared with the weight its method quantized, which the
+// run measured its weight MSE against: for AWQ, the FP weight under the scales
+// folded into the norms and into v's and up's rows.
+class TestStoredLinear : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void withoutSmoothingTheFrameIsTheFpWeight() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "rtn";
+    auto run = quantize("rtn");
+    io::save_quantscope_checkpoint(*run.dec, {}, dir);
+    const auto ckpt = io::load_quantscope_checkpoint(dir);
+    for (const auto& l : run.result.layers) {
+      const auto frame = analysis::fp_weight_in_stored_frame(ckpt, run.fp, l.name);
+      QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
+      QVERIFY(torch::equal(frame.fp_weight, run.fp.at(l.name + ".weight").to(torch::kFloat32)));
+    }
+  }
+
+  // A QuantScope checkpoint records every scale: each linear's frame gives
+  // back the weight MSE the run measured.
+  void awqCheckpointsRecordEveryScale() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "awq";
+    auto run = quantize("awq");
+    io::save_quantscope_checkpoint(*run.dec, {}, dir);
+    const auto ckpt = io::load_quantscope_checkpoint(dir);
+    int scaled = 0;
+    for (const auto& l : run.result.layers) {
+      const auto frame = analysis::fp_weight_in_stored_frame(ckpt, run.fp, l.name);
+      QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
+      const auto& q = *ckpt.quantized.at(l.name);
+      const double measured = mse(frame.fp_weight, q.effective_weight());
+      QVERIFY2(std::abs(measured - l.weight_mse) <= 1e-4 * l.weight_mse,
+               qPrintable(QString("%1: %2 against the run's %3").arg(l.name.c_str()).arg(measured).arg(l.weight_mse)));
+      const auto plain = run.fp.at(l.name + ".weight").to(torch::kFloat32);
+      if (!torch::allclose(frame.fp_weight, plain)) ++scaled;
+    }
+    QVERIFY(scaled >= 10);  // q, k, v, gate, up, down of both blocks at least
+  }
+
+  // A packed AWQ export keeps the scaled norms but not the scales: the
+  // norm-fed linears recover theirs from the norms; v, o, up and down cannot.
+  void packedExportsRecoverWhatTheNormsHold() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "awq-packed";
+    auto run = quantize("awq");
+    exporter::ExportOptions o;
+    o.format = exporter::Format::Awq;
+    o.dtype = torch::kFloat32;
+    exporter::export_checkpoint(*run.dec, o, dir);
+    const auto packed = model::load_model(dir);
+    for (const auto& l : run.result.layers) {
+      const auto frame = analysis::fp_weight_in_stored_frame(packed, run.fp, l.name);
+      const bool recoverable =
+          l.role == model::LinearRole::Q || l.role == model::LinearRole::K || l.role == model::LinearRole::Gate;
+      if (!recoverable) {
+        QVERIFY2(!frame.fp_weight.defined() && frame.why_not.find("does not record") != std::string::npos,
+                 l.name.c_str());
+        continue;
+      }
+      QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
+      const double measured = mse(frame.fp_weight, packed.quantized.at(l.name)->effective_weight());
+      QVERIFY2(std::abs(measured - l.weight_mse) <= 1e-3 * l.weight_mse,
+               qPrintable(QString("%1: %2 against the run's %3").arg(l.name.c_str()).arg(measured).arg(l.weight_mse)));
+    }
+  }
+
+  void anotherShapeIsNotCompared() {
+    auto run = quantize("rtn");
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "rtn";
+    io::save_quantscope_checkpoint(*run.dec, {}, dir);
+    const auto ckpt = io::load_quantscope_checkpoint(dir);
+    auto other = run.fp;
+    const std::string name = "model.layers.0.mlp.up_proj";
+    other.tensors[name + ".weight"] = other.at(name + ".weight").narrow(0, 0, 8).contiguous();
+    const auto frame = analysis::fp_weight_in_stored_frame(ckpt, other, name);
+    QVERIFY(!frame.fp_weight.defined());
+    QVERIFY2(frame.why_not.find("another shape") != std::string::npos, frame.why_not.c_str());
+  }
+};
+
+QS_REGISTER_TEST(TestStoredLinear);
+#include "test_stored_linear.moc"
