@@ -12,6 +12,7 @@
 #include "app/gui/project_outline.h"
 #include "app/gui/method_infos.h"
 #include "core/error.h"
+#include "core/model/model_loader.h"
 #include "core/pipeline/layer_trial.h"
 
 namespace qs::app {
@@ -48,6 +49,11 @@ void CompareController::start(const CompareRequest& r) {
     bool cancelled = false;
     QVector<widgets::CompareEntry> entries;
     try {
+      auto weights = r.weights;
+      if (!weights) {
+        report(tr("Reading %1…").arg(r.model_path));
+        weights = std::make_shared<const model::ModelWeights>(model::load_model(r.model_path.toStdString()));
+      }
       report(tr("Sampling the calibration text…"));
       const auto source = load_calibration(r.model_path, r.settings);
       pipeline::TrialOptions o;
@@ -58,7 +64,7 @@ void CompareController::start(const CompareRequest& r) {
       for (const auto& method : r.methods) {
         const auto choice = choice_for(method, r.settings);
         report(tr("Running %1 %2 on %3…").arg(method, QString::fromStdString(choice.spec.label()), r.layer));
-        const auto l = pipeline::quantize_one_linear(*r.weights, r.layer.toStdString(), choice, source.calibration, o,
+        const auto l = pipeline::quantize_one_linear(*weights, r.layer.toStdString(), choice, source.calibration, o,
                                                      *feedback);
         entries.append({method + ' ' + QString::fromStdString(choice.spec.label()), l.output_rel_mse, l.weight_mse,
                         l.seconds, analysis_values(l.analyses, "sv_error"), analysis_values(l.analyses, "sv_scaled_error")});

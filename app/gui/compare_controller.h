@@ -17,8 +17,10 @@ class QThread;
 namespace qs::app {
 
 struct CompareRequest {
+  // The FP model; when null, read from model_path on the worker thread (the
+  // model a quantized checkpoint was quantized from).
   std::shared_ptr<const model::ModelWeights> weights;
-  QString model_path;  // for its tokenizer
+  QString model_path;  // and for its tokenizer
   QString layer;       // "model.layers.3.mlp.up_proj"
   // The grid and calibration of the comparison; the panel's own method keeps
   // the panel's hyper-parameters, the others run with their defaults.

@@ -487,9 +487,7 @@ void MainWindow::start_refine(const QString& fp_model) {
     }
   }
   method_panel_->set_running(true);
-  // An opened project's or checkpoint's weights are quantized; the worker reads its FP model.
-  const bool open_model_is_fp = model && model->quantized.empty();
-  runs_->start_refine(last, source, fp_path, open_model_is_fp ? model : nullptr, settings);
+  runs_->start_refine(last, source, fp_path, model, settings);
 }
 
 QString MainWindow::ask_fp_model(const QString& checkpoint, const QString& recorded) {
@@ -766,9 +764,14 @@ void MainWindow::start_compare() {
     compare_view_->set_failed(tr("Choose a calibration text in the Method dock."));
   else if (compare_view_->checked_methods().isEmpty())
     compare_view_->set_failed(tr("Tick at least one method."));
-  else
+  else if (models_->model()->quantized.empty())
     compare_->start(
         {models_->model(), models_->outline().path, inspected_, settings, compare_view_->checked_methods()});
+  // A quantized checkpoint's methods run on the FP model it was quantized from.
+  else if (models_->outline().fp_model.isEmpty())
+    compare_view_->set_failed(tr("This checkpoint is quantized and records no FP model to compare methods on."));
+  else
+    compare_->start({nullptr, models_->outline().fp_model, inspected_, settings, compare_view_->checked_methods()});
 }
 
 void MainWindow::apply_to_selection() {

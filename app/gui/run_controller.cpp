@@ -45,10 +45,10 @@ void RunController::start(std::shared_ptr<const model::ModelWeights> weights, co
 }
 
 void RunController::start_refine(std::shared_ptr<const RunOutcome> last, const QString& source_path,
-                                 const QString& fp_path, std::shared_ptr<const model::ModelWeights> fp,
+                                 const QString& fp_path, std::shared_ptr<const model::ModelWeights> open,
                                  const widgets::RunSettings& settings) {
   if (busy() || (!last && source_path.isEmpty())) return;
-  Q_EMIT request_refine(std::move(last), source_path, fp_path, std::move(fp), settings, begin_run());
+  Q_EMIT request_refine(std::move(last), source_path, fp_path, std::move(open), settings, begin_run());
 }
 
 RunFeedback* RunController::begin_run() {

@@ -25,11 +25,11 @@ class RunController : public QObject {
   void start(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
              const widgets::RunSettings& settings);
   // Trains the panel's refinement over the last run's model (`last`) or the
-  // project or checkpoint at `source_path`; `fp` is the model it was
-  // quantized from when that is the open one, else `fp_path` names it (empty:
-  // the one the source records).
+  // project or checkpoint at `source_path`; `open` is the open model (the FP
+  // model of `last`, or the checkpoint itself), `fp_path` names the FP model
+  // otherwise (empty: the one the source records).
   void start_refine(std::shared_ptr<const RunOutcome> last, const QString& source_path, const QString& fp_path,
-                    std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings);
+                    std::shared_ptr<const model::ModelWeights> open, const widgets::RunSettings& settings);
   void cancel();
   // The run stops at its next step (between layers, optimizer steps and
   // evaluation windows) until resumed or cancelled.
@@ -51,7 +51,7 @@ class RunController : public QObject {
                    const qs::widgets::RunSettings& settings, qs::app::RunFeedback* feedback);
   void request_refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path,
                       const QString& fp_path,
-                      std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
+                      std::shared_ptr<const qs::model::ModelWeights> open, const qs::widgets::RunSettings& settings,
                       qs::app::RunFeedback* feedback);
 
  private:

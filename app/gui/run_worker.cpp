@@ -152,12 +152,14 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
 }
 
 void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& source_path, const QString& fp_path,
-                       std::shared_ptr<const model::ModelWeights> fp, const widgets::RunSettings& settings,
+                       std::shared_ptr<const model::ModelWeights> open, const widgets::RunSettings& settings,
                        RunFeedback* feedback) {
   lower_current_thread_priority();
   try {
 #if QS_WITH_HDF5
     const std::string label = last ? std::string("the last run") : source_path.toStdString();
+    const bool open_is_fp = open && open->quantized.empty();
+    std::shared_ptr<const model::ModelWeights> fp = open_is_fp ? open : nullptr;
     project::Project base;
     if (last) {
       base = last->project;
@@ -168,7 +170,8 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
       const fs::path fp_model =
           io::fp_model_of(label, provenance, fp_path.toStdString(), "choose it when Refine asks for it");
       fp = std::make_shared<const model::ModelWeights>(model::load_model(fp_model));
-      base = project::project_of_checkpoint(model::load_model(label), provenance, *fp, fp_model.string());
+      base = project::project_of_checkpoint(open && !open_is_fp ? *open : model::load_model(label), provenance, *fp,
+                                            fp_model.string());
     }
     project::check_refinable(base);
     pipeline::LayerChoice choice;
@@ -228,7 +231,7 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
 #else
     Q_UNUSED(last);
     Q_UNUSED(fp_path);
-    Q_UNUSED(fp);
+    Q_UNUSED(open);
     Q_UNUSED(settings);
     Q_UNUSED(feedback);
     throw IoError(source_path.toStdString(), "this build of QuantScope has no HDF5 support, so it has no projects");

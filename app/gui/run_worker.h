@@ -45,11 +45,11 @@ class RunWorker : public QObject {
   // Trains the refinement `settings.then` names over the quantized model of
   // `last` (a finished run's project) or, when null, of the project,
   // QuantScope checkpoint or packed export at `source_path`, with targets
-  // from the model it was quantized from: `fp` when that is the open one, else
-  // read from `fp_path` or, when empty, from the path the source records.
-  // The open model is never modified.
+  // from the model it was quantized from: `open` (the open model) when that
+  // is it, else read from `fp_path` or, when empty, from the path the source
+  // records. An open checkpoint is `open` itself. The open model is never modified.
   void refine(std::shared_ptr<const qs::app::RunOutcome> last, const QString& source_path, const QString& fp_path,
-              std::shared_ptr<const qs::model::ModelWeights> fp, const qs::widgets::RunSettings& settings,
+              std::shared_ptr<const qs::model::ModelWeights> open, const qs::widgets::RunSettings& settings,
               qs::app::RunFeedback* feedback);
 
  Q_SIGNALS:

@@ -44,6 +44,7 @@
 #if QS_WITH_HDF5
 #include "core/export/packed_export.h"
 #include "core/io/quantscope_checkpoint.h"
+#include "core/quant/quantized_linear.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
@@ -336,6 +337,49 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.compare_view()->table_rows(), 2);
     QCOMPARE(w.compare_view()->spectrum()->graphCount(), 4);  // each spectrum with its energy
     QVERIFY(w.models()->model()->quantized.empty());
+  }
+
+  // On a quantized checkpoint, methods are compared on the FP model it
+  // records, not on its dequantized weights.
+  void comparesOnTheFpModelOfAQuantizedCheckpoint() {
+    const QString model_dir = write_model_with_tokenizer();
+    const std::string named = dir_.filePath("compare-named").toStdString(),
+                      unnamed = dir_.filePath("compare-unnamed").toStdString();
+    const std::string layer = "model.layers.1.mlp.up_proj";
+    double rtn_mse = 0;
+    {
+      const auto fp = model::load_model(model_dir.toStdString());
+      const auto w_fp = fp.at(layer + ".weight").to(torch::kFloat32);
+      const auto rtn = quant::QuantizedLinear::round_to_nearest(w_fp, {3, 32, false, 1.0}).dequantized_weight();
+      rtn_mse = (w_fp - rtn).square().mean().item<double>();
+      model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+      quantize_rtn(dec, 2);
+      io::Provenance provenance;
+      provenance.source_model = model_dir.toStdString();
+      io::save_quantscope_checkpoint(dec, provenance, named);
+      io::save_quantscope_checkpoint(dec, {}, unnamed);
+    }
+    app::MainWindow w;
+    QSignalSpy done(w.compare(), &app::CompareController::finished);
+    for (const auto& ckpt : {unnamed, named}) {
+      QVERIFY(open_and_wait(w, QString::fromStdString(ckpt)));
+      w.method_panel()->set_settings(settings("rtn", model_dir));
+      w.select_layer(QString::fromStdString(layer));
+      w.show_inspector_tab("compare");
+      w.compare_view()->set_methods({"rtn"}, {"rtn"});
+      QTest::mouseClick(w.compare_view()->findChild<QPushButton*>("compareButton"), Qt::LeftButton);
+      if (ckpt == named) break;
+      QVERIFY(!w.compare()->busy());
+      bool said = false;
+      for (auto* label : w.compare_view()->findChildren<QLabel*>())
+        said |= label->text().contains("records no FP model");
+      QVERIFY(said);
+    }
+    QVERIFY(done.wait(60000));
+    const auto entries = done.at(0).at(1).value<QVector<widgets::CompareEntry>>();
+    QCOMPARE(entries[0].label, QString("rtn W3g32"));
+    QVERIFY2(std::abs(entries[0].weight_mse - rtn_mse) <= 1e-6 * rtn_mse,
+             qPrintable(QString("%1 against %2").arg(entries[0].weight_mse).arg(rtn_mse)));
   }
 
   // Edit: the layers selected in the tree get the method panel's choice, shown
