@@ -6,6 +6,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/error.h"
+#include "core/io/provenance.h"
 #include "core/model/model_loader.h"
 
 namespace qs::cli {
@@ -35,6 +36,17 @@ int run_info(const std::vector<std::string>& argv) {
   std::string dtypes;
   for (const auto& [d, n] : dtype_counts) dtypes += (dtypes.empty() ? "" : ", ") + d + " x" + std::to_string(n);
   std::fprintf(stderr, "stored dtypes %s\n", dtypes.c_str());
+  // What a quantized checkpoint records of how it was made.
+  const auto provenance = io::read_provenance(w.source);
+  std::map<std::string, int64_t> methods;
+  for (const auto& [name, l] : provenance.linears) ++methods[l.method];
+  if (!provenance.source_model.empty())
+    std::fprintf(stderr, "quantized from %s\n", provenance.source_model.string().c_str());
+  if (!methods.empty()) {
+    std::string list;
+    for (const auto& [m, n] : methods) list += (list.empty() ? "" : ", ") + m + " x" + std::to_string(n);
+    std::fprintf(stderr, "methods       %s\n", list.c_str());
+  }
 
   nlohmann::json j = {{"model", w.source.string()},
                       {"format", w.source_format},
@@ -50,6 +62,8 @@ int run_info(const std::vector<std::string>& argv) {
                       {"rope_theta", c.rope_theta},
                       {"parameters", params},
                       {"dtypes", dtype_counts}};
+  if (!provenance.source_model.empty()) j["quantized_from"] = provenance.source_model.string();
+  if (!methods.empty()) j["methods"] = methods;
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }

@@ -6,9 +6,11 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <filesystem>
 #include <memory>
 
 #include "app/gui/checkpoint_export_dialog.h"
+#include "core/io/provenance.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
@@ -18,6 +20,7 @@
 #include "tests/support/tiny_llama.h"
 
 using namespace qs;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -56,11 +59,14 @@ class TestExportDialog : public QObject {
 
   // A finished run's model as compressed-tensors, then that export reopened as
   // weights (the decoder built on the worker) and written again as AWQ: the
-  // codes survive both bit for bit, and the linear kept in FP stays so.
+  // codes survive both bit for bit, the linear kept in FP stays so, and the
+  // run's provenance travels from the first export to the second.
   void exportsARunAndReExportsItsCheckpoint() {
     const QString ct_dir = dir_.filePath("compressed-tensors");
     app::ExportSource from_run;
     from_run.decoder = run_.decoder;
+    from_run.provenance.source_model = dir_.filePath("fp-model").toStdString();
+    from_run.provenance.linears["model.layers.0.mlp.up_proj"] = {"gptq", {}, 1e-4, 1e-3, 0.5};
     app::CheckpointExportDialog dialog(from_run);
     dialog.set_format("compressed-tensors");
     dialog.set_destination(ct_dir);
@@ -87,6 +93,9 @@ class TestExportDialog : public QObject {
     QVERIFY2(exported_again.wait(60000), qPrintable(again.status_text()));
     QVERIFY2(again.status_text().contains("13 quantized linears (1 kept in FP)"), qPrintable(again.status_text()));
     expect_codes_of(run_, model::load_model(awq_dir.toStdString()));
+    const auto provenance = io::read_provenance(awq_dir.toStdString());
+    QCOMPARE(provenance.source_model, fs::path(dir_.filePath("fp-model").toStdString()));
+    QCOMPARE(provenance.linears.at("model.layers.0.mlp.up_proj").method, std::string("gptq"));
   }
 
   // A model the format cannot hold is refused with the layer or limit named

@@ -99,11 +99,17 @@ class TestCliRefine : public QObject {
   }
 #endif
 
-  // A packed export keeps the FP model and the methods in its provenance, so
-  // it refines without --fp and the refined checkpoint still names them.
+  // A packed export keeps the FP model and the methods in its provenance
+  // (`info` shows them), so it refines without --fp and the refined
+  // checkpoint still names them.
   void refineFindsTheFpModelOfAnExport() {
     const auto exported = cli({"export", path("rtn"), "--format", "gptq", "--out", path("rtn-gptq")});
     QVERIFY2(exported.code == 0, qPrintable(exported.err));
+    const auto info_run = cli({"info", path("rtn-gptq")});
+    QVERIFY2(info_run.code == 0, qPrintable(info_run.err));
+    const auto shown = nlohmann::json::parse(info_run.out.trimmed().toStdString());
+    QCOMPARE(shown["quantized_from"].get<std::string>(), fp_.toStdString());
+    QCOMPARE(shown["methods"]["rtn"].get<int64_t>(), int64_t{14});
     const auto r = refine({path("rtn-gptq"), "--then", kFastRilq, "--out", path("refined-gptq")});
     QVERIFY2(r.code == 0, qPrintable(r.err));
     const auto info = io::read_quantscope_provenance(path("refined-gptq").toStdString());
