@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -42,9 +44,14 @@ int run_info(const std::vector<std::string>& argv) {
   for (const auto& [name, l] : provenance.linears) ++methods[l.method];
   if (!provenance.source_model.empty())
     std::fprintf(stderr, "quantized from %s\n", provenance.source_model.string().c_str());
+  std::vector<std::string> refinements;
+  if (const auto run = nlohmann::json::parse(provenance.run_json, nullptr, false);
+      run.is_object() && run.contains("refinements") && run["refinements"].is_array())
+    for (const auto& r : run["refinements"]) refinements.push_back(r.value("method", std::string("?")));
   if (!methods.empty()) {
     std::string list;
     for (const auto& [m, n] : methods) list += (list.empty() ? "" : ", ") + m + " x" + std::to_string(n);
+    for (const auto& r : refinements) list += ", then " + r;
     std::fprintf(stderr, "methods       %s\n", list.c_str());
   }
 
@@ -64,6 +71,7 @@ int run_info(const std::vector<std::string>& argv) {
                       {"dtypes", dtype_counts}};
   if (!provenance.source_model.empty()) j["quantized_from"] = provenance.source_model.string();
   if (!methods.empty()) j["methods"] = methods;
+  if (!refinements.empty()) j["refinements"] = refinements;
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }

@@ -52,6 +52,10 @@ std::optional<LinearProvenance> linear_provenance(const ojson& entry, const std:
 
 }  // namespace
 
+std::string recorded_path(const fs::path& p) {
+  return p.empty() ? std::string() : fs::absolute(p).lexically_normal().string();
+}
+
 void write_linear_provenance(const LinearProvenance& p, ojson& entry) {
   entry["method"] = p.method;
   entry["params"] = quant::params_to_json<ojson>(p.params);
@@ -81,7 +85,7 @@ void write_provenance(const Provenance& p, const fs::path& dir) {
   for (const auto& [name, l] : p.linears) write_linear_provenance(l, linears[name]);
   const ojson doc = {{"format", kProvenanceFormat},
                      {"format_version", kProvenanceFormatVersion},
-                     {"source_model", p.source_model.string()},
+                     {"source_model", recorded_path(p.source_model)},
                      {"linears", linears},
                      {"run", run_object(p.run_json)}};
   write_file_atomically(dir / kProvenanceFile, doc.dump(2) + "\n");

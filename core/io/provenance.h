@@ -33,6 +33,10 @@ struct Provenance {
   std::string run_json = "{}";                      // a JSON object stored as is under "run"
 };
 
+// The recorded form of the FP model's path: absolute, so a checkpoint read
+// from another working directory still finds it; empty stays empty.
+std::string recorded_path(const std::filesystem::path& p);
+
 // Both files share their fields: "source_model", "run", and per linear under
 // "linears.<name>" its "method", "params" and "metrics" (quantscope.json adds
 // the tensors' layout there).

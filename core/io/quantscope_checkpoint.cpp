@@ -102,7 +102,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
 
   ojson meta = {{"format", "quantscope"},
                 {"format_version", kQuantscopeFormatVersion},
-                {"source_model", provenance.source_model.string()},
+                {"source_model", recorded_path(provenance.source_model)},
                 {"dtype", dtype_label(decoder.dtype())},
                 {"linears", linears}};
   try {

@@ -118,6 +118,9 @@ class TestCliRefine : public QObject {
     QCOMPARE(info.linears.at("model.layers.0.self_attn.q_proj").method, std::string("rtn"));
     QCOMPARE(nlohmann::json::parse(info.run_json)["refinements"][0]["from"].get<std::string>(),
              path("rtn-gptq").toStdString());
+    const auto refined_info = cli({"info", path("refined-gptq")});
+    QCOMPARE(nlohmann::json::parse(refined_info.out.trimmed().toStdString())["refinements"][0].get<std::string>(),
+             std::string("rilq"));
   }
 
   void refineRefusesToWriteOverItsInput() {

@@ -299,6 +299,12 @@ class TestExport : public QObject {
     std::ofstream(file, std::ios::trunc) << doc.dump().substr(0, 40);  // cut short
     e = test::error_of<Error>([&] { io::read_provenance(root / "gptq"); });
     QVERIFY2(e.contains(io::kProvenanceFile) && e.contains("invalid JSON"), qPrintable(e));
+
+    // A relative path is recorded as seen from here, so it holds from anywhere.
+    io::Provenance relative;
+    relative.source_model = "models/../models/fp.gguf";
+    io::write_provenance(relative, root / "gptq");
+    QCOMPARE(io::read_provenance(root / "gptq").source_model, fs::current_path() / "models" / "fp.gguf");
   }
 
   // The FP model of a checkpoint: the one named, else the recorded one; what
