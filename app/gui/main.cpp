@@ -200,12 +200,16 @@ int main(int argc, char** argv) {
     selecting.start();
     window.select_layer(cli.value(layer));
     if (cli.isSet(tab)) window.show_inspector_tab(cli.value(tab));
-    // A layer no run has analysed is previewed on a worker thread: done when it arrives.
-    if (window.preview()->busy())
+    // A layer no run has analysed is previewed on a worker thread: done when it
+    // arrives, or when the inspector says why it cannot.
+    if (window.preview()->busy()) {
       QObject::connect(window.preview(), &qs::app::LayerPreviewController::ready, &window, layer_shown,
                        Qt::SingleShotConnection);
-    else
+      QObject::connect(window.preview(), &qs::app::LayerPreviewController::failed, &window, layer_shown,
+                       Qt::SingleShotConnection);
+    } else {
       layer_shown();
+    }
   });
   QObject::connect(window.runs(), &qs::app::RunController::finished, &window, [&] {
     if (cli.isSet(shot)) screenshot();

@@ -202,6 +202,8 @@ class TestMainWindow : public QObject {
       for (const auto& l : quantize_rtn(dec, 3).layers) weight_mse[l.name] = l.weight_mse;
       io::Provenance provenance;
       provenance.source_model = model_dir.toStdString();
+      provenance.run_json = R"({"method": "rtn", "bits": 3, "group": 32, "eval": {"ppl": 12.5, "ppl_fp": 10.25},
+                                "refinements": [{"method": "rilq", "eval": {"ppl": 11.75}}]})";
       io::save_quantscope_checkpoint(dec, provenance, named);
       io::save_quantscope_checkpoint(dec, {}, unnamed);
     }
@@ -210,6 +212,9 @@ class TestMainWindow : public QObject {
     w.show();
     QVERIFY(open_and_wait(w, QString::fromStdString(named)));
     QCOMPARE(w.models()->outline().fp_model, model_dir);
+    // The summary gives the last perplexity measured, the refinement's.
+    QVERIFY(w.models()->outline().facts.contains({"Recorded run", "rtn W3g32, then rilq"}));
+    QVERIFY(w.models()->outline().facts.contains({"Perplexity", "11.7500 (FP 10.2500)"}));
     QSignalSpy ready(w.preview(), &app::LayerPreviewController::ready);
     w.select_layer(layer);
     QVERIFY(ready.wait(20000));
@@ -754,8 +759,8 @@ class TestMainWindow : public QObject {
     QVERIFY(w.save_project(dir_.filePath("from-export.qsproj")));
   }
 
-  // An export QuantScope wrote records its FP model and methods: the Model
-  // dock shows them, and Refine needs no model named.
+  // An export QuantScope wrote records its FP model, methods and run: the
+  // Model dock and the summary show them, and Refine needs no model named.
   void refinesAnExportThatRecordsItsModel() {
     const QString model_dir = write_model_with_tokenizer();
     const auto exported = dir_.filePath("gptq-export-recorded").toStdString();
@@ -768,10 +773,18 @@ class TestMainWindow : public QObject {
       o.provenance.source_model = model_dir.toStdString();
       for (const auto& l : quantize_rtn(dec, 4).layers)
         o.provenance.linears[l.name] = {"rtn", {}, l.weight_mse, l.output_rel_mse, 0.0};
+      o.provenance.run_json =
+          R"({"method": "rtn", "bits": 4, "group": 32, "calibration": {"text": "calib.txt", "nsamples": 4,
+              "seqlen": 16}, "eval": {"text": "wiki.txt", "ppl": 12.5, "ppl_fp": 10.25}})";
       exporter::export_checkpoint(dec, o, exported);
     }
     app::MainWindow w;
     QVERIFY(open_and_wait(w, QString::fromStdString(exported)));
+    const auto& facts = w.models()->outline().facts;
+    QVERIFY(facts.contains({"Recorded run", "rtn W4g32"}));
+    QVERIFY(facts.contains({"Calibration", "4 × 16 tokens of calib.txt"}));
+    QVERIFY(facts.contains({"Perplexity", "12.5000 (FP 10.2500), wiki.txt"}));
+    QVERIFY(facts.contains({"Quantized from", model_dir}));
     for (const auto& block : w.models()->outline().blocks)
       for (const auto& row : block.linears) {
         QVERIFY2(row.method.startsWith("rtn W4"), qPrintable(row.name + ": " + row.method));
