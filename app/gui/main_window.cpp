@@ -758,8 +758,8 @@ void MainWindow::start_compare() {
   const auto settings = method_panel_->settings();
   if (inspected_.isEmpty())
     compare_view_->set_failed(tr("Select a linear in the Model dock first."));
-  else if (!models_->model() || !models_->outline().project_path.isEmpty())
-    compare_view_->set_failed(tr("Open the model itself (not a project) to compare methods on its layers."));
+  else if (!models_->model())
+    compare_view_->set_failed(tr("Open a model, or a project whose model can be read, to compare methods on it."));
   else if (settings.calibration_path.isEmpty())
     compare_view_->set_failed(tr("Choose a calibration text in the Method dock."));
   else if (compare_view_->checked_methods().isEmpty())
@@ -767,7 +767,7 @@ void MainWindow::start_compare() {
   else if (models_->model()->quantized.empty())
     compare_->start(
         {models_->model(), models_->outline().path, inspected_, settings, compare_view_->checked_methods()});
-  // A quantized checkpoint's methods run on the FP model it was quantized from.
+  // On a quantized checkpoint or a project, methods run on the FP model it was quantized from.
   else if (models_->outline().fp_model.isEmpty())
     compare_view_->set_failed(tr("This checkpoint is quantized and records no FP model to compare methods on."));
   else

@@ -448,6 +448,7 @@ class TestMainWindow : public QObject {
     QVERIFY(open_and_wait(w, file));
     const auto& o = w.models()->outline();
     QCOMPARE(o.project_path, file);
+    QCOMPARE(fs::path(o.fp_model.toStdString()), fs::path(p.model.path));  // what Compare and the preview read
     QVERIFY(o.warning.isEmpty());
     QCOMPARE(o.inspections.size(), 13);
     QCOMPARE(o.blocks[0].linears[0].method, QString("gptq W3g32"));
