@@ -52,6 +52,14 @@ IssuesView::IssuesView(QWidget* parent) : QWidget(parent), list_(new QTreeWidget
 }
 
 void IssuesView::add(const Issue& issue) {
+  // The same issue again (a layer clicked twice) moves to the end with its new time.
+  for (int i = 0; i < list_->topLevelItemCount(); ++i) {
+    const auto* old = list_->topLevelItem(i);
+    if (old->text(1) == issue.source && old->text(2) == issue.message && old->data(0, kLayerRole) == issue.layer) {
+      delete list_->takeTopLevelItem(i);
+      break;
+    }
+  }
   auto* item = new QTreeWidgetItem(list_, {issue.when.toString("HH:mm:ss"), issue.source, issue.message, issue.layer});
   item->setIcon(0, style()->standardIcon(issue.severity == Issue::Severity::Error ? QStyle::SP_MessageBoxCritical
                                                                                   : QStyle::SP_MessageBoxWarning));

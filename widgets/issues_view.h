@@ -24,6 +24,7 @@ class IssuesView : public QWidget {
   Q_OBJECT
  public:
   explicit IssuesView(QWidget* parent = nullptr);
+  // An issue already listed (same source, message and layer) moves to the end with the new time.
   void add(const Issue& issue);
   void clear();
   int count() const;

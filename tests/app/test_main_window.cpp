@@ -153,8 +153,12 @@ class TestMainWindow : public QObject {
     QCOMPARE(w.issues()->count(), 2);
     QCOMPARE(w.issues()->layer(0), QString("model.layers.1.mlp.down_proj"));
     QCOMPARE(w.issues()->layer(1), QString());
+    // The same issue again does not pile up: it moves to the end.
+    w.report_issue("Run", "lwc: the loss is not finite in model.layers.1.mlp.down_proj at epoch 2, step 3");
+    QCOMPARE(w.issues()->count(), 2);
+    QCOMPARE(w.issues()->layer(1), QString("model.layers.1.mlp.down_proj"));
     QSignalSpy ready(w.preview(), &app::LayerPreviewController::ready);
-    Q_EMIT w.issues()->go_to_layer(w.issues()->layer(0));
+    Q_EMIT w.issues()->go_to_layer(w.issues()->layer(1));
     QVERIFY(ready.wait(20000));
     QCOMPARE(ready.at(0).at(0).toString(), QString("model.layers.1.mlp.down_proj"));
     QCOMPARE(w.tree()->selected_linears(), QStringList{"model.layers.1.mlp.down_proj"});
