@@ -154,6 +154,8 @@ int run_refine(const std::vector<std::string>& argv) {
   if (!out_dir.empty()) {
     io::Provenance provenance = source.provenance;
     provenance.source_model = fp_path;
+    // A model named with --fp is recorded as it is now.
+    if (args.has("fp")) provenance.source_fingerprint.clear();
     provenance.run_json = record.dump();
     io::save_quantscope_checkpoint(quantized, provenance, out_dir);
     io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},

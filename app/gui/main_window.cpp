@@ -55,11 +55,6 @@
 namespace qs::app {
 namespace {
 constexpr int kMaxRecent = 8;
-
-// The FP model a checkpoint records; empty when it records none.
-QString recorded_fp_model(const QString& checkpoint) {
-  return QString::fromStdString(io::read_provenance(checkpoint.toStdString()).source_model.string());
-}
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent)
@@ -246,7 +241,7 @@ MainWindow::MainWindow(QWidget* parent)
     if (!o.warning.isEmpty()) {
       report_issue(tr("Open"), o.warning, false);
       auto* box =
-          new QMessageBox(QMessageBox::Warning, tr("Project opened with a warning"), o.warning, QMessageBox::Ok, this);
+          new QMessageBox(QMessageBox::Warning, tr("Opened with a warning"), o.warning, QMessageBox::Ok, this);
       box->setAttribute(Qt::WA_DeleteOnClose);
       box->open();
     }
@@ -471,18 +466,20 @@ void MainWindow::start_refine(const QString& fp_model) {
     return;
   }
   // A checkpoint's targets come from the model it was quantized from: the one
-  // it records, else the user names it.
+  // it records, else (none, moved or changed) the user names it.
   QString fp_path = fp_model;
   if (!source.isEmpty() && !source.endsWith(QStringLiteral(".qsproj")) && fp_path.isEmpty()) {
-    QString recorded;
+    QString problem;
     try {
-      recorded = recorded_fp_model(source);
+      const std::string path = source.toStdString();
+      problem = QString::fromStdString(io::recorded_fp_model_problem(path, io::read_provenance(path)));
     } catch (const Error& e) {
       report_issue(tr("Refine"), QString::fromUtf8(e.what()));
       return;
     }
-    if (recorded.isEmpty() || !QFileInfo::exists(recorded)) {
-      fp_path = ask_fp_model(source, recorded);
+    if (!problem.isEmpty()) {
+      statusBar()->showMessage(problem);
+      fp_path = ask_fp_model(source);
       if (fp_path.isEmpty()) return;
     }
   }
@@ -490,11 +487,8 @@ void MainWindow::start_refine(const QString& fp_model) {
   runs_->start_refine(last, source, fp_path, model, settings);
 }
 
-QString MainWindow::ask_fp_model(const QString& checkpoint, const QString& recorded) {
-  const QString name = QFileInfo(checkpoint).fileName();
-  const QString title = recorded.isEmpty() ? tr("FP model %1 was quantized from").arg(name)
-                                           : tr("%1 was quantized from %2, which is not there: choose the FP model")
-                                                 .arg(name, QDir::toNativeSeparators(recorded));
+QString MainWindow::ask_fp_model(const QString& checkpoint) {
+  const QString title = tr("Choose the FP model %1 was quantized from").arg(QFileInfo(checkpoint).fileName());
   QString path = QFileDialog::getOpenFileName(this, title, QFileInfo(checkpoint).absolutePath(),
                                               tr("Models (*.gguf *.safetensors config.json)"));
   // A Hugging Face model is its directory; its config.json is how a file dialog picks it.
@@ -682,10 +676,12 @@ void MainWindow::inspect(const QString& name) {
     const bool stored = model->quantized.count(name.toStdString()) != 0;
     const auto spec = spec_of(layer_config_->overrides().value(name, method_panel_->layer_setting()));
     if (stored && models_->outline().fp_model.isEmpty()) {
-      inspector_->show_message(tr("%1 is stored quantized. Its analyses compare it with the FP model it was "
-                                  "quantized from, which this checkpoint does not record.")
-                                   .arg(name),
-                               name);
+      const QString why = models_->outline().warning.isEmpty() ? tr("this checkpoint does not record it")
+                                                                 : models_->outline().warning;
+      inspector_->show_message(
+          tr("%1 is stored quantized. Its analyses compare it with the FP model it was quantized from, but %2.")
+              .arg(name, why),
+          name);
     } else {
       inspector_->show_message(stored
                                    ? tr("Analysing %1 as stored, against its FP model…").arg(name)
@@ -769,7 +765,9 @@ void MainWindow::start_compare() {
         {models_->model(), models_->outline().path, inspected_, settings, compare_view_->checked_methods()});
   // On a quantized checkpoint or a project, methods run on the FP model it was quantized from.
   else if (models_->outline().fp_model.isEmpty())
-    compare_view_->set_failed(tr("This checkpoint is quantized and records no FP model to compare methods on."));
+    compare_view_->set_failed(models_->outline().warning.isEmpty()
+                                  ? tr("This checkpoint is quantized and records no FP model to compare methods on.")
+                                  : models_->outline().warning);
   else
     compare_->start({nullptr, models_->outline().fp_model, inspected_, settings, compare_view_->checked_methods()});
 }

@@ -119,9 +119,8 @@ class MainWindow : public QMainWindow {
   // The opened project or quantized checkpoint a refinement can start from;
   // empty when there is none.
   QString refinable_source() const;
-  // Asks for the FP model `checkpoint` was quantized from (`recorded`: where
-  // it records it, if anywhere); empty when the user cancels.
-  QString ask_fp_model(const QString& checkpoint, const QString& recorded);
+  // Asks for the FP model `checkpoint` was quantized from; empty when the user cancels.
+  QString ask_fp_model(const QString& checkpoint);
 
   ModelController* models_;
   RunController* runs_;

@@ -119,8 +119,14 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
 
 void apply_provenance(const io::Provenance& provenance, const model::ModelWeights& weights,
                       widgets::ModelOutline& outline) {
-  outline.fp_model = QString::fromStdString(provenance.source_model.string());
-  if (!outline.fp_model.isEmpty()) outline.facts.append({QObject::tr("Quantized from"), outline.fp_model});
+  const QString recorded = QString::fromStdString(provenance.source_model.string());
+  if (!recorded.isEmpty()) outline.facts.append({QObject::tr("Quantized from"), recorded});
+  // A recorded model that moved or changed is no reference to compare with.
+  const auto problem = io::recorded_fp_model_problem(weights.source.string(), provenance);
+  if (problem.empty())
+    outline.fp_model = recorded;
+  else if (!recorded.isEmpty())
+    outline.warning = QString::fromStdString(problem);
   add_run_facts(nlohmann::json::parse(provenance.run_json, nullptr, false), outline);
   for (auto& block : outline.blocks)
     for (auto& row : block.linears) {

@@ -10,7 +10,8 @@ namespace qs::app {
 widgets::ModelOutline build_outline(const model::ModelWeights& weights);
 
 // Adds what a quantized checkpoint records to its outline: each quantized
-// linear's method and measured error, and the FP model it came from.
+// linear's method and measured error, the recorded run, and the FP model it
+// came from (as `fp_model` when it is there unchanged, else as a warning).
 void apply_provenance(const io::Provenance& provenance, const model::ModelWeights& weights,
                       widgets::ModelOutline& outline);
 

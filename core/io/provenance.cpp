@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/io/checkpoint_files.h"
+#include "core/io/file_fingerprint.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/quant/param_json.h"
 
@@ -50,7 +51,41 @@ std::optional<LinearProvenance> linear_provenance(const ojson& entry, const std:
   return p;
 }
 
+struct Problem {
+  std::string path;    // what the message is about
+  std::string detail;  // what is wrong with it
+};
+
+std::optional<Problem> problem_of(const std::string& label, const Provenance& recorded) {
+  if (recorded.source_model.empty()) return Problem{label, "it does not record the FP model it was quantized from"};
+  const std::string path = recorded.source_model.string();
+  std::error_code ec;
+  if (!fs::exists(recorded.source_model, ec))
+    return Problem{path, "the FP model " + label + " was quantized from is not there"};
+  if (recorded.source_fingerprint.empty()) return std::nullopt;
+  std::string now;
+  try {
+    now = file_fingerprint(recorded.source_model);
+  } catch (const IoError& e) {
+    return Problem{path, std::string("cannot be read: ") + e.what()};
+  }
+  if (now == recorded.source_fingerprint) return std::nullopt;
+  return Problem{path, "the FP model " + label + " was quantized from changed since (fingerprint " +
+                           recorded.source_fingerprint + ", now " + now + ")"};
+}
+
 }  // namespace
+
+std::string fingerprint_to_record(const Provenance& p) {
+  std::error_code ec;
+  if (!p.source_fingerprint.empty() || p.source_model.empty() || !fs::exists(p.source_model, ec))
+    return p.source_fingerprint;
+  try {
+    return file_fingerprint(p.source_model);
+  } catch (const IoError&) {
+    return {};  // an unreadable FP model is reported when it is used, not when a checkpoint is written
+  }
+}
 
 std::string recorded_path(const fs::path& p) {
   return p.empty() ? std::string() : fs::absolute(p).lexically_normal().string();
@@ -67,6 +102,10 @@ Provenance provenance_fields(const ojson& doc, const std::string& file) {
   if (doc.contains("source_model")) {
     if (!doc["source_model"].is_string()) throw FormatError(file, "source_model", "not a string");
     p.source_model = doc["source_model"].get<std::string>();
+  }
+  if (doc.contains("source_fingerprint")) {
+    if (!doc["source_fingerprint"].is_string()) throw FormatError(file, "source_fingerprint", "not a string");
+    p.source_fingerprint = doc["source_fingerprint"].get<std::string>();
   }
   if (doc.contains("run")) {
     if (!doc["run"].is_object()) throw FormatError(file, "run", "not an object");
@@ -86,6 +125,7 @@ void write_provenance(const Provenance& p, const fs::path& dir) {
   const ojson doc = {{"format", kProvenanceFormat},
                      {"format_version", kProvenanceFormatVersion},
                      {"source_model", recorded_path(p.source_model)},
+                     {"source_fingerprint", fingerprint_to_record(p)},
                      {"linears", linears},
                      {"run", run_object(p.run_json)}};
   write_file_atomically(dir / kProvenanceFile, doc.dump(2) + "\n");
@@ -101,6 +141,11 @@ Provenance read_provenance(const fs::path& path) {
   return provenance_fields(read_versioned_json(file, kProvenanceFormat, kProvenanceFormatVersion), file.string());
 }
 
+std::string recorded_fp_model_problem(const std::string& label, const Provenance& recorded) {
+  const auto p = problem_of(label, recorded);
+  return p ? p->path + ": " + p->detail : std::string();
+}
+
 fs::path fp_model_of(const std::string& label, const Provenance& recorded, const fs::path& named,
                      const std::string& hint) {
   std::error_code ec;
@@ -108,11 +153,7 @@ fs::path fp_model_of(const std::string& label, const Provenance& recorded, const
     if (!fs::exists(named, ec)) throw IoError(named.string(), "the FP model named for " + label + " is not there");
     return named;
   }
-  if (recorded.source_model.empty())
-    throw IoError(label, "it does not record the FP model it was quantized from; " + hint);
-  if (!fs::exists(recorded.source_model, ec))
-    throw IoError(recorded.source_model.string(),
-                  "the FP model " + label + " was quantized from is not there; " + hint);
+  if (const auto p = problem_of(label, recorded)) throw IoError(p->path, p->detail + "; " + hint);
   return recorded.source_model;
 }
 

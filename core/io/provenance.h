@@ -29,6 +29,7 @@ struct LinearProvenance {
 
 struct Provenance {
   std::filesystem::path source_model;               // the FP model; empty: not recorded
+  std::string source_fingerprint;                   // io::file_fingerprint of it when recorded
   std::map<std::string, LinearProvenance> linears;  // by module name
   std::string run_json = "{}";                      // a JSON object stored as is under "run"
 };
@@ -37,9 +38,14 @@ struct Provenance {
 // from another working directory still finds it; empty stays empty.
 std::string recorded_path(const std::filesystem::path& p);
 
-// Both files share their fields: "source_model", "run", and per linear under
-// "linears.<name>" its "method", "params" and "metrics" (quantscope.json adds
-// the tensors' layout there).
+// The fingerprint to record: the one `p` carries (a checkpoint written again
+// keeps the fingerprint of the model it was quantized from), else that of the
+// FP model as it is now; empty when there is none or it cannot be read.
+std::string fingerprint_to_record(const Provenance& p);
+
+// Both files share their fields: "source_model", "source_fingerprint", "run",
+// and per linear under "linears.<name>" its "method", "params" and "metrics"
+// (quantscope.json adds the tensors' layout there).
 void write_linear_provenance(const LinearProvenance& p, nlohmann::ordered_json& entry);
 // Throws qs::FormatError naming `file` and the field. A linear without a method is left out.
 Provenance provenance_fields(const nlohmann::ordered_json& doc, const std::string& file);
@@ -54,9 +60,15 @@ void write_provenance(const Provenance& p, const std::filesystem::path& dir);
 // Throws qs::FormatError naming the file and field of a damaged record.
 Provenance read_provenance(const std::filesystem::path& path);
 
+// Why the FP model `label` records cannot be used: it records none, it is not
+// there, or it changed since (its fingerprint no longer matches). Empty when
+// it can.
+std::string recorded_fp_model_problem(const std::string& label, const Provenance& recorded);
+
 // The FP model `label` was quantized from: `named` when given, else the
-// recorded one. Throws qs::IoError naming the path when neither is there,
-// ending with `hint` (how the user names the model).
+// recorded one. Throws qs::IoError naming the path when the named one is not
+// there or the recorded one cannot be used, ending with `hint` (how the user
+// names the model).
 std::filesystem::path fp_model_of(const std::string& label, const Provenance& recorded,
                                   const std::filesystem::path& named, const std::string& hint);
 

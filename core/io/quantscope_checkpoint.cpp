@@ -103,6 +103,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
   ojson meta = {{"format", "quantscope"},
                 {"format_version", kQuantscopeFormatVersion},
                 {"source_model", recorded_path(provenance.source_model)},
+                {"source_fingerprint", fingerprint_to_record(provenance)},
                 {"dtype", dtype_label(decoder.dtype())},
                 {"linears", linears}};
   try {

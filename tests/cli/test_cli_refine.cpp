@@ -145,6 +145,23 @@ class TestCliRefine : public QObject {
     QVERIFY2(r.err.contains(moved) && r.err.contains("--fp MODEL"), qPrintable(r.err));
   }
 
+  // An FP model replaced since quantizing would give wrong targets: refused,
+  // unless the user names it.
+  void refineRefusesAChangedFpModel() {
+    const QString changing = write_model("changing");
+    QCOMPARE(quantize(changing, path("rtn-changing")).code, 0);
+    auto c = test::tiny_config();
+    c.vocab_size = 260;
+    test::write_hf_checkpoint(test::make_tiny_llama(c, 9), changing.toStdString());
+    const auto r = refine({path("rtn-changing"), "--then", kFastRilq, "--out", path("refined-changing")});
+    QVERIFY(r.code != 0);
+    QVERIFY2(r.err.contains("changed since") && r.err.contains("--fp MODEL"), qPrintable(r.err));
+    QVERIFY(!QDir(path("refined-changing")).exists("quantscope.json"));
+    const auto named = refine({path("rtn-changing"), "--fp", changing, "--then", kFastRilq, "--out",
+                               path("refined-changing")});
+    QVERIFY2(named.code == 0, qPrintable(named.err));
+  }
+
   void refineNamesAnUnknownRefinement() {
     const auto r = refine({path("rtn"), "--then", R"({"method": "nosuch"})", "--out", path("unknown")});
     QVERIFY(r.code != 0);

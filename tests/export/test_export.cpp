@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/export/packed_export.h"
+#include "core/io/file_fingerprint.h"
 #include "core/io/provenance.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
@@ -323,6 +324,25 @@ class TestExport : public QObject {
     QCOMPARE(io::fp_model_of("ckpt", recorded, here, "hint"), here);
     e = test::error_of<IoError>([&] { io::fp_model_of("ckpt", {}, gone, "hint"); });
     QVERIFY2(e.contains(QString::fromStdString(gone.string())) && e.contains("not there"), qPrintable(e));
+
+    // The recorded model was replaced after quantizing: its fingerprint says so.
+    const fs::path model = here / "fp.safetensors";
+    std::ofstream(model, std::ios::binary) << "the weights quantized from";
+    recorded.source_model = model;
+    io::write_provenance(recorded, here);
+    recorded = io::read_provenance(here);
+    QCOMPARE(recorded.source_fingerprint, io::file_fingerprint(model));
+    QCOMPARE(io::fp_model_of("ckpt", recorded, {}, "hint"), model);
+    QVERIFY(io::recorded_fp_model_problem("ckpt", recorded).empty());
+    std::ofstream(model, std::ios::binary | std::ios::trunc) << "other weights since";
+    e = test::error_of<IoError>([&] { io::fp_model_of("ckpt", recorded, {}, "name it with --fp MODEL"); });
+    QVERIFY2(e.contains("changed since") && e.contains(QString::fromStdString(recorded.source_fingerprint)) &&
+                 e.contains("--fp MODEL"),
+             qPrintable(e));
+    QCOMPARE(io::fp_model_of("ckpt", recorded, model, "hint"), model);  // named, it is the user's call
+    // Written again (an export of the checkpoint), the fingerprint of the model quantized from stays.
+    io::write_provenance(recorded, here);
+    QCOMPARE(io::read_provenance(here).source_fingerprint, recorded.source_fingerprint);
   }
 
   void badCheckpointsNameTheFileAndField() {
