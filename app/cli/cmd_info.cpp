@@ -42,8 +42,11 @@ int run_info(const std::vector<std::string>& argv) {
   const auto provenance = io::read_provenance(w.source);
   std::map<std::string, int64_t> methods;
   for (const auto& [name, l] : provenance.linears) ++methods[l.method];
+  const std::string fp_problem =
+      provenance.source_model.empty() ? std::string() : io::recorded_fp_model_problem(w.source.string(), provenance);
   if (!provenance.source_model.empty())
-    std::fprintf(stderr, "quantized from %s\n", provenance.source_model.string().c_str());
+    std::fprintf(stderr, "quantized from %s%s\n", provenance.source_model.string().c_str(),
+                 fp_problem.empty() ? "" : (" (" + fp_problem + ")").c_str());
   std::vector<std::string> refinements;
   if (const auto run = nlohmann::json::parse(provenance.run_json, nullptr, false);
       run.is_object() && run.contains("refinements") && run["refinements"].is_array())
@@ -70,6 +73,7 @@ int run_info(const std::vector<std::string>& argv) {
                       {"parameters", params},
                       {"dtypes", dtype_counts}};
   if (!provenance.source_model.empty()) j["quantized_from"] = provenance.source_model.string();
+  if (!fp_problem.empty()) j["quantized_from_problem"] = fp_problem;
   if (!methods.empty()) j["methods"] = methods;
   if (!refinements.empty()) j["refinements"] = refinements;
   std::printf("%s\n", j.dump().c_str());

@@ -27,6 +27,7 @@ io::Provenance provenance_of(const Project& project, const std::string& project_
                    {"ppl", project.results.ppl_quantized}};
   io::Provenance p;
   p.source_model = project.model.path;
+  p.source_fingerprint = project.model.fingerprint;
   p.run_json = run.dump();
   for (const auto& l : project.layers)
     if (l.record && l.method != pipeline::kKeepFp)

@@ -153,6 +153,10 @@ class TestCliRefine : public QObject {
     auto c = test::tiny_config();
     c.vocab_size = 260;
     test::write_hf_checkpoint(test::make_tiny_llama(c, 9), changing.toStdString());
+    const auto info = cli({"info", path("rtn-changing")});
+    const auto shown = nlohmann::json::parse(info.out.trimmed().toStdString());
+    QVERIFY2(shown["quantized_from_problem"].get<std::string>().find("changed since") != std::string::npos,
+             qPrintable(info.out));
     const auto r = refine({path("rtn-changing"), "--then", kFastRilq, "--out", path("refined-changing")});
     QVERIFY(r.code != 0);
     QVERIFY2(r.err.contains("changed since") && r.err.contains("--fp MODEL"), qPrintable(r.err));
