@@ -36,6 +36,14 @@ Run quantize(const std::string& method) {
   return r;
 }
 
+// The run's model as a QuantScope checkpoint holds it, read back from disk.
+model::ModelWeights saved_and_read(const Run& run) {
+  QTemporaryDir tmp;
+  const fs::path dir = fs::path(tmp.path().toStdString()) / "ckpt";
+  io::save_quantscope_checkpoint(*run.dec, {}, dir);
+  return io::load_quantscope_checkpoint(dir);
+}
+
 }  // namespace
 
 // A stored linear is compared with the weight its method quantized, which the
@@ -46,11 +54,8 @@ class TestStoredLinear : public QObject {
 
  private Q_SLOTS:
   void withoutSmoothingTheFrameIsTheFpWeight() {
-    QTemporaryDir tmp;
-    const fs::path dir = fs::path(tmp.path().toStdString()) / "rtn";
-    auto run = quantize("rtn");
-    io::save_quantscope_checkpoint(*run.dec, {}, dir);
-    const auto ckpt = io::load_quantscope_checkpoint(dir);
+    const auto run = quantize("rtn");
+    const auto ckpt = saved_and_read(run);
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(ckpt, run.fp, l.name);
       QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
@@ -61,11 +66,8 @@ class TestStoredLinear : public QObject {
   // A QuantScope checkpoint records every scale: each linear's frame gives
   // back the weight MSE the run measured.
   void awqCheckpointsRecordEveryScale() {
-    QTemporaryDir tmp;
-    const fs::path dir = fs::path(tmp.path().toStdString()) / "awq";
-    auto run = quantize("awq");
-    io::save_quantscope_checkpoint(*run.dec, {}, dir);
-    const auto ckpt = io::load_quantscope_checkpoint(dir);
+    const auto run = quantize("awq");
+    const auto ckpt = saved_and_read(run);
     int scaled = 0;
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(ckpt, run.fp, l.name);
@@ -108,11 +110,8 @@ class TestStoredLinear : public QObject {
   }
 
   void anotherShapeIsNotCompared() {
-    auto run = quantize("rtn");
-    QTemporaryDir tmp;
-    const fs::path dir = fs::path(tmp.path().toStdString()) / "rtn";
-    io::save_quantscope_checkpoint(*run.dec, {}, dir);
-    const auto ckpt = io::load_quantscope_checkpoint(dir);
+    const auto run = quantize("rtn");
+    const auto ckpt = saved_and_read(run);
     auto other = run.fp;
     const std::string name = "model.layers.0.mlp.up_proj";
     other.tensors[name + ".weight"] = other.at(name + ".weight").narrow(0, 0, 8).contiguous();
