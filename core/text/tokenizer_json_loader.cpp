@@ -219,8 +219,10 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
   const json& m = d.at(doc, "model", "model");
   if (const std::string type = m.value("type", "BPE"); type != "BPE")
     d.unsupported("model.type", "tokenizer model '" + type + "' is not supported (only BPE)");
-  if (!m.value("continuing_subword_prefix", json()).is_null() || !m.value("end_of_word_suffix", json()).is_null())
-    d.unsupported("model", "continuing_subword_prefix / end_of_word_suffix are not supported");
+  // tokenizers writes "" for "none" in files converted by transformers (e.g. from a GGUF).
+  for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"})
+    if (const json v = m.value(affix, json()); !v.is_null() && v != "")
+      d.unsupported(std::string("model.") + affix, std::string(affix) + " is not supported");
   if (const json drop = m.value("dropout", json()); !drop.is_null() && drop.get<double>() != 0.0)
     d.unsupported("model.dropout", "BPE dropout is not supported");
 

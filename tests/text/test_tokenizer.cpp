@@ -782,6 +782,16 @@ class TestTokenizer : public QObject {
     QCOMPARE(t->eos_id(), 2);
   }
 
+  // transformers writes "" where tokenizers means none (a GGUF's tokenizer saved by it).
+  void emptyAffixesMeanNone() {
+    std::string text = byte_level_json("smollm");
+    for (const std::string key : {"continuing_subword_prefix", "end_of_word_suffix"})
+      text.replace(text.find("\"" + key + "\":null"), key.size() + 7, "\"" + key + "\":\"\"");
+    const auto tok = load("smollm_empty_affixes", text);
+    for (const auto& c : kByteLevelCases)
+      if (std::string(c.variant) == "smollm") QCOMPARE(ids_text(tok->encode(c.text)), ids_text(c.ids));
+  }
+
   void rejectsBadTextAndIds() {
     const auto& tok = *tokenizers_.at("gpt2");
     QVERIFY_THROWS_EXCEPTION(qs::ArgumentError, tok.encode("ok \xC3("));
@@ -807,6 +817,9 @@ class TestTokenizer : public QObject {
     QTest::newRow("no model") << QByteArray(R"({"added_tokens": []})") << "model";
     QTest::newRow("unknown split regex") << QByteArray::fromStdString(bad_regex)
                                          << "pre_tokenizer.pretokenizers[0].pattern";
+    std::string suffix = good;
+    suffix.replace(suffix.find("\"end_of_word_suffix\":null"), 25, "\"end_of_word_suffix\":\"</w>\"");
+    QTest::newRow("word suffix") << QByteArray::fromStdString(suffix) << "model.end_of_word_suffix";
     QTest::newRow("vocab id not a number") << QByteArray(R"({"model": {"vocab": {"a": "0"}, "merges": []}})")
                                            << "model.vocab.a";
   }
