@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# OmniQuant's official code (OpenGVLab/OmniQuant, LWC) beside QuantScope's LWC
+# on the same FP32 weights, the same calibration rows and the same evaluation,
+# on a machine without a GPU.
+#
+#   tests/bench/peer_omniquant.sh OMNIQUANT_SRC FPDIR CKPT RUNDIR BITS GROUP [EPOCHS]
+#
+# OMNIQUANT_SRC: a checkout of OpenGVLab/OmniQuant (not fetched here). FPDIR:
+# the FP32 HF checkpoint of the model (`peer_llmcompressor.py fp-checkpoint`,
+# whose config.json also carries the transformers-4 keys). CKPT: a QuantScope
+# checkpoint of the same model quantized with the calibration to reuse; its
+# calibration_ids.safetensors become OmniQuant's cached calibration set and its
+# tokenizer files go into OmniQuant's output, so `quantscope-cli eval` reads the
+# same tokens for both. EPOCHS defaults to 20 (the official W3/W4 scripts).
+#
+# The official code targets CUDA and fp16 with transformers 4.3x. To run it on
+# CPU in float32 this copies it to RUNDIR/src and changes seven lines, each
+# checked to apply (the list is printed and kept in RUNDIR/cpu.patch):
+#  - the model loads in float32 instead of float16, and `--deactive_amp` keeps
+#    training in float32 without autocast;
+#  - the calibration length comes from OMNI_SEQLEN (main.py fixes 2048);
+#  - the layer is not cast to fp16 after training;
+#  - QuantLinear stores the weight as a plain tensor (on CUDA the fp16→fp32
+#    cast does this; in float32 it stays a Parameter and training fails);
+#  - the quantizer's assert that a ragged last group (e.g. 576 columns at group
+#    128) is quantized symmetrically is dropped: it pads the group with zeros,
+#    which leaves an asymmetric min/max unchanged whenever the group has values
+#    of both signs (the script reports the rows where that fails);
+#  - weights sliced by that padding are made contiguous before saving.
+# The transformers 4.36 it needs lives in its own venv, which reads torch from
+# the project venv (QS_VENV) so no second torch is installed.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+src="$1"; fpdir="$2"; ckpt="$3"; rundir="$4"; bits="$5"; group="$6"; epochs="${7:-20}"
+cli="${QS_CLI:-$here/../../build/app/quantscope-cli}"
+qs_venv="${QS_VENV:-$HOME/.cache/quantscope/venv}"
+omni_venv="${QS_OMNI_VENV:-$HOME/.cache/quantscope/omniquant-venv}"
+mkdir -p "$rundir"
+rundir="$(cd "$rundir" && pwd)"
+
+if ! "$omni_venv/bin/python" -c "import transformers, datasets, torch; assert transformers.__version__ == '4.36.2'" 2>/dev/null; then
+  python3 -m venv "$omni_venv"
+  site="$("$omni_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  "$qs_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/quantscope-torch.pth"
+  "$omni_venv/bin/pip" install -q transformers==4.36.2 tokenizers==0.15.2 huggingface_hub==0.24.7 \
+    datasets==2.16.1 "fsspec<=2023.10.0" sacrebleu==1.5.0 einops jsonlines numexpr omegaconf pycountry \
+    pytablewriter rouge-score scikit-learn sqlitedict tqdm-multiprocess zstandard texttable toml attributedict protobuf
+  "$omni_venv/bin/pip" install -q --no-deps accelerate==0.25.0
+fi
+
+rm -rf "$rundir/src" && cp -r "$src" "$rundir/src"
+edit() {  # edit FILE OLD NEW: replace the one line OLD, or fail
+  local f="$rundir/src/$1"
+  [ "$(grep -cxF -- "$2" "$f")" = 1 ] || { echo "peer_omniquant: $1: expected line not found: $2" >&2; exit 1; }
+  OLD="$2" NEW="$3" python3 - "$f" <<'PY'
+import os, sys
+p = sys.argv[1]
+lines = open(p).read().split("\n")
+lines = [os.environ["NEW"] if l == os.environ["OLD"] else l for l in lines]
+open(p, "w").write("\n".join(lines))
+PY
+}
+edit models/LMClass.py \
+  "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float16)" \
+  "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float32)"
+edit main.py "    lm.seqlen = 2048" "    lm.seqlen = int(os.environ['OMNI_SEQLEN'])"
+edit main.py "        lm.model.save_pretrained(args.save_dir)  " \
+  "        [m._buffers.update({k: b.contiguous() for k, b in m._buffers.items() if b is not None}) for m in lm.model.modules()]; lm.model.save_pretrained(args.save_dir)"
+edit quantize/omniquant.py "        qlayer.half() " "        pass"
+edit quantize/omniquant.py \
+  '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean} max memory_allocated {torch.cuda.max_memory_allocated(lm._device) / 1024**2} ")' \
+  '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean}")'
+edit quantize/int_linear.py "        self.register_buffer('weight',org_module.weight)" \
+  "        self.register_buffer('weight',org_module.weight.data)"
+edit quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
+  "                    pass"
+(cd "$rundir" && diff -ru "$src" src >cpu.patch || true)
+
+# OmniQuant reads a cached calibration set before sampling its own.
+nsamples="$("$qs_venv/bin/python" - "$ckpt/calibration_ids.safetensors" "$rundir/cache" <<'PY'
+import os, sys, torch
+from safetensors.torch import load_file
+ids = load_file(sys.argv[1])["input_ids"].to(torch.int64)
+os.makedirs(sys.argv[2], exist_ok=True)
+rows = []
+for row in ids:
+    tar = row.unsqueeze(0).clone()
+    tar[:, :-1] = -100
+    rows.append((row.unsqueeze(0).clone(), tar))
+torch.save(rows, f"{sys.argv[2]}/dataloader_llama_wikitext2_{ids.shape[0]}.cache")
+print(ids.shape[0], ids.shape[1])
+PY
+)"
+read -r n seqlen <<<"$nsamples"
+
+"$qs_venv/bin/python" - "$fpdir/model.safetensors" "$group" <<'PY' >&2
+import sys
+from safetensors.torch import load_file
+g = int(sys.argv[2])
+one_sign = rows = 0
+for name, w in load_file(sys.argv[1]).items():
+    if w.dim() == 2 and "embed" not in name and w.shape[1] % g:
+        last = w[:, w.shape[1] // g * g:]
+        rows += w.shape[0]
+        one_sign += int(((last.amin(1) > 0) | (last.amax(1) < 0)).sum())
+print(f"peer_omniquant: {rows} rows with a ragged last group, {one_sign} of one sign (zero padding moves their range)")
+PY
+
+name="omniquant-lwc-w${bits}g${group}"
+model="$rundir/llama-fp"  # OmniQuant picks the architecture from the directory name
+ln -sfn "$(cd "$fpdir" && pwd)" "$model"
+(cd "$rundir/src" && OMNI_SEQLEN="$seqlen" /usr/bin/time -v "$omni_venv/bin/python" main.py --model "$model" \
+  --epochs "$epochs" --output_dir "$rundir/$name.log.d" --cache_dir "$rundir/cache" --nsamples "$n" \
+  --wbits "$bits" --abits 16 --group_size "$group" --lwc --deactive_amp --save_dir "$rundir/$name") \
+  >"$rundir/$name.quantize.log" 2>&1
+cp "$ckpt"/tokenizer.json "$ckpt"/tokenizer_config.json "$rundir/$name/"
+"$cli" eval "$rundir/$name" --text "${QS_EVAL_TEXT:?set QS_EVAL_TEXT to the evaluation text}" --protocol hf \
+  --ctx "${QS_EVAL_CTX:-2048}" --limit-chunks "${QS_EVAL_LIMIT:-0}" >"$rundir/$name.eval.json" 2>"$rundir/$name.eval.log"
+tail -1 "$rundir/$name.eval.json"
