@@ -10,6 +10,7 @@
 #include "core/analysis/layer_analysis.h"
 #include "core/analysis/stored_linear.h"
 #include "core/error.h"
+#include "core/io/provenance.h"
 #include "core/model/model_loader.h"
 #include "core/project/project.h"
 #include "core/quant/quantized_linear.h"
@@ -18,9 +19,10 @@ namespace qs::app {
 namespace {
 
 widgets::LayerInspection stored_inspection(const model::ModelWeights& weights, const model::ModelWeights* fp,
-                                           const std::string& name) {
+                                           const std::string& name,
+                                           const std::map<std::string, torch::Tensor>& recorded) {
   if (!fp) throw Error(name + " is stored quantized, and the checkpoint records no FP model to compare it with");
-  const auto frame = analysis::fp_weight_in_stored_frame(weights, *fp, name);
+  const auto frame = analysis::fp_weight_in_stored_frame(weights, *fp, name, recorded);
   if (!frame.fp_weight.defined()) throw Error(name + " cannot be compared with its FP model: " + frame.why_not);
   const auto& w = frame.fp_weight;
   project::LayerEntry e;
@@ -49,8 +51,9 @@ widgets::LayerInspection stored_inspection(const model::ModelWeights& weights, c
 }  // namespace
 
 widgets::LayerInspection preview_inspection(const model::ModelWeights& weights, const std::string& name,
-                                            const quant::QuantSpec& spec, const model::ModelWeights* fp) {
-  if (weights.quantized.count(name)) return stored_inspection(weights, fp, name);
+                                            const quant::QuantSpec& spec, const model::ModelWeights* fp,
+                                            const std::map<std::string, torch::Tensor>& recorded) {
+  if (weights.quantized.count(name)) return stored_inspection(weights, fp, name, recorded);
   if (!weights.has(name + ".weight"))
     throw FormatError(weights.source.string(), "tensor '" + name + ".weight'", "the model has no such linear");
   const auto w = weights.at(name + ".weight").to(torch::kFloat32);
@@ -112,12 +115,17 @@ void LayerPreviewController::start(Request r) {
     lower_current_thread_priority();
     try {
       std::shared_ptr<const model::ModelWeights> fp;
+      std::map<std::string, torch::Tensor> scales;
       if (r.fp && r.weights->quantized.count(r.name.toStdString())) {
         const std::lock_guard lock(r.fp->loading);
-        if (!r.fp->weights) r.fp->weights = std::make_shared<const model::ModelWeights>(model::load_model(r.fp->path));
+        if (!r.fp->weights) {
+          r.fp->input_scales = io::read_provenance(r.weights->source).input_scales;
+          r.fp->weights = std::make_shared<const model::ModelWeights>(model::load_model(r.fp->path));
+        }
         fp = r.fp->weights;
+        scales = r.fp->input_scales;
       }
-      auto li = preview_inspection(*r.weights, r.name.toStdString(), r.spec, fp.get());
+      auto li = preview_inspection(*r.weights, r.name.toStdString(), r.spec, fp.get(), scales);
       QMetaObject::invokeMethod(
           this,
           [this, r, li, generation] {

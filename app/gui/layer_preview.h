@@ -5,13 +5,15 @@
 // freshly opened checkpoint and see spectra, error map, channel maxima and
 // the histogram before running anything. A linear a checkpoint stores
 // quantized is shown as stored, against the FP model it was quantized from
-// (read once, when first needed). Computed on a worker thread, one layer at
+// (read once, when first needed, with the input scales its provenance
+// records). Computed on a worker thread, one layer at
 // a time (clicking through the tree only computes the last layer asked for),
 // and cached per layer and grid.
 
 #include <QHash>
 #include <QObject>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -24,11 +26,13 @@ class QThread;
 namespace qs::app {
 
 // The inspection of `name` ("model.layers.3.mlp.up_proj") under RTN on `spec`,
-// or, when `weights` store it quantized, of the stored record against `fp`.
+// or, when `weights` store it quantized, of the stored record against `fp`
+// (in the frame of the input scales `recorded` beside the checkpoint).
 // Throws qs::Error naming the linear when the model has no such linear, or
 // when a stored one has no FP model or cannot be compared with it.
 widgets::LayerInspection preview_inspection(const model::ModelWeights& weights, const std::string& name,
-                                            const quant::QuantSpec& spec, const model::ModelWeights* fp = nullptr);
+                                            const quant::QuantSpec& spec, const model::ModelWeights* fp = nullptr,
+                                            const std::map<std::string, torch::Tensor>& recorded = {});
 
 class LayerPreviewController : public QObject {
   Q_OBJECT
@@ -54,6 +58,7 @@ class LayerPreviewController : public QObject {
     std::filesystem::path path;
     std::mutex loading;
     std::shared_ptr<const model::ModelWeights> weights;
+    std::map<std::string, torch::Tensor> input_scales;  // what the checkpoint's provenance records
   };
   struct Request {
     std::shared_ptr<const model::ModelWeights> weights;

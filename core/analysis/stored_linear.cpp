@@ -26,10 +26,20 @@ std::string norm_name(int64_t layer, bool post_attention) {
 
 torch::Tensor f32(const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32); }
 
+// s_in of `name`: its record's, else the one recorded beside the checkpoint;
+// undefined when neither holds one (or `name` is not quantized).
+torch::Tensor input_scale_of(const model::ModelWeights& checkpoint,
+                             const std::map<std::string, torch::Tensor>& recorded, const std::string& name) {
+  if (auto it = checkpoint.quantized.find(name); it != checkpoint.quantized.end() && it->second->input_scale.defined())
+    return it->second->input_scale;
+  if (auto it = recorded.find(name); it != recorded.end()) return it->second;
+  return {};
+}
+
 }  // namespace
 
 StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, const model::ModelWeights& fp,
-                                      const std::string& name) {
+                                      const std::string& name, const std::map<std::string, torch::Tensor>& recorded) {
   const auto& q = *checkpoint.quantized.at(name);
   const auto site = site_of(checkpoint, name);
   auto w = f32(fp.at(name + ".weight"));
@@ -46,14 +56,13 @@ StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, con
     if (checkpoint.has(n) && fp.has(n) && !torch::equal(f32(checkpoint.at(n)), f32(fp.at(n)))) norms_moved = true;
   }
   for (auto r : model::kLinearRoles)
-    if (auto it = checkpoint.quantized.find(model::linear_name(layer, r));
-        it != checkpoint.quantized.end() && it->second->input_scale.defined())
-      records_scales = true;
+    if (input_scale_of(checkpoint, recorded, model::linear_name(layer, r)).defined()) records_scales = true;
   const bool unknown_scales = norms_moved && !records_scales;
 
   const bool norm_fed = role != LinearRole::O && role != LinearRole::Down;
-  if (q.input_scale.defined()) {
-    w = w * f32(q.input_scale).unsqueeze(0);
+  if (const auto s = input_scale_of(checkpoint, recorded, name); s.defined()) {
+    if (s.numel() != w.size(1)) return {{}, "the recorded input scale of " + name + " has another length"};
+    w = w * f32(s).unsqueeze(0);
   } else if (unknown_scales && norm_fed) {
     const auto n = norm_name(layer, role == LinearRole::Gate || role == LinearRole::Up);
     const auto stored = f32(checkpoint.at(n));
@@ -71,9 +80,10 @@ StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, con
               "its block's norms differ from the FP model's (scales folded by activation smoothing, as AWQ does), "
               "and the checkpoint does not record the scales folded into this linear's rows"};
     const auto next = model::linear_name(layer, role == LinearRole::V ? LinearRole::O : LinearRole::Down);
-    if (auto it = checkpoint.quantized.find(next);
-        it != checkpoint.quantized.end() && it->second->input_scale.defined())
-      w = w / f32(it->second->input_scale).unsqueeze(1);
+    if (const auto s = input_scale_of(checkpoint, recorded, next); s.defined()) {
+      if (s.numel() != w.size(0)) return {{}, "the recorded input scale of " + next + " has another length"};
+      w = w / f32(s).unsqueeze(1);
+    }
   }
   return {w, {}};
 }

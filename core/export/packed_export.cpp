@@ -115,6 +115,11 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
       if (qop) quantized[name] = std::make_shared<const quant::QuantizedLinear>(qop->record()->to(torch::kCPU));
       else kept_fp.push_back(name);
     }
+  // The packed tensors hold the smoothing scales folded in, not the scales;
+  // the provenance keeps them so the stored weights can be compared with the FP model's.
+  auto provenance = options.provenance;
+  for (const auto& [name, q] : quantized)
+    if (q->input_scale.defined()) provenance.input_scales[name] = q->input_scale;
   auto write_adapter = [&](ExportReport& report) {
     // (Not fs::remove_all: the one libtorch's wheel exports crashes when called from here.)
     std::error_code ec;
@@ -132,7 +137,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     write_adapter(report);
     std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
     io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
-    io::write_provenance(options.provenance, dir);
+    io::write_provenance(provenance, dir);
     return report;
   }
   const auto format = make_format(options.format);
@@ -186,7 +191,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
   write_adapter(report);
   io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
-  io::write_provenance(options.provenance, dir);
+  io::write_provenance(provenance, dir);
   auto config = json::parse(io::hf_config_to_json(c, dtype_text));
   config["quantization_config"] = qconfig;
   io::write_file_atomically(dir / "config.json", config.dump(2) + "\n");

@@ -6,6 +6,7 @@
 #include "core/io/checkpoint_files.h"
 #include "core/io/file_fingerprint.h"
 #include "core/io/quantscope_checkpoint.h"
+#include "core/io/safetensors.h"
 #include "core/quant/param_json.h"
 
 namespace qs::io {
@@ -15,6 +16,7 @@ using ojson = nlohmann::ordered_json;
 namespace {
 
 constexpr const char* kProvenanceFormat = "quantscope-provenance";
+constexpr const char* kInputScaleSuffix = ".input_scale";
 
 ojson run_object(const std::string& run_json) {
   try {
@@ -74,6 +76,35 @@ std::optional<Problem> problem_of(const std::string& label, const Provenance& re
                            recorded.source_fingerprint + ", now " + now + ")"};
 }
 
+// The scales file a provenance names, beside it. Only a plain file name is
+// accepted, so a hostile record cannot point elsewhere.
+std::map<std::string, torch::Tensor> read_input_scales(const ojson& doc, const fs::path& file) {
+  std::map<std::string, torch::Tensor> scales;
+  if (!doc.contains("input_scales")) return scales;
+  const auto& v = doc["input_scales"];
+  if (!v.is_string() || v.get<std::string>().empty() || fs::path(v.get<std::string>()).has_parent_path() ||
+      v.get<std::string>() == "..")
+    throw FormatError(file.string(), "input_scales", "not a file name beside it");
+  const fs::path path = file.parent_path() / v.get<std::string>();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw IoError(path.string(), "the input scales " + file.string() + " names are not there");
+  const SafetensorsFile st(path);
+  for (const auto& e : st.entries()) {
+    const auto n = e.name.size(), k = std::string(kInputScaleSuffix).size();
+    if (n <= k || e.name.compare(n - k, k, kInputScaleSuffix) != 0)
+      throw FormatError(path.string(), e.name, "not a <module>.input_scale tensor");
+    auto t = st.load(e.name);
+    if (t.dim() != 1 || !t.is_floating_point() || t.numel() == 0)
+      throw FormatError(path.string(), e.name, "expected a float vector");
+    t = t.to(torch::kFloat32);
+    if (!(t.isfinite() & (t > 0)).all().item<bool>())
+      throw FormatError(path.string(), e.name, "a scale is not finite and positive");
+    scales[e.name.substr(0, n - k)] = t;
+  }
+  return scales;
+}
+
 }  // namespace
 
 std::string fingerprint_to_record(const Provenance& p) {
@@ -122,12 +153,22 @@ Provenance provenance_fields(const ojson& doc, const std::string& file) {
 void write_provenance(const Provenance& p, const fs::path& dir) {
   ojson linears = ojson::object();
   for (const auto& [name, l] : p.linears) write_linear_provenance(l, linears[name]);
-  const ojson doc = {{"format", kProvenanceFormat},
-                     {"format_version", kProvenanceFormatVersion},
-                     {"source_model", recorded_path(p.source_model)},
-                     {"source_fingerprint", fingerprint_to_record(p)},
-                     {"linears", linears},
-                     {"run", run_object(p.run_json)}};
+  ojson doc = {{"format", kProvenanceFormat},
+               {"format_version", kProvenanceFormatVersion},
+               {"source_model", recorded_path(p.source_model)},
+               {"source_fingerprint", fingerprint_to_record(p)},
+               {"linears", linears},
+               {"run", run_object(p.run_json)}};
+  std::error_code ec;
+  if (p.input_scales.empty()) {
+    fs::remove(dir / kProvenanceTensorsFile, ec);  // an earlier export's into the same directory
+  } else {
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& [name, s] : p.input_scales)
+      tensors.emplace_back(name + kInputScaleSuffix, s.to(torch::kCPU, torch::kFloat32));
+    write_safetensors(dir / kProvenanceTensorsFile, tensors);
+    doc["input_scales"] = kProvenanceTensorsFile;
+  }
   write_file_atomically(dir / kProvenanceFile, doc.dump(2) + "\n");
 }
 
@@ -138,7 +179,10 @@ Provenance read_provenance(const fs::path& path) {
   // A GGUF export is opened as its model.gguf.
   const fs::path file = (dir ? path : path.parent_path()) / kProvenanceFile;
   if (!fs::is_regular_file(file, ec)) return {};
-  return provenance_fields(read_versioned_json(file, kProvenanceFormat, kProvenanceFormatVersion), file.string());
+  const auto doc = read_versioned_json(file, kProvenanceFormat, kProvenanceFormatVersion);
+  auto p = provenance_fields(doc, file.string());
+  p.input_scales = read_input_scales(doc, file);
+  return p;
 }
 
 std::string recorded_fp_model_problem(const std::string& label, const Provenance& recorded) {

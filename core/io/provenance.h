@@ -4,8 +4,12 @@
 // refinements, evaluation). A QuantScope checkpoint keeps it in
 // quantscope.json beside its tensors' layout; a packed export (GPTQ, AWQ,
 // compressed-tensors, GGUF) in quantscope_provenance.json, which the other
-// loaders ignore. Refinement takes its targets from the recorded FP model,
-// and the workbench shows the recorded methods.
+// loaders ignore, with the smoothing scales its packed tensors folded away in
+// quantscope_provenance.safetensors. Refinement takes its targets from the
+// recorded FP model, and the workbench shows the recorded methods and compares
+// each stored linear with the FP model in the frame the scales give.
+
+#include <torch/torch.h>
 
 #include <filesystem>
 #include <map>
@@ -17,6 +21,7 @@
 namespace qs::io {
 
 inline constexpr const char* kProvenanceFile = "quantscope_provenance.json";
+inline constexpr const char* kProvenanceTensorsFile = "quantscope_provenance.safetensors";
 inline constexpr int kProvenanceFormatVersion = 1;
 
 struct LinearProvenance {
@@ -32,6 +37,9 @@ struct Provenance {
   std::string source_fingerprint;                   // io::file_fingerprint of it when recorded
   std::map<std::string, LinearProvenance> linears;  // by module name
   std::string run_json = "{}";                      // a JSON object stored as is under "run"
+  // By module name: the QuantizedLinear::input_scale of linears a packed export
+  // stores without it (the scale is folded into the previous op either way).
+  std::map<std::string, torch::Tensor> input_scales;
 };
 
 // The recorded form of the FP model's path: absolute, so a checkpoint read
@@ -50,14 +58,17 @@ void write_linear_provenance(const LinearProvenance& p, nlohmann::ordered_json& 
 // Throws qs::FormatError naming `file` and the field. A linear without a method is left out.
 Provenance provenance_fields(const nlohmann::ordered_json& doc, const std::string& file);
 
-// Writes <dir>/quantscope_provenance.json through a temporary and a rename.
+// Writes <dir>/quantscope_provenance.json through a temporary and a rename,
+// and the input scales, when there are any, to quantscope_provenance.safetensors
+// (tensors "<module>.input_scale"), which the JSON names.
 // Throws qs::ArgumentError when run_json is not JSON.
 void write_provenance(const Provenance& p, const std::filesystem::path& dir);
 
 // What `path` records: quantscope.json of a QuantScope checkpoint, else the
 // provenance file of a packed export (in the directory, or beside the file
 // for a GGUF export), else nothing (an empty Provenance).
-// Throws qs::FormatError naming the file and field of a damaged record.
+// Throws qs::FormatError naming the file and field (or tensor) of a damaged
+// record, qs::IoError naming a scales file that is not there.
 Provenance read_provenance(const std::filesystem::path& path);
 
 // Why the FP model `label` records cannot be used: it records none, it is not

@@ -3,6 +3,7 @@
 
 #include "core/analysis/stored_linear.h"
 #include "core/export/packed_export.h"
+#include "core/io/provenance.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
@@ -44,6 +45,13 @@ model::ModelWeights saved_and_read(const Run& run) {
   return io::load_quantscope_checkpoint(dir);
 }
 
+void exported_awq(const Run& run, const fs::path& dir) {
+  exporter::ExportOptions o;
+  o.format = exporter::Format::Awq;
+  o.dtype = torch::kFloat32;
+  exporter::export_checkpoint(*run.dec, o, dir);
+}
+
 }  // namespace
 
 // A stored linear is compared with the weight its method quantized, which the
@@ -82,16 +90,32 @@ class TestStoredLinear : public QObject {
     QVERIFY(scaled >= 10);  // q, k, v, gate, up, down of both blocks at least
   }
 
-  // A packed AWQ export keeps the scaled norms but not the scales: the
+  // A packed AWQ export's tensors hold the scaled norms but not the scales;
+  // its provenance records them, and every linear compares as in the run.
+  void packedExportsRecordTheirScales() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "awq-packed";
+    const auto run = quantize("awq");
+    exported_awq(run, dir);
+    const auto packed = model::load_model(dir);
+    const auto recorded = io::read_provenance(dir).input_scales;
+    QVERIFY(recorded.size() >= 10);
+    for (const auto& l : run.result.layers) {
+      const auto frame = analysis::fp_weight_in_stored_frame(packed, run.fp, l.name, recorded);
+      QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
+      const double measured = mse(frame.fp_weight, packed.quantized.at(l.name)->effective_weight());
+      QVERIFY2(std::abs(measured - l.weight_mse) <= 1e-3 * l.weight_mse,
+               qPrintable(QString("%1: %2 against the run's %3").arg(l.name.c_str()).arg(measured).arg(l.weight_mse)));
+    }
+  }
+
+  // Without the recorded scales (an export by an older QuantScope): the
   // norm-fed linears recover theirs from the norms; v, o, up and down cannot.
   void packedExportsRecoverWhatTheNormsHold() {
     QTemporaryDir tmp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "awq-packed";
-    auto run = quantize("awq");
-    exporter::ExportOptions o;
-    o.format = exporter::Format::Awq;
-    o.dtype = torch::kFloat32;
-    exporter::export_checkpoint(*run.dec, o, dir);
+    const auto run = quantize("awq");
+    exported_awq(run, dir);
     const auto packed = model::load_model(dir);
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(packed, run.fp, l.name);

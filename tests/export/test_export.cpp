@@ -308,6 +308,50 @@ class TestExport : public QObject {
     QCOMPARE(io::read_provenance(root / "gptq").source_model, fs::current_path() / "models" / "fp.gguf");
   }
 
+  // Smoothing scales a packed export folds away are kept beside its
+  // provenance; a record pointing elsewhere, a missing file or a bad scale is
+  // refused naming the file and tensor.
+  void provenanceKeepsFoldedScales() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    const std::string name = "model.layers.1.self_attn.o_proj";
+    io::Provenance p;
+    p.input_scales[name] = torch::rand({8}) + 0.5;
+    io::write_provenance(p, dir);
+    const auto back = io::read_provenance(dir);
+    QCOMPARE(back.input_scales.size(), size_t{1});
+    QVERIFY(torch::equal(back.input_scales.at(name), p.input_scales.at(name)));
+
+    const fs::path file = dir / io::kProvenanceFile, tensors = dir / io::kProvenanceTensorsFile;
+    auto doc = test::read_json(file);
+    auto refused = [&](const std::string& key, const torch::Tensor& scale) {
+      io::write_safetensors(tensors, {{key, scale}});
+      return test::error_of<Error>([&] { io::read_provenance(dir); });
+    };
+    auto e = refused(name + ".input_scale", torch::tensor({1.0f, -1.0f}));
+    QVERIFY2(
+        e.contains(io::kProvenanceTensorsFile) && e.contains(QString::fromStdString(name)) && e.contains("positive"),
+        qPrintable(e));
+    e = refused(name + ".input_scale", torch::ones({2, 2}));
+    QVERIFY2(e.contains(QString::fromStdString(name)) && e.contains("vector"), qPrintable(e));
+    e = refused(name, torch::ones({2}));
+    QVERIFY2(e.contains(io::kProvenanceTensorsFile) && e.contains("input_scale"), qPrintable(e));
+    fs::remove(tensors);
+    e = test::error_of<IoError>([&] { io::read_provenance(dir); });
+    QVERIFY2(e.contains(io::kProvenanceTensorsFile) && e.contains("not there"), qPrintable(e));
+    for (const char* hostile : {"../elsewhere.safetensors", "/etc/passwd", ".."}) {
+      doc["input_scales"] = hostile;
+      std::ofstream(file, std::ios::trunc) << doc.dump();
+      e = test::error_of<FormatError>([&] { io::read_provenance(dir); });
+      QVERIFY2(e.contains(io::kProvenanceFile) && e.contains("input_scales"), qPrintable(e));
+    }
+    // Written again without scales, the old scales file goes.
+    io::write_safetensors(tensors, {{name + ".input_scale", torch::ones({8})}});
+    io::write_provenance({}, dir);
+    QVERIFY(!fs::exists(tensors));
+    QVERIFY(io::read_provenance(dir).input_scales.empty());
+  }
+
   // The FP model of a checkpoint: the one named, else the recorded one; what
   // is missing is named, with how to name another.
   void fpModelOfNamesWhatIsMissing() {
