@@ -118,6 +118,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   // The packed tensors hold the smoothing scales folded in, not the scales;
   // the provenance keeps them so the stored weights can be compared with the FP model's.
   auto provenance = options.provenance;
+  provenance.checkpoint_file = options.format == Format::Gguf ? "model.gguf" : "";
   for (const auto& [name, q] : quantized)
     if (q->input_scale.defined()) provenance.input_scales[name] = q->input_scale;
   auto write_adapter = [&](ExportReport& report) {

@@ -159,6 +159,8 @@ void write_provenance(const Provenance& p, const fs::path& dir) {
                {"source_fingerprint", fingerprint_to_record(p)},
                {"linears", linears},
                {"run", run_object(p.run_json)}};
+  if (!p.checkpoint_file.empty())
+    doc["checkpoint"] = {{"file", p.checkpoint_file}, {"fingerprint", file_fingerprint(dir / p.checkpoint_file)}};
   std::error_code ec;
   if (p.input_scales.empty()) {
     fs::remove(dir / kProvenanceTensorsFile, ec);  // an earlier export's into the same directory
@@ -180,7 +182,18 @@ Provenance read_provenance(const fs::path& path) {
   const fs::path file = (dir ? path : path.parent_path()) / kProvenanceFile;
   if (!fs::is_regular_file(file, ec)) return {};
   const auto doc = read_versioned_json(file, kProvenanceFormat, kProvenanceFormatVersion);
+  if (!dir && doc.contains("checkpoint")) {
+    // Another file in the export's directory, or model.gguf replaced since, is not what it describes.
+    const auto& c = doc["checkpoint"];
+    if (!c.is_object() || !c.contains("file") || !c["file"].is_string() || !c.contains("fingerprint") ||
+        !c["fingerprint"].is_string())
+      throw FormatError(file.string(), "checkpoint", "expected {\"file\", \"fingerprint\"}");
+    if (c["file"].get<std::string>() != path.filename().string() ||
+        c["fingerprint"].get<std::string>() != file_fingerprint(path))
+      return {};
+  }
   auto p = provenance_fields(doc, file.string());
+  if (doc.contains("checkpoint")) p.checkpoint_file = doc["checkpoint"].value("file", std::string());
   p.input_scales = read_input_scales(doc, file);
   return p;
 }

@@ -40,6 +40,10 @@ struct Provenance {
   // By module name: the QuantizedLinear::input_scale of linears a packed export
   // stores without it (the scale is folded into the previous op either way).
   std::map<std::string, torch::Tensor> input_scales;
+  // When the checkpoint is one file beside the provenance (a GGUF export's
+  // model.gguf): its name. The provenance then records the file's fingerprint,
+  // and is read for that file only, as long as the fingerprint matches.
+  std::string checkpoint_file;
 };
 
 // The recorded form of the FP model's path: absolute, so a checkpoint read
@@ -66,7 +70,8 @@ void write_provenance(const Provenance& p, const std::filesystem::path& dir);
 
 // What `path` records: quantscope.json of a QuantScope checkpoint, else the
 // provenance file of a packed export (in the directory, or beside the file
-// for a GGUF export), else nothing (an empty Provenance).
+// for a GGUF export, when it describes that file as it is), else nothing (an
+// empty Provenance).
 // Throws qs::FormatError naming the file and field (or tensor) of a damaged
 // record, qs::IoError naming a scales file that is not there.
 Provenance read_provenance(const std::filesystem::path& path);

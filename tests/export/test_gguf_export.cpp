@@ -181,6 +181,12 @@ class TestGgufExport : public QObject {
     const auto provenance = io::read_provenance(dir / "out" / "model.gguf");
     QCOMPARE(provenance.source_model, dir / "fp.gguf");
     QCOMPARE(provenance.linears.at("model.layers.1.self_attn.o_proj").method, std::string("awq"));
+    // It describes model.gguf as exported: not another GGUF put beside it, nor model.gguf replaced.
+    fs::copy_file(o.tokenizer_source, dir / "out" / "other.gguf");
+    QVERIFY(io::read_provenance(dir / "out" / "other.gguf").source_model.empty());
+    fs::copy_file(o.tokenizer_source, dir / "out" / "model.gguf", fs::copy_options::overwrite_existing);
+    QVERIFY(io::read_provenance(dir / "out" / "model.gguf").source_model.empty());
+    QCOMPARE(io::read_provenance(dir / "out").source_model, dir / "fp.gguf");  // the directory's record stays
   }
 };
 
