@@ -1,7 +1,6 @@
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "app/cli/commands.h"
 #include "core/error.h"
 #include "core/io/provenance.h"
+#include "core/io/run_record.h"
 #include "core/model/model_loader.h"
 
 namespace qs::cli {
@@ -48,9 +48,8 @@ int run_info(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "quantized from %s%s\n", provenance.source_model.string().c_str(),
                  fp_problem.empty() ? "" : (" (" + fp_problem + ")").c_str());
   std::vector<std::string> refinements;
-  if (const auto run = nlohmann::json::parse(provenance.run_json, nullptr, false);
-      run.is_object() && run.contains("refinements") && run["refinements"].is_array())
-    for (const auto& r : run["refinements"]) refinements.push_back(r.value("method", std::string("?")));
+  for (const auto& r : io::run_record(provenance.run_json).refinements)
+    refinements.push_back(r.method.empty() ? "?" : r.method);
   if (!methods.empty()) {
     std::string list;
     for (const auto& [m, n] : methods) list += (list.empty() ? "" : ", ") + m + " x" + std::to_string(n);

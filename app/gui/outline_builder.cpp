@@ -2,11 +2,10 @@
 
 #include <QObject>
 #include <QStringList>
-
 #include <cmath>
 #include <map>
-#include <nlohmann/json.hpp>
 
+#include "core/io/run_record.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/quant/quantized_linear.h"
@@ -15,52 +14,25 @@ namespace qs::app {
 
 namespace {
 
-QString text_of(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? QString::fromStdString(j[key].get<std::string>())
-                                                                : QString();
-}
-
-double number_of(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
-}
-
-// What a checkpoint's recorded run says (written by quantize, refine or a
-// project's export): the method and grid with its refinements, the
-// calibration, and the last perplexity measured. Fields it lacks are left out.
-void add_run_facts(const nlohmann::json& run, widgets::ModelOutline& outline) {
-  if (!run.is_object()) return;
-  double ppl = std::nan(""), fp = std::nan("");
-  QString eval_text;
-  auto take_eval = [&](const nlohmann::json& holder) {
-    if (!holder.is_object() || !holder.contains("eval")) return;
-    const auto& e = holder["eval"];
-    if (std::isnan(number_of(e, "ppl"))) return;
-    ppl = number_of(e, "ppl");
-    if (!std::isnan(number_of(e, "ppl_fp"))) fp = number_of(e, "ppl_fp");
-    if (!text_of(e, "text").isEmpty()) eval_text = text_of(e, "text");
-  };
-  take_eval(run);
-  QString method = text_of(run, "method");
-  if (!method.isEmpty() && !std::isnan(number_of(run, "bits")) && !std::isnan(number_of(run, "group")))
-    method += QStringLiteral(" W%1g%2").arg(number_of(run, "bits")).arg(number_of(run, "group"));
-  if (run.contains("refinements") && run["refinements"].is_array())
-    for (const auto& r : run["refinements"]) {
-      if (!text_of(r, "method").isEmpty()) method += QObject::tr(", then %1").arg(text_of(r, "method"));
-      take_eval(r);
-    }
+// What a checkpoint's recorded run says: the method and grid with its
+// refinements, the calibration, and the last perplexity measured. Fields it
+// lacks are left out.
+void add_run_facts(const io::RunRecord& run, widgets::ModelOutline& outline) {
+  QString method = QString::fromStdString(run.method);
+  if (!method.isEmpty() && run.bits && run.group) method += QStringLiteral(" W%1g%2").arg(*run.bits).arg(*run.group);
+  for (const auto& r : run.refinements)
+    if (!r.method.empty()) method += QObject::tr(", then %1").arg(QString::fromStdString(r.method));
   if (!method.isEmpty()) outline.facts.append({QObject::tr("Recorded run"), method});
-  if (run.contains("calibration")) {
-    const auto& c = run["calibration"];
-    if (!text_of(c, "text").isEmpty())
-      outline.facts.append({QObject::tr("Calibration"), QObject::tr("%1 × %2 tokens of %3")
-                                                            .arg(number_of(c, "nsamples"))
-                                                            .arg(number_of(c, "seqlen"))
-                                                            .arg(text_of(c, "text"))});
-  }
-  if (std::isnan(ppl)) return;
-  QString measured = QString::number(ppl, 'f', 4);
-  if (!std::isnan(fp)) measured += QObject::tr(" (FP %1)").arg(fp, 0, 'f', 4);
-  if (!eval_text.isEmpty()) measured += QStringLiteral(", ") + eval_text;
+  if (!run.calibration_text.empty())
+    outline.facts.append({QObject::tr("Calibration"), QObject::tr("%1 × %2 tokens of %3")
+                                                          .arg(run.calibration_samples)
+                                                          .arg(run.calibration_seqlen)
+                                                          .arg(QString::fromStdString(run.calibration_text))});
+  const auto eval = run.last_eval();
+  if (!eval.measured()) return;
+  QString measured = QString::number(eval.ppl, 'f', 4);
+  if (!std::isnan(eval.ppl_fp)) measured += QObject::tr(" (FP %1)").arg(eval.ppl_fp, 0, 'f', 4);
+  if (!eval.text.empty()) measured += QStringLiteral(", ") + QString::fromStdString(eval.text);
   outline.facts.append({QObject::tr("Perplexity"), measured});
 }
 
@@ -127,7 +99,7 @@ void apply_provenance(const io::Provenance& provenance, const model::ModelWeight
     outline.fp_model = recorded;
   else if (!recorded.isEmpty())
     outline.warning = QString::fromStdString(problem);
-  add_run_facts(nlohmann::json::parse(provenance.run_json, nullptr, false), outline);
+  add_run_facts(io::run_record(provenance.run_json), outline);
   for (auto& block : outline.blocks)
     for (auto& row : block.linears) {
       const std::string name = row.name.toStdString();

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/io/run_record.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/refinement_run.h"
@@ -14,14 +15,16 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 // The run's default grid and method, and its last refinement, as a plan.
-std::string plan_of(const ojson& run) {
+std::string plan_of(const io::RunRecord& run) {
   ojson d = ojson::object();
-  for (const char* key : {"method", "bits", "group", "symmetric"})
-    if (run.contains(key)) d[key] = run[key];
-  if (run.contains("refinements") && run["refinements"].is_array() && !run["refinements"].empty()) {
-    const auto& last = run["refinements"].back();
-    ojson then = {{"method", last.value("method", std::string())}};
-    if (last.contains("params")) then["params"] = last["params"];
+  if (!run.method.empty()) d["method"] = run.method;
+  if (run.bits) d["bits"] = *run.bits;
+  if (run.group) d["group"] = *run.group;
+  if (run.symmetric) d["symmetric"] = *run.symmetric;
+  if (!run.refinements.empty()) {
+    const auto& last = run.refinements.back();
+    ojson then = {{"method", last.method}};
+    if (last.params.is_object()) then["params"] = last.params;
     d["then"] = then;
   }
   return ojson{{"default", d}}.dump();
@@ -34,8 +37,7 @@ Project project_of_checkpoint(const model::ModelWeights& checkpoint, const io::P
   pipeline::check_same_shape(checkpoint.config, fp.config);
   Project p;
   p.model = model_ref(fp, fp_path);
-  const auto run = ojson::parse(provenance.run_json, nullptr, false);
-  p.settings.plan_json = plan_of(run.is_object() ? run : ojson::object());
+  p.settings.plan_json = plan_of(io::run_record(provenance.run_json));
   for (int64_t l = 0; l < checkpoint.config.num_layers; ++l) {
     for (const auto role : model::kLinearRoles) {
       LayerEntry e;
