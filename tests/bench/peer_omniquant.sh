@@ -74,7 +74,7 @@ edit quantize/int_linear.py "        self.register_buffer('weight',org_module.we
   "        self.register_buffer('weight',org_module.weight.data)"
 edit quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
   "                    pass"
-(cd "$rundir" && diff -ru "$src" src >cpu.patch || true)
+(cd "$rundir" && { diff -ru "$src" src >cpu.patch || true; })
 
 # OmniQuant reads a cached calibration set before sampling its own.
 nsamples="$("$qs_venv/bin/python" - "$ckpt/calibration_ids.safetensors" "$rundir/cache" <<'PY'
