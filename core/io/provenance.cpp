@@ -182,18 +182,20 @@ Provenance read_provenance(const fs::path& path) {
   const fs::path file = (dir ? path : path.parent_path()) / kProvenanceFile;
   if (!fs::is_regular_file(file, ec)) return {};
   const auto doc = read_versioned_json(file, kProvenanceFormat, kProvenanceFormatVersion);
-  if (!dir && doc.contains("checkpoint")) {
-    // Another file in the export's directory, or model.gguf replaced since, is not what it describes.
+  std::string checkpoint_file;
+  if (doc.contains("checkpoint")) {
     const auto& c = doc["checkpoint"];
     if (!c.is_object() || !c.contains("file") || !c["file"].is_string() || !c.contains("fingerprint") ||
         !c["fingerprint"].is_string())
       throw FormatError(file.string(), "checkpoint", "expected {\"file\", \"fingerprint\"}");
-    if (c["file"].get<std::string>() != path.filename().string() ||
-        c["fingerprint"].get<std::string>() != file_fingerprint(path))
+    checkpoint_file = c["file"].get<std::string>();
+    // Another file in the export's directory, or model.gguf replaced since, is not what it describes.
+    if (!dir &&
+        (checkpoint_file != path.filename().string() || c["fingerprint"].get<std::string>() != file_fingerprint(path)))
       return {};
   }
   auto p = provenance_fields(doc, file.string());
-  if (doc.contains("checkpoint")) p.checkpoint_file = doc["checkpoint"].value("file", std::string());
+  p.checkpoint_file = checkpoint_file;
   p.input_scales = read_input_scales(doc, file);
   return p;
 }

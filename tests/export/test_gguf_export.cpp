@@ -13,8 +13,10 @@
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "core/text/tokenizer.h"
+#include "tests/export/export_fixtures.h"
 #include "tests/export/tokenizer_gguf.h"
 #include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/error_of.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 
@@ -187,6 +189,12 @@ class TestGgufExport : public QObject {
     fs::copy_file(o.tokenizer_source, dir / "out" / "model.gguf", fs::copy_options::overwrite_existing);
     QVERIFY(io::read_provenance(dir / "out" / "model.gguf").source_model.empty());
     QCOMPARE(io::read_provenance(dir / "out").source_model, dir / "fp.gguf");  // the directory's record stays
+    const fs::path file = dir / "out" / io::kProvenanceFile;
+    auto doc = test::read_json(file);
+    doc["checkpoint"] = 3;
+    std::ofstream(file, std::ios::trunc) << doc.dump();
+    const auto e = test::error_of<FormatError>([&] { io::read_provenance(dir / "out"); });
+    QVERIFY2(e.contains(io::kProvenanceFile) && e.contains("checkpoint"), qPrintable(e));
   }
 };
 
