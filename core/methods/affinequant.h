@@ -16,8 +16,10 @@
 //
 // The official code's q/k scaling is left out: it only matters when the QK
 // product's activations are quantized, and under RoPE a matrix on q_proj and
-// k_proj does not fold exactly. Channel shifts are left out too (zero for
-// Llama in the official code, and a Llama norm has no bias to take them).
+// k_proj does not fold exactly. Channel shifts are left out too: the official
+// code learns them from zero (for Llama as well), which makes them biases of
+// q/k/v/gate/up/o — y = Q(W)(x − δ) + Wδ, a learned correction of the
+// quantization error — and a Llama checkpoint has no tensors to hold them.
 
 #include "core/quant/method.h"
 

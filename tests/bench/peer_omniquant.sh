@@ -31,6 +31,8 @@
 # the project venv (QS_VENV) so no second torch is installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR
+. "$here/peer_omniquant_lib.sh"
 src="$1"; fpdir="$2"; ckpt="$3"; rundir="$4"; bits="$5"; group="$6"; epochs="${7:-20}"
 cli="${QS_CLI:-$here/../../build/app/quantscope-cli}"
 qs_venv="${QS_VENV:-$HOME/.cache/quantscope/venv}"
@@ -38,73 +40,28 @@ omni_venv="${QS_OMNI_VENV:-$HOME/.cache/quantscope/omniquant-venv}"
 mkdir -p "$rundir"
 rundir="$(cd "$rundir" && pwd)"
 
-if ! "$omni_venv/bin/python" -c "import transformers, datasets, torch; assert transformers.__version__ == '4.36.2'" 2>/dev/null; then
-  python3 -m venv "$omni_venv"
-  site="$("$omni_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-  "$qs_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/quantscope-torch.pth"
-  "$omni_venv/bin/pip" install -q transformers==4.36.2 tokenizers==0.15.2 huggingface_hub==0.24.7 \
-    datasets==2.16.1 "fsspec<=2023.10.0" sacrebleu==1.5.0 einops jsonlines numexpr omegaconf pycountry \
-    pytablewriter rouge-score scikit-learn sqlitedict tqdm-multiprocess zstandard texttable toml attributedict protobuf
-  "$omni_venv/bin/pip" install -q --no-deps accelerate==0.25.0
-fi
+omni_venv "$qs_venv" "$omni_venv"
 
 rm -rf "$rundir/src" && cp -r "$src" "$rundir/src"
-edit() {  # edit FILE OLD NEW: replace the one line OLD, or fail
-  local f="$rundir/src/$1"
-  [ "$(grep -cxF -- "$2" "$f")" = 1 ] || { echo "peer_omniquant: $1: expected line not found: $2" >&2; exit 1; }
-  OLD="$2" NEW="$3" python3 - "$f" <<'PY'
-import os, sys
-p = sys.argv[1]
-lines = open(p).read().split("\n")
-lines = [os.environ["NEW"] if l == os.environ["OLD"] else l for l in lines]
-open(p, "w").write("\n".join(lines))
-PY
-}
-edit models/LMClass.py \
+s="$rundir/src"
+omni_edit "$s" models/LMClass.py \
   "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float16)" \
   "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float32)"
-edit main.py "    lm.seqlen = 2048" "    lm.seqlen = int(os.environ['OMNI_SEQLEN'])"
-edit main.py "        lm.model.save_pretrained(args.save_dir)  " \
+omni_edit "$s" main.py "    lm.seqlen = 2048" "    lm.seqlen = int(os.environ['OMNI_SEQLEN'])"
+omni_edit "$s" main.py "        lm.model.save_pretrained(args.save_dir)  " \
   "        [m._buffers.update({k: b.contiguous() for k, b in m._buffers.items() if b is not None}) for m in lm.model.modules()]; lm.model.save_pretrained(args.save_dir)"
-edit quantize/omniquant.py "        qlayer.half() " "        pass"
-edit quantize/omniquant.py \
+omni_edit "$s" quantize/omniquant.py "        qlayer.half() " "        pass"
+omni_edit "$s" quantize/omniquant.py \
   '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean} max memory_allocated {torch.cuda.max_memory_allocated(lm._device) / 1024**2} ")' \
   '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean}")'
-edit quantize/int_linear.py "        self.register_buffer('weight',org_module.weight)" \
+omni_edit "$s" quantize/int_linear.py "        self.register_buffer('weight',org_module.weight)" \
   "        self.register_buffer('weight',org_module.weight.data)"
-edit quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
+omni_edit "$s" quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
   "                    pass"
 (cd "$rundir" && { diff -ru "$src" src >cpu.patch || true; })
 
-# OmniQuant reads a cached calibration set before sampling its own.
-nsamples="$("$qs_venv/bin/python" - "$ckpt/calibration_ids.safetensors" "$rundir/cache" <<'PY'
-import os, sys, torch
-from safetensors.torch import load_file
-ids = load_file(sys.argv[1])["input_ids"].to(torch.int64)
-os.makedirs(sys.argv[2], exist_ok=True)
-rows = []
-for row in ids:
-    tar = row.unsqueeze(0).clone()
-    tar[:, :-1] = -100
-    rows.append((row.unsqueeze(0).clone(), tar))
-torch.save(rows, f"{sys.argv[2]}/dataloader_llama_wikitext2_{ids.shape[0]}.cache")
-print(ids.shape[0], ids.shape[1])
-PY
-)"
-read -r n seqlen <<<"$nsamples"
-
-"$qs_venv/bin/python" - "$fpdir/model.safetensors" "$group" <<'PY' >&2
-import sys
-from safetensors.torch import load_file
-g = int(sys.argv[2])
-one_sign = rows = 0
-for name, w in load_file(sys.argv[1]).items():
-    if w.dim() == 2 and "embed" not in name and w.shape[1] % g:
-        last = w[:, w.shape[1] // g * g:]
-        rows += w.shape[0]
-        one_sign += int(((last.amin(1) > 0) | (last.amax(1) < 0)).sum())
-print(f"peer_omniquant: {rows} rows with a ragged last group, {one_sign} of one sign (zero padding moves their range)")
-PY
+read -r n seqlen <<<"$(omni_calibration "$qs_venv" "$ckpt" "$rundir/cache")"
+echo "peer_omniquant: $(omni_ragged_rows "$qs_venv" "$fpdir" "$group" 2>&1)" >&2
 
 name="omniquant-lwc-w${bits}g${group}"
 model="$rundir/llama-fp"  # OmniQuant picks the architecture from the directory name
