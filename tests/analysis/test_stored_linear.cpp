@@ -45,11 +45,22 @@ model::ModelWeights saved_and_read(const Run& run) {
   return io::load_quantscope_checkpoint(dir);
 }
 
-void exported_awq(const Run& run, const fs::path& dir) {
+// The run's model exported as a packed AWQ checkpoint, read back from disk.
+model::ModelWeights exported_awq(const Run& run, const fs::path& dir) {
   exporter::ExportOptions o;
   o.format = exporter::Format::Awq;
   o.dtype = torch::kFloat32;
   exporter::export_checkpoint(*run.dec, o, dir);
+  return model::load_model(dir);
+}
+
+// Empty when the stored weight's MSE against `frame` is the one the run
+// measured for `l` (to `rel`), else what differs.
+std::string differs_from_run(const pipeline::LayerResult& l, const torch::Tensor& frame,
+                             const quant::QuantizedLinear& stored, double rel) {
+  const double measured = mse(frame, stored.effective_weight());
+  if (std::abs(measured - l.weight_mse) <= rel * l.weight_mse) return {};
+  return l.name + ": " + std::to_string(measured) + " against the run's " + std::to_string(l.weight_mse);
 }
 
 }  // namespace
@@ -80,10 +91,8 @@ class TestStoredLinear : public QObject {
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(ckpt, run.fp, l.name);
       QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
-      const auto& q = *ckpt.quantized.at(l.name);
-      const double measured = mse(frame.fp_weight, q.effective_weight());
-      QVERIFY2(std::abs(measured - l.weight_mse) <= 1e-4 * l.weight_mse,
-               qPrintable(QString("%1: %2 against the run's %3").arg(l.name.c_str()).arg(measured).arg(l.weight_mse)));
+      const auto differs = differs_from_run(l, frame.fp_weight, *ckpt.quantized.at(l.name), 1e-4);
+      QVERIFY2(differs.empty(), differs.c_str());
       const auto plain = run.fp.at(l.name + ".weight").to(torch::kFloat32);
       if (!torch::allclose(frame.fp_weight, plain)) ++scaled;
     }
@@ -96,16 +105,14 @@ class TestStoredLinear : public QObject {
     QTemporaryDir tmp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "awq-packed";
     const auto run = quantize("awq");
-    exported_awq(run, dir);
-    const auto packed = model::load_model(dir);
+    const auto packed = exported_awq(run, dir);
     const auto recorded = io::read_provenance(dir).input_scales;
     QVERIFY(recorded.size() >= 10);
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(packed, run.fp, l.name, recorded);
       QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
-      const double measured = mse(frame.fp_weight, packed.quantized.at(l.name)->effective_weight());
-      QVERIFY2(std::abs(measured - l.weight_mse) <= 1e-3 * l.weight_mse,
-               qPrintable(QString("%1: %2 against the run's %3").arg(l.name.c_str()).arg(measured).arg(l.weight_mse)));
+      const auto differs = differs_from_run(l, frame.fp_weight, *packed.quantized.at(l.name), 1e-3);
+      QVERIFY2(differs.empty(), differs.c_str());
     }
   }
 
@@ -115,8 +122,7 @@ class TestStoredLinear : public QObject {
     QTemporaryDir tmp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "awq-packed";
     const auto run = quantize("awq");
-    exported_awq(run, dir);
-    const auto packed = model::load_model(dir);
+    const auto packed = exported_awq(run, dir);
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(packed, run.fp, l.name);
       const bool recoverable =
@@ -127,9 +133,8 @@ class TestStoredLinear : public QObject {
         continue;
       }
       QVERIFY2(frame.why_not.empty(), frame.why_not.c_str());
-      const double measured = mse(frame.fp_weight, packed.quantized.at(l.name)->effective_weight());
-      QVERIFY2(std::abs(measured - l.weight_mse) <= 1e-3 * l.weight_mse,
-               qPrintable(QString("%1: %2 against the run's %3").arg(l.name.c_str()).arg(measured).arg(l.weight_mse)));
+      const auto differs = differs_from_run(l, frame.fp_weight, *packed.quantized.at(l.name), 1e-3);
+      QVERIFY2(differs.empty(), differs.c_str());
     }
   }
 
