@@ -50,25 +50,15 @@ omni_venv "$qs_venv" "$omni_venv"
 
 rm -rf "$rundir/src" && cp -r "$src" "$rundir/src"
 s="$rundir/src"
-omni_edit "$s" models/LMClass.py \
-  "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float16)" \
-  "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float32)"
+omni_cpu_edits "$s" quantize/affinequant.py
 omni_edit "$s" models/LMClass.py "        config = AutoConfig.from_pretrained(args.model)" \
   "        config = AutoConfig.from_pretrained(args.model); config._attn_implementation = 'eager'"
-omni_edit "$s" main.py "    lm.seqlen = 2048" "    lm.seqlen = int(os.environ['OMNI_SEQLEN'])"
 omni_edit "$s" main.py "        logger.info(time.time() - tick)" "        logger.info(time.time() - tick); lm.seqlen = 2048"
 omni_edit "$s" main.py "        for dataset in [\"wikitext2\", \"ptb\", \"c4\",\"ptb-new\",'c4-new']:" \
   "        for dataset in [\"wikitext2\"]:"
 omni_edit "$s" main.py "                testenc = testloader.input_ids" "                testenc = testloader"
 omni_edit "$s" quantize/affinequant.py "import auto_gptq.nn_modules.qlinear.qlinear_cuda as qlinear_cuda" ""
-omni_edit "$s" quantize/affinequant.py \
-  '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean} max memory_allocated {torch.cuda.max_memory_allocated(lm._device) / 1024**2} ")' \
-  '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean}")'
 omni_edit "$s" quantize/affinequant.py "    return model.half()" "    return model"
-omni_edit "$s" quantize/int_linear.py "        self.register_buffer('weight',org_module.weight)" \
-  "        self.register_buffer('weight',org_module.weight.data)"
-omni_edit "$s" quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
-  "                    pass"
 # The official code assumes as many KV heads as query heads (LLaMA-1/2 7B-30B);
 # SmolLM2 has 3 KV heads for 9 query heads. Extended as QuantScope does: the
 # v→o matrix is one d×d block per KV head, serving each query head of its

@@ -44,20 +44,10 @@ omni_venv "$qs_venv" "$omni_venv"
 
 rm -rf "$rundir/src" && cp -r "$src" "$rundir/src"
 s="$rundir/src"
-omni_edit "$s" models/LMClass.py \
-  "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float16)" \
-  "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float32)"
-omni_edit "$s" main.py "    lm.seqlen = 2048" "    lm.seqlen = int(os.environ['OMNI_SEQLEN'])"
+omni_cpu_edits "$s" quantize/omniquant.py
 omni_edit "$s" main.py "        lm.model.save_pretrained(args.save_dir)  " \
   "        [m._buffers.update({k: b.contiguous() for k, b in m._buffers.items() if b is not None}) for m in lm.model.modules()]; lm.model.save_pretrained(args.save_dir)"
 omni_edit "$s" quantize/omniquant.py "        qlayer.half() " "        pass"
-omni_edit "$s" quantize/omniquant.py \
-  '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean} max memory_allocated {torch.cuda.max_memory_allocated(lm._device) / 1024**2} ")' \
-  '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean}")'
-omni_edit "$s" quantize/int_linear.py "        self.register_buffer('weight',org_module.weight)" \
-  "        self.register_buffer('weight',org_module.weight.data)"
-omni_edit "$s" quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
-  "                    pass"
 (cd "$rundir" && { diff -ru "$src" src >cpu.patch || true; })
 
 read -r n seqlen <<<"$(omni_calibration "$qs_venv" "$ckpt" "$rundir/cache")"

@@ -34,6 +34,30 @@ open(p, "w").write("\n".join(lines))
 PY
 }
 
+# omni_cpu_edits SRC QUANTIZE_PY: the edits both codebases need to train on
+# the CPU in float32: the model loads in float32 (`--deactive_amp` then trains
+# without autocast); the calibration length comes from OMNI_SEQLEN (main.py
+# fixes 2048); the per-epoch log line of QUANTIZE_PY loses its CUDA memory
+# query; QuantLinear keeps the weight as a plain tensor (on CUDA the fp16→fp32
+# cast does that; in float32 it stays a Parameter and the first step fails);
+# and the quantizer's assert that a ragged last group (576 columns at group
+# 128) be symmetric goes: it pads the group with zeros, which leaves an
+# asymmetric min/max unchanged whenever the group has values of both signs
+# (omni_ragged_rows counts the rows where that fails).
+omni_cpu_edits() {
+  omni_edit "$1" models/LMClass.py \
+    "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float16)" \
+    "        self.model = AutoModelForCausalLM.from_pretrained(args.model, config=config, device_map='cpu',torch_dtype=torch.float32)"
+  omni_edit "$1" main.py "    lm.seqlen = 2048" "    lm.seqlen = int(os.environ['OMNI_SEQLEN'])"
+  omni_edit "$1" "$2" \
+    '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean} max memory_allocated {torch.cuda.max_memory_allocated(lm._device) / 1024**2} ")' \
+    '                logger.info(f"layer {i} iter {epochs} loss:{loss_mean} norm:{norm_mean}")'
+  omni_edit "$1" quantize/int_linear.py "        self.register_buffer('weight',org_module.weight)" \
+    "        self.register_buffer('weight',org_module.weight.data)"
+  omni_edit "$1" quantize/quantizer.py "                    assert self.symmetric   # support for mlc-llm symmetric quantization" \
+    "                    pass"
+}
+
 # omni_calibration QS_VENV CKPT CACHE_DIR: writes CKPT's calibration rows as the
 # cached calibration set these codebases read before sampling their own, and
 # prints "ROWS SEQLEN".
