@@ -108,7 +108,7 @@ sed -i 's/\.cuda()//g' "$s/quantize/affinequant.py" "$s/quantize/quantizer.py"
 (cd "$rundir" && { diff -ru "$src" src >cpu.patch || true; })
 
 read -r n seqlen <<<"$(omni_calibration "$qs_venv" "$ckpt" "$rundir/cache")"
-echo "peer_affinequant: $(omni_ragged_rows "$qs_venv" "$fpdir" "$group" 2>&1)"
+echo "peer_affinequant: $(omni_ragged_rows "$qs_venv" "$fpdir" "$group")" >&2
 
 model="$rundir/llama-fp"  # the architecture is picked from the directory name
 ln -sfn "$(cd "$fpdir" && pwd)" "$model"

@@ -51,7 +51,7 @@ omni_edit "$s" quantize/omniquant.py "        qlayer.half() " "        pass"
 (cd "$rundir" && { diff -ru "$src" src >cpu.patch || true; })
 
 read -r n seqlen <<<"$(omni_calibration "$qs_venv" "$ckpt" "$rundir/cache")"
-echo "peer_omniquant: $(omni_ragged_rows "$qs_venv" "$fpdir" "$group" 2>&1)" >&2
+echo "peer_omniquant: $(omni_ragged_rows "$qs_venv" "$fpdir" "$group")" >&2
 
 name="omniquant-lwc-w${bits}g${group}"
 model="$rundir/llama-fp"  # OmniQuant picks the architecture from the directory name

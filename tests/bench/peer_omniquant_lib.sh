@@ -77,11 +77,11 @@ print(ids.shape[0], ids.shape[1])
 PY
 }
 
-# omni_ragged_rows QS_VENV FPDIR GROUP: reports the rows whose ragged last group
-# the official quantizer's zero padding changes (one sign: the padding widens
-# the range to take in 0).
+# omni_ragged_rows QS_VENV FPDIR GROUP: prints how many rows have a ragged last
+# group and how many of those the official quantizer's zero padding changes
+# (one sign: the padding widens the range to take in 0).
 omni_ragged_rows() {
-  "$1/bin/python" - "$2/model.safetensors" "$3" <<'PY' >&2
+  "$1/bin/python" - "$2/model.safetensors" "$3" <<'PY'
 import sys
 from safetensors.torch import load_file
 g = int(sys.argv[2])
