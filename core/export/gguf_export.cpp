@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/export/checkpoint_format.h"
+#include "core/export/export_biases.h"
 #include "core/export/ggml_blocks.h"
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_metadata_copy.h"
@@ -117,7 +118,8 @@ void write_hparams(const model::ModelConfig& c, const std::string& name, GgmlTyp
 
 GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& tokenizer_gguf, const std::string& name,
                              const fs::path& file) {
-  const auto& c = decoder.config();
+  const ExportBiases biases(decoder);
+  const auto& c = biases.config();
   GgufExportReport report;
   // Every layer is checked (and encoded) before anything is written.
   std::map<std::string, PendingLinear> pending;  // by HF weight name
@@ -130,7 +132,7 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
     for (auto role : model::kLinearRoles) {
       const auto lname = model::linear_name(l, role);
       const auto op = decoder.linear(l, role);
-      if (op->bias().defined()) dense[lname + ".bias"] = op->bias();
+      if (const auto b = biases.bias(l, role); b.defined()) dense[lname + ".bias"] = b;
       const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(op.get());
       if (!qop) {
         dense[lname + ".weight"] = op->dense_weight();

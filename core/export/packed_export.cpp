@@ -1,11 +1,11 @@
 #include "core/export/packed_export.h"
 
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "core/error.h"
 #include "core/export/checkpoint_format.h"
+#include "core/export/export_biases.h"
 #include "core/export/gguf_export.h"
 #include "core/export/peft_adapter.h"
 #include "core/io/checkpoint_files.h"
@@ -147,7 +147,8 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     throw ArgumentError("export: the model has no quantized linear layer (quantize it first)");
   format->check(quantized, kept_fp);
 
-  const auto& c = decoder.config();
+  const ExportBiases biases(decoder);
+  const auto& c = biases.config();
   TensorList tensors;
   auto add_fp = [&](const std::string& name, const torch::Tensor& t) {
     tensors.emplace_back(name, t.to(torch::kCPU).to(options.dtype).contiguous());
@@ -162,14 +163,15 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     add_fp(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
+      const auto bias = biases.bias(l, role);
       if (auto it = quantized.find(name); it != quantized.end()) {
         format->add_linear(name, *it->second, options.dtype, tensors);
+        if (bias.defined() && !it->second->bias.defined()) add_fp(name + ".bias", bias);
         ++specs[it->second->spec.label()];
         continue;
       }
-      const auto op = decoder.linear(l, role);
-      add_fp(name + ".weight", op->dense_weight());
-      if (op->bias().defined()) add_fp(name + ".bias", op->bias());
+      add_fp(name + ".weight", decoder.linear(l, role)->dense_weight());
+      if (bias.defined()) add_fp(name + ".bias", bias);
       ++specs["kept in " + dtype_text];
     }
   }

@@ -93,7 +93,11 @@ ModelConfig read_config(const GgufFile& f) {
   }
 
   c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;
+  // Biases are optional per tensor in llama.cpp; the config takes them by
+  // group, as the layer-0 tensors say.
   c.attention_bias = arch == "qwen2" || f.find_tensor("blk.0.attn_q.bias") != nullptr;
+  c.output_bias = f.find_tensor("blk.0.attn_output.bias") != nullptr;
+  c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
   if (f.has("tokenizer.ggml.bos_token_id")) c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id");
   if (f.has("tokenizer.ggml.eos_token_id")) c.eos_token_id = f.get_int("tokenizer.ggml.eos_token_id");
   c.torch_dtype = dominant_type(f);

@@ -29,14 +29,14 @@ std::vector<GgufTensorName> gguf_tensor_map(const model::ModelConfig& c) {
     e.push_back({g + "attn_q.bias", a + "q_proj.bias", {q}, q_heads, qkv_bias});
     e.push_back({g + "attn_k.bias", a + "k_proj.bias", {kv}, k_heads, qkv_bias});
     e.push_back({g + "attn_v.bias", a + "v_proj.bias", {kv}, 0, qkv_bias});
-    e.push_back({g + "attn_output.bias", a + "o_proj.bias", {h}, 0, false});
+    e.push_back({g + "attn_output.bias", a + "o_proj.bias", {h}, 0, c.output_bias});
     e.push_back({g + "ffn_norm.weight", m + "post_attention_layernorm.weight", {h}});
     e.push_back({g + "ffn_gate.weight", f + "gate_proj.weight", {ff, h}});
     e.push_back({g + "ffn_up.weight", f + "up_proj.weight", {ff, h}});
     e.push_back({g + "ffn_down.weight", f + "down_proj.weight", {h, ff}});
-    e.push_back({g + "ffn_gate.bias", f + "gate_proj.bias", {ff}, 0, false});
-    e.push_back({g + "ffn_up.bias", f + "up_proj.bias", {ff}, 0, false});
-    e.push_back({g + "ffn_down.bias", f + "down_proj.bias", {h}, 0, false});
+    e.push_back({g + "ffn_gate.bias", f + "gate_proj.bias", {ff}, 0, c.mlp_bias});
+    e.push_back({g + "ffn_up.bias", f + "up_proj.bias", {ff}, 0, c.mlp_bias});
+    e.push_back({g + "ffn_down.bias", f + "down_proj.bias", {h}, 0, c.mlp_bias});
   }
   return e;
 }

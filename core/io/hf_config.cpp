@@ -97,8 +97,11 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.rms_norm_eps = f.number_or("rms_norm_eps", 1e-6);
   c.rope_theta = f.number_or("rope_theta", 10000.0);
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
-  // Qwen2 always has q/k/v biases; Llama has the optional attention_bias flag.
+  // Qwen2 always has q/k/v biases and no others; Llama's attention_bias
+  // switches on q/k/v/o's, mlp_bias gate/up/down's.
   c.attention_bias = type == "qwen2" ? true : f.boolean_or("attention_bias", false);
+  c.output_bias = type != "qwen2" && c.attention_bias;
+  c.mlp_bias = type != "qwen2" && f.boolean_or("mlp_bias", false);
   c.torch_dtype = f.string_or("torch_dtype", f.string_or("dtype", "float32"));
   c.bos_token_id = first_token_id(f.find("bos_token_id"), source, "bos_token_id");
   c.eos_token_id = first_token_id(f.find("eos_token_id"), source, "eos_token_id");
@@ -152,7 +155,10 @@ std::string hf_config_to_json(const model::ModelConfig& c, const std::string& to
                               {"tie_word_embeddings", c.tie_word_embeddings},
                               {"hidden_act", "silu"},
                               {"torch_dtype", torch_dtype}};
-  if (c.architecture != "qwen2") j["attention_bias"] = c.attention_bias;
+  if (c.architecture != "qwen2") {
+    j["attention_bias"] = c.attention_bias || c.output_bias;
+    j["mlp_bias"] = c.mlp_bias;
+  }
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
   if (!c.rope_scaling.type.empty())

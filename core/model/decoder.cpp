@@ -23,6 +23,19 @@ std::string linear_name(int64_t layer, LinearRole r) {
   return "model.layers." + std::to_string(layer) + "." + linear_role_name(r);
 }
 
+bool has_bias(const ModelConfig& c, LinearRole r) {
+  switch (r) {
+    case LinearRole::Q:
+    case LinearRole::K:
+    case LinearRole::V:
+      return c.attention_bias;
+    case LinearRole::O:
+      return c.output_bias;
+    default:
+      return c.mlp_bias;
+  }
+}
+
 namespace {
 
 std::string shape_str(c10::IntArrayRef s) {
@@ -79,9 +92,7 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
       }
       auto weight = take(w, b.names[r] + ".weight", {shapes[r].first, shapes[r].second}, device, dtype);
       torch::Tensor bias;
-      const bool qkv = role == LinearRole::Q || role == LinearRole::K || role == LinearRole::V;
-      if (qkv && c.attention_bias)
-        bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
+      if (has_bias(c, role)) bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
       b.linears[r] = std::make_shared<DenseLinear>(std::move(weight), std::move(bias));
     }
     match_transforms(b);

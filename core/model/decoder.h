@@ -32,6 +32,8 @@ inline constexpr std::array<LinearRole, 7> kLinearRoles = {
 const char* linear_role_name(LinearRole r);
 // Full HF prefix: "model.layers.3.self_attn.q_proj"
 std::string linear_name(int64_t layer, LinearRole r);
+// Whether the config gives linear `r` a bias (attention_bias, output_bias, mlp_bias).
+bool has_bias(const ModelConfig& c, LinearRole r);
 
 struct LinearSite {
   int64_t layer;

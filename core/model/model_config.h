@@ -30,7 +30,9 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // Qwen2: q/k/v carry a bias
+  bool attention_bias = false;  // q/k/v carry a bias (Qwen2; Llama's attention_bias)
+  bool output_bias = false;     // o_proj carries one (Llama's attention_bias)
+  bool mlp_bias = false;        // gate/up/down carry one (Llama's mlp_bias)
   std::string torch_dtype;      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;

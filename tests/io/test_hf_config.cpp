@@ -66,12 +66,32 @@ class TestHfConfig : public QObject {
       "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
       "num_key_value_heads": 2, "rope_theta": 1000000.0, "tie_word_embeddings": true})", "qwen");
     QVERIFY(q.attention_bias);
+    QVERIFY(!q.output_bias && !q.mlp_bias);
     QCOMPARE(q.head_dim, int64_t(64));
     const auto m = io::parse_hf_config(R"({"model_type": "mistral", "vocab_size": 32000, "hidden_size": 4096,
       "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
       "num_key_value_heads": 8, "head_dim": 128, "sliding_window": null})", "mistral");
     QCOMPARE(m.architecture, std::string("mistral"));
     QCOMPARE(m.head_dim, int64_t(128));
+  }
+
+  // Llama's attention_bias covers q/k/v and o, mlp_bias gate/up/down; both
+  // are written back.
+  void llamaBiasFlagsCoverTheirGroups() {
+    const auto c = io::parse_hf_config(R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 64,
+      "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "attention_bias": true,
+      "mlp_bias": true})",
+                                       "llama");
+    QVERIFY(c.attention_bias && c.output_bias && c.mlp_bias);
+    const auto back = io::parse_hf_config(io::hf_config_to_json(c, "float32"), "written");
+    QVERIFY(back.attention_bias && back.output_bias && back.mlp_bias);
+    const auto plain = io::parse_hf_config(io::hf_config_to_json(io::parse_hf_config(R"({"model_type": "llama",
+      "vocab_size": 100, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+      "num_attention_heads": 4})",
+                                                                                     "plain"),
+                                                                 "float32"),
+                                           "written");
+    QVERIFY(!plain.attention_bias && !plain.output_bias && !plain.mlp_bias);
   }
 
   void errorsNameFileAndField_data() {
