@@ -28,6 +28,40 @@ torch::Tensor input_transform(const torch::Tensor& a) {
   return torch::linalg_solve(a.t(), eye);
 }
 
+const torch::Tensor& input_shift(LinearRole role, const BlockAffine& affine) {
+  static const torch::Tensor none;
+  switch (role) {
+    case LinearRole::Q:
+    case LinearRole::K:
+    case LinearRole::V:
+      return affine.input_shift;
+    case LinearRole::Gate:
+    case LinearRole::Up:
+      return affine.post_shift;
+    default:
+      return none;
+  }
+}
+
+torch::Tensor shifted_bias(LinearRole role, const torch::Tensor& w, const torch::Tensor& b, const BlockAffine& affine,
+                           const model::ModelConfig& config) {
+  auto out = b;
+  const auto add = [&out](const torch::Tensor& t) { out = out.defined() ? out + t : t; };
+  if (const auto& d = input_shift(role, affine); d.defined()) add(torch::mv(w, d));
+  const auto& dv = affine.value_shift;
+  if (!dv.defined()) return out;
+  const int64_t kv = config.num_kv_heads, d = config.head_dim;
+  if (role == LinearRole::V) {
+    const auto shifted = out.defined() ? out - dv : -dv;
+    if (!affine.values.defined()) return shifted;
+    // A⁻ᵀ per KV head, as on v_proj's rows.
+    return torch::linalg_solve(affine.values.transpose(1, 2), shifted.reshape({kv, d, 1})).reshape({kv * d});
+  }
+  if (role == LinearRole::O)
+    add(torch::mv(w, dv.reshape({kv, 1, d}).expand({kv, config.num_heads / kv, d}).reshape({-1})));
+  return out;
+}
+
 const torch::Tensor& input_affine(LinearRole role, const BlockAffine& affine) {
   static const torch::Tensor none;
   switch (role) {

@@ -10,6 +10,12 @@
 //    head: v_proj's rows become A⁻ᵀ·W_v and every query head's columns of
 //    o_proj become W_o·Aᵀ of its KV head. Attention mixes each head's values
 //    linearly, so this folds into the two weights exactly.
+//  - channel shifts δ (AffineQuant's, learned from zero): the linears after
+//    a norm see T(x − δ) and add W·δ; v_proj subtracts δ_v before its
+//    transform and o_proj adds W_o·δ_v (attention keeps a constant, its
+//    weights summing to 1). An identity in FP; once the weights are
+//    quantized, Ŵ·T(x − δ) + W·δ = Ŵ·T·x + (W − Ŵ·T)·δ leaves a learned
+//    correction of the error in the bias.
 // Inverses come from a solve, never an explicit inverse of a sum.
 
 #include <torch/torch.h>
@@ -25,6 +31,9 @@ struct BlockAffine {
   torch::Tensor input_norm;      // [H, H] or diagonal [H]; undefined: none
   torch::Tensor post_attention;  // [H, H] or diagonal [H]; undefined: none
   torch::Tensor values;          // [kv_heads, d, d]; undefined: none
+  torch::Tensor input_shift;     // [H]; undefined: none
+  torch::Tensor post_shift;      // [H] after the post-attention norm; undefined: none
+  torch::Tensor value_shift;     // [kv_heads·d]; undefined: none
 };
 
 // The weight linear `role` quantizes under the transforms ([out, in],
@@ -38,6 +47,15 @@ const torch::Tensor& input_affine(model::LinearRole role, const BlockAffine& aff
 std::map<model::LinearRole, torch::Tensor> transformed_weights(
     const std::map<model::LinearRole, torch::Tensor>& weights, const BlockAffine& affine,
     const model::ModelConfig& config);
+
+// The shift subtracted from linear `role`'s input (δ of the norm feeding
+// it); undefined for o_proj and down_proj.
+const torch::Tensor& input_shift(model::LinearRole role, const BlockAffine& affine);
+// The bias linear `role` adds under the shifts, from its FP weight w and its
+// own bias b (either may be undefined: none); undefined when it has neither
+// a bias nor a shift to make up for.
+torch::Tensor shifted_bias(model::LinearRole role, const torch::Tensor& w, const torch::Tensor& b,
+                           const BlockAffine& affine, const model::ModelConfig& config);
 
 // A⁻ᵀ for a matrix A [n, n] (by a solve), 1/a for a diagonal a [n].
 torch::Tensor input_transform(const torch::Tensor& a);

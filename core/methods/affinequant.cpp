@@ -9,6 +9,7 @@
 #include "core/methods/learnable_clipping.h"
 #include "core/methods/lwc.h"
 #include "core/pipeline/block_context.h"
+#include "core/quant/input_transform.h"
 
 namespace qs::methods {
 
@@ -66,6 +67,13 @@ std::vector<quant::ParamSpec> AffineQuantMethod::param_specs() const {
                    0, 0, {}});
   specs.push_back({"stability", 1e-2, "weight of the off-diagonal entries the gradual mask frees", 0.0, 1.0, {}});
   specs.push_back({"lwc", true, "learn OmniQuant's clipping factors together with the transforms", 0, 0, {}});
+  specs.push_back({"shifts",
+                   true,
+                   "learn channel shifts with the transforms, as the official code does; they end as biases of "
+                   "q/k/v/o/gate/up",
+                   0,
+                   0,
+                   {}});
   return specs;
 }
 
@@ -120,6 +128,24 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     a3 = leaf(torch::diag_embed(smooth_scale(act, wmax, alpha)));
   }
 
+  // Channel shifts (affine_fold.h), from zero.
+  torch::Tensor d1, d2, d3;
+  if (params.get_bool("shifts")) {
+    if (qkv) d1 = leaf(torch::zeros({cfg.hidden_size}));
+    if (mlp_in) d2 = leaf(torch::zeros({cfg.hidden_size}));
+    if (vo) d3 = leaf(torch::zeros({cfg.num_kv_heads * cfg.head_dim}));
+  }
+  std::map<LinearRole, torch::Tensor> own_bias;
+  for (const auto& [r, wr] : w)
+    if (const auto b = ctx.bias(r); b.defined()) own_bias[r] = b.to(dev, torch::kFloat32);
+  const auto shifted_biases = [&](const BlockAffine& affine) {
+    std::map<LinearRole, torch::Tensor> out;
+    for (const auto& [r, wr] : w)
+      if (auto b = shifted_bias(r, wr, own_bias.count(r) ? own_bias.at(r) : torch::Tensor(), affine, cfg); b.defined())
+        out[r] = b;
+    return out;
+  };
+
   std::map<LinearRole, LearnableClipping> clips;
   for (const auto& [r, wr] : w) {
     const auto& clip = clips.emplace(r, LearnableClipping(wr.size(0), wr.size(1), ctx.spec(r), dev,
@@ -139,6 +165,9 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     if (a1.defined()) b.input_norm = matrix ? a1 * hidden_mask : a1;
     if (a2.defined()) b.post_attention = matrix ? a2 * hidden_mask : a2;
     if (a3.defined()) b.values = a3 * head_mask;
+    b.input_shift = d1;
+    b.post_shift = d2;
+    b.value_shift = d3;
     return b;
   };
 
@@ -153,14 +182,18 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   // The transforms of a step and their inverses, shared by the linears they
   // feed: one solve per norm and step rather than one per linear.
   BlockAffine step, inverses;
+  std::map<LinearRole, torch::Tensor> biases;
   options.before_step = [&] {
     step = current();
     inverses = {};
     if (step.input_norm.defined()) inverses.input_norm = input_transform(step.input_norm);
     if (step.post_attention.defined()) inverses.post_attention = input_transform(step.post_attention);
+    biases = shifted_biases(step);
   };
   options.before_step();
   options.input_transform = [&inverses](LinearRole r) { return input_affine(r, inverses); };
+  options.input_shift = [&step](LinearRole r) { return input_shift(r, step); };
+  options.bias = [&biases](LinearRole r) { return biases.count(r) ? biases.at(r) : torch::Tensor(); };
   std::map<LinearRole, TrainedWeight> trained;
   for (const auto& [r, wr] : w)
     trained.emplace(r, [&, r, wr] { return clips.at(r).fake_quantize(transformed_weight(r, wr, step, cfg)); });
@@ -190,11 +223,20 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     const bool output_side_changed = affine.values.defined() && (r == LinearRole::V || r == LinearRole::O);
     if ((!matrix && a.defined()) || output_side_changed) ctx.set_weight(r, reference);
   }
+  const auto final_biases = shifted_biases(affine);
   for (const auto& [r, wr] : w) {
     ctx.check_cancelled();
     auto q = clips.at(r).quantize(transformed_weight(r, wr, affine, cfg));
-    if (const auto& a = input_affine(r, affine); matrix && a.defined())
-      q.transform = input_transform(a).to(torch::kCPU).contiguous();
+    const auto& a = input_affine(r, affine);
+    if (matrix && a.defined()) q.transform = input_transform(a).to(torch::kCPU).contiguous();
+    if (final_biases.count(r)) {
+      // The input shift moves into the bias: Ŵ·T(x − δ) + b = Ŵ·T·x + b − Ŵ·T·δ.
+      auto b = final_biases.at(r);
+      if (const auto& d = input_shift(r, affine); d.defined())
+        b = b - torch::mv(q.dequantized_weight().to(dev),
+                          quant::apply_input_transform(d, a.defined() ? input_transform(a) : a));
+      q.bias = b.to(torch::kCPU).contiguous();
+    }
     ctx.commit(r, std::move(q));
   }
 }

@@ -14,12 +14,15 @@
 // dominance; a transform that lost it is reported, and one that cannot be
 // inverted stops the run with a message naming the layer.
 //
-// The official code's q/k scaling is left out: it only matters when the QK
-// product's activations are quantized, and under RoPE a matrix on q_proj and
-// k_proj does not fold exactly. Channel shifts are left out too: the official
-// code learns them from zero (for Llama as well), which makes them biases of
-// q/k/v/gate/up/o — y = Q(W)(x − δ) + Wδ, a learned correction of the
-// quantization error — and a Llama checkpoint has no tensors to hold them.
+// Channel shifts δ are learned with the transforms from zero, as the
+// official code does for Llama too (`shifts`; affine_fold.h): an identity in
+// FP that leaves (W − Ŵ·T)·δ in the biases of q/k/v/o/gate/up, a learned
+// correction of the quantization error. Exports switch on the bias groups
+// HF's Llama config has for them (export_biases.h).
+//
+// The official code's q/k channel scale is left out: it only matters when
+// the QK product's activations are quantized, and under RoPE a scale on
+// q_proj's and k_proj's rows does not fold exactly.
 
 #include "core/quant/method.h"
 

@@ -12,15 +12,21 @@ namespace {
 
 using model::LinearRole;
 
-// A linear whose weight (and input transform) is recomputed, with gradients,
-// on every forward. The decoder computes T·x once for the linears sharing a
-// transform (Decoder::apply_linear); the step's transforms are one tensor
-// each, which it recognises.
+// A linear whose weight (and input transform, shift and bias) is recomputed,
+// with gradients, on every forward. The decoder computes T·x once for the
+// linears sharing a transform (Decoder::apply_linear); the step's transforms
+// are one tensor each, which it recognises, and linears sharing a transform
+// share its shift.
 class TrainingLinear final : public model::LinearOp {
  public:
-  using Transform = std::function<torch::Tensor()>;
-  TrainingLinear(TrainedWeight weight, Transform transform, torch::Tensor bias, int64_t in, int64_t out)
-      : weight_(std::move(weight)), transform_(std::move(transform)), bias_(std::move(bias)), in_(in), out_(out) {}
+  using Part = std::function<torch::Tensor()>;
+  TrainingLinear(TrainedWeight weight, Part transform, Part shift, Part bias, int64_t in, int64_t out)
+      : weight_(std::move(weight)),
+        transform_(std::move(transform)),
+        shift_(std::move(shift)),
+        bias_(std::move(bias)),
+        in_(in),
+        out_(out) {}
   torch::Tensor forward(const torch::Tensor& x) const override { return forward_transformed(transform_input(x), x); }
   int64_t in_features() const override { return in_; }
   int64_t out_features() const override { return out_; }
@@ -28,20 +34,24 @@ class TrainingLinear final : public model::LinearOp {
     torch::NoGradGuard no_grad;
     return quant::fold_input_transform(weight_(), transform_()).detach();
   }
-  torch::Tensor bias() const override { return bias_; }
+  torch::Tensor bias() const override { return bias_(); }
   torch::Tensor input_transform() const override { return transform_(); }
   torch::Tensor transform_input(const torch::Tensor& x) const override {
     const auto t = transform_();
-    return quant::apply_input_transform(x, t.defined() ? t.to(x.scalar_type()) : t);
+    const auto s = shift_();
+    return quant::apply_input_transform(s.defined() ? x - s.to(x.scalar_type()) : x,
+                                        t.defined() ? t.to(x.scalar_type()) : t);
   }
   torch::Tensor forward_transformed(const torch::Tensor& tx, const torch::Tensor& x) const override {
-    return torch::linear(tx, weight_().to(x.scalar_type()), bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
+    const auto b = bias_();
+    return torch::linear(tx, weight_().to(x.scalar_type()), b.defined() ? b.to(x.scalar_type()) : b);
   }
 
  private:
   TrainedWeight weight_;
-  Transform transform_;
-  torch::Tensor bias_;
+  Part transform_;
+  Part shift_;
+  Part bias_;
   int64_t in_;
   int64_t out_;
 };
@@ -73,12 +83,19 @@ TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRol
   const auto saved = decoder.block_state(layer);
   for (const auto& [role, weight] : weights) {
     const auto& op = decoder.linear(layer, role);
-    TrainingLinear::Transform transform = [&options, role] {
+    TrainingLinear::Part transform = [&options, role] {
       return options.input_transform ? options.input_transform(role) : torch::Tensor();
     };
+    TrainingLinear::Part shift = [&options, role] {
+      return options.input_shift ? options.input_shift(role) : torch::Tensor();
+    };
+    TrainingLinear::Part bias = [&options, role, own = op->bias()] {
+      const auto b = options.bias ? options.bias(role) : torch::Tensor();
+      return b.defined() ? b : own;
+    };
     decoder.set_linear(layer, role,
-                       std::make_shared<TrainingLinear>(weight, std::move(transform), op->bias(), op->in_features(),
-                                                        op->out_features()));
+                       std::make_shared<TrainingLinear>(weight, std::move(transform), std::move(shift), std::move(bias),
+                                                        op->in_features(), op->out_features()));
   }
   TrainingResult result;
   try {

@@ -32,6 +32,12 @@ struct TrainingOptions {
   // than folded into its weight, so the linears sharing an input and a
   // transform compute T·x once per step (Decoder::apply_linear).
   std::function<torch::Tensor(model::LinearRole)> input_transform;
+  // A shift subtracted from a trained linear's input before its transform
+  // ([in]; undefined: none) and the bias that replaces the linear's own
+  // (undefined: its own), both re-read every forward: AffineQuant's learned
+  // channel shifts, y = W·T(x − δ) + b.
+  std::function<torch::Tensor(model::LinearRole)> input_shift;
+  std::function<torch::Tensor(model::LinearRole)> bias;
 };
 
 // The float32 [out, in] weight a linear has during training, differentiable

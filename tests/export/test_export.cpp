@@ -118,6 +118,57 @@ class TestExport : public QObject {
              std::to_string(((a - b).abs().max() / a.abs().max()).item<double>()).c_str());
   }
 
+  // AffineQuant's shifts leave biases on q/k/v/o/gate/up of a Llama: the
+  // export switches on attention_bias and mlp_bias, as HF and vLLM read them,
+  // writes down_proj's as zeros, and reads back to the same model.
+  void shiftBiasesTravelWithTheirGroups() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto choice = pipeline::QuantPlan::make_choice("affinequant", {4, 32, false, 1.0}, "test");
+    choice.params.set("epochs", int64_t{2}, "test");
+    choice.params.set("ln_matrix", false, "test");
+    auto q = quantize(pipeline::QuantPlan(choice));
+    QVERIFY(test::record(*q.dec, 0, model::LinearRole::O)->bias.defined());
+    QVERIFY(!test::record(*q.dec, 0, model::LinearRole::Down)->bias.defined());
+    const auto ids = test::random_calibration(101, 1, 12, 9).ids;
+    const auto expected = q.dec->forward(ids);
+    for (auto f : {Format::CompressedTensors, Format::Awq}) {
+      exporter::ExportOptions o;
+      o.format = f;
+      const auto dir = root / exporter::format_name(f);
+      exporter::export_checkpoint(*q.dec, o, dir);
+      const auto config = test::read_json(dir / "config.json");
+      QVERIFY(config["attention_bias"].get<bool>());
+      QVERIFY(config["mlp_bias"].get<bool>());
+      const io::SafetensorsFile st(dir / "model.safetensors");
+      QVERIFY(st.load("model.layers.1.mlp.down_proj.bias").abs().max().item<double>() == 0.0);
+      QVERIFY(st.load("model.layers.1.self_attn.o_proj.bias").abs().max().item<double>() > 0.0);
+      model::Decoder back(model::load_model(dir), torch::kCPU, torch::kFloat32);
+      const double diff = ((back.forward(ids) - expected).abs().max() / expected.abs().max()).item<double>();
+      QVERIFY2(diff < 5e-3, std::to_string(diff).c_str());
+    }
+  }
+
+  // Qwen2's config has q/k/v biases and no others: shifts' biases on gate/up
+  // are refused by name before anything is written.
+  void qwen2RefusesBiasesItHasNoPlaceFor() {
+    QTemporaryDir tmp;
+    auto c = test::tiny_config();
+    c.architecture = "qwen2";
+    c.attention_bias = true;
+    const auto fp = test::make_tiny_llama(c, 5);
+    model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+    auto choice = pipeline::QuantPlan::make_choice("affinequant", {4, 32, false, 1.0}, "test");
+    choice.params.set("epochs", int64_t{1}, "test");
+    choice.params.set("ln_matrix", false, "test");
+    test::RecordingFeedback fb;
+    pipeline::run_pipeline(dec, test::random_calibration(101, 4, 16, 5), pipeline::QuantPlan(choice), {}, fb);
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "qwen";
+    const auto e = test::error_of<ArgumentError>([&] { exporter::export_checkpoint(dec, {}, dir); });
+    QVERIFY2(e.contains("model.layers.0.mlp.gate_proj") && e.contains("Qwen2"), qPrintable(e));
+    QVERIFY(!fs::exists(dir));
+  }
+
   // A zero point of 0 (a group of one sign on an asymmetric grid): GPTQ v1
   // refuses it by layer and before writing anything, v2 holds it bit for bit.
   void gptqV2HoldsAZeroPointOfZero() {

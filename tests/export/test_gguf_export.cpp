@@ -91,6 +91,29 @@ class TestGgufExport : public QObject {
                          dec->norm_weight(0, model::NormRole::Input)));
   }
 
+  // AffineQuant's shifts leave biases on q/k/v/o/gate/up; llama.cpp takes
+  // each as an optional tensor, and the GGUF reads back as the same model
+  // (down_proj's written as zeros, so the groups read back whole).
+  void shiftBiasesTravelAsF32() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const auto fp = test::make_tiny_llama(test::tiny_config(), 3);
+    auto choice = pipeline::QuantPlan::make_choice("affinequant", {4, 32, false, 1.0}, "test");
+    choice.params.set("epochs", int64_t{2}, "test");
+    choice.params.set("ln_matrix", false, "test");
+    auto dec = quantized(fp, pipeline::QuantPlan(choice));
+    exporter::export_gguf(*dec, test::write_tokenizer_gguf(dir, 101), "tiny", dir / "tiny.gguf");
+    io::GgufFile f(dir / "tiny.gguf");
+    for (const char* t : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+      QCOMPARE(io::ggml_type_name(f.find_tensor("blk.1." + std::string(t) + ".bias")->type), std::string("F32"));
+    model::Decoder back(io::load_gguf_model(dir / "tiny.gguf"), torch::kCPU, torch::kFloat32);
+    QVERIFY(back.config().attention_bias && back.config().output_bias && back.config().mlp_bias);
+    const auto ids = test::random_calibration(101, 1, 12, 9).ids;
+    const auto expected = dec->forward(ids);
+    const double diff = ((back.forward(ids) - expected).abs().max() / expected.abs().max()).item<double>();
+    QVERIFY2(diff < 5e-3, std::to_string(diff).c_str());
+  }
+
   void layersKeptInFpTravelAsF16() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());

@@ -25,8 +25,9 @@ torch::Tensor dominant(std::vector<int64_t> shape, double off = 0.02) {
   (void)n;
 }
 
-// Block 0 of `d` on x with every linear replaced by the dense weight it
-// computes under the transforms.
+// Block 0 of `d` on x with every linear replaced by the dense weight and
+// bias it computes under the transforms and shifts: W'·T·(x − δ) + b' as
+// W'·T·x + (b' − W'·T·δ), the way AffineQuant commits them.
 torch::Tensor block_under(model::Decoder& d, const methods::BlockAffine& affine, const torch::Tensor& x) {
   const auto saved = d.block_state(0);
   for (auto r : model::kLinearRoles) {
@@ -34,7 +35,9 @@ torch::Tensor block_under(model::Decoder& d, const methods::BlockAffine& affine,
     auto t = methods::transformed_weight(r, w, affine, d.config());
     if (const auto& a = methods::input_affine(r, affine); a.defined())
       t = quant::fold_input_transform(t, methods::input_transform(a));
-    d.set_linear(0, r, std::make_shared<model::DenseLinear>(t, torch::Tensor()));
+    auto b = methods::shifted_bias(r, w, d.linear(0, r)->bias(), affine, d.config());
+    if (const auto& shift = methods::input_shift(r, affine); shift.defined()) b = b - torch::mv(t, shift);
+    d.set_linear(0, r, std::make_shared<model::DenseLinear>(t, b));
   }
   auto out = d.run_block(0, x);
   d.restore_block_state(0, saved);
@@ -49,9 +52,9 @@ class TestAffineQuant : public QObject {
  private Q_SLOTS:
   // Before quantization the transforms change nothing: dense matrices after
   // both norms and per-KV-head matrices between v and o (GQA: 4 query heads
-  // on 2 KV heads) leave the block's output as it was, to 1e-5 in fp32
-  // relative to its largest entry (W·Aᵀ·A⁻ᵀ rounds at every product; the
-  // plain folds hold to 1e-5 absolute).
+  // on 2 KV heads), with channel shifts at all three, leave the block's
+  // output as it was, to 1e-5 in fp32 relative to its largest entry
+  // (W·Aᵀ·A⁻ᵀ rounds at every product; the plain folds hold to 1e-5 absolute).
   void foldingPreservesTheFpFunction() {
     torch::manual_seed(31);
     const auto weights = test::make_tiny_llama(test::tiny_config(), 31);
@@ -63,11 +66,22 @@ class TestAffineQuant : public QObject {
     affine.input_norm = dominant({c.hidden_size, c.hidden_size});
     affine.post_attention = dominant({c.hidden_size, c.hidden_size});
     affine.values = dominant({c.num_kv_heads, c.head_dim, c.head_dim}, 0.05);
+    affine.input_shift = torch::randn({c.hidden_size}) * 0.3;
+    affine.post_shift = torch::randn({c.hidden_size}) * 0.3;
+    affine.value_shift = torch::randn({c.num_kv_heads * c.head_dim}) * 0.3;
     const auto x = torch::randn({2, 12, c.hidden_size});
     const auto expected = d.run_block(0, x);
     const double diff = (block_under(d, affine, x) - expected).abs().max().item<double>();
     const double scale = expected.abs().max().item<double>();
     QVERIFY2(diff < 1e-5 * scale, qPrintable(QString("%1 of %2").arg(diff).arg(scale)));
+    // Every linear but down_proj carries a shift's bias; o_proj and down_proj
+    // see no input shift.
+    for (auto r : model::kLinearRoles) {
+      const bool shifted_input = r != LinearRole::O && r != LinearRole::Down;
+      QCOMPARE(methods::input_shift(r, affine).defined(), shifted_input);
+      QCOMPARE(methods::shifted_bias(r, d.linear(0, r)->dense_weight(), {}, affine, c).defined(),
+               r != LinearRole::Down);
+    }
     // The value transform alone folds into v_proj and o_proj as plain weights.
     methods::BlockAffine values_only;
     values_only.values = affine.values;
@@ -111,14 +125,27 @@ class TestAffineQuant : public QObject {
     affine.input_norm = a1 * m;
     affine.post_attention = a2 * m;
     affine.values = a3 * methods::gradual_mask(c.head_dim, 1, 3, 1e-2, torch::kCPU);
+    auto d1 = torch::zeros({c.hidden_size}, torch::requires_grad());
+    auto d2 = torch::zeros({c.hidden_size}, torch::requires_grad());
+    auto d3 = torch::zeros({c.num_kv_heads * c.head_dim}, torch::requires_grad());
+    affine.input_shift = d1;
+    affine.post_shift = d2;
+    affine.value_shift = d3;
     torch::Tensor loss = torch::zeros({});
     for (auto r : model::kLinearRoles) {
-      auto t = methods::transformed_weight(r, d.linear(0, r)->dense_weight(), affine, c);
+      const auto w = d.linear(0, r)->dense_weight();
+      auto t = methods::transformed_weight(r, w, affine, c);
       if (const auto& a = methods::input_affine(r, affine); a.defined())
         t = quant::fold_input_transform(t.round(), methods::input_transform(a));
       loss = loss + t.pow(2).sum();
+      // What the shift leaves behind once the weight is rounded.
+      if (auto b = methods::shifted_bias(r, w, {}, affine, c); b.defined()) {
+        if (const auto& s = methods::input_shift(r, affine); s.defined()) b = b - torch::mv(t, s);
+        loss = loss + (b + 1.0).pow(2).sum();
+      }
     }
     loss.backward();
+    for (const auto& p : {d1, d2, d3}) QVERIFY(p.grad().defined() && p.grad().abs().gt(0).any().item<bool>());
     for (const auto& p : {a1, a2, a3}) {
       QVERIFY(p.grad().defined());
       // Zero outside the band the mask has freed, non-zero on it.
@@ -174,8 +201,28 @@ class TestAffineQuant : public QObject {
       QCOMPARE(l.record->transform.defined(), transformed);
       if (transformed)
         QCOMPARE(l.record->transform.sizes(), (torch::IntArrayRef{l.record->in_features, l.record->in_features}));
+      QCOMPARE(l.record->bias.defined(), l.role != LinearRole::Down);  // the shifts' biases
     }
     QVERIFY(torch::equal(aq.norm_weight(0, model::NormRole::Input), norm));
+  }
+
+  // The learned shifts, committed as biases, bring the model's last hidden
+  // state closer to the FP model's than the same run without them (both
+  // start from zero shifts; the training follows the FP trajectory, which
+  // the biases can pull back to).
+  void shiftsBringTheOutputCloserToFp() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 36);
+    model::Decoder fp(weights, torch::kCPU, torch::kFloat32), plain(weights, torch::kCPU, torch::kFloat32),
+        shifted(weights, torch::kCPU, torch::kFloat32);
+    const auto r0 = test::run_method(plain, "affinequant", {{"epochs", int64_t{6}}, {"shifts", false}});
+    test::run_method(shifted, "affinequant", {{"epochs", int64_t{6}}});
+    for (const auto& l : r0.layers) QVERIFY(!l.record->bias.defined());
+    torch::NoGradGuard g;
+    const auto ids = test::method_calibration(fp.config().vocab_size).ids;
+    const auto target = fp.last_hidden(ids);
+    const double without = torch::mse_loss(plain.last_hidden(ids), target).item<double>();
+    const double with = torch::mse_loss(shifted.last_hidden(ids), target).item<double>();
+    QVERIFY2(with < without, qPrintable(QString("with shifts %1, without %2").arg(with).arg(without)));
   }
 
   // With diagonal scales nothing but plain weights remains: the scales live
