@@ -112,6 +112,11 @@ torch::Tensor gradual_mask(int64_t n, int64_t epoch, int64_t epochs, double stab
   return mask + torch::eye(n, torch::TensorOptions(device)) * (1.0 - stability);
 }
 
+void keep_away_from_zero(torch::Tensor& p, double least) {
+  torch::NoGradGuard no_grad;
+  p.copy_(torch::where(p.abs() < least, p.sign() * least, p));
+}
+
 torch::Tensor non_dominant_rows(const torch::Tensor& a) {
   const auto m = a.dim() == 2 ? a.unsqueeze(0) : a;
   const auto diag = m.diagonal(0, 1, 2).abs();

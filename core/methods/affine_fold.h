@@ -65,6 +65,12 @@ torch::Tensor input_transform(const torch::Tensor& a);
 // weight 1 and the others with `stability` (the paper's stability factor).
 torch::Tensor gradual_mask(int64_t n, int64_t epoch, int64_t epochs, double stability, torch::Device device);
 
+// Moves every non-zero entry of p closer to zero than `least` out to ±least
+// (its sign kept; zeros stay zero), in place: the official code's truncation
+// of its transforms before each step, under which a diagonal entry never
+// crosses zero and a transform never passes through a singular one.
+void keep_away_from_zero(torch::Tensor& p, double least);
+
 // The rows (counting through the blocks of a [b, n, n] stack) where
 // |a_ii| ≤ Σ_{j≠i} |a_ij|, i.e. where strict diagonal dominance, which
 // guarantees invertibility (Lévy–Desplanques), fails; int64, empty when it holds.

@@ -65,6 +65,13 @@ std::vector<quant::ParamSpec> AffineQuantMethod::param_specs() const {
                    "a dense matrix after each RMSNorm, kept as the linears' input transform (off: diagonal scales "
                    "folded into the norms)",
                    0, 0, {}});
+  specs.push_back({"least_entry",
+                   1e-2,
+                   "the least magnitude a non-zero transform entry keeps, restored before each step as the official "
+                   "code does, so no scale crosses zero (0: off)",
+                   0.0,
+                   1.0,
+                   {}});
   specs.push_back({"stability", 1e-2, "weight of the off-diagonal entries the gradual mask frees", 0.0, 1.0, {}});
   specs.push_back({"lwc", true, "learn OmniQuant's clipping factors together with the transforms", 0, 0, {}});
   specs.push_back({"shifts",
@@ -103,7 +110,7 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   std::map<LinearRole, analysis::ChannelStats> stats;
   if (!probes.empty()) ctx.for_each_input(probes, [&](LinearRole r, const torch::Tensor& x) { stats[r].add(x); });
 
-  std::vector<torch::Tensor> let, clipping;
+  std::vector<torch::Tensor> let, clipping, scales;
   const auto leaf = [&let, dev](const torch::Tensor& t) {
     auto p = t.to(dev, torch::kFloat32).detach().clone().requires_grad_(true);
     let.push_back(p);
@@ -114,11 +121,13 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     const auto s = smooth_scale(stats[LinearRole::Q].abs_max().to(dev),
                                 column_max(w, {LinearRole::Q, LinearRole::K, LinearRole::V}), alpha);
     a1 = leaf(matrix ? torch::diag(s) : s);
+    scales.push_back(a1);
   }
   if (mlp_in) {
     const auto s =
         smooth_scale(stats[LinearRole::Gate].abs_max().to(dev), column_max(w, {LinearRole::Gate, LinearRole::Up}), alpha);
     a2 = leaf(matrix ? torch::diag(s) : s);
+    scales.push_back(a2);
   }
   if (vo) {
     // o_proj's input channels, reduced over the query heads sharing a KV head.
@@ -126,6 +135,7 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     const auto act = stats[LinearRole::O].abs_max().to(dev).reshape({kv, groups, d}).amax(1);
     const auto wmax = w.at(LinearRole::O).abs().amax(0).reshape({kv, groups, d}).amax(1);
     a3 = leaf(torch::diag_embed(smooth_scale(act, wmax, alpha)));
+    scales.push_back(a3);
   }
 
   // Channel shifts (affine_fold.h), from zero.
@@ -183,7 +193,13 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   // feed: one solve per norm and step rather than one per linear.
   BlockAffine step, inverses;
   std::map<LinearRole, torch::Tensor> biases;
+  const double least = params.get_double("least_entry");
+  const auto truncate = [&] {
+    if (least > 0)
+      for (auto& p : scales) keep_away_from_zero(p, least);
+  };
   options.before_step = [&] {
+    truncate();
     step = current();
     inverses = {};
     if (step.input_norm.defined()) inverses.input_norm = input_transform(step.input_norm);
@@ -203,6 +219,7 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   }
 
   torch::NoGradGuard no_grad;
+  truncate();
   options.on_epoch(options.epochs - 1);
   const auto affine = current();
   if (affine.input_norm.defined()) check_invertible(affine.input_norm, "input-norm", ctx);

@@ -169,6 +169,14 @@ class TestAffineQuant : public QObject {
     QVERIFY(torch::equal(methods::gradual_mask(4, 0, 1, 0.5, torch::kCPU).gt(0), torch::ones({4, 4}).gt(0)));
   }
 
+  // Entries nearer zero than the least go out to it with their sign; zeros
+  // and larger entries stay.
+  void truncationKeepsEntriesAwayFromZero() {
+    auto p = torch::tensor({-0.5, -0.004, 0.0, 0.003, 0.01, 2.0}).requires_grad_(true);
+    methods::keep_away_from_zero(p, 1e-2);
+    QVERIFY(torch::equal(p.detach(), torch::tensor({-0.5, -0.01, 0.0, 0.01, 0.01, 2.0})));
+  }
+
   void dominanceNamesTheRowsThatFail() {
     auto a = torch::eye(4) * 2;
     QCOMPARE(methods::non_dominant_rows(a).numel(), int64_t{0});
