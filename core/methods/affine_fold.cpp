@@ -20,6 +20,23 @@ torch::Tensor block_diagonal(const torch::Tensor& blocks) {
   return torch::block_diag(rows);
 }
 
+// What belongs to the norm feeding `role`: `input` for q/k/v, `post` for
+// gate/up; none for o_proj and down_proj.
+const torch::Tensor& fed_by_norm(LinearRole role, const torch::Tensor& input, const torch::Tensor& post) {
+  static const torch::Tensor none;
+  switch (role) {
+    case LinearRole::Q:
+    case LinearRole::K:
+    case LinearRole::V:
+      return input;
+    case LinearRole::Gate:
+    case LinearRole::Up:
+      return post;
+    default:
+      return none;
+  }
+}
+
 }  // namespace
 
 torch::Tensor input_transform(const torch::Tensor& a) {
@@ -29,18 +46,7 @@ torch::Tensor input_transform(const torch::Tensor& a) {
 }
 
 const torch::Tensor& input_shift(LinearRole role, const BlockAffine& affine) {
-  static const torch::Tensor none;
-  switch (role) {
-    case LinearRole::Q:
-    case LinearRole::K:
-    case LinearRole::V:
-      return affine.input_shift;
-    case LinearRole::Gate:
-    case LinearRole::Up:
-      return affine.post_shift;
-    default:
-      return none;
-  }
+  return fed_by_norm(role, affine.input_shift, affine.post_shift);
 }
 
 torch::Tensor shifted_bias(LinearRole role, const torch::Tensor& w, const torch::Tensor& b, const BlockAffine& affine,
@@ -63,15 +69,7 @@ torch::Tensor shifted_bias(LinearRole role, const torch::Tensor& w, const torch:
 }
 
 const torch::Tensor& input_affine(LinearRole role, const BlockAffine& affine) {
-  static const torch::Tensor none;
-  switch (role) {
-    case LinearRole::Q:
-    case LinearRole::K:
-    case LinearRole::V: return affine.input_norm;
-    case LinearRole::Gate:
-    case LinearRole::Up: return affine.post_attention;
-    default: return none;
-  }
+  return fed_by_norm(role, affine.input_norm, affine.post_attention);
 }
 
 torch::Tensor transformed_weight(LinearRole role, const torch::Tensor& w, const BlockAffine& affine,
