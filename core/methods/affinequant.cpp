@@ -22,9 +22,15 @@ torch::Tensor smooth_scale(const torch::Tensor& act_max, const torch::Tensor& we
   return (act_max.clamp_min(1e-5).pow(alpha) / weight_max.clamp_min(1e-5).pow(1.0 - alpha)).clamp_min(1e-5);
 }
 
-torch::Tensor column_max(const std::map<LinearRole, torch::Tensor>& w, std::initializer_list<LinearRole> roles) {
+// The weight side of the diagonal initialisation. "official": the signed
+// column max of the lead linear alone (q_proj, up_proj, o_proj), as the
+// official code computes it; "abs": the largest |W| over every linear the
+// transform feeds, as SmoothQuant.
+torch::Tensor init_weight_max(const std::map<LinearRole, torch::Tensor>& w, LinearRole lead,
+                              std::initializer_list<LinearRole> fed, const std::string& init) {
+  if (init == "official") return w.at(lead).amax(0);
   torch::Tensor m;
-  for (auto r : roles) {
+  for (auto r : fed) {
     const auto c = w.at(r).abs().amax(0);
     m = m.defined() ? torch::maximum(m, c) : c;
   }
@@ -61,6 +67,14 @@ std::vector<quant::ParamSpec> AffineQuantMethod::param_specs() const {
   specs.push_back({"let_lr", 5e-3, "AdamW learning rate of the affine transforms", 0.0, 10.0, {}});
   specs.push_back({"alpha", 0.5, "SmoothQuant migration strength of the transforms' diagonal initialisation", 0.0,
                    1.0, {}});
+  specs.push_back({"init",
+                   std::string("official"),
+                   "weight maxima of the diagonal initialisation: official: the signed column max of q_proj, up_proj "
+                   "and o_proj alone, as the official code; abs: max |W| over every linear a transform feeds, as "
+                   "SmoothQuant",
+                   0,
+                   0,
+                   {"official", "abs"}});
   specs.push_back({"ln_matrix", true,
                    "a dense matrix after each RMSNorm, kept as the linears' input transform (off: diagonal scales "
                    "folded into the norms)",
@@ -91,6 +105,7 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   const auto dev = ctx.device();
   const bool matrix = params.get_bool("ln_matrix");
   const double alpha = params.get_double("alpha"), stability = params.get_double("stability");
+  const auto init = params.get_string("init");
   // A transform needs every linear it couples.
   const bool qkv = ctx.is_assigned(LinearRole::Q) && ctx.is_assigned(LinearRole::K) && ctx.is_assigned(LinearRole::V);
   const bool mlp_in = ctx.is_assigned(LinearRole::Gate) && ctx.is_assigned(LinearRole::Up);
@@ -118,14 +133,15 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
   };
   torch::Tensor a1, a2, a3;
   if (qkv) {
-    const auto s = smooth_scale(stats[LinearRole::Q].abs_max().to(dev),
-                                column_max(w, {LinearRole::Q, LinearRole::K, LinearRole::V}), alpha);
+    const auto s =
+        smooth_scale(stats[LinearRole::Q].abs_max().to(dev),
+                     init_weight_max(w, LinearRole::Q, {LinearRole::Q, LinearRole::K, LinearRole::V}, init), alpha);
     a1 = leaf(matrix ? torch::diag(s) : s);
     scales.push_back(a1);
   }
   if (mlp_in) {
-    const auto s =
-        smooth_scale(stats[LinearRole::Gate].abs_max().to(dev), column_max(w, {LinearRole::Gate, LinearRole::Up}), alpha);
+    const auto s = smooth_scale(stats[LinearRole::Gate].abs_max().to(dev),
+                                init_weight_max(w, LinearRole::Up, {LinearRole::Gate, LinearRole::Up}, init), alpha);
     a2 = leaf(matrix ? torch::diag(s) : s);
     scales.push_back(a2);
   }
@@ -133,7 +149,7 @@ void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant:
     // o_proj's input channels, reduced over the query heads sharing a KV head.
     const int64_t kv = cfg.num_kv_heads, groups = cfg.num_heads / cfg.num_kv_heads, d = cfg.head_dim;
     const auto act = stats[LinearRole::O].abs_max().to(dev).reshape({kv, groups, d}).amax(1);
-    const auto wmax = w.at(LinearRole::O).abs().amax(0).reshape({kv, groups, d}).amax(1);
+    const auto wmax = init_weight_max(w, LinearRole::O, {LinearRole::O}, init).reshape({kv, groups, d}).amax(1);
     a3 = leaf(torch::diag_embed(smooth_scale(act, wmax, alpha)));
     scales.push_back(a3);
   }

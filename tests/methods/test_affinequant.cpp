@@ -1,5 +1,6 @@
 #include <QTest>
 #include <algorithm>
+#include <map>
 
 #include "core/error.h"
 #include "core/methods/affine_fold.h"
@@ -231,6 +232,42 @@ class TestAffineQuant : public QObject {
     const double without = torch::mse_loss(plain.last_hidden(ids), target).item<double>();
     const double with = torch::mse_loss(shifted.last_hidden(ids), target).item<double>();
     QVERIFY2(with < without, qPrintable(QString("with shifts %1, without %2").arg(with).arg(without)));
+  }
+
+  // The transforms start at SmoothQuant's diagonal, max|x|^½ / w^½ per
+  // input channel of the norm's output. With init "official" w is q_proj's
+  // signed column max, as the official code takes it; with "abs" the largest
+  // |W| over q, k and v. Both checked against the norm's output computed
+  // here, with a learning rate of zero so the committed transform (A⁻ᵀ,
+  // diagonal) is the initialisation itself.
+  void initialisationFollowsTheChosenWeightMaxima() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 38);
+    model::Decoder fp(weights, torch::kCPU, torch::kFloat32);
+    torch::NoGradGuard g;
+    const auto x =
+        fp.apply_norm(0, model::NormRole::Input, fp.embed(test::method_calibration(fp.config().vocab_size).ids));
+    const auto act = x.abs().flatten(0, 1).amax(0).clamp_min(1e-5).sqrt();
+    const auto wq = fp.linear(0, LinearRole::Q)->dense_weight();
+    const auto wk = fp.linear(0, LinearRole::K)->dense_weight(), wv = fp.linear(0, LinearRole::V)->dense_weight();
+    const std::map<std::string, torch::Tensor> wmax = {
+        {"official", wq.amax(0)},
+        {"abs", torch::maximum(torch::maximum(wq.abs().amax(0), wk.abs().amax(0)), wv.abs().amax(0))}};
+    QVERIFY((wmax.at("official") < wmax.at("abs")).any().item<bool>());  // the two differ on this model
+    for (const auto& [init, w] : wmax) {
+      model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
+      const auto r = test::run_method(dec, "affinequant",
+                                      {{"epochs", int64_t{1}},
+                                       {"let_lr", 0.0},
+                                       {"shifts", false},
+                                       {"least_entry", 0.0},
+                                       {"init", std::string(init)}});
+      const auto expected = (act / w.clamp_min(1e-5).sqrt()).clamp_min(1e-5);
+      const auto it = std::find_if(r.layers.begin(), r.layers.end(),
+                                   [](const auto& l) { return l.layer == 0 && l.role == LinearRole::Q; });
+      const auto& t = it->record->transform;
+      QVERIFY2(torch::allclose(t.diagonal().reciprocal(), expected, 1e-5, 1e-6), init.c_str());
+      QCOMPARE((t - torch::diag(t.diagonal())).abs().max().item<double>(), 0.0);
+    }
   }
 
   // With diagonal scales nothing but plain weights remains: the scales live
