@@ -208,8 +208,19 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       }
       br.seconds = since(t_block);
       result.blocks.push_back(br);
+      // Where a method follows the FP trajectory, what the next block will
+      // inherit: the error accumulated so far against the FP model's own
+      // output, which a training loss (an epoch mean under moving
+      // parameters) only approximates.
+      std::string accumulated;
+      if (carry_fp) {
+        const auto fp = ctx.fp_targets().to(torch::kFloat32);
+        const double rel = (outputs.to(torch::kFloat32) - fp).pow(2).sum().item<double>() /
+                           std::max(1e-30, fp.pow(2).sum().item<double>());
+        accumulated = ", against the FP model's own output " + format_number("%.3e", rel);
+      }
       feedback.log("block " + std::to_string(l) + ": output rel. MSE " + format_number("%.3e", br.output_rel_mse) +
-                   ", " + format_number("%.1f", br.seconds) + " s");
+                   accumulated + ", " + format_number("%.1f", br.seconds) + " s");
       if (carry_fp) x_fp = ctx.fp_targets();
       x = outputs;
       release_free_memory();

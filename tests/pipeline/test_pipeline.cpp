@@ -1,6 +1,7 @@
 #include <QTest>
-
+#include <algorithm>
 #include <atomic>
+#include <string>
 #include <thread>
 
 #include "core/error.h"
@@ -143,6 +144,40 @@ class TestPipeline : public QObject {
       const double rel = (q - ref).pow(2).sum().item<double>() / ref.pow(2).sum().item<double>();
       QVERIFY2(std::abs(down.output_rel_mse - rel) <= 1e-5 * rel, std::to_string(down.output_rel_mse / rel).c_str());
     }
+  }
+
+  // A method that follows the FP trajectory (LWC) logs, per block, the
+  // error the next block inherits: the quantized model's block output
+  // against the FP model's own, both run from the embeddings here. A method
+  // that does not (RTN) has no FP trajectory to report.
+  void learnedMethodsLogTheErrorAgainstTheFpTrajectory() {
+    const auto w = test::make_tiny_llama(test::tiny_config(), 10);
+    const auto calib = test::random_calibration(101, 4, 16, 6);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32), rtn(w, torch::kCPU, torch::kFloat32),
+        fp(w, torch::kCPU, torch::kFloat32);
+    auto choice = pipeline::QuantPlan::make_choice("lwc", {3, 32, false, 1.0}, "test");
+    choice.params.set("epochs", int64_t{2}, "test");
+    test::RecordingFeedback fb, plain;
+    pipeline::run_pipeline(dec, calib, pipeline::QuantPlan(choice), {}, fb);
+    pipeline::run_pipeline(rtn, calib,
+                           pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {3, 32, false, 1.0}, "test")),
+                           {}, plain);
+
+    torch::NoGradGuard no_grad;
+    auto f = fp.embed(calib.ids), q = f;
+    const std::string key = "against the FP model's own output ";
+    for (int64_t l = 0; l < fp.num_layers(); ++l) {
+      f = fp.run_block(l, f);
+      q = dec.run_block(l, q);
+      const double want = (q - f).pow(2).sum().item<double>() / f.pow(2).sum().item<double>();
+      const auto prefix = "block " + std::to_string(l) + ":";
+      const auto it = std::find_if(fb.lines.begin(), fb.lines.end(),
+                                   [&](const std::string& line) { return line.rfind(prefix, 0) == 0; });
+      QVERIFY2(it != fb.lines.end() && it->find(key) != std::string::npos, prefix.c_str());
+      const double got = std::stod(it->substr(it->find(key) + key.size()));
+      QVERIFY2(std::abs(got - want) <= 1e-3 * want, (*it + ", computed " + std::to_string(want)).c_str());
+    }
+    for (const auto& line : plain.lines) QVERIFY2(line.find(key) == std::string::npos, line.c_str());
   }
 
   void cancelLeavesTheModelBitIdentical_data() {
