@@ -24,6 +24,12 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// ‖out − ref‖² / ‖ref‖², in float32.
+double relative_mse(const torch::Tensor& out, const torch::Tensor& ref) {
+  const auto r = ref.to(torch::kFloat32);
+  return (out.to(torch::kFloat32) - r).pow(2).sum().item<double>() / std::max(1e-30, r.pow(2).sum().item<double>());
+}
+
 // Linears of one block that share a method and its parameters run in one call.
 struct MethodCall {
   const quant::Method* method;
@@ -182,10 +188,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
 
       BlockResult br;
       br.layer = l;
-      auto diff = (outputs.to(torch::kFloat32) - targets.to(torch::kFloat32)).pow(2);
-      br.output_mse = diff.mean().item<double>();
-      br.output_rel_mse =
-          diff.sum().item<double>() / std::max(1e-30, targets.to(torch::kFloat32).pow(2).sum().item<double>());
+      br.output_mse = (outputs.to(torch::kFloat32) - targets.to(torch::kFloat32)).pow(2).mean().item<double>();
+      br.output_rel_mse = relative_mse(outputs, targets);
       for (auto role : model::kLinearRoles) {
         LayerResult lr;
         lr.name = model::linear_name(l, role);
@@ -212,13 +216,9 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       // inherit: the error accumulated so far against the FP model's own
       // output, which a training loss (an epoch mean under moving
       // parameters) only approximates.
-      std::string accumulated;
-      if (carry_fp) {
-        const auto fp = ctx.fp_targets().to(torch::kFloat32);
-        const double rel = (outputs.to(torch::kFloat32) - fp).pow(2).sum().item<double>() /
-                           std::max(1e-30, fp.pow(2).sum().item<double>());
-        accumulated = ", against the FP model's own output " + format_number("%.3e", rel);
-      }
+      const std::string accumulated = carry_fp ? ", against the FP model's own output " +
+                                                     format_number("%.3e", relative_mse(outputs, ctx.fp_targets()))
+                                               : "";
       feedback.log("block " + std::to_string(l) + ": output rel. MSE " + format_number("%.3e", br.output_rel_mse) +
                    accumulated + ", " + format_number("%.1f", br.seconds) + " s");
       if (carry_fp) x_fp = ctx.fp_targets();
