@@ -76,6 +76,11 @@ RunView::RunView(QWidget* parent)
   mse->setName(tr("block output rel. MSE"));
   mse->setLineStyle(QCPGraph::lsNone);
   mse->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, QColor(214, 39, 40), 6));
+  auto* fp_mse = ppl_plot_->addGraph(ppl_plot_->xAxis, ppl_plot_->yAxis2);
+  fp_mse->setName(tr("rel. MSE against the FP model's output"));
+  fp_mse->setLineStyle(QCPGraph::lsNone);
+  fp_mse->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, QColor(255, 127, 14), 7));
+  fp_mse->removeFromLegend();  // most methods do not measure it
   place_legend_below(ppl_plot_);
   ppl_plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   install_export_menu(ppl_plot_, [this] { return perplexity_csv(); });
@@ -129,7 +134,10 @@ void RunView::begin(int blocks, const QString& title, bool refinement_only) {
   ppl_y_.clear();
   mse_x_.clear();
   mse_y_.clear();
-  for (int i = 0; i < 3; ++i) ppl_plot_->graph(i)->data()->clear();
+  fp_mse_x_.clear();
+  fp_mse_y_.clear();
+  ppl_plot_->graph(3)->removeFromLegend();
+  for (int i = 0; i < 4; ++i) ppl_plot_->graph(i)->data()->clear();
   for (int i = 0; i < 2; ++i) kl_plot_->graph(i)->data()->clear();
   kl_plot_->replot(QCustomPlot::rpQueuedReplot);
   loss_plot_->clearGraphs();
@@ -173,6 +181,11 @@ void RunView::add_block(const BlockPoint& b) {
     mse_x_.append(x);
     mse_y_.append(b.output_rel_mse);
   }
+  if (b.fp_rel_mse > 0) {
+    if (fp_mse_x_.isEmpty()) ppl_plot_->graph(3)->addToLegend();
+    fp_mse_x_.append(x);
+    fp_mse_y_.append(b.fp_rel_mse);
+  }
   // A log axis cannot show 0: a block that changed nothing sits at the floor.
   if (!std::isnan(b.mean_kl)) {
     kl_plot_->graph(0)->addData(x, std::max(b.mean_kl, 1e-9));
@@ -191,13 +204,15 @@ void RunView::redraw_perplexity() {
   ppl_plot_->graph(0)->setData(ppl_x_, ppl_y_, true);
   if (fp_ppl_ > 0) ppl_plot_->graph(1)->setData({-0.5, blocks_ + 1.5}, {fp_ppl_, fp_ppl_}, true);
   ppl_plot_->graph(2)->setData(mse_x_, mse_y_, true);
+  ppl_plot_->graph(3)->setData(fp_mse_x_, fp_mse_y_, true);
   if (!ppl_y_.isEmpty()) {
     const auto [lo, hi] = std::minmax_element(ppl_y_.begin(), ppl_y_.end());
     const double low = fp_ppl_ > 0 ? std::min(*lo, fp_ppl_) : *lo;  // the FP line stays in view
     ppl_plot_->yAxis->setRange(low / 1.2, *hi * 1.2);
   }
-  if (!mse_y_.isEmpty()) {
-    const auto [lo, hi] = std::minmax_element(mse_y_.begin(), mse_y_.end());
+  if (!mse_y_.isEmpty() || !fp_mse_y_.isEmpty()) {
+    auto errors = mse_y_ + fp_mse_y_;
+    const auto [lo, hi] = std::minmax_element(errors.begin(), errors.end());
     ppl_plot_->yAxis2->setRange(*lo / 2, *hi * 2);
   }
   ppl_plot_->replot(QCustomPlot::rpQueuedReplot);
@@ -246,6 +261,11 @@ QString RunView::perplexity_csv() const {
   for (int i = 0; i < ppl_x_.size(); ++i) s += QString("%1,%2\n").arg(ppl_x_[i]).arg(ppl_y_[i], 0, 'g', 10);
   s += "\nblock,output_rel_mse\n";
   for (int i = 0; i < mse_x_.size(); ++i) s += QString("%1,%2\n").arg(mse_x_[i] - 1).arg(mse_y_[i], 0, 'g', 10);
+  if (!fp_mse_x_.isEmpty()) {
+    s += "\nblock,rel_mse_against_fp_model\n";
+    for (int i = 0; i < fp_mse_x_.size(); ++i)
+      s += QString("%1,%2\n").arg(fp_mse_x_[i] - 1).arg(fp_mse_y_[i], 0, 'g', 10);
+  }
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <QMap>
 #include <QVector>
 #include <QWidget>
+#include <limits>
 
 class QCustomPlot;
 class QLabel;
@@ -22,6 +23,9 @@ struct BlockPoint {
   double ppl = 0;      // of the live slice, blocks 0..layer quantized
   double mean_kl = 0;  // KL(P_fp ‖ P_q) per token on the same slice, nats
   double p99_kl = 0;   // its 99th percentile over the slice's tokens
+  // Against the FP model's own output at this depth; NaN where the run did
+  // not follow the FP trajectory.
+  double fp_rel_mse = std::numeric_limits<double>::quiet_NaN();
 };
 
 class RunView : public QWidget {
@@ -66,7 +70,7 @@ class RunView : public QWidget {
   int blocks_ = 0;
   bool refinement_only_ = false;
   double fp_ppl_ = 0;
-  QVector<double> ppl_x_, ppl_y_, mse_x_, mse_y_;
+  QVector<double> ppl_x_, ppl_y_, mse_x_, mse_y_, fp_mse_x_, fp_mse_y_;
   QMap<QString, int> loss_graphs_;  // series → graph index
 };
 

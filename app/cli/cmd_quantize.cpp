@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -137,11 +138,13 @@ int run_quantize(const std::vector<std::string>& argv) {
   }
 
   nlohmann::ordered_json blocks = nlohmann::ordered_json::array();
-  for (const auto& b : result.blocks)
-    blocks.push_back({{"layer", b.layer},
-                      {"output_mse", b.output_mse},
-                      {"output_rel_mse", b.output_rel_mse},
-                      {"seconds", b.seconds}});
+  for (const auto& b : result.blocks) {
+    nlohmann::ordered_json block = {
+        {"layer", b.layer}, {"output_mse", b.output_mse}, {"output_rel_mse", b.output_rel_mse}};
+    if (!std::isnan(b.fp_rel_mse)) block["fp_rel_mse"] = b.fp_rel_mse;
+    block["seconds"] = b.seconds;
+    blocks.push_back(block);
+  }
   nlohmann::ordered_json run = {{"method", method},
                                 {"bits", spec.bits},
                                 {"group", spec.group_size},

@@ -104,7 +104,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     std::vector<std::pair<int64_t, double>> curve;
     options.on_block = [&](const pipeline::BlockResult& b) {
       constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-      widgets::BlockPoint point{static_cast<int>(b.layer), b.output_rel_mse, nan, nan, nan};
+      widgets::BlockPoint point{static_cast<int>(b.layer), b.output_rel_mse, nan, nan, nan, b.fp_rel_mse};
       if (live) {
         const auto d = live->measure(*decoder, feedback);
         point.ppl = outcome->perplexity = d.ppl;

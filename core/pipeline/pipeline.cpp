@@ -211,14 +211,12 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
         result.layers.push_back(std::move(lr));
       }
       br.seconds = since(t_block);
+      // A training loss (an epoch mean under moving parameters) only
+      // approximates what the next block inherits.
+      if (carry_fp) br.fp_rel_mse = relative_mse(outputs, ctx.fp_targets());
       result.blocks.push_back(br);
-      // Where a method follows the FP trajectory, what the next block will
-      // inherit: the error accumulated so far against the FP model's own
-      // output, which a training loss (an epoch mean under moving
-      // parameters) only approximates.
-      const std::string accumulated = carry_fp ? ", against the FP model's own output " +
-                                                     format_number("%.3e", relative_mse(outputs, ctx.fp_targets()))
-                                               : "";
+      const std::string accumulated =
+          carry_fp ? ", against the FP model's own output " + format_number("%.3e", br.fp_rel_mse) : "";
       feedback.log("block " + std::to_string(l) + ": output rel. MSE " + format_number("%.3e", br.output_rel_mse) +
                    accumulated + ", " + format_number("%.1f", br.seconds) + " s");
       if (carry_fp) x_fp = ctx.fp_targets();

@@ -10,6 +10,7 @@
 // error the decoder is put back exactly as it was.
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,6 +59,10 @@ struct BlockResult {
   int64_t layer = 0;
   double output_mse = 0.0;  // against the FP block on the same inputs, all sequences
   double output_rel_mse = 0.0;
+  // Against the FP model's own output at this depth: the error the next block
+  // inherits. Measured only where some method follows the FP trajectory (NaN
+  // elsewhere), since it costs an FP forward pass of every block.
+  double fp_rel_mse = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0.0;
 };
 

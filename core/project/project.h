@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -62,6 +63,7 @@ struct BlockMetrics {
   double output_mse = 0.0;
   double output_rel_mse = 0.0;
   double seconds = 0.0;
+  double fp_rel_mse = std::numeric_limits<double>::quiet_NaN();  // see pipeline::BlockResult
 };
 
 // Perplexity with blocks [0, blocks) quantized, on the run's held-out slice.

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "core/model/transform_sharing.h"
@@ -176,6 +177,8 @@ void write_results(const Node& root, const Results& r) {
                                     b.size(), [&](size_t i) { return b[i].output_mse; }, torch::kFloat64)},
                  {"output_rel_mse", column(
                                         b.size(), [&](size_t i) { return b[i].output_rel_mse; }, torch::kFloat64)},
+                 {"fp_rel_mse", column(
+                                    b.size(), [&](size_t i) { return b[i].fp_rel_mse; }, torch::kFloat64)},
                  {"seconds", column(
                                  b.size(), [&](size_t i) { return b[i].seconds; }, torch::kFloat64)}});
   const auto& k = r.kernels;
@@ -221,9 +224,15 @@ Results read_results(const Node& root) {
                                                    {"output_mse", torch::kFloat64},
                                                    {"output_rel_mse", torch::kFloat64},
                                                    {"seconds", torch::kFloat64}});
+  // Projects saved before the column existed measured no FP trajectory.
+  const auto blocks = g.group("blocks");
+  const auto fp_rel = blocks.has("fp_rel_mse")
+                          ? blocks.read("fp_rel_mse", torch::kFloat64, {nb})
+                          : torch::full({nb}, std::numeric_limits<double>::quiet_NaN(), torch::kFloat64);
   for (int64_t i = 0; i < nb; ++i)
     r.blocks.push_back({b.at("layer")[i].item<int64_t>(), b.at("output_mse")[i].item<double>(),
-                        b.at("output_rel_mse")[i].item<double>(), b.at("seconds")[i].item<double>()});
+                        b.at("output_rel_mse")[i].item<double>(), b.at("seconds")[i].item<double>(),
+                        fp_rel[i].item<double>()});
   const auto [k, nk] = columns(g.group("kernels"), {{"batch", torch::kInt64},
                                                     {"out_features", torch::kInt64},
                                                     {"in_features", torch::kInt64},

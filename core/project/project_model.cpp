@@ -56,7 +56,8 @@ Project project_of_run(const model::ModelWeights& weights, const std::string& pa
   p.settings = std::move(settings);
   p.layers = layer_entries(result);
   p.modified_tensors = modified_tensors(weights, decoder);
-  for (const auto& b : result.blocks) p.results.blocks.push_back({b.layer, b.output_mse, b.output_rel_mse, b.seconds});
+  for (const auto& b : result.blocks)
+    p.results.blocks.push_back({b.layer, b.output_mse, b.output_rel_mse, b.seconds, b.fp_rel_mse});
   return p;
 }
 

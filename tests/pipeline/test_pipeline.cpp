@@ -146,11 +146,11 @@ class TestPipeline : public QObject {
     }
   }
 
-  // A method that follows the FP trajectory (LWC) logs, per block, the
-  // error the next block inherits: the quantized model's block output
-  // against the FP model's own, both run from the embeddings here. A method
-  // that does not (RTN) has no FP trajectory to report.
-  void learnedMethodsLogTheErrorAgainstTheFpTrajectory() {
+  // A method that follows the FP trajectory (LWC) logs and records, per
+  // block, the error the next block inherits: the quantized model's block
+  // output against the FP model's own, both run from the embeddings here. A
+  // method that does not (RTN) has no FP trajectory to report.
+  void learnedMethodsReportTheErrorAgainstTheFpTrajectory() {
     const auto w = test::make_tiny_llama(test::tiny_config(), 10);
     const auto calib = test::random_calibration(101, 4, 16, 6);
     model::Decoder dec(w, torch::kCPU, torch::kFloat32), rtn(w, torch::kCPU, torch::kFloat32),
@@ -158,10 +158,10 @@ class TestPipeline : public QObject {
     auto choice = pipeline::QuantPlan::make_choice("lwc", {3, 32, false, 1.0}, "test");
     choice.params.set("epochs", int64_t{2}, "test");
     test::RecordingFeedback fb, plain;
-    pipeline::run_pipeline(dec, calib, pipeline::QuantPlan(choice), {}, fb);
-    pipeline::run_pipeline(rtn, calib,
-                           pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {3, 32, false, 1.0}, "test")),
-                           {}, plain);
+    const auto learned = pipeline::run_pipeline(dec, calib, pipeline::QuantPlan(choice), {}, fb);
+    const auto rounded = pipeline::run_pipeline(
+        rtn, calib, pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {3, 32, false, 1.0}, "test")), {},
+        plain);
 
     torch::NoGradGuard no_grad;
     auto f = fp.embed(calib.ids), q = f;
@@ -176,8 +176,12 @@ class TestPipeline : public QObject {
       QVERIFY2(it != fb.lines.end() && it->find(key) != std::string::npos, prefix.c_str());
       const double got = std::stod(it->substr(it->find(key) + key.size()));
       QVERIFY2(std::abs(got - want) <= 1e-3 * want, (*it + ", computed " + std::to_string(want)).c_str());
+      const double recorded = learned.blocks[static_cast<size_t>(l)].fp_rel_mse;
+      QVERIFY2(std::abs(recorded - want) <= 1e-4 * want,
+               ("block result " + std::to_string(recorded) + ", computed " + std::to_string(want)).c_str());
     }
     for (const auto& line : plain.lines) QVERIFY2(line.find(key) == std::string::npos, line.c_str());
+    for (const auto& b : rounded.blocks) QVERIFY(std::isnan(b.fp_rel_mse));
   }
 
   void cancelLeavesTheModelBitIdentical_data() {

@@ -3,6 +3,7 @@
 
 #include <QTemporaryDir>
 #include <QTest>
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <iterator>
@@ -80,7 +81,7 @@ project::Project sample_project() {
   p.results.ppl_fp = 20.5;
   p.results.ppl_quantized = 25.25;
   p.results.curve = {{0, 20.5}, {1, 22.0}, {2, 25.25}};
-  p.results.blocks = {{0, 1e-4, 1e-2, 0.3}, {1, 2e-4, 2e-2, 0.4}};
+  p.results.blocks = {{0, 1e-4, 1e-2, 0.3, 5e-2}, {1, 2e-4, 2e-2, 0.4}};  // block 1 measured no FP trajectory
   p.results.kernels = {{1, 4096, 4096, 4, 128, 40.0, 11.5, 1500.0}};
   return p;
 }
@@ -155,6 +156,7 @@ void compare(const project::Project& a, const project::Project& b) {
     const auto &x = a.results.blocks[i], &y = b.results.blocks[i];
     QVERIFY(x.layer == y.layer && x.output_mse == y.output_mse && x.output_rel_mse == y.output_rel_mse &&
             x.seconds == y.seconds);
+    QVERIFY(x.fp_rel_mse == y.fp_rel_mse || (std::isnan(x.fp_rel_mse) && std::isnan(y.fp_rel_mse)));
   }
   QCOMPARE(b.results.kernels.size(), a.results.kernels.size());
   for (size_t i = 0; i < a.results.kernels.size(); ++i) {
@@ -300,6 +302,35 @@ class TestProjectFile : public QObject {
     const auto msg = test::error_of<FormatError>([&] { project::load_project(file); });
     QVERIFY2(msg.contains("/layers/model.layers.1.mlp.up_proj/quantized/scales"), qPrintable(msg));
     QVERIFY2(msg.contains("shape"), qPrintable(msg));
+  }
+
+  // Projects saved before blocks/fp_rel_mse existed read as "not measured".
+  void blocksWithoutTheFpTrajectoryColumnLoad() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "p.qsproj";
+    const auto original = sample_project();
+    project::save_project(original, file);
+    H5Ldelete(open_for_edit(file, "/results/blocks").id(), "fp_rel_mse", H5P_DEFAULT);
+    const auto loaded = project::load_project(file);
+    QCOMPARE(loaded.results.blocks.size(), original.results.blocks.size());
+    for (size_t i = 0; i < loaded.results.blocks.size(); ++i) {
+      QVERIFY(std::isnan(loaded.results.blocks[i].fp_rel_mse));
+      QCOMPARE(loaded.results.blocks[i].output_rel_mse, original.results.blocks[i].output_rel_mse);
+      QCOMPARE(loaded.results.blocks[i].seconds, original.results.blocks[i].seconds);
+    }
+  }
+
+  void wrongFpTrajectoryColumnIsRejectedWithItsPath() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "p.qsproj";
+    project::save_project(sample_project(), file);
+    {
+      const auto g = open_for_edit(file, "/results/blocks");
+      H5Ldelete(g.id(), "fp_rel_mse", H5P_DEFAULT);
+      g.write("fp_rel_mse", torch::ones({3}, torch::kFloat64));
+    }
+    const auto msg = test::error_of<FormatError>([&] { project::load_project(file); });
+    QVERIFY2(msg.contains("/results/blocks/fp_rel_mse"), qPrintable(msg));
   }
 
   void wrongAttributeTypeIsRejected() {

@@ -39,6 +39,29 @@ class TestRunView : public QObject {
     QCOMPARE(v.divergence_points(), 0);
   }
 
+  // The error against the FP model's own output is a second series beside
+  // the block's output error, in the legend only while a run measures it.
+  void plotsTheErrorAgainstTheFpTrajectoryWhereMeasured() {
+    widgets::RunView v;
+    v.begin(3, "lwc W3g128 on tiny");
+    auto* plot = v.perplexity_plot();
+    QCPGraph* fp_error = plot->graph(3);
+    QVERIFY(!plot->legend->hasItemWithPlottable(fp_error));
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    v.add_block({0, 1e-3, nan, nan, nan, 2e-3});
+    v.add_block({1, 2e-3, nan, nan, nan, 0.5});
+    QCOMPARE(fp_error->data()->size(), 2);
+    QCOMPARE(fp_error->data()->at(1)->key, 2.0);
+    QCOMPARE(fp_error->data()->at(1)->value, 0.5);
+    QCOMPARE(fp_error->valueAxis(), plot->yAxis2);
+    QVERIFY(plot->legend->hasItemWithPlottable(fp_error));
+    QVERIFY(plot->yAxis2->range().contains(0.5) && plot->yAxis2->range().contains(1e-3));
+    v.begin(3, "rtn W3g128 on tiny");
+    v.add_block({0, 1e-3, nan, nan, nan});
+    QCOMPARE(fp_error->data()->size(), 0);
+    QVERIFY(!plot->legend->hasItemWithPlottable(fp_error));
+  }
+
   // A refinement over a model quantized before starts at its last block:
   // no FP point at 0 (the FP level stays a line), the plots on the last
   // block and the one past it.
