@@ -25,7 +25,8 @@ int run_export(const std::vector<std::string>& argv) {
   const Args args(argv, {"format", "out", "dtype"}, {});
   if (args.positionals().size() != 1 || !args.has("out") || !args.has("format"))
     throw ArgumentError(
-        "usage: quantscope-cli export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf --out DIR "
+        "usage: quantscope-cli export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf|fake-quant "
+        "--out DIR "
         "[--dtype float16|bfloat16|float32]");
   const fs::path model_path = args.positionals()[0];
   exporter::ExportOptions o;

@@ -35,9 +35,13 @@ struct FormatInfo {
 constexpr FormatInfo kFormats[] = {
     {"compressed-tensors", "pack-quantized safetensors: vLLM, HF transformers (compressed-tensors), llm-compressor"},
     {"gptq", "GPTQ v1 safetensors: GPTQModel / AutoGPTQ, HF transformers, vLLM (2, 3, 4, 8 bits)"},
-    {"gptq-v2", "GPTQModel v2 safetensors (zero points as they are, so asymmetric AWQ fits): GPTQModel, HF transformers"},
+    {"gptq-v2",
+     "GPTQModel v2 safetensors (zero points as they are, so asymmetric AWQ fits): GPTQModel, HF transformers"},
     {"awq", "AutoAWQ GEMM safetensors: AutoAWQ, vLLM, HF transformers (4 bits only)"},
     {"gguf", "GGUF (Q4_0, Q4_1, Q8_0, F16): llama.cpp, Ollama, LM Studio"},
+    {"fake-quant",
+     "dequantized dense safetensors, no memory saved: anything that loads the FP model "
+     "(evaluation harnesses, other methods' code)"},
 };
 
 QString report_text(const exporter::ExportReport& r, const QString& dir) {
@@ -114,10 +118,13 @@ QString CheckpointExportDialog::status_text() const { return status_->text(); }
 
 void CheckpointExportDialog::update_plan() {
   const bool gguf = format_->currentText() == QLatin1String("gguf");
+  const bool fake_quant = format_->currentText() == QLatin1String("fake-quant");
   dtype_->setEnabled(!gguf);
-  QString text = gguf ? tr("Writes model.gguf (tokenizer in its metadata) and README.md.")
-                      : tr("Writes config.json with its quantization_config, model.safetensors, the tokenizer files "
-                           "and README.md; side branches go to a PEFT adapter in adapter/.");
+  QString text = gguf         ? tr("Writes model.gguf (tokenizer in its metadata) and README.md.")
+                 : fake_quant ? tr("Writes config.json, model.safetensors with every quantized weight dequantized "
+                                   "(transforms and side branches folded in), the tokenizer files and README.md.")
+                              : tr("Writes config.json with its quantization_config, model.safetensors, the tokenizer "
+                                   "files and README.md; side branches go to a PEFT adapter in adapter/.");
   const QString dir = destination_->text();
   if (!dir.isEmpty() && QDir(dir).exists() && !QDir(dir).isEmpty(QDir::AllEntries | QDir::NoDotAndDotDot))
     text += tr(" The directory is not empty: files of the same names are replaced.");

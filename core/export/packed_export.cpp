@@ -24,7 +24,9 @@ std::unique_ptr<CheckpointFormat> make_format(Format f) {
     case Format::Gptq: return make_gptq_format();
     case Format::GptqV2: return make_gptq_v2_format();
     case Format::Awq: return make_awq_format();
-    case Format::Gguf: break;
+    case Format::Gguf:
+    case Format::FakeQuant:
+      break;
   }
   QS_ASSERT(false, "no safetensors layout for this export format");
 }
@@ -52,6 +54,12 @@ std::string loading_hint(Format f) {
       return "HF transformers (with an AWQ kernel package installed) and vLLM load this directory as it is.";
     case Format::Gguf:
       return "llama.cpp runs `model.gguf` as it is: `llama-cli -m model.gguf`, `llama-perplexity -m model.gguf -f TEXT`.";
+    case Format::FakeQuant:
+      return "Fake-quantized: every quantized linear is stored as the dense weight it computes with (dequantized, "
+             "with\n"
+             "its transform and low-rank branch folded in), so anything that loads the FP model loads this one\n"
+             "(`AutoModelForCausalLM.from_pretrained(dir)`, evaluation harnesses, other methods' code). It computes\n"
+             "what the quantized model computes, up to the rounding of the stored dtype, and saves no memory.";
   }
   return {};
 }
@@ -60,7 +68,8 @@ std::string card(Format f, const ExportReport& r, const std::map<std::string, in
                  const json& run) {
   std::ostringstream s;
   s << "# Quantized with QuantScope\n\n"
-    << "Format: **" << format_name(f) << "**. " << r.quantized_linears << " linear layers packed";
+    << "Format: **" << format_name(f) << "**. " << r.quantized_linears << " linear layers "
+    << (f == Format::FakeQuant ? "dequantized" : "packed");
   if (!r.kept_fp.empty()) s << ", " << r.kept_fp.size() << " kept in floating point";
   s << ".\n\n| setting | layers |\n|---|---|\n";
   for (const auto& [spec, count] : specs) s << "| " << spec << " | " << count << " |\n";
@@ -94,10 +103,16 @@ Format parse_format(const std::string& name) {
   if (name == "gptq-v2") return Format::GptqV2;
   if (name == "awq") return Format::Awq;
   if (name == "gguf") return Format::Gguf;
-  throw ArgumentError("unknown export format '" + name + "' (compressed-tensors, gptq, gptq-v2, awq, gguf)");
+  if (name == "fake-quant") return Format::FakeQuant;
+  throw ArgumentError("unknown export format '" + name +
+                      "' (compressed-tensors, gptq, gptq-v2, awq, gguf, fake-quant)");
 }
 
-std::string format_name(Format f) { return f == Format::Gguf ? "gguf" : make_format(f)->name(); }
+std::string format_name(Format f) {
+  if (f == Format::Gguf) return "gguf";
+  if (f == Format::FakeQuant) return "fake-quant";
+  return make_format(f)->name();
+}
 
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
   json run;
@@ -121,11 +136,14 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   provenance.checkpoint_file = options.format == Format::Gguf ? "model.gguf" : "";
   for (const auto& [name, q] : quantized)
     if (q->input_scale.defined()) provenance.input_scales[name] = q->input_scale;
-  auto write_adapter = [&](ExportReport& report) {
+  auto remove_adapter = [&] {
     // (Not fs::remove_all: the one libtorch's wheel exports crashes when called from here.)
     std::error_code ec;
     for (const char* f : {"adapter_config.json", "adapter_model.safetensors"}) fs::remove(dir / "adapter" / f, ec);
     fs::remove(dir / "adapter", ec);
+  };
+  auto write_adapter = [&](ExportReport& report) {
+    remove_adapter();
     report.adapters = write_peft_adapter(quantized, fs::absolute(dir).string(), dir / "adapter");
   };
   if (options.format == Format::Gguf) {
@@ -141,11 +159,12 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     io::write_provenance(provenance, dir);
     return report;
   }
-  const auto format = make_format(options.format);
+  const bool fake_quant = options.format == Format::FakeQuant;
+  const auto format = fake_quant ? nullptr : make_format(options.format);
   const auto dtype_text = dtype_label(options.dtype);
   if (quantized.empty())
     throw ArgumentError("export: the model has no quantized linear layer (quantize it first)");
-  format->check(quantized, kept_fp);
+  if (format) format->check(quantized, kept_fp);
 
   const ExportBiases biases(decoder);
   const auto& c = biases.config();
@@ -165,8 +184,13 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
       const auto name = model::linear_name(l, role);
       const auto bias = biases.bias(l, role);
       if (auto it = quantized.find(name); it != quantized.end()) {
-        format->add_linear(name, *it->second, options.dtype, tensors);
-        if (bias.defined() && !it->second->bias.defined()) add_fp(name + ".bias", bias);
+        if (format) {
+          format->add_linear(name, *it->second, options.dtype, tensors);
+          if (bias.defined() && !it->second->bias.defined()) add_fp(name + ".bias", bias);
+        } else {
+          add_fp(name + ".weight", it->second->effective_weight());
+          if (bias.defined()) add_fp(name + ".bias", bias);
+        }
         ++specs[it->second->spec.label()];
         continue;
       }
@@ -179,7 +203,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   ExportReport report;
   report.quantized_linears = static_cast<int64_t>(quantized.size());
   report.kept_fp = kept_fp;
-  const auto qconfig = format->quantization_config(quantized, kept_fp);
+  const auto qconfig = format ? format->quantization_config(quantized, kept_fp) : json(nullptr);
   report.quantization_config = qconfig.dump();
 
   std::error_code ec;
@@ -192,11 +216,16 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   if (!options.tokenizer_source.empty()) io::copy_tokenizer_files(options.tokenizer_source, dir);
   if (options.format == Format::Gptq || options.format == Format::GptqV2)
     io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
-  write_adapter(report);
+  if (fake_quant) {  // side branches are folded in; nothing of an earlier export may stay
+    remove_adapter();
+    for (const char* f : {io::kProvenanceFile, io::kProvenanceTensorsFile}) fs::remove(dir / f, ec);
+  } else {
+    write_adapter(report);
+    io::write_provenance(provenance, dir);
+  }
   io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
-  io::write_provenance(provenance, dir);
   auto config = json::parse(io::hf_config_to_json(c, dtype_text));
-  config["quantization_config"] = qconfig;
+  if (format) config["quantization_config"] = qconfig;
   io::write_file_atomically(dir / "config.json", config.dump(2) + "\n");
   return report;
 }

@@ -6,6 +6,10 @@
 // model.gguf (see gguf_export.h), the card and the provenance.
 // io/packed_checkpoint reads every format back, bit-exactly for codes and
 // zero points (scales are stored in `dtype`, as the loaders expect).
+// Or, as fake-quant, a plain FP checkpoint of the weights the quantized model
+// computes with (dequantized, transforms and side branches folded in): what
+// evaluation harnesses and other methods' code take, since it needs no
+// quantization kernels; it saves no memory and is read back as an FP model.
 
 #include <torch/torch.h>
 
@@ -18,9 +22,9 @@
 
 namespace qs::exporter {
 
-enum class Format { CompressedTensors, Gptq, GptqV2, Awq, Gguf };
+enum class Format { CompressedTensors, Gptq, GptqV2, Awq, Gguf, FakeQuant };
 
-// "compressed-tensors", "gptq", "gptq-v2", "awq", "gguf"; throws qs::ArgumentError listing them.
+// "compressed-tensors", "gptq", "gptq-v2", "awq", "gguf", "fake-quant"; throws qs::ArgumentError listing them.
 Format parse_format(const std::string& name);
 std::string format_name(Format f);
 
@@ -37,7 +41,7 @@ struct ExportReport {
   int64_t quantized_linears = 0;
   std::vector<std::string> kept_fp;           // linears written unquantized
   uint64_t bytes = 0;                         // of model.safetensors
-  std::string quantization_config;            // as written, JSON (GGUF: tensors per ggml type)
+  std::string quantization_config;            // as written, JSON (GGUF: tensors per ggml type; fake-quant: null)
   int64_t adapters = 0;                       // side branches written to <dir>/adapter (PEFT LoRA)
 };
 
@@ -45,7 +49,9 @@ struct ExportReport {
 // untouched; throws qs::ArgumentError naming the layer and why. Files are
 // written through temporaries, config.json last. Low-rank side branches go
 // to a PEFT adapter in <dir>/adapter (peft_adapter.h); an adapter left there by
-// an earlier export is removed when the model has none.
+// an earlier export is removed when the model has none. A fake-quant export
+// writes no provenance (it holds no quantized layer to refine or compare) and
+// removes one left there, so nothing vouches for records it does not hold.
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options,
                                const std::filesystem::path& dir);
 

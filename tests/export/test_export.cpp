@@ -149,6 +149,64 @@ class TestExport : public QObject {
     }
   }
 
+  // Fake-quant holds what no packed format can: AffineQuant's norm matrices
+  // with its shifts' biases, and LQER's side branches. Read back as an FP
+  // model it computes what the quantized model does (fp32, so only the
+  // order of operations differs); its q_proj is the dequantized codes times
+  // the transform, rebuilt here from the record's own tensors. Written over
+  // a packed export, it leaves none of that export's adapter or provenance.
+  void fakeQuantHoldsEveryMethodAsPlainWeights() {
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    auto affine = pipeline::QuantPlan::make_choice("affinequant", {3, 32, false, 1.0}, "test");
+    affine.params.set("epochs", int64_t{2}, "test");
+    auto lqer = pipeline::QuantPlan::make_choice("lqer", {4, 32, false, 1.0}, "test");
+    lqer.params.set("rank", int64_t{4}, "test");
+    const auto ids = test::random_calibration(101, 1, 12, 9).ids;
+    exporter::ExportOptions o;
+    o.dtype = torch::kFloat32;
+    o.provenance.run_json = R"({"method":"lqer"})";
+    for (const auto& choice : {affine, lqer}) {
+      auto q = quantize(pipeline::QuantPlan(choice));
+      const auto dir = root / choice.method;
+      if (choice.method == "lqer") {  // an earlier packed export in the same directory
+        o.format = Format::CompressedTensors;
+        QVERIFY(exporter::export_checkpoint(*q.dec, o, dir).adapters > 0);
+        QVERIFY(fs::exists(dir / io::kProvenanceFile) && fs::exists(dir / "adapter"));
+      }
+      o.format = exporter::parse_format("fake-quant");
+      const auto report = exporter::export_checkpoint(*q.dec, o, dir);
+      QCOMPARE(report.quantized_linears, int64_t(14));
+      QCOMPARE(report.adapters, int64_t(0));
+      QCOMPARE(report.quantization_config, std::string("null"));
+      QVERIFY(!test::read_json(dir / "config.json").contains("quantization_config"));
+      QVERIFY(!fs::exists(dir / io::kProvenanceFile) && !fs::exists(dir / io::kProvenanceTensorsFile));
+      QVERIFY(!fs::exists(dir / "adapter"));
+      QVERIFY(read_bytes(dir / "README.md").find("**fake-quant**") != std::string::npos);
+
+      const auto back = model::load_model(dir);
+      QVERIFY(back.quantized.empty());
+      model::Decoder reloaded(back, torch::kCPU, torch::kFloat32);
+      const auto expected = q.dec->forward(ids);
+      const double diff = ((reloaded.forward(ids) - expected).abs().max() / expected.abs().max()).item<double>();
+      QVERIFY2(diff < 1e-5, (choice.method + ": " + std::to_string(diff)).c_str());
+
+      const auto r = test::record(*q.dec, 0, model::LinearRole::Q);
+      auto w = (r->codes.to(torch::kFloat32) - r->zeros.to(torch::kFloat32).repeat_interleave(32, 1)) *
+               r->scales.repeat_interleave(32, 1);
+      if (choice.method == "affinequant") {
+        QVERIFY(r->transform.defined() && r->transform.dim() == 2 && r->bias.defined());
+        w = torch::matmul(w, r->transform);
+      } else {
+        QVERIFY(r->lora_a.defined());
+        w = w + torch::matmul(r->lora_b, r->lora_a);
+      }
+      const io::SafetensorsFile st(dir / "model.safetensors");
+      const auto stored = st.load("model.layers.0.self_attn.q_proj.weight");
+      QVERIFY2(torch::allclose(stored, w, 1e-5, 1e-6), std::to_string((stored - w).abs().max().item<double>()).c_str());
+    }
+  }
+
   // Qwen2's config has q/k/v biases and no others: shifts' biases on gate/up
   // are refused by name before anything is written.
   void qwen2RefusesBiasesItHasNoPlaceFor() {
