@@ -56,10 +56,10 @@ std::string loading_hint(Format f) {
       return "llama.cpp runs `model.gguf` as it is: `llama-cli -m model.gguf`, `llama-perplexity -m model.gguf -f TEXT`.";
     case Format::FakeQuant:
       return "Fake-quantized: every quantized linear is stored as the dense weight it computes with (dequantized, "
-             "with\n"
-             "its transform and low-rank branch folded in), so anything that loads the FP model loads this one\n"
-             "(`AutoModelForCausalLM.from_pretrained(dir)`, evaluation harnesses, other methods' code). It computes\n"
-             "what the quantized model computes, up to the rounding of the stored dtype, and saves no memory.";
+             "its transform and low-rank branch folded in), so anything that loads the FP model loads this one "
+             "(`AutoModelForCausalLM.from_pretrained(dir)`, evaluation harnesses, other methods' code).\n"
+             "It computes what the quantized model computes, up to the rounding of the stored dtype, and saves no "
+             "memory.";
   }
   return {};
 }
