@@ -39,6 +39,14 @@ void block_axis(QCPAxis* axis, int blocks, bool refinement_only) {
   axis->setLabel(RunView::tr("blocks quantized"));
 }
 
+// The error series are plotted at "blocks quantized", one past the block's
+// index, and tabled by the block's index.
+QString block_error_table(const QString& column, const QVector<double>& x, const QVector<double>& y) {
+  QString s = "\nblock," + column + "\n";
+  for (int i = 0; i < x.size(); ++i) s += QString("%1,%2\n").arg(x[i] - 1).arg(y[i], 0, 'g', 10);
+  return s;
+}
+
 QColor series_color(int i) {
   static const QColor palette[] = {QColor(31, 119, 180), QColor(255, 127, 14),  QColor(44, 160, 44),
                                    QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75)};
@@ -259,13 +267,8 @@ QString RunView::status() const { return title_->text(); }
 QString RunView::perplexity_csv() const {
   QString s = "blocks_quantized,perplexity\n";
   for (int i = 0; i < ppl_x_.size(); ++i) s += QString("%1,%2\n").arg(ppl_x_[i]).arg(ppl_y_[i], 0, 'g', 10);
-  s += "\nblock,output_rel_mse\n";
-  for (int i = 0; i < mse_x_.size(); ++i) s += QString("%1,%2\n").arg(mse_x_[i] - 1).arg(mse_y_[i], 0, 'g', 10);
-  if (!fp_mse_x_.isEmpty()) {
-    s += "\nblock,rel_mse_against_fp_model\n";
-    for (int i = 0; i < fp_mse_x_.size(); ++i)
-      s += QString("%1,%2\n").arg(fp_mse_x_[i] - 1).arg(fp_mse_y_[i], 0, 'g', 10);
-  }
+  s += block_error_table("output_rel_mse", mse_x_, mse_y_);
+  if (!fp_mse_x_.isEmpty()) s += block_error_table("rel_mse_against_fp_model", fp_mse_x_, fp_mse_y_);
   return s;
 }
 

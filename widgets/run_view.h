@@ -52,10 +52,12 @@ class RunView : public QWidget {
   int perplexity_points() const { return ppl_x_.size(); }
   int divergence_points() const;
   QString status() const;
+  // What the perplexity plot's "export CSV" writes: the perplexity curve,
+  // then the block errors, one table per measured series.
+  QString perplexity_csv() const;
 
  private:
   void redraw_perplexity();
-  QString perplexity_csv() const;
   QString loss_csv() const;
   QString divergence_csv() const;
 

@@ -56,10 +56,14 @@ class TestRunView : public QObject {
     QCOMPARE(fp_error->valueAxis(), plot->yAxis2);
     QVERIFY(plot->legend->hasItemWithPlottable(fp_error));
     QVERIFY(plot->yAxis2->range().contains(0.5) && plot->yAxis2->range().contains(1e-3));
+    QVERIFY2(v.perplexity_csv().endsWith("\nblock,output_rel_mse\n0,0.001\n1,0.002\n"
+                                         "\nblock,rel_mse_against_fp_model\n0,0.002\n1,0.5\n"),
+             qPrintable(v.perplexity_csv()));
     v.begin(3, "rtn W3g128 on tiny");
     v.add_block({0, 1e-3, nan, nan, nan});
     QCOMPARE(fp_error->data()->size(), 0);
     QVERIFY(!plot->legend->hasItemWithPlottable(fp_error));
+    QVERIFY2(v.perplexity_csv().endsWith("\nblock,output_rel_mse\n0,0.001\n"), qPrintable(v.perplexity_csv()));
   }
 
   // A refinement over a model quantized before starts at its last block:
