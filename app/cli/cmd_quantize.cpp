@@ -16,12 +16,14 @@
 #include "app/cli/stopwatch.h"
 #include "core/error.h"
 #include "core/io/checkpoint_files.h"
+#include "core/io/file_fingerprint.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/quant_plan.h"
+#include "core/pipeline/run_journal.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
@@ -47,10 +49,17 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
+// Beside the run's output: OUT.journal (or FILE.qsproj.journal without --out).
+fs::path journal_dir(const fs::path& out_dir, const fs::path& project_file) {
+  auto base = (out_dir.empty() ? project_file : out_dir).lexically_normal();
+  if (!base.has_filename()) base = base.parent_path();
+  return base.string() + ".journal";
+}
+
 constexpr const char* kQuantizeUsage =
     "usage: quantscope-cli quantize MODEL --method NAME --bits B --group G --calib FILE\n"
     "       (--out DIR | --project FILE.qsproj | both)\n"
-    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON]\n"
+    "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON] [--resume]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]";
 
@@ -58,7 +67,7 @@ constexpr const char* kQuantizeUsage =
 
 int run_quantize(const std::vector<std::string>& argv) {
   const Args args(argv, run_option_names({"method", "bits", "group", "out", "project", "layers-config", "then"}),
-                  {"sym"});
+                  {"sym", "resume"});
   if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
       (!args.has("out") && !args.has("project")))
     throw ArgumentError(kQuantizeUsage);
@@ -91,6 +100,25 @@ int run_quantize(const std::vector<std::string>& argv) {
     throw ArgumentError("--project: " + project_file.string() + " should end in .qsproj");
   if (!out_dir.empty()) check_checkpoint_out(out_dir);
 
+  // Every block is journaled as it finishes; --resume goes on after the last.
+  const fs::path calib_file = opts.calib_path;
+  nlohmann::ordered_json request = {{"model", fs::absolute(model_path).lexically_normal().string()},
+                                    {"model_fingerprint", io::file_fingerprint(model_path)},
+                                    {"plan", nlohmann::ordered_json::parse(plan.to_json())},
+                                    {"calibration", calibration_json(opts)},
+                                    {"calibration_fingerprint", io::file_fingerprint(calib_file)},
+                                    {"device", device.str()},
+                                    {"dtype", dtype_name(dtype)},
+                                    {"batch", opts.batch},
+                                    {"analyses", !project_file.empty()}};
+  pipeline::RunJournal journal(journal_dir(out_dir, project_file), std::move(request));
+  if (journal.finished_blocks() > 0 && !args.flag("resume"))
+    throw ArgumentError(journal.dir().string() + " holds " + std::to_string(journal.finished_blocks()) +
+                        (journal.finished_blocks() == 1 ? " finished block" : " finished blocks") +
+                        " of an interrupted run of this command: add --resume to go on from block " +
+                        std::to_string(journal.finished_blocks()) + ", or remove " + journal.dir().string() +
+                        " to start over");
+
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
   const auto weights = model::load_model(model_path);
@@ -121,6 +149,11 @@ int run_quantize(const std::vector<std::string>& argv) {
   pipeline::PipelineOptions popts;
   popts.batch = opts.batch;
   popts.analyses = !project_file.empty();
+  popts.journal = &journal;
+  const int64_t resumed_blocks = journal.finished_blocks();
+  if (resumed_blocks > 0)
+    feedback.log("going on from block " + std::to_string(resumed_blocks) + ": blocks 0-" +
+                 std::to_string(resumed_blocks - 1) + " are in the journal " + journal.dir().string());
   t0 = Clock::now();
   const auto result = pipeline::run_pipeline(decoder, calibration, plan, popts, feedback);
   const double quantize_s = seconds_since(t0);
@@ -155,6 +188,8 @@ int run_quantize(const std::vector<std::string>& argv) {
                                 {"quantize_seconds", quantize_s},
                                 {"blocks", blocks}};
   if (args.has("layers-config")) run["layers_config"] = args.get("layers-config", "");
+  // quantize_seconds then covers this process only; the blocks keep their own seconds.
+  if (resumed_blocks > 0) run["resumed_blocks"] = resumed_blocks;
   if (!result.refinements.empty()) {
     nlohmann::ordered_json refinements = nlohmann::ordered_json::array();
     for (const auto& r : result.refinements) {
@@ -207,6 +242,8 @@ int run_quantize(const std::vector<std::string>& argv) {
     feedback.log("saved " + project_file.string() + " in " + fmt_seconds(seconds_since(t0)));
   }
 #endif
+
+  journal.remove();
 
   nlohmann::ordered_json summary = run;
   summary.erase("blocks");

@@ -10,11 +10,12 @@
 
 #include "core/analysis/layer_analysis.h"
 #include "core/error.h"
-#include "core/number_format.h"
 #include "core/methods/method_registry.h"
+#include "core/number_format.h"
 #include "core/pipeline/block_context.h"
 #include "core/pipeline/model_context.h"
 #include "core/pipeline/refinement_run.h"
+#include "core/pipeline/run_journal.h"
 
 namespace qs::pipeline {
 namespace {
@@ -119,6 +120,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   }
   if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
   const auto refinements = plan_refinements(choices);
+  const JournalBlocks finished = options.journal ? options.journal->read(decoder) : JournalBlocks{};
+  const auto first = static_cast<int64_t>(finished.states.size());
 
   std::vector<model::BlockState> saved;
   for (int64_t l = 0; l < layers; ++l) saved.push_back(decoder.block_state(l));
@@ -135,7 +138,28 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
     parts.clear();
     torch::Tensor x_fp = carry_fp ? x : torch::Tensor();
     feedback.progress("quantize", 0, layers);
-    for (int64_t l = 0; l < layers; ++l) {
+    for (int64_t l = 0; l < first; ++l) {
+      // What the interrupted run held after this block: its outputs on the
+      // FP trajectory from the FP block, on the quantized one from the block
+      // as recorded.
+      const auto run = [&](const torch::Tensor& b) { return decoder.run_block(l, b); };
+      if (carry_fp) x_fp = map_batches(x_fp, batch, feedback, run);
+      decoder.restore_block_state(l, finished.states[static_cast<size_t>(l)]);
+      x = map_batches(x, batch, feedback, run);
+      for (size_t i = 0; i < model::kLinearRoles.size(); ++i) {
+        auto lr = finished.layers[static_cast<size_t>(l) * model::kLinearRoles.size() + i];
+        lr.choice = choices[static_cast<size_t>(l)].at(lr.role);
+        result.layers.push_back(std::move(lr));
+      }
+      const auto& br = finished.blocks[static_cast<size_t>(l)];
+      result.blocks.push_back(br);
+      feedback.log("block " + std::to_string(l) + ": taken from the journal " + options.journal->dir().string() +
+                   ", output rel. MSE " + format_number("%.3e", br.output_rel_mse));
+      release_free_memory();
+      if (options.on_block) options.on_block(br);
+      feedback.progress("quantize", l + 1, layers);
+    }
+    for (int64_t l = first; l < layers; ++l) {
       feedback.check_cancelled();
       const auto t_block = Clock::now();
       BlockContext ctx(decoder, l, x, batch, feedback, x_fp);
@@ -215,6 +239,10 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       // approximates what the next block inherits.
       if (carry_fp) br.fp_rel_mse = relative_mse(outputs, ctx.fp_targets());
       result.blocks.push_back(br);
+      if (options.journal) {
+        const auto block_layers = result.layers.end() - static_cast<std::ptrdiff_t>(model::kLinearRoles.size());
+        options.journal->record(decoder, br, std::vector<LayerResult>(block_layers, result.layers.end()));
+      }
       const std::string accumulated =
           carry_fp ? ", against the FP model's own output " + format_number("%.3e", br.fp_rel_mse) : "";
       feedback.log("block " + std::to_string(l) + ": output rel. MSE " + format_number("%.3e", br.output_rel_mse) +

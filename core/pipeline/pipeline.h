@@ -7,7 +7,8 @@
 // activations are alive at a time. After the last block, the refinements the
 // plan composes ("then") run over the whole quantized model, fitted to the FP
 // model's last hidden states captured before the first block. On cancel or
-// error the decoder is put back exactly as it was.
+// error the decoder is put back exactly as it was; a journal keeps the blocks
+// finished by then.
 
 #include <functional>
 #include <limits>
@@ -25,6 +26,7 @@
 namespace qs::pipeline {
 
 struct BlockResult;
+class RunJournal;
 
 struct PipelineOptions {
   int64_t batch = 8;  // calibration sequences per forward pass
@@ -40,6 +42,9 @@ struct PipelineOptions {
   // perplexity of the partly quantized model (run it without gradients). May
   // throw qs::Cancelled; the decoder is then restored as for any cancel.
   std::function<void(const BlockResult&)> on_block;
+  // Where each finished block is recorded, and whose finished blocks the run
+  // takes instead of quantizing them again (run_journal.h); none when null.
+  RunJournal* journal = nullptr;
 };
 
 // Per-layer metrics are the block stage's; a refinement replaces `record`.

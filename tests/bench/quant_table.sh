@@ -12,7 +12,10 @@
 # QS_QUANT_ARGS (extra quantize arguments, e.g. "--sym"), QS_EVAL (1; 0 quantizes
 # only, so timed runs can go back to back and the evaluations after them).
 # Each config leaves NAME.quantize.json/.log (with /usr/bin/time -v output, so
-# peak RSS is recorded), NAME.eval.json/.log and the checkpoint NAME/.
+# peak RSS is recorded), NAME.eval.json/.log and the checkpoint NAME/. A run
+# killed while quantizing goes on from its last finished block when the script
+# runs again (quantize --resume); its log is appended to, and its quantize
+# seconds, marked "+", count the last process only.
 # Prints a table: config, quantize seconds, peak RSS MiB, perplexity.
 set -euo pipefail
 model="$1"; calib="$2"; text="$3"; rundir="$4"; shift 4
@@ -38,7 +41,7 @@ for cfg in "$@"; do
     # shellcheck disable=SC2086
     /usr/bin/time -v "$cli" quantize "$model" --method "$method" --bits "$bits" --group "$group" \
       --calib "$calib" --nsamples "${QS_NSAMPLES:-32}" --seqlen "${QS_SEQLEN:-512}" --seed "${QS_SEED:-0}" \
-      ${QS_QUANT_ARGS:-} --out "$rundir/$name" >"$rundir/$name.quantize.json.tmp" 2>"$rundir/$name.quantize.log"
+      ${QS_QUANT_ARGS:-} --resume --out "$rundir/$name" >"$rundir/$name.quantize.json.tmp" 2>>"$rundir/$name.quantize.log"
     mv "$rundir/$name.quantize.json.tmp" "$rundir/$name.quantize.json"
   fi
   evaluate "$name" "$rundir/$name"
@@ -54,8 +57,9 @@ for e in sorted(d.glob("*.eval.json")):
     q = d / f"{name}.quantize.json"
     secs = rss = "-"
     if q.exists():
-        secs = f"{json.loads(q.read_text())['quantize_seconds']:.1f}"
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", (d / f"{name}.quantize.log").read_text())
-        rss = f"{int(m.group(1)) / 1024:.0f}" if m else "-"
+        run = json.loads(q.read_text())
+        secs = f"{run['quantize_seconds']:.1f}" + ("+" if run.get("resumed_blocks") else "")
+        m = re.findall(r"Maximum resident set size \(kbytes\): (\d+)", (d / f"{name}.quantize.log").read_text())
+        rss = f"{int(m[-1]) / 1024:.0f}" if m else "-"
     print(f"{name:<16} {secs:>10} {rss:>12} {ev['ppl']:>11.4f} {ev['chunks']:>7}")
 EOF

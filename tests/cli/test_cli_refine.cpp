@@ -1,7 +1,6 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include "core/project/project_model.h"
 #endif
 #include "core/quant/quantized_linear.h"
+#include "tests/cli/cli_run.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 
@@ -25,11 +25,6 @@ namespace {
 const char* kFastRilq =
     R"({"method": "rilq", "params": {"rank": 8, "alpha": 8.0, "lr": 0.005, "grad_accum": 2, "eval_every": 2,
         "max_steps": 40}})";
-
-struct CliRun {
-  int code = -1;
-  QString out, err;
-};
 
 }  // namespace
 
@@ -190,29 +185,16 @@ class TestCliRefine : public QObject {
     return dir;
   }
 
-  CliRun cli(const QStringList& args) const {
-    QProcess p;
-    p.start(QS_CLI_PATH, args);
-    CliRun r;
-    if (!p.waitForFinished(120000)) {
-      p.kill();
-      r.err = "quantscope-cli did not finish: " + p.errorString();
-      return r;
-    }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
-  }
+  static test::CliRun cli(const QStringList& args) { return test::run_cli(args); }
 
   QStringList calibration() const { return {"--calib", path("calib.txt"), "--nsamples", "10", "--seqlen", "24"}; }
 
-  CliRun quantize(const QString& model, const QString& out) const {
+  test::CliRun quantize(const QString& model, const QString& out) const {
     return cli(QStringList{"quantize", model, "--method", "rtn", "--bits", "2", "--group", "32", "--out", out} +
                calibration());
   }
 
-  CliRun refine(const QStringList& args) const { return cli(QStringList{"refine"} + args + calibration()); }
+  test::CliRun refine(const QStringList& args) const { return cli(QStringList{"refine"} + args + calibration()); }
 
   QTemporaryDir tmp_;
   QString fp_;

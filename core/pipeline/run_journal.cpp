@@ -1,0 +1,215 @@
+#include "core/pipeline/run_journal.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "core/error.h"
+#include "core/io/block_tensors.h"
+#include "core/io/checkpoint_files.h"
+#include "core/io/safetensors.h"
+
+namespace qs::pipeline {
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+using model::LinearRole;
+
+namespace {
+
+constexpr const char* kJournalFile = "journal.json";
+constexpr const char* kFormat = "quantscope-journal";
+constexpr const char* kBlockPrefix = "block_";
+// A linear's analyses sit in its block's file as "<linear>.analysis.<key>".
+constexpr const char* kAnalysis = ".analysis.";
+
+fs::path block_file(const fs::path& dir, int64_t layer) {
+  return dir / (kBlockPrefix + std::to_string(layer) + ".safetensors");
+}
+
+std::string shown(const ojson& v) {
+  auto s = v.dump();
+  return s.size() > 160 ? s.substr(0, 157) + "..." : s;
+}
+
+std::string shape_of(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+// JSON has no NaN: a metric that was not measured is stored as null.
+ojson number_or_null(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
+
+double number_field(const ojson& o, const char* key, const std::string& file, const std::string& field, bool nullable) {
+  if (o.contains(key) && o[key].is_number()) return o[key].get<double>();
+  if (nullable && o.contains(key) && o[key].is_null()) return std::numeric_limits<double>::quiet_NaN();
+  throw FormatError(file, field + "." + key,
+                    nullable ? "missing or neither a number nor null" : "missing or not a number");
+}
+
+bool is_journal_entry(const fs::path& p) {
+  const auto name = p.filename().string();
+  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0;
+}
+
+}  // namespace
+
+RunJournal::RunJournal(fs::path dir, ojson request) : dir_(std::move(dir)), request_(std::move(request)) {
+  const auto path = dir_ / kJournalFile;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    // The journal is deleted with everything in it once the run is saved,
+    // so it must not move into a directory holding something else.
+    if (fs::exists(dir_, ec) && !(fs::is_directory(dir_, ec) && fs::is_empty(dir_, ec)))
+      throw IoError(dir_.string(), "exists and is not a run journal; refusing to write a journal there");
+    return;
+  }
+  const std::string file = path.string();
+  const auto doc = io::read_versioned_json(path, kFormat, kJournalFormatVersion);
+  if (!doc.contains("request") || !doc["request"].is_object())
+    throw FormatError(file, "request", "missing or not an object");
+  const auto& recorded = doc["request"];
+  const auto refuse = [&](const std::string& key, const std::string& was, const std::string& now) {
+    throw ArgumentError(dir_.string() + " is the journal of a run with " + key + " " + was + ", not " + now +
+                        ": repeat that run's command to go on with it, or remove " + dir_.string() + " to start over");
+  };
+  for (const auto& [key, value] : request_.items())
+    if (!recorded.contains(key) || recorded[key] != value)
+      refuse(key, recorded.contains(key) ? shown(recorded[key]) : "unset", shown(value));
+  for (const auto& [key, value] : recorded.items())
+    if (!request_.contains(key)) refuse(key, shown(value), "unset");
+  if (!doc.contains("blocks") || !doc["blocks"].is_array())
+    throw FormatError(file, "blocks", "missing or not an array");
+  for (size_t i = 0; i < doc["blocks"].size(); ++i) {
+    const auto& b = doc["blocks"][i];
+    const std::string field = "blocks[" + std::to_string(i) + "]";
+    if (!b.is_object() || !b.contains("layer") || !b["layer"].is_number_integer() ||
+        b["layer"].get<int64_t>() != static_cast<int64_t>(i))
+      throw FormatError(file, field + ".layer",
+                        "missing or not " + std::to_string(i) + " (blocks are recorded in order)");
+    if (!b.contains("linears") || !b["linears"].is_object())
+      throw FormatError(file, field + ".linears", "missing or not an object");
+    blocks_.push_back(b);
+  }
+}
+
+JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
+  const std::string file = (dir_ / kJournalFile).string();
+  if (finished_blocks() > decoder.num_layers())
+    throw FormatError(file, "blocks",
+                      std::to_string(finished_blocks()) + " finished blocks, but the model has " +
+                          std::to_string(decoder.num_layers()));
+  JournalBlocks out;
+  for (int64_t l = 0; l < finished_blocks(); ++l) {
+    const auto& b = blocks_[static_cast<size_t>(l)];
+    const std::string field = "blocks[" + std::to_string(l) + "]";
+    const auto path = block_file(dir_, l);
+    const io::SafetensorsFile st(path);
+    const std::string st_file = path.string();
+    std::set<std::string> used;
+    auto records = io::read_quantized_linears(b["linears"], st, file, used);
+    const auto metrics = io::provenance_fields(ojson{{"linears", b["linears"]}}, file).linears;
+    const auto tensor = [&](const std::string& name, const torch::Tensor& like) {
+      if (!st.find(name)) throw FormatError(st_file, "tensor '" + name + "'", "missing");
+      const auto t = st.load(name);
+      if (t.sizes() != like.sizes())
+        throw FormatError(st_file, "tensor '" + name + "'",
+                          "shape " + shape_of(t) + ", where the model has " + shape_of(like));
+      return t.to(like.device(), like.scalar_type());
+    };
+
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    model::BlockState state;
+    state.input_norm = tensor(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
+    state.post_attention_norm =
+        tensor(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    for (auto role : model::kLinearRoles) {
+      const auto name = model::linear_name(l, role);
+      const auto current = decoder.linear(l, role);
+      auto& op = state.linears[static_cast<size_t>(role)];
+      LayerResult lr;
+      lr.name = name;
+      lr.layer = l;
+      lr.role = role;
+      if (auto node = records.extract(name); !node.empty()) {
+        const auto& q = node.mapped();
+        if (q.in_features != current->in_features() || q.out_features != current->out_features())
+          throw FormatError(file, "linears." + name,
+                            "is " + std::to_string(q.out_features) + " × " + std::to_string(q.in_features) +
+                                ", where the model has " + std::to_string(current->out_features()) + " × " +
+                                std::to_string(current->in_features()));
+        lr.record = std::make_shared<const quant::QuantizedLinear>(std::move(node.mapped()));
+        op = std::make_shared<quant::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype());
+        if (auto m = metrics.find(name); m != metrics.end()) {
+          lr.weight_mse = m->second.weight_mse;
+          lr.output_rel_mse = m->second.output_rel_mse;
+          lr.seconds = m->second.seconds;
+        }
+      } else {
+        const auto bias = current->bias().defined() ? tensor(name + ".bias", current->bias()) : torch::Tensor();
+        op = std::make_shared<model::DenseLinear>(tensor(name + ".weight", current->dense_weight()), bias);
+      }
+      const std::string prefix = name + kAnalysis;
+      for (const auto& e : st.entries())
+        if (e.name.rfind(prefix, 0) == 0) lr.analyses[e.name.substr(prefix.size())] = st.load(e.name);
+      out.layers.push_back(std::move(lr));
+    }
+    if (!records.empty())
+      throw FormatError(file, "linears." + records.begin()->first, "is not a linear of block " + std::to_string(l));
+    out.states.push_back(std::move(state));
+
+    BlockResult br;
+    br.layer = l;
+    br.output_mse = number_field(b, "output_mse", file, field, false);
+    br.output_rel_mse = number_field(b, "output_rel_mse", file, field, false);
+    br.fp_rel_mse = number_field(b, "fp_rel_mse", file, field, true);
+    br.seconds = number_field(b, "seconds", file, field, false);
+    out.blocks.push_back(br);
+  }
+  return out;
+}
+
+void RunJournal::record(const model::Decoder& decoder, const BlockResult& result,
+                        const std::vector<LayerResult>& layers) {
+  QS_ASSERT(result.layer == finished_blocks(), "the journal records blocks in order");
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw IoError(dir_.string(), "cannot create the journal directory: " + ec.message());
+  io::Provenance provenance;
+  for (const auto& lr : layers)
+    if (lr.record)
+      provenance.linears[lr.name] = {lr.choice.method, lr.choice.params.values(), lr.weight_mse, lr.output_rel_mse,
+                                     lr.seconds};
+  io::NamedTensors tensors;
+  ojson linears = ojson::object();
+  io::append_block_tensors(decoder, result.layer, provenance, tensors, linears);
+  for (const auto& lr : layers)
+    for (const auto& [key, t] : lr.analyses) tensors.emplace_back(lr.name + kAnalysis + key, t.to(torch::kCPU));
+  io::write_safetensors(block_file(dir_, result.layer), tensors, {{"format", "pt"}});
+
+  auto blocks = blocks_;
+  blocks.push_back({{"layer", result.layer},
+                    {"output_mse", result.output_mse},
+                    {"output_rel_mse", result.output_rel_mse},
+                    {"fp_rel_mse", number_or_null(result.fp_rel_mse)},
+                    {"seconds", result.seconds},
+                    {"linears", linears}});
+  const ojson doc = {
+      {"format", kFormat}, {"format_version", kJournalFormatVersion}, {"request", request_}, {"blocks", blocks}};
+  io::write_file_atomically(dir_ / kJournalFile, doc.dump(1) + "\n");
+  blocks_ = std::move(blocks);
+}
+
+void RunJournal::remove() {
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) return;
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir_, ec))
+    if (is_journal_entry(e.path())) entries.push_back(e.path());
+  for (const auto& e : entries) fs::remove(e, ec);
+  fs::remove(dir_, ec);  // only when nothing else is left in it
+  if (fs::exists(dir_ / kJournalFile)) throw IoError(dir_.string(), "cannot remove the run journal: " + ec.message());
+  blocks_.clear();
+}
+
+}  // namespace qs::pipeline

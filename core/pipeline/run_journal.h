@@ -1,0 +1,67 @@
+#pragma once
+// A quantization run's journal: after each block, that block's tensors (as
+// the checkpoint stores them, io/block_tensors.h), its metrics and its
+// linears' inspector analyses, so a run ended by a crash, a kill or a cancel
+// goes on from the block after the last one written instead of from the
+// first. The blocks before are not quantized again: the pipeline recomputes
+// their outputs on the FP and the quantized trajectory with one forward pass
+// each, which is what the interrupted run held in memory, so a resumed run
+// ends with the model an uninterrupted one would have.
+//   DIR/journal.json            format, version, the request, per finished
+//                               block its metrics and its linears' entries
+//   DIR/block_<L>.safetensors   the block's tensors and analyses
+// The request is what fixes the run's result (model, plan, calibration,
+// device, dtype, ...) as a JSON object; only the same request continues a
+// journal.
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+
+namespace qs::pipeline {
+
+inline constexpr int kJournalFormatVersion = 1;
+
+// The finished blocks 0..n-1 of an earlier run, for one decoder's device and dtype.
+struct JournalBlocks {
+  std::vector<model::BlockState> states;
+  std::vector<BlockResult> blocks;
+  // Seven per block in kLinearRoles order, with records, metrics and
+  // analyses; the choices are left to the pipeline, which has the plan.
+  std::vector<LayerResult> layers;
+};
+
+class RunJournal {
+ public:
+  // Reads DIR/journal.json when there is one. Throws qs::ArgumentError when
+  // it was written for another request (naming the first field that differs
+  // and both values), qs::FormatError naming the file and field when it is
+  // damaged, qs::IoError when it cannot be read.
+  RunJournal(std::filesystem::path dir, nlohmann::ordered_json request);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  int64_t finished_blocks() const { return static_cast<int64_t>(blocks_.size()); }
+
+  // The finished blocks, checked against `decoder`'s shapes. Throws
+  // qs::FormatError naming the file and the field or tensor.
+  JournalBlocks read(const model::Decoder& decoder) const;
+
+  // Records block `result.layer` of `decoder` (the next one) as finished,
+  // with `layers`, its seven LayerResults. The block's tensors are written
+  // before journal.json names them, each through a temporary and a rename, so
+  // a crash while writing loses at most that block.
+  void record(const model::Decoder& decoder, const BlockResult& result, const std::vector<LayerResult>& layers);
+
+  // Deletes the journal: its run's result is saved.
+  void remove();
+
+ private:
+  std::filesystem::path dir_;
+  nlohmann::ordered_json request_;
+  std::vector<nlohmann::ordered_json> blocks_;  // journal.json's "blocks"
+};
+
+}  // namespace qs::pipeline

@@ -1,0 +1,111 @@
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/io/safetensors.h"
+#include "tests/cli/cli_run.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+// `quantscope-cli quantize` killed mid-run, as a crash or a lost session ends
+// it, and run again: refused without --resume, refused for another
+// calibration, and with --resume it quantizes only the blocks left and saves
+// the checkpoint an uninterrupted run saves.
+class TestCliResume : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(tmp_.isValid());
+    QDir().mkpath(path("fp"));
+    auto c = test::tiny_config();
+    c.vocab_size = 260;
+    test::write_hf_checkpoint(test::make_tiny_llama(c, 6), path("fp").toStdString());
+    test::write_byte_tokenizer(path("fp").toStdString());
+    QFile text(path("calib.txt"));
+    QVERIFY(text.open(QIODevice::WriteOnly));
+    for (int i = 0; i < 60; ++i) text.write("A journal keeps each finished block, so nothing done is lost.\n");
+    text.close();
+    // Long enough per block that the kill lands inside block 1.
+    QFile config(path("slow.json"));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(R"({"layers": {"*": {"params": {"epochs": 40}}}})");
+  }
+
+  void aKilledRunGoesOnWithResume() {
+    const QString journal = path("lwc.journal");
+    QVERIFY2(kill_in_block_1(quantize(path("lwc"))), "the run was not killed inside block 1");
+    QVERIFY(QFile::exists(journal + "/journal.json"));
+    QVERIFY(QFile::exists(journal + "/block_0.safetensors"));
+    QVERIFY(!QFile::exists(journal + "/block_1.safetensors"));
+
+    const auto again = cli(quantize(path("lwc")));
+    QVERIFY(again.code != 0);
+    QVERIFY2(
+        again.err.contains(journal + " holds 1 finished block of an interrupted run") && again.err.contains("--resume"),
+        qPrintable(again.err));
+
+    const auto other = cli(quantize(path("lwc")) + QStringList{"--seed", "7", "--resume"});
+    QVERIFY(other.code != 0);
+    QVERIFY2(other.err.contains("journal of a run with calibration"), qPrintable(other.err));
+
+    const auto resumed = cli(quantize(path("lwc")) + QStringList{"--resume"});
+    QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
+    QVERIFY2(resumed.err.contains("block 0: taken from the journal"), qPrintable(resumed.err));
+    QVERIFY2(!resumed.err.contains("layer 0 lwc epoch"), qPrintable(resumed.err));
+    const auto summary = nlohmann::json::parse(resumed.out.trimmed().split('\n').last().toStdString());
+    QCOMPARE(summary["resumed_blocks"].get<int64_t>(), int64_t{1});
+    QVERIFY(!QFile::exists(journal));
+
+    const auto whole = cli(quantize(path("whole")));
+    QVERIFY2(whole.code == 0, qPrintable(whole.err));
+    QVERIFY(!QFile::exists(path("whole.journal")));
+    const io::SafetensorsFile a(path("lwc/model.safetensors").toStdString());
+    const io::SafetensorsFile b(path("whole/model.safetensors").toStdString());
+    QCOMPARE(a.entries().size(), b.entries().size());
+    for (const auto& e : b.entries()) {
+      QVERIFY2(a.find(e.name), e.name.c_str());
+      QVERIFY2(torch::equal(a.load(e.name), b.load(e.name)), e.name.c_str());
+    }
+  }
+
+ private:
+  QString path(const QString& name) const { return tmp_.filePath(name); }
+
+  QStringList quantize(const QString& out) const {
+    return {"quantize",   path("fp"), "--method", "lwc", "--bits",          "3",
+            "--group",    "32",       "--out",    out,   "--calib",         path("calib.txt"),
+            "--nsamples", "4",        "--seqlen", "24",  "--layers-config", path("slow.json")};
+  }
+
+  // Starts the run and kills it (SIGKILL) once block 1's first epoch is
+  // logged, 39 epochs before it ends; true when it was still running then.
+  static bool kill_in_block_1(const QStringList& args) {
+    QProcess p;
+    p.setReadChannel(QProcess::StandardError);
+    p.start(QS_CLI_PATH, args);
+    QByteArray err;
+    while (!err.contains("layer 1 lwc epoch 1/")) {
+      if (!p.waitForReadyRead(60000)) return false;
+      err += p.readAllStandardError();
+    }
+    const bool running = p.state() == QProcess::Running;
+    p.kill();
+    p.waitForFinished(10000);
+    return running && p.exitStatus() == QProcess::CrashExit;
+  }
+
+  static test::CliRun cli(const QStringList& args) { return test::run_cli(args); }
+
+  QTemporaryDir tmp_;
+};
+
+QS_REGISTER_TEST(TestCliResume);
+#include "test_cli_resume.moc"

@@ -1,0 +1,207 @@
+#include <QTemporaryDir>
+#include <QTest>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/io/checkpoint_files.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "core/pipeline/run_journal.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/error_of.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+model::ModelConfig three_blocks() {
+  auto c = test::tiny_config();
+  c.num_layers = 3;
+  return c;
+}
+
+// LWC (which follows the FP trajectory) everywhere but one linear kept dense.
+pipeline::QuantPlan lwc_plan() {
+  auto choice = pipeline::QuantPlan::make_choice("lwc", {3, 32, false, 1.0}, "test");
+  choice.params.set("epochs", int64_t{2}, "test");
+  pipeline::QuantPlan plan(choice);
+  plan.add_rule({"model.layers.1.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
+  return plan;
+}
+
+pipeline::PipelineOptions journaled(pipeline::RunJournal* journal) {
+  pipeline::PipelineOptions o;
+  o.batch = 3;
+  o.analyses = true;
+  o.journal = journal;
+  return o;
+}
+
+const ojson kRequest = {{"model", "tiny"}, {"seed", 0}};
+
+}  // namespace
+
+class TestRunJournal : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void init() { QVERIFY(tmp_.isValid()); }
+
+  // A run cancelled after block 1 keeps blocks 0 and 1 in its journal; the
+  // run that takes them quantizes block 2 alone and ends with the model,
+  // metrics and analyses of a run that was never interrupted.
+  void anInterruptedRunGoesOnToTheSameModel() {
+    const auto w = test::make_tiny_llama(three_blocks(), 12);
+    const auto calib = test::random_calibration(101, 5, 16, 4);
+    model::Decoder whole(w, torch::kCPU, torch::kFloat32), cut(w, torch::kCPU, torch::kFloat32),
+        resumed(w, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback fb_whole, fb_cut, fb_resumed;
+    const auto want = pipeline::run_pipeline(whole, calib, lwc_plan(), journaled(nullptr), fb_whole);
+
+    const fs::path dir = tmp_.filePath("run.journal").toStdString();
+    {
+      pipeline::RunJournal journal(dir, kRequest);
+      auto options = journaled(&journal);
+      options.on_block = [](const pipeline::BlockResult& b) {
+        if (b.layer == 1) throw Cancelled();
+      };
+      const auto before = test::block_tensors(cut);
+      QVERIFY_THROWS_EXCEPTION(Cancelled, pipeline::run_pipeline(cut, calib, lwc_plan(), options, fb_cut));
+      const auto after = test::block_tensors(cut);
+      for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
+      QCOMPARE(journal.finished_blocks(), int64_t{2});
+    }
+
+    pipeline::RunJournal journal(dir, kRequest);
+    QCOMPARE(journal.finished_blocks(), int64_t{2});
+    const auto got = pipeline::run_pipeline(resumed, calib, lwc_plan(), journaled(&journal), fb_resumed);
+    QCOMPARE(fb_resumed.curves.count("layer 0 lwc loss"), size_t{0});
+    QCOMPARE(fb_resumed.curves.count("layer 1 lwc loss"), size_t{0});
+    QCOMPARE(fb_resumed.curves.count("layer 2 lwc loss"), size_t{1});
+    QVERIFY(std::any_of(fb_resumed.lines.begin(), fb_resumed.lines.end(),
+                        [](const std::string& l) { return l.rfind("block 1: taken from the journal", 0) == 0; }));
+    QCOMPARE(journal.finished_blocks(), int64_t{3});
+
+    QCOMPARE(got.blocks.size(), want.blocks.size());
+    for (size_t b = 0; b < want.blocks.size(); ++b) {
+      QCOMPARE(got.blocks[b].output_mse, want.blocks[b].output_mse);
+      QCOMPARE(got.blocks[b].output_rel_mse, want.blocks[b].output_rel_mse);
+      QCOMPARE(got.blocks[b].fp_rel_mse, want.blocks[b].fp_rel_mse);
+    }
+    QCOMPARE(got.layers.size(), want.layers.size());
+    for (size_t i = 0; i < want.layers.size(); ++i) {
+      const auto& g = got.layers[i];
+      const auto& e = want.layers[i];
+      QCOMPARE(g.name, e.name);
+      QCOMPARE(g.choice.method, e.choice.method);
+      QCOMPARE(bool(g.record), bool(e.record));
+      if (!e.record) continue;
+      QVERIFY2(torch::equal(g.record->codes.to(torch::kInt32), e.record->codes.to(torch::kInt32)), e.name.c_str());
+      QVERIFY2(torch::equal(g.record->scales, e.record->scales), e.name.c_str());
+      QCOMPARE(g.weight_mse, e.weight_mse);
+      QCOMPARE(g.output_rel_mse, e.output_rel_mse);
+      QCOMPARE(g.analyses.size(), e.analyses.size());
+      for (const auto& [key, t] : e.analyses) QVERIFY2(torch::equal(g.analyses.at(key), t), key.c_str());
+    }
+    const auto ids = torch::randint(0, 101, {2, 10}, torch::kLong);
+    QVERIFY(torch::equal(resumed.forward(ids), whole.forward(ids)));
+    QCOMPARE(resumed.linear(1, model::LinearRole::Down)->dense_weight().sizes(),
+             whole.linear(1, model::LinearRole::Down)->dense_weight().sizes());
+
+    journal.remove();
+    QVERIFY(!fs::exists(dir));
+  }
+
+  // A journal goes on only with the run that wrote it.
+  void aJournalOfAnotherRunIsRefused() {
+    const fs::path dir = tmp_.filePath("other.journal").toStdString();
+    const auto w = test::make_tiny_llama(test::tiny_config(), 3);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    pipeline::RunJournal journal(dir, kRequest);
+    test::RecordingFeedback fb;
+    pipeline::QuantPlan rtn(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
+    pipeline::run_pipeline(dec, test::random_calibration(101, 2, 8, 1), rtn, journaled(&journal), fb);
+
+    const auto seed = test::error_of<ArgumentError>([&] {
+      pipeline::RunJournal j(dir, {{"model", "tiny"}, {"seed", 1}});
+    });
+    QVERIFY2(seed.contains("with seed 0, not 1") && seed.contains(QString::fromStdString(dir.string())),
+             qPrintable(seed));
+    const auto fewer = test::error_of<ArgumentError>([&] { pipeline::RunJournal j(dir, {{"model", "tiny"}}); });
+    QVERIFY2(fewer.contains("with seed 0, not unset"), qPrintable(fewer));
+    const auto more = test::error_of<ArgumentError>([&] {
+      pipeline::RunJournal j(dir, {{"model", "tiny"}, {"seed", 0}, {"dtype", "bf16"}});
+    });
+    QVERIFY2(more.contains("with dtype unset, not \"bf16\""), qPrintable(more));
+
+    const fs::path foreign = tmp_.filePath("notes").toStdString();
+    fs::create_directories(foreign);
+    std::ofstream(foreign / "mine.txt") << "keep";
+    const auto taken = test::error_of<IoError>([&] { pipeline::RunJournal j(foreign, kRequest); });
+    QVERIFY2(taken.contains("is not a run journal"), qPrintable(taken));
+    QVERIFY(fs::exists(foreign / "mine.txt"));
+  }
+
+  // A damaged or mismatched journal is refused naming its file and field,
+  // before the model is touched.
+  void aDamagedJournalNamesItsFileAndField() {
+    const fs::path dir = tmp_.filePath("damaged.journal").toStdString();
+    const auto w = test::make_tiny_llama(test::tiny_config(), 5);
+    const auto calib = test::random_calibration(101, 2, 8, 1);
+    pipeline::QuantPlan rtn(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
+    {
+      model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+      pipeline::RunJournal journal(dir, kRequest);
+      test::RecordingFeedback fb;
+      pipeline::run_pipeline(dec, calib, rtn, journaled(&journal), fb);
+    }
+    const auto run_on_journal = [&](const model::ModelWeights& weights) {
+      model::Decoder dec(weights, torch::kCPU, torch::kFloat32);
+      const auto before = test::block_tensors(dec);
+      test::RecordingFeedback fb;
+      pipeline::RunJournal journal(dir, kRequest);
+      const auto message =
+          test::error_of<FormatError>([&] { pipeline::run_pipeline(dec, calib, rtn, journaled(&journal), fb); });
+      const auto after = test::block_tensors(dec);
+      for (size_t i = 0; i < before.size(); ++i)
+        if (!torch::equal(before[i], after[i])) return QString("the decoder changed");
+      return message;
+    };
+
+    auto other = test::tiny_config();
+    other.intermediate_size = 128;
+    const auto shapes = run_on_journal(test::make_tiny_llama(other, 5));
+    QVERIFY2(shapes.contains("block_0.safetensors") || shapes.contains("journal.json"), qPrintable(shapes));
+    QVERIFY2(shapes.contains("where the model has"), qPrintable(shapes));
+
+    const auto block = dir / "block_1.safetensors";
+    const auto full = fs::file_size(block);
+    fs::resize_file(block, full / 2);
+    const auto truncated = run_on_journal(w);
+    QVERIFY2(truncated.contains("block_1.safetensors"), qPrintable(truncated));
+
+    auto doc = ojson::parse(io::read_small_file(dir / "journal.json"));
+    doc["blocks"][1]["layer"] = 5;
+    io::write_file_atomically(dir / "journal.json", doc.dump());
+    const auto order = test::error_of<FormatError>([&] { pipeline::RunJournal j(dir, kRequest); });
+    QVERIFY2(order.contains("journal.json") && order.contains("blocks[1].layer"), qPrintable(order));
+
+    doc["blocks"][1]["layer"] = 1;
+    doc["blocks"][0]["output_rel_mse"] = "small";
+    io::write_file_atomically(dir / "journal.json", doc.dump());
+    fs::remove(block);
+    const auto metric = run_on_journal(w);
+    QVERIFY2(metric.contains("journal.json") && metric.contains("blocks[0].output_rel_mse"), qPrintable(metric));
+  }
+
+ private:
+  QTemporaryDir tmp_;
+};
+
+QS_REGISTER_TEST(TestRunJournal);
+#include "test_run_journal.moc"
