@@ -16,7 +16,6 @@
 #include "app/cli/stopwatch.h"
 #include "core/error.h"
 #include "core/io/checkpoint_files.h"
-#include "core/io/file_fingerprint.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
@@ -101,17 +100,18 @@ int run_quantize(const std::vector<std::string>& argv) {
   if (!out_dir.empty()) check_checkpoint_out(out_dir);
 
   // Every block is journaled as it finishes; --resume goes on after the last.
-  const fs::path calib_file = opts.calib_path;
-  nlohmann::ordered_json request = {{"model", fs::absolute(model_path).lexically_normal().string()},
-                                    {"model_fingerprint", io::file_fingerprint(model_path)},
-                                    {"plan", nlohmann::ordered_json::parse(plan.to_json())},
-                                    {"calibration", calibration_json(opts)},
-                                    {"calibration_fingerprint", io::file_fingerprint(calib_file)},
-                                    {"device", device.str()},
-                                    {"dtype", dtype_name(dtype)},
-                                    {"batch", opts.batch},
-                                    {"analyses", !project_file.empty()}};
-  pipeline::RunJournal journal(journal_dir(out_dir, project_file), std::move(request));
+  pipeline::RunIdentity identity;
+  identity.model = model_path;
+  identity.plan_json = plan.to_json();
+  identity.calibration_text = opts.calib_path;
+  identity.nsamples = opts.nsamples;
+  identity.seqlen = opts.seqlen;
+  identity.seed = opts.seed;
+  identity.device = device.str();
+  identity.dtype = dtype_name(dtype);
+  identity.batch = opts.batch;
+  identity.analyses = !project_file.empty();
+  pipeline::RunJournal journal(journal_dir(out_dir, project_file), pipeline::journal_request(identity));
   if (journal.finished_blocks() > 0 && !args.flag("resume"))
     throw ArgumentError(journal.dir().string() + " holds " + std::to_string(journal.finished_blocks()) +
                         (journal.finished_blocks() == 1 ? " finished block" : " finished blocks") +

@@ -38,6 +38,7 @@
 #include "core/error.h"
 #include "core/io/provenance.h"
 #include "core/pipeline/quant_plan.h"
+#include "core/pipeline/run_journal.h"
 #include "widgets/compare_view.h"
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
@@ -258,6 +259,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(session_, &Session::dirty_changed, this, &QWidget::setWindowModified);
   connect(session_, &Session::autosaved, this, [this](const QString& path) {
     statusBar()->showMessage(tr("Autosaved the unsaved results to %1").arg(path), 4000);
+    results_written();
   });
   connect(session_, &Session::autosave_failed, this,
           [this](const QString& message) { report_issue(tr("Autosave"), message); });
@@ -542,7 +544,23 @@ void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) 
   show_outline(outline);
   session_->set_results(std::make_shared<const project::Project>(outcome->project));
   update_actions();
+  // Until the results are in a file, a crash would lose them but for the
+  // run's journal; autosaving now lets it go.
+  unwritten_journal_ = outcome->journal;
+  if (session_->autosave_enabled()) session_->autosave();
+#else
+  pipeline::remove_journal(outcome->journal);
 #endif
+}
+
+void MainWindow::results_written() {
+  if (unwritten_journal_.empty()) return;
+  try {
+    pipeline::remove_journal(unwritten_journal_);
+  } catch (const Error& e) {
+    report_issue(tr("Run journal"), QString::fromUtf8(e.what()));
+  }
+  unwritten_journal_.clear();
 }
 
 bool MainWindow::save_project(const QString& path) {
@@ -559,6 +577,7 @@ bool MainWindow::save_project(const QString& path) {
   }
   statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
   remember_recent(path);
+  results_written();
   return true;
 }
 

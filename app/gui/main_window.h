@@ -3,6 +3,7 @@
 // layer inspector) and the status bar. Model state lives in ModelController; this class only wires views to it.
 
 #include <QMainWindow>
+#include <filesystem>
 #include <memory>
 
 #include "app/gui/presets.h"
@@ -110,6 +111,8 @@ class MainWindow : public QMainWindow {
   void update_recent_menu();
   void remember_recent(const QString& path);
   void run_finished(const std::shared_ptr<const RunOutcome>& outcome);
+  // The last run's results are in a file now: its journal goes.
+  void results_written();
   void show_outline(const widgets::ModelOutline& outline);
   // Asks whether to save unsaved results; false when the user cancels.
   bool maybe_save();
@@ -135,6 +138,8 @@ class MainWindow : public QMainWindow {
   QDockWidget* issues_dock_ = nullptr;
   QVector<Preset> presets_;
   QString inspected_;  // the linear the inspector shows or is waiting for
+  // The last run's journal, removed once its results are written.
+  std::filesystem::path unwritten_journal_;
   KernelBenchController* kernel_bench_;
   widgets::KernelSpeedView* kernel_view_;
   QAction* save_project_ = nullptr;

@@ -3,6 +3,8 @@
 #include <torch/cuda.h>
 
 #include <QFileInfo>
+#include <QStandardPaths>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -18,6 +20,7 @@
 #include "core/model/model_loader.h"
 #include "core/number_format.h"
 #include "core/pipeline/refinement_run.h"
+#include "core/pipeline/run_journal.h"
 #include "core/text/calibration_set.h"
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
@@ -74,6 +77,31 @@ std::optional<analysis::DivergenceReference> live_slice(model::Decoder& fp, cons
 
 torch::Device run_device() { return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::kCPU; }
 torch::Dtype run_dtype() { return torch::cuda::is_available() ? torch::kFloat16 : torch::kFloat32; }
+std::string run_dtype_name() { return run_dtype() == torch::kFloat16 ? "fp16" : "fp32"; }
+
+// The journals of runs that did not finish, one directory per request: a run
+// of the same settings on the same model takes their finished blocks.
+fs::path journals_root() {
+  return fs::path(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation).toStdString()) / "journals";
+}
+
+// An interrupted run's journal holds a quantized copy of the model: besides
+// `current`, the most recent few are kept and older ones go.
+void keep_recent_journals(const fs::path& root, const fs::path& current, size_t keep) {
+  std::error_code ec;
+  std::vector<std::pair<fs::file_time_type, fs::path>> journals;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (e.is_directory(ec) && e.path() != current && e.path().filename().string().rfind("run-", 0) == 0)
+      journals.emplace_back(fs::last_write_time(e.path(), ec), e.path());
+  std::sort(journals.begin(), journals.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = keep; i < journals.size(); ++i) {
+    try {
+      pipeline::remove_journal(journals[i].second);
+    } catch (const Error&) {
+      // Left for the next run to try again.
+    }
+  }
+}
 
 }  // namespace
 
@@ -101,6 +129,24 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     }
     pipeline::PipelineOptions options;
     options.analyses = true;
+    pipeline::RunIdentity identity;
+    identity.model = mp;
+    identity.plan_json = plan.to_json();
+    identity.calibration_text = settings.calibration_path.toStdString();
+    identity.nsamples = settings.nsamples;
+    identity.seqlen = settings.seqlen;
+    identity.device = decoder->device().str();
+    identity.dtype = run_dtype_name();
+    identity.batch = options.batch;
+    identity.analyses = options.analyses;
+    const auto request = pipeline::journal_request(identity);
+    pipeline::RunJournal journal(journals_root() / pipeline::journal_name(request), request);
+    keep_recent_journals(journals_root(), journal.dir(), 3);
+    if (journal.finished_blocks() > 0)
+      feedback->log("going on from block " + std::to_string(journal.finished_blocks()) +
+                    ": an interrupted run of these settings finished the blocks before (journal " +
+                    journal.dir().string() + ")");
+    options.journal = &journal;
     std::vector<std::pair<int64_t, double>> curve;
     options.on_block = [&](const pipeline::BlockResult& b) {
       constexpr double nan = std::numeric_limits<double>::quiet_NaN();
@@ -114,7 +160,15 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
       }
       Q_EMIT block_done(point);
     };
-    outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
+    try {
+      outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
+    } catch (...) {
+      if (journal.finished_blocks() > 0)
+        feedback->log("blocks 0-" + std::to_string(journal.finished_blocks() - 1) + " are kept in " +
+                      journal.dir().string() + ": Run with the same settings goes on from block " +
+                      std::to_string(journal.finished_blocks()));
+      throw;
+    }
     if (live && !outcome->result.refinements.empty()) {
       // One more point past the last block: the model as the refinement left it.
       const auto d = live->measure(*decoder, feedback);
@@ -134,7 +188,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     ps.eval_ctx = settings.eval_ctx;
     ps.eval_limit = settings.eval_windows;
     ps.device = decoder->device().str();
-    ps.dtype = run_dtype() == torch::kFloat16 ? "fp16" : "fp32";
+    ps.dtype = run_dtype_name();
     ps.plan_json = plan.to_json();
     outcome->project = project::project_of_run(*weights, model_path.toStdString(), *decoder, outcome->result, ps);
     if (live) {
@@ -145,6 +199,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     }
 #endif
     outcome->decoder = std::move(decoder);
+    outcome->journal = journal.dir();
     Q_EMIT finished(outcome);
   } catch (...) {
     fail(std::current_exception());

@@ -9,6 +9,7 @@
 #include <QObject>
 #include <QString>
 #include <exception>
+#include <filesystem>
 #include <memory>
 
 #include "core/model/decoder.h"
@@ -31,6 +32,9 @@ struct RunOutcome {
   double fp_perplexity = 0;  // on the live slice; 0 without one
   double perplexity = 0;
   double mean_kl = 0;  // per token, to the FP model, on the live slice after the last block
+  // The run's journal (run_journal.h), kept until its results are written to
+  // a project or an autosave; empty for a refinement.
+  std::filesystem::path journal;
 #if QS_WITH_HDF5
   project::Project project;  // what Save Project writes
 #endif

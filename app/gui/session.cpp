@@ -121,6 +121,8 @@ void Session::set_autosave_minutes(int minutes) {
   timer_->start(minutes * 60 * 1000);
 }
 
+bool Session::autosave_enabled() const { return timer_->isActive(); }
+
 void Session::close_cleanly() {
   timer_->stop();
   autosave_done();

@@ -40,6 +40,7 @@ class Session : public QObject {
   bool autosaving() const { return thread_ != nullptr; }
   QString autosave_path() const { return autosave_path_; }
   void set_autosave_minutes(int minutes);
+  bool autosave_enabled() const;
   // The window closes cleanly: this session's side file and those it was
   // offered to recover from are removed.
   void close_cleanly();

@@ -1,12 +1,14 @@
 #include "core/pipeline/run_journal.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <set>
 
 #include "core/error.h"
 #include "core/io/block_tensors.h"
 #include "core/io/checkpoint_files.h"
+#include "core/io/file_fingerprint.h"
 #include "core/io/safetensors.h"
 
 namespace qs::pipeline {
@@ -53,6 +55,31 @@ bool is_journal_entry(const fs::path& p) {
 }
 
 }  // namespace
+
+ojson journal_request(const RunIdentity& run) {
+  const auto absolute = [](const fs::path& p) { return fs::absolute(p).lexically_normal().string(); };
+  return {{"model", absolute(run.model)},
+          {"model_fingerprint", io::file_fingerprint(run.model)},
+          {"plan", ojson::parse(run.plan_json)},
+          {"calibration",
+           {{"text", absolute(run.calibration_text)},
+            {"nsamples", run.nsamples},
+            {"seqlen", run.seqlen},
+            {"seed", run.seed}}},
+          {"calibration_fingerprint", io::file_fingerprint(run.calibration_text)},
+          {"device", run.device},
+          {"dtype", run.dtype},
+          {"batch", run.batch},
+          {"analyses", run.analyses}};
+}
+
+std::string journal_name(const ojson& request) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (const unsigned char c : request.dump()) h = (h ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string("run-") + hex;
+}
 
 RunJournal::RunJournal(fs::path dir, ojson request) : dir_(std::move(dir)), request_(std::move(request)) {
   const auto path = dir_ / kJournalFile;
@@ -200,15 +227,19 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
   blocks_ = std::move(blocks);
 }
 
-void RunJournal::remove() {
+void remove_journal(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) return;
+  if (!fs::is_directory(dir, ec)) return;
   std::vector<fs::path> entries;
-  for (const auto& e : fs::directory_iterator(dir_, ec))
+  for (const auto& e : fs::directory_iterator(dir, ec))
     if (is_journal_entry(e.path())) entries.push_back(e.path());
   for (const auto& e : entries) fs::remove(e, ec);
-  fs::remove(dir_, ec);  // only when nothing else is left in it
-  if (fs::exists(dir_ / kJournalFile)) throw IoError(dir_.string(), "cannot remove the run journal: " + ec.message());
+  fs::remove(dir, ec);  // only when nothing else is left in it
+  if (fs::exists(dir / kJournalFile)) throw IoError(dir.string(), "cannot remove the run journal: " + ec.message());
+}
+
+void RunJournal::remove() {
+  remove_journal(dir_);
   blocks_.clear();
 }
 

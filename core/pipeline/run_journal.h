@@ -14,8 +14,10 @@
 // device, dtype, ...) as a JSON object; only the same request continues a
 // journal.
 
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "core/model/decoder.h"
@@ -25,6 +27,30 @@ namespace qs::pipeline {
 
 inline constexpr int kJournalFormatVersion = 1;
 
+// What fixes a quantization run's result.
+struct RunIdentity {
+  std::filesystem::path model;  // as opened
+  std::string plan_json;        // QuantPlan::to_json()
+  std::filesystem::path calibration_text;
+  int64_t nsamples = 0;
+  int64_t seqlen = 0;
+  uint64_t seed = 0;
+  std::string device;  // "cpu", "cuda:0"
+  std::string dtype;   // "fp32", "fp16", "bf16"
+  int64_t batch = 0;
+  bool analyses = false;
+};
+
+// `run` as a journal's request, with the model and the calibration text by
+// absolute path and content fingerprint (io/file_fingerprint.h), so a
+// replaced file does not continue a journal. Throws qs::IoError naming a file
+// that cannot be read.
+nlohmann::ordered_json journal_request(const RunIdentity& run);
+
+// A directory name for the journal of `request`, the same for equal requests:
+// "run-" and 16 hex digits of its hash.
+std::string journal_name(const nlohmann::ordered_json& request);
+
 // The finished blocks 0..n-1 of an earlier run, for one decoder's device and dtype.
 struct JournalBlocks {
   std::vector<model::BlockState> states;
@@ -33,6 +59,10 @@ struct JournalBlocks {
   // analyses; the choices are left to the pipeline, which has the plan.
   std::vector<LayerResult> layers;
 };
+
+// Deletes the journal in `dir` (its files, then the directory when nothing
+// else is in it). Throws qs::IoError when journal.json stays.
+void remove_journal(const std::filesystem::path& dir);
 
 class RunJournal {
  public:

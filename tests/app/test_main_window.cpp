@@ -608,6 +608,59 @@ class TestMainWindow : public QObject {
     QVERIFY(w.findChild<widgets::RunView*>()->status().startsWith("Cancelled"));
   }
 
+  // Cancelled in block 1, a run keeps block 0 in its journal: Run with the
+  // same settings takes it instead of training it again and ends with the
+  // model of a run never interrupted. The journal goes once the results are
+  // autosaved.
+  void aCancelledRunGoesOnWhereItStopped() {
+    const QString model_dir = write_model_with_tokenizer();
+    app::MainWindow w;
+    QVERIFY(open_and_wait(w, model_dir));
+    auto s = settings("lwc", model_dir);
+    s.params.insert("epochs", qlonglong{3});
+    w.method_panel()->set_settings(s);
+    QStringList lines, trained;
+    connect(w.runs(), &app::RunController::log_line, this, [&](const QString& l) { lines << l; });
+    connect(w.runs(), &app::RunController::loss_point, this, [&](const QString& series) {
+      if (!trained.contains(series)) trained << series;
+    });
+    const auto cancel_in_block_1 =
+        connect(w.runs(), &app::RunController::loss_point, w.runs(), [&w](const QString& series) {
+          if (series.startsWith("layer 1")) w.runs()->cancel();
+        });
+    QSignalSpy failed(w.runs(), &app::RunController::failed);
+    w.start_run();
+    QVERIFY(failed.wait(60000));
+    QVERIFY(failed.at(0).at(1).toBool());
+    disconnect(cancel_in_block_1);
+    QVERIFY2(lines.filter("are kept in").filter("goes on from block 1").size() == 1, qPrintable(lines.join('\n')));
+
+    lines.clear();
+    trained.clear();
+    QSignalSpy done(w.runs(), &app::RunController::finished);
+    QSignalSpy autosaved(w.session(), &app::Session::autosaved);
+    w.start_run();
+    QVERIFY(done.wait(60000));
+    QVERIFY2(lines.filter("going on from block 1").size() == 1, qPrintable(lines.join('\n')));
+    QCOMPARE(trained, QStringList{"layer 1 lwc loss"});
+    const auto resumed = w.runs()->last_outcome();
+    QVERIFY(!resumed->journal.empty());
+    QVERIFY(autosaved.count() > 0 || autosaved.wait(20000));
+    QTRY_VERIFY(!fs::exists(resumed->journal));
+
+    w.start_run();  // no journal left: trained from the first block
+    QTRY_COMPARE(done.count(), 2);
+    QVERIFY(trained.contains("layer 0 lwc loss"));
+    const auto whole = w.runs()->last_outcome();
+    QCOMPARE(resumed->result.layers.size(), whole->result.layers.size());
+    for (size_t i = 0; i < whole->result.layers.size(); ++i) {
+      const auto& a = resumed->result.layers[i];
+      const auto& b = whole->result.layers[i];
+      QVERIFY2(torch::equal(a.record->codes, b.record->codes) && torch::equal(a.record->scales, b.record->scales),
+               b.name.c_str());
+    }
+  }
+
   // Run > Refine Quantized Model trains RILQ over the last run's model, and
   // over an opened project's, without quantizing again; cancel keeps the run.
   void refinesTheLastRunAndAnOpenedProject() {
