@@ -11,68 +11,7 @@
 #include "core/text/tokenizer.h"
 #include "core/text/unicode.h"
 
-#include <algorithm>
-
 namespace qs::text {
-
-namespace {
-
-struct Merge {
-  int32_t left, right, merged;
-  double score;
-  size_t left_len, right_len;  // in code points
-};
-
-// transformers' generate_merges(vocab, scores): every split of a token into two
-// tokens is a merge; better scores first, then longer left and right parts,
-// then token order.
-void merges_from_scores(const std::vector<std::string>& tokens, const std::vector<double>& scores,
-                        BpeModel& model) {
-  std::vector<Merge> merges;
-  std::vector<char32_t> cps;
-  std::vector<uint32_t> offsets;
-  for (size_t id = 0; id < tokens.size(); ++id) {
-    const std::string& t = tokens[id];
-    if (model.find(t) != static_cast<int32_t>(id)) continue;  // a later id spells it too
-    decode_utf8(t, cps, &offsets);
-    const size_t first = merges.size();
-    for (size_t k = 1; k < cps.size(); ++k) {
-      const int32_t l = model.find(std::string_view(t).substr(0, offsets[k]));
-      const int32_t r = model.find(std::string_view(t).substr(offsets[k]));
-      if (l >= 0 && r >= 0) merges.push_back({l, r, static_cast<int32_t>(id), scores[id], k, cps.size() - k});
-    }
-    std::sort(merges.begin() + static_cast<ptrdiff_t>(first), merges.end(), [](const Merge& a, const Merge& b) {
-      return a.left != b.left ? a.left < b.left : a.right < b.right;
-    });
-  }
-  std::stable_sort(merges.begin(), merges.end(), [](const Merge& a, const Merge& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.left_len != b.left_len) return a.left_len > b.left_len;
-    return a.right_len > b.right_len;
-  });
-  for (size_t i = 0; i < merges.size(); ++i)
-    model.add_merge(merges[i].left, merges[i].right, merges[i].merged, static_cast<int32_t>(i));
-}
-
-void merges_from_list(const io::GgufFile& g, BpeModel& model) {
-  const std::string key = "tokenizer.ggml.merges";
-  const auto merges = g.get_string_array(key);
-  for (size_t i = 0; i < merges.size(); ++i) {
-    const std::string field = key + "[" + std::to_string(i) + "]";
-    const std::string& s = merges[i];
-    const size_t sp = s.find(' ');
-    if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-      throw FormatError(g.path().string(), field, "expected two tokens separated by one space, found '" + s + "'");
-    const std::string left = s.substr(0, sp), right = s.substr(sp + 1);
-    const int32_t l = model.find(left), r = model.find(right), lr = model.find(left + right);
-    if (l < 0 || r < 0 || lr < 0)
-      throw FormatError(g.path().string(), field,
-                        "'" + (l < 0 ? left : r < 0 ? right : left + right) + "' is not in tokenizer.ggml.tokens");
-    model.add_merge(l, r, lr, static_cast<int32_t>(i));
-  }
-}
-
-}  // namespace
 
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const io::GgufFile& g) {
   const std::string file = g.path().string();
@@ -123,24 +62,15 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const io::GgufFile& g) {
     if (gguf_token_is_added(types[i]))
       added.push_back({model.tokens[i], static_cast<int32_t>(i)});
 
+  if (type == "gpt2") require("tokenizer.ggml.merges");
+  const auto merges = gguf_merges(g, model);
+  for (size_t i = 0; i < merges.size(); ++i)
+    model.add_merge(merges[i].left, merges[i].right, merges[i].merged, static_cast<int32_t>(i));
   if (type == "gpt2") {
-    require("tokenizer.ggml.merges");
-    merges_from_list(g, model);
     GgufPreTokenizer pre = gguf_pre_tokenizer(g);
     model.ignore_merges = pre.ignore_merges;
     return std::make_unique<ByteLevelBpe>(std::move(model), AddedTokens(std::move(added)),
                                           PreTokenizer(std::move(pre.steps)), false, special);
-  }
-  if (g.has("tokenizer.ggml.merges")) {
-    merges_from_list(g, model);
-  } else {
-    if (!g.has("tokenizer.ggml.scores"))
-      throw FormatError(file, "tokenizer.ggml.scores", "missing, and there is no tokenizer.ggml.merges either");
-    const auto scores = g.get_float_array("tokenizer.ggml.scores");
-    if (scores.size() != n)
-      throw FormatError(file, "tokenizer.ggml.scores",
-                        std::to_string(scores.size()) + " entries for " + std::to_string(n) + " tokens");
-    merges_from_scores(model.tokens, scores, model);
   }
   SentencePieceOptions opt;
   const bool prefix = g.has("tokenizer.ggml.add_space_prefix") ? g.get_bool("tokenizer.ggml.add_space_prefix") : true;

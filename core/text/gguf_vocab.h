@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/text/bpe_model.h"
 #include "core/text/pre_tokenizer.h"
 
 namespace qs::io {
@@ -34,5 +35,17 @@ struct GgufPreTokenizer {
 // Throws qs::ConfigError naming tokenizer.ggml.pre for a pre-tokenizer we do
 // not implement.
 GgufPreTokenizer gguf_pre_tokenizer(const io::GgufFile& gguf);
+
+struct GgufMerge {
+  int32_t left, right, merged;  // token ids
+};
+
+// The vocabulary's merges, first merged first, by the ids `vocabulary` finds:
+// tokenizer.ggml.merges when the file has them, else (SentencePiece
+// vocabularies) those transformers' generate_merges derives from
+// tokenizer.ggml.scores: every split of a token into two tokens, better scores
+// first, then longer left and right parts, then token order. Throws
+// qs::FormatError naming the key (and entry) that is missing or malformed.
+std::vector<GgufMerge> gguf_merges(const io::GgufFile& gguf, const BpeModel& vocabulary);
 
 }  // namespace qs::text

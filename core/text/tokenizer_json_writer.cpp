@@ -40,9 +40,9 @@ json pre_tokenizer_json(const std::vector<Step>& steps) {
   return {{"type", "Sequence"}, {"pretokenizers", list}};
 }
 
-json post_processor_json(const Tokenizer& tok, const std::vector<std::string>& tokens) {
-  if (!tok.add_bos() || tok.bos_id() < 0)
-    return {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+// BOS before each sequence when the tokenizer adds one; otherwise `none`.
+json post_processor_json(const Tokenizer& tok, const std::vector<std::string>& tokens, const json& none) {
+  if (!tok.add_bos() || tok.bos_id() < 0) return none;
   const std::string& bos = tokens[static_cast<size_t>(tok.bos_id())];
   auto special = [&](int type_id) { return json{{"SpecialToken", {{"id", bos}, {"type_id", type_id}}}}; };
   auto sequence = [](const char* id, int type_id) { return json{{"Sequence", {{"id", id}, {"type_id", type_id}}}}; };
@@ -62,11 +62,51 @@ json token_or_null(const io::GgufFile& g, const std::string& key, const std::vec
   return tokens[static_cast<size_t>(id)];
 }
 
+// The byte-level parts: GPT-2's byte alphabet throughout, merges as listed.
+void byte_level_parts(const io::GgufFile& g, const Tokenizer& tok, const std::vector<std::string>& tokens, json& doc) {
+  const GgufPreTokenizer pre = gguf_pre_tokenizer(g);
+  doc["pre_tokenizer"] = pre_tokenizer_json(pre.steps);
+  doc["post_processor"] = post_processor_json(
+      tok, tokens, {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}});
+  doc["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+  doc["model"]["fuse_unk"] = false;
+  doc["model"]["byte_fallback"] = false;
+  doc["model"]["ignore_merges"] = pre.ignore_merges;
+  doc["model"]["merges"] = g.get_string_array("tokenizer.ggml.merges");
+}
+
+// The SentencePiece parts, as transformers' LlamaConverter writes them
+// (legacy=False): "▁" for spaces and before the first piece (unless the GGUF
+// says add_space_prefix false), <0xNN> byte tokens for what the vocabulary
+// lacks, and the merges the GGUF lists or its scores give.
+void sentencepiece_parts(const io::GgufFile& g, const Tokenizer& tok, const std::vector<std::string>& tokens,
+                         json& doc) {
+  const bool prefix = !g.has("tokenizer.ggml.add_space_prefix") || g.get_bool("tokenizer.ggml.add_space_prefix");
+  doc["pre_tokenizer"] = {
+      {"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", prefix ? "first" : "never"}, {"split", false}};
+  doc["post_processor"] = post_processor_json(tok, tokens, nullptr);
+  json decoders = json::array({{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
+                               {{"type", "ByteFallback"}},
+                               {{"type", "Fuse"}}});
+  if (prefix) decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+  doc["decoder"] = {{"type", "Sequence"}, {"decoders", decoders}};
+  BpeModel vocabulary;
+  vocabulary.tokens = tokens;
+  for (size_t id = 0; id < tokens.size(); ++id) vocabulary.add_token(tokens[id], static_cast<int32_t>(id));
+  json merges = json::array();
+  for (const auto& m : gguf_merges(g, vocabulary))
+    merges.push_back(tokens[static_cast<size_t>(m.left)] + " " + tokens[static_cast<size_t>(m.right)]);
+  doc["model"]["fuse_unk"] = true;
+  doc["model"]["byte_fallback"] = true;
+  doc["model"]["ignore_merges"] = false;
+  doc["model"]["merges"] = merges;
+}
+
 }  // namespace
 
-std::optional<HfTokenizerFiles> hf_tokenizer_files_from_gguf(const io::GgufFile& g) {
+HfTokenizerFiles hf_tokenizer_files_from_gguf(const io::GgufFile& g) {
   const auto tok = load_gguf_tokenizer(g);
-  if (g.get_string("tokenizer.ggml.model") != "gpt2") return std::nullopt;
+  const bool byte_level = g.get_string("tokenizer.ggml.model") == "gpt2";
 
   const auto tokens = g.get_string_array("tokenizer.ggml.tokens");
   // load_gguf_tokenizer checked that token_type, when present, has one entry per token.
@@ -87,27 +127,22 @@ std::optional<HfTokenizerFiles> hf_tokenizer_files_from_gguf(const io::GgufFile&
                      {"normalized", false},
                      {"special", types[id] != kGgufUserDefined}});
   }
-  const GgufPreTokenizer pre = gguf_pre_tokenizer(g);
-  const json doc = {
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", added},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", pre_tokenizer_json(pre.steps)},
-      {"post_processor", post_processor_json(*tok, tokens)},
-      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", token_or_null(g, "tokenizer.ggml.unknown_token_id", tokens)},
-        {"continuing_subword_prefix", nullptr},
-        {"end_of_word_suffix", nullptr},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"ignore_merges", pre.ignore_merges},
-        {"vocab", vocab},
-        {"merges", g.get_string_array("tokenizer.ggml.merges")}}}};
+  json doc = {{"version", "1.0"},
+              {"truncation", nullptr},
+              {"padding", nullptr},
+              {"added_tokens", added},
+              {"normalizer", nullptr},
+              {"model",
+               {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", token_or_null(g, "tokenizer.ggml.unknown_token_id", tokens)},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"vocab", vocab}}}};
+  if (byte_level)
+    byte_level_parts(g, *tok, tokens, doc);
+  else
+    sentencepiece_parts(g, *tok, tokens, doc);
 
   json config = {{"tokenizer_class", "PreTrainedTokenizerFast"},
                  {"add_bos_token", tok->add_bos()},

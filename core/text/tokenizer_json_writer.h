@@ -1,11 +1,10 @@
 #pragma once
-// HF tokenizer.json and tokenizer_config.json for a GGUF's byte-level BPE
-// tokenizer. Exports made from a GGUF carry these so transformers and vLLM
-// load them like any HF checkpoint and split text as the model's own
-// tokenizer does: transformers' gguf_file= conversion maps SmolLM's
-// "Digits then ByteLevel" to plain ByteLevel and tokenizes digits differently.
+// HF tokenizer.json and tokenizer_config.json for a GGUF's tokenizer. Exports
+// made from a GGUF carry these so transformers and vLLM load them like any HF
+// checkpoint and split text as the model's own tokenizer does:
+// transformers' gguf_file= conversion maps SmolLM's "Digits then ByteLevel"
+// to plain ByteLevel and tokenizes digits differently.
 
-#include <optional>
 #include <string>
 
 namespace qs::io {
@@ -19,9 +18,9 @@ struct HfTokenizerFiles {
   std::string tokenizer_config_json;
 };
 
-// nullopt for SentencePiece vocabularies (tokenizer.ggml.model "llama"), which
-// exports keep as tokenizer.gguf only. Throws what load_gguf_tokenizer throws
-// for metadata it cannot read, so nothing is written from a bad file.
-std::optional<HfTokenizerFiles> hf_tokenizer_files_from_gguf(const io::GgufFile& gguf);
+// For byte-level (tokenizer.ggml.model "gpt2") and SentencePiece ("llama")
+// vocabularies. Throws what load_gguf_tokenizer throws for metadata it cannot
+// read, so nothing is written from a bad file.
+HfTokenizerFiles hf_tokenizer_files_from_gguf(const io::GgufFile& gguf);
 
 }  // namespace qs::text

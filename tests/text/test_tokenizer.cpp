@@ -13,9 +13,9 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "core/error.h"
@@ -899,7 +899,6 @@ class TestTokenizer : public QObject {
     w.write(path.toStdString());
     const auto tok = qs::text::load_tokenizer_for_model(path.toStdString());
     QCOMPARE(tok->add_bos(), true);  // llama.cpp's default for SentencePiece
-    QVERIFY(!qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(path.toStdString())));  // stays tokenizer.gguf
     QCOMPARE(tok->bos_id(), 1);
     QCOMPARE(tok->eos_id(), 2);
     int checked = 0;
@@ -910,6 +909,67 @@ class TestTokenizer : public QObject {
       ++checked;
     }
     QVERIFY(checked > 0);
+  }
+
+  // The SentencePiece GGUF of ggufSentencePieceFromScores written out as
+  // tokenizer.json: its parts are those of the HF file the "metaspace" ids
+  // were made with (make_expected_ids.py) but for the merges, which come from
+  // the scores (every split of a token, as transformers derives them); read
+  // back, it gives those ids.
+  void sentencePieceTokenizerJsonFromGguf() {
+    const auto tokens = spm_tokens();
+    const size_t n_merged = kSpmMerges.size();
+    std::vector<double> scores(tokens.size(), 0.0);
+    std::vector<int64_t> types(tokens.size(), 1);
+    for (size_t i = 0; i < n_merged; ++i) scores[tokens.size() - n_merged + i] = -static_cast<double>(i);
+    types[0] = 2;
+    types[1] = types[2] = 3;
+    for (size_t b = 0; b < 256; ++b) types[3 + b] = 6;
+    qs::io::GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "llama");
+    w.add_string_array("tokenizer.ggml.tokens", tokens);
+    w.add_float_array("tokenizer.ggml.scores", scores);
+    w.add_int_array("tokenizer.ggml.token_type", types);
+    w.add_uint32("tokenizer.ggml.bos_token_id", 1);
+    w.add_uint32("tokenizer.ggml.eos_token_id", 2);
+    w.add_uint32("tokenizer.ggml.unknown_token_id", 0);
+    const QString gguf = dir_.filePath("spm_for_json.gguf");
+    w.write(gguf.toStdString());
+    const auto files = qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(gguf.toStdString()));
+
+    const auto ours = nlohmann::json::parse(files.tokenizer_json);
+    const auto hf = nlohmann::json::parse(spm_json("metaspace"));
+    for (const char* part : {"normalizer", "pre_tokenizer", "decoder", "added_tokens"})
+      QVERIFY2(ours[part] == hf[part], (std::string(part) + ": " + ours[part].dump()).c_str());
+    for (const char* field : {"type", "unk_token", "fuse_unk", "byte_fallback", "vocab"})
+      QVERIFY2(ours["model"][field] == hf["model"][field], field);
+    QVERIFY(ours["post_processor"]["single"] == hf["post_processor"]["single"]);
+
+    const QString dir = dir_.filePath("spm_json");
+    QDir().mkpath(dir);
+    write_file(dir + "/tokenizer.json", files.tokenizer_json);
+    write_file(dir + "/tokenizer_config.json", files.tokenizer_config_json);
+    const auto tok = qs::text::load_tokenizer_for_model(dir.toStdString());
+    int checked = 0;
+    for (const auto& c : kSpmCases) {
+      if (std::string_view(c.variant) != "metaspace") continue;
+      QCOMPARE(ids_text(tok->encode(c.text)), ids_text(c.ids));
+      QCOMPARE(QString::fromStdString(tok->decode(c.ids)), QString::fromStdString(c.decoded));
+      ++checked;
+    }
+    QVERIFY(checked > 0);
+    const QJsonObject config = read_json(dir + "/tokenizer_config.json");
+    QCOMPARE(config.value("add_bos_token").toBool(), true);
+    QCOMPARE(config.value("bos_token").toString(), QString("<s>"));
+    QCOMPARE(config.value("unk_token").toString(), QString("<unk>"));
+
+    // Without the space prefix: no "▁" before the first piece, none stripped.
+    w.add_bool("tokenizer.ggml.add_space_prefix", false);
+    w.write(gguf.toStdString());
+    const auto plain = nlohmann::json::parse(
+        qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(gguf.toStdString())).tokenizer_json);
+    QCOMPARE(plain["pre_tokenizer"]["prepend_scheme"].get<std::string>(), std::string("never"));
+    QCOMPARE(plain["decoder"]["decoders"].size(), size_t{3});
   }
 
   void demoModelMatchesHf_data() {
@@ -935,10 +995,9 @@ class TestTokenizer : public QObject {
     if (qs::test::demo_model().empty())
       QSKIP("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
     const auto files = qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(qs::test::demo_model()));
-    QVERIFY(files.has_value());
     QDir().mkpath(dir_.filePath("demo_json"));
-    write_file(dir_.filePath("demo_json/tokenizer.json"), files->tokenizer_json);
-    write_file(dir_.filePath("demo_json/tokenizer_config.json"), files->tokenizer_config_json);
+    write_file(dir_.filePath("demo_json/tokenizer.json"), files.tokenizer_json);
+    write_file(dir_.filePath("demo_json/tokenizer_config.json"), files.tokenizer_config_json);
     const auto tok = qs::text::load_tokenizer_for_model(dir_.filePath("demo_json").toStdString());
     for (const EncodeCase& c : kDemoCases) QCOMPARE(ids_text(tok->encode(c.text)), ids_text(c.ids));
     QCOMPARE(tok->bos_id(), 1);
@@ -988,9 +1047,8 @@ class TestTokenizer : public QObject {
     const std::string gguf = dir_.filePath(QString::fromStdString(variant) + ".gguf").toStdString();
     write_byte_level_gguf(variant, gguf);
     const auto files = qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(gguf));
-    if (!files) throw std::runtime_error("no tokenizer.json for a byte-level GGUF");
-    write_file(dir + "/tokenizer.json", files->tokenizer_json);
-    write_file(dir + "/tokenizer_config.json", files->tokenizer_config_json);
+    write_file(dir + "/tokenizer.json", files.tokenizer_json);
+    write_file(dir + "/tokenizer_config.json", files.tokenizer_config_json);
     slot = qs::text::load_tokenizer_for_model(dir.toStdString());
     return *slot;
   }
