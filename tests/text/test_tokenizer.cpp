@@ -681,6 +681,28 @@ std::string spm_json(const std::string& variant) {
          vocab + "},\"merges\":" + merges_json(kSpmMerges, false) + "}}";
 }
 
+// The "metaspace" vocabulary as llama.cpp stores it: scores (-merge index)
+// instead of merges. make_expected_ids.py checked that transformers reads
+// such a file to the same ids.
+qs::io::GgufWriter spm_gguf() {
+  const auto tokens = spm_tokens();
+  const size_t n_merged = kSpmMerges.size();
+  std::vector<double> scores(tokens.size(), 0.0);
+  std::vector<int64_t> types(tokens.size(), 1);
+  for (size_t i = 0; i < n_merged; ++i) scores[tokens.size() - n_merged + i] = -static_cast<double>(i);
+  types[0] = 2;
+  types[1] = types[2] = 3;
+  for (size_t b = 0; b < 256; ++b) types[3 + b] = 6;
+  qs::io::GgufWriter w;
+  w.add_string("tokenizer.ggml.model", "llama");
+  w.add_string_array("tokenizer.ggml.tokens", tokens);
+  w.add_float_array("tokenizer.ggml.scores", scores);
+  w.add_int_array("tokenizer.ggml.token_type", types);
+  w.add_uint32("tokenizer.ggml.bos_token_id", 1);
+  w.add_uint32("tokenizer.ggml.eos_token_id", 2);
+  return w;
+}
+
 void write_file(const QString& path, const std::string& bytes) {
   std::ofstream(path.toStdString(), std::ios::binary) << bytes;
 }
@@ -877,24 +899,7 @@ class TestTokenizer : public QObject {
   }
 
   void ggufSentencePieceFromScores() {
-    // The "metaspace" vocabulary as llama.cpp stores it: scores (-merge index)
-    // instead of merges. make_expected_ids.py checked that transformers reads
-    // such a file to the same ids.
-    const auto tokens = spm_tokens();
-    const size_t n_merged = kSpmMerges.size();
-    std::vector<double> scores(tokens.size(), 0.0);
-    std::vector<int64_t> types(tokens.size(), 1);
-    for (size_t i = 0; i < n_merged; ++i) scores[tokens.size() - n_merged + i] = -static_cast<double>(i);
-    types[0] = 2;
-    types[1] = types[2] = 3;
-    for (size_t b = 0; b < 256; ++b) types[3 + b] = 6;
-    qs::io::GgufWriter w;
-    w.add_string("tokenizer.ggml.model", "llama");
-    w.add_string_array("tokenizer.ggml.tokens", tokens);
-    w.add_float_array("tokenizer.ggml.scores", scores);
-    w.add_int_array("tokenizer.ggml.token_type", types);
-    w.add_uint32("tokenizer.ggml.bos_token_id", 1);
-    w.add_uint32("tokenizer.ggml.eos_token_id", 2);
+    auto w = spm_gguf();
     const QString path = dir_.filePath("spm.gguf");
     w.write(path.toStdString());
     const auto tok = qs::text::load_tokenizer_for_model(path.toStdString());
@@ -917,21 +922,7 @@ class TestTokenizer : public QObject {
   // the scores (every split of a token, as transformers derives them); read
   // back, it gives those ids.
   void sentencePieceTokenizerJsonFromGguf() {
-    const auto tokens = spm_tokens();
-    const size_t n_merged = kSpmMerges.size();
-    std::vector<double> scores(tokens.size(), 0.0);
-    std::vector<int64_t> types(tokens.size(), 1);
-    for (size_t i = 0; i < n_merged; ++i) scores[tokens.size() - n_merged + i] = -static_cast<double>(i);
-    types[0] = 2;
-    types[1] = types[2] = 3;
-    for (size_t b = 0; b < 256; ++b) types[3 + b] = 6;
-    qs::io::GgufWriter w;
-    w.add_string("tokenizer.ggml.model", "llama");
-    w.add_string_array("tokenizer.ggml.tokens", tokens);
-    w.add_float_array("tokenizer.ggml.scores", scores);
-    w.add_int_array("tokenizer.ggml.token_type", types);
-    w.add_uint32("tokenizer.ggml.bos_token_id", 1);
-    w.add_uint32("tokenizer.ggml.eos_token_id", 2);
+    auto w = spm_gguf();
     w.add_uint32("tokenizer.ggml.unknown_token_id", 0);
     const QString gguf = dir_.filePath("spm_for_json.gguf");
     w.write(gguf.toStdString());
