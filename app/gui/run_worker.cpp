@@ -4,7 +4,6 @@
 
 #include <QFileInfo>
 #include <QStandardPaths>
-#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -85,24 +84,6 @@ fs::path journals_root() {
   return fs::path(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation).toStdString()) / "journals";
 }
 
-// An interrupted run's journal holds a quantized copy of the model: besides
-// `current`, the most recent few are kept and older ones go.
-void keep_recent_journals(const fs::path& root, const fs::path& current, size_t keep) {
-  std::error_code ec;
-  std::vector<std::pair<fs::file_time_type, fs::path>> journals;
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.is_directory(ec) && e.path() != current && e.path().filename().string().rfind("run-", 0) == 0)
-      journals.emplace_back(fs::last_write_time(e.path(), ec), e.path());
-  std::sort(journals.begin(), journals.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = keep; i < journals.size(); ++i) {
-    try {
-      pipeline::remove_journal(journals[i].second);
-    } catch (const Error&) {
-      // Left for the next run to try again.
-    }
-  }
-}
-
 }  // namespace
 
 void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
@@ -141,7 +122,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     identity.analyses = options.analyses;
     const auto request = pipeline::journal_request(identity);
     pipeline::RunJournal journal(journals_root() / pipeline::journal_name(request), request);
-    keep_recent_journals(journals_root(), journal.dir(), 3);
+    pipeline::prune_journals(journals_root(), journal.dir(), 3);
     if (journal.finished_blocks() > 0)
       feedback->log("going on from block " + std::to_string(journal.finished_blocks()) +
                     ": an interrupted run of these settings finished the blocks before (journal " +

@@ -1,5 +1,6 @@
 #include "core/pipeline/run_journal.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -236,6 +237,22 @@ void remove_journal(const fs::path& dir) {
   for (const auto& e : entries) fs::remove(e, ec);
   fs::remove(dir, ec);  // only when nothing else is left in it
   if (fs::exists(dir / kJournalFile)) throw IoError(dir.string(), "cannot remove the run journal: " + ec.message());
+}
+
+void prune_journals(const fs::path& root, const fs::path& current, size_t keep) {
+  std::error_code ec;
+  std::vector<std::pair<fs::file_time_type, fs::path>> journals;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (e.is_directory(ec) && e.path() != current && e.path().filename().string().rfind("run-", 0) == 0)
+      journals.emplace_back(fs::last_write_time(e.path() / kJournalFile, ec), e.path());
+  std::sort(journals.begin(), journals.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = keep; i < journals.size(); ++i) {
+    try {
+      remove_journal(journals[i].second);
+    } catch (const Error&) {
+      // Tried again by the next call.
+    }
+  }
 }
 
 void RunJournal::remove() {

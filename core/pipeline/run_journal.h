@@ -64,6 +64,11 @@ struct JournalBlocks {
 // else is in it). Throws qs::IoError when journal.json stays.
 void remove_journal(const std::filesystem::path& dir);
 
+// Of the journals named by journal_name() under `root`, keeps `current` and
+// the `keep` most recently written and deletes the others: each holds a
+// quantized copy of its model. Errors are left for the next call.
+void prune_journals(const std::filesystem::path& root, const std::filesystem::path& current, size_t keep);
+
 class RunJournal {
  public:
   // Reads DIR/journal.json when there is one. Throws qs::ArgumentError when

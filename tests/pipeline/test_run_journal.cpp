@@ -1,5 +1,6 @@
 #include <QTemporaryDir>
 #include <QTest>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -197,6 +198,31 @@ class TestRunJournal : public QObject {
     fs::remove(block);
     const auto metric = run_on_journal(w);
     QVERIFY2(metric.contains("journal.json") && metric.contains("blocks[0].output_rel_mse"), qPrintable(metric));
+  }
+
+  // Besides the current journal, the most recently written ones stay; older
+  // ones go, and nothing in the directory that is not a journal is touched.
+  void pruningKeepsTheCurrentAndTheMostRecentJournals() {
+    const fs::path root = tmp_.filePath("journals").toStdString();
+    const auto now = fs::file_time_type::clock::now();
+    for (int i = 0; i < 5; ++i) {
+      const auto dir = root / ("run-" + std::to_string(i));
+      fs::create_directories(dir);
+      std::ofstream(dir / "journal.json") << "{}";
+      std::ofstream(dir / "block_0.safetensors") << "x";
+      fs::last_write_time(dir / "journal.json", now - std::chrono::hours(10 - i));
+    }
+    fs::create_directories(root / "notes");
+    std::ofstream(root / "notes" / "journal.json") << "mine";
+    std::ofstream(root / "run-1" / "mine.txt") << "keep";
+    pipeline::prune_journals(root, root / "run-0", 2);
+    QVERIFY(fs::exists(root / "run-0" / "journal.json"));  // current, though oldest
+    QVERIFY(fs::exists(root / "run-4" / "journal.json"));
+    QVERIFY(fs::exists(root / "run-3" / "journal.json"));
+    QVERIFY(!fs::exists(root / "run-2"));
+    QVERIFY(!fs::exists(root / "run-1" / "journal.json") && !fs::exists(root / "run-1" / "block_0.safetensors"));
+    QVERIFY(fs::exists(root / "run-1" / "mine.txt"));
+    QVERIFY(fs::exists(root / "notes" / "journal.json"));
   }
 
  private:
