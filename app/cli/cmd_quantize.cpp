@@ -243,7 +243,12 @@ int run_quantize(const std::vector<std::string>& argv) {
   }
 #endif
 
-  journal.remove();
+  try {
+    journal.remove();
+  } catch (const IoError& e) {
+    // What the run made is saved; a journal left behind only takes space.
+    feedback.log(std::string("the run is saved, but its journal stays: ") + e.what());
+  }
 
   nlohmann::ordered_json summary = run;
   summary.erase("blocks");
