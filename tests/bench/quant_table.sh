@@ -15,8 +15,10 @@
 # peak RSS is recorded), NAME.eval.json/.log and the checkpoint NAME/. A run
 # killed while quantizing goes on from its last finished block when the script
 # runs again (quantize --resume); its log is appended to, and its quantize
-# seconds, marked "+", count the last process only.
-# Prints a table: config, quantize seconds, peak RSS MiB, perplexity.
+# seconds, marked "+", count the last process only ("blocks s" sums every
+# block's own seconds, journaled ones included).
+# Prints a table: config, quantize seconds, summed block seconds, peak RSS
+# MiB, perplexity.
 set -euo pipefail
 model="$1"; calib="$2"; text="$3"; rundir="$4"; shift 4
 cli="${QS_CLI:-$(dirname "$0")/../../build/app/quantscope-cli}"
@@ -50,16 +52,18 @@ done
 python3 - "$rundir" <<'EOF'
 import json, pathlib, re, sys
 d = pathlib.Path(sys.argv[1])
-print(f"{'config':<16} {'quantize s':>10} {'peak RSS MiB':>12} {'perplexity':>11} {'windows':>7}")
+print(f"{'config':<16} {'quantize s':>10} {'blocks s':>9} {'peak RSS MiB':>12} {'perplexity':>11} {'windows':>7}")
 for e in sorted(d.glob("*.eval.json")):
     name = e.name[: -len(".eval.json")]
     ev = json.loads(e.read_text())
     q = d / f"{name}.quantize.json"
-    secs = rss = "-"
+    secs = blocks = rss = "-"
     if q.exists():
         run = json.loads(q.read_text())
         secs = f"{run['quantize_seconds']:.1f}" + ("+" if run.get("resumed_blocks") else "")
+        # Every block's own seconds, those taken from a journal included.
+        blocks = f"{sum(b['seconds'] for b in run.get('blocks', [])):.1f}"
         m = re.findall(r"Maximum resident set size \(kbytes\): (\d+)", (d / f"{name}.quantize.log").read_text())
         rss = f"{int(m[-1]) / 1024:.0f}" if m else "-"
-    print(f"{name:<16} {secs:>10} {rss:>12} {ev['ppl']:>11.4f} {ev['chunks']:>7}")
+    print(f"{name:<16} {secs:>10} {blocks:>9} {rss:>12} {ev['ppl']:>11.4f} {ev['chunks']:>7}")
 EOF
