@@ -86,8 +86,8 @@ RunJournal::RunJournal(fs::path dir, ojson request) : dir_(std::move(dir)), requ
   const auto path = dir_ / kJournalFile;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    // The journal is deleted with everything in it once the run is saved,
-    // so it must not move into a directory holding something else.
+    // A directory that holds something else is no place for files that are
+    // deleted, with the directory, once the run is saved.
     if (fs::exists(dir_, ec) && !(fs::is_directory(dir_, ec) && fs::is_empty(dir_, ec)))
       throw IoError(dir_.string(), "exists and is not a run journal; refusing to write a journal there");
     return;
