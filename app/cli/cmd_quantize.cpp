@@ -97,7 +97,6 @@ int run_quantize(const std::vector<std::string>& argv) {
 #endif
   if (!project_file.empty() && project_file.extension() != ".qsproj")
     throw ArgumentError("--project: " + project_file.string() + " should end in .qsproj");
-  if (!out_dir.empty()) check_checkpoint_out(out_dir);
 
   // Every block is journaled as it finishes; --resume goes on after the last.
   pipeline::RunIdentity identity;
@@ -118,6 +117,16 @@ int run_quantize(const std::vector<std::string>& argv) {
                         " of an interrupted run of this command: add --resume to go on from block " +
                         std::to_string(journal.finished_blocks()) + ", or remove " + journal.dir().string() +
                         " to start over");
+  if (!out_dir.empty()) {
+    try {
+      check_checkpoint_out(out_dir);
+    } catch (const IoError& e) {
+      if (journal.finished_blocks() == 0) throw;
+      // A save cut short leaves files but not quantscope.json.
+      throw ArgumentError(std::string(e.what()) + "; if a save of this run was cut short, remove what it left in " +
+                          out_dir.string() + ": " + journal.dir().string() + " holds its finished blocks");
+    }
+  }
 
   ConsoleFeedback feedback;
   auto t0 = Clock::now();

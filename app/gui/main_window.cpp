@@ -259,7 +259,7 @@ MainWindow::MainWindow(QWidget* parent)
   connect(session_, &Session::dirty_changed, this, &QWidget::setWindowModified);
   connect(session_, &Session::autosaved, this, [this](const QString& path) {
     statusBar()->showMessage(tr("Autosaved the unsaved results to %1").arg(path), 4000);
-    results_written();
+    if (session_->results_in_a_file()) results_written();
   });
   connect(session_, &Session::autosave_failed, this,
           [this](const QString& message) { report_issue(tr("Autosave"), message); });
@@ -546,10 +546,13 @@ void MainWindow::run_finished(const std::shared_ptr<const RunOutcome>& outcome) 
   update_actions();
   // Until the results are in a file, a crash would lose them but for the
   // run's journal; autosaving now lets it go.
-  unwritten_journal_ = outcome->journal;
+  // A refinement has none: the journal of the run it refined goes when the
+  // refined results are written.
+  if (!outcome->journal.empty()) unwritten_journal_ = outcome->journal;
   if (session_->autosave_enabled()) session_->autosave();
 #else
-  pipeline::remove_journal(outcome->journal);
+  unwritten_journal_ = outcome->journal;
+  results_written();
 #endif
 }
 

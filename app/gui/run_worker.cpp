@@ -84,6 +84,31 @@ fs::path journals_root() {
   return fs::path(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation).toStdString()) / "journals";
 }
 
+// The journal of these settings, after pruning old ones. One that cannot be
+// taken (damaged) is started over; when none can be had at all (the model's
+// files unreadable since it was opened, no app data directory) the run goes
+// without one, as runs did before journals, and says so.
+std::optional<pipeline::RunJournal> open_journal(const pipeline::RunIdentity& identity, const model::Decoder& decoder,
+                                                 RunFeedback* feedback) {
+  try {
+    const auto request = pipeline::journal_request(identity);
+    const auto dir = journals_root() / pipeline::journal_name(request);
+    pipeline::prune_journals(journals_root(), dir, 3);
+    try {
+      pipeline::RunJournal journal(dir, request);
+      journal.read(decoder);
+      return journal;
+    } catch (const Error& e) {
+      feedback->log(std::string("starting over: the journal of these settings cannot be taken: ") + e.what());
+      pipeline::remove_journal(dir);
+      return pipeline::RunJournal(dir, request);
+    }
+  } catch (const Error& e) {
+    feedback->log(std::string("this run keeps no journal: ") + e.what());
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QString& model_path,
@@ -120,14 +145,12 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     identity.dtype = run_dtype_name();
     identity.batch = options.batch;
     identity.analyses = options.analyses;
-    const auto request = pipeline::journal_request(identity);
-    pipeline::RunJournal journal(journals_root() / pipeline::journal_name(request), request);
-    pipeline::prune_journals(journals_root(), journal.dir(), 3);
-    if (journal.finished_blocks() > 0)
-      feedback->log("going on from block " + std::to_string(journal.finished_blocks()) +
+    auto journal = open_journal(identity, *decoder, feedback);
+    if (journal && journal->finished_blocks() > 0)
+      feedback->log("going on from block " + std::to_string(journal->finished_blocks()) +
                     ": an interrupted run of these settings finished the blocks before (journal " +
-                    journal.dir().string() + ")");
-    options.journal = &journal;
+                    journal->dir().string() + ")");
+    options.journal = journal ? &*journal : nullptr;
     std::vector<std::pair<int64_t, double>> curve;
     options.on_block = [&](const pipeline::BlockResult& b) {
       constexpr double nan = std::numeric_limits<double>::quiet_NaN();
@@ -144,10 +167,10 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     try {
       outcome->result = pipeline::run_pipeline(*decoder, calibration, plan, options, *feedback);
     } catch (...) {
-      if (journal.finished_blocks() > 0)
-        feedback->log("blocks 0-" + std::to_string(journal.finished_blocks() - 1) + " are kept in " +
-                      journal.dir().string() + ": Run with the same settings goes on from block " +
-                      std::to_string(journal.finished_blocks()));
+      if (journal && journal->finished_blocks() > 0)
+        feedback->log("blocks 0-" + std::to_string(journal->finished_blocks() - 1) + " are kept in " +
+                      journal->dir().string() + ": Run with the same settings goes on from block " +
+                      std::to_string(journal->finished_blocks()));
       throw;
     }
     if (live && !outcome->result.refinements.empty()) {
@@ -180,7 +203,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     }
 #endif
     outcome->decoder = std::move(decoder);
-    outcome->journal = journal.dir();
+    if (journal) outcome->journal = journal->dir();
     Q_EMIT finished(outcome);
   } catch (...) {
     fail(std::current_exception());

@@ -10,6 +10,7 @@
 #include <QThread>
 #include <QTimer>
 #include <exception>
+#include <utility>
 
 #include "core/error.h"
 #if QS_WITH_HDF5
@@ -75,13 +76,18 @@ bool Session::save(const QString& path, QString* error) {
     return false;
   }
   path_ = path;
+  written_ = results_;
   set_dirty(false);
   QFile::remove(autosave_path_);
   return true;
 }
 
 void Session::autosave() {
-  if (!dirty_ || !results_ || thread_) return;
+  if (!dirty_ || !results_) return;
+  if (thread_) {
+    again_ = true;
+    return;
+  }
   QDir().mkpath(autosave_dir());
   const auto results = results_;
   const QString path = autosave_path_;
@@ -94,8 +100,10 @@ void Session::autosave() {
     }
     QMetaObject::invokeMethod(
         this,
-        [this, path, message] {
+        [this, path, message, results] {
           autosave_done();
+          if (message.isEmpty()) written_ = results;
+          if (std::exchange(again_, false)) autosave();
           if (message.isEmpty())
             Q_EMIT autosaved(path);
           else

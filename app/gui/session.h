@@ -30,12 +30,15 @@ class Session : public QObject {
   bool dirty() const { return dirty_; }
   QString path() const { return path_; }
   bool has_results() const { return results_ != nullptr; }
+  // The results, as they are now, are in a file: saved or autosaved.
+  bool results_in_a_file() const { return results_ && written_ == results_; }
 
   // Writes the results to `path` (through a temporary, so a failed save keeps
   // what was there); false with `error` set when it cannot.
   bool save(const QString& path, QString* error);
   // Starts writing unsaved results to this session's side file off the GUI
-  // thread; nothing when nothing is unsaved or an autosave is running.
+  // thread; nothing when nothing is unsaved. Asked while one is running, it
+  // runs again when that one ends.
   void autosave();
   bool autosaving() const { return thread_ != nullptr; }
   QString autosave_path() const { return autosave_path_; }
@@ -61,6 +64,8 @@ class Session : public QObject {
   void autosave_done();
 
   std::shared_ptr<const project::Project> results_;
+  std::shared_ptr<const project::Project> written_;  // the results last saved or autosaved
+  bool again_ = false;                               // autosave asked for during one
   QString path_;
   bool dirty_ = false;
   QString autosave_path_;

@@ -1,5 +1,6 @@
 #include "core/io/provenance.h"
 
+#include <limits>
 #include <optional>
 
 #include "core/error.h"
@@ -46,7 +47,12 @@ std::optional<LinearProvenance> linear_provenance(const ojson& entry, const std:
     for (auto [key, slot] : {std::pair{"weight_mse", &p.weight_mse}, std::pair{"output_rel_mse", &p.output_rel_mse},
                              std::pair{"seconds", &p.seconds}}) {
       if (!m.contains(key)) continue;
-      if (!m[key].is_number()) throw FormatError(file, field + ".metrics." + key, "not a number");
+      // A metric that came out NaN or infinite is written as null.
+      if (m[key].is_null()) {
+        *slot = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
+      if (!m[key].is_number()) throw FormatError(file, field + ".metrics." + key, "neither a number nor null");
       *slot = m[key].get<double>();
     }
   }

@@ -43,11 +43,10 @@ std::string shape_of(const torch::Tensor& t) {
 // JSON has no NaN: a metric that was not measured is stored as null.
 ojson number_or_null(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
 
-double number_field(const ojson& o, const char* key, const std::string& file, const std::string& field, bool nullable) {
+double number_field(const ojson& o, const char* key, const std::string& file, const std::string& field) {
   if (o.contains(key) && o[key].is_number()) return o[key].get<double>();
-  if (nullable && o.contains(key) && o[key].is_null()) return std::numeric_limits<double>::quiet_NaN();
-  throw FormatError(file, field + "." + key,
-                    nullable ? "missing or neither a number nor null" : "missing or not a number");
+  if (o.contains(key) && o[key].is_null()) return std::numeric_limits<double>::quiet_NaN();
+  throw FormatError(file, field + "." + key, "missing or neither a number nor null");
 }
 
 bool is_journal_entry(const fs::path& p) {
@@ -87,9 +86,17 @@ RunJournal::RunJournal(fs::path dir, ojson request) : dir_(std::move(dir)), requ
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     // A directory that holds something else is no place for files that are
-    // deleted, with the directory, once the run is saved.
-    if (fs::exists(dir_, ec) && !(fs::is_directory(dir_, ec) && fs::is_empty(dir_, ec)))
+    // deleted, with the directory, once the run is saved. Block files without
+    // journal.json are a first block whose recording was cut short: nothing
+    // names them, so they go.
+    if (!fs::exists(dir_, ec)) return;
+    if (!fs::is_directory(dir_, ec))
       throw IoError(dir_.string(), "exists and is not a run journal; refusing to write a journal there");
+    for (const auto& e : fs::directory_iterator(dir_, ec))
+      if (!is_journal_entry(e.path()))
+        throw IoError(dir_.string(), "holds " + e.path().filename().string() +
+                                         " and is not a run journal; refusing to write a journal there");
+    remove_journal(dir_);
     return;
   }
   const std::string file = path.string();
@@ -188,10 +195,10 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
 
     BlockResult br;
     br.layer = l;
-    br.output_mse = number_field(b, "output_mse", file, field, false);
-    br.output_rel_mse = number_field(b, "output_rel_mse", file, field, false);
-    br.fp_rel_mse = number_field(b, "fp_rel_mse", file, field, true);
-    br.seconds = number_field(b, "seconds", file, field, false);
+    br.output_mse = number_field(b, "output_mse", file, field);
+    br.output_rel_mse = number_field(b, "output_rel_mse", file, field);
+    br.fp_rel_mse = number_field(b, "fp_rel_mse", file, field);
+    br.seconds = number_field(b, "seconds", file, field);
     out.blocks.push_back(br);
   }
   return out;
@@ -217,10 +224,10 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
 
   auto blocks = blocks_;
   blocks.push_back({{"layer", result.layer},
-                    {"output_mse", result.output_mse},
-                    {"output_rel_mse", result.output_rel_mse},
+                    {"output_mse", number_or_null(result.output_mse)},
+                    {"output_rel_mse", number_or_null(result.output_rel_mse)},
                     {"fp_rel_mse", number_or_null(result.fp_rel_mse)},
-                    {"seconds", result.seconds},
+                    {"seconds", number_or_null(result.seconds)},
                     {"linears", linears}});
   const ojson doc = {
       {"format", kFormat}, {"format_version", kJournalFormatVersion}, {"request", request_}, {"blocks", blocks}};
@@ -231,12 +238,15 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
 void remove_journal(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return;
+  // journal.json first: cut short after it, what is left names no block file
+  // that is gone.
+  if (fs::remove(dir / kJournalFile, ec); ec)
+    throw IoError((dir / kJournalFile).string(), "cannot remove the run journal: " + ec.message());
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (is_journal_entry(e.path())) entries.push_back(e.path());
   for (const auto& e : entries) fs::remove(e, ec);
   fs::remove(dir, ec);  // only when nothing else is left in it
-  if (fs::exists(dir / kJournalFile)) throw IoError(dir.string(), "cannot remove the run journal: " + ec.message());
 }
 
 void prune_journals(const fs::path& root, const fs::path& current, size_t keep) {

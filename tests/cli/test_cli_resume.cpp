@@ -33,10 +33,10 @@ class TestCliResume : public QObject {
     QVERIFY(text.open(QIODevice::WriteOnly));
     for (int i = 0; i < 60; ++i) text.write("A journal keeps each finished block, so nothing done is lost.\n");
     text.close();
-    // Long enough per block that the kill lands inside block 1.
+    // Block 1 long enough that the kill lands inside it on a loaded machine.
     QFile config(path("slow.json"));
     QVERIFY(config.open(QIODevice::WriteOnly));
-    config.write(R"({"layers": {"*": {"params": {"epochs": 40}}}})");
+    config.write(R"({"layers": {"model.layers.1.*": {"params": {"epochs": 150}}}})");
   }
 
   void aKilledRunGoesOnWithResume() {
@@ -86,7 +86,7 @@ class TestCliResume : public QObject {
   }
 
   // Starts the run and kills it (SIGKILL) once block 1's first epoch is
-  // logged, 39 epochs before it ends; true when it was still running then.
+  // logged, 149 epochs before it ends; true when it was still running then.
   static bool kill_in_block_1(const QStringList& args) {
     QProcess p;
     p.setReadChannel(QProcess::StandardError);

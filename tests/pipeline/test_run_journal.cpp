@@ -1,8 +1,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -223,6 +225,43 @@ class TestRunJournal : public QObject {
     QVERIFY(!fs::exists(root / "run-1" / "journal.json") && !fs::exists(root / "run-1" / "block_0.safetensors"));
     QVERIFY(fs::exists(root / "run-1" / "mine.txt"));
     QVERIFY(fs::exists(root / "notes" / "journal.json"));
+  }
+
+  // Block files without journal.json are a first block cut short while it
+  // was recorded: the journal starts over rather than refusing its directory.
+  void aFirstBlockCutShortIsStartedOver() {
+    const fs::path dir = tmp_.filePath("cut.journal").toStdString();
+    fs::create_directories(dir);
+    std::ofstream(dir / "block_0.safetensors") << "half";
+    std::ofstream(dir / "block_0.safetensors.tmp-1") << "half";
+    pipeline::RunJournal journal(dir, kRequest);
+    QCOMPARE(journal.finished_blocks(), int64_t{0});
+    QVERIFY(!fs::exists(dir));
+  }
+
+  // A metric that came out NaN or infinite is stored as null and read back
+  // as NaN, not refused as damage.
+  void metricsThatAreNotFiniteReadBackAsNaN() {
+    const fs::path dir = tmp_.filePath("nan.journal").toStdString();
+    const auto w = test::make_tiny_llama(test::tiny_config(), 7);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    pipeline::RunJournal journal(dir, kRequest);
+    pipeline::BlockResult b;
+    b.output_mse = std::numeric_limits<double>::quiet_NaN();
+    b.output_rel_mse = std::numeric_limits<double>::infinity();
+    b.seconds = 2.5;
+    std::vector<pipeline::LayerResult> layers(model::kLinearRoles.size());
+    for (size_t i = 0; i < layers.size(); ++i) {
+      layers[i].role = model::kLinearRoles[i];
+      layers[i].name = model::linear_name(0, layers[i].role);
+    }
+    journal.record(dec, b, layers);
+    const auto back = pipeline::RunJournal(dir, kRequest).read(dec);
+    QCOMPARE(back.blocks.size(), size_t{1});
+    QVERIFY(std::isnan(back.blocks[0].output_mse));
+    QVERIFY(std::isnan(back.blocks[0].output_rel_mse));
+    QVERIFY(std::isnan(back.blocks[0].fp_rel_mse));
+    QCOMPARE(back.blocks[0].seconds, 2.5);
   }
 
  private:
