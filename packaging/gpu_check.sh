@@ -19,8 +19,7 @@
 # from MODEL.part-* there when MODEL itself is absent. When the
 # machine has no nlohmann_json, carry its headers and CMake config in
 # .gpu-deps/ (include/nlohmann and share/cmake/nlohmann_json from this machine).
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/gpu_common.sh"
 if [ "${1:-}" = "--prepare" ]; then
   source "$root/packaging/common.sh"
   data="$root/.gpu-data"
@@ -30,21 +29,10 @@ if [ "${1:-}" = "--prepare" ]; then
   ls -l "$data"
   exit 0
 fi
-if [ $# -ge 1 ] && [ ! -f "$1" ] && compgen -G "$1.part-*" > /dev/null; then
-  cat "$1".part-* > "$1"
-fi
-build="${QS_GPU_BUILD:-$root/build-gpu}"
+[ $# -ge 1 ] && gpu_join "$1"
 out="${OUT:-$build/out}"
 mkdir -p "$out"
-torch_prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
-prefix="$torch_prefix"
-[ -d "$root/.gpu-deps" ] && prefix="$prefix;$root/.gpu-deps"
-
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS_WITH_GUI=OFF -DQS_WITH_HDF5=OFF \
-  -DQS_WITH_CUDA=ON -DCMAKE_PREFIX_PATH="$prefix" > "$out/configure.log"
-cmake --build "$build" --target test_kernels quantscope-cli -j "$(nproc)" > "$out/build.log" 2>&1 ||
-  { tail -40 "$out/build.log"; exit 1; }
-nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$out/gpu.txt" || true
+gpu_build "$out" test_kernels quantscope-cli
 
 echo "== test_kernels"
 "$build/tests/kernels/test_kernels" | tee "$out/test_kernels.log"

@@ -9,7 +9,8 @@
 #
 # Env: QS_CLI (default build/app/quantscope-cli), QS_NSAMPLES (32),
 # QS_SEQLEN (512), QS_SEED (0), QS_EVAL_CTX (2048), QS_EVAL_LIMIT (0 = all),
-# QS_QUANT_ARGS (extra quantize arguments, e.g. "--sym"), QS_EVAL (1; 0 quantizes
+# QS_QUANT_ARGS (extra quantize arguments, e.g. "--sym"), QS_EVAL_ARGS (extra
+# eval arguments, e.g. "--device cuda"), QS_EVAL (1; 0 quantizes
 # only, so timed runs can go back to back and the evaluations after them).
 # Each config leaves NAME.quantize.json/.log (with /usr/bin/time -v output, so
 # peak RSS is recorded), NAME.eval.json/.log and the checkpoint NAME/. A run
@@ -23,7 +24,9 @@ set -euo pipefail
 model="$1"; calib="$2"; text="$3"; rundir="$4"; shift 4
 cli="${QS_CLI:-$(dirname "$0")/../../build/app/quantscope-cli}"
 mkdir -p "$rundir"
-eval_args=(--text "$text" --protocol hf --ctx "${QS_EVAL_CTX:-2048}" --limit-chunks "${QS_EVAL_LIMIT:-0}")
+# shellcheck disable=SC2206
+eval_args=(--text "$text" --protocol hf --ctx "${QS_EVAL_CTX:-2048}" --limit-chunks "${QS_EVAL_LIMIT:-0}"
+  ${QS_EVAL_ARGS:-})
 
 evaluate() {  # evaluate NAME TARGET
   [ "${QS_EVAL:-1}" = 0 ] && return
@@ -61,8 +64,11 @@ for e in sorted(d.glob("*.eval.json")):
     if q.exists():
         run = json.loads(q.read_text())
         secs = f"{run['quantize_seconds']:.1f}" + ("+" if run.get("resumed_blocks") else "")
-        # Every block's own seconds, those taken from a journal included.
-        blocks = f"{sum(b['seconds'] for b in run.get('blocks', [])):.1f}"
+        # Every block's own seconds, those taken from a journal included: the
+        # checkpoint's record of the run has them (quantize's JSON does not).
+        saved = d / name / "quantscope.json"
+        if saved.exists():
+            blocks = f"{sum(b['seconds'] for b in json.loads(saved.read_text())['run']['blocks']):.1f}"
         m = re.findall(r"Maximum resident set size \(kbytes\): (\d+)", (d / f"{name}.quantize.log").read_text())
         rss = f"{int(m[-1]) / 1024:.0f}" if m else "-"
     print(f"{name:<16} {secs:>10} {blocks:>9} {rss:>12} {ev['ppl']:>11.4f} {ev['chunks']:>7}")
