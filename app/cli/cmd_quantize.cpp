@@ -131,9 +131,7 @@ int run_quantize(const std::vector<std::string>& argv) {
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
   const auto weights = model::load_model(model_path);
-  const fs::path mp(model_path);
-  const fs::path tokenizer_source = mp.extension() == ".safetensors" ? mp.parent_path() : mp;
-  auto tokenizer = text::load_tokenizer_for_model(tokenizer_source);
+  auto tokenizer = text::load_tokenizer_for_model(model_path);
   model::Decoder decoder(weights, device, dtype);
   feedback.log("loaded " + model_path + " in " + std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
@@ -212,7 +210,7 @@ int run_quantize(const std::vector<std::string>& argv) {
 
   if (!out_dir.empty()) {
     io::Provenance provenance;
-    provenance.source_model = tokenizer_source;
+    provenance.source_model = text::tokenizer_source(model_path);
     for (const auto& l : result.layers)
       if (l.record)
         provenance.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse,

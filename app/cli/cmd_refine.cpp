@@ -96,8 +96,7 @@ int run_refine(const std::vector<std::string>& argv) {
       io::fp_model_of(quantized_path, source.provenance, args.get("fp", ""), "name it with --fp MODEL");
   model::Decoder quantized(source.weights, opts.device, opts.dtype);
   const auto fp_weights = model::load_model(fp_path);
-  auto tokenizer =
-      text::load_tokenizer_for_model(fp_path.extension() == ".safetensors" ? fp_path.parent_path() : fp_path);
+  auto tokenizer = text::load_tokenizer_for_model(fp_path);
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/model/model_loader.h"
+#include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -13,20 +14,11 @@
 namespace qs::cli {
 namespace fs = std::filesystem;
 
-namespace {
-
-// A lone .safetensors file keeps its tokenizer.json beside it.
-fs::path tokenizer_source_of(const fs::path& model) {
-  return model.extension() == ".safetensors" ? model.parent_path() : model;
-}
-
-}  // namespace
-
 bool is_project_file(const fs::path& path) { return path.extension() == ".qsproj"; }
 
 ModelSource open_model_source(const fs::path& path) {
   if (!is_project_file(path)) {
-    return {model::load_model(path), tokenizer_source_of(path), io::read_provenance(path)};
+    return {model::load_model(path), text::tokenizer_source(path), io::read_provenance(path)};
   }
 #if QS_WITH_HDF5
   const auto project = project::load_project(path);
@@ -34,7 +26,7 @@ ModelSource open_model_source(const fs::path& path) {
   if (status.state == project::ModelState::Missing)
     throw IoError(path.string(), status.message + "; the project's quantized layers need their model");
   if (status.state == project::ModelState::Changed) std::fprintf(stderr, "warning: %s\n", status.message.c_str());
-  return {project::project_weights(project, path), tokenizer_source_of(project.model.path),
+  return {project::project_weights(project, path), text::tokenizer_source(project.model.path),
           project::provenance_of(project, path.string())};
 #else
   throw IoError(path.string(), "this build of QuantScope has no HDF5 support, so it cannot open projects");

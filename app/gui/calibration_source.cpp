@@ -7,10 +7,7 @@
 namespace qs::app {
 
 CalibrationSource load_calibration(const QString& model_path, const widgets::RunSettings& settings) {
-  const std::filesystem::path mp = model_path.toStdString();
-  // A lone .safetensors file keeps its tokenizer beside it.
-  std::shared_ptr<const text::Tokenizer> tokenizer =
-      text::load_tokenizer_for_model(mp.extension() == ".safetensors" ? mp.parent_path() : mp);
+  std::shared_ptr<const text::Tokenizer> tokenizer = text::load_tokenizer_for_model(model_path.toStdString());
   const auto path = settings.calibration_path.toStdString();
   auto calibration =
       text::sample_calibration(tokenizer->encode(text::read_text_file(path)), settings.nsamples, settings.seqlen, 0, path);

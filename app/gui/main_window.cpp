@@ -39,6 +39,7 @@
 #include "core/io/provenance.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/run_journal.h"
+#include "core/text/tokenizer.h"
 #include "widgets/compare_view.h"
 #include "widgets/issues_view.h"
 #include "widgets/kernel_speed_view.h"
@@ -727,18 +728,17 @@ CheckpointExportDialog* MainWindow::open_export_dialog() {
     source.decoder = outcome->decoder;
 #if QS_WITH_HDF5
     // The run's model: after refining an opened project, the outline's path is the project's.
-    const QFileInfo model(QString::fromStdString(outcome->project.model.path));
+    source.tokenizer_source = text::tokenizer_source(outcome->project.model.path);
 #else
-    const QFileInfo model(outline.path);
+    source.tokenizer_source = text::tokenizer_source(outline.path.toStdString());
 #endif
-    source.tokenizer_source = (model.suffix() == "safetensors" ? model.absolutePath() : model.filePath()).toStdString();
 #if QS_WITH_HDF5
     source.provenance = project::provenance_of(outcome->project, session_->path().toStdString());
 #endif
   } else if (models_->model() && !models_->model()->quantized.empty()) {
     source.weights = models_->model();
     const auto& src = source.weights->source;
-    source.tokenizer_source = src.extension() == ".safetensors" ? src.parent_path() : src;
+    source.tokenizer_source = text::tokenizer_source(src);
     source.project_path = outline.project_path;
   } else {
     statusBar()->showMessage(tr("Nothing to export yet: run a method, or open a project that holds quantized layers"),

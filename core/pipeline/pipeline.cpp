@@ -120,7 +120,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   }
   if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
   const auto refinements = plan_refinements(choices);
-  const JournalBlocks finished = options.journal ? options.journal->read(decoder) : JournalBlocks{};
+  RunJournal* journal = options.journal;
+  const JournalBlocks finished = journal ? journal->read(decoder) : JournalBlocks{};
   const auto first = static_cast<int64_t>(finished.states.size());
 
   std::vector<model::BlockState> saved;
@@ -153,7 +154,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       }
       const auto& br = finished.blocks[static_cast<size_t>(l)];
       result.blocks.push_back(br);
-      feedback.log("block " + std::to_string(l) + ": taken from the journal " + options.journal->dir().string() +
+      feedback.log("block " + std::to_string(l) + ": taken from the journal " + journal->dir().string() +
                    ", output rel. MSE " + format_number("%.3e", br.output_rel_mse));
       release_free_memory();
       if (options.on_block) options.on_block(br);
@@ -239,9 +240,17 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       // approximates what the next block inherits.
       if (carry_fp) br.fp_rel_mse = relative_mse(outputs, ctx.fp_targets());
       result.blocks.push_back(br);
-      if (options.journal) {
+      if (journal) {
         const auto block_layers = result.layers.end() - static_cast<std::ptrdiff_t>(model::kLinearRoles.size());
-        options.journal->record(decoder, br, std::vector<LayerResult>(block_layers, result.layers.end()));
+        // The journal is a safety net: a full disk stops it, not the run.
+        try {
+          journal->record(decoder, br, std::vector<LayerResult>(block_layers, result.layers.end()));
+        } catch (const IoError& e) {
+          feedback.log("the run journal stops at block " + std::to_string(l) + " (" + e.what() +
+                       "); the run goes on, and should it be cut short, it goes on from block " +
+                       std::to_string(journal->finished_blocks()));
+          journal = nullptr;
+        }
       }
       const std::string accumulated =
           carry_fp ? ", against the FP model's own output " + format_number("%.3e", br.fp_rel_mse) : "";

@@ -11,6 +11,7 @@
 #include "core/io/checkpoint_files.h"
 #include "core/io/file_fingerprint.h"
 #include "core/io/safetensors.h"
+#include "core/text/tokenizer.h"
 
 namespace qs::pipeline {
 namespace fs = std::filesystem;
@@ -58,8 +59,13 @@ bool is_journal_entry(const fs::path& p) {
 
 ojson journal_request(const RunIdentity& run) {
   const auto absolute = [](const fs::path& p) { return fs::absolute(p).lexically_normal().string(); };
+  // The calibration's token ids depend on the tokenizer, which a directory's
+  // fingerprint leaves out.
+  ojson tokenizer = ojson::array();
+  for (const auto& f : text::tokenizer_files(run.model)) tokenizer.push_back(io::file_fingerprint(f));
   return {{"model", absolute(run.model)},
           {"model_fingerprint", io::file_fingerprint(run.model)},
+          {"tokenizer_fingerprint", std::move(tokenizer)},
           {"plan", ojson::parse(run.plan_json)},
           {"calibration",
            {{"text", absolute(run.calibration_text)},

@@ -42,9 +42,9 @@ struct RunIdentity {
 };
 
 // `run` as a journal's request, with the model and the calibration text by
-// absolute path and content fingerprint (io/file_fingerprint.h), so a
-// replaced file does not continue a journal. Throws qs::IoError naming a file
-// that cannot be read.
+// absolute path and content fingerprint (io/file_fingerprint.h), and the
+// model's tokenizer files by fingerprint, so a replaced file does not
+// continue a journal. Throws qs::IoError naming a file that cannot be read.
 nlohmann::ordered_json journal_request(const RunIdentity& run);
 
 // A directory name for the journal of `request`, the same for equal requests:

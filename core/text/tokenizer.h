@@ -59,8 +59,19 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::filesystem::path& path
 // From a GGUF file's tokenizer.ggml.* metadata.
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const qs::io::GgufFile& gguf);
 
-// A .gguf file → its metadata; a directory → its tokenizer.json; a .json file →
-// that file. Throws qs::IoError naming the path when there is no tokenizer.
+// Where a model's tokenizer lives: a lone .safetensors file keeps it beside
+// itself, so its directory; a .gguf file, a directory or a tokenizer.json,
+// itself.
+std::filesystem::path tokenizer_source(const std::filesystem::path& model_path);
+
+// The files the tokenizer of `model_path` is read from (a .gguf file; or a
+// tokenizer.json and the tokenizer_config.json beside it when there is one;
+// or a checkpoint's tokenizer.gguf), so that a run can tell when they change.
+// Throws qs::IoError naming the path when there is no tokenizer.
+std::vector<std::filesystem::path> tokenizer_files(const std::filesystem::path& model_path);
+
+// The tokenizer of `model_path` (tokenizer_source), from tokenizer_files().
+// Throws qs::IoError naming the path when there is no tokenizer.
 std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::filesystem::path& model_path);
 
 }  // namespace qs::text

@@ -1,5 +1,7 @@
+#include <QDir>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -36,6 +38,10 @@ pipeline::QuantPlan lwc_plan() {
   pipeline::QuantPlan plan(choice);
   plan.add_rule({"model.layers.1.mlp.down_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
   return plan;
+}
+
+pipeline::QuantPlan rtn_plan() {
+  return pipeline::QuantPlan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
 }
 
 pipeline::PipelineOptions journaled(pipeline::RunJournal* journal) {
@@ -127,8 +133,7 @@ class TestRunJournal : public QObject {
     model::Decoder dec(w, torch::kCPU, torch::kFloat32);
     pipeline::RunJournal journal(dir, kRequest);
     test::RecordingFeedback fb;
-    pipeline::QuantPlan rtn(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
-    pipeline::run_pipeline(dec, test::random_calibration(101, 2, 8, 1), rtn, journaled(&journal), fb);
+    pipeline::run_pipeline(dec, test::random_calibration(101, 2, 8, 1), rtn_plan(), journaled(&journal), fb);
 
     const auto seed = test::error_of<ArgumentError>([&] {
       pipeline::RunJournal j(dir, {{"model", "tiny"}, {"seed", 1}});
@@ -150,13 +155,78 @@ class TestRunJournal : public QObject {
     QVERIFY(fs::exists(foreign / "mine.txt"));
   }
 
+  // A journal that can no longer be written (a full disk; here its
+  // directory replaced by a file after block 0) stops; the run does not.
+  void aJournalThatCannotBeWrittenDoesNotStopTheRun() {
+    const fs::path dir = tmp_.filePath("full.journal").toStdString();
+    const auto w = test::make_tiny_llama(three_blocks(), 3);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    pipeline::RunJournal journal(dir, kRequest);
+    test::RecordingFeedback fb;
+    fb.on_line = [&](const std::string& line) {
+      if (line.rfind("block 0:", 0) != 0) return;
+      // QDir: the PyPI libtorch exports a std::filesystem::remove_all that crashes here.
+      QDir(QString::fromStdString(dir.string())).removeRecursively();
+      std::ofstream(dir) << "not a directory";
+    };
+    const auto result =
+        pipeline::run_pipeline(dec, test::random_calibration(101, 2, 8, 1), rtn_plan(), journaled(&journal), fb);
+
+    QCOMPARE(result.blocks.size(), size_t{3});
+    QCOMPARE(result.layers.back().layer, int64_t{2});
+    QVERIFY(result.layers.back().record);
+    const auto stop = std::find_if(fb.lines.begin(), fb.lines.end(),
+                                   [](const auto& l) { return l.find("the run journal stops") != std::string::npos; });
+    QVERIFY(stop != fb.lines.end());
+    QVERIFY2(stop->find("at block 1") != std::string::npos && stop->find(dir.string()) != std::string::npos &&
+                 stop->find("goes on from block 1") != std::string::npos,
+             stop->c_str());
+    QCOMPARE(std::count_if(fb.lines.begin(), fb.lines.end(),
+                           [](const auto& l) { return l.find("the run journal stops") != std::string::npos; }),
+             std::ptrdiff_t{1});
+  }
+
+  // The calibration's token ids come from the tokenizer, which the model
+  // directory's fingerprint leaves out: the request pins its files.
+  void aRequestPinsTheModelsTokenizer() {
+    const fs::path dir = tmp_.filePath("model").toStdString();
+    test::write_hf_checkpoint(test::make_tiny_llama(test::tiny_config(), 3), dir);
+    test::write_byte_tokenizer(dir);
+    const fs::path text = tmp_.filePath("calib.txt").toStdString();
+    std::ofstream(text) << "some calibration text";
+    pipeline::RunIdentity run;
+    run.model = dir;
+    run.plan_json = lwc_plan().to_json();
+    run.calibration_text = text;
+    const auto before = pipeline::journal_request(run);
+
+    std::ofstream(dir / "tokenizer_config.json") << R"({"add_bos_token": true})";
+    const auto with_config = pipeline::journal_request(run);
+    QVERIFY(with_config["model_fingerprint"] == before["model_fingerprint"]);
+    QCOMPARE(with_config["tokenizer_fingerprint"].size(), before["tokenizer_fingerprint"].size() + 1);
+    QVERIFY(pipeline::journal_name(with_config) != pipeline::journal_name(before));
+    std::ofstream(dir / "tokenizer_config.json") << R"({"add_bos_token": false})";
+    QVERIFY(pipeline::journal_request(run)["tokenizer_fingerprint"] != with_config["tokenizer_fingerprint"]);
+
+    // A lone .safetensors file's tokenizer is the one beside it.
+    run.model = dir / "model.safetensors";
+    QVERIFY(pipeline::journal_request(run)["tokenizer_fingerprint"] ==
+            pipeline::journal_request(pipeline::RunIdentity{dir, run.plan_json, text})["tokenizer_fingerprint"]);
+
+    fs::remove(dir / "tokenizer.json");
+    run.model = dir;
+    const auto none = test::error_of<IoError>([&] { pipeline::journal_request(run); });
+    QVERIFY2(none.contains("no tokenizer.json") && none.contains(QString::fromStdString(dir.string())),
+             qPrintable(none));
+  }
+
   // A damaged or mismatched journal is refused naming its file and field,
   // before the model is touched.
   void aDamagedJournalNamesItsFileAndField() {
     const fs::path dir = tmp_.filePath("damaged.journal").toStdString();
     const auto w = test::make_tiny_llama(test::tiny_config(), 5);
     const auto calib = test::random_calibration(101, 2, 8, 1);
-    pipeline::QuantPlan rtn(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
+    const auto rtn = rtn_plan();
     {
       model::Decoder dec(w, torch::kCPU, torch::kFloat32);
       pipeline::RunJournal journal(dir, kRequest);
