@@ -100,6 +100,7 @@ MethodPanel::MethodPanel(QWidget* parent)
 
   auto* params_box = new QGroupBox(tr("Hyper-parameters"), this);
   auto* params_layout = new QVBoxLayout(params_box);
+  params_->set_empty_text(tr("None: the grid above is all this method takes"));
   params_layout->addWidget(params_);
   layout->addWidget(params_box);
 

@@ -69,6 +69,13 @@ void ParamForm::show_params(const QVector<ParamInfo>& params, const QString& pre
     form_->addRow(label, editor);
     editors_.append(editor);
   }
+  if (params_.isEmpty() && !empty_text_.isEmpty()) {
+    auto* none = new QLabel(empty_text_, this);
+    none->setObjectName("noParams");
+    none->setEnabled(false);
+    none->setWordWrap(true);
+    form_->addRow(none);
+  }
 }
 
 QVariantMap ParamForm::values() const {

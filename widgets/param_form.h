@@ -25,9 +25,13 @@ class ParamForm : public QWidget {
   QVariantMap values() const;
   // Sets the listed parameters; the others keep what they show.
   void set_values(const QVariantMap& values);
+  // What the form says, from the next show_params on, when it has no
+  // parameter to show (nothing when empty).
+  void set_empty_text(const QString& text) { empty_text_ = text; }
 
  private:
   QFormLayout* form_;
+  QString empty_text_;
   QVector<ParamInfo> params_;
   QVector<QWidget*> editors_;  // in the order of params_
 };

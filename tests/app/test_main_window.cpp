@@ -276,6 +276,20 @@ class TestMainWindow : public QObject {
     QDir(app::user_preset_dir()).removeRecursively();
   }
 
+  // A method without hyper-parameters says so instead of showing an empty box.
+  void aMethodWithoutParametersSaysSo() {
+    app::MainWindow w;
+    auto s = w.method_panel()->settings();
+    s.method = "rtn";
+    w.method_panel()->set_settings(s);
+    const auto* none = w.method_panel()->findChild<QLabel*>("noParams");
+    QVERIFY(none && none->text().startsWith("None"));
+    s.method = "gptq";
+    w.method_panel()->set_settings(s);
+    QVERIFY(!w.method_panel()->findChild<QLabel*>("noParams"));
+    QVERIFY(w.method_panel()->findChild<QWidget*>("param_act_order"));
+  }
+
   // "Then" in the method dock: a preset composes RILQ, its parameters get
   // editors of their own, a changed one is what settings() reports, another
   // preset clears it, and a saved preset keeps it.
