@@ -605,12 +605,9 @@ class TestMainWindow : public QObject {
   // Cancel stops a learned method between optimizer steps; the tree and the
   // open model stay as they were and Run is available again.
   void cancelledRunKeepsThePreviousState() {
-    const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
-    QVERIFY(open_and_wait(w, model_dir));
-    auto s = settings("lwc", model_dir);
-    s.params.insert("epochs", qlonglong{500});
-    w.method_panel()->set_settings(s);
+    open_with_lwc(w, 500);
+    if (QTest::currentTestFailed()) return;
     QObject::connect(w.runs(), &app::RunController::loss_point, w.runs(), &app::RunController::cancel);
     QSignalSpy failed(w.runs(), &app::RunController::failed);
     w.start_run();
@@ -627,12 +624,9 @@ class TestMainWindow : public QObject {
   // model of a run never interrupted. The journal goes once the results are
   // autosaved.
   void aCancelledRunGoesOnWhereItStopped() {
-    const QString model_dir = write_model_with_tokenizer();
     app::MainWindow w;
-    QVERIFY(open_and_wait(w, model_dir));
-    auto s = settings("lwc", model_dir);
-    s.params.insert("epochs", qlonglong{3});
-    w.method_panel()->set_settings(s);
+    const auto s = open_with_lwc(w, 3);
+    if (QTest::currentTestFailed()) return;
     // Block 1 outlasts the cancel's trip through the event loop.
     QStringList block_1;
     for (auto role : model::kLinearRoles) block_1 << QString::fromStdString(model::linear_name(1, role));
@@ -922,6 +916,19 @@ class TestMainWindow : public QObject {
     if (text.open(QIODevice::WriteOnly))
       for (int i = 0; i < 40; ++i) text.write("The quick brown fox jumps over the lazy dog, line by line.\n");
     return dir;
+  }
+
+  // The tiny model opened in `w`, with LWC of `epochs` epochs in the method dock.
+  widgets::RunSettings open_with_lwc(app::MainWindow& w, qlonglong epochs) {
+    const QString dir = write_model_with_tokenizer();
+    auto s = settings("lwc", dir);
+    s.params.insert("epochs", epochs);
+    if (!open_and_wait(w, dir)) {
+      QTest::qFail("the tiny model did not open", __FILE__, __LINE__);
+      return s;
+    }
+    w.method_panel()->set_settings(s);
+    return s;
   }
 
   static widgets::RunSettings settings(const QString& method, const QString& dir) {
