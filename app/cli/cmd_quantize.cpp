@@ -111,12 +111,15 @@ int run_quantize(const std::vector<std::string>& argv) {
   identity.batch = opts.batch;
   identity.analyses = !project_file.empty();
   pipeline::RunJournal journal(journal_dir(out_dir, project_file), pipeline::journal_request(identity));
-  if (journal.finished_blocks() > 0 && !args.flag("resume"))
+  if (journal.finished_blocks() > 0 && !args.flag("resume")) {
+    const bool refining = journal.has_refinement_state();
     throw ArgumentError(journal.dir().string() + " holds " + std::to_string(journal.finished_blocks()) +
                         (journal.finished_blocks() == 1 ? " finished block" : " finished blocks") +
-                        " of an interrupted run of this command: add --resume to go on from block " +
-                        std::to_string(journal.finished_blocks()) + ", or remove " + journal.dir().string() +
-                        " to start over");
+                        (refining ? " and its refinement's training state" : "") +
+                        " of an interrupted run of this command: add --resume to go on " +
+                        (refining ? "with the refinement" : "from block " + std::to_string(journal.finished_blocks())) +
+                        ", or remove " + journal.dir().string() + " to start over");
+  }
   if (!out_dir.empty()) {
     try {
       check_checkpoint_out(out_dir);

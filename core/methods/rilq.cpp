@@ -2,8 +2,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <optional>
 
 #include "core/error.h"
+#include "core/methods/rilq_checkpoint.h"
 #include "core/number_format.h"
 #include "core/pipeline/model_context.h"
 
@@ -76,11 +79,7 @@ struct Weights {
   double ce = 0.5;
 };
 
-struct Validation {
-  double loss = 0.0;
-  double hidden = 0.0;
-  double ce = 0.0;
-};
+using Validation = RilqValidation;
 
 Validation validate(pipeline::ModelContext& ctx, int64_t n_val, const Weights& w) {
   torch::NoGradGuard no_grad;
@@ -100,6 +99,71 @@ Validation validate(pipeline::ModelContext& ctx, int64_t n_val, const Weights& w
 std::string describe(const Validation& v) {
   return format_number("%.5f", v.loss) + " (hidden MSE " + format_number("%.4e", v.hidden) + ", CE " +
          format_number("%.4f", v.ce) + ")";
+}
+
+// What a saved state must have been trained with to go on: the parameters
+// and the linears, in order.
+std::string state_key(const quant::MethodParams& params, const std::vector<Adapter>& adapters) {
+  std::string key = "rilq";
+  for (const auto& [k, v] : params.values()) key += ";" + k + "=" + quant::to_string(v);
+  key += "|";
+  for (const auto& ad : adapters) key += model::linear_name(ad.slot.layer, ad.slot.role) + ",";
+  return key;
+}
+
+// Saves the state after a validation. A save copies every adapter and Adam's
+// moments (seconds on a 7B model), so it waits until the training since the
+// last save took 20 times as long as that save did: at most 5% of the time
+// goes to saving. A state that cannot be written (a full disk) stops the
+// saving, not the training.
+class StateSaver {
+ public:
+  StateSaver(std::filesystem::path file, std::string key) : file_(std::move(file)), key_(std::move(key)) {}
+
+  template <class Snapshot>
+  void save(const Snapshot& snapshot, Feedback& feedback) {
+    using Clock = std::chrono::steady_clock;
+    if (file_.empty() || Clock::now() - last_end_ < 20 * last_took_) return;
+    const auto t0 = Clock::now();
+    const RilqCheckpoint c = snapshot();
+    try {
+      save_rilq_checkpoint(file_, key_, c);
+      saved_step_ = c.steps;
+    } catch (const IoError& e) {
+      feedback.log(std::string("rilq: the training state is no longer saved (") + e.what() +
+                   "); the training goes on, and should it be cut short, it " +
+                   (saved_step_ ? "goes on from training step " + std::to_string(*saved_step_) : "starts over"));
+      file_.clear();
+    }
+    last_end_ = Clock::now();
+    last_took_ = last_end_ - t0;
+  }
+
+ private:
+  std::filesystem::path file_;
+  std::string key_;
+  std::optional<int64_t> saved_step_;
+  std::chrono::steady_clock::time_point last_end_;
+  std::chrono::steady_clock::duration last_took_{0};
+};
+
+// The state a run cut short saved in ctx.state_file(), if it fits this run;
+// one that does not is set aside with a log line, and the training starts over.
+std::optional<RilqCheckpoint> read_state(pipeline::ModelContext& ctx, const std::string& key,
+                                         const std::vector<Adapter>& adapters) {
+  if (ctx.state_file().empty()) return std::nullopt;
+  std::vector<torch::Tensor> a_like, b_like;
+  for (const auto& ad : adapters) {
+    a_like.push_back(ad.a);
+    b_like.push_back(ad.b);
+  }
+  try {
+    return load_rilq_checkpoint(ctx.state_file(), key, a_like, b_like);
+  } catch (const Error& e) {
+    ctx.feedback().log(std::string("rilq: starting over: the training state of a run cut short cannot be taken: ") +
+                       e.what());
+    return std::nullopt;
+  }
 }
 
 // The record with the adapter appended to its side branch; or, with `merge`,
@@ -196,11 +260,55 @@ void RilqRefinement::refine(pipeline::ModelContext& ctx, const quant::MethodPara
   for (const auto& ad : adapters)
     decoder.set_linear(ad.slot.layer, ad.slot.role,
                        std::make_shared<LoraTrainingOp>(ad.base, ad.a, ad.b, scaling_of(ad)));
+  torch::optim::Adam optimizer(learned, torch::optim::AdamOptions(params.get_double("lr")));
+  const auto key = state_key(params, adapters);
+  StateSaver saver(ctx.state_file(), key);
   Validation initial, best;
-  int64_t best_step = 0, steps = 0, optimizer_steps = 0;
+  int64_t best_step = 0, steps = 0, optimizer_steps = 0, stale = 0;
+  const auto snapshot = [&] {
+    RilqCheckpoint c;
+    for (const auto& ad : adapters) {
+      c.a.push_back(ad.a.detach());
+      c.b.push_back(ad.b.detach());
+      c.best_a.push_back(ad.best_a);
+      c.best_b.push_back(ad.best_b);
+      c.had_gradient.push_back(ad.had_gradient);
+    }
+    capture_adam(optimizer, learned, c);
+    c.steps = steps;
+    c.optimizer_steps = optimizer_steps;
+    c.stale = stale;
+    c.best_step = best_step;
+    c.initial = initial;
+    c.best = best;
+    return c;
+  };
   try {
     keep_best();
-    if (n_val > 0) {
+    if (const auto saved = read_state(ctx, key, adapters)) {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < adapters.size(); ++i) {
+        adapters[i].a.copy_(saved->a[i]);
+        adapters[i].b.copy_(saved->b[i]);
+        adapters[i].best_a = saved->best_a[i].to(decoder.device());
+        adapters[i].best_b = saved->best_b[i].to(decoder.device());
+        adapters[i].had_gradient = saved->had_gradient[i];
+      }
+      restore_adam(optimizer, learned, *saved);
+      steps = saved->steps;
+      optimizer_steps = saved->optimizer_steps;
+      stale = saved->stale;
+      best_step = saved->best_step;
+      initial = saved->initial;
+      best = saved->best;
+      if (n_val > 0) ctx.feedback().curve_point("rilq validation loss", 0, initial.loss);
+      ctx.feedback().log("rilq: going on from training step " + std::to_string(steps) + " (optimizer step " +
+                         std::to_string(optimizer_steps) + ") of a run cut short, read from " +
+                         ctx.state_file().string() +
+                         (n_val > 0 ? "; validation loss " + describe(initial) + " at the start, best " +
+                                          describe(best) + " at optimizer step " + std::to_string(best_step)
+                                    : std::string()));
+    } else if (n_val > 0) {
       initial = best = validate(ctx, n_val, weights);
       ctx.feedback().curve_point("rilq validation loss", 0, initial.loss);
       ctx.feedback().log("rilq: " + std::to_string(adapters.size()) + " adapters of rank " +
@@ -208,11 +316,12 @@ void RilqRefinement::refine(pipeline::ModelContext& ctx, const quant::MethodPara
                          " training and " + std::to_string(n_val) + " validation sequences; validation loss " +
                          describe(initial));
     }
-    torch::optim::Adam optimizer(learned, torch::optim::AdamOptions(params.get_double("lr")));
     torch::AutoGradMode grad(true);
-    int64_t stale = 0;
     double window = 0.0;
-    for (steps = 1; steps <= max_steps; ++steps) {
+    // A run cut short after its last validation stopped it has nothing left to train.
+    bool stopped = stale >= patience;
+    while (!stopped && steps < max_steps) {
+      ++steps;
       ctx.check_cancelled();
       const int64_t i = n_val + (steps - 1) % n_train;
       const auto l = losses_of(decoder, ctx.ids().narrow(0, i, 1), ctx.fp_hidden().narrow(0, i, 1));
@@ -233,23 +342,25 @@ void RilqRefinement::refine(pipeline::ModelContext& ctx, const quant::MethodPara
       optimizer.zero_grad();
       ctx.feedback().curve_point("rilq loss", ++optimizer_steps, window / static_cast<double>(accum));
       window = 0.0;
-      if (n_val == 0 || optimizer_steps % eval_every != 0) continue;
-      const auto v = validate(ctx, n_val, weights);
-      ctx.feedback().curve_point("rilq validation loss", optimizer_steps, v.loss);
-      const bool better = v.loss < best.loss;
-      ctx.feedback().log("rilq step " + std::to_string(optimizer_steps) + ": validation loss " + describe(v) +
-                         (better ? ", best so far" : ""));
-      if (better) {
-        best = v;
-        best_step = optimizer_steps;
-        stale = 0;
-        keep_best();
-      } else if (++stale >= patience) {
-        ctx.feedback().log("rilq: no improvement in " + std::to_string(patience) + " validations, stopping");
-        break;
+      if (optimizer_steps % eval_every != 0) continue;
+      if (n_val > 0) {
+        const auto v = validate(ctx, n_val, weights);
+        ctx.feedback().curve_point("rilq validation loss", optimizer_steps, v.loss);
+        const bool better = v.loss < best.loss;
+        ctx.feedback().log("rilq step " + std::to_string(optimizer_steps) + ": validation loss " + describe(v) +
+                           (better ? ", best so far" : ""));
+        if (better) {
+          best = v;
+          best_step = optimizer_steps;
+          stale = 0;
+          keep_best();
+        } else if (++stale >= patience) {
+          ctx.feedback().log("rilq: no improvement in " + std::to_string(patience) + " validations, stopping");
+          stopped = true;
+        }
       }
+      saver.save(snapshot, ctx.feedback());
     }
-    steps = std::min(steps, max_steps);
     if (n_val == 0) keep_best();
   } catch (...) {
     restore_bases();

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,13 @@ class ModelContext {
   // A number the run reports beside the per-layer metrics ("best validation loss").
   void report(const std::string& key, double value) { reported_[key] = value; }
 
+  // Where the refinement may keep its training state, so that a run cut short
+  // goes on from it when the same run starts again; empty: nowhere. The file
+  // belongs to a run journal (run_journal.h), whose request pins the model,
+  // plan and calibration.
+  const std::filesystem::path& state_file() const { return state_file_; }
+  void set_state_file(std::filesystem::path file) { state_file_ = std::move(file); }
+
   const std::map<LinearSlot, std::shared_ptr<const quant::QuantizedLinear>>& committed() const { return committed_; }
   const std::map<std::string, double>& reported() const { return reported_; }
 
@@ -57,6 +65,7 @@ class ModelContext {
   Feedback& feedback_;
   std::map<LinearSlot, std::shared_ptr<const quant::QuantizedLinear>> committed_;
   std::map<std::string, double> reported_;
+  std::filesystem::path state_file_;
 };
 
 }  // namespace qs::pipeline

@@ -262,8 +262,10 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       if (options.on_block) options.on_block(br);
       feedback.progress("quantize", l + 1, layers);
     }
-    for (const auto& call : refinements) {
-      auto run = run_refinement(decoder, ids, fp_hidden, *call.refinement, call.params, call.slots, feedback);
+    for (size_t i = 0; i < refinements.size(); ++i) {
+      const auto& call = refinements[i];
+      auto run = run_refinement(decoder, ids, fp_hidden, *call.refinement, call.params, call.slots, feedback,
+                                journal ? journal->refinement_state_file(i) : std::filesystem::path());
       for (auto& lr : result.layers)
         if (auto it = run.committed.find({lr.layer, lr.role}); it != run.committed.end()) lr.record = it->second;
       result.refinements.push_back(std::move(run.result));

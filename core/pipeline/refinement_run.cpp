@@ -21,10 +21,12 @@ torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, 
 
 RefinementRun run_refinement(model::Decoder& decoder, const torch::Tensor& ids, const torch::Tensor& fp_hidden,
                              const quant::Refinement& refinement, const quant::MethodParams& params,
-                             std::vector<LinearSlot> slots, Feedback& feedback) {
+                             std::vector<LinearSlot> slots, Feedback& feedback,
+                             const std::filesystem::path& state_file) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto linears = static_cast<int64_t>(slots.size());
   ModelContext ctx(decoder, ids, fp_hidden, std::move(slots), feedback);
+  ctx.set_state_file(state_file);
   refinement.refine(ctx, params);
   RefinementRun run;
   run.result = {refinement.name(), linears,

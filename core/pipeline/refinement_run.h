@@ -5,6 +5,7 @@
 // model, a packed GPTQ/AWQ export — so an expensive block-wise run need not
 // be repeated to compose a refinement on top of it.
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,10 +31,12 @@ struct RefinementRun {
   std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> committed_by_name() const;
 };
 
-// Hands `slots` of `decoder` to the refinement, fitted to `fp_hidden` on `ids`.
+// Hands `slots` of `decoder` to the refinement, fitted to `fp_hidden` on `ids`,
+// with `state_file` as ModelContext::state_file().
 RefinementRun run_refinement(model::Decoder& decoder, const torch::Tensor& ids, const torch::Tensor& fp_hidden,
                              const quant::Refinement& refinement, const quant::MethodParams& params,
-                             std::vector<LinearSlot> slots, Feedback& feedback);
+                             std::vector<LinearSlot> slots, Feedback& feedback,
+                             const std::filesystem::path& state_file = {});
 
 // Every linear the decoder holds quantized, in model order.
 std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder);

@@ -23,6 +23,7 @@ namespace {
 constexpr const char* kJournalFile = "journal.json";
 constexpr const char* kFormat = "quantscope-journal";
 constexpr const char* kBlockPrefix = "block_";
+constexpr const char* kRefinementPrefix = "refinement_";
 // A linear's analyses sit in its block's file as "<linear>.analysis.<key>".
 constexpr const char* kAnalysis = ".analysis.";
 
@@ -52,7 +53,7 @@ double number_field(const ojson& o, const char* key, const std::string& file, co
 
 bool is_journal_entry(const fs::path& p) {
   const auto name = p.filename().string();
-  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0;
+  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0 || name.rfind(kRefinementPrefix, 0) == 0;
 }
 
 }  // namespace
@@ -239,6 +240,15 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
       {"format", kFormat}, {"format_version", kJournalFormatVersion}, {"request", request_}, {"blocks", blocks}};
   io::write_file_atomically(dir_ / kJournalFile, doc.dump(1) + "\n");
   blocks_ = std::move(blocks);
+}
+
+fs::path RunJournal::refinement_state_file(size_t index) const {
+  return dir_ / (kRefinementPrefix + std::to_string(index) + ".safetensors");
+}
+
+bool RunJournal::has_refinement_state() const {
+  std::error_code ec;
+  return fs::exists(refinement_state_file(0), ec);
 }
 
 void remove_journal(const fs::path& dir) {

@@ -90,6 +90,12 @@ class RunJournal {
   // a crash while writing loses at most that block.
   void record(const model::Decoder& decoder, const BlockResult& result, const std::vector<LayerResult>& layers);
 
+  // Where refinement `index` of the run (in the order the pipeline runs them)
+  // keeps its training state (ModelContext::state_file()).
+  std::filesystem::path refinement_state_file(size_t index) const;
+  // Whether a refinement has saved its training state there.
+  bool has_refinement_state() const;
+
   // Deletes the journal: its run's result is saved.
   void remove();
 

@@ -16,8 +16,9 @@ namespace fs = std::filesystem;
 
 // `quantscope-cli quantize` killed mid-run, as a crash or a lost session ends
 // it, and run again: refused without --resume, refused for another
-// calibration, and with --resume it quantizes only the blocks left and saves
-// the checkpoint an uninterrupted run saves.
+// calibration, and with --resume it quantizes only the blocks left (or
+// trains RILQ on from its last saved validation) and saves the checkpoint an
+// uninterrupted run saves.
 class TestCliResume : public QObject {
   Q_OBJECT
 
@@ -76,23 +77,74 @@ class TestCliResume : public QObject {
     }
   }
 
+  // Killed while RILQ trains after the last block: without --resume the
+  // journal names what it holds, with it RILQ goes on from its last saved
+  // validation and the checkpoint is the uninterrupted run's, adapters
+  // included.
+  void aKilledRefinementGoesOnWithResume() {
+    const QString journal = path("rilq.journal");
+    QVERIFY2(kill_after(then_rilq(path("rilq")), "rilq step 4: validation loss"),
+             "the run was not killed while RILQ trained");
+    QVERIFY(QFile::exists(journal + "/refinement_0.safetensors"));
+
+    const auto again = cli(then_rilq(path("rilq")));
+    QVERIFY(again.code != 0);
+    QVERIFY2(again.err.contains(journal + " holds 2 finished blocks and its refinement's training state") &&
+                 again.err.contains("add --resume to go on with the refinement"),
+             qPrintable(again.err));
+
+    const auto resumed = cli(then_rilq(path("rilq")) + QStringList{"--resume"});
+    QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
+    QVERIFY2(resumed.err.contains("rilq: going on from training step"), qPrintable(resumed.err));
+    QVERIFY(!QFile::exists(journal));
+
+    const auto whole = cli(then_rilq(path("rilq-whole")));
+    QVERIFY2(whole.code == 0, qPrintable(whole.err));
+    const io::SafetensorsFile a(path("rilq/model.safetensors").toStdString());
+    const io::SafetensorsFile b(path("rilq-whole/model.safetensors").toStdString());
+    QCOMPARE(a.entries().size(), b.entries().size());
+    QVERIFY(b.find("model.layers.1.mlp.down_proj.lora_b"));
+    for (const auto& e : b.entries()) {
+      QVERIFY2(a.find(e.name), e.name.c_str());
+      QVERIFY2(torch::equal(a.load(e.name), b.load(e.name)), e.name.c_str());
+    }
+  }
+
  private:
   QString path(const QString& name) const { return tmp_.filePath(name); }
 
+  // `method` on the tiny model and 4 x 24 calibration tokens, saved to `out`.
+  QStringList quantize_args(const QString& out, const QStringList& method) const {
+    return QStringList{"quantize",        path("fp"),   "--out", out,        "--calib",
+                       path("calib.txt"), "--nsamples", "4",     "--seqlen", "24"} +
+           method;
+  }
+
+  // LWC, slow in block 1.
   QStringList quantize(const QString& out) const {
-    return {"quantize",   path("fp"), "--method", "lwc", "--bits",          "3",
-            "--group",    "32",       "--out",    out,   "--calib",         path("calib.txt"),
-            "--nsamples", "4",        "--seqlen", "24",  "--layers-config", path("slow.json")};
+    return quantize_args(out,
+                         {"--method", "lwc", "--bits", "3", "--group", "32", "--layers-config", path("slow.json")});
+  }
+
+  // RTN, then RILQ validating every second optimizer step for 400 sequences.
+  QStringList then_rilq(const QString& out) const {
+    return quantize_args(out, {"--method", "rtn", "--bits", "3", "--group", "32", "--then",
+                               R"({"method": "rilq", "params": {"rank": 4, "grad_accum": 2, "eval_every": 2,)"
+                               R"( "max_steps": 400, "patience": 1000, "lr": 0.001}})"});
   }
 
   // Starts the run and kills it (SIGKILL) once block 1's first epoch is
   // logged, 149 epochs before it ends; true when it was still running then.
-  static bool kill_in_block_1(const QStringList& args) {
+  static bool kill_in_block_1(const QStringList& args) { return kill_after(args, "layer 1 lwc epoch 1/"); }
+
+  // Starts the run and kills it (SIGKILL) once `line` is logged; true when
+  // it was still running then.
+  static bool kill_after(const QStringList& args, const char* line) {
     QProcess p;
     p.setReadChannel(QProcess::StandardError);
     p.start(QS_CLI_PATH, args);
     QByteArray err;
-    while (!err.contains("layer 1 lwc epoch 1/")) {
+    while (!err.contains(line)) {
       if (!p.waitForReadyRead(60000)) return false;
       err += p.readAllStandardError();
     }

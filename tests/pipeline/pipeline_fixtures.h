@@ -1,7 +1,7 @@
 #pragma once
 // Shared helpers of the pipeline tests: a feedback that records (log lines and
-// loss curves), a random
-// calibration set, and a deep copy of a decoder's block tensors.
+// loss curves), a three-block tiny model's config, a random calibration set,
+// and a deep copy of a decoder's block tensors.
 
 #include <torch/torch.h>
 
@@ -13,6 +13,7 @@
 #include "core/feedback.h"
 #include "core/model/decoder.h"
 #include "core/text/calibration_set.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qs::test {
 
@@ -34,6 +35,12 @@ struct RecordingFeedback : Feedback {
     if (on_point) on_point(series);
   }
 };
+
+inline model::ModelConfig three_block_config() {
+  auto c = tiny_config();
+  c.num_layers = 3;
+  return c;
+}
 
 inline text::CalibrationSet random_calibration(int64_t vocab, int64_t n, int64_t len, uint64_t seed) {
   auto g = torch::make_generator<at::CPUGeneratorImpl>(seed);

@@ -13,9 +13,7 @@ class TestLayerTrial : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
-    auto c = test::tiny_config();
-    c.num_layers = 3;
-    weights_ = test::make_tiny_llama(c, 5);
+    weights_ = test::make_tiny_llama(test::three_block_config(), 5);
     calibration_ = test::random_calibration(101, 4, 16, 2);
   }
 

@@ -25,12 +25,6 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-model::ModelConfig three_blocks() {
-  auto c = test::tiny_config();
-  c.num_layers = 3;
-  return c;
-}
-
 // LWC (which follows the FP trajectory) everywhere but one linear kept dense.
 pipeline::QuantPlan lwc_plan() {
   auto choice = pipeline::QuantPlan::make_choice("lwc", {3, 32, false, 1.0}, "test");
@@ -65,7 +59,7 @@ class TestRunJournal : public QObject {
   // run that takes them quantizes block 2 alone and ends with the model,
   // metrics and analyses of a run that was never interrupted.
   void anInterruptedRunGoesOnToTheSameModel() {
-    const auto w = test::make_tiny_llama(three_blocks(), 12);
+    const auto w = test::make_tiny_llama(test::three_block_config(), 12);
     const auto calib = test::random_calibration(101, 5, 16, 4);
     model::Decoder whole(w, torch::kCPU, torch::kFloat32), cut(w, torch::kCPU, torch::kFloat32),
         resumed(w, torch::kCPU, torch::kFloat32);
@@ -159,7 +153,7 @@ class TestRunJournal : public QObject {
   // directory replaced by a file after block 0) stops; the run does not.
   void aJournalThatCannotBeWrittenDoesNotStopTheRun() {
     const fs::path dir = tmp_.filePath("full.journal").toStdString();
-    const auto w = test::make_tiny_llama(three_blocks(), 3);
+    const auto w = test::make_tiny_llama(test::three_block_config(), 3);
     model::Decoder dec(w, torch::kCPU, torch::kFloat32);
     pipeline::RunJournal journal(dir, kRequest);
     test::RecordingFeedback fb;
@@ -209,9 +203,11 @@ class TestRunJournal : public QObject {
     QVERIFY(pipeline::journal_request(run)["tokenizer_fingerprint"] != with_config["tokenizer_fingerprint"]);
 
     // A lone .safetensors file's tokenizer is the one beside it.
+    auto by_dir = run;
+    by_dir.model = dir;
     run.model = dir / "model.safetensors";
     QVERIFY(pipeline::journal_request(run)["tokenizer_fingerprint"] ==
-            pipeline::journal_request(pipeline::RunIdentity{dir, run.plan_json, text})["tokenizer_fingerprint"]);
+            pipeline::journal_request(by_dir)["tokenizer_fingerprint"]);
 
     fs::remove(dir / "tokenizer.json");
     run.model = dir;
