@@ -48,13 +48,6 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-// Beside the run's output: OUT.journal (or FILE.qsproj.journal without --out).
-fs::path journal_dir(const fs::path& out_dir, const fs::path& project_file) {
-  auto base = (out_dir.empty() ? project_file : out_dir).lexically_normal();
-  if (!base.has_filename()) base = base.parent_path();
-  return base.string() + ".journal";
-}
-
 constexpr const char* kQuantizeUsage =
     "usage: quantscope-cli quantize MODEL --method NAME --bits B --group G --calib FILE\n"
     "       (--out DIR | --project FILE.qsproj | both)\n"

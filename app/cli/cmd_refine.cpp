@@ -19,6 +19,7 @@
 #include "core/model/model_loader.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/refinement_run.h"
+#include "core/pipeline/run_journal.h"
 #include "core/quant/param_json.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
@@ -35,7 +36,7 @@ using ojson = nlohmann::ordered_json;
 
 constexpr const char* kRefineUsage =
     "usage: quantscope-cli refine QUANTIZED --then rilq|'{\"method\": \"rilq\", \"params\": {...}}'\n"
-    "       --calib FILE (--out DIR | --project FILE.qsproj | both) [--fp MODEL]\n"
+    "       --calib FILE (--out DIR | --project FILE.qsproj | both) [--fp MODEL] [--resume]\n"
     "       [--nsamples N] [--seqlen L] [--seed S]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]\n"
@@ -68,7 +69,7 @@ double perplexity_of(model::Decoder& decoder, const EvalRequest& eval, ConsoleFe
 }  // namespace
 
 int run_refine(const std::vector<std::string>& argv) {
-  const Args args(argv, run_option_names({"then", "out", "fp", "project"}), {});
+  const Args args(argv, run_option_names({"then", "out", "fp", "project"}), {"resume"});
   if (args.positionals().size() != 1 || !args.has("then") || !args.has("calib") ||
       (!args.has("out") && !args.has("project")))
     throw ArgumentError(kRefineUsage);
@@ -100,6 +101,24 @@ int run_refine(const std::vector<std::string>& argv) {
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
+  // The refinement keeps its training state in a journal beside the output;
+  // --resume goes on from it.
+  pipeline::RunIdentity identity;
+  identity.model = fp_path;
+  identity.quantized = quantized_path;
+  identity.plan_json = ojson{{"then", then}, {"params", quant::params_to_json<ojson>(params.values())}}.dump();
+  identity.calibration_text = opts.calib_path;
+  identity.nsamples = opts.nsamples;
+  identity.seqlen = opts.seqlen;
+  identity.seed = opts.seed;
+  identity.device = opts.device.str();
+  identity.dtype = dtype_name(opts.dtype);
+  identity.batch = opts.batch;
+  pipeline::RunJournal journal(journal_dir(out_dir, project_file), pipeline::journal_request(identity));
+  if (journal.has_refinement_state() && !args.flag("resume"))
+    throw ArgumentError(journal.dir().string() + " holds the training state of an interrupted run of this command: " +
+                        "add --resume to go on with it, or remove " + journal.dir().string() + " to start over");
+
 #if QS_WITH_HDF5
   // Checked before training: a project records one refinement.
   std::optional<project::Project> base;
@@ -122,7 +141,9 @@ int run_refine(const std::vector<std::string>& argv) {
   {
     // The FP model is needed only for its hidden states on the calibration sequences.
     model::Decoder fp(fp_weights, opts.device, opts.dtype);
-    run = pipeline::refine_quantized_model(quantized, fp, calibration, refinement, params, opts.batch, feedback);
+    journal.begin();
+    run = pipeline::refine_quantized_model(quantized, fp, calibration, refinement, params, opts.batch, feedback,
+                                           journal.refinement_state_file(0));
   }
   const double refine_s = seconds_since(t0);
   feedback.finish_line();
@@ -169,6 +190,8 @@ int run_refine(const std::vector<std::string>& argv) {
     feedback.log("saved " + project_file.string());
   }
 #endif
+
+  journal.remove();
 
   ojson summary = refinement_json;
   if (!out_dir.empty()) summary["out"] = out_dir.string();

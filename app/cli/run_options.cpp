@@ -60,4 +60,10 @@ void check_checkpoint_out(const std::filesystem::path& out_dir) {
     throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
 }
 
+std::filesystem::path journal_dir(const std::filesystem::path& out_dir, const std::filesystem::path& project_file) {
+  auto base = (out_dir.empty() ? project_file : out_dir).lexically_normal();
+  if (!base.has_filename()) base = base.parent_path();
+  return base.string() + ".journal";
+}
+
 }  // namespace qs::cli

@@ -51,4 +51,8 @@ EvalRequest parse_eval(const Args& args, const text::Tokenizer& tokenizer);
 // Refuses a file, or a non-empty directory that is not a QuantScope checkpoint.
 void check_checkpoint_out(const std::filesystem::path& out_dir);
 
+// Where a run keeps its journal: beside its output, OUT.journal (or
+// FILE.qsproj.journal without --out).
+std::filesystem::path journal_dir(const std::filesystem::path& out_dir, const std::filesystem::path& project_file);
+
 }  // namespace qs::cli

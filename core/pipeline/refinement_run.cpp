@@ -64,7 +64,8 @@ void check_same_shape(const model::ModelConfig& q, const model::ModelConfig& fp)
 
 RefinementRun refine_quantized_model(model::Decoder& quantized, model::Decoder& fp,
                                      const text::CalibrationSet& calibration, const quant::Refinement& refinement,
-                                     const quant::MethodParams& params, int64_t batch, Feedback& feedback) {
+                                     const quant::MethodParams& params, int64_t batch, Feedback& feedback,
+                                     const std::filesystem::path& state_file) {
   check_same_shape(quantized.config(), fp.config());
   auto slots = quantized_slots(quantized);
   if (slots.empty())
@@ -76,7 +77,7 @@ RefinementRun refine_quantized_model(model::Decoder& quantized, model::Decoder& 
   std::vector<model::BlockState> saved;
   for (int64_t l = 0; l < quantized.num_layers(); ++l) saved.push_back(quantized.block_state(l));
   try {
-    return run_refinement(quantized, ids, fp_hidden, refinement, params, std::move(slots), feedback);
+    return run_refinement(quantized, ids, fp_hidden, refinement, params, std::move(slots), feedback, state_file);
   } catch (...) {
     for (int64_t l = 0; l < quantized.num_layers(); ++l)
       quantized.restore_block_state(l, saved[static_cast<size_t>(l)]);

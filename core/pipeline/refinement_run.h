@@ -47,13 +47,15 @@ std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder);
 void check_same_shape(const model::ModelConfig& quantized, const model::ModelConfig& fp);
 
 // Refines every quantized linear of `quantized` against the last hidden states
-// of `fp`, the model it was quantized from, on the calibration sequences. The
+// of `fp`, the model it was quantized from, on the calibration sequences, with
+// `state_file` as ModelContext::state_file(). The
 // FP targets come from their own decoder because a quantized model's norms
 // may not be the FP model's (AWQ and AffineQuant fold scales into them).
 // Throws ArgumentError when nothing is quantized, ConfigError when the two
 // models differ in shape; on error or cancel `quantized` is as it was.
 RefinementRun refine_quantized_model(model::Decoder& quantized, model::Decoder& fp,
                                      const text::CalibrationSet& calibration, const quant::Refinement& refinement,
-                                     const quant::MethodParams& params, int64_t batch, Feedback& feedback);
+                                     const quant::MethodParams& params, int64_t batch, Feedback& feedback,
+                                     const std::filesystem::path& state_file = {});
 
 }  // namespace qs::pipeline

@@ -51,6 +51,12 @@ double number_field(const ojson& o, const char* key, const std::string& file, co
   throw FormatError(file, field + "." + key, "missing or neither a number nor null");
 }
 
+void create_journal_directory(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir.string(), "cannot create the journal directory: " + ec.message());
+}
+
 bool is_journal_entry(const fs::path& p) {
   const auto name = p.filename().string();
   return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0 || name.rfind(kRefinementPrefix, 0) == 0;
@@ -64,20 +70,22 @@ ojson journal_request(const RunIdentity& run) {
   // fingerprint leaves out.
   ojson tokenizer = ojson::array();
   for (const auto& f : text::tokenizer_files(run.model)) tokenizer.push_back(io::file_fingerprint(f));
-  return {{"model", absolute(run.model)},
-          {"model_fingerprint", io::file_fingerprint(run.model)},
-          {"tokenizer_fingerprint", std::move(tokenizer)},
-          {"plan", ojson::parse(run.plan_json)},
-          {"calibration",
-           {{"text", absolute(run.calibration_text)},
-            {"nsamples", run.nsamples},
-            {"seqlen", run.seqlen},
-            {"seed", run.seed}}},
-          {"calibration_fingerprint", io::file_fingerprint(run.calibration_text)},
-          {"device", run.device},
-          {"dtype", run.dtype},
-          {"batch", run.batch},
-          {"analyses", run.analyses}};
+  ojson request = {{"model", absolute(run.model)},
+                   {"model_fingerprint", io::file_fingerprint(run.model)},
+                   {"tokenizer_fingerprint", std::move(tokenizer)}};
+  if (!run.quantized.empty()) {
+    request["quantized"] = absolute(run.quantized);
+    request["quantized_fingerprint"] = io::file_fingerprint(run.quantized);
+  }
+  request["plan"] = ojson::parse(run.plan_json);
+  request["calibration"] = {
+      {"text", absolute(run.calibration_text)}, {"nsamples", run.nsamples}, {"seqlen", run.seqlen}, {"seed", run.seed}};
+  request["calibration_fingerprint"] = io::file_fingerprint(run.calibration_text);
+  request["device"] = run.device;
+  request["dtype"] = run.dtype;
+  request["batch"] = run.batch;
+  request["analyses"] = run.analyses;
+  return request;
 }
 
 std::string journal_name(const ojson& request) {
@@ -214,9 +222,7 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
 void RunJournal::record(const model::Decoder& decoder, const BlockResult& result,
                         const std::vector<LayerResult>& layers) {
   QS_ASSERT(result.layer == finished_blocks(), "the journal records blocks in order");
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw IoError(dir_.string(), "cannot create the journal directory: " + ec.message());
+  create_journal_directory(dir_);
   io::Provenance provenance;
   for (const auto& lr : layers)
     if (lr.record)
@@ -236,6 +242,17 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
                     {"fp_rel_mse", number_or_null(result.fp_rel_mse)},
                     {"seconds", number_or_null(result.seconds)},
                     {"linears", linears}});
+  write_index(std::move(blocks));
+}
+
+void RunJournal::begin() {
+  std::error_code ec;
+  if (fs::exists(dir_ / kJournalFile, ec)) return;
+  create_journal_directory(dir_);
+  write_index(blocks_);
+}
+
+void RunJournal::write_index(std::vector<ojson> blocks) {
   const ojson doc = {
       {"format", kFormat}, {"format_version", kJournalFormatVersion}, {"request", request_}, {"blocks", blocks}};
   io::write_file_atomically(dir_ / kJournalFile, doc.dump(1) + "\n");

@@ -29,7 +29,8 @@ inline constexpr int kJournalFormatVersion = 1;
 
 // What fixes a quantization run's result.
 struct RunIdentity {
-  std::filesystem::path model;  // as opened
+  std::filesystem::path model;      // as opened; for a refinement, the FP model
+  std::filesystem::path quantized;  // a refinement's quantized model; empty for a pipeline run
   std::string plan_json;        // QuantPlan::to_json()
   std::filesystem::path calibration_text;
   int64_t nsamples = 0;
@@ -41,10 +42,10 @@ struct RunIdentity {
   bool analyses = false;
 };
 
-// `run` as a journal's request, with the model and the calibration text by
-// absolute path and content fingerprint (io/file_fingerprint.h), and the
-// model's tokenizer files by fingerprint, so a replaced file does not
-// continue a journal. Throws qs::IoError naming a file that cannot be read.
+// `run` as a journal's request, with the model (and the quantized model) and
+// the calibration text by absolute path and content fingerprint
+// (io/file_fingerprint.h), and the model's tokenizer files by fingerprint, so
+// a replaced file does not continue a journal. Throws qs::IoError naming a file that cannot be read.
 nlohmann::ordered_json journal_request(const RunIdentity& run);
 
 // A directory name for the journal of `request`, the same for equal requests:
@@ -84,6 +85,12 @@ class RunJournal {
   // qs::FormatError naming the file and the field or tensor.
   JournalBlocks read(const model::Decoder& decoder) const;
 
+  // Writes journal.json when there is none yet, naming no block: a
+  // refinement over a model quantized before keeps its state in a journal
+  // of no blocks. (record() writes it for the pipeline's blocks.) Throws
+  // qs::IoError naming the directory or file.
+  void begin();
+
   // Records block `result.layer` of `decoder` (the next one) as finished,
   // with `layers`, its seven LayerResults. The block's tensors are written
   // before journal.json names them, each through a temporary and a rename, so
@@ -102,6 +109,8 @@ class RunJournal {
  private:
   std::filesystem::path dir_;
   nlohmann::ordered_json request_;
+  void write_index(std::vector<nlohmann::ordered_json> blocks);
+
   std::vector<nlohmann::ordered_json> blocks_;  // journal.json's "blocks"
 };
 

@@ -14,6 +14,14 @@
 using namespace qs;
 namespace fs = std::filesystem;
 
+namespace {
+
+// RILQ validating every second optimizer step for 400 sequences.
+const QString kRilq = R"({"method": "rilq", "params": {"rank": 4, "grad_accum": 2, "eval_every": 2,)"
+                      R"( "max_steps": 400, "patience": 1000, "lr": 0.001}})";
+
+}  // namespace
+
 // `quantscope-cli quantize` killed mid-run, as a crash or a lost session ends
 // it, and run again: refused without --resume, refused for another
 // calibration, and with --resume it quantizes only the blocks left (or
@@ -68,13 +76,7 @@ class TestCliResume : public QObject {
     const auto whole = cli(quantize(path("whole")));
     QVERIFY2(whole.code == 0, qPrintable(whole.err));
     QVERIFY(!QFile::exists(path("whole.journal")));
-    const io::SafetensorsFile a(path("lwc/model.safetensors").toStdString());
-    const io::SafetensorsFile b(path("whole/model.safetensors").toStdString());
-    QCOMPARE(a.entries().size(), b.entries().size());
-    for (const auto& e : b.entries()) {
-      QVERIFY2(a.find(e.name), e.name.c_str());
-      QVERIFY2(torch::equal(a.load(e.name), b.load(e.name)), e.name.c_str());
-    }
+    same_tensors(path("lwc/model.safetensors"), path("whole/model.safetensors"));
   }
 
   // Killed while RILQ trains after the last block: without --resume the
@@ -100,18 +102,59 @@ class TestCliResume : public QObject {
 
     const auto whole = cli(then_rilq(path("rilq-whole")));
     QVERIFY2(whole.code == 0, qPrintable(whole.err));
-    const io::SafetensorsFile a(path("rilq/model.safetensors").toStdString());
-    const io::SafetensorsFile b(path("rilq-whole/model.safetensors").toStdString());
+    QVERIFY(io::SafetensorsFile(path("rilq-whole/model.safetensors").toStdString())
+                .find("model.layers.1.mlp.down_proj.lora_b"));
+    same_tensors(path("rilq/model.safetensors"), path("rilq-whole/model.safetensors"));
+  }
+
+  // `refine` killed while RILQ trains goes on with --resume as well, to the
+  // checkpoint an uninterrupted refine saves.
+  void aKilledRefineGoesOnWithResume() {
+    const auto base = cli(quantize_args(path("rtn"), {"--method", "rtn", "--bits", "3", "--group", "32"}));
+    QVERIFY2(base.code == 0, qPrintable(base.err));
+    const QString journal = path("refined.journal");
+    QVERIFY2(kill_after(refine(path("refined")), "rilq step 4: validation loss"),
+             "the run was not killed while RILQ trained");
+    QVERIFY(QFile::exists(journal + "/refinement_0.safetensors"));
+
+    const auto again = cli(refine(path("refined")));
+    QVERIFY(again.code != 0);
+    QVERIFY2(again.err.contains(journal + " holds the training state of an interrupted run") &&
+                 again.err.contains("add --resume"),
+             qPrintable(again.err));
+
+    const auto resumed = cli(refine(path("refined")) + QStringList{"--resume"});
+    QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
+    QVERIFY2(resumed.err.contains("rilq: going on from training step"), qPrintable(resumed.err));
+    QVERIFY(!QFile::exists(journal));
+
+    const auto whole = cli(refine(path("refined-whole")));
+    QVERIFY2(whole.code == 0, qPrintable(whole.err));
+    QVERIFY(!QFile::exists(path("refined-whole.journal")));
+    QVERIFY(io::SafetensorsFile(path("refined-whole/model.safetensors").toStdString())
+                .find("model.layers.1.mlp.down_proj.lora_b"));
+    same_tensors(path("refined/model.safetensors"), path("refined-whole/model.safetensors"));
+  }
+
+ private:
+  QString path(const QString& name) const { return tmp_.filePath(name); }
+
+  // Every tensor of `b` is in `a`, equal, and `a` has no other.
+  static void same_tensors(const QString& a_path, const QString& b_path) {
+    const io::SafetensorsFile a(a_path.toStdString());
+    const io::SafetensorsFile b(b_path.toStdString());
     QCOMPARE(a.entries().size(), b.entries().size());
-    QVERIFY(b.find("model.layers.1.mlp.down_proj.lora_b"));
     for (const auto& e : b.entries()) {
       QVERIFY2(a.find(e.name), e.name.c_str());
       QVERIFY2(torch::equal(a.load(e.name), b.load(e.name)), e.name.c_str());
     }
   }
 
- private:
-  QString path(const QString& name) const { return tmp_.filePath(name); }
+  // RILQ over the RTN checkpoint in path("rtn"), as then_rilq() trains it.
+  QStringList refine(const QString& out) const {
+    return {"refine",     path("rtn"), "--then",   kRilq, "--calib", path("calib.txt"),
+            "--nsamples", "4",         "--seqlen", "24",  "--out",   out};
+  }
 
   // `method` on the tiny model and 4 x 24 calibration tokens, saved to `out`.
   QStringList quantize_args(const QString& out, const QStringList& method) const {
@@ -126,11 +169,9 @@ class TestCliResume : public QObject {
                          {"--method", "lwc", "--bits", "3", "--group", "32", "--layers-config", path("slow.json")});
   }
 
-  // RTN, then RILQ validating every second optimizer step for 400 sequences.
+  // RTN, then RILQ.
   QStringList then_rilq(const QString& out) const {
-    return quantize_args(out, {"--method", "rtn", "--bits", "3", "--group", "32", "--then",
-                               R"({"method": "rilq", "params": {"rank": 4, "grad_accum": 2, "eval_every": 2,)"
-                               R"( "max_steps": 400, "patience": 1000, "lr": 0.001}})"});
+    return quantize_args(out, {"--method", "rtn", "--bits", "3", "--group", "32", "--then", kRilq});
   }
 
   // Starts the run and kills it (SIGKILL) once block 1's first epoch is
