@@ -16,9 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// RILQ validating every second optimizer step for 400 sequences.
+// RILQ validating every second optimizer step for 200 sequences.
 const QString kRilq = R"({"method": "rilq", "params": {"rank": 4, "grad_accum": 2, "eval_every": 2,)"
-                      R"( "max_steps": 400, "patience": 1000, "lr": 0.001}})";
+                      R"( "max_steps": 200, "patience": 1000, "lr": 0.001}})";
 
 }  // namespace
 
@@ -46,6 +46,10 @@ class TestCliResume : public QObject {
     QFile config(path("slow.json"));
     QVERIFY(config.open(QIODevice::WriteOnly));
     config.write(R"({"layers": {"model.layers.1.*": {"params": {"epochs": 150}}}})");
+    config.close();
+    // What refine() refines.
+    const auto rtn = cli(quantize_args(path("rtn"), {"--method", "rtn", "--bits", "3", "--group", "32"}));
+    QVERIFY2(rtn.code == 0, qPrintable(rtn.err));
   }
 
   void aKilledRunGoesOnWithResume() {
@@ -79,61 +83,44 @@ class TestCliResume : public QObject {
     same_tensors(path("lwc/model.safetensors"), path("whole/model.safetensors"));
   }
 
-  // Killed while RILQ trains after the last block: without --resume the
-  // journal names what it holds, with it RILQ goes on from its last saved
-  // validation and the checkpoint is the uninterrupted run's, adapters
-  // included.
-  void aKilledRefinementGoesOnWithResume() {
-    const QString journal = path("rilq.journal");
-    QVERIFY2(kill_after(then_rilq(path("rilq")), "rilq step 4: validation loss"),
-             "the run was not killed while RILQ trained");
-    QVERIFY(QFile::exists(journal + "/refinement_0.safetensors"));
-
-    const auto again = cli(then_rilq(path("rilq")));
-    QVERIFY(again.code != 0);
-    QVERIFY2(again.err.contains(journal + " holds 2 finished blocks and its refinement's training state") &&
-                 again.err.contains("add --resume to go on with the refinement"),
-             qPrintable(again.err));
-
-    const auto resumed = cli(then_rilq(path("rilq")) + QStringList{"--resume"});
-    QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
-    QVERIFY2(resumed.err.contains("rilq: going on from training step"), qPrintable(resumed.err));
-    QVERIFY(!QFile::exists(journal));
-
-    const auto whole = cli(then_rilq(path("rilq-whole")));
-    QVERIFY2(whole.code == 0, qPrintable(whole.err));
-    QVERIFY(io::SafetensorsFile(path("rilq-whole/model.safetensors").toStdString())
-                .find("model.layers.1.mlp.down_proj.lora_b"));
-    same_tensors(path("rilq/model.safetensors"), path("rilq-whole/model.safetensors"));
+  // Killed while RILQ trains (after quantize's last block, or in refine over
+  // a checkpoint): without --resume the journal says what it holds; with it
+  // RILQ goes on from its last saved validation, and the checkpoint is the
+  // uninterrupted run's, adapters included.
+  void aKilledRilqGoesOnWithResume_data() {
+    QTest::addColumn<QString>("command");
+    QTest::addColumn<QString>("refusal");
+    QTest::newRow("quantize --then rilq") << "quantize"
+                                          << " holds 2 finished blocks and its refinement's training state of an "
+                                             "interrupted run of this command: add --resume to go on with the "
+                                             "refinement";
+    QTest::newRow("refine") << "refine"
+                            << " holds the training state of an interrupted run of this command: add --resume";
   }
 
-  // `refine` killed while RILQ trains goes on with --resume as well, to the
-  // checkpoint an uninterrupted refine saves.
-  void aKilledRefineGoesOnWithResume() {
-    const auto base = cli(quantize_args(path("rtn"), {"--method", "rtn", "--bits", "3", "--group", "32"}));
-    QVERIFY2(base.code == 0, qPrintable(base.err));
-    const QString journal = path("refined.journal");
-    QVERIFY2(kill_after(refine(path("refined")), "rilq step 4: validation loss"),
-             "the run was not killed while RILQ trained");
+  void aKilledRilqGoesOnWithResume() {
+    QFETCH(QString, command);
+    QFETCH(QString, refusal);
+    const auto args = [&](const QString& out) { return command == "refine" ? refine(out) : then_rilq(out); };
+    const QString out = path(command), journal = out + ".journal";
+    QVERIFY2(kill_after(args(out), "rilq step 4: validation loss"), "the run was not killed while RILQ trained");
     QVERIFY(QFile::exists(journal + "/refinement_0.safetensors"));
 
-    const auto again = cli(refine(path("refined")));
+    const auto again = cli(args(out));
     QVERIFY(again.code != 0);
-    QVERIFY2(again.err.contains(journal + " holds the training state of an interrupted run") &&
-                 again.err.contains("add --resume"),
-             qPrintable(again.err));
+    QVERIFY2(again.err.contains(journal + refusal), qPrintable(again.err));
 
-    const auto resumed = cli(refine(path("refined")) + QStringList{"--resume"});
+    const auto resumed = cli(args(out) + QStringList{"--resume"});
     QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
     QVERIFY2(resumed.err.contains("rilq: going on from training step"), qPrintable(resumed.err));
     QVERIFY(!QFile::exists(journal));
 
-    const auto whole = cli(refine(path("refined-whole")));
+    const auto whole = cli(args(out + "-whole"));
     QVERIFY2(whole.code == 0, qPrintable(whole.err));
-    QVERIFY(!QFile::exists(path("refined-whole.journal")));
-    QVERIFY(io::SafetensorsFile(path("refined-whole/model.safetensors").toStdString())
+    QVERIFY(!QFile::exists(out + "-whole.journal"));
+    QVERIFY(io::SafetensorsFile((out + "-whole/model.safetensors").toStdString())
                 .find("model.layers.1.mlp.down_proj.lora_b"));
-    same_tensors(path("refined/model.safetensors"), path("refined-whole/model.safetensors"));
+    same_tensors(out + "/model.safetensors", out + "-whole/model.safetensors");
   }
 
  private:
