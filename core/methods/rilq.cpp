@@ -128,15 +128,25 @@ class StateSaver {
     const RilqCheckpoint c = snapshot();
     try {
       save_rilq_checkpoint(file_, key_, c);
-      saved_step_ = c.steps;
     } catch (const IoError& e) {
       feedback.log(std::string("rilq: the training state is no longer saved (") + e.what() +
                    "); the training goes on, and should it be cut short, it " +
                    (saved_step_ ? "goes on from training step " + std::to_string(*saved_step_) : "starts over"));
       file_.clear();
+      return;
     }
+    saved_step_ = c.steps;
     last_end_ = Clock::now();
     last_took_ = last_end_ - t0;
+    ++saves_;
+    seconds_ += std::chrono::duration<double>(last_took_).count();
+  }
+
+  // How often and how long the state was saved, for the run's report.
+  void report(pipeline::ModelContext& ctx) const {
+    if (saves_ == 0) return;
+    ctx.report("rilq state saves", static_cast<double>(saves_));
+    ctx.report("rilq state save seconds", seconds_);
   }
 
  private:
@@ -145,6 +155,8 @@ class StateSaver {
   std::optional<int64_t> saved_step_;
   std::chrono::steady_clock::time_point last_end_;
   std::chrono::steady_clock::duration last_took_{0};
+  int64_t saves_ = 0;
+  double seconds_ = 0.0;
 };
 
 // The state a run cut short saved in ctx.state_file(), if it fits this run;
@@ -393,6 +405,7 @@ void RilqRefinement::refine(pipeline::ModelContext& ctx, const quant::MethodPara
                          " (the side branch had " + format_number("%.5f", best.loss) + ")");
     }
   }
+  saver.report(ctx);
   ctx.report("rilq seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
