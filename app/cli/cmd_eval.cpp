@@ -19,13 +19,14 @@
 namespace qs::cli {
 
 int run_eval(const std::vector<std::string>& argv) {
-  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads", "kernels"},
+  const Args args(argv, {"text", "protocol", "ctx", "limit-chunks", "device", "dtype", "batch", "threads", "kernels",
+                                "resident-blocks"},
                   {});
   if (args.positionals().size() != 1 || !args.has("text"))
     throw ArgumentError(
         "usage: quantscope-cli eval MODEL_OR_PROJECT --text FILE [--protocol llamacpp|hf] [--ctx N] "
         "[--limit-chunks K] [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T] "
-        "[--kernels dense|packed]");
+        "[--kernels dense|packed] [--resident-blocks N]");
   const std::string model_path = args.positionals()[0];
   const bool hf = args.get_choice("protocol", "llamacpp", {"llamacpp", "hf"}) == "hf";
   const torch::Device device = parse_device(args.get("device", "cpu"));
@@ -37,6 +38,7 @@ int run_eval(const std::vector<std::string>& argv) {
   const auto source = open_model_source(model_path);
   auto tokenizer = text::load_tokenizer_for_model(source.tokenizer_source);
   model::Decoder decoder(source.weights, device, dtype);
+  apply_resident_blocks(args, decoder, feedback);
   const std::string kernels = args.get_choice("kernels", "dense", {"dense", "packed"});
   quant::PackedSwap swap;
   if (kernels == "packed") {

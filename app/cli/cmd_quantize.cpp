@@ -129,6 +129,7 @@ int run_quantize(const std::vector<std::string>& argv) {
   const auto weights = model::load_model(model_path);
   auto tokenizer = text::load_tokenizer_for_model(model_path);
   model::Decoder decoder(weights, device, dtype);
+  apply_resident_blocks(args, decoder, feedback);
   feedback.log("loaded " + model_path + " in " + std::to_string(seconds_since(t0)).substr(0, 5) + " s");
 
   const auto calibration = calibration_of(opts, *tokenizer, feedback);

@@ -96,6 +96,7 @@ int run_refine(const std::vector<std::string>& argv) {
   const fs::path fp_path =
       io::fp_model_of(quantized_path, source.provenance, args.get("fp", ""), "name it with --fp MODEL");
   model::Decoder quantized(source.weights, opts.device, opts.dtype);
+  apply_resident_blocks(args, quantized, feedback);
   const auto fp_weights = model::load_model(fp_path);
   auto tokenizer = text::load_tokenizer_for_model(fp_path);
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
@@ -141,6 +142,7 @@ int run_refine(const std::vector<std::string>& argv) {
   {
     // The FP model is needed only for its hidden states on the calibration sequences.
     model::Decoder fp(fp_weights, opts.device, opts.dtype);
+    apply_resident_blocks(args, fp, feedback);
     journal.begin();
     run = pipeline::refine_quantized_model(quantized, fp, calibration, refinement, params, opts.batch, feedback,
                                            journal.refinement_state_file(0));

@@ -1,6 +1,8 @@
 #include "app/cli/device_option.h"
 
 #include "core/error.h"
+#include "core/model/residency.h"
+#include "core/number_format.h"
 
 namespace qs::cli {
 
@@ -29,6 +31,23 @@ std::string dtype_name(torch::ScalarType t) {
     case torch::kBFloat16: return "bfloat16";
     default: return c10::toString(t);
   }
+}
+
+void apply_resident_blocks(const Args& args, model::Decoder& decoder, Feedback& feedback) {
+  if (args.has("resident-blocks"))
+    decoder.set_resident_blocks(args.get_int("resident-blocks", 0, 0, decoder.num_layers()));
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  const double block = static_cast<double>(model::block_weight_bytes(decoder.config(), decoder.dtype())) / gib;
+  const int64_t resident = decoder.resident_blocks();
+  const int64_t available = model::available_memory_bytes(decoder.device());
+  feedback.log((resident == 0 ? std::string("every block stays resident")
+                              : std::to_string(resident) + " of " + std::to_string(decoder.num_layers()) +
+                                    " blocks resident at a time") +
+               " (" + format_number("%.2f", block) + " GiB of weights a block in " + dtype_name(decoder.dtype()) +
+               ", " + std::to_string(decoder.num_layers()) + " blocks" +
+               (available >= 0 ? ", " + format_number("%.1f", static_cast<double>(available) / gib) + " GiB available"
+                               : std::string()) +
+               ")");
 }
 
 }  // namespace qs::cli

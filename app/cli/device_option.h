@@ -5,6 +5,10 @@
 
 #include <string>
 
+#include "app/cli/args.h"
+#include "core/feedback.h"
+#include "core/model/decoder.h"
+
 namespace qs::cli {
 
 // "cpu" or "cuda[:N]"; throws qs::ArgumentError when CUDA is asked for and
@@ -14,5 +18,9 @@ torch::Device parse_device(const std::string& name);
 torch::ScalarType parse_dtype(const std::string& name, torch::Device device);
 // "float32", "float16", "bfloat16": the names HF configs use.
 std::string dtype_name(torch::ScalarType t);
+
+// --resident-blocks N (0: all) overrides the decoder's own choice
+// (model/residency.h); the choice is logged with the bytes behind it.
+void apply_resident_blocks(const Args& args, model::Decoder& decoder, Feedback& feedback);
 
 }  // namespace qs::cli

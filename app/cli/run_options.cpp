@@ -10,7 +10,7 @@ namespace qs::cli {
 
 std::set<std::string> run_option_names(std::set<std::string> own) {
   own.insert({"calib", "nsamples", "seqlen", "seed", "eval", "eval-protocol", "eval-ctx", "eval-limit", "device",
-              "dtype", "batch", "threads"});
+              "dtype", "batch", "threads", "resident-blocks"});
   return own;
 }
 

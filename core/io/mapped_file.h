@@ -20,6 +20,12 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
 
+  // Hands back the resident pages of [p, p + n) (whole pages, clipped to the
+  // file): the bytes stay readable and come back from the file when touched
+  // again, so a reader that streams a large file keeps only what it is using
+  // in its resident set. Ranges outside the mapping are ignored.
+  void release(const void* p, size_t n) const;
+
  private:
   std::filesystem::path path_;
   const uint8_t* data_ = nullptr;

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/mapped_file.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/utf8.h"
 
 namespace qs::io {
@@ -56,7 +57,7 @@ bool safetensors_dtype_from_name(const std::string& name, torch::ScalarType* out
 }
 
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
-    : file_(std::make_unique<MappedFile>(path)) {
+    : file_(std::make_shared<const MappedFile>(path)) {
   const std::string file = path.string();
   const size_t size = file_->size();
   if (size < 8) throw FormatError(file, "header length", "file is " + std::to_string(size) +
@@ -159,14 +160,28 @@ const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const {
   return nullptr;
 }
 
-torch::Tensor SafetensorsFile::load(const std::string& name) const {
+const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
   const SafetensorsEntry* e = find(name);
   if (!e) throw FormatError(path().string(), "tensor '" + name + "'", "not in the file");
+  return *e;
+}
+
+torch::Tensor SafetensorsFile::load(const std::string& name) const {
+  const auto& e = entry(name);
   torch::ScalarType type{};
-  safetensors_dtype_from_name(e->dtype, &type, nullptr);
-  auto out = torch::empty(e->shape, torch::TensorOptions().dtype(type));
-  if (e->nbytes) std::memcpy(out.data_ptr(), file_->data() + e->offset, e->nbytes);
+  safetensors_dtype_from_name(e.dtype, &type, nullptr);
+  auto out = torch::empty(e.shape, torch::TensorOptions().dtype(type));
+  if (e.nbytes) std::memcpy(out.data_ptr(), file_->data() + e.offset, e.nbytes);
   return out;
+}
+
+torch::Tensor SafetensorsFile::view(const std::string& name) const {
+  const auto& e = entry(name);
+  torch::ScalarType type{};
+  size_t elem = 0;
+  safetensors_dtype_from_name(e.dtype, &type, &elem);
+  if (e.nbytes == 0 || e.offset % elem != 0) return load(name);
+  return mapped_tensor(file_, e.offset, e.shape, type);
 }
 
 void write_safetensors(const std::filesystem::path& path,

@@ -1,7 +1,7 @@
 #pragma once
 // safetensors (Hugging Face) reader and writer. The reader maps the file and
 // validates the JSON header completely before any tensor is touched; tensors
-// are handed out as copies so the mapping can close.
+// are handed out as copies (load) or as views of the mapping (view).
 
 #include <torch/torch.h>
 
@@ -40,9 +40,14 @@ class SafetensorsFile {
   // An owning CPU tensor with the stored dtype and shape. Throws
   // qs::FormatError when the name is absent.
   torch::Tensor load(const std::string& name) const;
+  // The same tensor as bytes of the mapping (mapped_tensor.h), which it keeps
+  // open; a copy when the file places it off its element alignment.
+  torch::Tensor view(const std::string& name) const;
 
  private:
-  std::unique_ptr<MappedFile> file_;
+  const SafetensorsEntry& entry(const std::string& name) const;
+
+  std::shared_ptr<const MappedFile> file_;
   std::vector<SafetensorsEntry> entries_;
   std::map<std::string, std::string> metadata_;
 };

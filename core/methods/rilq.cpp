@@ -69,7 +69,7 @@ Losses losses_of(model::Decoder& decoder, const torch::Tensor& ids, const torch:
   Losses out;
   out.hidden = torch::mse_loss(last.to(torch::kFloat32), fp_hidden.to(torch::kFloat32));
   const int64_t t = ids.size(1);
-  const auto logits = torch::linear(last.narrow(1, 0, t - 1), decoder.lm_head_weight()).to(torch::kFloat32);
+  const auto logits = decoder.logits(last.narrow(1, 0, t - 1)).to(torch::kFloat32);
   out.ce = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), ids.narrow(1, 1, t - 1).reshape({-1}));
   return out;
 }

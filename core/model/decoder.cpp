@@ -1,6 +1,8 @@
 #include "core/model/decoder.h"
 
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
+#include "core/model/residency.h"
 #include "core/model/transform_sharing.h"
 #include "core/quant/quantized_linear.h"
 
@@ -44,18 +46,40 @@ std::string shape_str(c10::IntArrayRef s) {
   return out + "]";
 }
 
-torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
-                   torch::Device device, torch::ScalarType dtype) {
+const torch::Tensor& stored(const ModelWeights& w, const std::string& name, const std::vector<int64_t>& shape) {
   if (!w.has(name))
     throw FormatError(w.source.string(), "tensor '" + name + "'", "missing from the checkpoint");
   const auto& t = w.tensors.at(name);
   if (t.sizes() != c10::IntArrayRef(shape))
     throw FormatError(w.source.string(), "tensor '" + name + "'",
                       "shape " + shape_str(t.sizes()) + ", expected " + shape_str(shape));
-  return t.to(device, dtype).contiguous();
+  return t;
 }
 
+torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
+                   torch::Device device, torch::ScalarType dtype) {
+  return stored(w, name, shape).to(device, dtype).contiguous();
+}
+
+// The vocabulary-sized matrices as stored (a bf16 checkpoint's are half the
+// size of their float32 copies), on the compute device.
+torch::Tensor take_stored(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
+                          torch::Device device, torch::ScalarType dtype) {
+  const auto& t = stored(w, name, shape);
+  return t.is_floating_point() ? t.to(device).contiguous() : t.to(device, dtype).contiguous();
+}
+
+// Rows of a vocabulary-sized matrix converted at a time when it is not stored
+// in the compute dtype: 16Ki rows of a 4096-wide float32 head are 256 MiB.
+constexpr int64_t kHeadChunkRows = 16384;
+
 }  // namespace
+
+int64_t block_weight_bytes(const ModelConfig& c, torch::ScalarType dtype) {
+  const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
+  const int64_t params = c.hidden_size * (2 * q_out + 2 * kv_out) + 3 * c.hidden_size * c.intermediate_size;
+  return params * static_cast<int64_t>(c10::elementSize(dtype));
+}
 
 Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType dtype)
     : config_(w.config), device_(device), dtype_(dtype), rope_(w.config, device, dtype) {
@@ -63,12 +87,12 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
   c.validate(w.source.string());
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
-  embed_tokens_ = take(w, "model.embed_tokens.weight", {c.vocab_size, H}, device, dtype);
+  embed_stored_ = take_stored(w, "model.embed_tokens.weight", {c.vocab_size, H}, device, dtype);
   final_norm_ = take(w, "model.norm.weight", {H}, device, dtype);
   if (c.tie_word_embeddings && !w.has("lm_head.weight"))
-    lm_head_ = embed_tokens_;
+    lm_head_stored_ = embed_stored_;
   else
-    lm_head_ = take(w, "lm_head.weight", {c.vocab_size, H}, device, dtype);
+    lm_head_stored_ = take_stored(w, "lm_head.weight", {c.vocab_size, H}, device, dtype);
 
   const std::array<std::pair<int64_t, int64_t>, 7> shapes = {{
       {q_out, H}, {kv_out, H}, {kv_out, H}, {H, q_out}, {I, H}, {I, H}, {H, I}}};
@@ -90,13 +114,22 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
         b.linears[r] = std::make_shared<quant::QuantizedLinearOp>(q->second, device, dtype);
         continue;
       }
-      auto weight = take(w, b.names[r] + ".weight", {shapes[r].first, shapes[r].second}, device, dtype);
+      const auto& weight = stored(w, b.names[r] + ".weight", {shapes[r].first, shapes[r].second});
       torch::Tensor bias;
       if (has_bias(c, role)) bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
-      b.linears[r] = std::make_shared<DenseLinear>(std::move(weight), std::move(bias));
+      b.linears[r] = std::make_shared<DenseLinear>(weight, std::move(bias), device, dtype);
     }
     match_transforms(b);
   }
+  set_resident_blocks(default_resident_blocks(c, dtype, available_memory_bytes(device)));
+}
+
+void Decoder::place_vocab_matrices() {
+  const auto convert = [&](const torch::Tensor& t) {
+    return resident_limit_ == 0 ? t.to(dtype_).contiguous() : t;
+  };
+  embed_tokens_ = convert(embed_stored_);
+  lm_head_ = lm_head_stored_.is_same(embed_stored_) ? embed_tokens_ : convert(lm_head_stored_);
 }
 
 torch::Tensor Decoder::rms_norm(const torch::Tensor& x, const torch::Tensor& w) const {
@@ -182,11 +215,35 @@ torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x
 }
 
 torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
-  return torch::embedding(embed_tokens_, ids.to(device_, torch::kLong));
+  auto rows = torch::embedding(embed_tokens_, ids.to(device_, torch::kLong));
+  io::release_mapped_pages(embed_tokens_);
+  return rows.to(dtype_);
+}
+
+void Decoder::set_resident_blocks(int64_t blocks) {
+  resident_limit_ = std::max<int64_t>(0, blocks);
+  place_vocab_matrices();
+  evict_beyond_limit();
+}
+
+void Decoder::touch(int64_t layer) const {
+  if (resident_limit_ == 0 || (!resident_.empty() && resident_.front() == layer)) return;
+  resident_.remove(layer);
+  resident_.push_front(layer);
+  evict_beyond_limit();
+}
+
+void Decoder::evict_beyond_limit() const {
+  if (resident_limit_ == 0) return;
+  while (static_cast<int64_t>(resident_.size()) > resident_limit_) {
+    for (const auto& op : blocks_[static_cast<size_t>(resident_.back())].linears) op->release();
+    resident_.pop_back();
+  }
 }
 
 torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
   const Block& b = blocks_[layer];
   auto h = hidden + attention(layer, b, rms_norm(hidden, b.input_norm));
   auto out = h + mlp(layer, b, rms_norm(h, b.post_attention_norm));
@@ -195,7 +252,18 @@ torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
 }
 
 torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
-  return torch::linear(final_hidden(hidden), lm_head_).to(torch::kFloat32);
+  return logits(final_hidden(hidden)).to(torch::kFloat32);
+}
+
+torch::Tensor Decoder::logits(const torch::Tensor& normed) const {
+  if (lm_head_.scalar_type() == normed.scalar_type()) return torch::linear(normed, lm_head_);
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < lm_head_.size(0); r += kHeadChunkRows) {
+    const int64_t n = std::min(kHeadChunkRows, lm_head_.size(0) - r);
+    parts.push_back(torch::linear(normed, lm_head_.narrow(0, r, n).to(normed.scalar_type())));
+  }
+  io::release_mapped_pages(lm_head_);
+  return torch::cat(parts, -1);
 }
 
 torch::Tensor Decoder::final_hidden(const torch::Tensor& hidden) const { return rms_norm(hidden, final_norm_); }
@@ -209,7 +277,7 @@ torch::Tensor Decoder::forward_tail(const torch::Tensor& ids, int64_t from) {
                         " outside a window of " + std::to_string(ids.size(1)));
   torch::NoGradGuard no_grad;
   const auto h = last_hidden(ids);
-  return torch::linear(h.narrow(1, from, h.size(1) - from), lm_head_).to(torch::kFloat32);
+  return logits(h.narrow(1, from, h.size(1) - from)).to(torch::kFloat32);
 }
 
 torch::Tensor Decoder::last_hidden(const torch::Tensor& ids) {
@@ -224,11 +292,13 @@ torch::Tensor Decoder::apply_norm(int64_t layer, NormRole role, const torch::Ten
 
 torch::Tensor Decoder::run_attention(int64_t layer, const torch::Tensor& normed) {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
   return attention(layer, blocks_[layer], normed);
 }
 
 torch::Tensor Decoder::run_mlp(int64_t layer, const torch::Tensor& normed) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
   return mlp(layer, blocks_[layer], normed);
 }
 
@@ -249,6 +319,7 @@ void Decoder::set_norm_weight(int64_t layer, NormRole role, const torch::Tensor&
 
 BlockState Decoder::block_state(int64_t layer) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
   const Block& b = blocks_[layer];
   return {b.input_norm, b.post_attention_norm, b.linears};
 }
@@ -264,6 +335,7 @@ void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
 
 std::shared_ptr<const LinearOp> Decoder::linear(int64_t layer, LinearRole role) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
   return blocks_[layer].linears[static_cast<size_t>(role)];
 }
 

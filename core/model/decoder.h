@@ -11,6 +11,7 @@
 
 #include <array>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,16 +59,31 @@ struct BlockState {
   std::array<std::shared_ptr<const LinearOp>, 7> linears;
 };
 
+// Bytes of one block's linear weights in `dtype`: what a resident block holds.
+int64_t block_weight_bytes(const ModelConfig& c, torch::ScalarType dtype);
+
+// The weights stay where the checkpoint holds them (bytes of a mapped file, in
+// the stored dtype) until a block runs: its linears then build their weights on
+// the device in the compute dtype. By default every block stays resident once
+// built; with a resident-block limit the decoder keeps only the blocks used most
+// recently and releases the others (LinearOp::release), so a model larger than
+// memory runs one block at a time; the embedding and the head then stay in
+// their stored dtype too, and the head converts rows at a time.
 class Decoder {
  public:
-  // Copies the weights to `device` in `dtype`. Throws qs::FormatError naming the
-  // checkpoint and tensor when one is missing or has the wrong shape.
+  // Throws qs::FormatError naming the checkpoint and tensor when one is missing
+  // or has the wrong shape.
   Decoder(const ModelWeights& weights, torch::Device device, torch::ScalarType dtype);
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
   torch::ScalarType dtype() const { return dtype_; }
   int64_t num_layers() const { return static_cast<int64_t>(blocks_.size()); }
+
+  // How many blocks keep their built weights; 0: all of them, and the
+  // embedding and head in the compute dtype as well.
+  void set_resident_blocks(int64_t blocks);
+  int64_t resident_blocks() const { return resident_limit_; }
 
   // Whole model: ids [B, T] (int64, any device) → logits [B, T, V] in float32.
   torch::Tensor forward(const torch::Tensor& ids);
@@ -81,6 +97,9 @@ class Decoder {
   torch::Tensor head(const torch::Tensor& hidden) const;  // final norm + lm_head, float32
   // The final norm alone, in the model's dtype.
   torch::Tensor final_hidden(const torch::Tensor& hidden) const;
+  // lm_head applied to final_hidden's output, in its dtype (autograd flows
+  // through `normed`).
+  torch::Tensor logits(const torch::Tensor& normed) const;
   // ids [B, T] through every block and the final norm: the "last hidden
   // state" HF's LlamaModel returns, which RILQ fits. Keeps the caller's grad mode.
   torch::Tensor last_hidden(const torch::Tensor& ids);
@@ -99,7 +118,8 @@ class Decoder {
   BlockState block_state(int64_t layer) const;
   void restore_block_state(int64_t layer, const BlockState& state);
 
-  // The tensors outside the blocks, for writing the model back out.
+  // The tensors outside the blocks, for writing the model back out (the
+  // embedding and the head in their stored dtype).
   const torch::Tensor& embed_weight() const { return embed_tokens_; }
   const torch::Tensor& final_norm_weight() const { return final_norm_; }
   const torch::Tensor& lm_head_weight() const { return lm_head_; }
@@ -128,6 +148,10 @@ class Decoder {
   };
 
   static void match_transforms(Block& b);
+  // Marks `layer` used last and releases the least recently used blocks past the limit.
+  void touch(int64_t layer) const;
+  void evict_beyond_limit() const;
+  void place_vocab_matrices();
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
   torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                              SharedInput* shared = nullptr) const;
@@ -137,11 +161,15 @@ class Decoder {
   ModelConfig config_;
   torch::Device device_;
   torch::ScalarType dtype_;
-  torch::Tensor embed_tokens_;
+  torch::Tensor embed_stored_;  // as the checkpoint stores them, on the device
+  torch::Tensor lm_head_stored_;
+  torch::Tensor embed_tokens_;  // those, or their compute-dtype copies when every block stays resident
   torch::Tensor final_norm_;
   torch::Tensor lm_head_;
   std::vector<Block> blocks_;
   RotaryTable rope_;
+  int64_t resident_limit_ = 0;
+  mutable std::list<int64_t> resident_;  // most recently used first
   HookId next_hook_id_ = 1;
   std::map<HookId, LinearHook> linear_hooks_;
   std::map<HookId, BlockHook> block_hooks_;

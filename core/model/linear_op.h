@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <mutex>
 
 namespace qs::model {
 
@@ -32,20 +33,42 @@ class LinearOp {
     (void)tx;
     return forward(x);
   }
+
+  // Frees what the op built for computing (a weight in the compute dtype on
+  // the compute device) and keeps what it is built from; the next forward
+  // builds it again, to the same values. The decoder calls it on the blocks it
+  // no longer keeps resident.
+  virtual void release() const {}
 };
 
+// An FP linear. Built from the checkpoint's tensor as stored (possibly bytes of
+// a mapped file in bf16), it converts it to the compute device and dtype when
+// first used and keeps that until release(); built from a tensor already in
+// place, it is that tensor.
 class DenseLinear final : public LinearOp {
  public:
-  DenseLinear(torch::Tensor weight, torch::Tensor bias) : w_(std::move(weight)), b_(std::move(bias)) {}
-  torch::Tensor forward(const torch::Tensor& x) const override { return torch::linear(x, w_, b_); }
-  int64_t in_features() const override { return w_.size(1); }
-  int64_t out_features() const override { return w_.size(0); }
-  torch::Tensor dense_weight() const override { return w_; }
+  DenseLinear(torch::Tensor weight, torch::Tensor bias)
+      : stored_(weight), b_(std::move(bias)), device_(weight.device()), dtype_(weight.scalar_type()),
+        w_(std::move(weight)) {}
+  DenseLinear(torch::Tensor stored, torch::Tensor bias, torch::Device device, torch::ScalarType dtype)
+      : stored_(std::move(stored)), b_(std::move(bias)), device_(device), dtype_(dtype) {}
+
+  torch::Tensor forward(const torch::Tensor& x) const override { return torch::linear(x, weight(), b_); }
+  int64_t in_features() const override { return stored_.size(1); }
+  int64_t out_features() const override { return stored_.size(0); }
+  torch::Tensor dense_weight() const override { return weight(); }
   torch::Tensor bias() const override { return b_; }
+  void release() const override;
 
  private:
-  torch::Tensor w_;
+  torch::Tensor weight() const;
+
+  torch::Tensor stored_;
   torch::Tensor b_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  mutable std::mutex mutex_;
+  mutable torch::Tensor w_;
 };
 
 }  // namespace qs::model

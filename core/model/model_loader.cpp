@@ -54,9 +54,11 @@ ModelWeights load_safetensors_model(const fs::path& dir, std::vector<fs::path> f
     for (const auto& e : st.entries()) {
       if (w.tensors.count(e.name))
         throw FormatError(f.string(), "tensor '" + e.name + "'", "appears in two shards");
-      auto t = st.load(e.name);
+      // FP tensors stay bytes of the mapped file in their stored dtype until a
+      // block computes with them; packed integer tensors are read now.
+      const bool fp = e.dtype == "F32" || e.dtype == "F16" || e.dtype == "BF16" || e.dtype == "F64";
       w.source_dtypes[e.name] = e.dtype;
-      w.tensors[e.name] = t.is_floating_point() ? t.to(torch::kFloat32) : t;
+      w.tensors[e.name] = fp ? st.view(e.name) : st.load(e.name);
     }
   }
   if (io::has_quantization_config(dir / "config.json")) io::read_packed_linears(dir / "config.json", w);

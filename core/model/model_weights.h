@@ -1,6 +1,8 @@
 #pragma once
-// A checkpoint in memory: the config plus every tensor under its Hugging Face
-// name ("model.layers.0.self_attn.q_proj.weight"), already dequantized.
+// A checkpoint opened: the config plus every tensor under its Hugging Face name
+// ("model.layers.0.self_attn.q_proj.weight"). Safetensors FP tensors are views
+// of the mapped files in their stored dtype (read-only: compute from them,
+// never in place); GGUF tensors are dequantized to float32.
 
 #include <torch/torch.h>
 
@@ -19,7 +21,7 @@ namespace qs::model {
 
 struct ModelWeights {
   ModelConfig config;
-  std::map<std::string, torch::Tensor> tensors;  // HF names, torch [out, in] layout
+  std::map<std::string, torch::Tensor> tensors;  // HF names, torch [out, in] layout, stored dtype
   std::filesystem::path source;                  // file or directory it came from
   std::string source_format;                     // "safetensors" or "gguf"
   std::map<std::string, std::string> source_dtypes;  // HF name -> dtype as stored

@@ -1,0 +1,45 @@
+#include "core/io/mapped_tensor.h"
+
+#include "core/io/mapped_file.h"
+
+namespace qs::io {
+namespace {
+
+// The storage's context: what keeps the mapping open, and what identifies a
+// mapped storage (its deleter) without a registry.
+struct MappingRef {
+  std::shared_ptr<const MappedFile> file;
+};
+
+void drop_mapping_ref(void* ctx) { delete static_cast<MappingRef*>(ctx); }
+
+const MappingRef* mapping_of(const torch::Tensor& t) {
+  if (!t.defined() || !t.has_storage() || !t.device().is_cpu()) return nullptr;
+  const auto& ptr = t.storage().data_ptr();
+  if (ptr.get_deleter() != &drop_mapping_ref) return nullptr;
+  return static_cast<const MappingRef*>(ptr.get_context());
+}
+
+}  // namespace
+
+torch::Tensor mapped_tensor(std::shared_ptr<const MappedFile> file, uint64_t offset, std::vector<int64_t> shape,
+                            torch::ScalarType type) {
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  const auto nbytes = static_cast<size_t>(numel) * c10::elementSize(type);
+  void* data = const_cast<uint8_t*>(file->data() + offset);
+  auto* ref = new MappingRef{std::move(file)};
+  c10::DataPtr ptr(data, ref, &drop_mapping_ref, c10::Device(c10::kCPU));
+  c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, std::move(ptr), /*allocator=*/nullptr,
+                       /*resizable=*/false);
+  return torch::empty({0}, torch::TensorOptions().dtype(type)).set_(std::move(storage), 0, shape);
+}
+
+bool is_mapped(const torch::Tensor& t) { return mapping_of(t) != nullptr; }
+
+void release_mapped_pages(const torch::Tensor& t) {
+  if (const auto* ref = mapping_of(t))
+    ref->file->release(t.storage().data(), t.storage().nbytes());
+}
+
+}  // namespace qs::io

@@ -1,0 +1,30 @@
+#pragma once
+// Tensors that are bytes of a memory-mapped file, in the file's dtype: a
+// checkpoint of any size opens without reading its weights, and a weight costs
+// memory only while something computes with it.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace qs::io {
+
+class MappedFile;
+
+// A CPU tensor over `shape` elements of `type` at `offset`, zero-copy; it keeps
+// the mapping alive. The caller has checked that the range lies in the file and
+// that `offset` is a multiple of the element size. The mapping is read-only:
+// compute from the tensor, never in place on it.
+torch::Tensor mapped_tensor(std::shared_ptr<const MappedFile> file, uint64_t offset, std::vector<int64_t> shape,
+                            torch::ScalarType type);
+
+// Whether `t` is (a view of) a tensor made by mapped_tensor.
+bool is_mapped(const torch::Tensor& t);
+
+// Drops the resident pages under a mapped tensor (MappedFile::release); a
+// no-op for any other tensor.
+void release_mapped_pages(const torch::Tensor& t);
+
+}  // namespace qs::io
