@@ -210,7 +210,10 @@ void write_safetensors(const std::filesystem::path& path,
   const uint64_t len = h.size();
   out.write(&len, 8);
   out.write(h.data(), h.size());
-  for (const auto& c : cpu) out.write(c.data_ptr(), c.nbytes());
+  for (const auto& c : cpu) {
+    out.write(c.data_ptr(), c.nbytes());
+    release_mapped_pages(c);  // a tensor of an opened checkpoint need not stay resident once written
+  }
   out.commit();
 }
 

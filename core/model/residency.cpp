@@ -35,7 +35,7 @@ int64_t available_memory_bytes(torch::Device device) {
 int64_t default_resident_blocks(const ModelConfig& c, torch::ScalarType dtype, int64_t available) {
   if (available < 0) return 0;
   const int64_t all = block_weight_bytes(c, dtype) * c.num_layers;
-  return all <= available / 2 ? 0 : 1;
+  return all <= available / 8 ? 0 : 1;
 }
 
 }  // namespace qs::model

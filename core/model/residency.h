@@ -1,6 +1,6 @@
 #pragma once
 // How many decoder blocks keep their built weights: all of them when the
-// whole model fits comfortably where it computes, else one at a time. A
+// whole model fits several times over where it computes, else one at a time. A
 // sequential pass (a forward, a block-by-block run) that cannot keep every
 // block gains nothing from keeping some: each block is needed again only after
 // all the others, so the least recently used one is always the next one needed.
@@ -18,7 +18,9 @@ namespace qs::model {
 int64_t available_memory_bytes(torch::Device device);
 
 // 0 (every block resident) when the model's block weights in `dtype` take at
-// most half of `available` bytes (or it is unknown), else 1.
+// most an eighth of `available` bytes (or it is unknown), else 1. A run holds
+// more than the weights: their quantized copies, the codes, the calibration
+// activations and a method's working set.
 int64_t default_resident_blocks(const ModelConfig& c, torch::ScalarType dtype, int64_t available);
 
 }  // namespace qs::model

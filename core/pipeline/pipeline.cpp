@@ -258,6 +258,9 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
                    accumulated + ", " + format_number("%.1f", br.seconds) + " s");
       if (carry_fp) x_fp = ctx.fp_targets();
       x = outputs;
+      // The FP linears are kept to restore the block should the run fail;
+      // they build their weights again if they are ever used.
+      for (const auto& op : saved[static_cast<size_t>(l)].linears) op->release();
       release_free_memory();
       if (options.on_block) options.on_block(br);
       feedback.progress("quantize", l + 1, layers);

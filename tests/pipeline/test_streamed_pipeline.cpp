@@ -1,0 +1,60 @@
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "core/model/decoder.h"
+#include "core/model/model_loader.h"
+#include "core/pipeline/pipeline.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+
+// A run over a decoder that keeps one block resident quantizes to the same
+// records, reports the same numbers and leaves a model that computes the same
+// logits as a run that keeps every block.
+class TestStreamedPipeline : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void streamedRunEqualsResidentRun_data() {
+    QTest::addColumn<QString>("method");
+    QTest::newRow("gptq") << "gptq";
+    QTest::newRow("awq") << "awq";
+    QTest::newRow("lwc") << "lwc";
+  }
+  void streamedRunEqualsResidentRun() {
+    QFETCH(QString, method);
+    QTemporaryDir dir;
+    test::write_hf_checkpoint(test::make_tiny_llama(test::three_block_config(), 4), dir.path().toStdString(),
+                              torch::kBFloat16);
+    const auto w = model::load_model(dir.path().toStdString());
+    auto choice = pipeline::QuantPlan::make_choice(method.toStdString(), {3, 32, false, 1.0}, "test");
+    if (method == "lwc") choice.params.set("epochs", int64_t{1}, "test");
+    const pipeline::QuantPlan plan(choice);
+    const auto calib = test::random_calibration(101, 4, 16, 9);
+    pipeline::PipelineOptions options;
+    options.batch = 2;
+
+    model::Decoder resident(w, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback fb;
+    const auto expected = pipeline::run_pipeline(resident, calib, plan, options, fb);
+    model::Decoder streamed(w, torch::kCPU, torch::kFloat32);
+    streamed.set_resident_blocks(1);
+    const auto got = pipeline::run_pipeline(streamed, calib, plan, options, fb);
+
+    QCOMPARE(got.layers.size(), expected.layers.size());
+    for (size_t i = 0; i < got.layers.size(); ++i) {
+      const auto& a = *got.layers[i].record;
+      const auto& b = *expected.layers[i].record;
+      QVERIFY2(torch::equal(a.codes, b.codes), got.layers[i].name.c_str());
+      QVERIFY2(torch::equal(a.scales, b.scales), got.layers[i].name.c_str());
+      QCOMPARE(got.layers[i].output_rel_mse, expected.layers[i].output_rel_mse);
+    }
+    for (size_t i = 0; i < got.blocks.size(); ++i) QCOMPARE(got.blocks[i].output_rel_mse, expected.blocks[i].output_rel_mse);
+    const auto ids = calib.ids.narrow(0, 0, 2);
+    QVERIFY(torch::equal(streamed.forward(ids), resident.forward(ids)));
+  }
+};
+
+QS_REGISTER_TEST(TestStreamedPipeline);
+#include "test_streamed_pipeline.moc"
