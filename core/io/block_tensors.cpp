@@ -28,7 +28,11 @@ torch::Tensor* optional_field(quant::QuantizedLinear& q, const std::string& suff
 
 void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Provenance& provenance,
                           NamedTensors& tensors, ojson& linears) {
-  auto add = [&](const std::string& name, const torch::Tensor& t) { tensors.emplace_back(name, t.to(torch::kCPU)); };
+  auto add = [&](const std::string& name, const torch::Tensor& t) { tensors.push_back(pending(name, t)); };
+  auto later = [&](const std::string& name, torch::ScalarType dtype, std::vector<int64_t> shape,
+                   std::function<torch::Tensor()> build) {
+    tensors.push_back({name, dtype, std::move(shape), std::move(build)});
+  };
   const std::string p = "model.layers." + std::to_string(layer) + ".";
   add(p + "input_layernorm.weight", decoder.norm_weight(layer, model::NormRole::Input));
   add(p + "post_attention_layernorm.weight", decoder.norm_weight(layer, model::NormRole::PostAttention));
@@ -38,20 +42,24 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
     const auto op = decoder.linear(layer, role);
     const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(op.get());
     if (!qop) {
-      add(name + ".weight", op->dense_weight());
+      const auto dtype = decoder.dtype();
+      later(name + ".weight", dtype, {op->out_features(), op->in_features()},
+            [op, dtype] { return op->dense_weight().to(dtype); });
       if (op->bias().defined()) add(name + ".bias", op->bias());
       continue;
     }
     auto q = qop->record()->to(torch::kCPU);
-    add(name + ".qweight", quant::pack_codes(q.codes, q.spec.bits));
+    const auto codes = q.codes;
+    const int bits = q.spec.bits;
+    later(name + ".qweight", torch::kInt32, {q.out_features, quant::packed_words(q.in_features, bits)},
+          [codes, bits] { return quant::pack_codes(codes, bits); });
     add(name + ".scales", q.scales.to(torch::kFloat32));
     add(name + ".qzeros", q.zeros.to(torch::kInt32));
     const auto holder = q.transform.defined() ? sharing.holder_of(q.transform, name) : std::nullopt;
     if (holder) q.transform = torch::Tensor();
     for (const char* suffix : kOptional) {
       const auto* t = optional_field(q, suffix);
-      if (t->defined())
-        add(name + "." + suffix, std::string(suffix) == "g_idx" ? t->to(torch::kInt32) : t->to(torch::kFloat32));
+      if (t->defined()) add(name + "." + suffix, std::string(suffix) == "g_idx" ? t->to(torch::kInt32) : t->to(torch::kFloat32));
     }
     ojson entry = {{"bits", q.spec.bits},
                    {"group_size", q.spec.group_size},

@@ -22,9 +22,10 @@
 
 namespace qs::io {
 
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+using NamedTensors = std::vector<PendingTensor>;
 
-// Appends block `layer`'s tensors (copied to the CPU) and an entry per
+// Appends block `layer`'s tensors (built when written: a dense weight in the
+// decoder's dtype, packed codes) and an entry per
 // quantized linear to `linears`, with its method and metrics where
 // `provenance` has them. Of the linears sharing one input transform, the
 // first stores it and the others name it under "transform_of".

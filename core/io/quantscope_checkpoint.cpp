@@ -39,8 +39,8 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
   fs::remove(dir / kMetaFile, ec);
 
   const auto& c = decoder.config();
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  auto add = [&](const std::string& name, const torch::Tensor& t) { tensors.emplace_back(name, t.to(torch::kCPU)); };
+  NamedTensors tensors;
+  auto add = [&](const std::string& name, const torch::Tensor& t) { tensors.push_back(pending(name, t)); };
   add("model.embed_tokens.weight", decoder.embed_weight());
   add("model.norm.weight", decoder.final_norm_weight());
   if (!c.tie_word_embeddings) add("lm_head.weight", decoder.lm_head_weight());

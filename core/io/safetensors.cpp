@@ -184,24 +184,34 @@ torch::Tensor SafetensorsFile::view(const std::string& name) const {
   return mapped_tensor(file_, e.offset, e.shape, type);
 }
 
+PendingTensor pending(std::string name, torch::Tensor t) {
+  auto shape = t.sizes().vec();
+  const auto dtype = t.scalar_type();
+  return {std::move(name), dtype, std::move(shape), [t = std::move(t)] { return t; }};
+}
+
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+  std::vector<PendingTensor> all;
+  all.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) all.push_back(pending(name, t.detach()));
+  write_safetensors(path, all, metadata);
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<PendingTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<torch::Tensor> cpu;
   std::set<std::string> names;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    if (!names.insert(name).second)
-      throw ArgumentError("write_safetensors: tensor name '" + name + "' given twice");
-    auto c = t.detach().to(torch::kCPU).contiguous();
-    const uint64_t n = static_cast<uint64_t>(c.nbytes());
-    header[name] = {{"dtype", safetensors_dtype_name(c.scalar_type())},
-                    {"shape", c.sizes().vec()},
-                    {"data_offsets", {offset, offset + n}}};
+  for (const auto& t : tensors) {
+    if (!names.insert(t.name).second)
+      throw ArgumentError("write_safetensors: tensor name '" + t.name + "' given twice");
+    uint64_t n = c10::elementSize(t.dtype);
+    for (auto d : t.shape) n *= static_cast<uint64_t>(d);
+    header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
     offset += n;
-    cpu.push_back(std::move(c));
   }
   std::string h = header.dump();
   // The data section starts 8-aligned, as HF's writer pads the header with spaces.
@@ -210,7 +220,10 @@ void write_safetensors(const std::filesystem::path& path,
   const uint64_t len = h.size();
   out.write(&len, 8);
   out.write(h.data(), h.size());
-  for (const auto& c : cpu) {
+  for (const auto& t : tensors) {
+    const auto c = t.build().detach().to(torch::kCPU).contiguous();
+    if (c.scalar_type() != t.dtype || c.sizes() != c10::IntArrayRef(t.shape))
+      throw Error("write_safetensors: tensor '" + t.name + "' was built with another dtype or shape than declared");
     out.write(c.data_ptr(), c.nbytes());
     release_mapped_pages(c);  // a tensor of an opened checkpoint need not stay resident once written
   }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,23 @@ bool safetensors_dtype_from_name(const std::string& name, torch::ScalarType* out
 // through a temporary file renamed into place so a crash leaves no half file.
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// A tensor declared before it is built: the header needs every name, dtype and
+// shape first, and a writer that builds each tensor only when its bytes are
+// due holds one at a time however large the file.
+struct PendingTensor {
+  std::string name;
+  torch::ScalarType dtype;
+  std::vector<int64_t> shape;
+  std::function<torch::Tensor()> build;  // a tensor of that dtype and shape, on any device
+};
+// A tensor that exists already, as a PendingTensor.
+PendingTensor pending(std::string name, torch::Tensor t);
+
+// As above, building each tensor when it is written and dropping it after.
+// Throws qs::Error when a build gives another dtype or shape than declared.
+void write_safetensors(const std::filesystem::path& path, const std::vector<PendingTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace qs::io

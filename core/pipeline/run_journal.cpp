@@ -232,7 +232,7 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
   ojson linears = ojson::object();
   io::append_block_tensors(decoder, result.layer, provenance, tensors, linears);
   for (const auto& lr : layers)
-    for (const auto& [key, t] : lr.analyses) tensors.emplace_back(lr.name + kAnalysis + key, t.to(torch::kCPU));
+    for (const auto& [key, t] : lr.analyses) tensors.push_back(io::pending(lr.name + kAnalysis + key, t.to(torch::kCPU)));
   io::write_safetensors(block_file(dir_, result.layer), tensors, {{"format", "pt"}});
 
   auto blocks = blocks_;

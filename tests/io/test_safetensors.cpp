@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "tests/support/test_registry.h"
 
@@ -141,6 +142,55 @@ class TestSafetensors : public QObject {
 
   void missingFileIsIoError() {
     QVERIFY_THROWS_EXCEPTION(IoError, io::SafetensorsFile("/nonexistent/x.safetensors"));
+  }
+
+  void aViewIsTheFileItself() {
+    QTemporaryDir dir;
+    const auto p = std::filesystem::path(dir.path().toStdString()) / "a.safetensors";
+    const auto t = torch::randn({5, 7}).to(torch::kBFloat16);
+    io::write_safetensors(p, {{"t", t}});
+    io::SafetensorsFile f(p);
+    const auto v = f.view("t");
+    QVERIFY(io::is_mapped(v));
+    QVERIFY(torch::equal(v, t));
+    QVERIFY(!io::is_mapped(f.load("t")));
+  }
+
+  void aMisalignedTensorIsCopied() {
+    // Data starts 8 bytes after an odd-length header: a float32 at offset 1 of
+    // the data section would be a misaligned view.
+    QTemporaryDir dir;
+    const auto p = std::filesystem::path(dir.path().toStdString()) / "odd.safetensors";
+    const float value = 1.5f;
+    std::string data(1, '\0');
+    data.append(reinterpret_cast<const char*>(&value), 4);
+    write_all(p, make_file(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[1,5]}})", data));
+    io::SafetensorsFile f(p);
+    const auto v = f.view("t");
+    QVERIFY(!io::is_mapped(v));
+    QCOMPARE(v.item<float>(), value);
+  }
+
+  void pendingTensorsWriteWhatEagerOnesDo() {
+    QTemporaryDir dir;
+    const std::filesystem::path d = dir.path().toStdString();
+    const auto a = torch::randn({3, 4});
+    const auto b = torch::randint(0, 100, {6}, torch::kInt32);
+    io::write_safetensors(d / "eager.safetensors", {{"a", a}, {"b", b}}, {{"format", "pt"}});
+    int built = 0;
+    std::vector<io::PendingTensor> pending = {{"a", torch::kFloat32, {3, 4}, [&] { ++built; return a; }},
+                                              io::pending("b", b)};
+    io::write_safetensors(d / "pending.safetensors", pending, {{"format", "pt"}});
+    QCOMPARE(built, 1);
+    QCOMPARE(read_all(d / "pending.safetensors"), read_all(d / "eager.safetensors"));
+  }
+
+  void aPendingTensorBuiltWrongLeavesNoFile() {
+    QTemporaryDir dir;
+    const auto p = std::filesystem::path(dir.path().toStdString()) / "wrong.safetensors";
+    std::vector<io::PendingTensor> pending = {{"a", torch::kFloat32, {3, 4}, [] { return torch::zeros({4, 3}); }}};
+    QVERIFY_THROWS_EXCEPTION(Error, io::write_safetensors(p, pending));
+    QVERIFY(!std::filesystem::exists(p));
   }
 };
 
