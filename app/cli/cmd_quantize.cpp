@@ -154,6 +154,8 @@ int run_quantize(const std::vector<std::string>& argv) {
   popts.batch = opts.batch;
   popts.analyses = !project_file.empty();
   popts.journal = &journal;
+  // A model streamed a block at a time keeps its finished codes beside the journal, not in memory.
+  if (decoder.resident_blocks() != 0) popts.spill_dir = journal.dir();
   const int64_t resumed_blocks = journal.finished_blocks();
   if (resumed_blocks > 0)
     feedback.log("going on from block " + std::to_string(resumed_blocks) + ": blocks 0-" +

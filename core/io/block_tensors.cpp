@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
 #include "core/model/transform_sharing.h"
 #include "core/quant/packing.h"
 
@@ -52,7 +53,11 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
     const auto codes = q.codes;
     const int bits = q.spec.bits;
     later(name + ".qweight", torch::kInt32, {q.out_features, quant::packed_words(q.in_features, bits)},
-          [codes, bits] { return quant::pack_codes(codes, bits); });
+          [codes, bits] {
+            auto packed = quant::pack_codes(codes, bits);
+            release_mapped_pages(codes);
+            return packed;
+          });
     add(name + ".scales", q.scales.to(torch::kFloat32));
     add(name + ".qzeros", q.zeros.to(torch::kInt32));
     const auto holder = q.transform.defined() ? sharing.holder_of(q.transform, name) : std::nullopt;

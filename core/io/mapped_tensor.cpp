@@ -1,5 +1,14 @@
 #include "core/io/mapped_tensor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
 #include "core/io/mapped_file.h"
 
 namespace qs::io {
@@ -40,6 +49,39 @@ bool is_mapped(const torch::Tensor& t) { return mapping_of(t) != nullptr; }
 void release_mapped_pages(const torch::Tensor& t) {
   if (const auto* ref = mapping_of(t))
     ref->file->release(t.storage().data(), t.storage().nbytes());
+}
+
+torch::Tensor spill_to_file(const torch::Tensor& t, const std::filesystem::path& dir) {
+  const auto c = t.detach().to(torch::kCPU).contiguous();
+  if (c.nbytes() == 0) return c;
+  std::string name = (dir / "spill-XXXXXX").string();
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) throw IoError(dir.string(), std::string("cannot create a spill file: ") + std::strerror(errno));
+  const auto* p = static_cast<const char*>(c.data_ptr());
+  size_t left = c.nbytes();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(name.c_str());
+      throw IoError(dir.string(), std::string("cannot write a spill file: ") + std::strerror(err));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  ::close(fd);
+  std::shared_ptr<const MappedFile> file;
+  try {
+    file = std::make_shared<const MappedFile>(name);
+  } catch (...) {
+    ::unlink(name.c_str());
+    throw;
+  }
+  ::unlink(name.c_str());
+  auto view = mapped_tensor(std::move(file), 0, c.sizes().vec(), c.scalar_type());
+  release_mapped_pages(view);
+  return view;
 }
 
 }  // namespace qs::io

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -26,5 +27,12 @@ bool is_mapped(const torch::Tensor& t);
 // Drops the resident pages under a mapped tensor (MappedFile::release); a
 // no-op for any other tensor.
 void release_mapped_pages(const torch::Tensor& t);
+
+// The tensor's bytes written to a new file in `dir`, mapped and unlinked: a
+// mapped tensor equal to `t` whose pages the system can drop and read again,
+// and whose file goes when the last view of it does. What a long run keeps of
+// finished work (a block's codes) then leaves the resident set. Throws
+// qs::IoError naming `dir` when the file cannot be written (a full disk).
+torch::Tensor spill_to_file(const torch::Tensor& t, const std::filesystem::path& dir);
 
 }  // namespace qs::io

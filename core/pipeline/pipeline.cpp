@@ -10,6 +10,7 @@
 
 #include "core/analysis/layer_analysis.h"
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
 #include "core/methods/method_registry.h"
 #include "core/number_format.h"
 #include "core/pipeline/block_context.h"
@@ -100,6 +101,22 @@ void release_free_memory() {
 }
 
 
+// Moves the codes of block `layer`'s records to disk: each record is replaced,
+// in the results and the decoder alike, by one whose codes are a mapped file.
+void spill_block_codes(model::Decoder& decoder, int64_t layer, std::vector<LayerResult>& layers,
+                       const std::filesystem::path& dir) {
+  for (auto& lr : layers) {
+    if (lr.layer != layer || !lr.record || io::is_mapped(lr.record->codes)) continue;
+    const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(layer, lr.role).get());
+    if (!op || op->record() != lr.record) continue;
+    auto q = *lr.record;
+    q.codes = io::spill_to_file(q.codes, dir);
+    lr.record = std::make_shared<const quant::QuantizedLinear>(std::move(q));
+    decoder.set_linear(layer, lr.role,
+                       std::make_shared<quant::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype()));
+  }
+}
+
 }  // namespace
 
 PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet& calibration, const QuantPlan& plan,
@@ -121,6 +138,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   if (calibration.samples() == 0) throw ArgumentError("pipeline: the calibration set is empty");
   const auto refinements = plan_refinements(choices);
   RunJournal* journal = options.journal;
+  auto spill_dir = options.spill_dir;
   const JournalBlocks finished = journal ? journal->read(decoder) : JournalBlocks{};
   const auto first = static_cast<int64_t>(finished.states.size());
 
@@ -261,6 +279,15 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       // The FP linears are kept to restore the block should the run fail;
       // they build their weights again if they are ever used.
       for (const auto& op : saved[static_cast<size_t>(l)].linears) op->release();
+      if (!spill_dir.empty()) {
+        try {
+          spill_block_codes(decoder, l, result.layers, spill_dir);
+        } catch (const IoError& e) {
+          feedback.log("the codes of finished blocks stay in memory from block " + std::to_string(l) + " on (" +
+                       e.what() + ")");
+          spill_dir.clear();
+        }
+      }
       release_free_memory();
       if (options.on_block) options.on_block(br);
       feedback.progress("quantize", l + 1, layers);

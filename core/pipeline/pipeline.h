@@ -10,6 +10,7 @@
 // error the decoder is put back exactly as it was; a journal keeps the blocks
 // finished by then.
 
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -45,6 +46,11 @@ struct PipelineOptions {
   // Where each finished block is recorded, and whose finished blocks the run
   // takes instead of quantizing them again (run_journal.h); none when null.
   RunJournal* journal = nullptr;
+  // Where the codes of finished blocks go to leave memory (io::spill_to_file:
+  // unlinked at once, so nothing is left behind); empty: they stay in memory.
+  // A model larger than memory holds more codes than memory (8B parameters
+  // are 7.5 GiB of one-byte codes).
+  std::filesystem::path spill_dir;
 };
 
 // Per-layer metrics are the block stage's; a refinement replaces `record`.

@@ -1,6 +1,7 @@
 #include "core/quant/quantized_linear.h"
 
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
 #include "core/quant/input_transform.h"
 #include "core/quant/uniform_quantizer.h"
 
@@ -119,6 +120,7 @@ torch::Tensor QuantizedLinearOp::weight() const {
     w_ = dequantize(q_->codes.to(device_), q_->scales.to(device_), q_->zeros.to(device_), q_->spec.group_size, g_idx)
              .to(dtype_)
              .contiguous();
+    io::release_mapped_pages(q_->codes);  // codes a run spilled to disk stay there
   }
   return w_;
 }

@@ -185,6 +185,26 @@ class TestSafetensors : public QObject {
     QCOMPARE(read_all(d / "pending.safetensors"), read_all(d / "eager.safetensors"));
   }
 
+  void aSpilledTensorIsEqualAndLeavesNoFile() {
+    QTemporaryDir dir;
+    const auto t = torch::randint(0, 16, {33, 70}, torch::kUInt8);
+    const auto spilled = io::spill_to_file(t, dir.path().toStdString());
+    QVERIFY(io::is_mapped(spilled));
+    QVERIFY(torch::equal(spilled, t));
+    QVERIFY(std::filesystem::is_empty(dir.path().toStdString()));
+    io::release_mapped_pages(spilled);
+    QVERIFY(torch::equal(spilled, t));
+  }
+
+  void aSpillWhereNothingCanBeWrittenNamesTheDirectory() {
+    try {
+      io::spill_to_file(torch::ones({4}), "/nonexistent/spill");
+      QFAIL("no error");
+    } catch (const IoError& e) {
+      QVERIFY2(QString(e.what()).contains("/nonexistent/spill"), e.what());
+    }
+  }
+
   void aPendingTensorBuiltWrongLeavesNoFile() {
     QTemporaryDir dir;
     const auto p = std::filesystem::path(dir.path().toStdString()) / "wrong.safetensors";

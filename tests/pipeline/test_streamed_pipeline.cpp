@@ -1,6 +1,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/io/mapped_tensor.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
@@ -18,12 +19,16 @@ class TestStreamedPipeline : public QObject {
  private Q_SLOTS:
   void streamedRunEqualsResidentRun_data() {
     QTest::addColumn<QString>("method");
-    QTest::newRow("gptq") << "gptq";
-    QTest::newRow("awq") << "awq";
-    QTest::newRow("lwc") << "lwc";
+    QTest::addColumn<bool>("spill");
+    QTest::newRow("gptq") << "gptq" << false;
+    QTest::newRow("awq") << "awq" << false;
+    QTest::newRow("lwc") << "lwc" << false;
+    QTest::newRow("gptq, codes spilled") << "gptq" << true;
+    QTest::newRow("awq, codes spilled") << "awq" << true;
   }
   void streamedRunEqualsResidentRun() {
     QFETCH(QString, method);
+    QFETCH(bool, spill);
     QTemporaryDir dir;
     test::write_hf_checkpoint(test::make_tiny_llama(test::three_block_config(), 4), dir.path().toStdString(),
                               torch::kBFloat16);
@@ -40,7 +45,14 @@ class TestStreamedPipeline : public QObject {
     const auto expected = pipeline::run_pipeline(resident, calib, plan, options, fb);
     model::Decoder streamed(w, torch::kCPU, torch::kFloat32);
     streamed.set_resident_blocks(1);
+    QTemporaryDir spill_dir;
+    if (spill) options.spill_dir = spill_dir.path().toStdString();
     const auto got = pipeline::run_pipeline(streamed, calib, plan, options, fb);
+    if (spill) {
+      for (const auto& lr : got.layers) QVERIFY2(io::is_mapped(lr.record->codes), lr.name.c_str());
+      // The files went as soon as they were mapped.
+      QVERIFY(std::filesystem::is_empty(spill_dir.path().toStdString()));
+    }
 
     QCOMPARE(got.layers.size(), expected.layers.size());
     for (size_t i = 0; i < got.layers.size(); ++i) {
