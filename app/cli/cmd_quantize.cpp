@@ -20,6 +20,8 @@
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/model/model_loader.h"
+#include "core/model/residency.h"
+#include "core/pipeline/memory_plan.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/run_journal.h"
@@ -148,6 +150,29 @@ int run_quantize(const std::vector<std::string>& argv) {
                  analysis::protocol_name(eval_opts.protocol));
     eval_json["chunks"] = r.chunks;
     eval_json["ppl_fp"] = r.ppl;
+  }
+
+  {
+    pipeline::MemoryPlanRequest need;
+    need.config = decoder.config();
+    need.device = device;
+    need.dtype = dtype;
+    need.method = method;
+    need.nsamples = opts.nsamples;
+    need.seqlen = opts.seqlen;
+    need.batch = opts.batch;
+    need.resident_blocks = decoder.resident_blocks();
+    need.spill_codes = decoder.resident_blocks() != 0;
+    const auto mem = pipeline::plan_memory(need);
+    const int64_t device_free = model::available_memory_bytes(device);
+    const int64_t host_free = model::available_memory_bytes(torch::kCPU);
+    const auto text = pipeline::describe(mem, device, device_free, host_free);
+    feedback.log("memory plan:\n" + text);
+    const bool device_short = device_free >= 0 && mem.device_peak > device_free;
+    const bool host_short = device.is_cuda() && host_free >= 0 && mem.host_peak > host_free;
+    if (mem.modeled && (device_short || host_short))
+      throw ArgumentError("this run needs more memory than the machine has:\n" + text +
+                          "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
   }
 
   pipeline::PipelineOptions popts;

@@ -8,6 +8,7 @@
 namespace qs::cli {
 
 int run_info(const std::vector<std::string>& args);
+int run_plan(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_quantize(const std::vector<std::string>& args);
 int run_refine(const std::vector<std::string>& args);

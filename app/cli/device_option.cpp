@@ -6,10 +6,10 @@
 
 namespace qs::cli {
 
-torch::Device parse_device(const std::string& name) {
+torch::Device parse_device(const std::string& name, bool require_available) {
   if (name == "cpu") return torch::kCPU;
   if (name.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available())
+    if (require_available && !torch::cuda::is_available())
       throw ArgumentError("--device " + name + ": no CUDA device is available on this machine");
     return torch::Device(name);
   }

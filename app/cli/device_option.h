@@ -12,8 +12,8 @@
 namespace qs::cli {
 
 // "cpu" or "cuda[:N]"; throws qs::ArgumentError when CUDA is asked for and
-// this build or machine has none.
-torch::Device parse_device(const std::string& name);
+// this build or machine has none, unless only planning for it.
+torch::Device parse_device(const std::string& name, bool require_available = true);
 // "auto" picks float32 on CPU and float16 on CUDA.
 torch::ScalarType parse_dtype(const std::string& name, torch::Device device);
 // "float32", "float16", "bfloat16": the names HF configs use.

@@ -13,6 +13,9 @@ constexpr const char* kUsage =
     "usage: quantscope-cli <command> [options]\n"
     "commands:\n"
     "  info MODEL              architecture, layers, parameter count, stored dtypes\n"
+    "  plan MODEL --method NAME [--nsamples N] [--seqlen L] [--batch B] [--device cpu|cuda] [--dtype ...]\n"
+    "                          [--resident-blocks N] [--layers N]\n"
+    "                          the memory a quantize run will need on the device and the host, without running\n"
     "  eval MODEL_OR_PROJECT --text FILE\n"
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"
     "                          [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--kernels dense|packed]\n"
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (command == "info") return qs::cli::run_info(args);
+    if (command == "plan") return qs::cli::run_plan(args);
     if (command == "eval") return qs::cli::run_eval(args);
     if (command == "quantize") return qs::cli::run_quantize(args);
     if (command == "refine") return qs::cli::run_refine(args);

@@ -1,0 +1,123 @@
+#include "core/pipeline/memory_plan.h"
+
+#include <algorithm>
+#include <array>
+
+#include "core/methods/method_registry.h"
+#include "core/model/decoder.h"
+#include "core/number_format.h"
+
+namespace qs::pipeline {
+namespace {
+
+struct LinearShape {
+  int64_t out, in;
+};
+
+std::array<LinearShape, 7> linear_shapes(const model::ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  return {{{q, H}, {kv, H}, {kv, H}, {H, q}, {I, H}, {I, H}, {H, I}}};
+}
+
+// GPTQ's largest stage: the Hessian of each distinct input (float32), and the
+// solve of one linear: its float32 weight and error, H's inverse and Cholesky
+// factor and the Hessian itself.
+int64_t gptq_bytes(const model::ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim;
+  const std::array<int64_t, 4> inputs = {H, q, H, I};  // q/k/v, o, gate/up, down
+  int64_t worst = 0;
+  for (const auto& s : linear_shapes(c)) {
+    const int64_t in = s.in;
+    worst = std::max(worst, 3 * in * in * 4 + 2 * s.out * in * 4);
+  }
+  int64_t hessian = 0;
+  for (auto in : inputs) hessian = std::max(hessian, in * in * 4);
+  return hessian + worst;
+}
+
+// RTN and AWQ hold float32 copies of one linear's weight while they search and
+// round; AWQ also the inputs of the module it scales (the MLP's: N×L×hidden,
+// twice), and its candidates' outputs on them.
+int64_t one_linear_bytes(const model::ModelConfig& c) {
+  int64_t worst = 0;
+  for (const auto& s : linear_shapes(c)) worst = std::max(worst, s.out * s.in * 4);
+  return 3 * worst;
+}
+
+double gib(int64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0); }
+
+}  // namespace
+
+MemoryPlan plan_memory(const MemoryPlanRequest& r) {
+  const auto& c = r.config;
+  const int64_t e = static_cast<int64_t>(c10::elementSize(r.dtype));
+  const int64_t block = model::block_weight_bytes(c, r.dtype);
+  const int64_t blocks = r.resident_blocks == 0 ? c.num_layers : std::min<int64_t>(r.resident_blocks, c.num_layers);
+  const int64_t tokens = r.nsamples * r.seqlen;
+  const int64_t batch_tokens = std::min(r.batch, r.nsamples) * r.seqlen;
+  const bool gpu = r.device.is_cuda();
+  const auto& method = methods::method_or_throw(r.method, "memory plan");
+  const bool carries_fp = method.uses_fp_trajectory(quant::MethodParams(method.param_specs()));
+  int64_t params = 0;
+  for (const auto& s : linear_shapes(c)) params += s.out * s.in;
+
+  MemoryPlan p;
+  auto add = [&](std::string what, int64_t bytes, bool on_host) {
+    MemoryItem item{std::move(what), 0, 0};
+    (gpu && on_host ? item.host_bytes : item.device_bytes) = bytes;
+    p.items.push_back(std::move(item));
+  };
+  add("weights: " + std::to_string(blocks) + " FP block(s) and their quantized copies", 2 * blocks * block, false);
+  // Streamed, the embedding is read a row at a time from the file; resident,
+  // it and an untied head are converted to the compute dtype.
+  const int64_t vocab = c.vocab_size * c.hidden_size * e * (c.tie_word_embeddings ? 1 : 2);
+  if (r.resident_blocks == 0) add("embedding and head in the compute dtype", vocab, false);
+  const int64_t hidden_copies = carries_fp ? 3 : 2;
+  add("calibration activations: inputs, targets" + std::string(carries_fp ? ", FP trajectory" : ""),
+      hidden_copies * tokens * c.hidden_size * e, false);
+  add("one batch through a block (MLP intermediates)",
+      batch_tokens * (3 * c.intermediate_size + 4 * c.hidden_size) * e, false);
+  if (r.method == "gptq") {
+    add("GPTQ: Hessians of one stage and one linear's solve (float32)", gptq_bytes(c), false);
+  } else if (r.method == "rtn" || r.method == "awq") {
+    add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
+    if (r.method == "awq") add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);
+  } else {
+    p.modeled = false;
+    p.note = r.method + "'s training state (autograd over a block, optimizer moments) is not in this plan";
+  }
+  add(r.spill_codes ? "codes of finished blocks: spilled to disk, one block's resident" : "codes of finished blocks",
+      r.spill_codes ? params : params * c.num_layers, true);
+  add("runtime (libtorch and its kernels)", kRuntimeBytes, true);
+  for (const auto& item : p.items) {
+    p.device_peak += item.device_bytes;
+    p.host_peak += item.host_bytes;
+  }
+  if (!gpu) p.host_peak = p.device_peak;
+  return p;
+}
+
+std::string describe(const MemoryPlan& p, torch::Device device, int64_t device_available, int64_t host_available) {
+  const bool gpu = device.is_cuda();
+  std::string out;
+  for (const auto& item : p.items) {
+    const int64_t b = item.device_bytes + item.host_bytes;
+    out += "  " + format_number("%7.2f", gib(b)) + " GiB  " + (gpu ? (item.host_bytes ? "host    " : "device  ") : "") +
+           item.what + "\n";
+  }
+  auto peak = [](const char* where, int64_t need, int64_t have) {
+    return std::string(where) + " peak " + format_number("%.2f", gib(need)) + " GiB" +
+           (have >= 0 ? " of " + format_number("%.2f", gib(have)) + " GiB available" : std::string()) + "\n";
+  };
+  if (gpu) {
+    out += peak("device", p.device_peak, device_available);
+    out += peak("host", p.host_peak, host_available);
+  } else {
+    out += peak("host", p.host_peak, host_available);
+  }
+  if (!p.modeled) out += "not modeled: " + p.note + "\n";
+  return out;
+}
+
+}  // namespace qs::pipeline

@@ -1,0 +1,87 @@
+#include <QTest>
+
+#include "core/error.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/memory_plan.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+
+namespace {
+
+// Llama-3-8B's shapes.
+model::ModelConfig eight_b() {
+  auto c = test::tiny_config();
+  c.hidden_size = 4096;
+  c.intermediate_size = 14336;
+  c.num_layers = 32;
+  c.num_heads = 32;
+  c.num_kv_heads = 8;
+  c.head_dim = 128;
+  c.vocab_size = 128256;
+  return c;
+}
+
+int64_t item(const pipeline::MemoryPlan& p, const std::string& starts) {
+  for (const auto& i : p.items)
+    if (i.what.rfind(starts, 0) == 0) return i.device_bytes + i.host_bytes;
+  return -1;
+}
+
+}  // namespace
+
+class TestMemoryPlan : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void streamingHoldsOneBlockAndSpilledCodes() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.method = "gptq";
+    r.nsamples = 16;
+    r.resident_blocks = 0;
+    r.spill_codes = false;
+    const auto resident = pipeline::plan_memory(r);
+    r.resident_blocks = 1;
+    r.spill_codes = true;
+    const auto streamed = pipeline::plan_memory(r);
+    const int64_t block = model::block_weight_bytes(r.config, r.dtype);
+    QCOMPARE(item(resident, "weights"), 2 * 32 * block);
+    QCOMPARE(item(streamed, "weights"), 2 * block);
+    // One-byte codes: every block's, or the block being written.
+    QCOMPARE(item(resident, "codes") * 1, item(streamed, "codes") * 32);
+    QVERIFY(streamed.host_peak < resident.host_peak / 5);
+    QVERIFY(streamed.modeled);
+  }
+
+  void aGpuRunKeepsCodesAndRuntimeOnTheHost() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.device = torch::Device(torch::kCUDA, 0);
+    r.dtype = torch::kFloat16;
+    r.method = "rtn";
+    const auto p = pipeline::plan_memory(r);
+    QCOMPARE(p.host_peak, item(p, "codes") + item(p, "runtime"));
+    QCOMPARE(p.device_peak + p.host_peak, [&] {
+      int64_t sum = 0;
+      for (const auto& i : p.items) sum += i.device_bytes + i.host_bytes;
+      return sum;
+    }());
+  }
+
+  void learnedMethodsSayTheyAreNotModeled() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.method = "lwc";
+    const auto p = pipeline::plan_memory(r);
+    QVERIFY(!p.modeled);
+    QVERIFY(p.note.find("lwc") != std::string::npos);
+    // It carries the FP trajectory: a third copy of the activations.
+    QCOMPARE(item(p, "calibration"), 3 * r.nsamples * r.seqlen * r.config.hidden_size * 4);
+    r.method = "nonsense";
+    QVERIFY_THROWS_EXCEPTION(ConfigError, pipeline::plan_memory(r));
+  }
+};
+
+QS_REGISTER_TEST(TestMemoryPlan);
+#include "test_memory_plan.moc"
