@@ -55,7 +55,7 @@ constexpr const char* kQuantizeUsage =
     "       (--out DIR | --project FILE.qsproj | both)\n"
     "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON] [--resume]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
-    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]";
+    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T] [--resident-blocks N]";
 
 }  // namespace
 

@@ -39,7 +39,7 @@ constexpr const char* kRefineUsage =
     "       --calib FILE (--out DIR | --project FILE.qsproj | both) [--fp MODEL] [--resume]\n"
     "       [--nsamples N] [--seqlen L] [--seed S]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
-    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T]\n"
+    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T] [--resident-blocks N]\n"
     "QUANTIZED: a QuantScope checkpoint, a .qsproj project or a packed export; --fp: the model it was\n"
     "quantized from (default: the one a checkpoint or project records)";
 

@@ -23,7 +23,7 @@ constexpr const char* kUsage =
     "                          [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then "
     "NAME|JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
-    "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T]\n"
+    "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T] [--resident-blocks N]\n"
     "  refine QUANTIZED --then NAME|JSON --calib FILE --out DIR [--fp MODEL] [--eval FILE] [...]\n"
     "                          a refinement (RILQ) over a model quantized before: checkpoint, project or export\n"
     "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf|fake-quant --out DIR\n"

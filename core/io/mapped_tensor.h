@@ -34,5 +34,8 @@ void release_mapped_pages(const torch::Tensor& t);
 // finished work (a block's codes) then leaves the resident set. Throws
 // qs::IoError naming `dir` when the file cannot be written (a full disk).
 torch::Tensor spill_to_file(const torch::Tensor& t, const std::filesystem::path& dir);
+// How the spill files' names begin: a process killed between writing one and
+// unlinking it leaves such a file, which whoever owns `dir` may remove.
+inline constexpr const char* kSpillFilePrefix = "spill-";
 
 }  // namespace qs::io

@@ -61,14 +61,6 @@ torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<i
   return stored(w, name, shape).to(device, dtype).contiguous();
 }
 
-// The vocabulary-sized matrices as stored (a bf16 checkpoint's are half the
-// size of their float32 copies), on the compute device.
-torch::Tensor take_stored(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
-                          torch::Device device, torch::ScalarType dtype) {
-  const auto& t = stored(w, name, shape);
-  return t.is_floating_point() ? t.to(device).contiguous() : t.to(device, dtype).contiguous();
-}
-
 // Rows of a vocabulary-sized matrix converted at a time when it is not stored
 // in the compute dtype: 16Ki rows of a 4096-wide float32 head are 256 MiB.
 constexpr int64_t kHeadChunkRows = 16384;
@@ -87,12 +79,12 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
   c.validate(w.source.string());
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
-  embed_stored_ = take_stored(w, "model.embed_tokens.weight", {c.vocab_size, H}, device, dtype);
+  embed_stored_ = stored(w, "model.embed_tokens.weight", {c.vocab_size, H});
   final_norm_ = take(w, "model.norm.weight", {H}, device, dtype);
   if (c.tie_word_embeddings && !w.has("lm_head.weight"))
     lm_head_stored_ = embed_stored_;
   else
-    lm_head_stored_ = take_stored(w, "lm_head.weight", {c.vocab_size, H}, device, dtype);
+    lm_head_stored_ = stored(w, "lm_head.weight", {c.vocab_size, H});
 
   const std::array<std::pair<int64_t, int64_t>, 7> shapes = {{
       {q_out, H}, {kv_out, H}, {kv_out, H}, {H, q_out}, {I, H}, {I, H}, {H, I}}};
@@ -125,8 +117,10 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
 }
 
 void Decoder::place_vocab_matrices() {
+  // Streamed, they stay in their stored dtype: a bf16 checkpoint's are half
+  // the size of their float32 copies, and on the CPU they stay in the file.
   const auto convert = [&](const torch::Tensor& t) {
-    return resident_limit_ == 0 ? t.to(dtype_).contiguous() : t;
+    return resident_limit_ == 0 ? t.to(device_, dtype_).contiguous() : t.to(device_).contiguous();
   };
   embed_tokens_ = convert(embed_stored_);
   lm_head_ = lm_head_stored_.is_same(embed_stored_) ? embed_tokens_ : convert(lm_head_stored_);

@@ -161,7 +161,7 @@ class Decoder {
   ModelConfig config_;
   torch::Device device_;
   torch::ScalarType dtype_;
-  torch::Tensor embed_stored_;  // as the checkpoint stores them, on the device
+  torch::Tensor embed_stored_;  // as the checkpoint holds them
   torch::Tensor lm_head_stored_;
   torch::Tensor embed_tokens_;  // those, or their compute-dtype copies when every block stays resident
   torch::Tensor final_norm_;

@@ -10,6 +10,7 @@
 #include "core/io/block_tensors.h"
 #include "core/io/checkpoint_files.h"
 #include "core/io/file_fingerprint.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/text/tokenizer.h"
 
@@ -59,7 +60,8 @@ void create_journal_directory(const fs::path& dir) {
 
 bool is_journal_entry(const fs::path& p) {
   const auto name = p.filename().string();
-  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0 || name.rfind(kRefinementPrefix, 0) == 0;
+  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0 || name.rfind(kRefinementPrefix, 0) == 0 ||
+         name.rfind(io::kSpillFilePrefix, 0) == 0;
 }
 
 }  // namespace
