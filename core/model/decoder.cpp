@@ -215,8 +215,13 @@ torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
 }
 
 void Decoder::set_resident_blocks(int64_t blocks) {
+  const bool was_unlimited = resident_limit_ == 0;
   resident_limit_ = std::max<int64_t>(0, blocks);
   place_vocab_matrices();
+  // Blocks used while every block stayed were not tracked; none is kept.
+  if (was_unlimited && resident_limit_ != 0)
+    for (const auto& b : blocks_)
+      for (const auto& op : b.linears) op->release();
   evict_beyond_limit();
 }
 
