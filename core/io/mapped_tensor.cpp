@@ -54,7 +54,8 @@ void release_mapped_pages(const torch::Tensor& t) {
 torch::Tensor spill_to_file(const torch::Tensor& t, const std::filesystem::path& dir) {
   const auto c = t.detach().to(torch::kCPU).contiguous();
   if (c.nbytes() == 0) return c;
-  std::string name = (dir / (std::string(kSpillFilePrefix) + "XXXXXX")).string();
+  // mkstemp fills in the six characters after the prefix.
+  std::string name = (dir / (std::string(kSpillFilePrefix) + std::string(6, 'X'))).string();
   const int fd = ::mkstemp(name.data());
   if (fd < 0) throw IoError(dir.string(), std::string("cannot create a spill file: ") + std::strerror(errno));
   const auto* p = static_cast<const char*>(c.data_ptr());
