@@ -133,25 +133,7 @@ int run_quantize(const std::vector<std::string>& argv) {
   model::Decoder decoder(weights, device, dtype);
   apply_resident_blocks(args, decoder, feedback);
   feedback.log("loaded " + model_path + " in " + std::to_string(seconds_since(t0)).substr(0, 5) + " s");
-
-  const auto calibration = calibration_of(opts, *tokenizer, feedback);
-  const auto& calib_path = opts.calib_path;
-
-  const EvalRequest eval = parse_eval(args, *tokenizer);
-  const bool evaluate = eval.enabled;
-  const auto& eval_tokens = eval.tokens;
-  const auto& eval_opts = eval.options;
-  nlohmann::ordered_json eval_json = eval.record;
-  if (evaluate) {
-    const auto r = analysis::perplexity(decoder, eval_tokens, eval_opts, &feedback);
-    feedback.finish_line();
-    std::fprintf(stderr, "FP perplexity %.4f (%lld windows of %lld, %s protocol)\n", r.ppl,
-                 static_cast<long long>(r.chunks), static_cast<long long>(eval_opts.ctx),
-                 analysis::protocol_name(eval_opts.protocol));
-    eval_json["chunks"] = r.chunks;
-    eval_json["ppl_fp"] = r.ppl;
-  }
-
+  // Refused before the calibration is read, let alone a block quantized.
   {
     pipeline::MemoryPlanRequest need;
     need.config = decoder.config();
@@ -173,6 +155,24 @@ int run_quantize(const std::vector<std::string>& argv) {
     if (mem.modeled && (device_short || host_short))
       throw ArgumentError("this run needs more memory than the machine has:\n" + text +
                           "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
+  }
+
+  const auto calibration = calibration_of(opts, *tokenizer, feedback);
+  const auto& calib_path = opts.calib_path;
+
+  const EvalRequest eval = parse_eval(args, *tokenizer);
+  const bool evaluate = eval.enabled;
+  const auto& eval_tokens = eval.tokens;
+  const auto& eval_opts = eval.options;
+  nlohmann::ordered_json eval_json = eval.record;
+  if (evaluate) {
+    const auto r = analysis::perplexity(decoder, eval_tokens, eval_opts, &feedback);
+    feedback.finish_line();
+    std::fprintf(stderr, "FP perplexity %.4f (%lld windows of %lld, %s protocol)\n", r.ppl,
+                 static_cast<long long>(r.chunks), static_cast<long long>(eval_opts.ctx),
+                 analysis::protocol_name(eval_opts.protocol));
+    eval_json["chunks"] = r.chunks;
+    eval_json["ppl_fp"] = r.ppl;
   }
 
   pipeline::PipelineOptions popts;
