@@ -23,43 +23,64 @@ torch::Tensor HessianAccumulator::hessian() const {
   return sum_ * (2.0 / static_cast<double>(n_));
 }
 
+torch::Tensor HessianAccumulator::take_hessian() {
+  if (n_ == 0) throw Error("GPTQ: no calibration input reached this linear");
+  sum_.mul_(2.0 / static_cast<double>(n_));
+  n_ = 0;
+  return std::move(sum_);
+}
+
 namespace {
 
 // Upper Cholesky factor of H⁻¹ after damping; raises the damping tenfold when
 // H is not positive definite (a dead or near-collinear input), as AutoGPTQ does.
-torch::Tensor inverse_hessian_factor(torch::Tensor h, double damp, Feedback* feedback) {
-  const auto mean_diag = h.diagonal().mean().item<double>();
+// h is damped in place and keeps its values otherwise, so a retry starts from
+// it. The factor, H⁻¹ and its factor share one column-major matrix: that is
+// LAPACK's layout, so each step runs in that storage without a temporary.
+torch::Tensor inverse_hessian_factor(torch::Tensor& h, double damp, Feedback* feedback) {
+  auto diag = h.diagonal();
+  const auto undamped = diag.clone();
+  // Summed over the strided view: the contiguous copy sums in another order,
+  // which would move the damping, and so every code, by an ulp.
+  const auto mean_diag = diag.mean().item<double>();
+  auto factor = torch::empty_like(h).t();
+  auto info = torch::empty({}, h.options().dtype(torch::kInt32));
   for (int attempt = 0; attempt < 4; ++attempt, damp *= 10.0) {
-    auto hd = h.clone();
-    hd.diagonal().add_(damp * mean_diag);
-    auto [l, info] = torch::linalg_cholesky_ex(hd);
+    diag.copy_(undamped).add_(damp * mean_diag);
+    torch::linalg_cholesky_ex_out(factor, info, h);
     if (info.item<int64_t>() != 0) {
       if (feedback)
-        feedback->log("GPTQ: Hessian not positive definite at damping " +
-                                             std::to_string(damp) + ", retrying");
+        feedback->log("GPTQ: Hessian not positive definite at damping " + std::to_string(damp) + ", retrying");
       continue;
     }
-    auto hinv = torch::cholesky_inverse(l);
-    auto [u, info2] = torch::linalg_cholesky_ex(hinv, /*upper=*/true);
-    if (info2.item<int64_t>() == 0) return u;
+    torch::cholesky_inverse_out(factor, factor);
+    torch::linalg_cholesky_ex_out(factor, info, factor, /*upper=*/true);
+    if (info.item<int64_t>() == 0) return factor;
   }
   throw Error("GPTQ: the Hessian stays indefinite after damping " + std::to_string(damp / 10.0));
 }
 
 }  // namespace
 
-quant::QuantizedLinear gptq_quantize(const torch::Tensor& w_in, const torch::Tensor& h_in,
-                                     const quant::QuantSpec& spec, const GptqOptions& o,
-                                     Feedback* feedback) {
+quant::QuantizedLinear gptq_quantize(const torch::Tensor& w, const torch::Tensor& h, const quant::QuantSpec& spec,
+                                     const GptqOptions& o, Feedback* feedback) {
+  return gptq_quantize_consuming(w, h.to(torch::kFloat32, false, /*copy=*/true, torch::MemoryFormat::Contiguous), spec,
+                                 o, feedback);
+}
+
+quant::QuantizedLinear gptq_quantize_consuming(const torch::Tensor& w_in, torch::Tensor&& h_in,
+                                               const quant::QuantSpec& spec, const GptqOptions& o,
+                                               Feedback* feedback) {
   torch::NoGradGuard no_grad;
   const int64_t out = w_in.size(0), in = w_in.size(1);
   QS_ASSERT(h_in.size(0) == in && h_in.size(1) == in, "Hessian does not match the weight");
+  QS_ASSERT(h_in.scalar_type() == torch::kFloat32 && h_in.is_contiguous(), "a consumed Hessian is float32 and contiguous");
   spec.validate("GPTQ");
   const int64_t g = spec.effective_group(in), groups = spec.num_groups(in);
   const double qmax = static_cast<double>(spec.max_code());
 
   auto w = w_in.to(torch::kFloat32).clone();
-  auto h = h_in.to(torch::kFloat32).clone();
+  auto h = std::move(h_in);
   auto dead = h.diagonal() == 0;
   h.diagonal().masked_fill_(dead, 1.0);
   w.index_put_({torch::indexing::Slice(), dead}, 0.0);
@@ -82,6 +103,7 @@ quant::QuantizedLinear gptq_quantize(const torch::Tensor& w_in, const torch::Ten
   }
   const auto perm_cpu = o.act_order ? perm.to(torch::kCPU) : torch::Tensor();
   auto hinv = inverse_hessian_factor(h, o.damp_percent, feedback);
+  h = torch::Tensor();
 
   // The column sweep runs on raw float rows: per column it is a few vector
   // operations over `out`, and as torch ops their dispatch overhead would

@@ -26,6 +26,9 @@ class HessianAccumulator {
   void add(const torch::Tensor& x);  // [..., in_features], any float dtype
   // 2/n Σ x xᵀ in float32; throws qs::Error when nothing was added.
   torch::Tensor hessian() const;
+  // The same, scaled in the sum's own storage: a 14336-wide Hessian is 0.8 GB,
+  // so the accumulator hands it over instead of copying. Empty afterwards.
+  torch::Tensor take_hessian();
   int64_t samples() const { return n_; }
 
  private:
@@ -35,7 +38,14 @@ class HessianAccumulator {
 
 // w: [out, in] float32, h: [in, in]. Both on the same device. Throws qs::Error
 // when H stays indefinite after raising the damping, qs::Cancelled on cancel.
+// Works on a copy of h.
 quant::QuantizedLinear gptq_quantize(const torch::Tensor& w, const torch::Tensor& h, const quant::QuantSpec& spec,
                                      const GptqOptions& options, Feedback* feedback = nullptr);
+
+// The same solve in h's storage: pass a float32 contiguous Hessian no one
+// else holds. The solve then needs one more in×in matrix (the factor of H⁻¹,
+// built in place), not four.
+quant::QuantizedLinear gptq_quantize_consuming(const torch::Tensor& w, torch::Tensor&& h, const quant::QuantSpec& spec,
+                                               const GptqOptions& options, Feedback* feedback = nullptr);
 
 }  // namespace qs::methods

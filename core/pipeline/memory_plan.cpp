@@ -20,20 +20,28 @@ std::array<LinearShape, 7> linear_shapes(const model::ModelConfig& c) {
   return {{{q, H}, {kv, H}, {kv, H}, {H, q}, {I, H}, {I, H}, {H, I}}};
 }
 
-// GPTQ's largest stage: the Hessian of each distinct input (float32), and the
-// solve of one linear: its float32 weight and error, H's inverse and Cholesky
-// factor and the Hessian itself.
+// GPTQ's working set beside one batch (default: every linear in one stage).
+// While the block's inputs are captured: a float32 Hessian per distinct input
+// (q/k/v share one, gate/up another). While a linear is solved: the Hessians
+// still waiting for later linears, a copy of its own when a later linear reads
+// it too, the factor of H⁻¹ beside it, and its weight in float32 and codes.
 int64_t gptq_bytes(const model::ModelConfig& c) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size, q = c.num_heads * c.head_dim;
-  const std::array<int64_t, 4> inputs = {H, q, H, I};  // q/k/v, o, gate/up, down
-  int64_t worst = 0;
-  for (const auto& s : linear_shapes(c)) {
-    const int64_t in = s.in;
-    worst = std::max(worst, 3 * in * in * 4 + 2 * s.out * in * 4);
+  const auto shapes = linear_shapes(c);
+  const std::array<int, 7> owner = {0, 0, 0, 1, 2, 2, 3};  // q k v o gate up down → distinct input
+  const std::array<int64_t, 4> in = {shapes[0].in, shapes[3].in, shapes[4].in, shapes[6].in};
+  auto square = [](int64_t n) { return n * n * 4; };
+  int64_t capture = 0;
+  for (auto n : in) capture += square(n);
+  int64_t solve = 0;
+  for (size_t r = 0; r < shapes.size(); ++r) {
+    const int o = owner[r];
+    int64_t waiting = 0;
+    for (int k = o; k < 4; ++k) waiting += square(in[static_cast<size_t>(k)]);
+    const bool read_later = r + 1 < shapes.size() && owner[r + 1] == o;
+    const int64_t own = square(shapes[r].in) * (read_later ? 2 : 1);
+    solve = std::max(solve, waiting + own + shapes[r].out * shapes[r].in * (4 + 2));
   }
-  int64_t hessian = 0;
-  for (auto in : inputs) hessian = std::max(hessian, in * in * 4);
-  return hessian + worst;
+  return std::max(capture, solve);
 }
 
 // RTN and AWQ hold float32 copies of one linear's weight while they search and
@@ -79,7 +87,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   add("one batch through a block (MLP intermediates)",
       batch_tokens * (3 * c.intermediate_size + 4 * c.hidden_size) * e, false);
   if (r.method == "gptq") {
-    add("GPTQ: Hessians of one stage and one linear's solve (float32)", gptq_bytes(c), false);
+    add("GPTQ: the stage's Hessians, or one linear's solve, the larger (float32)", gptq_bytes(c), false);
   } else if (r.method == "rtn" || r.method == "awq") {
     add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
     if (r.method == "awq") add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);

@@ -77,6 +77,70 @@ class TestGptq : public QObject {
     QVERIFY_THROWS_EXCEPTION(Error, methods::HessianAccumulator(4, torch::kCPU).hessian());
   }
 
+  void takeHessianHandsOverTheScaledSum() {
+    torch::manual_seed(1);
+    auto x = torch::randn({40, 8});
+    methods::HessianAccumulator acc(8, torch::kCPU);
+    acc.add(x);
+    const auto copied = acc.hessian();
+    QVERIFY(torch::equal(acc.take_hessian(), copied));
+    QCOMPARE(acc.samples(), int64_t{0});
+    QVERIFY_THROWS_EXCEPTION(Error, acc.take_hessian());
+  }
+
+  // The in-place solve is the same arithmetic on the same values: codes,
+  // scales and zeros equal the copying solve's bit for bit.
+  void consumingSolveEqualsCopyingSolve_data() {
+    QTest::addColumn<bool>("actOrder");
+    QTest::newRow("columns in order") << false;
+    QTest::newRow("act-order") << true;
+  }
+  void consumingSolveEqualsCopyingSolve() {
+    QFETCH(bool, actOrder);
+    auto x = correlated_inputs(1024, 192, 11);
+    methods::HessianAccumulator acc(192, torch::kCPU);
+    acc.add(x);
+    torch::manual_seed(12);
+    auto w = torch::randn({48, 192});
+    const quant::QuantSpec spec{3, 64, false, 1.0};
+    methods::GptqOptions o;
+    o.act_order = actOrder;
+    const auto copied = methods::gptq_quantize(w, acc.hessian(), spec, o);
+    auto h = acc.take_hessian();
+    const auto consumed = methods::gptq_quantize_consuming(w, std::move(h), spec, o);
+    QVERIFY(torch::equal(consumed.codes, copied.codes));
+    QVERIFY(torch::equal(consumed.scales, copied.scales));
+    QVERIFY(torch::equal(consumed.zeros, copied.zeros));
+  }
+
+  // H = I - 1.05 vvᵀ has one eigenvalue of -0.05: the first damping (1% of
+  // the mean diagonal) leaves it indefinite, the second (10%) does not. The
+  // retry must start from the undamped H, so its result equals a solve asked
+  // for 10% at once.
+  void indefiniteHessianRetriesFromTheUndampedValues() {
+    struct Log : Feedback {
+      std::string lines;
+      void on_log(const std::string& line) override { lines += line + "\n"; }
+    };
+    const int64_t in = 64;
+    auto v = torch::randn({in, 1}, torch::TensorOptions().dtype(torch::kFloat64));
+    v /= v.norm();
+    auto h = (torch::eye(in, torch::kFloat64) - 1.05 * v.matmul(v.t())).to(torch::kFloat32);
+    torch::manual_seed(13);
+    auto w = torch::randn({16, in});
+    const quant::QuantSpec spec{4, 32, false, 1.0};
+    Log log;
+    auto retried = methods::gptq_quantize_consuming(w, h.clone(), spec, {}, &log);
+    QVERIFY2(log.lines.find("retrying") != std::string::npos, log.lines.c_str());
+    methods::GptqOptions at_once;
+    at_once.damp_percent = 0.1;
+    Log quiet;
+    auto direct = methods::gptq_quantize(w, h, spec, at_once, &quiet);
+    QVERIFY(quiet.lines.empty());
+    QVERIFY(torch::equal(retried.codes, direct.codes));
+    QVERIFY(torch::equal(retried.scales, direct.scales));
+  }
+
   // With uncorrelated inputs there is no error to spread, so GPTQ is RTN.
   void matchesTheOfficialSweep_data() {
     QTest::addColumn<int>("out");

@@ -54,6 +54,17 @@ class TestMemoryPlan : public QObject {
     QVERIFY(streamed.modeled);
   }
 
+  // At 8B shapes GPTQ's peak is down_proj's solve: its 14336² Hessian and the
+  // factor of the inverse built beside it, plus the weight in float32 and its
+  // codes; the other Hessians are consumed by then.
+  void gptqPeaksAtDownProjsSolve() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.method = "gptq";
+    const int64_t I = 14336, H = 4096;
+    QCOMPARE(item(pipeline::plan_memory(r), "GPTQ"), 2 * I * I * 4 + H * I * (4 + 2));
+  }
+
   void aGpuRunKeepsCodesAndRuntimeOnTheHost() {
     pipeline::MemoryPlanRequest r;
     r.config = eight_b();
