@@ -116,7 +116,8 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
   set_resident_blocks(default_resident_blocks(c, dtype, available_memory_bytes(device)));
 }
 
-void Decoder::place_vocab_matrices() {
+void Decoder::place_vocab_matrices() const {
+  if (embed_tokens_.defined()) return;
   // Streamed, they stay in their stored dtype: a bf16 checkpoint's are half
   // the size of their float32 copies, and on the CPU they stay in the file.
   const auto convert = [&](const torch::Tensor& t) {
@@ -209,6 +210,7 @@ torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x
 }
 
 torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
+  place_vocab_matrices();
   auto rows = torch::embedding(embed_tokens_, ids.to(device_, torch::kLong));
   io::release_mapped_pages(embed_tokens_);
   return rows.to(dtype_);
@@ -217,7 +219,8 @@ torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
 void Decoder::set_resident_blocks(int64_t blocks) {
   const bool was_unlimited = resident_limit_ == 0;
   resident_limit_ = std::max<int64_t>(0, blocks);
-  place_vocab_matrices();
+  embed_tokens_ = torch::Tensor();
+  lm_head_ = torch::Tensor();
   // Blocks used while every block stayed were not tracked; none is kept.
   if (was_unlimited && resident_limit_ != 0)
     for (const auto& b : blocks_)
@@ -255,6 +258,7 @@ torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
 }
 
 torch::Tensor Decoder::logits(const torch::Tensor& normed) const {
+  place_vocab_matrices();
   if (lm_head_.scalar_type() == normed.scalar_type()) return torch::linear(normed, lm_head_);
   std::vector<torch::Tensor> parts;
   for (int64_t r = 0; r < lm_head_.size(0); r += kHeadChunkRows) {

@@ -120,9 +120,15 @@ class Decoder {
 
   // The tensors outside the blocks, for writing the model back out (the
   // embedding and the head in their stored dtype).
-  const torch::Tensor& embed_weight() const { return embed_tokens_; }
+  const torch::Tensor& embed_weight() const {
+    place_vocab_matrices();
+    return embed_tokens_;
+  }
   const torch::Tensor& final_norm_weight() const { return final_norm_; }
-  const torch::Tensor& lm_head_weight() const { return lm_head_; }
+  const torch::Tensor& lm_head_weight() const {
+    place_vocab_matrices();
+    return lm_head_;
+  }
 
   HookId add_linear_hook(LinearHook hook);
   HookId add_block_hook(BlockHook hook);
@@ -151,7 +157,8 @@ class Decoder {
   // Marks `layer` used last and releases the least recently used blocks past the limit.
   void touch(int64_t layer) const;
   void evict_beyond_limit() const;
-  void place_vocab_matrices();
+  // Builds the embedding and head for the current residency, once.
+  void place_vocab_matrices() const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
   torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                              SharedInput* shared = nullptr) const;
@@ -163,9 +170,12 @@ class Decoder {
   torch::ScalarType dtype_;
   torch::Tensor embed_stored_;  // as the checkpoint holds them
   torch::Tensor lm_head_stored_;
-  torch::Tensor embed_tokens_;  // those, or their compute-dtype copies when every block stays resident
+  // Those, or their compute-dtype copies when every block stays resident;
+  // built at first use, so a residency chosen after construction converts
+  // nothing it does not keep.
+  mutable torch::Tensor embed_tokens_;
   torch::Tensor final_norm_;
-  torch::Tensor lm_head_;
+  mutable torch::Tensor lm_head_;
   std::vector<Block> blocks_;
   RotaryTable rope_;
   int64_t resident_limit_ = 0;
