@@ -84,6 +84,10 @@ widgets::LayerInspection build_inspection(const project::LayerEntry& e) {
     li.metrics.append({QObject::tr("Weight MSE"), QString::number(e.weight_mse, 'e', 3)});
     li.metrics.append({QObject::tr("Time"), QStringLiteral("%1 s").arg(e.seconds, 0, 'f', 2)});
   }
+  if (const auto rank = analysis_values(a, "sv_rank"); rank.size() == 1)
+    li.metrics.append({QObject::tr("Spectra"), QObject::tr("top %1 of %2 singular values (randomized)")
+                                                   .arg(li.sv_weight.size())
+                                                   .arg(static_cast<qint64>(rank[0]))});
   const double k = excess_kurtosis(li.act_abs_max);
   if (!std::isnan(k)) li.metrics.append({QObject::tr("Channel-max kurtosis"), QString::number(k, 'f', 1)});
   return li;

@@ -1,5 +1,7 @@
 #include "core/analysis/layer_analysis.h"
 
+#include <algorithm>
+
 #include "core/analysis/grid_histogram.h"
 #include "core/error.h"
 
@@ -57,14 +59,16 @@ std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, 
   const auto e = w - q.effective_weight().to(torch::kCPU);
   std::map<std::string, torch::Tensor> out;
   out["weight_abs_max"] = w.abs().amax(0).contiguous();
-  out["sv_weight"] = torch::linalg_svdvals(w).contiguous();
-  out["sv_error"] = torch::linalg_svdvals(e).contiguous();
+  out["sv_weight"] = singular_values(w, options.spectrum);
+  out["sv_error"] = singular_values(e, options.spectrum);
+  if (spectrum_is_truncated(w.size(0), w.size(1), options.spectrum))
+    out["sv_rank"] = torch::tensor({static_cast<float>(std::min(w.size(0), w.size(1)))});
   out["error_map"] = error_map(e, q.spec.effective_group(q.in_features), options.max_rows, options.max_cols);
   out.merge(grid_histogram(w, q));
   if (!inputs.empty()) {
     out["act_abs_max"] = inputs.abs_max().contiguous();
     out["act_mean_abs"] = inputs.mean_abs().contiguous();
-    out["sv_scaled_error"] = torch::linalg_svdvals(e * out["act_mean_abs"].unsqueeze(0)).contiguous();
+    out["sv_scaled_error"] = singular_values(e * out["act_mean_abs"].unsqueeze(0), options.spectrum);
   }
   return out;
 }

@@ -8,6 +8,8 @@
 //   sv_weight, sv_error         [min(out, in)]  singular values of W and E = W − Q(W)
 //   sv_scaled_error             [min(out, in)]  of E·diag(s), s = act_mean_abs (when given):
 //                               the error as the layer's inputs weigh it
+//   sv_rank                     [1]  min(out, in), present only when the spectra
+//                               above are the top of it (spectrum.h)
 //   error_map                   [rows, cols]  max |E| per (output row, input group)
 //                               cell, pooled with the max so no outlier is
 //                               averaged away, at most max_rows × max_cols
@@ -18,6 +20,7 @@
 #include <map>
 #include <string>
 
+#include "core/analysis/spectrum.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::analysis {
@@ -40,6 +43,7 @@ class ChannelStats {
 struct LayerAnalysisOptions {
   int64_t max_rows = 256;
   int64_t max_cols = 256;
+  SpectrumOptions spectrum;
 };
 
 // `weight`: the matrix the method quantized [out, in] (for AWQ the scaled
