@@ -30,7 +30,7 @@ widgets::LayerInspection stored_inspection(const model::ModelWeights& weights, c
   e.record = weights.quantized.at(name);
   e.spec = e.record->spec;
   e.analyses = analysis::analyze_layer(w, *e.record, analysis::ChannelStats{});
-  e.weight_mse = (w - e.record->effective_weight().to(torch::kCPU, torch::kFloat32)).square().mean().item<double>();
+  e.weight_mse = e.analyses.at("weight_mse").item<double>();
   const auto rtn = quant::QuantizedLinear::round_to_nearest(w, e.spec).dequantized_weight();
   const double rtn_mse = (w - rtn.to(torch::kCPU, torch::kFloat32)).square().mean().item<double>();
   auto li = build_inspection(e);
@@ -62,7 +62,7 @@ widgets::LayerInspection preview_inspection(const model::ModelWeights& weights, 
   e.spec = spec;
   auto q = std::make_shared<quant::QuantizedLinear>(quant::QuantizedLinear::round_to_nearest(w, spec));
   e.analyses = analysis::analyze_layer(w, *q, analysis::ChannelStats{});
-  e.weight_mse = (w - q->dequantized_weight().to(torch::kCPU, torch::kFloat32)).square().mean().item<double>();
+  e.weight_mse = e.analyses.at("weight_mse").item<double>();
   e.record = std::move(q);
   auto li = build_inspection(e);
   li.title = QObject::tr("%1 · preview: RTN %2").arg(li.name, QString::fromStdString(spec.label()));

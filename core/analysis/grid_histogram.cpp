@@ -8,10 +8,10 @@
 namespace qs::analysis {
 namespace {
 
-// Per-group values [out, groups] spread to their columns [out, in].
+// Per-group values [out, groups] spread to their columns [out, in] through an
+// act-order record's g_idx.
 torch::Tensor per_column(const torch::Tensor& per_group, const quant::QuantizedLinear& q) {
-  if (q.g_idx.defined()) return per_group.index_select(1, q.g_idx.to(torch::kLong));
-  return quant::expand_groups(per_group, q.spec.effective_group(q.in_features), q.in_features);
+  return per_group.index_select(1, q.g_idx.to(torch::kLong));
 }
 
 }  // namespace
@@ -24,7 +24,8 @@ std::map<std::string, torch::Tensor> grid_histogram(const torch::Tensor& weight,
   if (w.dim() != 2 || w.size(0) != q.out_features || w.size(1) != q.in_features || bins < 1)
     throw ArgumentError("grid_histogram: weight shape differs from the record's");
   std::map<std::string, torch::Tensor> out;
-  double lo = w.min().item<double>(), hi = w.max().item<double>();
+  const auto [min, max] = torch::aminmax(w);
+  double lo = min.item<double>(), hi = max.item<double>();
   if (hi <= lo) hi = lo + 1e-12;
   out["hist_weight"] = torch::histc(w, bins, lo, hi);
   out["hist_weight_range"] = torch::tensor({lo, hi}, torch::kFloat32);
@@ -39,7 +40,13 @@ std::map<std::string, torch::Tensor> grid_histogram(const torch::Tensor& weight,
   out["hist_grid_group"] = torch::tensor({static_cast<float>(row), static_cast<float>(group)}, torch::kFloat32);
 
   const double edge = 0.5 - 1e-6;  // clipped positions land inside the end bins
-  const auto position = (w / per_column(scales, q).clamp_min(1e-30) + per_column(zeros, q)).clamp(-edge, levels - 1 + edge);
+  const auto grid = [](const torch::Tensor& x, const torch::Tensor& s, const torch::Tensor& z) {
+    return x / s.clamp_min(1e-30) + z;
+  };
+  const auto position =
+      (q.g_idx.defined() ? grid(w, per_column(scales, q), per_column(zeros, q))
+                         : quant::apply_per_group(w.contiguous(), scales, zeros, q.spec.effective_group(q.in_features), grid))
+          .clamp(-edge, levels - 1 + edge);
   out["hist_code"] = torch::histc(position, levels * code_bins_per_level(q.spec.bits), -0.5, levels - 0.5);
   return out;
 }

@@ -59,6 +59,7 @@ std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, 
   const auto e = w - q.effective_weight().to(torch::kCPU);
   std::map<std::string, torch::Tensor> out;
   out["weight_abs_max"] = w.abs().amax(0).contiguous();
+  out["weight_mse"] = e.square().mean().reshape({1});
   out["sv_weight"] = singular_values(w, options.spectrum);
   out["sv_error"] = singular_values(e, options.spectrum);
   if (spectrum_is_truncated(w.size(0), w.size(1), options.spectrum))

@@ -8,6 +8,7 @@
 //   sv_weight, sv_error         [min(out, in)]  singular values of W and E = W − Q(W)
 //   sv_scaled_error             [min(out, in)]  of E·diag(s), s = act_mean_abs (when given):
 //                               the error as the layer's inputs weigh it
+//   weight_mse                  [1]  mean of E²
 //   sv_rank                     [1]  min(out, in), present only when the spectra
 //                               above are the top of it (spectrum.h)
 //   error_map                   [rows, cols]  max |E| per (output row, input group)

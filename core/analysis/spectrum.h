@@ -14,7 +14,7 @@ namespace qs::analysis {
 
 struct SpectrumOptions {
   int64_t exact_limit = 2048;
-  int64_t top_k = 128;
+  int64_t top_k = 96;
   int64_t oversample = 16;
   int64_t power_iterations = 2;
 };

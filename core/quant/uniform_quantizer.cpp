@@ -1,5 +1,6 @@
 #include "core/quant/uniform_quantizer.h"
 
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,15 @@ torch::Tensor expand_groups(const torch::Tensor& per_group, int64_t group, int64
   return per_group.repeat_interleave(group, 1).narrow(1, 0, in);
 }
 
+torch::Tensor apply_per_group(const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& b, int64_t group,
+                              const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&,
+                                                                const torch::Tensor&)>& fn) {
+  const int64_t out = x.size(0), in = x.size(1);
+  if (in % group != 0 || !x.is_contiguous())
+    return fn(x, expand_groups(a, group, in), expand_groups(b, group, in));
+  return fn(x.view({out, in / group, group}), a.unsqueeze(2), b.unsqueeze(2)).reshape({out, in});
+}
+
 GroupParams compute_group_params(const torch::Tensor& w, const QuantSpec& spec) {
   QS_ASSERT(w.dim() == 2, "weight must be [out, in]");
   spec.validate("quantizer");
@@ -73,8 +83,11 @@ torch::Tensor quantize_codes(const torch::Tensor& w, const GroupParams& p, int64
   QS_ASSERT(w.dim() == 2, "weight must be [out, in]");
   const int64_t out = w.size(0), in = w.size(1), groups = (in + group - 1) / group;
   QS_ASSERT(p.scales.size(0) == out && p.scales.size(1) == groups, "params do not match the weight");
-  auto q = torch::round(w.to(torch::kFloat32) / expand_groups(p.scales, group, in)) +
-           expand_groups(p.zeros, group, in).to(torch::kFloat32);
+  const auto zeros = p.zeros.to(torch::kFloat32);
+  auto q = apply_per_group(w.to(torch::kFloat32).contiguous(), p.scales, zeros, group,
+                           [](const torch::Tensor& x, const torch::Tensor& s, const torch::Tensor& z) {
+                             return torch::round(x / s) + z;
+                           });
   return q.clamp(0.0, static_cast<double>((int64_t{1} << bits) - 1)).to(torch::kUInt8);
 }
 
@@ -86,7 +99,8 @@ torch::Tensor dequantize(const torch::Tensor& codes, const torch::Tensor& scales
     auto idx = g_idx.to(codes.device(), torch::kLong);
     return (c - zeros.to(torch::kFloat32).index_select(1, idx)) * scales.to(torch::kFloat32).index_select(1, idx);
   }
-  return (c - expand_groups(zeros.to(torch::kFloat32), group, in)) * expand_groups(scales.to(torch::kFloat32), group, in);
+  return apply_per_group(c, zeros.to(torch::kFloat32), scales.to(torch::kFloat32), group,
+                         [](const torch::Tensor& x, const torch::Tensor& z, const torch::Tensor& s) { return (x - z) * s; });
 }
 
 torch::Tensor fake_quantize_columns(const torch::Tensor& w, const torch::Tensor& scale, const torch::Tensor& zero,

@@ -113,6 +113,30 @@ class TestUniformQuantizer : public QObject {
     QCOMPARE(QString::fromStdString(quant::QuantSpec{3, 128, false, 1.0}.label()), QString("W3g128"));
     QCOMPARE(QString::fromStdString(quant::QuantSpec{4, 0, true, 1.0}.label()), QString("W4-sym"));
   }
+
+  // Broadcasting over [out, groups, group] computes the same values as the
+  // expanded per-column parameters, bit for bit; a short last group or a
+  // strided input falls back to the expansion.
+  void perGroupBroadcastEqualsExpansion_data() {
+    QTest::addColumn<int>("in");
+    QTest::addColumn<bool>("strided");
+    QTest::newRow("groups tile the row") << 256 << false;
+    QTest::newRow("short last group") << 200 << false;
+    QTest::newRow("transposed input") << 256 << true;
+  }
+  void perGroupBroadcastEqualsExpansion() {
+    QFETCH(int, in);
+    QFETCH(bool, strided);
+    torch::manual_seed(9);
+    const int64_t group = 64, groups = (in + group - 1) / group;
+    const auto x = strided ? torch::randn({in, 24}).t() : torch::randn({24, in});
+    const auto s = torch::rand({24, groups}) + 0.1, z = torch::randint(0, 16, {24, groups}).to(torch::kFloat32);
+    const auto fn = [](const torch::Tensor& v, const torch::Tensor& a, const torch::Tensor& b) {
+      return torch::round(v / a) + b;
+    };
+    const auto expected = fn(x, quant::expand_groups(s, group, in), quant::expand_groups(z, group, in));
+    QVERIFY(torch::equal(quant::apply_per_group(x, s, z, group, fn), expected));
+  }
 };
 
 QS_REGISTER_TEST(TestUniformQuantizer);
