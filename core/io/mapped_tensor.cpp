@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -34,8 +35,13 @@ const MappingRef* mapping_of(const torch::Tensor& t) {
 torch::Tensor mapped_tensor(std::shared_ptr<const MappedFile> file, uint64_t offset, std::vector<int64_t> shape,
                             torch::ScalarType type) {
   int64_t numel = 1;
-  for (auto d : shape) numel *= d;
+  for (auto d : shape) {
+    QS_ASSERT(d >= 0 && (d == 0 || numel <= INT64_MAX / d), "mapped tensor shape overflows");
+    numel *= d;
+  }
   const auto nbytes = static_cast<size_t>(numel) * c10::elementSize(type);
+  QS_ASSERT(offset % c10::elementSize(type) == 0, "mapped tensor offset is not aligned to its dtype");
+  QS_ASSERT(offset <= file->size() && nbytes <= file->size() - offset, "mapped tensor lies outside its file");
   void* data = const_cast<uint8_t*>(file->data() + offset);
   auto* ref = new MappingRef{std::move(file)};
   c10::DataPtr ptr(data, ref, &drop_mapping_ref, c10::Device(c10::kCPU));

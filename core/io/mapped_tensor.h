@@ -15,8 +15,9 @@ namespace qs::io {
 class MappedFile;
 
 // A CPU tensor over `shape` elements of `type` at `offset`, zero-copy; it keeps
-// the mapping alive. The caller has checked that the range lies in the file and
-// that `offset` is a multiple of the element size. The mapping is read-only:
+// the mapping alive. The caller checks the range against the file and names
+// the file and field when it does not fit; a range outside the file or an
+// unaligned offset here is a bug, asserted. The mapping is read-only:
 // compute from the tensor, never in place on it.
 torch::Tensor mapped_tensor(std::shared_ptr<const MappedFile> file, uint64_t offset, std::vector<int64_t> shape,
                             torch::ScalarType type);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/io/mapped_file.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "tests/support/test_registry.h"
@@ -203,6 +204,19 @@ class TestSafetensors : public QObject {
     } catch (const IoError& e) {
       QVERIFY2(QString(e.what()).contains("/nonexistent/spill"), e.what());
     }
+  }
+
+  // Readers check ranges against the file and name the field; mapped_tensor
+  // itself refuses what would read outside the mapping or misaligned.
+  void aMappedRangeOutsideTheFileIsRefused() {
+    QTemporaryDir dir;
+    const auto path = std::filesystem::path(dir.path().toStdString()) / "bytes";
+    std::ofstream(path, std::ios::binary) << std::string(64, '\1');
+    const auto file = std::make_shared<const io::MappedFile>(path);
+    QCOMPARE(io::mapped_tensor(file, 32, {8}, torch::kFloat32).numel(), int64_t{8});
+    QVERIFY_THROWS_EXCEPTION(Error, io::mapped_tensor(file, 40, {8}, torch::kFloat32));
+    QVERIFY_THROWS_EXCEPTION(Error, io::mapped_tensor(file, 2, {4}, torch::kFloat32));
+    QVERIFY_THROWS_EXCEPTION(Error, io::mapped_tensor(file, 0, {int64_t{1} << 40, int64_t{1} << 40}, torch::kUInt8));
   }
 
   void aPendingTensorBuiltWrongLeavesNoFile() {
