@@ -125,7 +125,8 @@ void CompareView::set_entries(const QVector<CompareEntry>& entries) {
     table_->setItem(i, 3, number(e.weight_mse, 'e', 3));
     table_->setItem(i, 4, number(e.seconds, 'f', 2));
     scaled = scaled && !e.sv_scaled_error.isEmpty();
-    series.append({e.label, e.sv_scaled_error.isEmpty() ? e.sv_error : e.sv_scaled_error, entry_color(i)});
+    series.append({e.label, e.sv_scaled_error.isEmpty() ? e.sv_error : e.sv_scaled_error, entry_color(i),
+                   e.sv_scaled_error.isEmpty() ? e.sv_error_energy : e.sv_scaled_error_energy});
   }
   spectrum_->set_series(series);
   status_->setText(entries.isEmpty()

@@ -25,6 +25,8 @@ struct CompareEntry {
   double seconds = 0;
   QVector<double> sv_error;         // singular values of W − Q(W)
   QVector<double> sv_scaled_error;  // of the error as the layer's inputs weigh it; may be empty
+  double sv_error_energy = 0;        // Σσ² of the whole spectra when the values are their top only
+  double sv_scaled_error_energy = 0;
 };
 
 class CompareView : public QWidget {

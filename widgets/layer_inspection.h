@@ -41,6 +41,10 @@ struct LayerInspection {
   QVector<double> sv_weight;
   QVector<double> sv_error;
   QVector<double> sv_scaled_error;  // empty when no input statistics were taken
+  // Σσ² of each whole spectrum when the values above are only its top; 0: they are all of it.
+  double sv_weight_energy = 0;
+  double sv_error_energy = 0;
+  double sv_scaled_error_energy = 0;
   QVector<double> act_abs_max;      // per input channel; may be empty
   QVector<double> act_mean_abs;
   QVector<double> weight_abs_max;

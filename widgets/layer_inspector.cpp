@@ -61,9 +61,10 @@ void LayerInspector::set_inspection(const LayerInspection& layer) {
   for (const auto& [k, v] : layer.metrics)
     parts << QStringLiteral("<b>%1</b> %2").arg(k.toHtmlEscaped(), v.toHtmlEscaped());
   metrics_->setText(parts.join(QStringLiteral(" &nbsp;·&nbsp; ")));
-  spectrum_->set_series({{tr("W"), layer.sv_weight, QColor(31, 119, 180)},
-                         {tr("E = W − Q(W)"), layer.sv_error, QColor(214, 39, 40)},
-                         {tr("E · diag(mean |x|)"), layer.sv_scaled_error, QColor(255, 127, 14)}});
+  spectrum_->set_series({{tr("W"), layer.sv_weight, QColor(31, 119, 180), layer.sv_weight_energy},
+                         {tr("E = W − Q(W)"), layer.sv_error, QColor(214, 39, 40), layer.sv_error_energy},
+                         {tr("E · diag(mean |x|)"), layer.sv_scaled_error, QColor(255, 127, 14),
+                          layer.sv_scaled_error_energy}});
   heatmap_->set_map(layer.error_map);
   outliers_->set_inspection(layer);
   histogram_->set_histogram(layer.histogram);

@@ -38,8 +38,9 @@ void SpectrumPlot::set_series(const QVector<SpectrumSeries>& series) {
     if (s.values.isEmpty()) continue;
     series_.append(s);
     QVector<double> x(s.values.size()), y, energy(s.values.size());
-    double total = 0;
-    for (double v : s.values) total += v * v;
+    double total = s.total_energy;
+    if (total <= 0)
+      for (double v : s.values) total += v * v;
     double acc = 0;
     for (int i = 0; i < s.values.size(); ++i) {
       x[i] = i + 1;
@@ -73,15 +74,17 @@ void SpectrumPlot::set_series(const QVector<SpectrumSeries>& series) {
 }
 
 int SpectrumPlot::rank_for_energy(int series, double fraction) const {
-  const auto& v = series_.value(series).values;
-  double total = 0;
-  for (double s : v) total += s * s;
+  const auto& s = series_.value(series);
+  const auto& v = s.values;
+  double total = s.total_energy;
+  if (total <= 0)
+    for (double x : v) total += x * x;
   double acc = 0;
   for (int i = 0; i < v.size(); ++i) {
     acc += v[i] * v[i];
     if (acc >= fraction * total) return i + 1;
   }
-  return static_cast<int>(v.size());
+  return s.total_energy > 0 ? -1 : static_cast<int>(v.size());
 }
 
 QString SpectrumPlot::csv() const {
@@ -106,11 +109,12 @@ void SpectrumPlot::show_readout(QMouseEvent* e) {
   for (int k = 0; k < series_.size(); ++k) {
     const auto& s = series_[k];
     if (i < 0 || i >= s.values.size()) continue;
+    const int rank = rank_for_energy(k, 0.9);
     lines << tr("%1: σ%2 = %3, rank for 90% energy %4")
                  .arg(s.label)
                  .arg(i + 1)
                  .arg(s.values[i], 0, 'g', 4)
-                 .arg(rank_for_energy(k, 0.9));
+                 .arg(rank < 0 ? tr("over %1").arg(s.values.size()) : QString::number(rank));
   }
   if (lines.isEmpty())
     QToolTip::hideText();

@@ -14,6 +14,7 @@ struct SpectrumSeries {
   QString label;
   QVector<double> values;  // descending
   QColor color;
+  double total_energy = 0;  // Σσ² of the whole spectrum when `values` is its top only; 0: Σ values²
 };
 
 class SpectrumPlot : public QCustomPlot {
@@ -22,7 +23,8 @@ class SpectrumPlot : public QCustomPlot {
   explicit SpectrumPlot(QWidget* parent = nullptr);
   void set_series(const QVector<SpectrumSeries>& series);
   void clear_series();
-  // Rank needed for `fraction` of the energy of series i (for the read-out).
+  // Rank needed for `fraction` of the energy of series i (for the read-out);
+  // -1 when the values shown hold less than that fraction.
   int rank_for_energy(int series, double fraction) const;
   QString csv() const;
 

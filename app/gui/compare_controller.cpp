@@ -67,7 +67,9 @@ void CompareController::start(const CompareRequest& r) {
         const auto l = pipeline::quantize_one_linear(*weights, r.layer.toStdString(), choice, source.calibration, o,
                                                      *feedback);
         entries.append({method + ' ' + QString::fromStdString(choice.spec.label()), l.output_rel_mse, l.weight_mse,
-                        l.seconds, analysis_values(l.analyses, "sv_error"), analysis_values(l.analyses, "sv_scaled_error")});
+                        l.seconds, analysis_values(l.analyses, "sv_error"), analysis_values(l.analyses, "sv_scaled_error"),
+                        analysis_scalar(l.analyses, "sv_error_energy"),
+                        analysis_scalar(l.analyses, "sv_scaled_error_energy")});
       }
     } catch (const Cancelled&) {
       cancelled = true;

@@ -42,6 +42,11 @@ QVector<double> analysis_values(const std::map<std::string, torch::Tensor>& a, c
   return QVector<double>(p, p + t.numel());
 }
 
+double analysis_scalar(const std::map<std::string, torch::Tensor>& a, const char* key) {
+  const auto v = analysis_values(a, key);
+  return v.size() == 1 ? v[0] : 0.0;
+}
+
 widgets::LayerInspection build_inspection(const project::LayerEntry& e) {
   widgets::LayerInspection li;
   li.name = QString::fromStdString(e.name);
@@ -50,6 +55,9 @@ widgets::LayerInspection build_inspection(const project::LayerEntry& e) {
   li.sv_weight = analysis_values(a, "sv_weight");
   li.sv_error = analysis_values(a, "sv_error");
   li.sv_scaled_error = analysis_values(a, "sv_scaled_error");
+  li.sv_weight_energy = analysis_scalar(a, "sv_weight_energy");
+  li.sv_error_energy = analysis_scalar(a, "sv_error_energy");
+  li.sv_scaled_error_energy = analysis_scalar(a, "sv_scaled_error_energy");
   li.act_abs_max = analysis_values(a, "act_abs_max");
   li.act_mean_abs = analysis_values(a, "act_mean_abs");
   li.weight_abs_max = analysis_values(a, "weight_abs_max");

@@ -11,6 +11,8 @@ widgets::LayerInspection build_inspection(const project::LayerEntry& entry);
 
 // The analysis `key` flattened to doubles; empty when absent.
 QVector<double> analysis_values(const std::map<std::string, torch::Tensor>& analyses, const char* key);
+// A one-value analysis ("sv_error_energy"), or 0 when absent.
+double analysis_scalar(const std::map<std::string, torch::Tensor>& analyses, const char* key);
 
 // Adds the project's choices, metrics and inspections to `outline` (built from
 // the model) or, when the model could not be opened, builds the blocks from

@@ -62,14 +62,21 @@ std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, 
   out["weight_mse"] = e.square().mean().reshape({1});
   out["sv_weight"] = singular_values(w, options.spectrum);
   out["sv_error"] = singular_values(e, options.spectrum);
-  if (spectrum_is_truncated(w.size(0), w.size(1), options.spectrum))
+  const bool truncated = spectrum_is_truncated(w.size(0), w.size(1), options.spectrum);
+  const auto energy = [](const torch::Tensor& m) { return m.to(torch::kFloat64).square().sum().to(torch::kFloat32).reshape({1}); };
+  if (truncated) {
     out["sv_rank"] = torch::tensor({static_cast<float>(std::min(w.size(0), w.size(1)))});
+    out["sv_weight_energy"] = energy(w);
+    out["sv_error_energy"] = energy(e);
+  }
   out["error_map"] = error_map(e, q.spec.effective_group(q.in_features), options.max_rows, options.max_cols);
   out.merge(grid_histogram(w, q));
   if (!inputs.empty()) {
     out["act_abs_max"] = inputs.abs_max().contiguous();
     out["act_mean_abs"] = inputs.mean_abs().contiguous();
-    out["sv_scaled_error"] = singular_values(e * out["act_mean_abs"].unsqueeze(0), options.spectrum);
+    const auto scaled = e * out["act_mean_abs"].unsqueeze(0);
+    out["sv_scaled_error"] = singular_values(scaled, options.spectrum);
+    if (truncated) out["sv_scaled_error_energy"] = energy(scaled);
   }
   return out;
 }

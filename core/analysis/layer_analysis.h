@@ -10,7 +10,10 @@
 //                               the error as the layer's inputs weigh it
 //   weight_mse                  [1]  mean of E²
 //   sv_rank                     [1]  min(out, in), present only when the spectra
-//                               above are the top of it (spectrum.h)
+//                               above are the top of it (spectrum.h); then also
+//   sv_weight_energy, sv_error_energy, sv_scaled_error_energy
+//                               [1]  Σσ² of the whole spectrum (‖·‖_F²), so
+//                               cumulative energy is a share of all of it
 //   error_map                   [rows, cols]  max |E| per (output row, input group)
 //                               cell, pooled with the max so no outlier is
 //                               averaged away, at most max_rows × max_cols

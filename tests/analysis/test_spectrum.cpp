@@ -75,6 +75,11 @@ class TestSpectrum : public QObject {
     QCOMPARE(a.at("sv_rank").item<float>(), 64.0f);
     QCOMPARE(a.at("sv_weight").size(0), int64_t{16});
     QCOMPARE(a.at("sv_error").size(0), int64_t{16});
+    // The whole spectrum's energy is the squared Frobenius norm.
+    const auto e = w - q.dequantized_weight();
+    QVERIFY(std::abs(a.at("sv_weight_energy").item<double>() / w.square().sum().item<double>() - 1) < 1e-5);
+    QVERIFY(std::abs(a.at("sv_error_energy").item<double>() / e.square().sum().item<double>() - 1) < 1e-5);
+    QVERIFY(a.count("sv_scaled_error_energy") == 0);
   }
 };
 

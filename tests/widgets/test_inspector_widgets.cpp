@@ -42,6 +42,11 @@ class TestInspectorWidgets : public QObject {
     QCOMPARE(p.graph(1)->data()->at(3)->value, 1.0);              // energy ends at 1
     QCOMPARE(p.graph(1)->data()->at(0)->value, 16.0 / 30.0);      // σ1² / Σσ²
     QCOMPARE(p.rank_for_energy(0, 0.8), 2);                       // (16 + 9) / 30 ≥ 0.8
+    // The top of a spectrum whose whole energy is 300: 30 of it shown.
+    p.set_series({{"top of W", {4, 3, 2, 1}, Qt::blue, 300.0}});
+    QCOMPARE(p.rank_for_energy(0, 0.07), 2);  // 16 / 300 < 0.07 ≤ 25 / 300
+    QCOMPARE(p.rank_for_energy(0, 0.9), -1);
+    QCOMPARE(p.graph(1)->data()->at(3)->value, 0.1);  // the shown values' share of the whole
     QCOMPARE(p.csv().split('\n', Qt::SkipEmptyParts).size(), 5);  // header + 4 rows
     QVERIFY(p.yAxis->scaleType() == QCPAxis::stLogarithmic);
     QCOMPARE(p.yAxis->range().lower, 1.0 / 1.5);
