@@ -25,7 +25,11 @@ std::array<LinearShape, 7> linear_shapes(const model::ModelConfig& c) {
 // (q/k/v share one, gate/up another). While a linear is solved: the Hessians
 // still waiting for later linears, a copy of its own when a later linear reads
 // it too, the factor of H⁻¹ beside it, and its weight in float32 and codes.
-int64_t gptq_bytes(const model::ModelConfig& c) {
+struct GptqBytes {
+  int64_t capture, solve;
+};
+
+GptqBytes gptq_bytes(const model::ModelConfig& c) {
   const auto shapes = linear_shapes(c);
   const std::array<int, 7> owner = {0, 0, 0, 1, 2, 2, 3};  // q k v o gate up down → distinct input
   const std::array<int64_t, 4> in = {shapes[0].in, shapes[3].in, shapes[4].in, shapes[6].in};
@@ -41,7 +45,7 @@ int64_t gptq_bytes(const model::ModelConfig& c) {
     const int64_t own = square(shapes[r].in) * (read_later ? 2 : 1);
     solve = std::max(solve, waiting + own + shapes[r].out * shapes[r].in * (4 + 2));
   }
-  return std::max(capture, solve);
+  return {capture, solve};
 }
 
 // RTN and AWQ hold float32 copies of one linear's weight while they search and
@@ -76,7 +80,17 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
     (gpu && on_host ? item.host_bytes : item.device_bytes) = bytes;
     p.items.push_back(std::move(item));
   };
-  add("weights: " + std::to_string(blocks) + " FP block(s) and their quantized copies", 2 * blocks * block, false);
+  // GPTQ's phases of a block do not overlap: capturing the inputs (a batch's
+  // intermediates and the Hessians), solving (one linear's matrices), then the
+  // outputs (the quantized block built dense and a batch). A streamed block's
+  // quantized copy exists only in the last, so the phases are planned by
+  // their largest; every block resident keeps all quantized copies anyway.
+  const bool phased = r.method == "gptq";
+  const bool streamed = r.resident_blocks != 0;
+  if (phased && streamed)
+    add("weights: " + std::to_string(blocks) + " FP block(s)", blocks * block, false);
+  else
+    add("weights: " + std::to_string(blocks) + " FP block(s) and their quantized copies", 2 * blocks * block, false);
   // Streamed, the embedding is read a row at a time from the file; resident,
   // it and an untied head are converted to the compute dtype.
   const int64_t vocab = c.vocab_size * c.hidden_size * e * (c.tie_word_embeddings ? 1 : 2);
@@ -84,14 +98,22 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   const int64_t hidden_copies = carries_fp ? 3 : 2;
   add("calibration activations: inputs, targets" + std::string(carries_fp ? ", FP trajectory" : ""),
       hidden_copies * tokens * c.hidden_size * e, false);
-  add("one batch through a block (MLP intermediates)",
-      batch_tokens * (3 * c.intermediate_size + 4 * c.hidden_size) * e, false);
-  if (r.method == "gptq") {
-    add("GPTQ: the stage's Hessians, or one linear's solve, the larger (float32)", gptq_bytes(c), false);
-  } else if (r.method == "rtn" || r.method == "awq") {
+  const int64_t batch_bytes = batch_tokens * (3 * c.intermediate_size + 4 * c.hidden_size) * e;
+  if (phased) {
+    const auto g = gptq_bytes(c);
+    const int64_t capture = batch_bytes + g.capture, output = batch_bytes + (streamed ? block : 0);
+    const int64_t largest = std::max({capture, g.solve, output});
+    const char* which = largest == g.solve ? "solving one linear (its Hessian and the factor of H⁻¹, float32)"
+                        : largest == capture ? "capturing inputs (a batch's intermediates and the Hessians)"
+                                             : "the outputs (the quantized block and a batch)";
+    add(std::string("GPTQ's largest phase of a block: ") + which, largest, false);
+  } else {
+    add("one batch through a block (MLP intermediates)", batch_bytes, false);
+  }
+  if (r.method == "rtn" || r.method == "awq") {
     add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
     if (r.method == "awq") add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);
-  } else {
+  } else if (!phased) {
     p.modeled = false;
     p.note = r.method + "'s training state (autograd over a block, optimizer moments) is not in this plan";
   }
