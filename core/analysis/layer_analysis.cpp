@@ -67,7 +67,6 @@ std::map<std::string, torch::Tensor> analyze_layer(const torch::Tensor& weight, 
   out["sv_weight"] = singular_values(w, options.spectrum);
   out["sv_error"] = singular_values(e, options.spectrum);
   const bool truncated = spectrum_is_truncated(w.size(0), w.size(1), options.spectrum);
-
   if (truncated) {
     out["sv_rank"] = torch::tensor({static_cast<float>(std::min(w.size(0), w.size(1)))});
     out["sv_weight_energy"] = energy(w);
