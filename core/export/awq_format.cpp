@@ -35,7 +35,7 @@ class AwqFormat final : public CheckpointFormat {
 
   void add_linear(const std::string& name, const quant::QuantizedLinear& q, torch::ScalarType dtype,
                   TensorList& out) const override {
-    out.emplace_back(name + ".qweight", awq_pack(q.codes.to(torch::kInt32)));
+    out.emplace_back(name + ".qweight", awq_pack(q.unpacked_codes().to(torch::kInt32)));
     out.emplace_back(name + ".qzeros", awq_pack(q.zeros));
     out.emplace_back(name + ".scales", q.scales.t().to(dtype).contiguous());
     if (q.bias.defined()) out.emplace_back(name + ".bias", q.bias.to(dtype));

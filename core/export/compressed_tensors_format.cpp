@@ -61,7 +61,7 @@ class CompressedTensorsFormat final : public CheckpointFormat {
 
   void add_linear(const std::string& name, const quant::QuantizedLinear& q, torch::ScalarType dtype,
                   TensorList& out) const override {
-    out.emplace_back(name + ".weight_packed", ct_pack_weight(q.codes, q.spec.bits));
+    out.emplace_back(name + ".weight_packed", ct_pack_weight(q.unpacked_codes(), q.spec.bits));
     out.emplace_back(name + ".weight_scale", q.scales.to(dtype).contiguous());
     if (!q.spec.symmetric) out.emplace_back(name + ".weight_zero_point", ct_pack_zeros(q.zeros, q.spec.bits));
     out.emplace_back(name + ".weight_shape", torch::tensor({q.out_features, q.in_features}, torch::kInt64));

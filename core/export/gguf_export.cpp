@@ -49,7 +49,7 @@ torch::Tensor per_block(const torch::Tensor& per_group, const quant::QuantizedLi
 
 Encoded encode_linear(const quant::QuantizedLinear& q, GgmlType type, int64_t permute_heads) {
   auto rows = [&](torch::Tensor t) { return permute_heads > 0 ? io::permute_rows(t, permute_heads) : t; };
-  const auto codes = rows(q.codes);
+  const auto codes = rows(q.unpacked_codes());
   const auto d = rows(per_block(q.scales, q));
   switch (type) {
     case GgmlType::Q4_0:

@@ -41,7 +41,7 @@ class GptqFormat final : public CheckpointFormat {
 
   void add_linear(const std::string& name, const quant::QuantizedLinear& q, torch::ScalarType dtype,
                   TensorList& out) const override {
-    out.emplace_back(name + ".qweight", gptq_pack_weight(q.codes, q.spec.bits));
+    out.emplace_back(name + ".qweight", gptq_pack_weight(q.unpacked_codes(), q.spec.bits));
     out.emplace_back(name + ".qzeros", gptq_pack_zeros(q.zeros, q.spec.bits, zeros_));
     out.emplace_back(name + ".scales", q.scales.t().to(dtype).contiguous());
     out.emplace_back(name + ".g_idx", group_index(q));

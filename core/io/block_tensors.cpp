@@ -50,12 +50,10 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
       continue;
     }
     auto q = qop->record()->to(torch::kCPU);
-    const auto codes = q.codes;
-    const int bits = q.spec.bits;
-    later(name + ".qweight", torch::kInt32, {q.out_features, quant::packed_words(q.in_features, bits)},
-          [codes, bits] {
-            auto packed = quant::pack_codes(codes, bits);
-            release_mapped_pages(codes);
+    later(name + ".qweight", torch::kInt32, {q.out_features, quant::packed_words(q.in_features, q.spec.bits)},
+          [q] {
+            auto packed = q.packed();
+            release_mapped_pages(q.packed_codes);
             return packed;
           });
     add(name + ".scales", q.scales.to(torch::kFloat32));
@@ -84,13 +82,13 @@ std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson
   const std::string st_file = st.path().string();
   std::map<std::string, quant::QuantizedLinear> records;
   std::map<std::string, std::string> transform_of;  // linear -> the linear holding its transform
-  auto take = [&](const std::string& name, bool required) -> torch::Tensor {
+  auto take = [&](const std::string& name, bool required, bool mapped = false) -> torch::Tensor {
     if (!st.find(name)) {
       if (required) throw FormatError(st_file, "tensor '" + name + "'", "missing");
       return {};
     }
     used.insert(name);
-    return st.load(name);
+    return mapped ? st.view(name) : st.load(name);
   };
   for (const auto& [name, e] : linears.items()) {
     const std::string field = "linears." + name;
@@ -108,14 +106,13 @@ std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson
     if (q.spec.bits < 2 || q.spec.bits > 8) throw FormatError(meta_file, field + ".bits", "outside 2..8");
     if (q.in_features <= 0 || q.out_features <= 0)
       throw FormatError(meta_file, field, "in_features and out_features must be positive");
-    auto packed = take(name + ".qweight", true);
-    try {
-      q.codes = quant::unpack_codes(packed, q.spec.bits, q.in_features);
-    } catch (const ArgumentError& err) {
-      throw FormatError(st_file, "tensor '" + name + ".qweight'", err.what());
-    }
-    if (packed.size(0) != q.out_features)
-      throw FormatError(st_file, "tensor '" + name + ".qweight'", "row count differs from out_features");
+    // Kept packed and mapped: a linear's codes cost memory only while its weight is built.
+    q.packed_codes = take(name + ".qweight", true, true);
+    if (q.packed_codes.scalar_type() != torch::kInt32 ||
+        q.packed_codes.sizes() != c10::IntArrayRef({q.out_features, quant::packed_words(q.in_features, q.spec.bits)}))
+      throw FormatError(st_file, "tensor '" + name + ".qweight'",
+                        "not int32 [" + std::to_string(q.out_features) + ", " +
+                            std::to_string(quant::packed_words(q.in_features, q.spec.bits)) + "]");
     q.scales = take(name + ".scales", true).to(torch::kFloat32);
     q.zeros = take(name + ".qzeros", true).to(torch::kInt32);
     for (const char* suffix : kOptional) {

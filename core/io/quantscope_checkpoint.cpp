@@ -110,9 +110,8 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
         (entry.name.substr(dot) == ".qweight" || entry.name.substr(dot) == ".scales" ||
          entry.name.substr(dot) == ".qzeros"))
       throw FormatError(st_file, "tensor '" + entry.name + "'", "quantized tensor without an entry in " + meta_file);
-    auto t = st.load(entry.name);
     w.source_dtypes[entry.name] = entry.dtype;
-    w.tensors[entry.name] = t.is_floating_point() ? t.to(torch::kFloat32) : t;
+    w.tensors[entry.name] = st.view(entry.name);
   }
   return w;
 }

@@ -101,16 +101,17 @@ void release_free_memory() {
 }
 
 
-// Moves the codes of block `layer`'s records to disk: each record is replaced,
-// in the results and the decoder alike, by one whose codes are a mapped file.
+// Moves the codes of block `layer`'s records to disk, packed: each record is
+// replaced, in the results and the decoder alike, by one whose codes are a
+// mapped file.
 void spill_block_codes(model::Decoder& decoder, int64_t layer, std::vector<LayerResult>& layers,
                        const std::filesystem::path& dir) {
   for (auto& lr : layers) {
-    if (lr.layer != layer || !lr.record || io::is_mapped(lr.record->codes)) continue;
+    if (lr.layer != layer || !lr.record || io::is_mapped(lr.record->packed_codes)) continue;
     const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(layer, lr.role).get());
     if (!op || op->record() != lr.record) continue;
-    auto q = *lr.record;
-    q.codes = io::spill_to_file(q.codes, dir);
+    auto q = lr.record->with_packed_codes();
+    q.packed_codes = io::spill_to_file(q.packed_codes, dir);
     lr.record = std::make_shared<const quant::QuantizedLinear>(std::move(q));
     decoder.set_linear(layer, lr.role,
                        std::make_shared<quant::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype()));

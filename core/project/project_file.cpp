@@ -107,7 +107,7 @@ void write_record(const Node& layer, const quant::QuantizedLinear& q, model::Tra
   write_spec(g, "", q.spec);
   g.set("in_features", q.in_features);
   g.set("out_features", q.out_features);
-  g.write("qweight", quant::pack_codes(q.codes.to(torch::kCPU), q.spec.bits));
+  g.write("qweight", q.packed());
   g.write("scales", cpu(q.scales, torch::kFloat32));
   g.write("zeros", cpu(q.zeros, torch::kInt32));
   if (q.g_idx.defined()) g.write("g_idx", cpu(q.g_idx, torch::kInt32));
@@ -136,8 +136,7 @@ std::shared_ptr<const quant::QuantizedLinear> read_record(const Node& layer, con
   const int64_t in = q->in_features, out = q->out_features;
   q->spec.group_size = q->spec.effective_group(in);
   const int64_t groups = q->spec.num_groups(in);
-  const auto packed = g.read("qweight", torch::kInt32, {out, quant::packed_words(in, q->spec.bits)});
-  q->codes = quant::unpack_codes(packed, q->spec.bits, in);
+  q->packed_codes = g.read("qweight", torch::kInt32, {out, quant::packed_words(in, q->spec.bits)});
   q->scales = g.read("scales", torch::kFloat32, {out, groups});
   q->zeros = g.read("zeros", torch::kInt32, {out, groups});
   if (g.has("g_idx")) q->g_idx = g.read("g_idx", torch::kInt32, {in});

@@ -12,7 +12,7 @@ kernels::PackedWeight to_packed_weight(const QuantizedLinear& q, const std::stri
   if (auto why = kernels::unsupported_reason(q.spec.bits, q.in_features, group); !why.empty())
     throw ArgumentError(name + ": " + why);
   try {
-    return kernels::pack_weight(q.codes, q.scales, q.zeros, q.spec.bits, group, q.g_idx);
+    return kernels::pack_weight(q.unpacked_codes(), q.scales, q.zeros, q.spec.bits, group, q.g_idx);
   } catch (const std::invalid_argument& e) {
     throw ArgumentError(name + ": " + e.what());
   }

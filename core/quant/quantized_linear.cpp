@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/io/mapped_tensor.h"
 #include "core/quant/input_transform.h"
+#include "core/quant/packing.h"
 #include "core/quant/uniform_quantizer.h"
 
 namespace qs::quant {
@@ -23,7 +24,7 @@ void expect(const torch::Tensor& t, std::vector<int64_t> shape, const std::strin
 
 QuantizedLinear QuantizedLinear::to(torch::Device device) const {
   QuantizedLinear q = *this;
-  for (auto* t : {&q.codes, &q.scales, &q.zeros, &q.g_idx, &q.bias, &q.input_scale, &q.transform, &q.lora_a, &q.lora_b})
+  for (auto* t : {&q.codes, &q.packed_codes, &q.scales, &q.zeros, &q.g_idx, &q.bias, &q.input_scale, &q.transform, &q.lora_a, &q.lora_b})
     if (t->defined()) *t = t->to(device);
   return q;
 }
@@ -41,8 +42,25 @@ QuantizedLinear QuantizedLinear::round_to_nearest(const torch::Tensor& weight, c
   return q;
 }
 
+torch::Tensor QuantizedLinear::unpacked_codes() const {
+  if (codes.defined()) return codes;
+  QS_ASSERT(packed_codes.defined(), "a QuantizedLinear without codes");
+  return unpack_codes(packed_codes, spec.bits, in_features).to(packed_codes.device());
+}
+
+torch::Tensor QuantizedLinear::packed() const {
+  return packed_codes.defined() ? packed_codes.to(torch::kCPU) : pack_codes(codes, spec.bits);
+}
+
+QuantizedLinear QuantizedLinear::with_packed_codes() const {
+  QuantizedLinear q = *this;
+  if (!q.packed_codes.defined()) q.packed_codes = pack_codes(codes, spec.bits);
+  q.codes = torch::Tensor();
+  return q;
+}
+
 torch::Tensor QuantizedLinear::dequantized_weight() const {
-  return dequantize(codes, scales, zeros, spec.group_size, g_idx);
+  return dequantize(unpacked_codes(), scales, zeros, spec.group_size, g_idx);
 }
 
 torch::Tensor QuantizedLinear::effective_weight() const {
@@ -56,14 +74,20 @@ torch::Tensor QuantizedLinear::effective_weight() const {
 void QuantizedLinear::validate(const std::string& source, const std::string& name) const {
   spec.validate(source + ": " + name);
   if (spec.group_size <= 0) throw FormatError(source, name + " group_size", "must be positive");
-  if (!codes.defined() || codes.scalar_type() != torch::kUInt8)
-    throw FormatError(source, name + " codes", "missing or not uint8");
-  expect(codes, {out_features, in_features}, source, name + " codes");
+  if (codes.defined() == packed_codes.defined())
+    throw FormatError(source, name + " codes", codes.defined() ? "held both unpacked and packed" : "missing");
+  if (codes.defined() && codes.scalar_type() != torch::kUInt8)
+    throw FormatError(source, name + " codes", "not uint8");
+  if (packed_codes.defined() && packed_codes.scalar_type() != torch::kInt32)
+    throw FormatError(source, name + " codes", "packed, but not int32");
+  if (codes.defined()) expect(codes, {out_features, in_features}, source, name + " codes");
+  else expect(packed_codes, {out_features, packed_words(in_features, spec.bits)}, source, name + " codes (packed)");
   const int64_t groups = spec.num_groups(in_features);
   if (!scales.defined() || !zeros.defined()) throw FormatError(source, name + " scales/zeros", "missing");
   expect(scales, {out_features, groups}, source, name + " scales");
   expect(zeros, {out_features, groups}, source, name + " zeros");
-  if (codes.numel() && codes.max().item<int64_t>() > spec.max_code())
+  // Packed codes are in range by construction: each is `bits` bits of the stream.
+  if (codes.defined() && codes.numel() && codes.max().item<int64_t>() > spec.max_code())
     throw FormatError(source, name + " codes", "a code exceeds " + std::to_string(spec.max_code()));
   if (zeros.numel() && (zeros.min().item<int64_t>() < 0 || zeros.max().item<int64_t>() > spec.max_code()))
     throw FormatError(source, name + " zeros", "a zero point is outside 0.." + std::to_string(spec.max_code()));
@@ -117,10 +141,12 @@ torch::Tensor QuantizedLinearOp::weight() const {
   std::lock_guard lock(mutex_);
   if (!w_.defined()) {
     auto g_idx = q_->g_idx.defined() ? q_->g_idx.to(device_) : q_->g_idx;
-    w_ = dequantize(q_->codes.to(device_), q_->scales.to(device_), q_->zeros.to(device_), q_->spec.group_size, g_idx)
+    w_ = dequantize(q_->unpacked_codes().to(device_), q_->scales.to(device_), q_->zeros.to(device_),
+                    q_->spec.group_size, g_idx)
              .to(dtype_)
              .contiguous();
-    io::release_mapped_pages(q_->codes);  // codes a run spilled to disk stay there
+    // Codes mapped from a checkpoint or a run's spill file stay there.
+    io::release_mapped_pages(q_->codes.defined() ? q_->codes : q_->packed_codes);
   }
   return w_;
 }

@@ -24,7 +24,14 @@ struct QuantizedLinear {
   QuantSpec spec;               // group_size is the effective group (never 0)
   int64_t in_features = 0;
   int64_t out_features = 0;
-  torch::Tensor codes;          // uint8 [out, in], values < 2^bits
+  // The codes, held one of two ways: `codes` uint8 [out, in] with every value
+  // < 2^bits, as a method produces them; or `packed_codes` int32 [out,
+  // packed_words(in, bits)] in quant/packing's layout, as a checkpoint stores
+  // them and a streamed run keeps finished blocks (often mapped from a file:
+  // half the bytes at 4 bits, and no pages resident until unpacked). Exactly
+  // one is defined; read them through unpacked_codes() or packed().
+  torch::Tensor codes;
+  torch::Tensor packed_codes;
   torch::Tensor scales;         // float32 [out, groups]
   torch::Tensor zeros;          // int32 [out, groups]
   torch::Tensor g_idx;          // optional int32 [in]: group of each input column (act-order)
@@ -42,6 +49,13 @@ struct QuantizedLinear {
   QuantizedLinear to(torch::Device device) const;
 
   int64_t groups() const { return scales.defined() ? scales.size(1) : 0; }
+  // uint8 [out, in] on the codes' device: `codes`, or `packed_codes` unpacked
+  // into a new tensor.
+  torch::Tensor unpacked_codes() const;
+  // int32 packed words on the CPU: `packed_codes`, or `codes` packed.
+  torch::Tensor packed() const;
+  // The same record holding its codes packed.
+  QuantizedLinear with_packed_codes() const;
   // float32 [out, in] on the codes' device.
   torch::Tensor dequantized_weight() const;
   // The dense matrix the layer is equivalent to: W_hat · T + lora_b · lora_a.

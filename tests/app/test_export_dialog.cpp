@@ -188,7 +188,7 @@ class TestExportDialog : public QObject {
       }
       ++records;
       QVERIFY2(back.quantized.contains(l.name), l.name.c_str());
-      QVERIFY2(torch::equal(back.quantized.at(l.name)->codes, l.record->codes), l.name.c_str());
+      QVERIFY2(torch::equal(back.quantized.at(l.name)->unpacked_codes(), l.record->unpacked_codes()), l.name.c_str());
     }
     QCOMPARE(back.quantized.size(), records);
   }

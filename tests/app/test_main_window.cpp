@@ -581,7 +581,7 @@ class TestMainWindow : public QObject {
     QVERIFY(dialog->status_text().contains("14 quantized linears"));
     const auto back = model::load_model(gptq_dir.toStdString());
     for (const auto& l : w.runs()->last_outcome()->result.layers)
-      QVERIFY2(torch::equal(back.quantized.at(l.name)->codes, l.record->codes), l.name.c_str());
+      QVERIFY2(torch::equal(back.quantized.at(l.name)->unpacked_codes(), l.record->unpacked_codes()), l.name.c_str());
     app::MainWindow reopened;  // the export opens as a model: every linear listed, stored packed
     QVERIFY(open_and_wait(reopened, gptq_dir));
     QCOMPARE(reopened.tree()->visible_linear_count(), 14);
@@ -669,7 +669,7 @@ class TestMainWindow : public QObject {
     for (size_t i = 0; i < whole->result.layers.size(); ++i) {
       const auto& a = resumed->result.layers[i];
       const auto& b = whole->result.layers[i];
-      QVERIFY2(torch::equal(a.record->codes, b.record->codes) && torch::equal(a.record->scales, b.record->scales),
+      QVERIFY2(torch::equal(a.record->unpacked_codes(), b.record->unpacked_codes()) && torch::equal(a.record->scales, b.record->scales),
                b.name.c_str());
     }
   }
@@ -725,7 +725,7 @@ class TestMainWindow : public QObject {
       QCOMPARE(after.output_rel_mse, before.output_rel_mse);
       QVERIFY(!before.record->lora_a.defined());
       QCOMPARE(after.record->lora_a.size(0), int64_t{8});
-      QVERIFY(torch::equal(after.record->codes, before.record->codes));
+      QVERIFY(torch::equal(after.record->unpacked_codes(), before.record->unpacked_codes()));
     }
     QVERIFY(refined->project.settings.plan_json.find("\"then\":{\"method\":\"rilq\"") != std::string::npos);
     QVERIFY(refined->fp_perplexity > 0 && refined->perplexity > 0);

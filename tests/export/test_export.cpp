@@ -98,7 +98,7 @@ class TestExport : public QObject {
         const auto name = model::linear_name(l, r);
         const auto ours = test::record(*q.dec, l, r);
         const auto& got = back.quantized.at(name);
-        QVERIFY2(torch::equal(got->codes, ours->codes), name.c_str());
+        QVERIFY2(torch::equal(got->unpacked_codes(), ours->unpacked_codes()), name.c_str());
         QVERIFY2(torch::equal(got->zeros, ours->zeros), name.c_str());
         QVERIFY2(torch::equal(got->scales, ours->scales.to(torch::kFloat16).to(torch::kFloat32)), name.c_str());
         QCOMPARE(got->spec.bits, bits);
@@ -192,7 +192,7 @@ class TestExport : public QObject {
       QVERIFY2(diff < 1e-5, (choice.method + ": " + std::to_string(diff)).c_str());
 
       const auto r = test::record(*q.dec, 0, model::LinearRole::Q);
-      auto w = (r->codes.to(torch::kFloat32) - r->zeros.to(torch::kFloat32).repeat_interleave(32, 1)) *
+      auto w = (r->unpacked_codes().to(torch::kFloat32) - r->zeros.to(torch::kFloat32).repeat_interleave(32, 1)) *
                r->scales.repeat_interleave(32, 1);
       if (choice.method == "affinequant") {
         QVERIFY(r->transform.defined() && r->transform.dim() == 2 && r->bias.defined());
@@ -254,7 +254,7 @@ class TestExport : public QObject {
     const auto& got = back.quantized.at("model.layers.1.mlp.down_proj");
     QCOMPARE(got->zeros[3][0].item<int>(), 0);
     QVERIFY(torch::equal(got->zeros, edited->zeros));
-    QVERIFY(torch::equal(got->codes, edited->codes));
+    QVERIFY(torch::equal(got->unpacked_codes(), edited->unpacked_codes()));
   }
 
   void configsSayWhatLoadersExpect() {
@@ -332,8 +332,8 @@ class TestExport : public QObject {
     o.format = Format::Gptq;
     exporter::export_checkpoint(*q.dec, o, root / "gptq");  // 96-wide down_proj: groups of 64 and 32
     const auto back = model::load_model(root / "gptq");
-    QVERIFY(torch::equal(back.quantized.at("model.layers.0.mlp.down_proj")->codes,
-                         test::record(*q.dec, 0, model::LinearRole::Down)->codes));
+    QVERIFY(torch::equal(back.quantized.at("model.layers.0.mlp.down_proj")->unpacked_codes(),
+                         test::record(*q.dec, 0, model::LinearRole::Down)->unpacked_codes()));
     for (auto f : {Format::CompressedTensors, Format::Awq}) {
       o.format = f;
       const auto e = test::error_of<Error>([&] { exporter::export_checkpoint(*q.dec, o, root / "x"); });
@@ -357,7 +357,7 @@ class TestExport : public QObject {
       const auto ours = test::record(*q.dec, 0, model::LinearRole::Down);
       QVERIFY(ours->g_idx.defined());
       QVERIFY(torch::equal(got->g_idx, ours->g_idx));
-      QVERIFY(torch::equal(got->codes, ours->codes));
+      QVERIFY(torch::equal(got->unpacked_codes(), ours->unpacked_codes()));
     }
     QVERIFY(test::read_json(root / "gptq" / "config.json")["quantization_config"]["desc_act"].get<bool>());
     exporter::ExportOptions o;

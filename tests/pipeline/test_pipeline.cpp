@@ -263,7 +263,7 @@ class TestPipeline : public QObject {
         QVERIFY(!error);
         QCOMPARE(result.layers.size(), expected.layers.size());
         for (size_t i = 0; i < result.layers.size(); ++i)
-          QVERIFY(torch::equal(result.layers[i].record->codes, expected.layers[i].record->codes));
+          QVERIFY(torch::equal(result.layers[i].record->unpacked_codes(), expected.layers[i].record->unpacked_codes()));
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
@@ -102,6 +103,11 @@ class TestQuantscopeCheckpoint : public QObject {
     QVERIFY(loaded.quantized.at("model.layers.1.self_attn.q_proj")->g_idx.defined());
     QVERIFY(loaded.quantized.at("model.layers.0.self_attn.q_proj")->input_scale.defined());
     QVERIFY(loaded.quantized.at("model.layers.0.self_attn.k_proj")->bias.defined());
+    // Opening converts nothing: codes stay packed bytes of the file, FP tensors
+    // views of it in their stored dtype.
+    for (const auto& [name, q] : loaded.quantized)
+      QVERIFY2(!q->codes.defined() && io::is_mapped(q->packed_codes), name.c_str());
+    QVERIFY(io::is_mapped(loaded.at("model.embed_tokens.weight")));
     model::Decoder again(loaded, torch::kCPU, torch::kFloat32);
     auto ids = torch::randint(0, 101, {2, 10}, torch::kLong);
     QVERIFY(torch::equal(again.forward(ids), dec->forward(ids)));

@@ -49,7 +49,7 @@ class TestStreamedPipeline : public QObject {
     if (spill) options.spill_dir = spill_dir.path().toStdString();
     const auto got = pipeline::run_pipeline(streamed, calib, plan, options, fb);
     if (spill) {
-      for (const auto& lr : got.layers) QVERIFY2(io::is_mapped(lr.record->codes), lr.name.c_str());
+      for (const auto& lr : got.layers) QVERIFY2(io::is_mapped(lr.record->packed_codes), lr.name.c_str());
       // The files went as soon as they were mapped.
       QVERIFY(std::filesystem::is_empty(spill_dir.path().toStdString()));
     }
@@ -58,7 +58,7 @@ class TestStreamedPipeline : public QObject {
     for (size_t i = 0; i < got.layers.size(); ++i) {
       const auto& a = *got.layers[i].record;
       const auto& b = *expected.layers[i].record;
-      QVERIFY2(torch::equal(a.codes, b.codes), got.layers[i].name.c_str());
+      QVERIFY2(torch::equal(a.unpacked_codes(), b.unpacked_codes()), got.layers[i].name.c_str());
       QVERIFY2(torch::equal(a.scales, b.scales), got.layers[i].name.c_str());
       QCOMPARE(got.layers[i].output_rel_mse, expected.layers[i].output_rel_mse);
     }

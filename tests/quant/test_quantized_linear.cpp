@@ -33,6 +33,37 @@ class TestQuantizedLinear : public QObject {
     QVERIFY(torch::allclose(q.effective_weight().to(torch::kFloat64), op.dense_weight(), 1e-5, 1e-5));
   }
 
+  // A record holding its codes packed computes what the unpacked one does, and
+  // hands out the same codes either way.
+  void packedCodesAreTheSameLayer() {
+    torch::manual_seed(6);
+    for (int bits : {2, 3, 4, 5, 8}) {
+      auto q = test::random_layer(12, 40, bits, 8);
+      q.validate("test", "layer");
+      const auto p = q.with_packed_codes();
+      QVERIFY(!p.codes.defined() && p.packed_codes.defined());
+      p.validate("test", "layer");
+      QVERIFY(torch::equal(p.unpacked_codes(), q.codes));
+      QVERIFY(torch::equal(p.packed(), q.packed()));
+      QVERIFY(torch::equal(p.dequantized_weight(), q.dequantized_weight()));
+      const auto x = torch::randn({3, 40});
+      quant::QuantizedLinearOp a(std::make_shared<const quant::QuantizedLinear>(q), torch::kCPU, torch::kFloat32);
+      quant::QuantizedLinearOp b(std::make_shared<const quant::QuantizedLinear>(p), torch::kCPU, torch::kFloat32);
+      QVERIFY(torch::equal(a.forward(x), b.forward(x)));
+    }
+    auto both = test::random_layer(4, 16, 3, 8);
+    both.packed_codes = both.packed();
+    QVERIFY_THROWS_EXCEPTION(FormatError, both.validate("f", "n"));
+    auto short_rows = test::random_layer(4, 16, 3, 8).with_packed_codes();
+    short_rows.packed_codes = short_rows.packed_codes.narrow(1, 0, 1);
+    try {
+      short_rows.validate("ckpt.safetensors", "model.layers.0.mlp.up_proj");
+      QFAIL("no error");
+    } catch (const FormatError& e) {
+      QVERIFY2(QString(e.what()).contains("up_proj codes (packed)"), e.what());
+    }
+  }
+
   void validateNamesTheField() {
     auto q = test::random_layer(4, 16, 3, 8);
     q.scales = q.scales.narrow(1, 0, 1);
