@@ -93,7 +93,6 @@ torch::Tensor quantize_codes(const torch::Tensor& w, const GroupParams& p, int64
 
 torch::Tensor dequantize(const torch::Tensor& codes, const torch::Tensor& scales, const torch::Tensor& zeros,
                          int64_t group, const torch::Tensor& g_idx) {
-  const int64_t in = codes.size(1);
   auto c = codes.to(torch::kFloat32);
   if (g_idx.defined()) {
     auto idx = g_idx.to(codes.device(), torch::kLong);
