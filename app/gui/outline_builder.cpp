@@ -71,9 +71,10 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
       row.label = QString::fromStdString(model::linear_role_name(role)).section('.', 1);
       auto d = w.source_dtypes.find(name + ".weight");
       row.stored_dtype = d == w.source_dtypes.end() ? QString() : QString::fromStdString(d->second);
-      if (auto it = w.tensors.find(name + ".weight"); it != w.tensors.end()) {
-        row.out_features = it->second.size(0);
-        row.in_features = it->second.size(1);
+      if (w.has(name + ".weight")) {
+        const auto shape = w.shape(name + ".weight");
+        row.out_features = shape.at(0);
+        row.in_features = shape.at(1);
       } else if (auto q = w.quantized.find(name); q != w.quantized.end()) {
         // Stored packed (a quantized export) or replaced by a project's record.
         row.out_features = q->second->out_features;

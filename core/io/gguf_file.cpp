@@ -501,6 +501,8 @@ torch::Tensor GgufFile::dequantize(const GgufTensorInfo& info) const {
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
   });
+  // Decoded into memory of its own: the file's pages can go.
+  file_->release(src, info.nbytes);
   return out;
 }
 

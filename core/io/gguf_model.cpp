@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/io/ggml_dequant.h"
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_tensor_map.h"
 
@@ -108,7 +110,8 @@ ModelConfig read_config(const GgufFile& f) {
 }  // namespace
 
 model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
-  const GgufFile f(path);
+  const auto file = std::make_shared<const GgufFile>(path);
+  const GgufFile& f = *file;
   const std::string src = path.string();
   model::ModelWeights w;
   w.config = read_config(f);
@@ -127,9 +130,14 @@ model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
       throw FormatError(src, "tensor '" + e.gguf + "'",
                         "shape " + shape_text(info->torch_shape()) + " (torch order), expected " +
                             shape_text(e.shape) + " from the metadata");
-    torch::Tensor t = f.dequantize(*info);
-    if (e.permute_heads > 0) t = unpermute_rows(t, e.permute_heads);
-    w.tensors.emplace(e.hf, std::move(t));
+    if (!ggml_can_dequantize(info->type))
+      throw FormatError(src, "tensor '" + e.gguf + "'",
+                        "dequantization of type " + ggml_type_name(info->type) + " is not supported");
+    const int64_t heads = e.permute_heads;
+    w.deferred.emplace(e.hf, model::DeferredTensor{e.shape, [file, info, heads] {
+                                                     auto t = file->dequantize(*info);
+                                                     return heads > 0 ? unpermute_rows(t, heads) : t;
+                                                   }});
     w.source_dtypes.emplace(e.hf, ggml_type_name(info->type));
   }
   return w;

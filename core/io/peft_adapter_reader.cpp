@@ -88,11 +88,13 @@ void read_peft_adapter(const fs::path& dir, model::ModelWeights& w) {
     if (!ab.a.defined() || !ab.b.defined()) throw FormatError(file, field, "missing (each module needs A and B)");
     const std::string a_field = "tensor '" + std::string(kPrefix) + module + ".lora_A.weight'";
     auto it = w.quantized.find(module);
-    const auto dense = w.tensors.find(module + ".weight");
-    if (it == w.quantized.end() && dense == w.tensors.end())
+    if (it == w.quantized.end() && !w.has(module + ".weight"))
       throw FormatError(file, a_field, "targets " + module + ", which is not a linear of " + w.source.string());
-    const int64_t out = it != w.quantized.end() ? it->second->out_features : dense->second.size(0);
-    const int64_t in = it != w.quantized.end() ? it->second->in_features : dense->second.size(1);
+    const auto dense = it == w.quantized.end() ? w.shape(module + ".weight") : std::vector<int64_t>{};
+    if (it == w.quantized.end() && dense.size() != 2)
+      throw FormatError(file, a_field, "targets " + module + ", which is not a 2-D weight in " + w.source.string());
+    const int64_t out = it != w.quantized.end() ? it->second->out_features : dense[0];
+    const int64_t in = it != w.quantized.end() ? it->second->in_features : dense[1];
     const int64_t r = ab.a.size(0);
     if (ab.a.dim() != 2 || ab.b.dim() != 2 || ab.a.size(1) != in || ab.b.size(0) != out || ab.b.size(1) != r)
       throw FormatError(file, a_field,
@@ -103,7 +105,12 @@ void read_peft_adapter(const fs::path& dir, model::ModelWeights& w) {
     const auto b = scaling == 1.0 ? ab.b.contiguous() : (ab.b * scaling).contiguous();
     if (it == w.quantized.end()) {
       // A dense layer (an FP linear, or one dequantized from GGUF blocks) takes the branch merged in.
-      dense->second = dense->second.to(torch::kFloat32) + torch::matmul(b, ab.a);
+      const auto name = module + ".weight";
+      if (auto d = w.deferred.find(name); d != w.deferred.end()) {
+        d->second.decode = [base = d->second.decode, b, a = ab.a] { return base() + torch::matmul(b, a); };
+      } else {
+        w.tensors[name] = w.tensors[name].to(torch::kFloat32) + torch::matmul(b, ab.a);
+      }
       continue;
     }
     auto q = *it->second;

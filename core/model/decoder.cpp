@@ -46,14 +46,17 @@ std::string shape_str(c10::IntArrayRef s) {
   return out + "]";
 }
 
-const torch::Tensor& stored(const ModelWeights& w, const std::string& name, const std::vector<int64_t>& shape) {
-  if (!w.has(name))
-    throw FormatError(w.source.string(), "tensor '" + name + "'", "missing from the checkpoint");
-  const auto& t = w.tensors.at(name);
-  if (t.sizes() != c10::IntArrayRef(shape))
+void check_shape(const ModelWeights& w, const std::string& name, const std::vector<int64_t>& shape) {
+  const auto got = w.shape(name);
+  if (got != shape)
     throw FormatError(w.source.string(), "tensor '" + name + "'",
-                      "shape " + shape_str(t.sizes()) + ", expected " + shape_str(shape));
-  return t;
+                      "shape " + shape_str(got) + ", expected " + shape_str(shape));
+}
+
+// As stored (decoded, when the checkpoint defers it).
+torch::Tensor stored(const ModelWeights& w, const std::string& name, const std::vector<int64_t>& shape) {
+  check_shape(w, name, shape);
+  return w.at(name);
 }
 
 torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
@@ -106,10 +109,15 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
         b.linears[r] = std::make_shared<quant::QuantizedLinearOp>(q->second, device, dtype);
         continue;
       }
-      const auto& weight = stored(w, b.names[r] + ".weight", {shapes[r].first, shapes[r].second});
+      const std::string weight = b.names[r] + ".weight";
+      check_shape(w, weight, {shapes[r].first, shapes[r].second});
       torch::Tensor bias;
       if (has_bias(c, role)) bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
-      b.linears[r] = std::make_shared<DenseLinear>(weight, std::move(bias), device, dtype);
+      if (auto d = w.deferred.find(weight); d != w.deferred.end())
+        b.linears[r] = std::make_shared<DenseLinear>(shapes[r].first, shapes[r].second, d->second.decode,
+                                                     std::move(bias), device, dtype);
+      else
+        b.linears[r] = std::make_shared<DenseLinear>(w.tensors.at(weight), std::move(bias), device, dtype);
     }
     match_transforms(b);
   }

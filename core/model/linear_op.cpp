@@ -7,6 +7,7 @@ namespace qs::model {
 torch::Tensor DenseLinear::weight() const {
   std::lock_guard lock(mutex_);
   if (!w_.defined()) {
+    if (!stored_.defined()) return w_ = decode_().to(device_, dtype_).contiguous();
     w_ = stored_.to(device_, dtype_).contiguous();
     // The converted copy is what computes; the file's pages can go.
     if (!w_.is_same(stored_)) io::release_mapped_pages(stored_);
@@ -17,7 +18,7 @@ torch::Tensor DenseLinear::weight() const {
 void DenseLinear::release() const {
   std::lock_guard lock(mutex_);
   if (w_.defined() && !w_.is_same(stored_)) w_ = torch::Tensor();
-  io::release_mapped_pages(stored_);
+  if (stored_.defined()) io::release_mapped_pages(stored_);
 }
 
 }  // namespace qs::model

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -42,7 +43,8 @@ class LinearOp {
 };
 
 // An FP linear. Built from the checkpoint's tensor as stored (possibly bytes of
-// a mapped file in bf16), it converts it to the compute device and dtype when
+// a mapped file in bf16) or from the means to decode it (a GGUF block-quantized
+// weight), it converts or decodes it to the compute device and dtype when
 // first used and keeps that until release(); built from a tensor already in
 // place, it is that tensor.
 class DenseLinear final : public LinearOp {
@@ -52,10 +54,14 @@ class DenseLinear final : public LinearOp {
         w_(std::move(weight)) {}
   DenseLinear(torch::Tensor stored, torch::Tensor bias, torch::Device device, torch::ScalarType dtype)
       : stored_(std::move(stored)), b_(std::move(bias)), device_(device), dtype_(dtype) {}
+  // `decode` returns the [out, in] weight (a new tensor each call).
+  DenseLinear(int64_t out, int64_t in, std::function<torch::Tensor()> decode, torch::Tensor bias,
+              torch::Device device, torch::ScalarType dtype)
+      : decode_(std::move(decode)), b_(std::move(bias)), out_(out), in_(in), device_(device), dtype_(dtype) {}
 
   torch::Tensor forward(const torch::Tensor& x) const override { return torch::linear(x, weight(), b_); }
-  int64_t in_features() const override { return stored_.size(1); }
-  int64_t out_features() const override { return stored_.size(0); }
+  int64_t in_features() const override { return stored_.defined() ? stored_.size(1) : in_; }
+  int64_t out_features() const override { return stored_.defined() ? stored_.size(0) : out_; }
   torch::Tensor dense_weight() const override { return weight(); }
   torch::Tensor bias() const override { return b_; }
   void release() const override;
@@ -64,7 +70,9 @@ class DenseLinear final : public LinearOp {
   torch::Tensor weight() const;
 
   torch::Tensor stored_;
+  std::function<torch::Tensor()> decode_;  // when there is no stored_
   torch::Tensor b_;
+  int64_t out_ = 0, in_ = 0;
   torch::Device device_;
   torch::ScalarType dtype_;
   mutable std::mutex mutex_;

@@ -100,6 +100,7 @@ ModelWeights load_model(const fs::path& path) {
 int64_t parameter_count(const ModelWeights& w) {
   int64_t n = 0;
   for (const auto& [name, t] : w.tensors) n += t.numel();
+  for (const auto& [name, d] : w.deferred) n += c10::multiply_integers(d.shape);
   for (const auto& [name, q] : w.quantized) n += q->in_features * q->out_features + (q->bias.defined() ? q->out_features : 0);
   return n;
 }

@@ -2,14 +2,18 @@
 // A checkpoint opened: the config plus every tensor under its Hugging Face name
 // ("model.layers.0.self_attn.q_proj.weight"). Safetensors FP tensors are views
 // of the mapped files in their stored dtype (read-only: compute from them,
-// never in place); GGUF tensors are dequantized to float32.
+// never in place); GGUF tensors are deferred: decoded to float32 from the
+// mapped file each time one is read, so opening one decodes nothing and a
+// streamed run holds one block's weights, never the whole model's.
 
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/model/model_config.h"
 
@@ -19,9 +23,17 @@ struct QuantizedLinear;
 
 namespace qs::model {
 
+// A tensor read only when asked for: its shape, and how to decode it (a new
+// tensor each call).
+struct DeferredTensor {
+  std::vector<int64_t> shape;
+  std::function<torch::Tensor()> decode;
+};
+
 struct ModelWeights {
   ModelConfig config;
   std::map<std::string, torch::Tensor> tensors;  // HF names, torch [out, in] layout, stored dtype
+  std::map<std::string, DeferredTensor> deferred;  // as `tensors`, for names not there
   std::filesystem::path source;                  // file or directory it came from
   std::string source_format;                     // "safetensors" or "gguf"
   std::map<std::string, std::string> source_dtypes;  // HF name -> dtype as stored
@@ -29,9 +41,15 @@ struct ModelWeights {
   // such a linear has no "<name>.weight" in `tensors`.
   std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> quantized;
 
-  // Throws qs::FormatError naming `source` and the tensor when absent.
-  const torch::Tensor& at(const std::string& name) const;
-  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+  // The tensor under `name`, decoded now when deferred. Throws qs::FormatError
+  // naming `source` and the tensor when absent.
+  torch::Tensor at(const std::string& name) const;
+  bool has(const std::string& name) const { return tensors.count(name) != 0 || deferred.count(name) != 0; }
+  // Its shape, without decoding it. Throws like at().
+  std::vector<int64_t> shape(const std::string& name) const;
+  // Replaces (or adds) the tensor under `name`, deferred or not.
+  void set(const std::string& name, torch::Tensor t);
+  void erase(const std::string& name);
 };
 
 }  // namespace qs::model

@@ -69,7 +69,7 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
     for (auto [role, name] : {std::pair{model::NormRole::Input, "input_layernorm.weight"},
                               std::pair{model::NormRole::PostAttention, "post_attention_layernorm.weight"}}) {
       const auto now = decoder.norm_weight(l, role).to(torch::kCPU, torch::kFloat32);
-      const auto& before = original.at(p + name);
+      const auto before = original.at(p + name);
       // Compared in the decoder's dtype: what the decoder computed from the
       // checkpoint is "unchanged".
       if (!torch::equal(now, before.to(decoder.dtype()).to(torch::kFloat32))) out[p + name] = now.contiguous();
@@ -93,9 +93,9 @@ model::ModelWeights project_weights(const Project& project, const fs::path& proj
 model::ModelWeights with_project_layers(model::ModelWeights w, const Project& project, const std::string& f) {
   for (const auto& [name, t] : project.modified_tensors) {
     if (!w.has(name)) throw FormatError(f, "/model/modified/" + name, "the model has no such tensor");
-    if (!t.sizes().equals(w.tensors[name].sizes()))
+    if (!t.sizes().equals(w.shape(name)))
       throw FormatError(f, "/model/modified/" + name, "shape differs from the model's tensor");
-    w.tensors[name] = t;
+    w.set(name, t);
   }
   for (const auto& e : project.layers) {
     if (!e.record) continue;
@@ -103,7 +103,7 @@ model::ModelWeights with_project_layers(model::ModelWeights w, const Project& pr
       throw FormatError(f, "/layers/" + e.name, "the model has no such linear");
     w.quantized[e.name] = e.record;
     // The record stands for the linear now (ModelWeights keeps one of the two).
-    w.tensors.erase(e.name + ".weight");
+    w.erase(e.name + ".weight");
   }
   return w;
 }

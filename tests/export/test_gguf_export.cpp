@@ -84,10 +84,10 @@ class TestGgufExport : public QObject {
         const auto name = model::linear_name(l, r);
         const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(dec->linear(l, r).get());
         const auto want = expected_weight(*op->record(), type.toStdString());
-        const auto& got = back.tensors.at(name + ".weight");
+        const auto got = back.at(name + ".weight");
         QVERIFY2(torch::allclose(got, want, 1e-6, 1e-7), name.c_str());
       }
-    QVERIFY(torch::equal(back.tensors.at("model.layers.0.input_layernorm.weight"),
+    QVERIFY(torch::equal(back.at("model.layers.0.input_layernorm.weight"),
                          dec->norm_weight(0, model::NormRole::Input)));
   }
 
@@ -125,7 +125,7 @@ class TestGgufExport : public QObject {
     QCOMPARE(report.kept_fp.size(), size_t(3));
     const auto back = io::load_gguf_model(dir / "tiny.gguf");
     const auto want = dec->linear(1, model::LinearRole::Down)->dense_weight().to(torch::kFloat16).to(torch::kFloat32);
-    QVERIFY(torch::equal(back.tensors.at("model.layers.1.mlp.down_proj.weight"), want));
+    QVERIFY(torch::equal(back.at("model.layers.1.mlp.down_proj.weight"), want));
   }
 
   void refusesWhatGgmlBlocksCannotHold() {

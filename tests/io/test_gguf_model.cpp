@@ -198,10 +198,14 @@ class TestGgufModel : public QObject {
     QCOMPARE(c.bos_token_id, int64_t{1});
     QCOMPARE(c.eos_token_id, int64_t{2});
     QCOMPARE(w.source_format, std::string("gguf"));
-    QCOMPARE(w.tensors.size(), hf.size());
+    // Opening decodes nothing: every tensor is deferred, decoded when read.
+    QVERIFY(w.tensors.empty());
+    QCOMPARE(w.deferred.size(), hf.size());
     for (const auto& [name, t] : hf) {
       QVERIFY2(w.has(name), name.c_str());
+      QVERIFY2(w.shape(name) == t.sizes().vec(), name.c_str());
       QVERIFY2(torch::equal(w.at(name), t), name.c_str());
+      QVERIFY2(torch::equal(w.at(name), t), name.c_str());  // decoded again, the same
     }
     QCOMPARE(w.source_dtypes.at("model.embed_tokens.weight"), std::string("Q8_0"));
     QCOMPARE(w.source_dtypes.at("model.layers.0.self_attn.q_proj.weight"), std::string("Q4_0"));

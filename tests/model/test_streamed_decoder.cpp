@@ -84,6 +84,41 @@ class TestStreamedDecoder : public QObject {
     QVERIFY(torch::equal(streamed.last_hidden(ids), resident.last_hidden(ids)));
   }
 
+  // Deferred weights (a GGUF's) are decoded when a block is built and again
+  // each time a streamed decoder builds it anew, never kept beyond that.
+  void deferredWeightsDecodeWhenABlockIsBuilt() {
+    auto c = test::tiny_config();
+    c.num_layers = 3;
+    const auto eager = test::make_tiny_llama(c, 11);
+    auto w = eager;
+    auto decodes = std::make_shared<int>(0);
+    for (auto it = w.tensors.begin(); it != w.tensors.end();) {
+      if (it->first.find("_proj.weight") == std::string::npos) {
+        ++it;
+        continue;
+      }
+      w.deferred[it->first] = {it->second.sizes().vec(), [t = it->second, decodes] {
+                                 ++*decodes;
+                                 return t.clone();
+                               }};
+      it = w.tensors.erase(it);
+    }
+    const int64_t linears = c.num_layers * 7;
+    QCOMPARE(w.deferred.size(), size_t(linears));
+    model::Decoder resident(eager, torch::kCPU, torch::kFloat32);
+    model::Decoder streamed(w, torch::kCPU, torch::kFloat32);
+    QCOMPARE(*decodes, 0);
+    streamed.set_resident_blocks(1);
+    const auto ids = torch::randint(0, c.vocab_size, {2, 17}, torch::kLong);
+    const auto expected = resident.forward(ids);
+    QVERIFY(torch::equal(streamed.forward(ids), expected));
+    QCOMPARE(*decodes, linears);
+    QVERIFY(torch::equal(streamed.forward(ids), expected));
+    QCOMPARE(*decodes, 2 * linears);
+    QVERIFY(torch::equal(streamed.linear(1, model::LinearRole::Up)->dense_weight(),
+                         eager.at("model.layers.1.mlp.up_proj.weight")));
+  }
+
   void theDemoModelStreamedEqualsResident() {
     const auto model_path = test::demo_model();
     if (model_path.empty()) QSKIP("demo model absent: run packaging/fetch-demo-model.sh");
