@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "core/export/checkpoint_format.h"
@@ -11,6 +12,7 @@
 #include "core/io/checkpoint_files.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
+#include "core/io/sharded_safetensors.h"
 
 namespace qs::exporter {
 namespace fs = std::filesystem;
@@ -18,6 +20,26 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
+// The tensors `format` writes for one linear, declared by building them once
+// and built again when written (a linear's tensors are built together and
+// handed out one by one), so the export holds one linear's at a time.
+void add_linear_tensors(const CheckpointFormat& format, const std::string& name,
+                        std::shared_ptr<const quant::QuantizedLinear> q, torch::ScalarType dtype,
+                        std::vector<io::PendingTensor>& out) {
+  TensorList probe;
+  format.add_linear(name, *q, dtype, probe);
+  auto built = std::make_shared<TensorList>();
+  for (size_t i = 0; i < probe.size(); ++i) {
+    const auto& [tensor_name, t] = probe[i];
+    out.push_back({tensor_name, t.scalar_type(), t.sizes().vec(), [&format, name, q, dtype, built, i] {
+                     if (built->size() <= i || !(*built)[i].second.defined()) {
+                       built->clear();
+                       format.add_linear(name, *q, dtype, *built);
+                     }
+                     return std::exchange((*built)[i].second, torch::Tensor());
+                   }});
+  }
+}
 std::unique_ptr<CheckpointFormat> make_format(Format f) {
   switch (f) {
     case Format::CompressedTensors: return make_compressed_tensors_format();
@@ -168,34 +190,49 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
 
   const ExportBiases biases(decoder);
   const auto& c = biases.config();
-  TensorList tensors;
-  auto add_fp = [&](const std::string& name, const torch::Tensor& t) {
-    tensors.emplace_back(name, t.to(torch::kCPU).to(options.dtype).contiguous());
+  // Every tensor is built when its bytes are written, so an export holds one
+  // tensor (one linear's, for a packed format) at a time.
+  std::vector<io::PendingTensor> tensors;
+  auto add_fp = [&](const std::string& name, std::vector<int64_t> shape, std::function<torch::Tensor()> make) {
+    tensors.push_back({name, options.dtype, std::move(shape), [make = std::move(make), dtype = options.dtype] {
+                         return make().to(torch::kCPU).to(dtype).contiguous();
+                       }});
   };
-  add_fp("model.embed_tokens.weight", decoder.embed_weight());
-  add_fp("model.norm.weight", decoder.final_norm_weight());
-  if (!c.tie_word_embeddings) add_fp("lm_head.weight", decoder.lm_head_weight());
+  auto add_existing = [&](const std::string& name, const torch::Tensor& t) {
+    add_fp(name, t.sizes().vec(), [t] { return t; });
+  };
+  const int64_t H = c.hidden_size;
+  add_fp("model.embed_tokens.weight", {c.vocab_size, H}, [&decoder] { return decoder.embed_weight(); });
+  add_existing("model.norm.weight", decoder.final_norm_weight());
+  if (!c.tie_word_embeddings)
+    add_fp("lm_head.weight", {c.vocab_size, H}, [&decoder] { return decoder.lm_head_weight(); });
   std::map<std::string, int> specs;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    add_fp(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
-    add_fp(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    add_existing(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
+    add_existing(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
       const auto bias = biases.bias(l, role);
       if (auto it = quantized.find(name); it != quantized.end()) {
+        const auto q = it->second;
         if (format) {
-          format->add_linear(name, *it->second, options.dtype, tensors);
-          if (bias.defined() && !it->second->bias.defined()) add_fp(name + ".bias", bias);
+          add_linear_tensors(*format, name, q, options.dtype, tensors);
+          if (bias.defined() && !q->bias.defined()) add_existing(name + ".bias", bias);
         } else {
-          add_fp(name + ".weight", it->second->effective_weight());
-          if (bias.defined()) add_fp(name + ".bias", bias);
+          add_fp(name + ".weight", {q->out_features, q->in_features}, [q] { return q->effective_weight(); });
+          if (bias.defined()) add_existing(name + ".bias", bias);
         }
-        ++specs[it->second->spec.label()];
+        ++specs[q->spec.label()];
         continue;
       }
-      add_fp(name + ".weight", decoder.linear(l, role)->dense_weight());
-      if (bias.defined()) add_fp(name + ".bias", bias);
+      const auto op = decoder.linear(l, role);
+      add_fp(name + ".weight", {op->out_features(), op->in_features()}, [op] {
+        auto w = op->dense_weight();
+        op->release();  // a streamed model's block need not stay built
+        return w;
+      });
+      if (bias.defined()) add_existing(name + ".bias", bias);
       ++specs["kept in " + dtype_text];
     }
   }
@@ -211,8 +248,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
   // A config.json left from an earlier export must not vouch for the new files.
   fs::remove(dir / "config.json", ec);
-  io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
-  report.bytes = fs::file_size(dir / "model.safetensors");
+  report.bytes = io::write_sharded_safetensors(dir, tensors, {{"format", "pt"}}, options.max_shard_bytes);
   if (!options.tokenizer_source.empty()) io::copy_tokenizer_files(options.tokenizer_source, dir);
   if (options.format == Format::Gptq || options.format == Format::GptqV2)
     io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");

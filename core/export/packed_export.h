@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/io/provenance.h"
+#include "core/io/sharded_safetensors.h"
 #include "core/model/decoder.h"
 
 namespace qs::exporter {
@@ -35,12 +36,15 @@ struct ExportOptions {
   // How it was quantized and measured: its run goes into the card, and all of
   // it into quantscope_provenance.json, so QuantScope can refine the export.
   io::Provenance provenance;
+  // Above this many bytes the tensors go to numbered shards with an index
+  // (io/sharded_safetensors.h), as transformers saves large models.
+  uint64_t max_shard_bytes = io::kDefaultShardBytes;
 };
 
 struct ExportReport {
   int64_t quantized_linears = 0;
   std::vector<std::string> kept_fp;           // linears written unquantized
-  uint64_t bytes = 0;                         // of model.safetensors
+  uint64_t bytes = 0;                         // of model.safetensors or its shards
   std::string quantization_config;            // as written, JSON (GGUF: tensors per ggml type; fake-quant: null)
   int64_t adapters = 0;                       // side branches written to <dir>/adapter (PEFT LoRA)
 };

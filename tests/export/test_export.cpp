@@ -2,6 +2,7 @@
 #include <QTest>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/error.h"
 #include "core/export/packed_export.h"
@@ -116,6 +117,57 @@ class TestExport : public QObject {
     auto a = q.dec->forward(ids), b = reloaded.forward(ids);
     QVERIFY2(((a - b).abs().max() / a.abs().max()).item<double>() < 5e-3,
              std::to_string(((a - b).abs().max() / a.abs().max()).item<double>()).c_str());
+  }
+
+  // Past the shard size the tensors go to numbered shards with an index, as
+  // transformers writes them: the same tensors, read back the same; a later
+  // export into the directory in the other layout leaves nothing of this one.
+  void largeExportsAreSharded() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "export";
+    auto q = quantize(uniform("gptq", 4));
+    exporter::ExportOptions o;
+    o.format = Format::Gptq;
+    exporter::export_checkpoint(*q.dec, o, dir / "single");
+    o.max_shard_bytes = 16384;
+    const auto report = exporter::export_checkpoint(*q.dec, o, dir / "sharded");
+    QVERIFY(!fs::exists(dir / "sharded" / "model.safetensors"));
+    const auto index = test::read_json(dir / "sharded" / "model.safetensors.index.json");
+    std::set<std::string> shards;
+    for (const auto& [tensor, file] : index["weight_map"].items()) shards.insert(file.get<std::string>());
+    QVERIFY2(shards.size() > 2, std::to_string(shards.size()).c_str());
+    const auto n = std::to_string(shards.size());
+    uint64_t bytes = 0, data = 0;
+    for (const auto& s : shards) {
+      QVERIFY2(s.size() == 32 && s.find("-of-0000" + n) != std::string::npos, s.c_str());
+      bytes += fs::file_size(dir / "sharded" / s);
+      const io::SafetensorsFile st(dir / "sharded" / s);
+      for (const auto& e : st.entries()) {
+        QCOMPARE(index["weight_map"][e.name].get<std::string>(), s);
+        data += e.nbytes;
+      }
+      // Each shard holds at most the limit, or one tensor larger than it.
+      QVERIFY(st.entries().size() == 1 || fs::file_size(dir / "sharded" / s) < 16384 + 8192);
+    }
+    QCOMPARE(report.bytes, bytes);
+    QCOMPARE(index["metadata"]["total_size"].get<uint64_t>(), data);
+    const io::SafetensorsFile single(dir / "single" / "model.safetensors");
+    QCOMPARE(index["weight_map"].size(), single.entries().size());
+    for (const auto& e : single.entries()) {
+      const io::SafetensorsFile st(dir / "sharded" / index["weight_map"][e.name].get<std::string>());
+      QVERIFY2(torch::equal(st.load(e.name), single.load(e.name)), e.name.c_str());
+    }
+    const auto a = model::load_model(dir / "single"), b = model::load_model(dir / "sharded");
+    for (const auto& [name, r] : a.quantized) {
+      QVERIFY2(torch::equal(b.quantized.at(name)->unpacked_codes(), r->unpacked_codes()), name.c_str());
+      QVERIFY2(torch::equal(b.quantized.at(name)->scales, r->scales), name.c_str());
+    }
+    // Exported again unsharded: the shards and the index go.
+    o.max_shard_bytes = io::kDefaultShardBytes;
+    exporter::export_checkpoint(*q.dec, o, dir / "sharded");
+    QVERIFY(!fs::exists(dir / "sharded" / "model.safetensors.index.json"));
+    for (const auto& s : shards) QVERIFY2(!fs::exists(dir / "sharded" / s), s.c_str());
+    QVERIFY(read_bytes(dir / "single" / "model.safetensors") == read_bytes(dir / "sharded" / "model.safetensors"));
   }
 
   // AffineQuant's shifts leave biases on q/k/v/o/gate/up of a Llama: the
