@@ -122,9 +122,11 @@ void CheckpointExportDialog::update_plan() {
   dtype_->setEnabled(!gguf);
   QString text = gguf         ? tr("Writes model.gguf (tokenizer in its metadata) and README.md.")
                  : fake_quant ? tr("Writes config.json, model.safetensors with every quantized weight dequantized "
-                                   "(transforms and side branches folded in), the tokenizer files and README.md.")
-                              : tr("Writes config.json with its quantization_config, model.safetensors, the tokenizer "
-                                   "files and README.md; side branches go to a PEFT adapter in adapter/.");
+                                   "(transforms and side branches folded in; past 5 GB, numbered shards with an "
+                                   "index), the tokenizer files and README.md.")
+                              : tr("Writes config.json with its quantization_config, model.safetensors (past 5 GB, "
+                                   "numbered shards with an index), the tokenizer files and README.md; side "
+                                   "branches go to a PEFT adapter in adapter/.");
   const QString dir = destination_->text();
   if (!dir.isEmpty() && QDir(dir).exists() && !QDir(dir).isEmpty(QDir::AllEntries | QDir::NoDotAndDotDot))
     text += tr(" The directory is not empty: files of the same names are replaced.");

@@ -91,7 +91,8 @@ class AwqFormat final : public CheckpointFormat {
       q.scales = scales.t().to(torch::kFloat32).contiguous();
       if (tensors.count(name + ".bias")) q.bias = take_tensor(tensors, name + ".bias", source).to(torch::kFloat32);
       q.validate(source, name);
-      out[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));
+      // Held in QuantScope's packing: a model's worth of uint8 codes is twice that.
+      out[name] = std::make_shared<const quant::QuantizedLinear>(q.with_packed_codes());
     }
     return out;
   }

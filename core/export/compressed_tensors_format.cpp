@@ -196,7 +196,8 @@ class CompressedTensorsFormat final : public CheckpointFormat {
         q.g_idx = take_tensor(tensors, name + ".weight_g_idx", source).to(torch::kInt32);
       if (tensors.count(name + ".bias")) q.bias = take_tensor(tensors, name + ".bias", source).to(torch::kFloat32);
       q.validate(source, name);
-      out[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));
+      // Held in QuantScope's packing: a model's worth of uint8 codes is twice that.
+      out[name] = std::make_shared<const quant::QuantizedLinear>(q.with_packed_codes());
     }
     return out;
   }

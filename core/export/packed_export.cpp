@@ -11,6 +11,7 @@
 #include "core/export/peft_adapter.h"
 #include "core/io/checkpoint_files.h"
 #include "core/io/hf_config.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/io/sharded_safetensors.h"
 
@@ -26,15 +27,20 @@ namespace {
 void add_linear_tensors(const CheckpointFormat& format, const std::string& name,
                         std::shared_ptr<const quant::QuantizedLinear> q, torch::ScalarType dtype,
                         std::vector<io::PendingTensor>& out) {
+  // Codes mapped from an opened checkpoint leave memory once repacked.
+  const auto build = [&format, name, q, dtype](TensorList& out) {
+    format.add_linear(name, *q, dtype, out);
+    io::release_mapped_pages(q->packed_codes.defined() ? q->packed_codes : q->codes);
+  };
   TensorList probe;
-  format.add_linear(name, *q, dtype, probe);
+  build(probe);
   auto built = std::make_shared<TensorList>();
   for (size_t i = 0; i < probe.size(); ++i) {
     const auto& [tensor_name, t] = probe[i];
-    out.push_back({tensor_name, t.scalar_type(), t.sizes().vec(), [&format, name, q, dtype, built, i] {
+    out.push_back({tensor_name, t.scalar_type(), t.sizes().vec(), [build, built, i] {
                      if (built->size() <= i || !(*built)[i].second.defined()) {
                        built->clear();
-                       format.add_linear(name, *q, dtype, *built);
+                       build(*built);
                      }
                      return std::exchange((*built)[i].second, torch::Tensor());
                    }});
@@ -195,7 +201,10 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   std::vector<io::PendingTensor> tensors;
   auto add_fp = [&](const std::string& name, std::vector<int64_t> shape, std::function<torch::Tensor()> make) {
     tensors.push_back({name, options.dtype, std::move(shape), [make = std::move(make), dtype = options.dtype] {
-                         return make().to(torch::kCPU).to(dtype).contiguous();
+                         const auto source = make();
+                         auto t = source.to(torch::kCPU).to(dtype).contiguous();
+                         if (!t.is_same(source)) io::release_mapped_pages(source);  // an opened checkpoint's
+                         return t;
                        }});
   };
   auto add_existing = [&](const std::string& name, const torch::Tensor& t) {

@@ -172,6 +172,8 @@ torch::Tensor SafetensorsFile::load(const std::string& name) const {
   safetensors_dtype_from_name(e.dtype, &type, nullptr);
   auto out = torch::empty(e.shape, torch::TensorOptions().dtype(type));
   if (e.nbytes) std::memcpy(out.data_ptr(), file_->data() + e.offset, e.nbytes);
+  // The copy is what is used: the file's pages can go.
+  file_->release(file_->data() + e.offset, e.nbytes);
   return out;
 }
 

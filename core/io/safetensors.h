@@ -38,8 +38,8 @@ class SafetensorsFile {
   const SafetensorsEntry* find(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-  // An owning CPU tensor with the stored dtype and shape. Throws
-  // qs::FormatError when the name is absent.
+  // An owning CPU tensor with the stored dtype and shape (the file's pages
+  // under it are released). Throws qs::FormatError when the name is absent.
   torch::Tensor load(const std::string& name) const;
   // The same tensor as bytes of the mapping (mapped_tensor.h), which it keeps
   // open; a copy when the file places it off its element alignment.

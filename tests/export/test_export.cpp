@@ -99,6 +99,7 @@ class TestExport : public QObject {
         const auto name = model::linear_name(l, r);
         const auto ours = test::record(*q.dec, l, r);
         const auto& got = back.quantized.at(name);
+        QVERIFY2(!got->codes.defined() && got->packed_codes.defined(), name.c_str());  // read into QuantScope's packing
         QVERIFY2(torch::equal(got->unpacked_codes(), ours->unpacked_codes()), name.c_str());
         QVERIFY2(torch::equal(got->zeros, ours->zeros), name.c_str());
         QVERIFY2(torch::equal(got->scales, ours->scales.to(torch::kFloat16).to(torch::kFloat32)), name.c_str());
