@@ -12,7 +12,9 @@ SpectrumPlot::SpectrumPlot(QWidget* parent) : QCustomPlot(parent) {
   yAxis->setScaleType(QCPAxis::stLogarithmic);
   yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   yAxis->setNumberFormat("eb");
-  yAxis->setNumberPrecision(0);
+  // One decimal: a spectrum within one decade gets ticks at 2, 2.5, 3, …
+  // which a bare exponent would print as equal labels.
+  yAxis->setNumberPrecision(1);
   yAxis2->setVisible(true);
   yAxis2->setLabel(tr("cumulative energy"));
   yAxis2->setRange(0, 1.02);

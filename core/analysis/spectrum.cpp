@@ -7,7 +7,9 @@
 namespace qs::analysis {
 
 bool spectrum_is_truncated(int64_t m, int64_t n, const SpectrumOptions& o) {
-  return std::min(m, n) > o.exact_limit && o.top_k < std::min(m, n);
+  const int64_t k = std::min(m, n);
+  // m·n alone past the budget decides before m·n·k could overflow.
+  return k > o.top_k && (m * n > o.exact_work || m * n * k > o.exact_work);
 }
 
 torch::Tensor singular_values(const torch::Tensor& a_in, const SpectrumOptions& o) {

@@ -20,7 +20,7 @@ torch::Tensor with_spectrum(int64_t m, int64_t n, const torch::Tensor& s, uint64
 
 analysis::SpectrumOptions truncated_at(int64_t k) {
   analysis::SpectrumOptions o;
-  o.exact_limit = 32;
+  o.exact_work = 32 * 32 * 32;
   o.top_k = k;
   return o;
 }
@@ -36,6 +36,11 @@ class TestSpectrum : public QObject {
     QVERIFY(torch::equal(analysis::singular_values(a), torch::linalg_svdvals(a)));
     QVERIFY(!analysis::spectrum_is_truncated(40, 24));
     QVERIFY(analysis::spectrum_is_truncated(4096, 14336));
+    // A 1B model's down_proj is too costly in full; every matrix of a
+    // 135M-class model (576 wide, 1536 MLP) is not.
+    QVERIFY(analysis::spectrum_is_truncated(2048, 8192));
+    QVERIFY(!analysis::spectrum_is_truncated(576, 1536));
+    QVERIFY(!analysis::spectrum_is_truncated(1536, 576));
   }
 
   // A trained weight's spectrum decays: the top values are found to float
