@@ -12,9 +12,11 @@ SpectrumPlot::SpectrumPlot(QWidget* parent) : QCustomPlot(parent) {
   yAxis->setScaleType(QCPAxis::stLogarithmic);
   yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
   yAxis->setNumberFormat("eb");
-  // One decimal: a spectrum within one decade gets ticks at 2, 2.5, 3, …
-  // which a bare exponent would print as equal labels.
-  yAxis->setNumberPrecision(1);
+  // A range of a decade or two gets ticks between the powers (2, 2.5, 3, …),
+  // which a bare exponent would print as equal labels; wider ones only powers.
+  yAxis->setNumberPrecision(0);
+  connect(yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+          [this](const QCPRange& r) { yAxis->setNumberPrecision(r.lower > 0 && r.upper / r.lower < 100 ? 1 : 0); });
   yAxis2->setVisible(true);
   yAxis2->setLabel(tr("cumulative energy"));
   yAxis2->setRange(0, 1.02);
