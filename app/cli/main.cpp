@@ -73,5 +73,10 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "quantscope-cli: error: out of memory\n");
     return 1;
+  } catch (const std::exception& e) {
+    // Every reader names the file and field of what it refuses; anything else
+    // reaching here is a defect, reported rather than ended in std::terminate.
+    std::fprintf(stderr, "quantscope-cli: internal error (please report it): %s\n", e.what());
+    return 1;
   }
 }

@@ -100,6 +100,8 @@ std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson
     quant::QuantizedLinear q;
     q.spec.bits = static_cast<int>(integer("bits"));
     q.spec.group_size = integer("group_size");
+    if (e.contains("symmetric") && !e["symmetric"].is_boolean())
+      throw FormatError(meta_file, field + ".symmetric", "not true or false");
     q.spec.symmetric = e.value("symmetric", false);
     q.in_features = integer("in_features");
     q.out_features = integer("out_features");

@@ -195,6 +195,8 @@ class TestQuantscopeCheckpoint : public QObject {
     QTest::addColumn<QString>("to");
     QTest::addColumn<QString>("mentions");
     QTest::newRow("bits") << "quantscope.json" << "\"bits\": 4" << "\"bits\": 9" << "bits";
+    QTest::newRow("symmetric of the wrong type") << "quantscope.json" << "\"symmetric\": false" << "\"symmetric\": \"no\""
+                                                 << "symmetric";
     QTest::newRow("in_features") << "quantscope.json" << "\"in_features\": 64" << "\"in_features\": 65" << "qweight";
     QTest::newRow("version") << "quantscope.json" << "\"format_version\": 2" << "\"format_version\": 7"
                              << "format_version";

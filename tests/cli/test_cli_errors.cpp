@@ -1,0 +1,53 @@
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_run.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+
+// However a file is wrong, quantscope-cli ends with an error message and exit
+// code 1; a crash (std::terminate) reads as code -1 here.
+class TestCliErrors : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(tmp_.isValid());
+    auto c = test::tiny_config();
+    c.vocab_size = 260;
+    test::write_hf_checkpoint(test::make_tiny_llama(c, 3), path("fp").toStdString(), torch::kBFloat16);
+    test::write_byte_tokenizer(path("fp").toStdString());
+    QFile text(path("calib.txt"));
+    QVERIFY(text.open(QIODevice::WriteOnly));
+    for (int i = 0; i < 20; ++i) text.write("Every wrong file gets a clear error.\n");
+    text.close();
+    auto r = test::run_cli({"quantize", path("fp"), "--method", "rtn", "--bits", "4", "--group", "32", "--calib",
+                            path("calib.txt"), "--nsamples", "2", "--seqlen", "16", "--out", path("rtn")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("gptq")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+  }
+
+  // A quantization_config field of the wrong type (a string for `sym`).
+  void aFieldOfTheWrongTypeIsAnErrorNotACrash() {
+    const auto config = path("gptq/config.json").toStdString();
+    nlohmann::json j;
+    std::ifstream(config) >> j;
+    j["quantization_config"]["sym"] = "yes";
+    std::ofstream(config, std::ios::trunc) << j.dump(2);
+    const auto r = test::run_cli({"info", path("gptq")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.startsWith("quantscope-cli: "), qPrintable(r.err));
+  }
+
+ private:
+  QString path(const QString& name) const { return tmp_.filePath(name); }
+  QTemporaryDir tmp_;
+};
+
+QS_REGISTER_TEST(TestCliErrors);
+#include "test_cli_errors.moc"
