@@ -22,16 +22,19 @@ torch::ScalarType parse_export_dtype(const std::string& name) {
 }  // namespace
 
 int run_export(const std::vector<std::string>& argv) {
-  const Args args(argv, {"format", "out", "dtype"}, {});
+  const Args args(argv, {"format", "out", "dtype", "max-shard-mb"}, {});
   if (args.positionals().size() != 1 || !args.has("out") || !args.has("format"))
     throw ArgumentError(
         "usage: quantscope-cli export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf|fake-quant "
         "--out DIR "
-        "[--dtype float16|bfloat16|float32]");
+        "[--dtype float16|bfloat16|float32] [--max-shard-mb N]");
   const fs::path model_path = args.positionals()[0];
   exporter::ExportOptions o;
   o.format = exporter::parse_format(args.get("format", ""));
   o.dtype = parse_export_dtype(args.get_choice("dtype", "float16", {"float16", "bfloat16", "float32"}));
+  o.max_shard_bytes = static_cast<uint64_t>(args.get_int(
+                          "max-shard-mb", static_cast<int64_t>(io::kDefaultShardBytes / 1'000'000), 1, 1'000'000)) *
+                      1'000'000;
   const fs::path out = args.get("out", "");
 
   const auto source = open_model_source(model_path);

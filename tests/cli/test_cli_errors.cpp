@@ -44,6 +44,13 @@ class TestCliErrors : public QObject {
     QVERIFY2(r.err.startsWith("quantscope-cli: "), qPrintable(r.err));
   }
 
+  void aShardSizeOfZeroIsRefused() {
+    const auto r = test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("never"), "--max-shard-mb", "0"});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("max-shard-mb"), qPrintable(r.err));
+    QVERIFY(!QFile::exists(path("never")));
+  }
+
  private:
   QString path(const QString& name) const { return tmp_.filePath(name); }
   QTemporaryDir tmp_;
