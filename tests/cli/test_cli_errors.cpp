@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/cli_fixtures.h"
 #include "tests/cli/cli_run.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -17,14 +18,7 @@ class TestCliErrors : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(tmp_.isValid());
-    auto c = test::tiny_config();
-    c.vocab_size = 260;
-    test::write_hf_checkpoint(test::make_tiny_llama(c, 3), path("fp").toStdString(), torch::kBFloat16);
-    test::write_byte_tokenizer(path("fp").toStdString());
-    QFile text(path("calib.txt"));
-    QVERIFY(text.open(QIODevice::WriteOnly));
-    for (int i = 0; i < 20; ++i) text.write("Every wrong file gets a clear error.\n");
-    text.close();
+    QVERIFY(test::write_cli_fixture(path("fp"), path("calib.txt"), "Every wrong file gets a clear error.\n", 20));
     auto r = test::run_cli({"quantize", path("fp"), "--method", "rtn", "--bits", "4", "--group", "32", "--calib",
                             path("calib.txt"), "--nsamples", "2", "--seqlen", "16", "--out", path("rtn")});
     QVERIFY2(r.code == 0, qPrintable(r.err));

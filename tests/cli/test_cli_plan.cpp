@@ -4,6 +4,7 @@
 #include <QTest>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/cli_fixtures.h"
 #include "tests/cli/cli_run.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -18,13 +19,8 @@ class TestCliPlan : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(tmp_.isValid());
-    auto c = test::tiny_config();
-    c.vocab_size = 260;
-    test::write_hf_checkpoint(test::make_tiny_llama(c, 3), path("fp").toStdString(), torch::kBFloat16);
-    test::write_byte_tokenizer(path("fp").toStdString());
-    QFile text(path("calib.txt"));
-    QVERIFY(text.open(QIODevice::WriteOnly));
-    for (int i = 0; i < 40; ++i) text.write("A plan says what a run will hold before it holds it.\n");
+    QVERIFY(test::write_cli_fixture(path("fp"), path("calib.txt"),
+                                    "A plan says what a run will hold before it holds it.\n", 40));
   }
 
   void planPrintsTheRunsMemory() {
