@@ -201,6 +201,12 @@ void write_safetensors(const std::filesystem::path& path,
   write_safetensors(path, all, metadata);
 }
 
+uint64_t data_bytes(const PendingTensor& t) {
+  uint64_t n = c10::elementSize(t.dtype);
+  for (auto d : t.shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
 void write_safetensors(const std::filesystem::path& path, const std::vector<PendingTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
@@ -210,8 +216,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Pend
   for (const auto& t : tensors) {
     if (!names.insert(t.name).second)
       throw ArgumentError("write_safetensors: tensor name '" + t.name + "' given twice");
-    uint64_t n = c10::elementSize(t.dtype);
-    for (auto d : t.shape) n *= static_cast<uint64_t>(d);
+    const uint64_t n = data_bytes(t);
     header[t.name] = {{"dtype", safetensors_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
     offset += n;
   }

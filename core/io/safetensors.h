@@ -75,6 +75,8 @@ struct PendingTensor {
 };
 // A tensor that exists already, as a PendingTensor.
 PendingTensor pending(std::string name, torch::Tensor t);
+// The bytes its data takes in the file.
+uint64_t data_bytes(const PendingTensor& t);
 
 // As above, building each tensor when it is written and dropping it after.
 // Throws qs::Error when a build gives another dtype or shape than declared.

@@ -17,12 +17,6 @@ namespace {
 constexpr const char* kSingle = "model.safetensors";
 constexpr const char* kIndex = "model.safetensors.index.json";
 
-uint64_t bytes_of(const PendingTensor& t) {
-  uint64_t n = c10::elementSize(t.dtype);
-  for (auto d : t.shape) n *= static_cast<uint64_t>(d);
-  return n;
-}
-
 std::string shard_name(size_t i, size_t n) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", i + 1, n);
@@ -54,7 +48,7 @@ uint64_t write_sharded_safetensors(const fs::path& dir, const std::vector<Pendin
   std::vector<std::vector<PendingTensor>> shards(1);
   uint64_t in_shard = 0, total = 0;
   for (const auto& t : tensors) {
-    const uint64_t n = bytes_of(t);
+    const uint64_t n = data_bytes(t);
     if (!shards.back().empty() && in_shard + n > max_shard_bytes) {
       shards.emplace_back();
       in_shard = 0;
