@@ -4,8 +4,8 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/model_source.h"
+#include "core/checkpoint/packed_export.h"
 #include "core/error.h"
-#include "core/export/packed_export.h"
 #include "core/model/decoder.h"
 
 namespace qs::cli {
@@ -29,8 +29,8 @@ int run_export(const std::vector<std::string>& argv) {
         "--out DIR "
         "[--dtype float16|bfloat16|float32] [--max-shard-mb N]");
   const fs::path model_path = args.positionals()[0];
-  exporter::ExportOptions o;
-  o.format = exporter::parse_format(args.get("format", ""));
+  checkpoint::ExportOptions o;
+  o.format = checkpoint::parse_format(args.get("format", ""));
   o.dtype = parse_export_dtype(args.get_choice("dtype", "float16", {"float16", "bfloat16", "float32"}));
   o.max_shard_bytes = static_cast<uint64_t>(args.get_int(
                           "max-shard-mb", static_cast<int64_t>(io::kDefaultShardBytes / 1'000'000), 1, 1'000'000)) *
@@ -44,13 +44,13 @@ int run_export(const std::vector<std::string>& argv) {
   if (weights.quantized.empty())
     throw ArgumentError(model_path.string() + " has no quantized layer: quantize it first (quantscope-cli quantize)");
   const model::Decoder decoder(weights, torch::kCPU, torch::kFloat32);
-  const auto report = exporter::export_checkpoint(decoder, o, out);
+  const auto report = checkpoint::export_checkpoint(decoder, o, out);
   std::fprintf(stderr, "exported %lld quantized linears (%zu kept in FP) as %s to %s, %.1f MiB of weights\n",
                static_cast<long long>(report.quantized_linears), report.kept_fp.size(),
-               exporter::format_name(o.format).c_str(), out.string().c_str(),
+               checkpoint::format_name(o.format).c_str(), out.string().c_str(),
                static_cast<double>(report.bytes) / (1024.0 * 1024.0));
   nlohmann::json j = {{"model", model_path.string()},
-                      {"format", exporter::format_name(o.format)},
+                      {"format", checkpoint::format_name(o.format)},
                       {"out", out.string()},
                       {"quantized_linears", report.quantized_linears},
                       {"kept_fp", report.kept_fp},

@@ -6,21 +6,21 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/provenance.h"
 #include "core/error.h"
-#include "core/io/provenance.h"
 #include "core/io/run_record.h"
-#include "core/model/model_loader.h"
 
 namespace qs::cli {
 
 int run_info(const std::vector<std::string>& argv) {
   const Args args(argv, {}, {});
   if (args.positionals().size() != 1) throw ArgumentError("usage: quantscope-cli info MODEL");
-  const auto w = model::load_model(args.positionals()[0]);
+  const auto w = checkpoint::load_model(args.positionals()[0]);
   const auto& c = w.config;
   std::map<std::string, int64_t> dtype_counts;
   for (const auto& [name, dtype] : w.source_dtypes) ++dtype_counts[dtype];
-  const int64_t params = model::parameter_count(w);
+  const int64_t params = checkpoint::parameter_count(w);
 
   std::fprintf(stderr,
                "model         %s (%s)\n"
@@ -31,19 +31,20 @@ int run_info(const std::vector<std::string>& argv) {
                w.source.string().c_str(), w.source_format.c_str(), c.architecture.c_str(),
                static_cast<long long>(c.num_layers), static_cast<long long>(c.hidden_size),
                static_cast<long long>(c.intermediate_size), static_cast<long long>(c.num_heads),
-               static_cast<long long>(c.num_kv_heads), static_cast<long long>(c.head_dim),
-               c.rope_theta, c.rope_scaling.type.empty() ? "" : (", " + c.rope_scaling.type + " scaling").c_str(),
+               static_cast<long long>(c.num_kv_heads), static_cast<long long>(c.head_dim), c.rope_theta,
+               c.rope_scaling.type.empty() ? "" : (", " + c.rope_scaling.type + " scaling").c_str(),
                static_cast<long long>(c.vocab_size), c.tie_word_embeddings ? "tied" : "separate",
                static_cast<double>(params) / 1e6);
   std::string dtypes;
   for (const auto& [d, n] : dtype_counts) dtypes += (dtypes.empty() ? "" : ", ") + d + " x" + std::to_string(n);
   std::fprintf(stderr, "stored dtypes %s\n", dtypes.c_str());
   // What a quantized checkpoint records of how it was made.
-  const auto provenance = io::read_provenance(w.source);
+  const auto provenance = checkpoint::read_provenance(w.source);
   std::map<std::string, int64_t> methods;
   for (const auto& [name, l] : provenance.linears) ++methods[l.method];
-  const std::string fp_problem =
-      provenance.source_model.empty() ? std::string() : io::recorded_fp_model_problem(w.source.string(), provenance);
+  const std::string fp_problem = provenance.source_model.empty()
+                                     ? std::string()
+                                     : checkpoint::recorded_fp_model_problem(w.source.string(), provenance);
   if (!provenance.source_model.empty())
     std::fprintf(stderr, "quantized from %s%s\n", provenance.source_model.string().c_str(),
                  fp_problem.empty() ? "" : (" (" + fp_problem + ")").c_str());

@@ -4,22 +4,23 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/device_option.h"
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
-#include "core/model/model_loader.h"
 #include "core/model/residency.h"
 #include "core/pipeline/memory_plan.h"
 
 namespace qs::cli {
 
 int run_plan(const std::vector<std::string>& argv) {
-  const Args args(argv, {"method", "nsamples", "seqlen", "batch", "device", "dtype", "resident-blocks", "layers",
-                             "device-memory"}, {});
+  const Args args(
+      argv, {"method", "nsamples", "seqlen", "batch", "device", "dtype", "resident-blocks", "layers", "device-memory"},
+      {});
   if (args.positionals().size() != 1 || !args.has("method"))
     throw ArgumentError(
         "usage: quantscope-cli plan MODEL --method NAME [--nsamples N] [--seqlen L] [--batch B] "
         "[--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--resident-blocks N] [--layers N] "
         "[--device-memory GIB]");
-  auto config = model::load_model(args.positionals()[0]).config;
+  auto config = checkpoint::load_model(args.positionals()[0]).config;
   // A slice of a model's blocks stands for the whole model with its layer count.
   if (args.has("layers")) config.num_layers = args.get_int("layers", config.num_layers, 1, 1 << 16);
   pipeline::MemoryPlanRequest r;
@@ -44,7 +45,8 @@ int run_plan(const std::vector<std::string>& argv) {
                static_cast<long long>(r.nsamples), static_cast<long long>(r.seqlen),
                pipeline::describe(p, r.device, available, model::available_memory_bytes(torch::kCPU)).c_str());
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& i : p.items) items.push_back({{"what", i.what}, {"device_bytes", i.device_bytes}, {"host_bytes", i.host_bytes}});
+  for (const auto& i : p.items)
+    items.push_back({{"what", i.what}, {"device_bytes", i.device_bytes}, {"host_bytes", i.host_bytes}});
   std::printf("%s\n", nlohmann::json({{"method", r.method},
                                       {"layers", config.num_layers},
                                       {"device", r.device.str()},

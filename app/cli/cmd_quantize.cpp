@@ -14,12 +14,12 @@
 #include "app/cli/device_option.h"
 #include "app/cli/run_options.h"
 #include "app/cli/stopwatch.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
-#include "core/io/checkpoint_files.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
+#include "core/io/small_files.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/model/residency.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/pipeline.h"
@@ -128,7 +128,7 @@ int run_quantize(const std::vector<std::string>& argv) {
 
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
-  const auto weights = model::load_model(model_path);
+  const auto weights = checkpoint::load_model(model_path);
   auto tokenizer = text::load_tokenizer_for_model(model_path);
   model::Decoder decoder(weights, device, dtype);
   apply_resident_blocks(args, decoder, feedback);
@@ -153,8 +153,9 @@ int run_quantize(const std::vector<std::string>& argv) {
     const bool device_short = device_free >= 0 && mem.device_peak > device_free;
     const bool host_short = device.is_cuda() && host_free >= 0 && mem.host_peak > host_free;
     if (mem.modeled && (device_short || host_short))
-      throw ArgumentError("this run needs more memory than the machine has:\n" + text +
-                          "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
+      throw ArgumentError(
+          "this run needs more memory than the machine has:\n" + text +
+          "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
   }
 
   const auto calibration = calibration_of(opts, *tokenizer, feedback);
@@ -233,14 +234,14 @@ int run_quantize(const std::vector<std::string>& argv) {
   if (evaluate) run["eval"] = eval_json;
 
   if (!out_dir.empty()) {
-    io::Provenance provenance;
+    checkpoint::Provenance provenance;
     provenance.source_model = text::tokenizer_source(model_path);
     for (const auto& l : result.layers)
       if (l.record)
         provenance.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse,
                                       l.seconds};
     provenance.run_json = run.dump();
-    io::save_quantscope_checkpoint(decoder, provenance, out_dir);
+    checkpoint::save_quantscope_checkpoint(decoder, provenance, out_dir);
     // The exact calibration tokens, so peer tools can be run on the same data.
     io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
                           {{"source", calib_path}});

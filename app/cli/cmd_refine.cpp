@@ -11,12 +11,12 @@
 #include "app/cli/model_source.h"
 #include "app/cli/run_options.h"
 #include "app/cli/stopwatch.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/methods/method_registry.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/refinement_run.h"
 #include "core/pipeline/run_journal.h"
@@ -94,10 +94,10 @@ int run_refine(const std::vector<std::string>& argv) {
   auto t0 = Clock::now();
   const auto source = open_model_source(quantized_path);
   const fs::path fp_path =
-      io::fp_model_of(quantized_path, source.provenance, args.get("fp", ""), "name it with --fp MODEL");
+      checkpoint::fp_model_of(quantized_path, source.provenance, args.get("fp", ""), "name it with --fp MODEL");
   model::Decoder quantized(source.weights, opts.device, opts.dtype);
   apply_resident_blocks(args, quantized, feedback);
-  const auto fp_weights = model::load_model(fp_path);
+  const auto fp_weights = checkpoint::load_model(fp_path);
   auto tokenizer = text::load_tokenizer_for_model(fp_path);
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
@@ -174,12 +174,12 @@ int run_refine(const std::vector<std::string>& argv) {
   record["refinements"].push_back(refinement_json);
 
   if (!out_dir.empty()) {
-    io::Provenance provenance = source.provenance;
+    checkpoint::Provenance provenance = source.provenance;
     provenance.source_model = fp_path;
     // A model named with --fp is recorded as it is now.
     if (args.has("fp")) provenance.source_fingerprint.clear();
     provenance.run_json = record.dump();
-    io::save_quantscope_checkpoint(quantized, provenance, out_dir);
+    checkpoint::save_quantscope_checkpoint(quantized, provenance, out_dir);
     io::write_safetensors(out_dir / "calibration_ids.safetensors", {{"input_ids", calibration.ids.to(torch::kInt32)}},
                           {{"source", opts.calib_path}});
     feedback.log("saved " + out_dir.string());

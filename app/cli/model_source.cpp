@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
-#include "core/model/model_loader.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
@@ -18,7 +18,7 @@ bool is_project_file(const fs::path& path) { return path.extension() == ".qsproj
 
 ModelSource open_model_source(const fs::path& path) {
   if (!is_project_file(path)) {
-    return {model::load_model(path), text::tokenizer_source(path), io::read_provenance(path)};
+    return {checkpoint::load_model(path), text::tokenizer_source(path), checkpoint::read_provenance(path)};
   }
 #if QS_WITH_HDF5
   const auto project = project::load_project(path);

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/io/provenance.h"
+#include "core/checkpoint/provenance.h"
 #include "core/model/model_weights.h"
 
 namespace qs::cli {
@@ -16,7 +16,7 @@ struct ModelSource {
   model::ModelWeights weights;
   std::filesystem::path tokenizer_source;  // what text::load_tokenizer_for_model reads
   // What a checkpoint or project records of how it was made; empty for an FP model.
-  io::Provenance provenance;
+  checkpoint::Provenance provenance;
 };
 
 bool is_project_file(const std::filesystem::path& path);

@@ -2,8 +2,8 @@
 
 #include "app/cli/device_option.h"
 #include "app/cli/eval_text.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/text/text_file.h"
 
 namespace qs::cli {
@@ -55,8 +55,9 @@ EvalRequest parse_eval(const Args& args, const text::Tokenizer& tokenizer) {
 
 void check_checkpoint_out(const std::filesystem::path& out_dir) {
   namespace fs = std::filesystem;
-  if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw IoError(out_dir.string(), "exists and is not a directory");
-  if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !io::is_quantscope_checkpoint(out_dir))
+  if (fs::exists(out_dir) && !fs::is_directory(out_dir))
+    throw IoError(out_dir.string(), "exists and is not a directory");
+  if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !checkpoint::is_quantscope_checkpoint(out_dir))
     throw IoError(out_dir.string(), "directory is not empty and is not a QuantScope checkpoint; refusing to overwrite");
 }
 

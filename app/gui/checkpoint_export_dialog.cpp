@@ -17,8 +17,8 @@
 #include <new>
 
 #include "app/gui/background_priority.h"
+#include "core/checkpoint/packed_export.h"
 #include "core/error.h"
-#include "core/export/packed_export.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
 #include "core/project/project_provenance.h"
@@ -44,7 +44,7 @@ constexpr FormatInfo kFormats[] = {
      "(evaluation harnesses, other methods' code)"},
 };
 
-QString report_text(const exporter::ExportReport& r, const QString& dir) {
+QString report_text(const checkpoint::ExportReport& r, const QString& dir) {
   QString text = QObject::tr("Wrote %1 quantized linears (%2 kept in FP), %3 MiB of weights, to %4.")
                      .arg(r.quantized_linears)
                      .arg(r.kept_fp.size())
@@ -136,8 +136,8 @@ void CheckpointExportDialog::update_plan() {
 
 void CheckpointExportDialog::start_export() {
   if (busy() || destination_->text().isEmpty()) return;
-  exporter::ExportOptions o;
-  o.format = exporter::parse_format(format_->currentText().toStdString());
+  checkpoint::ExportOptions o;
+  o.format = checkpoint::parse_format(format_->currentText().toStdString());
   const QString dtype = dtype_->currentText();
   o.dtype = dtype == "bfloat16" ? torch::kBFloat16 : dtype == "float32" ? torch::kFloat32 : torch::kFloat16;
   o.tokenizer_source = source_.tokenizer_source;
@@ -156,11 +156,11 @@ void CheckpointExportDialog::start_export() {
           o.provenance = project::provenance_of(project::load_project(source.project_path.toStdString()),
                                                 source.project_path.toStdString());
 #endif
-        if (source.project_path.isEmpty()) o.provenance = io::read_provenance(source.weights->source);
+        if (source.project_path.isEmpty()) o.provenance = checkpoint::read_provenance(source.weights->source);
       }
       auto decoder = source.decoder;
       if (!decoder) decoder = std::make_shared<const model::Decoder>(*source.weights, torch::kCPU, torch::kFloat32);
-      report = report_text(exporter::export_checkpoint(*decoder, o, dir.toStdString()), dir);
+      report = report_text(checkpoint::export_checkpoint(*decoder, o, dir.toStdString()), dir);
     } catch (const c10::Error& e) {
       message = tr("Error in torch: %1").arg(QString::fromUtf8(e.what_without_backtrace()));
     } catch (const std::bad_alloc&) {

@@ -1,6 +1,6 @@
 #pragma once
 // File > Export…: writes the session's quantized model as a packed checkpoint
-// other tools load (core/export: compressed-tensors for vLLM and HF
+// other tools load (core/checkpoint: compressed-tensors for vLLM and HF
 // transformers, GPTQ v1, AutoAWQ GEMM, GGUF for llama.cpp), on a worker
 // thread. Says before writing what goes where, and after it what was written;
 // a model the format cannot hold is refused with the layer and the reason,
@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "core/io/provenance.h"
+#include "core/checkpoint/provenance.h"
 #include "core/model/decoder.h"
 #include "core/model/model_weights.h"
 
@@ -32,9 +32,9 @@ struct ExportSource {
   // How it was made, for the card and quantscope_provenance.json: a finished
   // run's; for `weights`, read off the GUI thread from `project_path` when
   // set, else from the weights' source.
-  io::Provenance provenance;
+  checkpoint::Provenance provenance;
   QString project_path;
-  QString summary;                         // what is exported: "210 linears: gptq W4g128 …"
+  QString summary;  // what is exported: "210 linears: gptq W4g128 …"
 };
 
 class CheckpointExportDialog : public QDialog {

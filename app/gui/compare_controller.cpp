@@ -9,10 +9,10 @@
 
 #include "app/gui/background_priority.h"
 #include "app/gui/calibration_source.h"
-#include "app/gui/project_outline.h"
 #include "app/gui/method_infos.h"
+#include "app/gui/project_outline.h"
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/layer_trial.h"
 
 namespace qs::app {
@@ -43,7 +43,8 @@ void CompareController::start(const CompareRequest& r) {
   thread_ = QThread::create([this, r, feedback] {
     lower_current_thread_priority();
     auto report = [this](const QString& what) {
-      QMetaObject::invokeMethod(this, [this, what] { Q_EMIT progress(what); }, Qt::QueuedConnection);
+      QMetaObject::invokeMethod(
+          this, [this, what] { Q_EMIT progress(what); }, Qt::QueuedConnection);
     };
     QString error;
     bool cancelled = false;
@@ -52,7 +53,7 @@ void CompareController::start(const CompareRequest& r) {
       auto weights = r.weights;
       if (!weights) {
         report(tr("Reading %1…").arg(r.model_path));
-        weights = std::make_shared<const model::ModelWeights>(model::load_model(r.model_path.toStdString()));
+        weights = std::make_shared<const model::ModelWeights>(checkpoint::load_model(r.model_path.toStdString()));
       }
       report(tr("Sampling the calibration text…"));
       const auto source = load_calibration(r.model_path, r.settings);
@@ -64,11 +65,11 @@ void CompareController::start(const CompareRequest& r) {
       for (const auto& method : r.methods) {
         const auto choice = choice_for(method, r.settings);
         report(tr("Running %1 %2 on %3…").arg(method, QString::fromStdString(choice.spec.label()), r.layer));
-        const auto l = pipeline::quantize_one_linear(*weights, r.layer.toStdString(), choice, source.calibration, o,
-                                                     *feedback);
+        const auto l =
+            pipeline::quantize_one_linear(*weights, r.layer.toStdString(), choice, source.calibration, o, *feedback);
         entries.append({method + ' ' + QString::fromStdString(choice.spec.label()), l.output_rel_mse, l.weight_mse,
-                        l.seconds, analysis_values(l.analyses, "sv_error"), analysis_values(l.analyses, "sv_scaled_error"),
-                        analysis_scalar(l.analyses, "sv_error_energy"),
+                        l.seconds, analysis_values(l.analyses, "sv_error"),
+                        analysis_values(l.analyses, "sv_scaled_error"), analysis_scalar(l.analyses, "sv_error_energy"),
                         analysis_scalar(l.analyses, "sv_scaled_error_energy")});
       }
     } catch (const Cancelled&) {

@@ -9,9 +9,9 @@
 #include "app/gui/project_outline.h"
 #include "core/analysis/layer_analysis.h"
 #include "core/analysis/stored_linear.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/provenance.h"
 #include "core/error.h"
-#include "core/io/provenance.h"
-#include "core/model/model_loader.h"
 #include "core/project/project.h"
 #include "core/quant/quantized_linear.h"
 
@@ -119,8 +119,8 @@ void LayerPreviewController::start(Request r) {
       if (r.fp && r.weights->quantized.count(r.name.toStdString())) {
         const std::lock_guard lock(r.fp->loading);
         if (!r.fp->weights) {
-          r.fp->input_scales = io::read_provenance(r.weights->source).input_scales;
-          r.fp->weights = std::make_shared<const model::ModelWeights>(model::load_model(r.fp->path));
+          r.fp->input_scales = checkpoint::read_provenance(r.weights->source).input_scales;
+          r.fp->weights = std::make_shared<const model::ModelWeights>(checkpoint::load_model(r.fp->path));
         }
         fp = r.fp->weights;
         scales = r.fp->input_scales;

@@ -35,8 +35,8 @@
 #include "app/gui/process_memory.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "core/checkpoint/provenance.h"
 #include "core/error.h"
-#include "core/io/provenance.h"
 #include "core/pipeline/quant_plan.h"
 #include "core/pipeline/run_journal.h"
 #include "core/text/tokenizer.h"
@@ -242,8 +242,7 @@ MainWindow::MainWindow(QWidget* parent)
     remember_recent(o.path);
     if (!o.warning.isEmpty()) {
       report_issue(tr("Open"), o.warning, false);
-      auto* box =
-          new QMessageBox(QMessageBox::Warning, tr("Opened with a warning"), o.warning, QMessageBox::Ok, this);
+      auto* box = new QMessageBox(QMessageBox::Warning, tr("Opened with a warning"), o.warning, QMessageBox::Ok, this);
       box->setAttribute(Qt::WA_DeleteOnClose);
       box->open();
     }
@@ -475,7 +474,7 @@ void MainWindow::start_refine(const QString& fp_model) {
     QString problem;
     try {
       const std::string path = source.toStdString();
-      problem = QString::fromStdString(io::recorded_fp_model_problem(path, io::read_provenance(path)));
+      problem = QString::fromStdString(checkpoint::recorded_fp_model_problem(path, checkpoint::read_provenance(path)));
     } catch (const Error& e) {
       report_issue(tr("Refine"), QString::fromUtf8(e.what()));
       return;
@@ -699,8 +698,8 @@ void MainWindow::inspect(const QString& name) {
     const bool stored = model->quantized.count(name.toStdString()) != 0;
     const auto spec = spec_of(layer_config_->overrides().value(name, method_panel_->layer_setting()));
     if (stored && models_->outline().fp_model.isEmpty()) {
-      const QString why = models_->outline().warning.isEmpty() ? tr("this checkpoint does not record it")
-                                                                 : models_->outline().warning;
+      const QString why =
+          models_->outline().warning.isEmpty() ? tr("this checkpoint does not record it") : models_->outline().warning;
       inspector_->show_message(
           tr("%1 is stored quantized. Its analyses compare it with the FP model it was quantized from, but %2.")
               .arg(name, why),

@@ -95,7 +95,7 @@ class MainWindow : public QMainWindow {
   // user was doing, the message names the file, field or layer.
   void report_issue(const QString& source, const QString& message, bool error = true);
   widgets::IssuesView* issues() const { return issues_; }
-  // File > Export…: a dialog over core/export for the last run's model or the
+  // File > Export…: a dialog over core/checkpoint for the last run's model or the
   // opened project's; nullptr (and a status message) when there is nothing quantized.
   CheckpointExportDialog* open_export_dialog();
   // Runs the Compare tab's ticked methods on the inspected linear.

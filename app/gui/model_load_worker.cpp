@@ -3,8 +3,8 @@
 #include "app/gui/background_priority.h"
 #include "app/gui/outline_builder.h"
 #include "app/gui/project_outline.h"
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
-#include "core/model/model_loader.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -54,9 +54,9 @@ void ModelLoadWorker::load(const QString& path) {
       return;
 #endif
     }
-    auto w = std::make_shared<const model::ModelWeights>(model::load_model(path.toStdString()));
+    auto w = std::make_shared<const model::ModelWeights>(checkpoint::load_model(path.toStdString()));
     auto outline = build_outline(*w);
-    if (!w->quantized.empty()) apply_provenance(io::read_provenance(w->source), *w, outline);
+    if (!w->quantized.empty()) apply_provenance(checkpoint::read_provenance(w->source), *w, outline);
     Q_EMIT loaded(w, outline);
   } catch (const qs::Error& e) {
     Q_EMIT failed(path, QString::fromStdString(e.what()));

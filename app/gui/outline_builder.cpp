@@ -5,9 +5,9 @@
 #include <cmath>
 #include <map>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/io/run_record.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::app {
@@ -45,15 +45,19 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
   auto fact = [&](const QString& k, const QString& v) { o.facts.append({k, v}); };
   fact(QObject::tr("Architecture"), QString::fromStdString(c.architecture));
   fact(QObject::tr("Format"), QString::fromStdString(w.source_format));
-  fact(QObject::tr("Parameters"), QStringLiteral("%1 M").arg(static_cast<double>(model::parameter_count(w)) / 1e6, 0, 'f', 1));
+  fact(QObject::tr("Parameters"),
+       QStringLiteral("%1 M").arg(static_cast<double>(checkpoint::parameter_count(w)) / 1e6, 0, 'f', 1));
   fact(QObject::tr("Layers"), QString::number(c.num_layers));
   fact(QObject::tr("Hidden / MLP"), QStringLiteral("%1 / %2").arg(c.hidden_size).arg(c.intermediate_size));
-  fact(QObject::tr("Attention"), QObject::tr("%1 heads, %2 KV heads, head dim %3")
-                                     .arg(c.num_heads).arg(c.num_kv_heads).arg(c.head_dim));
+  fact(QObject::tr("Attention"),
+       QObject::tr("%1 heads, %2 KV heads, head dim %3").arg(c.num_heads).arg(c.num_kv_heads).arg(c.head_dim));
   fact(QObject::tr("Vocabulary"), QString::number(c.vocab_size));
-  fact(QObject::tr("Embeddings"), c.tie_word_embeddings ? QObject::tr("tied to lm_head") : QObject::tr("separate lm_head"));
-  fact(QObject::tr("RoPE"), QStringLiteral("θ = %1%2").arg(c.rope_theta).arg(
-                                c.rope_scaling.type.empty() ? QString() : ", " + QString::fromStdString(c.rope_scaling.type)));
+  fact(QObject::tr("Embeddings"),
+       c.tie_word_embeddings ? QObject::tr("tied to lm_head") : QObject::tr("separate lm_head"));
+  fact(QObject::tr("RoPE"),
+       QStringLiteral("θ = %1%2")
+           .arg(c.rope_theta)
+           .arg(c.rope_scaling.type.empty() ? QString() : ", " + QString::fromStdString(c.rope_scaling.type)));
   fact(QObject::tr("Context"), QString::number(c.max_position_embeddings));
   std::map<std::string, int> stored;
   for (const auto& [name, dtype] : w.source_dtypes) ++stored[dtype];
@@ -90,12 +94,12 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
   return o;
 }
 
-void apply_provenance(const io::Provenance& provenance, const model::ModelWeights& weights,
+void apply_provenance(const checkpoint::Provenance& provenance, const model::ModelWeights& weights,
                       widgets::ModelOutline& outline) {
   const QString recorded = QString::fromStdString(provenance.source_model.string());
   if (!recorded.isEmpty()) outline.facts.append({QObject::tr("Quantized from"), recorded});
   // A recorded model that moved or changed is no reference to compare with.
-  const auto problem = io::recorded_fp_model_problem(weights.source.string(), provenance);
+  const auto problem = checkpoint::recorded_fp_model_problem(weights.source.string(), provenance);
   if (problem.empty())
     outline.fp_model = recorded;
   else if (!recorded.isEmpty())

@@ -14,9 +14,9 @@
 #include "app/gui/method_infos.h"
 #include "app/gui/run_feedback.h"
 #include "core/analysis/logit_divergence.h"
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
 #include "core/methods/method_registry.h"
-#include "core/model/model_loader.h"
 #include "core/number_format.h"
 #include "core/pipeline/refinement_run.h"
 #include "core/pipeline/run_journal.h"
@@ -24,7 +24,7 @@
 #include "core/text/text_file.h"
 #include "core/text/tokenizer.h"
 #if QS_WITH_HDF5
-#include "core/io/provenance.h"
+#include "core/checkpoint/provenance.h"
 #include "core/project/checkpoint_project.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -225,12 +225,12 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
     } else if (source_path.endsWith(QStringLiteral(".qsproj"))) {
       base = project::load_project(label);
     } else {
-      const auto provenance = io::read_provenance(label);
+      const auto provenance = checkpoint::read_provenance(label);
       const fs::path fp_model =
-          io::fp_model_of(label, provenance, fp_path.toStdString(), "choose it when Refine asks for it");
-      fp = std::make_shared<const model::ModelWeights>(model::load_model(fp_model));
-      base = project::project_of_checkpoint(open && !open_is_fp ? *open : model::load_model(label), provenance, *fp,
-                                            fp_model.string());
+          checkpoint::fp_model_of(label, provenance, fp_path.toStdString(), "choose it when Refine asks for it");
+      fp = std::make_shared<const model::ModelWeights>(checkpoint::load_model(fp_model));
+      base = project::project_of_checkpoint(open && !open_is_fp ? *open : checkpoint::load_model(label), provenance,
+                                            *fp, fp_model.string());
     }
     project::check_refinable(base);
     pipeline::LayerChoice choice;
@@ -240,7 +240,7 @@ void RunWorker::refine(std::shared_ptr<const RunOutcome> last, const QString& so
       const auto status = project::check_model(base.model);
       if (status.state == project::ModelState::Missing)
         throw IoError(label, status.message + "; the project's quantized layers need their model");
-      fp = std::make_shared<const model::ModelWeights>(model::load_model(base.model.path));
+      fp = std::make_shared<const model::ModelWeights>(checkpoint::load_model(base.model.path));
     }
     auto decoder =
         std::make_shared<model::Decoder>(project::with_project_layers(*fp, base, label), run_device(), run_dtype());

@@ -1,13 +1,12 @@
 #include "core/io/sharded_safetensors.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "core/error.h"
-#include "core/io/checkpoint_files.h"
+#include "core/io/small_files.h"
 
 namespace qs::io {
 namespace fs = std::filesystem;

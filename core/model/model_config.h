@@ -1,6 +1,6 @@
 #pragma once
 // Hyper-parameters of a Llama-family decoder (Llama, Mistral, Qwen2, SmolLM),
-// filled from an HF config.json (io/hf_config) or GGUF metadata (io/gguf_model).
+// filled from an HF config.json (checkpoint/hf_config) or GGUF metadata (checkpoint/gguf_model).
 
 #include <cstdint>
 #include <string>

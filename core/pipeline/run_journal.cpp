@@ -6,12 +6,12 @@
 #include <limits>
 #include <set>
 
+#include "core/checkpoint/block_tensors.h"
 #include "core/error.h"
-#include "core/io/block_tensors.h"
-#include "core/io/checkpoint_files.h"
 #include "core/io/file_fingerprint.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
+#include "core/io/small_files.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::pipeline {
@@ -60,8 +60,8 @@ void create_journal_directory(const fs::path& dir) {
 
 bool is_journal_entry(const fs::path& p) {
   const auto name = p.filename().string();
-  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0 || name.rfind(kRefinementPrefix, 0) == 0 ||
-         name.rfind(io::kSpillFilePrefix, 0) == 0;
+  return name.rfind(kJournalFile, 0) == 0 || name.rfind(kBlockPrefix, 0) == 0 ||
+         name.rfind(kRefinementPrefix, 0) == 0 || name.rfind(io::kSpillFilePrefix, 0) == 0;
 }
 
 }  // namespace
@@ -159,8 +159,8 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
     const io::SafetensorsFile st(path);
     const std::string st_file = path.string();
     std::set<std::string> used;
-    auto records = io::read_quantized_linears(b["linears"], st, file, used);
-    const auto metrics = io::provenance_fields(ojson{{"linears", b["linears"]}}, file).linears;
+    auto records = checkpoint::read_quantized_linears(b["linears"], st, file, used);
+    const auto metrics = checkpoint::provenance_fields(ojson{{"linears", b["linears"]}}, file).linears;
     const auto tensor = [&](const std::string& name, const torch::Tensor& like) {
       if (!st.find(name)) throw FormatError(st_file, "tensor '" + name + "'", "missing");
       const auto t = st.load(name);
@@ -225,16 +225,17 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
                         const std::vector<LayerResult>& layers) {
   QS_ASSERT(result.layer == finished_blocks(), "the journal records blocks in order");
   create_journal_directory(dir_);
-  io::Provenance provenance;
+  checkpoint::Provenance provenance;
   for (const auto& lr : layers)
     if (lr.record)
       provenance.linears[lr.name] = {lr.choice.method, lr.choice.params.values(), lr.weight_mse, lr.output_rel_mse,
                                      lr.seconds};
-  io::NamedTensors tensors;
+  checkpoint::NamedTensors tensors;
   ojson linears = ojson::object();
-  io::append_block_tensors(decoder, result.layer, provenance, tensors, linears);
+  checkpoint::append_block_tensors(decoder, result.layer, provenance, tensors, linears);
   for (const auto& lr : layers)
-    for (const auto& [key, t] : lr.analyses) tensors.push_back(io::pending(lr.name + kAnalysis + key, t.to(torch::kCPU)));
+    for (const auto& [key, t] : lr.analyses)
+      tensors.push_back(io::pending(lr.name + kAnalysis + key, t.to(torch::kCPU)));
   io::write_safetensors(block_file(dir_, result.layer), tensors, {{"format", "pt"}});
 
   auto blocks = blocks_;

@@ -1,6 +1,6 @@
 #pragma once
 // A quantization run's journal: after each block, that block's tensors (as
-// the checkpoint stores them, io/block_tensors.h), its metrics and its
+// the checkpoint stores them, checkpoint/block_tensors.h), its metrics and its
 // linears' inspector analyses, so a run ended by a crash, a kill or a cancel
 // goes on from the block after the last one written instead of from the
 // first. The blocks before are not quantized again: the pipeline recomputes
@@ -31,7 +31,7 @@ inline constexpr int kJournalFormatVersion = 1;
 struct RunIdentity {
   std::filesystem::path model;      // as opened; for a refinement, the FP model
   std::filesystem::path quantized;  // a refinement's quantized model; empty for a pipeline run
-  std::string plan_json;        // QuantPlan::to_json()
+  std::string plan_json;            // QuantPlan::to_json()
   std::filesystem::path calibration_text;
   int64_t nsamples = 0;
   int64_t seqlen = 0;

@@ -32,7 +32,7 @@ std::string plan_of(const io::RunRecord& run) {
 
 }  // namespace
 
-Project project_of_checkpoint(const model::ModelWeights& checkpoint, const io::Provenance& provenance,
+Project project_of_checkpoint(const model::ModelWeights& checkpoint, const checkpoint::Provenance& provenance,
                               const model::ModelWeights& fp, const std::string& fp_path) {
   pipeline::check_same_shape(checkpoint.config, fp.config);
   Project p;

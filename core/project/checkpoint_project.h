@@ -8,16 +8,16 @@
 
 #include <string>
 
-#include "core/io/provenance.h"
+#include "core/checkpoint/provenance.h"
 #include "core/model/model_weights.h"
 #include "core/project/project.h"
 
 namespace qs::project {
 
-// `checkpoint` as model::load_model read it, `provenance` what it records (a
+// `checkpoint` as checkpoint::load_model read it, `provenance` what it records (a
 // linear it does not name gets the method "unknown"). Throws ConfigError
 // naming the field in which the two models differ in shape.
-Project project_of_checkpoint(const model::ModelWeights& checkpoint, const io::Provenance& provenance,
+Project project_of_checkpoint(const model::ModelWeights& checkpoint, const checkpoint::Provenance& provenance,
                               const model::ModelWeights& fp, const std::string& fp_path);
 
 }  // namespace qs::project

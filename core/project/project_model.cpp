@@ -1,8 +1,8 @@
 #include "core/project/project_model.h"
 
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
 #include "core/io/file_fingerprint.h"
-#include "core/model/model_loader.h"
 
 namespace qs::project {
 
@@ -87,7 +87,7 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
 }
 
 model::ModelWeights project_weights(const Project& project, const fs::path& project_file) {
-  return with_project_layers(model::load_model(project.model.path), project, project_file.string());
+  return with_project_layers(checkpoint::load_model(project.model.path), project, project_file.string());
 }
 
 model::ModelWeights with_project_layers(model::ModelWeights w, const Project& project, const std::string& f) {

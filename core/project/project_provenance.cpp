@@ -6,7 +6,7 @@
 
 namespace qs::project {
 
-io::Provenance provenance_of(const Project& project, const std::string& project_path) {
+checkpoint::Provenance provenance_of(const Project& project, const std::string& project_path) {
   nlohmann::json run = {{"project", project_path},
                         {"calibration",
                          {{"text", project.settings.calibration_text},
@@ -25,7 +25,7 @@ io::Provenance provenance_of(const Project& project, const std::string& project_
                    {"ctx", project.settings.eval_ctx},
                    {"ppl_fp", project.results.ppl_fp},
                    {"ppl", project.results.ppl_quantized}};
-  io::Provenance p;
+  checkpoint::Provenance p;
   p.source_model = project.model.path;
   p.source_fingerprint = project.model.fingerprint;
   p.run_json = run.dump();

@@ -2,11 +2,11 @@
 #include <QTest>
 
 #include "core/analysis/stored_linear.h"
-#include "core/export/packed_export.h"
-#include "core/io/provenance.h"
-#include "core/io/quantscope_checkpoint.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/packed_export.h"
+#include "core/checkpoint/provenance.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "tests/pipeline/pipeline_fixtures.h"
@@ -41,17 +41,17 @@ Run quantize(const std::string& method) {
 model::ModelWeights saved_and_read(const Run& run) {
   QTemporaryDir tmp;
   const fs::path dir = fs::path(tmp.path().toStdString()) / "ckpt";
-  io::save_quantscope_checkpoint(*run.dec, {}, dir);
-  return io::load_quantscope_checkpoint(dir);
+  checkpoint::save_quantscope_checkpoint(*run.dec, {}, dir);
+  return checkpoint::load_quantscope_checkpoint(dir);
 }
 
 // The run's model exported as a packed AWQ checkpoint, read back from disk.
 model::ModelWeights exported_awq(const Run& run, const fs::path& dir) {
-  exporter::ExportOptions o;
-  o.format = exporter::Format::Awq;
+  checkpoint::ExportOptions o;
+  o.format = checkpoint::Format::Awq;
   o.dtype = torch::kFloat32;
-  exporter::export_checkpoint(*run.dec, o, dir);
-  return model::load_model(dir);
+  checkpoint::export_checkpoint(*run.dec, o, dir);
+  return checkpoint::load_model(dir);
 }
 
 // Empty when the stored weight's MSE against `frame` is the one the run
@@ -106,7 +106,7 @@ class TestStoredLinear : public QObject {
     const fs::path dir = fs::path(tmp.path().toStdString()) / "awq-packed";
     const auto run = quantize("awq");
     const auto packed = exported_awq(run, dir);
-    const auto recorded = io::read_provenance(dir).input_scales;
+    const auto recorded = checkpoint::read_provenance(dir).input_scales;
     QVERIFY(recorded.size() >= 10);
     for (const auto& l : run.result.layers) {
       const auto frame = analysis::fp_weight_in_stored_frame(packed, run.fp, l.name, recorded);

@@ -5,14 +5,13 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <filesystem>
 #include <memory>
 
 #include "app/gui/checkpoint_export_dialog.h"
-#include "core/io/provenance.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/provenance.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/quant_plan.h"
 #include "tests/pipeline/pipeline_fixtures.h"
@@ -79,7 +78,7 @@ class TestExportDialog : public QObject {
     QVERIFY2(dialog.status_text().contains("13 quantized linears (1 kept in FP)"), qPrintable(dialog.status_text()));
     QVERIFY(!dialog.busy());
     QVERIFY(dialog.findChild<QPushButton*>("exportButton")->isEnabled());
-    const auto back = std::make_shared<const model::ModelWeights>(model::load_model(ct_dir.toStdString()));
+    const auto back = std::make_shared<const model::ModelWeights>(checkpoint::load_model(ct_dir.toStdString()));
     expect_codes_of(run_, *back);
 
     const QString awq_dir = dir_.filePath("awq");
@@ -92,8 +91,8 @@ class TestExportDialog : public QObject {
     again.start_export();
     QVERIFY2(exported_again.wait(60000), qPrintable(again.status_text()));
     QVERIFY2(again.status_text().contains("13 quantized linears (1 kept in FP)"), qPrintable(again.status_text()));
-    expect_codes_of(run_, model::load_model(awq_dir.toStdString()));
-    const auto provenance = io::read_provenance(awq_dir.toStdString());
+    expect_codes_of(run_, checkpoint::load_model(awq_dir.toStdString()));
+    const auto provenance = checkpoint::read_provenance(awq_dir.toStdString());
     QCOMPARE(provenance.source_model, fs::path(dir_.filePath("fp-model").toStdString()));
     QCOMPARE(provenance.linears.at("model.layers.0.mlp.up_proj").method, std::string("gptq"));
   }
@@ -135,7 +134,7 @@ class TestExportDialog : public QObject {
     QVERIFY2(exported.wait(60000), qPrintable(dialog.status_text()));
     QCOMPARE(failed.size(), 1);
     QVERIFY2(dialog.status_text().contains("14 quantized linears (0 kept in FP)"), qPrintable(dialog.status_text()));
-    expect_codes_of(w3, model::load_model(dir.toStdString()));
+    expect_codes_of(w3, checkpoint::load_model(dir.toStdString()));
   }
 
   // Before writing, the dialog warns that a non-empty destination gets files

@@ -42,14 +42,14 @@
 #include "widgets/run_view.h"
 #include "widgets/spectrum_plot.h"
 #if QS_WITH_HDF5
-#include "core/export/packed_export.h"
-#include "core/io/quantscope_checkpoint.h"
-#include "core/quant/quantized_linear.h"
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/packed_export.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
+#include "core/quant/quantized_linear.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #endif
 
@@ -201,15 +201,15 @@ class TestMainWindow : public QObject {
                       unnamed = dir_.filePath("stored-unnamed").toStdString();
     std::map<std::string, double> weight_mse;
     {
-      const auto fp = model::load_model(model_dir.toStdString());
+      const auto fp = checkpoint::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
       for (const auto& l : quantize_rtn(dec, 3).layers) weight_mse[l.name] = l.weight_mse;
-      io::Provenance provenance;
+      checkpoint::Provenance provenance;
       provenance.source_model = model_dir.toStdString();
       provenance.run_json = R"({"method": "rtn", "bits": 3, "group": 32, "eval": {"ppl": 12.5, "ppl_fp": 10.25},
                                 "refinements": [{"method": "rilq", "eval": {"ppl": 11.75}}]})";
-      io::save_quantscope_checkpoint(dec, provenance, named);
-      io::save_quantscope_checkpoint(dec, {}, unnamed);
+      checkpoint::save_quantscope_checkpoint(dec, provenance, named);
+      checkpoint::save_quantscope_checkpoint(dec, {}, unnamed);
     }
     const QString layer = "model.layers.1.mlp.down_proj";
     app::MainWindow w;
@@ -371,16 +371,16 @@ class TestMainWindow : public QObject {
     const std::string layer = "model.layers.1.mlp.up_proj";
     double rtn_mse = 0;
     {
-      const auto fp = model::load_model(model_dir.toStdString());
+      const auto fp = checkpoint::load_model(model_dir.toStdString());
       const auto w_fp = fp.at(layer + ".weight").to(torch::kFloat32);
       const auto rtn = quant::QuantizedLinear::round_to_nearest(w_fp, {3, 32, false, 1.0}).dequantized_weight();
       rtn_mse = (w_fp - rtn).square().mean().item<double>();
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
       quantize_rtn(dec, 2);
-      io::Provenance provenance;
+      checkpoint::Provenance provenance;
       provenance.source_model = model_dir.toStdString();
-      io::save_quantscope_checkpoint(dec, provenance, named);
-      io::save_quantscope_checkpoint(dec, {}, unnamed);
+      checkpoint::save_quantscope_checkpoint(dec, provenance, named);
+      checkpoint::save_quantscope_checkpoint(dec, {}, unnamed);
     }
     app::MainWindow w;
     QSignalSpy done(w.compare(), &app::CompareController::finished);
@@ -579,7 +579,7 @@ class TestMainWindow : public QObject {
     QVERIFY(dialog->busy());
     QVERIFY(exported.wait(60000));
     QVERIFY(dialog->status_text().contains("14 quantized linears"));
-    const auto back = model::load_model(gptq_dir.toStdString());
+    const auto back = checkpoint::load_model(gptq_dir.toStdString());
     for (const auto& l : w.runs()->last_outcome()->result.layers)
       QVERIFY2(torch::equal(back.quantized.at(l.name)->unpacked_codes(), l.record->unpacked_codes()), l.name.c_str());
     app::MainWindow reopened;  // the export opens as a model: every linear listed, stored packed
@@ -669,7 +669,8 @@ class TestMainWindow : public QObject {
     for (size_t i = 0; i < whole->result.layers.size(); ++i) {
       const auto& a = resumed->result.layers[i];
       const auto& b = whole->result.layers[i];
-      QVERIFY2(torch::equal(a.record->unpacked_codes(), b.record->unpacked_codes()) && torch::equal(a.record->scales, b.record->scales),
+      QVERIFY2(torch::equal(a.record->unpacked_codes(), b.record->unpacked_codes()) &&
+                   torch::equal(a.record->scales, b.record->scales),
                b.name.c_str());
     }
   }
@@ -765,14 +766,14 @@ class TestMainWindow : public QObject {
     const QString model_dir = write_model_with_tokenizer();
     const std::string ckpt = dir_.filePath("rtn-ckpt").toStdString(), lost = dir_.filePath("lost-ckpt").toStdString();
     {
-      const auto fp = model::load_model(model_dir.toStdString());
+      const auto fp = checkpoint::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
       const auto result = quantize_rtn(dec, 3);
-      io::Provenance info;
+      checkpoint::Provenance info;
       info.source_model = model_dir.toStdString();
       for (const auto& l : result.layers) info.linears[l.name] = {"rtn", {}, l.weight_mse, l.output_rel_mse, 0.0};
-      io::save_quantscope_checkpoint(dec, info, ckpt);
-      io::save_quantscope_checkpoint(dec, info, lost);
+      checkpoint::save_quantscope_checkpoint(dec, info, ckpt);
+      checkpoint::save_quantscope_checkpoint(dec, info, lost);
     }
     {  // The FP model of `lost` has moved away since it was quantized.
       const auto json_path = fs::path(lost) / "quantscope.json";
@@ -810,13 +811,13 @@ class TestMainWindow : public QObject {
     const QString model_dir = write_model_with_tokenizer();
     const auto exported = dir_.filePath("gptq-export").toStdString();
     {
-      const auto fp = model::load_model(model_dir.toStdString());
+      const auto fp = checkpoint::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
       quantize_rtn(dec, 4);
-      exporter::ExportOptions o;
-      o.format = exporter::Format::Gptq;
+      checkpoint::ExportOptions o;
+      o.format = checkpoint::Format::Gptq;
       o.tokenizer_source = model_dir.toStdString();
-      exporter::export_checkpoint(dec, o, exported);
+      checkpoint::export_checkpoint(dec, o, exported);
     }
     app::MainWindow w;
     QVERIFY(open_and_wait(w, QString::fromStdString(exported)));
@@ -836,10 +837,10 @@ class TestMainWindow : public QObject {
     const QString model_dir = write_model_with_tokenizer();
     const auto exported = dir_.filePath("gptq-export-recorded").toStdString();
     {
-      const auto fp = model::load_model(model_dir.toStdString());
+      const auto fp = checkpoint::load_model(model_dir.toStdString());
       model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
-      exporter::ExportOptions o;
-      o.format = exporter::Format::Gptq;
+      checkpoint::ExportOptions o;
+      o.format = checkpoint::Format::Gptq;
       o.tokenizer_source = model_dir.toStdString();
       o.provenance.source_model = model_dir.toStdString();
       for (const auto& l : quantize_rtn(dec, 4).layers)
@@ -847,7 +848,7 @@ class TestMainWindow : public QObject {
       o.provenance.run_json =
           R"({"method": "rtn", "bits": 4, "group": 32, "calibration": {"text": "calib.txt", "nsamples": 4,
               "seqlen": 16}, "eval": {"text": "wiki.txt", "ppl": 12.5, "ppl_fp": 10.25}})";
-      exporter::export_checkpoint(dec, o, exported);
+      checkpoint::export_checkpoint(dec, o, exported);
     }
     app::MainWindow w;
     QVERIFY(open_and_wait(w, QString::fromStdString(exported)));

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/io/quantscope_checkpoint.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #if QS_WITH_HDF5
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -49,13 +49,13 @@ class TestCliRefine : public QObject {
     QVERIFY(summary["rilq best validation loss"].get<double>() < summary["rilq initial validation loss"].get<double>());
 
     const fs::path out = path("refined").toStdString();
-    const auto weights = io::load_quantscope_checkpoint(out);
+    const auto weights = checkpoint::load_quantscope_checkpoint(out);
     QCOMPARE(weights.quantized.size(), size_t{14});
     for (const auto& [name, q] : weights.quantized) {
       QVERIFY2(q->lora_a.defined() && q->lora_a.size(0) == 8, name.c_str());
       QCOMPARE(q->spec.bits, 2);
     }
-    const auto info = io::read_quantscope_provenance(out);
+    const auto info = checkpoint::read_quantscope_provenance(out);
     QCOMPARE(info.source_model, fs::path(fp_.toStdString()));
     QCOMPARE(info.linears.at("model.layers.1.mlp.down_proj").method, std::string("rtn"));
     const auto run = nlohmann::json::parse(info.run_json);
@@ -107,7 +107,7 @@ class TestCliRefine : public QObject {
     QCOMPARE(shown["methods"]["rtn"].get<int64_t>(), int64_t{14});
     const auto r = refine({path("rtn-gptq"), "--then", kFastRilq, "--out", path("refined-gptq")});
     QVERIFY2(r.code == 0, qPrintable(r.err));
-    const auto info = io::read_quantscope_provenance(path("refined-gptq").toStdString());
+    const auto info = checkpoint::read_quantscope_provenance(path("refined-gptq").toStdString());
     QCOMPARE(info.source_model, fs::path(fp_.toStdString()));
     QCOMPARE(info.linears.size(), size_t{14});
     QCOMPARE(info.linears.at("model.layers.0.self_attn.q_proj").method, std::string("rtn"));
@@ -156,8 +156,8 @@ class TestCliRefine : public QObject {
     QVERIFY(r.code != 0);
     QVERIFY2(r.err.contains("changed since") && r.err.contains("--fp MODEL"), qPrintable(r.err));
     QVERIFY(!QDir(path("refined-changing")).exists("quantscope.json"));
-    const auto named = refine({path("rtn-changing"), "--fp", changing, "--then", kFastRilq, "--out",
-                               path("refined-changing")});
+    const auto named =
+        refine({path("rtn-changing"), "--fp", changing, "--then", kFastRilq, "--out", path("refined-changing")});
     QVERIFY2(named.code == 0, qPrintable(named.err));
   }
 

@@ -1,9 +1,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "tests/model/reference_llama.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -68,7 +68,8 @@ class TestDecoder : public QObject {
     for (int64_t i = 0; i < 32; ++i) {
       const double f = base[i].item<double>(), wl = 2 * M_PI / f;
       double expect = f;
-      if (wl > 8192) expect = f / 8;
+      if (wl > 8192)
+        expect = f / 8;
       else if (wl >= 2048) {
         const double s = (8192 / wl - 1.0) / 3.0;
         expect = (1 - s) * f / 8 + s * f;
@@ -116,9 +117,9 @@ class TestDecoder : public QObject {
     QVERIFY(!torch::allclose(before, dec.forward(ids)));
     dec.set_linear(1, model::LinearRole::Down, old);
     QVERIFY(torch::allclose(before, dec.forward(ids)));
-    QVERIFY_THROWS_EXCEPTION(ArgumentError,
-                             dec.set_linear(0, model::LinearRole::Q,
-                                            std::make_shared<model::DenseLinear>(torch::zeros({3, 3}), torch::Tensor())));
+    QVERIFY_THROWS_EXCEPTION(
+        ArgumentError, dec.set_linear(0, model::LinearRole::Q,
+                                      std::make_shared<model::DenseLinear>(torch::zeros({3, 3}), torch::Tensor())));
   }
 
   void loadsFromHfDirectory() {
@@ -127,11 +128,11 @@ class TestDecoder : public QObject {
     c.attention_bias = true, c.architecture = "qwen2";
     const auto w = test::make_tiny_llama(c, 11);
     test::write_hf_checkpoint(w, dir.path().toStdString());
-    const auto loaded = model::load_model(dir.path().toStdString());
+    const auto loaded = checkpoint::load_model(dir.path().toStdString());
     QCOMPARE(loaded.config.architecture, std::string("qwen2"));
     QCOMPARE(loaded.tensors.size(), w.tensors.size());
     for (const auto& [name, t] : w.tensors) QVERIFY2(torch::equal(loaded.at(name), t), name.c_str());
-    QCOMPARE(model::parameter_count(loaded), model::parameter_count(w));
+    QCOMPARE(checkpoint::parameter_count(loaded), checkpoint::parameter_count(w));
   }
 
   void missingOrMisshapenTensorNamesIt() {

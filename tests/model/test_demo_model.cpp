@@ -1,10 +1,9 @@
 #include <QTest>
-
 #include <cstdlib>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
@@ -29,14 +28,13 @@ class TestDemoModel : public QObject {
     const auto model_path = test::demo_model();
     if (model_path.empty()) QSKIP("demo model absent: run packaging/fetch-demo-model.sh");
     const auto ref_path = hf_reference();
-    if (!std::filesystem::exists(ref_path))
-      QSKIP("HF reference logits absent: run packaging/make-hf-reference.sh");
+    if (!std::filesystem::exists(ref_path)) QSKIP("HF reference logits absent: run packaging/make-hf-reference.sh");
     io::SafetensorsFile ref(ref_path);
     const auto ids = ref.load("input_ids");
     const auto hf = ref.load("logits").to(torch::kFloat64);
     QCOMPARE(ids.size(1), int64_t(128));
 
-    const auto w = model::load_model(model_path);
+    const auto w = checkpoint::load_model(model_path);
     model::Decoder dec(w, torch::kCPU, torch::kFloat32);
     const auto ours = dec.forward(ids).to(torch::kFloat64);
     QCOMPARE(ours.sizes(), hf.sizes());

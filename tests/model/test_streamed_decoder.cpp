@@ -1,9 +1,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/io/mapped_tensor.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
@@ -15,7 +15,7 @@ namespace {
 // A checkpoint written in `dtype` and opened again, as a user opens one.
 model::ModelWeights reopened(const model::ModelConfig& c, torch::ScalarType dtype, const QTemporaryDir& dir) {
   test::write_hf_checkpoint(test::make_tiny_llama(c, 11), dir.path().toStdString(), dtype);
-  return model::load_model(dir.path().toStdString());
+  return checkpoint::load_model(dir.path().toStdString());
 }
 
 }  // namespace
@@ -122,7 +122,7 @@ class TestStreamedDecoder : public QObject {
   void theDemoModelStreamedEqualsResident() {
     const auto model_path = test::demo_model();
     if (model_path.empty()) QSKIP("demo model absent: run packaging/fetch-demo-model.sh");
-    const auto w = model::load_model(model_path);
+    const auto w = checkpoint::load_model(model_path);
     model::Decoder resident(w, torch::kCPU, torch::kFloat32);
     model::Decoder streamed(w, torch::kCPU, torch::kFloat32);
     streamed.set_resident_blocks(1);

@@ -1,14 +1,13 @@
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <fstream>
 
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
 #include "core/io/mapped_tensor.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "tests/pipeline/pipeline_fixtures.h"
@@ -34,11 +33,12 @@ std::unique_ptr<model::Decoder> make_checkpoint(const fs::path& dir, model::Mode
   plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
   test::RecordingFeedback fb;
   const auto r = pipeline::run_pipeline(*dec, test::random_calibration(101, 4, 16, 3), plan, {}, fb);
-  io::Provenance info;
+  checkpoint::Provenance info;
   for (const auto& l : r.layers)
-    if (l.record) info.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse, l.seconds};
+    if (l.record)
+      info.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse, l.seconds};
   info.run_json = R"({"note": "test"})";
-  io::save_quantscope_checkpoint(*dec, info, dir);
+  checkpoint::save_quantscope_checkpoint(*dec, info, dir);
   return dec;
 }
 
@@ -64,7 +64,7 @@ void save_with_transforms(model::Decoder& dec, const fs::path& dir) {
   set(0, LinearRole::Gate, mlp);
   set(0, LinearRole::Up, mlp.clone());
   set(1, LinearRole::Q, torch::eye(h) + 0.05 * torch::randn({h, h}));
-  io::save_quantscope_checkpoint(dec, {}, dir);
+  checkpoint::save_quantscope_checkpoint(dec, {}, dir);
 }
 
 // make_checkpoint's model with save_with_transforms' transforms, saved.
@@ -95,11 +95,11 @@ class TestQuantscopeCheckpoint : public QObject {
     model::ModelWeights fp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
     const auto dec = make_checkpoint(dir, fp);
-    const auto loaded = model::load_model(dir);
+    const auto loaded = checkpoint::load_model(dir);
     QCOMPARE(loaded.source_format, std::string("quantscope"));
     QCOMPARE(loaded.quantized.size(), size_t{13});
     QVERIFY(loaded.has("model.layers.1.mlp.up_proj.weight"));
-    QCOMPARE(model::parameter_count(loaded), model::parameter_count(fp));
+    QCOMPARE(checkpoint::parameter_count(loaded), checkpoint::parameter_count(fp));
     QVERIFY(loaded.quantized.at("model.layers.1.self_attn.q_proj")->g_idx.defined());
     QVERIFY(loaded.quantized.at("model.layers.0.self_attn.q_proj")->input_scale.defined());
     QVERIFY(loaded.quantized.at("model.layers.0.self_attn.k_proj")->bias.defined());
@@ -120,7 +120,7 @@ class TestQuantscopeCheckpoint : public QObject {
     model::ModelWeights fp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
     make_checkpoint(dir, fp);
-    const auto info = io::read_quantscope_provenance(dir);
+    const auto info = checkpoint::read_quantscope_provenance(dir);
     QCOMPARE(info.linears.size(), size_t{13});
     QVERIFY(!info.linears.count("model.layers.1.mlp.up_proj"));
     const auto& awq = info.linears.at("model.layers.0.mlp.down_proj");
@@ -135,7 +135,7 @@ class TestQuantscopeCheckpoint : public QObject {
     QVERIFY(info.source_model.empty());
     rewrite(dir / "quantscope.json", "\"n_grid\": 20", "\"n_grid\": [20]");
     try {
-      io::read_quantscope_provenance(dir);
+      checkpoint::read_quantscope_provenance(dir);
       QFAIL("no error");
     } catch (const FormatError& e) {
       QVERIFY2(QString(e.what()).contains("params.n_grid") && QString(e.what()).contains("quantscope.json"), e.what());
@@ -150,11 +150,11 @@ class TestQuantscopeCheckpoint : public QObject {
     int stored = 0;
     for (const auto& e : st.entries()) stored += e.name.ends_with(".transform");
     QCOMPARE(stored, 3);
-    for (const char* holder : {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.gate_proj",
-                               "model.layers.1.self_attn.q_proj"})
+    for (const char* holder :
+         {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.gate_proj", "model.layers.1.self_attn.q_proj"})
       QVERIFY2(st.find(std::string(holder) + ".transform"), holder);
 
-    const auto loaded = model::load_model(c.dir);
+    const auto loaded = checkpoint::load_model(c.dir);
     const auto transform = [&](const char* name) { return loaded.quantized.at(name)->transform; };
     const auto q0 = transform("model.layers.0.self_attn.q_proj");
     QVERIFY(transform("model.layers.0.self_attn.k_proj").is_same(q0));
@@ -182,7 +182,7 @@ class TestQuantscopeCheckpoint : public QObject {
     // The first reference in the file: k_proj's to q_proj.
     rewrite(c.dir / "quantscope.json", "\"transform_of\": \"model.layers.0.self_attn.q_proj\"", to.toStdString());
     try {
-      model::load_model(c.dir);
+      checkpoint::load_model(c.dir);
       QFAIL("no error");
     } catch (const FormatError& e) {
       QVERIFY2(QString(e.what()).contains("model.layers.0.self_attn.k_proj.transform_of"), e.what());
@@ -194,14 +194,30 @@ class TestQuantscopeCheckpoint : public QObject {
     QTest::addColumn<QString>("from");
     QTest::addColumn<QString>("to");
     QTest::addColumn<QString>("mentions");
-    QTest::newRow("bits") << "quantscope.json" << "\"bits\": 4" << "\"bits\": 9" << "bits";
-    QTest::newRow("symmetric of the wrong type") << "quantscope.json" << "\"symmetric\": false" << "\"symmetric\": \"no\""
+    QTest::newRow("bits") << "quantscope.json"
+                          << "\"bits\": 4"
+                          << "\"bits\": 9"
+                          << "bits";
+    QTest::newRow("symmetric of the wrong type") << "quantscope.json"
+                                                 << "\"symmetric\": false"
+                                                 << "\"symmetric\": \"no\""
                                                  << "symmetric";
-    QTest::newRow("in_features") << "quantscope.json" << "\"in_features\": 64" << "\"in_features\": 65" << "qweight";
-    QTest::newRow("version") << "quantscope.json" << "\"format_version\": 2" << "\"format_version\": 7"
+    QTest::newRow("in_features") << "quantscope.json"
+                                 << "\"in_features\": 64"
+                                 << "\"in_features\": 65"
+                                 << "qweight";
+    QTest::newRow("version") << "quantscope.json"
+                             << "\"format_version\": 2"
+                             << "\"format_version\": 7"
                              << "format_version";
-    QTest::newRow("format") << "quantscope.json" << "\"quantscope\"" << "\"other\"" << "format";
-    QTest::newRow("not json") << "quantscope.json" << "{" << "[" << "quantscope.json";
+    QTest::newRow("format") << "quantscope.json"
+                            << "\"quantscope\""
+                            << "\"other\""
+                            << "format";
+    QTest::newRow("not json") << "quantscope.json"
+                              << "{"
+                              << "["
+                              << "quantscope.json";
   }
   void damagedCheckpointsNameTheProblem() {
     QFETCH(QString, file);
@@ -214,7 +230,7 @@ class TestQuantscopeCheckpoint : public QObject {
     make_checkpoint(dir, fp);
     rewrite(dir / file.toStdString(), from.toStdString(), to.toStdString());
     try {
-      model::load_model(dir);
+      checkpoint::load_model(dir);
       QFAIL("no error");
     } catch (const Error& e) {
       QVERIFY2(QString(e.what()).contains(mentions), e.what());
@@ -227,7 +243,7 @@ class TestQuantscopeCheckpoint : public QObject {
     const fs::path dir = fs::path(tmp.path().toStdString()) / "q";
     make_checkpoint(dir, fp);
     fs::resize_file(dir / "model.safetensors", fs::file_size(dir / "model.safetensors") / 2);
-    QVERIFY_THROWS_EXCEPTION(FormatError, model::load_model(dir));
+    QVERIFY_THROWS_EXCEPTION(FormatError, checkpoint::load_model(dir));
   }
 };
 

@@ -1,8 +1,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/methods/method_registry.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
@@ -44,8 +44,8 @@ std::unique_ptr<model::Decoder> quantized_checkpoint(const model::ModelWeights& 
   test::RecordingFeedback fb;
   pipeline::run_pipeline(dec, calibration(), plan_of(method, false), {}, fb);
   const auto dir = std::filesystem::path(tmp.path().toStdString()) / method;
-  io::save_quantscope_checkpoint(dec, {}, dir);
-  return std::make_unique<model::Decoder>(io::load_quantscope_checkpoint(dir), torch::kCPU, torch::kFloat32);
+  checkpoint::save_quantscope_checkpoint(dec, {}, dir);
+  return std::make_unique<model::Decoder>(checkpoint::load_quantscope_checkpoint(dir), torch::kCPU, torch::kFloat32);
 }
 
 }  // namespace

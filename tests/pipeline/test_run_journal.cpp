@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/io/checkpoint_files.h"
+#include "core/io/small_files.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/run_journal.h"
@@ -104,7 +104,8 @@ class TestRunJournal : public QObject {
       QCOMPARE(g.choice.method, e.choice.method);
       QCOMPARE(bool(g.record), bool(e.record));
       if (!e.record) continue;
-      QVERIFY2(torch::equal(g.record->unpacked_codes().to(torch::kInt32), e.record->unpacked_codes().to(torch::kInt32)), e.name.c_str());
+      QVERIFY2(torch::equal(g.record->unpacked_codes().to(torch::kInt32), e.record->unpacked_codes().to(torch::kInt32)),
+               e.name.c_str());
       QVERIFY2(torch::equal(g.record->scales, e.record->scales), e.name.c_str());
       QCOMPARE(g.weight_mse, e.weight_mse);
       QCOMPARE(g.output_rel_mse, e.output_rel_mse);

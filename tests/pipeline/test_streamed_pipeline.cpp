@@ -1,9 +1,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/io/mapped_tensor.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/test_registry.h"
@@ -32,7 +32,7 @@ class TestStreamedPipeline : public QObject {
     QTemporaryDir dir;
     test::write_hf_checkpoint(test::make_tiny_llama(test::three_block_config(), 4), dir.path().toStdString(),
                               torch::kBFloat16);
-    const auto w = model::load_model(dir.path().toStdString());
+    const auto w = checkpoint::load_model(dir.path().toStdString());
     auto choice = pipeline::QuantPlan::make_choice(method.toStdString(), {3, 32, false, 1.0}, "test");
     if (method == "lwc") choice.params.set("epochs", int64_t{1}, "test");
     const pipeline::QuantPlan plan(choice);
@@ -62,7 +62,8 @@ class TestStreamedPipeline : public QObject {
       QVERIFY2(torch::equal(a.scales, b.scales), got.layers[i].name.c_str());
       QCOMPARE(got.layers[i].output_rel_mse, expected.layers[i].output_rel_mse);
     }
-    for (size_t i = 0; i < got.blocks.size(); ++i) QCOMPARE(got.blocks[i].output_rel_mse, expected.blocks[i].output_rel_mse);
+    for (size_t i = 0; i < got.blocks.size(); ++i)
+      QCOMPARE(got.blocks[i].output_rel_mse, expected.blocks[i].output_rel_mse);
     const auto ids = calib.ids.narrow(0, 0, 2);
     QVERIFY(torch::equal(streamed.forward(ids), resident.forward(ids)));
   }

@@ -2,8 +2,8 @@
 #include <QTest>
 #include <nlohmann/json.hpp>
 
+#include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
-#include "core/io/quantscope_checkpoint.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "core/project/checkpoint_project.h"
@@ -30,13 +30,13 @@ void write_awq_checkpoint(const model::ModelWeights& fp, const fs::path& dir, co
   plan.add_rule({"model.layers.1.mlp.up_proj", std::string("fp16"), {}, {}, {}, {}, {}, {}, {}});
   test::RecordingFeedback fb;
   const auto result = pipeline::run_pipeline(dec, test::random_calibration(101, 4, 16, 3), plan, {}, fb);
-  io::Provenance info;
+  checkpoint::Provenance info;
   info.source_model = dir / "fp";
   for (const auto& l : result.layers)
     if (l.record)
       info.linears[l.name] = {l.choice.method, l.choice.params.values(), l.weight_mse, l.output_rel_mse, 1.0};
   info.run_json = run_json;
-  io::save_quantscope_checkpoint(dec, info, dir / "ckpt");
+  checkpoint::save_quantscope_checkpoint(dec, info, dir / "ckpt");
 }
 
 }  // namespace
@@ -51,8 +51,8 @@ class TestCheckpointProject : public QObject {
     const fs::path dir(tmp.path().toStdString());
     const auto fp = test::make_tiny_llama(test::tiny_config(), 5);
     write_awq_checkpoint(fp, dir, R"({"method": "awq", "bits": 4, "group": 32, "symmetric": false})");
-    const auto ckpt = io::load_quantscope_checkpoint(dir / "ckpt");
-    const auto info = io::read_quantscope_provenance(dir / "ckpt");
+    const auto ckpt = checkpoint::load_quantscope_checkpoint(dir / "ckpt");
+    const auto info = checkpoint::read_quantscope_provenance(dir / "ckpt");
 
     const auto p = project::project_of_checkpoint(ckpt, info, fp, (dir / "fp").string());
     QCOMPARE(p.layers.size(), size_t{14});
@@ -81,8 +81,8 @@ class TestCheckpointProject : public QObject {
     const auto fp = test::make_tiny_llama(test::tiny_config(), 5);
     write_awq_checkpoint(fp, dir, R"({"method": "awq", "refinements": [{"method": "rilq", "params": {"rank": 8}}]})");
     const auto p =
-        project::project_of_checkpoint(io::load_quantscope_checkpoint(dir / "ckpt"),
-                                       io::read_quantscope_provenance(dir / "ckpt"), fp, (dir / "fp").string());
+        project::project_of_checkpoint(checkpoint::load_quantscope_checkpoint(dir / "ckpt"),
+                                       checkpoint::read_quantscope_provenance(dir / "ckpt"), fp, (dir / "fp").string());
     const QString e = test::error_of<ArgumentError>([&] { project::check_refinable(p); });
     QVERIFY2(e.contains("refined by rilq already"), qPrintable(e));
   }
@@ -95,9 +95,9 @@ class TestCheckpointProject : public QObject {
     auto other = test::tiny_config();
     other.hidden_size = 32;
     const QString e = test::error_of<ConfigError>([&] {
-      project::project_of_checkpoint(io::load_quantscope_checkpoint(dir / "ckpt"),
-                                     io::read_quantscope_provenance(dir / "ckpt"), test::make_tiny_llama(other, 5),
-                                     (dir / "fp").string());
+      project::project_of_checkpoint(checkpoint::load_quantscope_checkpoint(dir / "ckpt"),
+                                     checkpoint::read_quantscope_provenance(dir / "ckpt"),
+                                     test::make_tiny_llama(other, 5), (dir / "fp").string());
     });
     QVERIFY2(e.contains("hidden_size"), qPrintable(e));
   }

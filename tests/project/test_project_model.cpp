@@ -3,10 +3,10 @@
 #include <QTest>
 #include <fstream>
 
+#include "core/checkpoint/model_loader.h"
 #include "core/error.h"
 #include "core/io/file_fingerprint.h"
 #include "core/model/decoder.h"
-#include "core/model/model_loader.h"
 #include "core/pipeline/pipeline.h"
 #include "core/project/project_file.h"
 #include "core/project/project_model.h"
@@ -58,7 +58,7 @@ class TestProjectModel : public QObject {
     const auto w = project::project_weights(loaded, dir / "p.qsproj");
     QCOMPARE(w.quantized.size(), size_t{12});
     for (const auto& [name, q] : w.quantized) QVERIFY2(!w.has(name + ".weight"), name.c_str());
-    QCOMPARE(model::parameter_count(w), model::parameter_count(fp));
+    QCOMPARE(checkpoint::parameter_count(w), checkpoint::parameter_count(fp));
     model::Decoder again(w, torch::kCPU, torch::kFloat32);
     const auto ids = torch::randint(0, 101, {2, 12}, torch::kLong);
     QVERIFY(torch::equal(again.forward(ids), dec.forward(ids)));

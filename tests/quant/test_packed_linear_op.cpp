@@ -1,7 +1,7 @@
 #include <QTest>
 
+#include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
-#include "core/export/packed_layouts.h"
 #include "core/model/decoder.h"
 #include "core/quant/packed_linear_op.h"
 #include "kernels/packed_matmul.h"
@@ -65,24 +65,24 @@ class TestPackedLinearOp : public QObject {
     for (int bits : {2, 3, 4, 8}) {
       auto q = test::random_layer(out, in, bits, group);
       q.zeros = q.zeros.clamp_min(1);  // GPTQ v1 cannot store a zero point of 0
-      const auto qweight = exporter::gptq_pack_weight(q.codes, bits);
-      const auto qzeros = exporter::gptq_pack_zeros(q.zeros, bits);
-      const auto packed = kernels::pack_weight(exporter::gptq_unpack_weight(qweight, bits, in), q.scales,
-                                               exporter::gptq_unpack_zeros(qzeros, bits, out), bits, group);
+      const auto qweight = checkpoint::gptq_pack_weight(q.codes, bits);
+      const auto qzeros = checkpoint::gptq_pack_zeros(q.zeros, bits);
+      const auto packed = kernels::pack_weight(checkpoint::gptq_unpack_weight(qweight, bits, in), q.scales,
+                                               checkpoint::gptq_unpack_zeros(qzeros, bits, out), bits, group);
       const auto back = kernels::unpack_weight(packed);
-      QVERIFY(torch::equal(exporter::gptq_pack_weight(back.codes, bits), qweight));
-      QVERIFY(torch::equal(exporter::gptq_pack_zeros(back.zeros, bits), qzeros));
+      QVERIFY(torch::equal(checkpoint::gptq_pack_weight(back.codes, bits), qweight));
+      QVERIFY(torch::equal(checkpoint::gptq_pack_zeros(back.zeros, bits), qzeros));
       if (bits == 4 || bits == 8) {
-        const auto ct = exporter::ct_pack_weight(q.codes, bits);
+        const auto ct = checkpoint::ct_pack_weight(q.codes, bits);
         const auto from_ct =
-            kernels::pack_weight(exporter::ct_unpack_weight(ct, bits, in), q.scales, q.zeros, bits, group);
-        QVERIFY(torch::equal(exporter::ct_pack_weight(kernels::unpack_weight(from_ct).codes, bits), ct));
+            kernels::pack_weight(checkpoint::ct_unpack_weight(ct, bits, in), q.scales, q.zeros, bits, group);
+        QVERIFY(torch::equal(checkpoint::ct_pack_weight(kernels::unpack_weight(from_ct).codes, bits), ct));
       }
       if (bits == 4) {
-        const auto awq = exporter::awq_pack(q.codes.t().to(torch::kInt));
-        const auto codes = exporter::awq_unpack(awq, in).t().to(torch::kByte);
+        const auto awq = checkpoint::awq_pack(q.codes.t().to(torch::kInt));
+        const auto codes = checkpoint::awq_unpack(awq, in).t().to(torch::kByte);
         const auto from_awq = kernels::pack_weight(codes, q.scales, q.zeros, bits, group);
-        QVERIFY(torch::equal(exporter::awq_pack(kernels::unpack_weight(from_awq).codes.t().to(torch::kInt)), awq));
+        QVERIFY(torch::equal(checkpoint::awq_pack(kernels::unpack_weight(from_awq).codes.t().to(torch::kInt)), awq));
       }
     }
   }

@@ -1,9 +1,8 @@
 #include "tests/support/tiny_llama.h"
 
-
 #include <fstream>
 
-#include "core/io/hf_config.h"
+#include "core/checkpoint/hf_config.h"
 #include "core/io/safetensors.h"
 #include "core/text/byte_level_bpe.h"
 
@@ -65,7 +64,7 @@ model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed) 
 void write_hf_checkpoint(const model::ModelWeights& w, const std::filesystem::path& dir, torch::ScalarType dtype) {
   std::filesystem::create_directories(dir);
   const char* label = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
-  std::ofstream(dir / "config.json") << io::hf_config_to_json(w.config, label);
+  std::ofstream(dir / "config.json") << checkpoint::hf_config_to_json(w.config, label);
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& [name, t] : w.tensors) tensors.emplace_back(name, t.is_floating_point() ? t.to(dtype) : t);
   io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});

@@ -1,0 +1,194 @@
+#include "core/checkpoint/gguf_export.h"
+
+#include "core/checkpoint/checkpoint_format.h"
+#include "core/checkpoint/export_biases.h"
+#include "core/checkpoint/ggml_blocks.h"
+#include "core/checkpoint/gguf_tensor_map.h"
+#include "core/error.h"
+#include "core/io/gguf_file.h"
+#include "core/io/gguf_metadata_copy.h"
+#include "core/io/gguf_writer.h"
+
+namespace qs::checkpoint {
+namespace fs = std::filesystem;
+using io::GgmlType;
+
+namespace {
+
+struct Encoded {
+  io::GgmlType type;
+  std::vector<uint8_t> data;
+};
+
+struct PendingLinear {
+  io::GgmlType type;
+  quant::QuantizedLinear record;
+};
+
+bool zeros_all(const quant::QuantizedLinear& q, int64_t value) { return q.zeros.eq(value).all().item<bool>(); }
+
+io::GgmlType ggml_type_for(const std::string& name, const quant::QuantizedLinear& q) {
+  refuse_transform(name, q, "GGUF");
+  if (q.g_idx.defined() && !is_trivial_group_index(q.g_idx, q.spec.group_size))
+    throw ArgumentError(name + " uses act-order groups, which ggml blocks cannot hold");
+  const bool blocks_fit = q.in_features % kGgmlBlock == 0 && q.spec.group_size % kGgmlBlock == 0;
+  if (blocks_fit && q.spec.bits == 4 && q.spec.symmetric && zeros_all(q, 8)) return io::GgmlType::Q4_0;
+  if (blocks_fit && q.spec.bits == 4 && !q.spec.symmetric) return io::GgmlType::Q4_1;
+  if (blocks_fit && q.spec.bits == 8 && q.spec.symmetric && zeros_all(q, 128)) return io::GgmlType::Q8_0;
+  throw ArgumentError(name + " is " + q.spec.label() +
+                      "; GGUF holds 4-bit (Q4_0 symmetric, Q4_1 asymmetric) and 8-bit symmetric (Q8_0) layers "
+                      "whose group is a multiple of 32");
+}
+
+// Block parameters [rows, in/32] from the record's group parameters.
+torch::Tensor per_block(const torch::Tensor& per_group, const quant::QuantizedLinear& q) {
+  const auto group_of_block =
+      torch::div(torch::arange(q.in_features / kGgmlBlock, torch::kInt64) * kGgmlBlock, q.spec.group_size, "floor");
+  return per_group.index_select(1, group_of_block);
+}
+
+Encoded encode_linear(const quant::QuantizedLinear& q, io::GgmlType type, int64_t permute_heads) {
+  auto rows = [&](torch::Tensor t) { return permute_heads > 0 ? permute_rows(t, permute_heads) : t; };
+  const auto codes = rows(q.unpacked_codes());
+  const auto d = rows(per_block(q.scales, q));
+  switch (type) {
+    case io::GgmlType::Q4_0:
+      return {type, encode_q4_0(codes, d)};
+    case io::GgmlType::Q4_1: {
+      const auto m = rows(per_block(-q.scales * q.zeros.to(torch::kFloat32), q));
+      return {type, encode_q4_1(codes, d, m)};
+    }
+    case io::GgmlType::Q8_0:
+      return {type, encode_q8_0((codes.to(torch::kInt16) - 128).to(torch::kInt8), d)};
+    default:
+      break;
+  }
+  QS_ASSERT(false, "unexpected ggml type for a quantized linear");
+}
+
+std::vector<int64_t> ggml_ne(const torch::Tensor& t) {
+  if (t.dim() == 1) return {t.size(0)};
+  return {t.size(1), t.size(0)};
+}
+
+fs::path tokenizer_file(const fs::path& source) {
+  std::error_code ec;
+  if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") return source;
+  const fs::path dir = fs::is_directory(source, ec) ? source : source.parent_path();
+  if (fs::is_regular_file(dir / "tokenizer.gguf", ec)) return dir / "tokenizer.gguf";
+  throw IoError(source.string(),
+                "GGUF export copies the tokenizer from a GGUF: give a .gguf model, or a QuantScope checkpoint "
+                "quantized from one (it holds tokenizer.gguf)");
+}
+
+void write_hparams(const model::ModelConfig& c, const std::string& name, io::GgmlType file_type, io::GgufWriter& w) {
+  const std::string arch = c.architecture == "qwen2" ? "qwen2" : "llama";
+  if (c.rope_scaling.type == "llama3")
+    throw ArgumentError(
+        "GGUF export: llama3 rope scaling (llama.cpp stores it as a rope_freqs tensor) is not written yet");
+  // llama.cpp's llama_ftype: the dominant type of the linears.
+  const uint32_t ftype = file_type == io::GgmlType::Q4_0   ? 2
+                         : file_type == io::GgmlType::Q4_1 ? 3
+                         : file_type == io::GgmlType::Q8_0 ? 7
+                                                           : 1;
+  w.add_string("general.architecture", arch);
+  w.add_string("general.name", name);
+  w.add_uint32("general.file_type", ftype);
+  w.add_string("general.quantized_by", "QuantScope");
+  const std::string p = arch + ".";
+  w.add_uint32(p + "context_length", static_cast<uint32_t>(c.max_position_embeddings));
+  w.add_uint32(p + "embedding_length", static_cast<uint32_t>(c.hidden_size));
+  w.add_uint32(p + "block_count", static_cast<uint32_t>(c.num_layers));
+  w.add_uint32(p + "feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
+  w.add_uint32(p + "attention.head_count", static_cast<uint32_t>(c.num_heads));
+  w.add_uint32(p + "attention.head_count_kv", static_cast<uint32_t>(c.num_kv_heads));
+  w.add_uint32(p + "attention.key_length", static_cast<uint32_t>(c.head_dim));
+  w.add_uint32(p + "attention.value_length", static_cast<uint32_t>(c.head_dim));
+  w.add_uint32(p + "rope.dimension_count", static_cast<uint32_t>(c.head_dim));
+  w.add_float32(p + "attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
+  w.add_float32(p + "rope.freq_base", static_cast<float>(c.rope_theta));
+  w.add_uint32(p + "vocab_size", static_cast<uint32_t>(c.vocab_size));
+  if (c.rope_scaling.type == "linear") {
+    w.add_string(p + "rope.scaling.type", "linear");
+    w.add_float32(p + "rope.scaling.factor", static_cast<float>(c.rope_scaling.factor));
+  }
+}
+
+}  // namespace
+
+GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& tokenizer_gguf, const std::string& name,
+                             const fs::path& file) {
+  const ExportBiases biases(decoder);
+  const auto& c = biases.config();
+  GgufExportReport report;
+  // Every layer is checked (and encoded) before anything is written.
+  std::map<std::string, PendingLinear> pending;  // by HF weight name
+  std::map<std::string, int> linear_types;
+  std::map<std::string, torch::Tensor> dense;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    dense[p + "input_layernorm.weight"] = decoder.norm_weight(l, model::NormRole::Input);
+    dense[p + "post_attention_layernorm.weight"] = decoder.norm_weight(l, model::NormRole::PostAttention);
+    for (auto role : model::kLinearRoles) {
+      const auto lname = model::linear_name(l, role);
+      const auto op = decoder.linear(l, role);
+      if (const auto b = biases.bias(l, role); b.defined()) dense[lname + ".bias"] = b;
+      const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(op.get());
+      if (!qop) {
+        dense[lname + ".weight"] = op->dense_weight();
+        report.kept_fp.push_back(lname);
+        continue;
+      }
+      auto q = qop->record()->to(torch::kCPU);
+      const auto type = ggml_type_for(lname, q);
+      pending.emplace(lname + ".weight", PendingLinear{type, std::move(q)});
+      ++report.quantized_linears;
+    }
+  }
+  dense["model.embed_tokens.weight"] = decoder.embed_weight();
+  dense["model.norm.weight"] = decoder.final_norm_weight();
+  if (!c.tie_word_embeddings) dense["lm_head.weight"] = decoder.lm_head_weight();
+
+  io::GgmlType dominant = io::GgmlType::F16;
+  int most = 0;
+  for (const auto& [n, e] : pending)
+    if (++linear_types[io::ggml_type_name(e.type)] > most) {
+      most = linear_types[io::ggml_type_name(e.type)];
+      dominant = e.type;
+    }
+
+  const io::GgufFile tok(tokenizer_file(tokenizer_gguf));
+  io::GgufWriter w;
+  write_hparams(c, name, dominant, w);
+  if (io::copy_gguf_metadata(tok, "tokenizer.", w) == 0)
+    throw FormatError(tok.path().string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
+
+  for (const auto& t : gguf_tensor_map(c)) {
+    if (auto e = pending.find(t.hf); e != pending.end()) {
+      const auto& q = e->second.record;
+      auto enc = encode_linear(q, e->second.type, t.permute_heads);
+      w.add_tensor(t.gguf, enc.type, {q.in_features, q.out_features}, std::move(enc.data));
+      ++report.tensor_types[io::ggml_type_name(enc.type)];
+      continue;
+    }
+    auto d = dense.find(t.hf);
+    if (d == dense.end()) {
+      QS_ASSERT(!t.required, "tensor without a source: " + t.hf);
+      continue;
+    }
+    auto v = d->second.to(torch::kCPU).to(torch::kFloat32);
+    if (t.permute_heads > 0) v = permute_rows(v, t.permute_heads);
+    // Norms and biases stay F32 as llama.cpp's converter keeps them; matrices go F16.
+    const bool matrix = v.dim() == 2;
+    w.add_tensor(t.gguf, matrix ? io::GgmlType::F16 : io::GgmlType::F32, ggml_ne(v),
+                 matrix ? encode_f16(v) : encode_f32(v));
+    ++report.tensor_types[matrix ? "F16" : "F32"];
+  }
+  std::error_code ec;
+  if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
+  w.write(file);
+  report.bytes = fs::file_size(file);
+  return report;
+}
+
+}  // namespace qs::checkpoint

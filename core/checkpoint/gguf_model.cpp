@@ -1,0 +1,141 @@
+#include "core/checkpoint/gguf_model.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint/gguf_tensor_map.h"
+#include "core/error.h"
+#include "core/io/ggml_dequant.h"
+#include "core/io/gguf_file.h"
+
+namespace qs::checkpoint {
+namespace {
+
+using model::ModelConfig;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// The storage type most weight matrices use ("q4_1"), for ModelConfig::torch_dtype.
+std::string dominant_type(const io::GgufFile& f) {
+  std::map<std::string, int> counts;
+  for (const auto& t : f.tensors())
+    if (t.ne.size() == 2) ++counts[io::ggml_type_name(t.type)];
+  if (counts.empty()) return {};
+  auto best =
+      std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  return lower(best->first);
+}
+
+ModelConfig read_config(const io::GgufFile& f) {
+  const std::string src = f.path().string();
+  ModelConfig c;
+  const std::string arch = f.get_string("general.architecture");
+  if (arch != "llama" && arch != "mistral" && arch != "qwen2")
+    throw ConfigError(src, "general.architecture",
+                      "unsupported architecture '" + arch + "' (supported: llama, mistral, qwen2)");
+  c.architecture = arch;
+  const std::string p = arch + ".";
+  c.num_layers = f.get_int(p + "block_count");
+  c.hidden_size = f.get_int(p + "embedding_length");
+  c.intermediate_size = f.get_int(p + "feed_forward_length");
+  c.num_heads = f.get_int(p + "attention.head_count");
+  c.num_kv_heads = f.has(p + "attention.head_count_kv") ? f.get_int(p + "attention.head_count_kv") : c.num_heads;
+  c.rms_norm_eps = f.get_float(p + "attention.layer_norm_rms_epsilon");
+  if (f.has(p + "rope.freq_base")) c.rope_theta = f.get_float(p + "rope.freq_base");
+  if (f.has(p + "context_length")) c.max_position_embeddings = f.get_int(p + "context_length");
+
+  if (f.has(p + "vocab_size"))
+    c.vocab_size = f.get_int(p + "vocab_size");
+  else if (f.has("tokenizer.ggml.tokens"))
+    c.vocab_size = static_cast<int64_t>(f.get_string_array("tokenizer.ggml.tokens").size());
+
+  if (f.has(p + "attention.key_length"))
+    c.head_dim = f.get_int(p + "attention.key_length");
+  else if (c.num_heads > 0)
+    c.head_dim = c.hidden_size / c.num_heads;
+  if (f.has(p + "attention.value_length") && f.get_int(p + "attention.value_length") != c.head_dim)
+    throw ConfigError(src, p + "attention.value_length",
+                      "differs from the key length " + std::to_string(c.head_dim) +
+                          "; the decoder needs equal key and value head sizes");
+  // The decoder rotates the whole head; partial rotary models would be wrong.
+  if (f.has(p + "rope.dimension_count") && f.get_int(p + "rope.dimension_count") != c.head_dim)
+    throw ConfigError(src, p + "rope.dimension_count",
+                      std::to_string(f.get_int(p + "rope.dimension_count")) + " differs from head_dim " +
+                          std::to_string(c.head_dim) + " (partial rotary embeddings are not supported)");
+
+  std::string scaling = f.has(p + "rope.scaling.type") ? f.get_string(p + "rope.scaling.type") : "";
+  double factor = f.has(p + "rope.scaling.factor") ? f.get_float(p + "rope.scaling.factor") : 0.0;
+  // Files from before rope.scaling.* had only a linear scale.
+  if (scaling.empty() && f.has(p + "rope.scale_linear")) {
+    scaling = "linear";
+    factor = f.get_float(p + "rope.scale_linear");
+  }
+  if (!scaling.empty() && scaling != "none" && !(scaling == "linear" && factor == 1.0)) {
+    c.rope_scaling.type = scaling;
+    c.rope_scaling.factor = factor;
+    if (f.has(p + "rope.scaling.original_context_length"))
+      c.rope_scaling.original_max_position_embeddings = f.get_int(p + "rope.scaling.original_context_length");
+  }
+
+  c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;
+  // Biases are optional per tensor in llama.cpp; the config takes them by
+  // group, as the layer-0 tensors say.
+  c.attention_bias = arch == "qwen2" || f.find_tensor("blk.0.attn_q.bias") != nullptr;
+  c.output_bias = f.find_tensor("blk.0.attn_output.bias") != nullptr;
+  c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
+  if (f.has("tokenizer.ggml.bos_token_id")) c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id");
+  if (f.has("tokenizer.ggml.eos_token_id")) c.eos_token_id = f.get_int("tokenizer.ggml.eos_token_id");
+  c.torch_dtype = dominant_type(f);
+  c.validate(src);
+  return c;
+}
+
+}  // namespace
+
+model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
+  const auto file = std::make_shared<const io::GgufFile>(path);
+  const io::GgufFile& f = *file;
+  const std::string src = path.string();
+  model::ModelWeights w;
+  w.config = read_config(f);
+  w.source = path;
+  w.source_format = "gguf";
+  for (const GgufTensorName& e : gguf_tensor_map(w.config)) {
+    const io::GgufTensorInfo* info = f.find_tensor(e.gguf);
+    if (!info) {
+      if (e.required)
+        throw FormatError(src, "tensor '" + e.gguf + "'",
+                          "missing (needed for " + e.hf + " of a " + w.config.architecture + " model)");
+      continue;
+    }
+    if (info->torch_shape() != e.shape)
+      throw FormatError(src, "tensor '" + e.gguf + "'",
+                        "shape " + shape_text(info->torch_shape()) + " (torch order), expected " + shape_text(e.shape) +
+                            " from the metadata");
+    if (!io::ggml_can_dequantize(info->type))
+      throw FormatError(src, "tensor '" + e.gguf + "'",
+                        "dequantization of type " + io::ggml_type_name(info->type) + " is not supported");
+    const int64_t heads = e.permute_heads;
+    w.deferred.emplace(e.hf, model::DeferredTensor{e.shape, [file, info, heads] {
+                                                     auto t = file->dequantize(*info);
+                                                     return heads > 0 ? unpermute_rows(t, heads) : t;
+                                                   }});
+    w.source_dtypes.emplace(e.hf, io::ggml_type_name(info->type));
+  }
+  return w;
+}
+
+}  // namespace qs::checkpoint

@@ -1,0 +1,31 @@
+#pragma once
+// Where each tensor of a Llama-family model lives in a GGUF file: GGUF name,
+// Hugging Face name, torch shape implied by the config, and the Q/K row
+// permutation convert_hf_to_gguf applies to Llama models (GGML's rope pairs
+// adjacent elements, HF's the two halves of each head).
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "core/model/model_config.h"
+
+namespace qs::checkpoint {
+
+struct GgufTensorName {
+  std::string gguf;
+  std::string hf;
+  std::vector<int64_t> shape;
+  int64_t permute_heads = 0;  // heads the rows were permuted with (0: not permuted)
+  bool required = true;
+};
+
+std::vector<GgufTensorName> gguf_tensor_map(const model::ModelConfig& c);
+
+// HF row order → GGUF row order, for a tensor whose rows are n_head heads.
+torch::Tensor permute_rows(const torch::Tensor& w, int64_t n_head);
+// The inverse: GGUF row order → HF row order.
+torch::Tensor unpermute_rows(const torch::Tensor& w, int64_t n_head);
+
+}  // namespace qs::checkpoint

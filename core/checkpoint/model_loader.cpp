@@ -1,0 +1,106 @@
+#include "core/checkpoint/model_loader.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/checkpoint/gguf_model.h"
+#include "core/checkpoint/hf_config.h"
+#include "core/checkpoint/packed_checkpoint.h"
+#include "core/checkpoint/peft_adapter_reader.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
+#include "core/error.h"
+#include "core/io/safetensors.h"
+#include "core/quant/quantized_linear.h"
+
+namespace qs::checkpoint {
+namespace {
+
+namespace fs = std::filesystem;
+
+// model.safetensors.index.json: {"weight_map": {"tensor": "shard file"}}
+std::vector<fs::path> shard_files(const fs::path& index) {
+  std::ifstream in(index, std::ios::binary);
+  if (!in) throw IoError(index.string(), "cannot open");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(index.string(), "index", std::string("invalid JSON: ") + e.what(), e.byte);
+  }
+  if (!j.contains("weight_map") || !j["weight_map"].is_object())
+    throw FormatError(index.string(), "weight_map", "missing or not an object");
+  std::set<std::string> files;
+  for (const auto& [tensor, file] : j["weight_map"].items()) {
+    if (!file.is_string()) throw FormatError(index.string(), "weight_map." + tensor, "not a file name");
+    const auto name = file.get<std::string>();
+    if (name.find('/') != std::string::npos || name == "..")
+      throw FormatError(index.string(), "weight_map." + tensor, "shard '" + name + "' is not a plain file name");
+    files.insert(name);
+  }
+  std::vector<fs::path> out;
+  for (const auto& f : files) out.push_back(index.parent_path() / f);
+  return out;
+}
+
+model::ModelWeights load_safetensors_model(const fs::path& dir, std::vector<fs::path> files) {
+  model::ModelWeights w;
+  w.source = dir;
+  w.source_format = "safetensors";
+  w.config = read_hf_config(dir / "config.json");
+  for (const auto& f : files) {
+    io::SafetensorsFile st(f);
+    for (const auto& e : st.entries()) {
+      if (w.tensors.count(e.name)) throw FormatError(f.string(), "tensor '" + e.name + "'", "appears in two shards");
+      // FP tensors stay bytes of the mapped file in their stored dtype until a
+      // block computes with them; packed integer tensors are read now.
+      const bool fp = e.dtype == "F32" || e.dtype == "F16" || e.dtype == "BF16" || e.dtype == "F64";
+      w.source_dtypes[e.name] = e.dtype;
+      w.tensors[e.name] = fp ? st.view(e.name) : st.load(e.name);
+    }
+  }
+  if (has_quantization_config(dir / "config.json")) read_packed_linears(dir / "config.json", w);
+  return w;
+}
+
+model::ModelWeights load_base(const fs::path& path) {
+  if (!fs::exists(path)) throw IoError(path.string(), "no such file or directory");
+  if (fs::is_regular_file(path)) {
+    if (path.extension() == ".gguf") return load_gguf_model(path);
+    if (path.extension() == ".safetensors") {
+      auto w = load_safetensors_model(path.parent_path(), {path});
+      w.source = path;
+      return w;
+    }
+    throw IoError(path.string(), "not a checkpoint (expected a .gguf or .safetensors file, or a directory)");
+  }
+  if (!fs::exists(path / "config.json")) throw IoError(path.string(), "directory has no config.json");
+  if (is_quantscope_checkpoint(path)) return load_quantscope_checkpoint(path);
+  if (fs::exists(path / "model.safetensors.index.json"))
+    return load_safetensors_model(path, shard_files(path / "model.safetensors.index.json"));
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(path))
+    if (e.path().extension() == ".safetensors") files.push_back(e.path());
+  if (files.empty()) throw IoError(path.string(), "directory has no *.safetensors file");
+  std::sort(files.begin(), files.end());
+  return load_safetensors_model(path, files);
+}
+
+}  // namespace
+
+model::ModelWeights load_model(const fs::path& path) {
+  auto w = load_base(path);
+  if (const auto adapter = adapter_beside(path); !adapter.empty()) read_peft_adapter(adapter, w);
+  return w;
+}
+
+int64_t parameter_count(const model::ModelWeights& w) {
+  int64_t n = 0;
+  for (const auto& [name, t] : w.tensors) n += t.numel();
+  for (const auto& [name, d] : w.deferred) n += c10::multiply_integers(d.shape);
+  for (const auto& [name, q] : w.quantized)
+    n += q->in_features * q->out_features + (q->bias.defined() ? q->out_features : 0);
+  return n;
+}
+
+}  // namespace qs::checkpoint

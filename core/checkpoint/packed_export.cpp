@@ -1,0 +1,275 @@
+#include "core/checkpoint/packed_export.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <utility>
+
+#include "core/checkpoint/checkpoint_format.h"
+#include "core/checkpoint/export_biases.h"
+#include "core/checkpoint/gguf_export.h"
+#include "core/checkpoint/hf_config.h"
+#include "core/checkpoint/peft_adapter.h"
+#include "core/checkpoint/tokenizer_files.h"
+#include "core/error.h"
+#include "core/io/mapped_tensor.h"
+#include "core/io/safetensors.h"
+#include "core/io/sharded_safetensors.h"
+#include "core/io/small_files.h"
+
+namespace qs::checkpoint {
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// The tensors `format` writes for one linear, declared by building them once
+// and built again when written (a linear's tensors are built together and
+// handed out one by one), so the export holds one linear's at a time.
+void add_linear_tensors(const CheckpointFormat& format, const std::string& name,
+                        std::shared_ptr<const quant::QuantizedLinear> q, torch::ScalarType dtype,
+                        std::vector<io::PendingTensor>& out) {
+  // Codes mapped from an opened checkpoint leave memory once repacked.
+  const auto build = [&format, name, q, dtype](TensorList& out) {
+    format.add_linear(name, *q, dtype, out);
+    io::release_mapped_pages(q->packed_codes.defined() ? q->packed_codes : q->codes);
+  };
+  TensorList probe;
+  build(probe);
+  auto built = std::make_shared<TensorList>();
+  for (size_t i = 0; i < probe.size(); ++i) {
+    const auto& [tensor_name, t] = probe[i];
+    out.push_back({tensor_name, t.scalar_type(), t.sizes().vec(), [build, built, i] {
+                     if (built->size() <= i || !(*built)[i].second.defined()) {
+                       built->clear();
+                       build(*built);
+                     }
+                     return std::exchange((*built)[i].second, torch::Tensor());
+                   }});
+  }
+}
+std::unique_ptr<CheckpointFormat> make_format(Format f) {
+  switch (f) {
+    case Format::CompressedTensors:
+      return make_compressed_tensors_format();
+    case Format::Gptq:
+      return make_gptq_format();
+    case Format::GptqV2:
+      return make_gptq_v2_format();
+    case Format::Awq:
+      return make_awq_format();
+    case Format::Gguf:
+    case Format::FakeQuant:
+      break;
+  }
+  QS_ASSERT(false, "no safetensors layout for this export format");
+}
+
+std::string loading_hint(Format f) {
+  switch (f) {
+    case Format::CompressedTensors:
+      return "HF transformers (with `compressed-tensors` installed) and vLLM load this directory as it is:\n"
+             "`AutoModelForCausalLM.from_pretrained(dir)`, `vllm serve dir`.";
+    case Format::Gptq:
+      return "HF transformers (with `gptqmodel` installed), GPTQModel and vLLM load this directory as it is.";
+    case Format::GptqV2:
+      return "GPTQModel, and HF transformers with `gptqmodel` installed, load this directory as it is "
+             "(checkpoint_format gptq_v2: zero points stored as they are).";
+    case Format::Awq:
+      return "HF transformers (with an AWQ kernel package installed) and vLLM load this directory as it is.";
+    case Format::Gguf:
+      return "llama.cpp runs `model.gguf` as it is: `llama-cli -m model.gguf`, `llama-perplexity -m model.gguf -f "
+             "TEXT`.";
+    case Format::FakeQuant:
+      return "Fake-quantized: every quantized linear is stored as the dense weight it computes with (dequantized, "
+             "its transform and low-rank branch folded in), so anything that loads the FP model loads this one "
+             "(`AutoModelForCausalLM.from_pretrained(dir)`, evaluation harnesses, other methods' code).\n"
+             "It computes what the quantized model computes, up to the rounding of the stored dtype, and saves no "
+             "memory.";
+  }
+  return {};
+}
+
+std::string card(Format f, const ExportReport& r, const std::map<std::string, int>& specs, const json& run) {
+  std::ostringstream s;
+  s << "# Quantized with QuantScope\n\n"
+    << "Format: **" << format_name(f) << "**. " << r.quantized_linears << " linear layers "
+    << (f == Format::FakeQuant ? "dequantized" : "packed");
+  if (!r.kept_fp.empty()) s << ", " << r.kept_fp.size() << " kept in floating point";
+  s << ".\n\n| setting | layers |\n|---|---|\n";
+  for (const auto& [spec, count] : specs) s << "| " << spec << " | " << count << " |\n";
+  s << "\n";
+  if (run.is_object() && !run.empty()) {
+    if (run.contains("method")) s << "Method: " << run["method"].dump() << "\n\n";
+    if (run.contains("calibration")) s << "Calibration: `" << run["calibration"].dump() << "`\n\n";
+    if (run.contains("eval") && run["eval"].contains("ppl"))
+      s << "Perplexity measured by QuantScope: " << run["eval"]["ppl"].dump() << " (FP "
+        << run["eval"].value("ppl_fp", json(nullptr)).dump() << ", " << run["eval"].value("protocol", "")
+        << " protocol, " << run["eval"].value("ctx", json(nullptr)).dump() << " tokens per window, text "
+        << run["eval"].value("text", "") << ")\n\n";
+    json shown = run;
+    shown.erase("blocks");
+    s << "<details><summary>Run</summary>\n\n```json\n" << shown.dump(2) << "\n```\n</details>\n\n";
+  }
+  s << loading_hint(f) << "\n";
+  if (r.adapters > 0)
+    s << "\n`adapter/` holds the low-rank side branches of " << r.adapters
+      << " layers as a PEFT LoRA adapter (scaling 1, float32): `PeftModel.from_pretrained(model, dir + \"/adapter\")`"
+      << (f == Format::Gguf ? "; llama.cpp's convert_lora_to_gguf.py turns it into a GGUF adapter" : "")
+      << ". `quantscope-cli eval` reads it with the base.\n";
+  return s.str();
+}
+
+}  // namespace
+
+Format parse_format(const std::string& name) {
+  if (name == "compressed-tensors") return Format::CompressedTensors;
+  if (name == "gptq") return Format::Gptq;
+  if (name == "gptq-v2") return Format::GptqV2;
+  if (name == "awq") return Format::Awq;
+  if (name == "gguf") return Format::Gguf;
+  if (name == "fake-quant") return Format::FakeQuant;
+  throw ArgumentError("unknown export format '" + name +
+                      "' (compressed-tensors, gptq, gptq-v2, awq, gguf, fake-quant)");
+}
+
+std::string format_name(Format f) {
+  if (f == Format::Gguf) return "gguf";
+  if (f == Format::FakeQuant) return "fake-quant";
+  return make_format(f)->name();
+}
+
+ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
+  json run;
+  try {
+    run = json::parse(options.provenance.run_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
+  }
+  QuantizedMap quantized;
+  std::vector<std::string> kept_fp;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l)
+    for (auto role : model::kLinearRoles) {
+      const auto name = model::linear_name(l, role);
+      const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(l, role).get());
+      if (qop)
+        quantized[name] = std::make_shared<const quant::QuantizedLinear>(qop->record()->to(torch::kCPU));
+      else
+        kept_fp.push_back(name);
+    }
+  // The packed tensors hold the smoothing scales folded in, not the scales;
+  // the provenance keeps them so the stored weights can be compared with the FP model's.
+  auto provenance = options.provenance;
+  provenance.checkpoint_file = options.format == Format::Gguf ? "model.gguf" : "";
+  for (const auto& [name, q] : quantized)
+    if (q->input_scale.defined()) provenance.input_scales[name] = q->input_scale;
+  auto remove_adapter = [&] {
+    // (Not fs::remove_all: the one libtorch's wheel exports crashes when called from here.)
+    std::error_code ec;
+    for (const char* f : {"adapter_config.json", "adapter_model.safetensors"}) fs::remove(dir / "adapter" / f, ec);
+    fs::remove(dir / "adapter", ec);
+  };
+  auto write_adapter = [&](ExportReport& report) {
+    remove_adapter();
+    report.adapters = write_peft_adapter(quantized, fs::absolute(dir).string(), dir / "adapter");
+  };
+  if (options.format == Format::Gguf) {
+    const auto g = export_gguf(decoder, options.tokenizer_source, dir.filename().string(), dir / "model.gguf");
+    ExportReport report;
+    report.quantized_linears = g.quantized_linears;
+    report.kept_fp = g.kept_fp;
+    report.bytes = g.bytes;
+    report.quantization_config = json(g.tensor_types).dump();
+    write_adapter(report);
+    std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
+    io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
+    write_provenance(provenance, dir);
+    return report;
+  }
+  const bool fake_quant = options.format == Format::FakeQuant;
+  const auto format = fake_quant ? nullptr : make_format(options.format);
+  const auto dtype_text = hf_dtype_name(options.dtype);
+  if (quantized.empty()) throw ArgumentError("export: the model has no quantized linear layer (quantize it first)");
+  if (format) format->check(quantized, kept_fp);
+
+  const ExportBiases biases(decoder);
+  const auto& c = biases.config();
+  // Every tensor is built when its bytes are written, so an export holds one
+  // tensor (one linear's, for a packed format) at a time.
+  std::vector<io::PendingTensor> tensors;
+  auto add_fp = [&](const std::string& name, std::vector<int64_t> shape, std::function<torch::Tensor()> make) {
+    tensors.push_back({name, options.dtype, std::move(shape), [make = std::move(make), dtype = options.dtype] {
+                         const auto source = make();
+                         auto t = source.to(torch::kCPU).to(dtype).contiguous();
+                         if (!t.is_same(source)) io::release_mapped_pages(source);  // an opened checkpoint's
+                         return t;
+                       }});
+  };
+  auto add_existing = [&](const std::string& name, const torch::Tensor& t) {
+    add_fp(name, t.sizes().vec(), [t] { return t; });
+  };
+  const int64_t H = c.hidden_size;
+  add_fp("model.embed_tokens.weight", {c.vocab_size, H}, [&decoder] { return decoder.embed_weight(); });
+  add_existing("model.norm.weight", decoder.final_norm_weight());
+  if (!c.tie_word_embeddings)
+    add_fp("lm_head.weight", {c.vocab_size, H}, [&decoder] { return decoder.lm_head_weight(); });
+  std::map<std::string, int> specs;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add_existing(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
+    add_existing(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    for (auto role : model::kLinearRoles) {
+      const auto name = model::linear_name(l, role);
+      const auto bias = biases.bias(l, role);
+      if (auto it = quantized.find(name); it != quantized.end()) {
+        const auto q = it->second;
+        if (format) {
+          add_linear_tensors(*format, name, q, options.dtype, tensors);
+          if (bias.defined() && !q->bias.defined()) add_existing(name + ".bias", bias);
+        } else {
+          add_fp(name + ".weight", {q->out_features, q->in_features}, [q] { return q->effective_weight(); });
+          if (bias.defined()) add_existing(name + ".bias", bias);
+        }
+        ++specs[q->spec.label()];
+        continue;
+      }
+      const auto op = decoder.linear(l, role);
+      add_fp(name + ".weight", {op->out_features(), op->in_features()}, [op] {
+        auto w = op->dense_weight();
+        op->release();  // a streamed model's block need not stay built
+        return w;
+      });
+      if (bias.defined()) add_existing(name + ".bias", bias);
+      ++specs["kept in " + dtype_text];
+    }
+  }
+
+  ExportReport report;
+  report.quantized_linears = static_cast<int64_t>(quantized.size());
+  report.kept_fp = kept_fp;
+  const auto qconfig = format ? format->quantization_config(quantized, kept_fp) : json(nullptr);
+  report.quantization_config = qconfig.dump();
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
+  // A config.json left from an earlier export must not vouch for the new files.
+  fs::remove(dir / "config.json", ec);
+  report.bytes = io::write_sharded_safetensors(dir, tensors, {{"format", "pt"}}, options.max_shard_bytes);
+  if (!options.tokenizer_source.empty()) copy_tokenizer_files(options.tokenizer_source, dir);
+  if (options.format == Format::Gptq || options.format == Format::GptqV2)
+    io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
+  if (fake_quant) {  // side branches are folded in; nothing of an earlier export may stay
+    remove_adapter();
+    for (const char* f : {kProvenanceFile, kProvenanceTensorsFile}) fs::remove(dir / f, ec);
+  } else {
+    write_adapter(report);
+    write_provenance(provenance, dir);
+  }
+  io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
+  auto config = json::parse(hf_config_to_json(c, dtype_text));
+  if (format) config["quantization_config"] = qconfig;
+  io::write_file_atomically(dir / "config.json", config.dump(2) + "\n");
+  return report;
+}
+
+}  // namespace qs::checkpoint

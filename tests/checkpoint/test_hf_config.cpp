@@ -1,0 +1,139 @@
+#include <QTest>
+
+#include "core/checkpoint/hf_config.h"
+#include "core/error.h"
+#include "tests/support/test_registry.h"
+
+using namespace qs;
+
+class TestHfConfig : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void smollm() {
+    // SmolLM2-135M's config.json (abridged to the fields we read).
+    const auto c = checkpoint::parse_hf_config(R"({
+      "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 49152,
+      "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+      "num_attention_heads": 9, "num_key_value_heads": 3, "max_position_embeddings": 8192,
+      "rms_norm_eps": 1e-05, "rope_theta": 100000, "rope_scaling": null,
+      "tie_word_embeddings": true, "torch_dtype": "bfloat16", "bos_token_id": 1, "eos_token_id": 2})",
+                                               "smollm/config.json");
+    QCOMPARE(c.architecture, std::string("llama"));
+    QCOMPARE(c.head_dim, int64_t(64));
+    QCOMPARE(c.num_kv_heads, int64_t(3));
+    QVERIFY(c.tie_word_embeddings);
+    QCOMPARE(c.rope_theta, 100000.0);
+    QVERIFY(c.rope_scaling.type.empty());
+    QVERIFY(!c.attention_bias);
+  }
+
+  void llama31RopeScalingAndEosList() {
+    const auto c = checkpoint::parse_hf_config(R"({
+      "model_type": "llama", "vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336,
+      "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+      "rope_theta": 500000.0, "eos_token_id": [128001, 128008, 128009],
+      "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                       "original_max_position_embeddings": 8192, "rope_type": "llama3"}})",
+                                               "llama31/config.json");
+    QCOMPARE(c.rope_scaling.type, std::string("llama3"));
+    QCOMPARE(c.rope_scaling.factor, 8.0);
+    QCOMPARE(c.eos_token_id, int64_t(128001));
+    QVERIFY(!c.tie_word_embeddings);
+  }
+
+  void transformers5RopeParametersAndDtype() {
+    // transformers >= 5 keeps rope_theta only inside rope_parameters and writes "dtype".
+    const auto c = checkpoint::parse_hf_config(R"({"model_type": "llama", "vocab_size": 49152,
+      "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+      "num_attention_heads": 9, "num_key_value_heads": 3, "dtype": "bfloat16",
+      "rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"}})",
+                                               "t5/config.json");
+    QCOMPARE(c.rope_theta, 100000.0);
+    QVERIFY(c.rope_scaling.type.empty());
+    QCOMPARE(c.torch_dtype, std::string("bfloat16"));
+    const auto l = checkpoint::parse_hf_config(R"({"model_type": "llama", "vocab_size": 128256,
+      "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "num_key_value_heads": 8,
+      "rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})",
+                                               "llama31-t5/config.json");
+    QCOMPARE(l.rope_theta, 500000.0);
+    QCOMPARE(l.rope_scaling.type, std::string("llama3"));
+    QCOMPARE(l.rope_scaling.factor, 8.0);
+  }
+
+  void qwen2HasBiasMistralWindow() {
+    const auto q = checkpoint::parse_hf_config(R"({"model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
+      "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
+      "num_key_value_heads": 2, "rope_theta": 1000000.0, "tie_word_embeddings": true})",
+                                               "qwen");
+    QVERIFY(q.attention_bias);
+    QVERIFY(!q.output_bias && !q.mlp_bias);
+    QCOMPARE(q.head_dim, int64_t(64));
+    const auto m = checkpoint::parse_hf_config(R"({"model_type": "mistral", "vocab_size": 32000, "hidden_size": 4096,
+      "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+      "num_key_value_heads": 8, "head_dim": 128, "sliding_window": null})",
+                                               "mistral");
+    QCOMPARE(m.architecture, std::string("mistral"));
+    QCOMPARE(m.head_dim, int64_t(128));
+  }
+
+  // Llama's attention_bias covers q/k/v and o, mlp_bias gate/up/down; both
+  // are written back.
+  void llamaBiasFlagsCoverTheirGroups() {
+    const auto c = checkpoint::parse_hf_config(R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 64,
+      "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "attention_bias": true,
+      "mlp_bias": true})",
+                                               "llama");
+    QVERIFY(c.attention_bias && c.output_bias && c.mlp_bias);
+    const auto back = checkpoint::parse_hf_config(checkpoint::hf_config_to_json(c, "float32"), "written");
+    QVERIFY(back.attention_bias && back.output_bias && back.mlp_bias);
+    const auto plain =
+        checkpoint::parse_hf_config(checkpoint::hf_config_to_json(checkpoint::parse_hf_config(R"({"model_type": "llama",
+      "vocab_size": 100, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+      "num_attention_heads": 4})",
+                                                                                              "plain"),
+                                                                  "float32"),
+                                    "written");
+    QVERIFY(!plain.attention_bias && !plain.output_bias && !plain.mlp_bias);
+  }
+
+  void errorsNameFileAndField_data() {
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("field");
+    const QString base = R"("vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+      "num_hidden_layers": 1, "num_attention_heads": 2)";
+    QTest::newRow("unknown architecture") << R"({"model_type": "gpt2", )" + base + "}"
+                                          << "model_type";
+    QTest::newRow("missing model_type") << "{" + base + "}"
+                                        << "model_type";
+    QTest::newRow("bad json") << R"({"model_type": "llama", )"
+                              << "invalid JSON";
+    QTest::newRow("string size") << R"({"model_type": "llama", "vocab_size": "10", "hidden_size": 8})"
+                                 << "vocab_size";
+    QTest::newRow("missing size") << R"({"model_type": "llama", "vocab_size": 10})"
+                                  << "hidden_size";
+    QTest::newRow("heads do not divide") << R"({"model_type": "llama", )" + base + R"(, "num_key_value_heads": 3})"
+                                         << "num_key_value_heads";
+    QTest::newRow("zero layers") << R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
+      "intermediate_size": 16, "num_hidden_layers": 0, "num_attention_heads": 2})"
+                                 << "num_hidden_layers";
+    QTest::newRow("unknown rope") << R"({"model_type": "llama", )" + base +
+                                         R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})"
+                                  << "rope_scaling";
+  }
+  void errorsNameFileAndField() {
+    QFETCH(QString, json);
+    QFETCH(QString, field);
+    try {
+      checkpoint::parse_hf_config(json.toStdString(), "m/config.json");
+      QFAIL("no error");
+    } catch (const Error& e) {
+      QVERIFY2(QString(e.what()).contains("m/config.json"), e.what());
+      QVERIFY2(QString(e.what()).contains(field), e.what());
+    }
+  }
+};
+
+QS_REGISTER_TEST(TestHfConfig);
+#include "test_hf_config.moc"
