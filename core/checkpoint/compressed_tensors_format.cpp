@@ -171,7 +171,7 @@ class CompressedTensorsFormat final : public CheckpointFormat {
       }
       const std::string packed_name = name + ".weight_packed";
       try {
-        q.codes = ct_unpack_weight(take_tensor(tensors, packed_name, source), q.spec.bits, q.in_features);
+        q.packed_codes = ct_weight_as_packed(take_tensor(tensors, packed_name, source), q.spec.bits, q.in_features);
       } catch (const ArgumentError& e) {
         throw FormatError(source, "tensor '" + packed_name + "'", e.what());
       }
@@ -196,8 +196,7 @@ class CompressedTensorsFormat final : public CheckpointFormat {
         q.g_idx = take_tensor(tensors, name + ".weight_g_idx", source).to(torch::kInt32);
       if (tensors.count(name + ".bias")) q.bias = take_tensor(tensors, name + ".bias", source).to(torch::kFloat32);
       q.validate(source, name);
-      // Held in QuantScope's packing: a model's worth of uint8 codes is twice that.
-      out[name] = std::make_shared<const quant::QuantizedLinear>(q.with_packed_codes());
+      out[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));
     }
     return out;
   }

@@ -104,7 +104,7 @@ class GptqFormat final : public CheckpointFormat {
                           "shape is not [" + std::to_string(groups_n) + ", " + std::to_string(q.out_features) + "]");
       const std::string zname = name + ".qzeros";
       try {
-        q.codes = gptq_unpack_weight(qweight, bits, q.in_features);
+        q.packed_codes = gptq_weight_as_packed(qweight, bits, q.in_features);
         auto qzeros = take_tensor(tensors, zname, source);
         if (qzeros.dim() != 2 || qzeros.size(0) != groups_n)
           throw ArgumentError("shape is not [" + std::to_string(groups_n) + ", out·bits/32]");
@@ -127,8 +127,7 @@ class GptqFormat final : public CheckpointFormat {
       }
       if (tensors.count(name + ".bias")) q.bias = take_tensor(tensors, name + ".bias", source).to(torch::kFloat32);
       q.validate(source, name);
-      // Held in QuantScope's packing: a model's worth of uint8 codes is twice that.
-      out[name] = std::make_shared<const quant::QuantizedLinear>(q.with_packed_codes());
+      out[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));
     }
     return out;
   }

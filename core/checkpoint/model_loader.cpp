@@ -52,11 +52,11 @@ model::ModelWeights load_safetensors_model(const fs::path& dir, std::vector<fs::
     io::SafetensorsFile st(f);
     for (const auto& e : st.entries()) {
       if (w.tensors.count(e.name)) throw FormatError(f.string(), "tensor '" + e.name + "'", "appears in two shards");
-      // FP tensors stay bytes of the mapped file in their stored dtype until a
-      // block computes with them; packed integer tensors are read now.
-      const bool fp = e.dtype == "F32" || e.dtype == "F16" || e.dtype == "BF16" || e.dtype == "F64";
+      // Every tensor stays bytes of the mapped file in its stored dtype until a
+      // block computes with it (packed codes included: read_packed_linears
+      // keeps them as views where the format's words are QuantScope's packing).
       w.source_dtypes[e.name] = e.dtype;
-      w.tensors[e.name] = fp ? st.view(e.name) : st.load(e.name);
+      w.tensors[e.name] = st.view(e.name);
     }
   }
   if (has_quantization_config(dir / "config.json")) read_packed_linears(dir / "config.json", w);

@@ -4,6 +4,7 @@
 
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/error.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/small_files.h"
 
 namespace qs::checkpoint {
@@ -44,7 +45,12 @@ void read_packed_linears(const fs::path& config_json, model::ModelWeights& w) {
     throw FormatError(file, "quantization_config.quant_method",
                       "'" + method + "' is not supported (compressed-tensors, gptq, awq)");
   const std::string source = w.source.string();
+  const auto stored = w.tensors;
   auto records = format->read(qc, source, w.tensors);
+  // What the reader converted is copied out; a view it kept faults its pages
+  // back in when a block unpacks it.
+  for (const auto& [name, t] : stored)
+    if (!w.tensors.count(name)) io::release_mapped_pages(t);
   if (records.empty())
     throw FormatError(source, "quantization_config", "says " + method + " but no tensor is stored in that layout");
   for (auto& [name, q] : records) {

@@ -41,8 +41,12 @@ torch::Tensor awq_permutation(int64_t out, bool inverse) {
 
 torch::Tensor ct_pack_weight(const torch::Tensor& codes, int bits) { return quant::pack_codes(codes, bits); }
 
-torch::Tensor ct_unpack_weight(const torch::Tensor& packed, int bits, int64_t in_features) {
-  return quant::unpack_codes(packed, bits, in_features);
+torch::Tensor ct_weight_as_packed(const torch::Tensor& packed, int bits, int64_t in_features) {
+  if (packed.dim() != 2 || packed.scalar_type() != torch::kInt32 ||
+      packed.size(1) != quant::packed_words(in_features, bits))
+    throw ArgumentError("not int32 [out, " + std::to_string(quant::packed_words(in_features, bits)) + "] for " +
+                        std::to_string(in_features) + " codes of " + std::to_string(bits) + " bits a row");
+  return packed;
 }
 
 torch::Tensor ct_pack_zeros(const torch::Tensor& zeros, int bits) {
@@ -58,9 +62,11 @@ torch::Tensor gptq_pack_weight(const torch::Tensor& codes, int bits) {
   return quant::pack_codes(codes, bits).t().contiguous();
 }
 
-torch::Tensor gptq_unpack_weight(const torch::Tensor& qweight, int bits, int64_t in_features) {
+torch::Tensor gptq_weight_as_packed(const torch::Tensor& qweight, int bits, int64_t in_features) {
   require_whole_words(in_features, bits, "in_features");
-  return quant::unpack_codes(qweight.t().contiguous(), bits, in_features);
+  if (qweight.dim() != 2 || qweight.scalar_type() != torch::kInt32 || qweight.size(0) * 32 != in_features * bits)
+    throw ArgumentError("not int32 [" + std::to_string(in_features * bits / 32) + ", out]");
+  return qweight.t();
 }
 
 torch::Tensor gptq_pack_zeros(const torch::Tensor& zeros, int bits, GptqZeros stored) {

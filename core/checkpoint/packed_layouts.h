@@ -19,13 +19,19 @@
 
 namespace qs::checkpoint {
 
+// Both formats' weight words are QuantScope's packing (quant/packing.h), the
+// GPTQ one transposed, so a reader keeps them as they are stored (a view of
+// the mapped file, no copy) and unpacks one linear when a block needs it.
+
 torch::Tensor ct_pack_weight(const torch::Tensor& codes, int bits);
-torch::Tensor ct_unpack_weight(const torch::Tensor& packed, int bits, int64_t in_features);
+// `packed` itself, checked to hold `in_features` codes a row.
+torch::Tensor ct_weight_as_packed(const torch::Tensor& packed, int bits, int64_t in_features);
 torch::Tensor ct_pack_zeros(const torch::Tensor& zeros, int bits);
 torch::Tensor ct_unpack_zeros(const torch::Tensor& packed, int bits, int64_t out_features);
 
 torch::Tensor gptq_pack_weight(const torch::Tensor& codes, int bits);
-torch::Tensor gptq_unpack_weight(const torch::Tensor& qweight, int bits, int64_t in_features);
+// qweight.t(), checked to be whole words of `in_features` codes.
+torch::Tensor gptq_weight_as_packed(const torch::Tensor& qweight, int bits, int64_t in_features);
 enum class GptqZeros { kMinusOne /* v1 */, kAsIs /* v2 */ };
 // kMinusOne throws qs::ArgumentError when a zero point is 0: v1 has no
 // pattern for −1 (readers would take it as 2^b).

@@ -49,7 +49,7 @@ torch::Tensor QuantizedLinear::unpacked_codes() const {
 }
 
 torch::Tensor QuantizedLinear::packed() const {
-  return packed_codes.defined() ? packed_codes.to(torch::kCPU) : pack_codes(codes, spec.bits);
+  return packed_codes.defined() ? packed_codes.to(torch::kCPU).contiguous() : pack_codes(codes, spec.bits);
 }
 
 QuantizedLinear QuantizedLinear::with_packed_codes() const {

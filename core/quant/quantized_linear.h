@@ -28,8 +28,10 @@ struct QuantizedLinear {
   // < 2^bits, as a method produces them; or `packed_codes` int32 [out,
   // packed_words(in, bits)] in quant/packing's layout, as a checkpoint stores
   // them and a streamed run keeps finished blocks (often mapped from a file:
-  // half the bytes at 4 bits, and no pages resident until unpacked). Exactly
-  // one is defined; read them through unpacked_codes() or packed().
+  // half the bytes at 4 bits, and no pages resident until unpacked; a GPTQ
+  // checkpoint's words are this layout transposed, so there it is a strided
+  // view). Exactly one is defined; read them through unpacked_codes() or
+  // packed().
   torch::Tensor codes;
   torch::Tensor packed_codes;
   torch::Tensor scales;         // float32 [out, groups]
@@ -52,7 +54,7 @@ struct QuantizedLinear {
   // uint8 [out, in] on the codes' device: `codes`, or `packed_codes` unpacked
   // into a new tensor.
   torch::Tensor unpacked_codes() const;
-  // int32 packed words on the CPU: `packed_codes`, or `codes` packed.
+  // Contiguous int32 packed words on the CPU: `packed_codes`, or `codes` packed.
   torch::Tensor packed() const;
   // The same record holding its codes packed.
   QuantizedLinear with_packed_codes() const;

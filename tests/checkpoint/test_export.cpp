@@ -9,6 +9,7 @@
 #include "core/checkpoint/provenance.h"
 #include "core/error.h"
 #include "core/io/file_fingerprint.h"
+#include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
@@ -100,6 +101,8 @@ class TestExport : public QObject {
         const auto ours = test::record(*q.dec, l, r);
         const auto& got = back.quantized.at(name);
         QVERIFY2(!got->codes.defined() && got->packed_codes.defined(), name.c_str());  // read into QuantScope's packing
+        // GPTQ and compressed-tensors words are that packing: kept mapped, not copied.
+        QVERIFY2(io::is_mapped(got->packed_codes) == (format != "awq"), name.c_str());
         QVERIFY2(torch::equal(got->unpacked_codes(), ours->unpacked_codes()), name.c_str());
         QVERIFY2(torch::equal(got->zeros, ours->zeros), name.c_str());
         QVERIFY2(torch::equal(got->scales, ours->scales.to(torch::kFloat16).to(torch::kFloat32)), name.c_str());

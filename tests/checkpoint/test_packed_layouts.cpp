@@ -2,6 +2,7 @@
 
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/quant/packing.h"
 #include "tests/support/test_registry.h"
 
 using namespace qs;
@@ -88,7 +89,9 @@ class TestPackedLayouts : public QObject {
       const auto codes = random_codes(24, 96, bits, 7 + bits);
       const auto ours = checkpoint::gptq_pack_weight(codes, bits);
       QVERIFY2(torch::equal(ours, autogptq_pack(codes, bits)), std::to_string(bits).c_str());
-      QVERIFY(torch::equal(checkpoint::gptq_unpack_weight(ours, bits, 96), codes));
+      const auto as_packed = checkpoint::gptq_weight_as_packed(ours, bits, 96);
+      QVERIFY(as_packed.is_alias_of(ours));  // a view: a reader copies nothing
+      QVERIFY(torch::equal(quant::unpack_codes(as_packed, bits, 96), codes));
     }
   }
 

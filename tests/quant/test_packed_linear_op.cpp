@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/model/decoder.h"
 #include "core/quant/packed_linear_op.h"
+#include "core/quant/packing.h"
 #include "kernels/packed_matmul.h"
 #include "tests/methods/method_runs.h"
 #include "tests/quant/random_layer.h"
@@ -67,7 +68,7 @@ class TestPackedLinearOp : public QObject {
       q.zeros = q.zeros.clamp_min(1);  // GPTQ v1 cannot store a zero point of 0
       const auto qweight = checkpoint::gptq_pack_weight(q.codes, bits);
       const auto qzeros = checkpoint::gptq_pack_zeros(q.zeros, bits);
-      const auto packed = kernels::pack_weight(checkpoint::gptq_unpack_weight(qweight, bits, in), q.scales,
+      const auto packed = kernels::pack_weight(quant::unpack_codes(checkpoint::gptq_weight_as_packed(qweight, bits, in), bits, in), q.scales,
                                                checkpoint::gptq_unpack_zeros(qzeros, bits, out), bits, group);
       const auto back = kernels::unpack_weight(packed);
       QVERIFY(torch::equal(checkpoint::gptq_pack_weight(back.codes, bits), qweight));
@@ -75,7 +76,8 @@ class TestPackedLinearOp : public QObject {
       if (bits == 4 || bits == 8) {
         const auto ct = checkpoint::ct_pack_weight(q.codes, bits);
         const auto from_ct =
-            kernels::pack_weight(checkpoint::ct_unpack_weight(ct, bits, in), q.scales, q.zeros, bits, group);
+            kernels::pack_weight(quant::unpack_codes(checkpoint::ct_weight_as_packed(ct, bits, in), bits, in), q.scales,
+                                 q.zeros, bits, group);
         QVERIFY(torch::equal(checkpoint::ct_pack_weight(kernels::unpack_weight(from_ct).codes, bits), ct));
       }
       if (bits == 4) {
