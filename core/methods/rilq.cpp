@@ -64,8 +64,9 @@ struct Losses {
   torch::Tensor ce;      // next-token cross-entropy
 };
 
-Losses losses_of(model::Decoder& decoder, const torch::Tensor& ids, const torch::Tensor& fp_hidden) {
-  const auto last = decoder.last_hidden(ids);
+// The losses of `last`, the final-normed hidden state of `ids`.
+Losses losses_at(model::Decoder& decoder, const torch::Tensor& last, const torch::Tensor& ids,
+                 const torch::Tensor& fp_hidden) {
   Losses out;
   out.hidden = torch::mse_loss(last.to(torch::kFloat32), fp_hidden.to(torch::kFloat32));
   const int64_t t = ids.size(1);
@@ -74,10 +75,57 @@ Losses losses_of(model::Decoder& decoder, const torch::Tensor& ids, const torch:
   return out;
 }
 
+Losses losses_of(model::Decoder& decoder, const torch::Tensor& ids, const torch::Tensor& fp_hidden) {
+  return losses_at(decoder, decoder.last_hidden(ids), ids, fp_hidden);
+}
+
 struct Weights {
   double hidden = 0.5;
   double ce = 0.5;
 };
+
+// One training sequence: its loss, whose gradient divided by `divisor` is
+// added to the adapters'. A decoder that keeps every block resident backpropagates
+// through one graph of the whole model. One that streams its blocks would
+// keep every block's weights alive in that graph, so it is checkpointed per
+// block instead: the forward keeps only each block's input, and the backward
+// runs the blocks again from the last, one at a time, each graph freed before
+// the next block is built. The gradients are the same; the forward is paid twice.
+double train_step(model::Decoder& decoder, const torch::Tensor& ids, const torch::Tensor& fp_hidden,
+                  const Weights& w, double divisor) {
+  const int64_t n = decoder.num_layers();
+  const bool streamed = decoder.resident_blocks() > 0 && decoder.resident_blocks() < n;
+  if (!streamed) {
+    const auto l = losses_of(decoder, ids, fp_hidden);
+    const auto loss = w.hidden * l.hidden + w.ce * l.ce;
+    (loss / divisor).backward();
+    return loss.item<double>();
+  }
+  std::vector<torch::Tensor> inputs;
+  torch::Tensor h;
+  {
+    torch::NoGradGuard no_grad;
+    h = decoder.embed(ids);
+    for (int64_t l = 0; l < n; ++l) {
+      inputs.push_back(h);
+      h = decoder.run_block(l, h);
+    }
+  }
+  auto top = h.detach().requires_grad_(true);
+  const auto l = losses_at(decoder, decoder.final_hidden(top), ids, fp_hidden);
+  const auto loss = w.hidden * l.hidden + w.ce * l.ce;
+  (loss / divisor).backward();
+  auto grad = top.grad();
+  for (int64_t layer = n - 1; layer >= 0; --layer) {
+    // The embedding is frozen: block 0's input needs no gradient.
+    auto x = inputs[static_cast<size_t>(layer)].detach().requires_grad_(layer > 0);
+    inputs[static_cast<size_t>(layer)] = torch::Tensor();
+    const auto y = decoder.run_block(layer, x);
+    if (y.requires_grad()) y.backward(grad);
+    if (layer > 0) grad = x.grad();
+  }
+  return loss.item<double>();
+}
 
 using Validation = RilqValidation;
 
@@ -336,13 +384,11 @@ void RilqRefinement::refine(pipeline::ModelContext& ctx, const quant::MethodPara
       ++steps;
       ctx.check_cancelled();
       const int64_t i = n_val + (steps - 1) % n_train;
-      const auto l = losses_of(decoder, ctx.ids().narrow(0, i, 1), ctx.fp_hidden().narrow(0, i, 1));
-      auto loss = weights.hidden * l.hidden + weights.ce * l.ce;
-      const double value = loss.item<double>();
+      const double value = train_step(decoder, ctx.ids().narrow(0, i, 1), ctx.fp_hidden().narrow(0, i, 1), weights,
+                                      static_cast<double>(accum));
       if (!std::isfinite(value))
         throw Error("rilq: the training loss is not finite at step " + std::to_string(steps) +
                     " (try a smaller learning rate)");
-      (loss / static_cast<double>(accum)).backward();
       window += value;
       ctx.feedback().progress("rilq", steps, max_steps);
       if (steps % accum != 0) continue;

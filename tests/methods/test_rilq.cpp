@@ -124,6 +124,35 @@ class TestRilq : public QObject {
              qPrintable(QString("measured %1, reported %2").arg(measured, 0, 'g', 10).arg(reported, 0, 'g', 10)));
   }
 
+  // A decoder that holds one block at a time trains through per-block
+  // checkpoints (forward once without a graph, then each block again from the
+  // last, backpropagated alone): its adapters and losses are the ones the
+  // all-resident decoder's single graph gives, over the same steps.
+  void aStreamedDecoderTrainsTheSameAdapters() {
+    const auto weights = test::make_tiny_llama(test::tiny_config(), 24);
+    model::Decoder resident(weights, torch::kCPU, torch::kFloat32), streamed(weights, torch::kCPU, torch::kFloat32);
+    resident.set_resident_blocks(0);
+    streamed.set_resident_blocks(1);
+    const ParamList params = test::with(test::kFastRilq, {{"max_steps", int64_t{24}}, {"patience", int64_t{50}}});
+    int64_t resident_blocks_run = 0, streamed_blocks_run = 0;
+    resident.add_block_hook([&](int64_t, const torch::Tensor&, const torch::Tensor&) { ++resident_blocks_run; });
+    streamed.add_block_hook([&](int64_t, const torch::Tensor&, const torch::Tensor&) { ++streamed_blocks_run; });
+    test::RecordingFeedback fa, fb;
+    const auto a = run(resident, plan_of("rtn", params), fa);
+    const auto b = run(streamed, plan_of("rtn", params), fb);
+    QCOMPARE(a.refinements[0].reported.at("rilq optimizer steps"), 12.0);
+    // Each of the 24 training sequences ran both blocks a second time.
+    QCOMPARE(streamed_blocks_run - resident_blocks_run, int64_t{24 * 2});
+    QCOMPARE(fa.curves.at("rilq loss"), fb.curves.at("rilq loss"));
+    QCOMPARE(fa.curves.at("rilq validation loss"), fb.curves.at("rilq validation loss"));
+    QCOMPARE(a.layers.size(), b.layers.size());
+    for (size_t i = 0; i < a.layers.size(); ++i) {
+      QVERIFY2(a.layers[i].record->lora_a.abs().sum().item<double>() > 0, a.layers[i].name.c_str());
+      QVERIFY2(torch::equal(a.layers[i].record->lora_a, b.layers[i].record->lora_a), a.layers[i].name.c_str());
+      QVERIFY2(torch::equal(a.layers[i].record->lora_b, b.layers[i].record->lora_b), a.layers[i].name.c_str());
+    }
+  }
+
   // With a learning rate of 0 nothing improves: training stops after
   // `patience` validations and keeps the zero adapters it started from.
   void stopsEarlyAndKeepsTheStartWhenNothingImproves() {
