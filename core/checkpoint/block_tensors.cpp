@@ -77,19 +77,19 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
 }
 
 std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson& linears,
-                                                                     const io::SafetensorsFile& st,
+                                                                     const io::SafetensorsSet& st,
                                                                      const std::string& meta_file,
                                                                      std::set<std::string>& used) {
-  const std::string st_file = st.path().string();
   std::map<std::string, quant::QuantizedLinear> records;
   std::map<std::string, std::string> transform_of;  // linear -> the linear holding its transform
   auto take = [&](const std::string& name, bool required, bool mapped = false) -> torch::Tensor {
-    if (!st.find(name)) {
-      if (required) throw FormatError(st_file, "tensor '" + name + "'", "missing");
+    const auto* file = st.file_of(name);
+    if (!file) {
+      if (required) throw FormatError(st.source(), "tensor '" + name + "'", "missing");
       return {};
     }
     used.insert(name);
-    return mapped ? st.view(name) : st.load(name);
+    return mapped ? file->view(name) : file->load(name);
   };
   for (const auto& [name, e] : linears.items()) {
     const std::string field = "linears." + name;
@@ -113,7 +113,7 @@ std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson
     q.packed_codes = take(name + ".qweight", true, true);
     if (q.packed_codes.scalar_type() != torch::kInt32 ||
         q.packed_codes.sizes() != c10::IntArrayRef({q.out_features, quant::packed_words(q.in_features, q.spec.bits)}))
-      throw FormatError(st_file, "tensor '" + name + ".qweight'",
+      throw FormatError(st.file_of(name + ".qweight")->path().string(), "tensor '" + name + ".qweight'",
                         "not int32 [" + std::to_string(q.out_features) + ", " +
                             std::to_string(quant::packed_words(q.in_features, q.spec.bits)) + "]");
     q.scales = take(name + ".scales", true).to(torch::kFloat32);
@@ -138,7 +138,7 @@ std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson
                         "'" + holder + "' is not a linear that stores its transform");
     records[name].transform = it->second.transform;
   }
-  for (auto& [name, q] : records) q.validate(st_file, name);
+  for (auto& [name, q] : records) q.validate(st.source(), name);
   return records;
 }
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/checkpoint/provenance.h"
-#include "core/io/safetensors.h"
+#include "core/io/safetensors_set.h"
 #include "core/model/decoder.h"
 #include "core/quant/quantized_linear.h"
 
@@ -38,7 +38,7 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
 // qs::FormatError naming `meta_file` and the entry's field, or the
 // safetensors file and the tensor.
 std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const nlohmann::ordered_json& linears,
-                                                                     const io::SafetensorsFile& st,
+                                                                     const io::SafetensorsSet& st,
                                                                      const std::string& meta_file,
                                                                      std::set<std::string>& used);
 

@@ -1,16 +1,12 @@
 #include "core/checkpoint/model_loader.h"
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
-
 #include "core/checkpoint/gguf_model.h"
 #include "core/checkpoint/hf_config.h"
 #include "core/checkpoint/packed_checkpoint.h"
 #include "core/checkpoint/peft_adapter_reader.h"
 #include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
-#include "core/io/safetensors.h"
+#include "core/io/safetensors_set.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::checkpoint {
@@ -18,40 +14,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// model.safetensors.index.json: {"weight_map": {"tensor": "shard file"}}
-std::vector<fs::path> shard_files(const fs::path& index) {
-  std::ifstream in(index, std::ios::binary);
-  if (!in) throw IoError(index.string(), "cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(index.string(), "index", std::string("invalid JSON: ") + e.what(), e.byte);
-  }
-  if (!j.contains("weight_map") || !j["weight_map"].is_object())
-    throw FormatError(index.string(), "weight_map", "missing or not an object");
-  std::set<std::string> files;
-  for (const auto& [tensor, file] : j["weight_map"].items()) {
-    if (!file.is_string()) throw FormatError(index.string(), "weight_map." + tensor, "not a file name");
-    const auto name = file.get<std::string>();
-    if (name.find('/') != std::string::npos || name == "..")
-      throw FormatError(index.string(), "weight_map." + tensor, "shard '" + name + "' is not a plain file name");
-    files.insert(name);
-  }
-  std::vector<fs::path> out;
-  for (const auto& f : files) out.push_back(index.parent_path() / f);
-  return out;
-}
-
-model::ModelWeights load_safetensors_model(const fs::path& dir, std::vector<fs::path> files) {
+model::ModelWeights load_safetensors_model(const fs::path& dir, const std::vector<fs::path>& files) {
   model::ModelWeights w;
   w.source = dir;
   w.source_format = "safetensors";
   w.config = read_hf_config(dir / "config.json");
-  for (const auto& f : files) {
-    io::SafetensorsFile st(f);
+  const io::SafetensorsSet set(files);
+  for (const auto& st : set.files()) {
     for (const auto& e : st.entries()) {
-      if (w.tensors.count(e.name)) throw FormatError(f.string(), "tensor '" + e.name + "'", "appears in two shards");
       // Every tensor stays bytes of the mapped file in its stored dtype until a
       // block computes with it (packed codes included: read_packed_linears
       // keeps them as views where the format's words are QuantScope's packing).
@@ -77,7 +47,7 @@ model::ModelWeights load_base(const fs::path& path) {
   if (!fs::exists(path / "config.json")) throw IoError(path.string(), "directory has no config.json");
   if (is_quantscope_checkpoint(path)) return load_quantscope_checkpoint(path);
   if (fs::exists(path / "model.safetensors.index.json"))
-    return load_safetensors_model(path, shard_files(path / "model.safetensors.index.json"));
+    return load_safetensors_model(path, io::index_shards(path / "model.safetensors.index.json"));
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(path))
     if (e.path().extension() == ".safetensors") files.push_back(e.path());

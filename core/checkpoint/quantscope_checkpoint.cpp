@@ -7,7 +7,8 @@
 #include "core/checkpoint/hf_config.h"
 #include "core/checkpoint/tokenizer_files.h"
 #include "core/error.h"
-#include "core/io/safetensors.h"
+#include "core/io/safetensors_set.h"
+#include "core/io/sharded_safetensors.h"
 #include "core/io/small_files.h"
 #include "core/quant/quantized_linear.h"
 
@@ -21,7 +22,8 @@ constexpr const char* kMetaFile = "quantscope.json";
 
 }  // namespace
 
-void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance, const fs::path& dir) {
+void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance, const fs::path& dir,
+                                uint64_t max_shard_bytes) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
@@ -38,7 +40,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
   ojson linears = ojson::object();
   for (int64_t l = 0; l < decoder.num_layers(); ++l) append_block_tensors(decoder, l, provenance, tensors, linears);
   io::write_file_atomically(dir / "config.json", hf_config_to_json(c, hf_dtype_name(decoder.dtype())));
-  io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}, {"quantscope", "1"}});
+  io::write_sharded_safetensors(dir, tensors, {{"format", "pt"}, {"quantscope", "1"}}, max_shard_bytes);
   if (!provenance.source_model.empty()) copy_tokenizer_files(provenance.source_model, dir);
 
   ojson meta = {{"format", "quantscope"},
@@ -85,24 +87,24 @@ model::ModelWeights load_quantscope_checkpoint(const fs::path& dir) {
   w.source = dir;
   w.source_format = "quantscope";
   w.config = read_hf_config(dir / "config.json");
-  const fs::path st_path = dir / "model.safetensors";
-  io::SafetensorsFile st(st_path);
-  const std::string st_file = st_path.string();
+  const auto st = io::SafetensorsSet::of_directory(dir);
   std::set<std::string> used;
   for (auto& [name, q] : read_quantized_linears(meta["linears"], st, meta_file, used)) {
     w.source_dtypes[name + ".weight"] = "int" + std::to_string(q.spec.bits);
     w.quantized[name] = std::make_shared<const quant::QuantizedLinear>(std::move(q));
   }
-  for (const auto& entry : st.entries()) {
-    if (used.count(entry.name)) continue;
-    const auto dot = entry.name.rfind('.');
-    if (dot != std::string::npos && w.quantized.count(entry.name.substr(0, dot)) == 0 &&
-        (entry.name.substr(dot) == ".qweight" || entry.name.substr(dot) == ".scales" ||
-         entry.name.substr(dot) == ".qzeros"))
-      throw FormatError(st_file, "tensor '" + entry.name + "'", "quantized tensor without an entry in " + meta_file);
-    w.source_dtypes[entry.name] = entry.dtype;
-    w.tensors[entry.name] = st.view(entry.name);
-  }
+  for (const auto& file : st.files())
+    for (const auto& entry : file.entries()) {
+      if (used.count(entry.name)) continue;
+      const auto dot = entry.name.rfind('.');
+      if (dot != std::string::npos && w.quantized.count(entry.name.substr(0, dot)) == 0 &&
+          (entry.name.substr(dot) == ".qweight" || entry.name.substr(dot) == ".scales" ||
+           entry.name.substr(dot) == ".qzeros"))
+        throw FormatError(file.path().string(), "tensor '" + entry.name + "'",
+                          "quantized tensor without an entry in " + meta_file);
+      w.source_dtypes[entry.name] = entry.dtype;
+      w.tensors[entry.name] = file.view(entry.name);
+    }
   return w;
 }
 

@@ -6,19 +6,22 @@
 //   model.safetensors    FP tensors under HF names, and per quantized linear
 //                        <name>.qweight (int32, codes packed by quant/packing),
 //                        <name>.scales (f32), <name>.qzeros (int32, unpacked) and
-//                        the optional .g_idx .bias .input_scale .transform .lora_a .lora_b
+//                        the optional .g_idx .bias .input_scale .transform .lora_a .lora_b;
+//                        past 5 GB, model-0000i-of-0000N.safetensors shards and
+//                        model.safetensors.index.json instead, as transformers writes them
 //   quantscope.json      format version, per-linear bits/group/method/params/metrics, run info;
 //                        a linear whose input transform is another linear's of its
 //                        block (AffineQuant's norm matrices: q/k/v share one, gate/up
 //                        another) names it under "transform_of" and stores no .transform
 //   tokenizer.json (+ its companions) copied from an HF source, or
 //   tokenizer.gguf       the tokenizer.* metadata of a GGUF source
-// The interoperable packed layouts (AutoAWQ, GPTQ, compressed-tensors) are in export/.
+// The interoperable packed layouts (AutoAWQ, GPTQ, compressed-tensors) are in packed_export.h.
 
 #include <filesystem>
 #include <string>
 
 #include "core/checkpoint/provenance.h"
+#include "core/io/sharded_safetensors.h"
 #include "core/model/decoder.h"
 #include "core/model/model_weights.h"
 
@@ -28,9 +31,12 @@ namespace qs::checkpoint {
 inline constexpr int kQuantscopeFormatVersion = 2;
 
 // Writes every file through a temporary and a rename; quantscope.json last, so
-// a directory without it is never taken for a complete checkpoint.
+// a directory without it is never taken for a complete checkpoint. Past
+// `max_shard_bytes` the tensors go to numbered shards with an index
+// (sharded_safetensors.h), each built as it is written.
 void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance,
-                                const std::filesystem::path& dir);
+                                const std::filesystem::path& dir,
+                                uint64_t max_shard_bytes = io::kDefaultShardBytes);
 
 bool is_quantscope_checkpoint(const std::filesystem::path& dir);
 

@@ -156,10 +156,11 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
     const auto& b = blocks_[static_cast<size_t>(l)];
     const std::string field = "blocks[" + std::to_string(l) + "]";
     const auto path = block_file(dir_, l);
-    const io::SafetensorsFile st(path);
+    const io::SafetensorsSet set({path});
+    const auto& st = set.files().front();
     const std::string st_file = path.string();
     std::set<std::string> used;
-    auto records = checkpoint::read_quantized_linears(b["linears"], st, file, used);
+    auto records = checkpoint::read_quantized_linears(b["linears"], set, file, used);
     const auto metrics = checkpoint::provenance_fields(ojson{{"linears", b["linears"]}}, file).linears;
     const auto tensor = [&](const std::string& name, const torch::Tensor& like) {
       if (!st.find(name)) throw FormatError(st_file, "tensor '" + name + "'", "missing");

@@ -113,6 +113,40 @@ class TestQuantscopeCheckpoint : public QObject {
     QVERIFY(torch::equal(again.forward(ids), dec->forward(ids)));
   }
 
+  // Past the shard size the checkpoint is numbered shards with an index, as
+  // transformers writes them, and opens to the same logits as one file; a
+  // later save in one file removes the shards and the index.
+  void largeCheckpointsAreSharded() {
+    QTemporaryDir tmp;
+    model::ModelWeights fp;
+    const fs::path single = fs::path(tmp.path().toStdString()) / "q", sharded = single.parent_path() / "s";
+    const auto dec = make_checkpoint(single, fp);
+    checkpoint::save_quantscope_checkpoint(*dec, {}, sharded, 16'000);
+    QVERIFY(!fs::exists(sharded / "model.safetensors"));
+    QVERIFY(fs::exists(sharded / "model.safetensors.index.json"));
+    int shards = 0;
+    for (const auto& e : fs::directory_iterator(sharded))
+      if (e.path().extension() == ".safetensors") {
+        ++shards;
+        QVERIFY2(e.path().filename().string().rfind("model-", 0) == 0, e.path().c_str());
+      }
+    QVERIFY2(shards > 2, std::to_string(shards).c_str());
+    const auto loaded = checkpoint::load_model(sharded);
+    QCOMPARE(loaded.source_format, std::string("quantscope"));
+    QCOMPARE(loaded.quantized.size(), size_t{13});
+    for (const auto& [name, q] : loaded.quantized)
+      QVERIFY2(!q->codes.defined() && io::is_mapped(q->packed_codes), name.c_str());
+    model::Decoder again(loaded, torch::kCPU, torch::kFloat32);
+    auto ids = torch::randint(0, 101, {2, 10}, torch::kLong);
+    QVERIFY(torch::equal(again.forward(ids), dec->forward(ids)));
+
+    checkpoint::save_quantscope_checkpoint(*dec, {}, sharded);
+    QVERIFY(fs::exists(sharded / "model.safetensors"));
+    QVERIFY(!fs::exists(sharded / "model.safetensors.index.json"));
+    for (const auto& e : fs::directory_iterator(sharded))
+      QVERIFY2(e.path().filename().string().rfind("model-", 0) != 0, e.path().c_str());
+  }
+
   // What quantscope.json records beside the tensors reads back as it was
   // saved: each linear's method, parameters and metrics, and the run.
   void infoReadsBackWhatWasSaved() {
