@@ -36,6 +36,9 @@ class LoraTrainingOp final : public model::LinearOp {
     return base_->dense_weight() + (torch::matmul(b_, a_) * scaling_).to(base_->dense_weight().scalar_type());
   }
   torch::Tensor bias() const override { return base_->bias(); }
+  // A streamed decoder releases the blocks it no longer keeps: the frozen
+  // base's built weight goes with them (the adapters are not built state).
+  void release() const override { base_->release(); }
 
  private:
   torch::Tensor branch(const torch::Tensor& x) const {
