@@ -150,9 +150,7 @@ int run_quantize(const std::vector<std::string>& argv) {
     const int64_t host_free = model::available_memory_bytes(torch::kCPU);
     const auto text = pipeline::describe(mem, device, device_free, host_free);
     feedback.log("memory plan:\n" + text);
-    const bool device_short = device_free >= 0 && mem.device_peak > device_free;
-    const bool host_short = device.is_cuda() && host_free >= 0 && mem.host_peak > host_free;
-    if (mem.modeled && (device_short || host_short))
+    if (!pipeline::fits(mem, device, device_free, host_free))
       throw ArgumentError(
           "this run needs more memory than the machine has:\n" + text +
           "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");

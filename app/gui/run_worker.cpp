@@ -17,7 +17,9 @@
 #include "core/checkpoint/model_loader.h"
 #include "core/error.h"
 #include "core/methods/method_registry.h"
+#include "core/model/residency.h"
 #include "core/number_format.h"
+#include "core/pipeline/memory_plan.h"
 #include "core/pipeline/refinement_run.h"
 #include "core/pipeline/run_journal.h"
 #include "core/text/calibration_set.h"
@@ -125,6 +127,29 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
                             QString::fromStdString(mp.filename().string())),
                    false);
 
+    // Stated, and a run that cannot fit refused, before the calibration passes
+    // (for the model-wide method; a model kept in FP has no working set to plan).
+    if (const auto& method = plan.choice_for("").method; methods::find_method(method)) {
+      pipeline::MemoryPlanRequest need;
+      need.config = decoder->config();
+      need.device = decoder->device();
+      need.dtype = decoder->dtype();
+      need.method = method;
+      need.nsamples = settings.nsamples;
+      need.seqlen = settings.seqlen;
+      need.batch = pipeline::PipelineOptions{}.batch;
+      need.resident_blocks = decoder->resident_blocks();
+      need.spill_codes = decoder->resident_blocks() != 0;
+      const auto mem = pipeline::plan_memory(need);
+      const int64_t device_free = model::available_memory_bytes(need.device);
+      const int64_t host_free = model::available_memory_bytes(torch::kCPU);
+      const auto text = pipeline::describe(mem, need.device, device_free, host_free);
+      feedback->log("memory plan:\n" + text);
+      if (!pipeline::fits(mem, need.device, device_free, host_free))
+        throw ArgumentError("This run needs more memory than the machine has:\n" + text +
+                            "Fewer calibration sequences or a shorter length lower it.");
+    }
+
     auto outcome = std::make_shared<RunOutcome>();
     outcome->settings = settings;
     // Measured after each block.
@@ -151,6 +176,8 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
                     ": an interrupted run of these settings finished the blocks before (journal " +
                     journal->dir().string() + ")");
     options.journal = journal ? &*journal : nullptr;
+    // A streamed model's finished codes leave memory, as on the command line.
+    if (journal && decoder->resident_blocks() != 0) options.spill_dir = journal->dir();
     std::vector<std::pair<int64_t, double>> curve;
     options.on_block = [&](const pipeline::BlockResult& b) {
       constexpr double nan = std::numeric_limits<double>::quiet_NaN();

@@ -128,6 +128,13 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   return p;
 }
 
+bool fits(const MemoryPlan& p, torch::Device device, int64_t device_available, int64_t host_available) {
+  if (!p.modeled) return true;
+  const bool device_short = device_available >= 0 && p.device_peak > device_available;
+  const bool host_short = device.is_cuda() && host_available >= 0 && p.host_peak > host_available;
+  return !device_short && !host_short;
+}
+
 std::string describe(const MemoryPlan& p, torch::Device device, int64_t device_available, int64_t host_available) {
   const bool gpu = device.is_cuda();
   std::string out;

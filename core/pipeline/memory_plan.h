@@ -49,6 +49,12 @@ inline constexpr int64_t kRuntimeBytes = 600ll << 20;
 // Throws qs::ConfigError naming the method when there is none of that name.
 MemoryPlan plan_memory(const MemoryPlanRequest& r);
 
+// Whether a run of plan `p` fits what is available (-1: unknown, taken as
+// enough): the device peak in the device's memory and, on a GPU run, the host
+// peak in the host's. A plan that leaves its method's working set out always
+// fits: refusing on a partial sum would turn away runs that fit.
+bool fits(const MemoryPlan& p, torch::Device device, int64_t device_available, int64_t host_available);
+
 // The plan as aligned lines with GiB, and the availability beside the peaks
 // (-1: unknown).
 std::string describe(const MemoryPlan& p, torch::Device device, int64_t device_available, int64_t host_available);

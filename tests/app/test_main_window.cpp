@@ -646,6 +646,9 @@ class TestMainWindow : public QObject {
     QVERIFY(failed.wait(60000));
     QVERIFY(failed.at(0).at(1).toBool());
     disconnect(cancel_in_block_1);
+    // The run stated its memory plan before the first block, as the command line does.
+    QVERIFY2(lines.filter("memory plan:").size() == 1 && lines.filter("host peak").size() == 1,
+             qPrintable(lines.join('\n')));
     QVERIFY2(lines.filter("are kept in").filter("goes on from block 1").size() == 1, qPrintable(lines.join('\n')));
 
     lines.clear();

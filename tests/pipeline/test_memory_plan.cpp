@@ -102,6 +102,27 @@ class TestMemoryPlan : public QObject {
     r.method = "nonsense";
     QVERIFY_THROWS_EXCEPTION(ConfigError, pipeline::plan_memory(r));
   }
+
+  // A run is refused when its peak exceeds what is available where it is
+  // counted: the device's peak against the device, and on a GPU the host's
+  // against the host. Unknown availability and unmodeled methods never refuse.
+  void fitsComparesEachPeakWithItsMemory() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.method = "rtn";
+    const auto cpu = pipeline::plan_memory(r);
+    QVERIFY(pipeline::fits(cpu, r.device, cpu.device_peak, -1));
+    QVERIFY(!pipeline::fits(cpu, r.device, cpu.device_peak - 1, -1));
+    QVERIFY(pipeline::fits(cpu, r.device, -1, -1));
+    r.device = torch::Device(torch::kCUDA, 0);
+    r.dtype = torch::kFloat16;
+    const auto gpu = pipeline::plan_memory(r);
+    QVERIFY(pipeline::fits(gpu, r.device, gpu.device_peak, gpu.host_peak));
+    QVERIFY(!pipeline::fits(gpu, r.device, gpu.device_peak, gpu.host_peak - 1));
+    QVERIFY(!pipeline::fits(gpu, r.device, gpu.device_peak - 1, gpu.host_peak));
+    r.method = "lwc";
+    QVERIFY(pipeline::fits(pipeline::plan_memory(r), r.device, 0, 0));
+  }
 };
 
 QS_REGISTER_TEST(TestMemoryPlan);
