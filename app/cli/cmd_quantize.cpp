@@ -20,7 +20,6 @@
 #include "core/io/safetensors.h"
 #include "core/io/small_files.h"
 #include "core/model/decoder.h"
-#include "core/model/residency.h"
 #include "core/pipeline/memory_plan.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/quant_plan.h"
@@ -145,15 +144,8 @@ int run_quantize(const std::vector<std::string>& argv) {
     need.batch = opts.batch;
     need.resident_blocks = decoder.resident_blocks();
     need.spill_codes = decoder.resident_blocks() != 0;
-    const auto mem = pipeline::plan_memory(need);
-    const int64_t device_free = model::available_memory_bytes(device);
-    const int64_t host_free = model::available_memory_bytes(torch::kCPU);
-    const auto text = pipeline::describe(mem, device, device_free, host_free);
-    feedback.log("memory plan:\n" + text);
-    if (!pipeline::fits(mem, device, device_free, host_free))
-      throw ArgumentError(
-          "this run needs more memory than the machine has:\n" + text +
-          "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
+    require_memory(pipeline::plan_memory(need), device, feedback,
+                   "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
   }
 
   const auto calibration = calibration_of(opts, *tokenizer, feedback);

@@ -101,6 +101,20 @@ int run_refine(const std::vector<std::string>& argv) {
   auto tokenizer = text::load_tokenizer_for_model(fp_path);
   feedback.log("loaded " + quantized_path + " and its FP model " + fp_path.string() + " in " +
                std::to_string(seconds_since(t0)).substr(0, 5) + " s");
+  // Refused before the calibration is read, let alone a step trained.
+  if (then == "rilq") {
+    pipeline::RefinementPlanRequest need;
+    need.config = quantized.config();
+    need.device = opts.device;
+    need.dtype = opts.dtype;
+    need.nsamples = opts.nsamples;
+    need.seqlen = opts.seqlen;
+    need.resident_blocks = quantized.resident_blocks();
+    need.rank = params.get_int("rank");
+    require_memory(pipeline::plan_refinement_memory(need), opts.device, feedback,
+                   "fewer calibration sequences (--nsamples), a shorter --seqlen, a lower rank or "
+                   "--resident-blocks 1 lower it");
+  }
 
   // The refinement keeps its training state in a journal beside the output;
   // --resume goes on from it.

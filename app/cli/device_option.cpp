@@ -50,4 +50,14 @@ void apply_resident_blocks(const Args& args, model::Decoder& decoder, Feedback& 
                ")");
 }
 
+void require_memory(const pipeline::MemoryPlan& plan, torch::Device device, Feedback& feedback,
+                    const std::string& remedy) {
+  const int64_t device_free = model::available_memory_bytes(device);
+  const int64_t host_free = model::available_memory_bytes(torch::kCPU);
+  const auto text = pipeline::describe(plan, device, device_free, host_free);
+  feedback.log("memory plan:\n" + text);
+  if (!pipeline::fits(plan, device, device_free, host_free))
+    throw ArgumentError("this run needs more memory than the machine has:\n" + text + remedy);
+}
+
 }  // namespace qs::cli

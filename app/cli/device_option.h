@@ -8,6 +8,7 @@
 #include "app/cli/args.h"
 #include "core/feedback.h"
 #include "core/model/decoder.h"
+#include "core/pipeline/memory_plan.h"
 
 namespace qs::cli {
 
@@ -22,5 +23,10 @@ std::string dtype_name(torch::ScalarType t);
 // --resident-blocks N (0: all) overrides the decoder's own choice
 // (model/residency.h); the choice is logged with the bytes behind it.
 void apply_resident_blocks(const Args& args, model::Decoder& decoder, Feedback& feedback);
+
+// Logs `plan` beside the memory this machine has, and throws
+// qs::ArgumentError with those numbers and `remedy` when it does not fit.
+void require_memory(const pipeline::MemoryPlan& plan, torch::Device device, Feedback& feedback,
+                    const std::string& remedy);
 
 }  // namespace qs::cli

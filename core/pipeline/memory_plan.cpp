@@ -128,6 +128,55 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   return p;
 }
 
+MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
+  const auto& c = r.config;
+  const int64_t e = static_cast<int64_t>(c10::elementSize(r.dtype));
+  const int64_t block = model::block_weight_bytes(c, r.dtype);
+  const bool streamed = r.resident_blocks != 0 && r.resident_blocks < c.num_layers;
+  const int64_t blocks = streamed ? r.resident_blocks : c.num_layers;
+  const bool gpu = r.device.is_cuda();
+  const int64_t T = r.seqlen, H = c.hidden_size;
+  MemoryPlan p;
+  auto add = [&](std::string what, int64_t bytes, bool on_host) {
+    MemoryItem item{std::move(what), 0, 0};
+    (gpu && on_host ? item.host_bytes : item.device_bytes) = bytes;
+    p.items.push_back(std::move(item));
+  };
+  add("weights: " + std::to_string(blocks) + " quantized and " + std::to_string(blocks) + " FP block(s) built",
+      2 * blocks * block, false);
+  const int64_t vocab = c.vocab_size * H * e;
+  if (streamed) {
+    add("the head in the compute dtype, kept for the backward", vocab, false);
+    // Converted from the mapped file each step: its pages are resident until
+    // the conversion ends.
+    const int64_t stored = c.torch_dtype == "float32" ? 4 : 2;
+    add("the head's stored pages while it is converted", c.vocab_size * H * stored, false);
+  }
+  else
+    add("embedding and head in the compute dtype, both models", 2 * vocab * (c.tie_word_embeddings ? 1 : 2), false);
+  add("FP model's last hidden states (the targets)", r.nsamples * T * H * e, false);
+  // Per block and sequence, what autograd keeps: the norms' and projections'
+  // inputs and outputs, the MLP's three intermediates, and attention's output.
+  const int64_t graph = T * (3 * c.intermediate_size + 8 * H + 2 * c.num_heads * c.head_dim) * e;
+  if (streamed)
+    add("one sequence: every block's input, and one block's graph", c.num_layers * T * H * e + graph, false);
+  else
+    add("one sequence: the graph through every block", c.num_layers * graph, false);
+  add("logits (in chunks, then joined), their log-softmax and its gradient (float32)", 4 * T * c.vocab_size * 4,
+      false);
+  int64_t adapter = 0;
+  for (const auto& s : linear_shapes(c)) adapter += std::min({r.rank, s.in, s.out}) * (s.in + s.out);
+  add("adapters: weights, gradients, best copies and Adam's two moments (float32)",
+      5 * 4 * adapter * c.num_layers, false);
+  add("runtime (libtorch and its kernels)", kRuntimeBytes, true);
+  for (const auto& item : p.items) {
+    p.device_peak += item.device_bytes;
+    p.host_peak += item.host_bytes;
+  }
+  if (!gpu) p.host_peak = p.device_peak;
+  return p;
+}
+
 bool fits(const MemoryPlan& p, torch::Device device, int64_t device_available, int64_t host_available) {
   if (!p.modeled) return true;
   const bool device_short = device_available >= 0 && p.device_peak > device_available;

@@ -49,6 +49,24 @@ inline constexpr int64_t kRuntimeBytes = 600ll << 20;
 // Throws qs::ConfigError naming the method when there is none of that name.
 MemoryPlan plan_memory(const MemoryPlanRequest& r);
 
+// A refinement (RILQ) over a whole quantized model: one training sequence at
+// a time through every block, against the FP model's last hidden states.
+struct RefinementPlanRequest {
+  model::ModelConfig config;
+  torch::Device device{torch::kCPU};
+  torch::ScalarType dtype = torch::kFloat32;
+  int64_t nsamples = 32;
+  int64_t seqlen = 512;
+  int64_t resident_blocks = 1;  // 0: every block
+  int64_t rank = 64;            // of each adapter, on every linear
+};
+
+// What it holds: the quantized and the FP model's resident blocks, the FP
+// targets, one sequence's autograd state (per-block checkpoints when the
+// blocks stream, the whole graph when they are resident), the logits and
+// their gradient, and the adapters with Adam's moments.
+MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r);
+
 // Whether a run of plan `p` fits what is available (-1: unknown, taken as
 // enough): the device peak in the device's memory and, on a GPU run, the host
 // peak in the host's. A plan that leaves its method's working set out always

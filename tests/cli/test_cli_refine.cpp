@@ -43,6 +43,10 @@ class TestCliRefine : public QObject {
   void refineAddsAdaptersAndKeepsTheMethods() {
     const auto r = refine({path("rtn"), "--then", kFastRilq, "--out", path("refined")});
     QVERIFY2(r.code == 0, qPrintable(r.err));
+    // The memory it will need is stated before it trains, for its rank-8 adapters.
+    QVERIFY2(r.err.contains("memory plan:") && r.err.contains("adapters: weights, gradients") &&
+                 r.err.indexOf("memory plan:") < r.err.indexOf("rilq step"),
+             qPrintable(r.err));
     const auto summary = nlohmann::json::parse(r.out.trimmed().split('\n').last().toStdString());
     QCOMPARE(summary["method"].get<std::string>(), std::string("rilq"));
     QCOMPARE(summary["linears"].get<int64_t>(), int64_t{14});

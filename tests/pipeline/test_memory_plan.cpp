@@ -103,6 +103,40 @@ class TestMemoryPlan : public QObject {
     QVERIFY_THROWS_EXCEPTION(ConfigError, pipeline::plan_memory(r));
   }
 
+  // RILQ over a streamed 8B: one quantized and one FP block, the head kept
+  // for the backward and its bf16 pages while converted, one checkpointed sequence, and rank-64 adapters on the
+  // 224 linears with four float32 companions each. Resident, the graph of
+  // every block replaces the checkpoints and both models' vocabulary
+  // matrices are converted.
+  void refinementPlansTheCheckpointedSequence() {
+    pipeline::RefinementPlanRequest r;
+    r.config = eight_b();
+    r.config.torch_dtype = "bfloat16";
+    r.nsamples = 16;
+    r.seqlen = 512;
+    const auto& c = r.config;
+    const auto p = pipeline::plan_refinement_memory(r);
+    QCOMPARE(item(p, "weights"), 2 * model::block_weight_bytes(c, torch::kFloat32));
+    QCOMPARE(item(p, "the head"), c.vocab_size * c.hidden_size * 4);
+    QCOMPARE(item(p, "FP model's last hidden"), int64_t{16} * 512 * 4096 * 4);
+    // Σ rank·(in + out) over q, k, v, o, gate, up, down.
+    const int64_t per_block = 64 * ((4096 + 4096) + 2 * (4096 + 1024) + (4096 + 4096) + 3 * (4096 + 14336));
+    QCOMPARE(item(p, "adapters"), 5 * 4 * per_block * 32);
+    QCOMPARE(item(p, "logits"), int64_t{4} * 512 * 128256 * 4);
+    QCOMPARE(item(p, "the head's stored pages"), c.vocab_size * c.hidden_size * 2);  // bf16
+    const int64_t checkpoints = item(p, "one sequence");
+    QVERIFY(checkpoints > int64_t{32} * 512 * 4096 * 4);
+    int64_t sum = 0;
+    for (const auto& i : p.items) sum += i.device_bytes + i.host_bytes;
+    QCOMPARE(p.host_peak, sum);
+
+    r.resident_blocks = 0;
+    const auto all = pipeline::plan_refinement_memory(r);
+    QCOMPARE(item(all, "weights"), 2 * 32 * model::block_weight_bytes(c, torch::kFloat32));
+    QCOMPARE(item(all, "embedding and head"), 2 * 2 * c.vocab_size * c.hidden_size * 4);  // untied
+    QCOMPARE(item(all, "one sequence"), 32 * (checkpoints - int64_t{32} * 512 * 4096 * 4));
+  }
+
   // A run is refused when its peak exceeds what is available where it is
   // counted: the device's peak against the device, and on a GPU the host's
   // against the host. Unknown availability and unmodeled methods never refuse.
