@@ -129,10 +129,14 @@ model::ModelWeights load_gguf_model(const std::filesystem::path& path) {
       throw FormatError(src, "tensor '" + e.gguf + "'",
                         "dequantization of type " + io::ggml_type_name(info->type) + " is not supported");
     const int64_t heads = e.permute_heads;
-    w.deferred.emplace(e.hf, model::DeferredTensor{e.shape, [file, info, heads] {
-                                                     auto t = file->dequantize(*info);
-                                                     return heads > 0 ? unpermute_rows(t, heads) : t;
-                                                   }});
+    model::DeferredTensor d{e.shape, [file, info, heads] {
+                              auto t = file->dequantize(*info);
+                              return heads > 0 ? unpermute_rows(t, heads) : t;
+                            }, {}};
+    // q and k rows are permuted across each head, so only whole tensors decode for them.
+    if (heads == 0)
+      d.decode_rows = [file, info](int64_t first, int64_t n) { return file->dequantize_rows(*info, first, n); };
+    w.deferred.emplace(e.hf, std::move(d));
     w.source_dtypes.emplace(e.hf, io::ggml_type_name(info->type));
   }
   return w;

@@ -108,6 +108,7 @@ void read_peft_adapter(const fs::path& dir, model::ModelWeights& w) {
       const auto name = module + ".weight";
       if (auto d = w.deferred.find(name); d != w.deferred.end()) {
         d->second.decode = [base = d->second.decode, b, a = ab.a] { return base() + torch::matmul(b, a); };
+        d->second.decode_rows = {};  // rows of the stored matrix alone would leave the branch out
       } else {
         w.tensors[name] = w.tensors[name].to(torch::kFloat32) + torch::matmul(b, ab.a);
       }

@@ -482,6 +482,11 @@ const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& info) const {
 }
 
 torch::Tensor GgufFile::dequantize(const GgufTensorInfo& info) const {
+  const int64_t row = info.ne.empty() ? 1 : info.ne[0];
+  return dequantize_rows(info, 0, info.numel() / row).reshape(info.torch_shape());
+}
+
+torch::Tensor GgufFile::dequantize_rows(const GgufTensorInfo& info, int64_t first, int64_t n) const {
   if (!ggml_can_dequantize(info.type))
     throw FormatError(path().string(), "tensor '" + info.name + "'",
                       "dequantization of type " + ggml_type_name(info.type) + " is not supported");
@@ -493,16 +498,20 @@ torch::Tensor GgufFile::dequantize(const GgufTensorInfo& info) const {
   if (static_cast<uint64_t>(rows * row_bytes) != info.nbytes)
     throw ArgumentError(path().string() + ": tensor '" + info.name + "': nbytes " + std::to_string(info.nbytes) +
                         " does not match shape " + dims_text(info.ne) + " of type " + ggml_type_name(info.type));
-  torch::Tensor out = torch::empty(info.torch_shape(), torch::kFloat32);
+  if (first < 0 || n < 0 || first > rows - n)
+    throw ArgumentError(path().string() + ": tensor '" + info.name + "': rows [" + std::to_string(first) + ", " +
+                        std::to_string(first + n) + ") outside its " + std::to_string(rows));
+  torch::Tensor out = torch::empty({n, row}, torch::kFloat32);
   float* dst = out.data_ptr<float>();
+  src += first * row_bytes;
   // About 64K elements per task keeps the scheduling overhead negligible
   // while still splitting a 576-wide matrix across all cores.
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / row);
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
   });
   // Decoded into memory of its own: the file's pages can go.
-  file_->release(src, info.nbytes);
+  file_->release(src, static_cast<size_t>(n * row_bytes));
   return out;
 }
 

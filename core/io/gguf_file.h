@@ -91,6 +91,10 @@ class GgufFile {
   // over rows. Throws qs::FormatError naming the tensor for types without a
   // dequantizer (see ggml_can_dequantize).
   torch::Tensor dequantize(const GgufTensorInfo& info) const;
+  // Rows [first, first + n) of a matrix (its torch shape's first dimension),
+  // float32 [n, row]: ggml blocks never cross a row, so a row decodes alone.
+  // Throws qs::ArgumentError when the range is outside the tensor.
+  torch::Tensor dequantize_rows(const GgufTensorInfo& info, int64_t first, int64_t n) const;
 
  private:
   struct KeyValue {

@@ -82,12 +82,23 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
   c.validate(w.source.string());
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
-  embed_stored_ = stored(w, "model.embed_tokens.weight", {c.vocab_size, H});
+  // A GGUF's vocabulary matrices stay in the file, their rows decoded when read.
+  const auto vocab = [&](const std::string& name, torch::Tensor& whole, DeferredTensor& rows) {
+    check_shape(w, name, {c.vocab_size, H});
+    if (auto d = w.deferred.find(name); d != w.deferred.end() && d->second.decode_rows)
+      rows = d->second;
+    else
+      whole = w.at(name);
+  };
+  vocab("model.embed_tokens.weight", embed_stored_, embed_rows_);
   final_norm_ = take(w, "model.norm.weight", {H}, device, dtype);
-  if (c.tie_word_embeddings && !w.has("lm_head.weight"))
+  if (c.tie_word_embeddings && !w.has("lm_head.weight")) {
     lm_head_stored_ = embed_stored_;
-  else
-    lm_head_stored_ = stored(w, "lm_head.weight", {c.vocab_size, H});
+    lm_head_rows_ = embed_rows_;
+    head_tied_ = true;
+  } else {
+    vocab("lm_head.weight", lm_head_stored_, lm_head_rows_);
+  }
 
   const std::array<std::pair<int64_t, int64_t>, 7> shapes = {{
       {q_out, H}, {kv_out, H}, {kv_out, H}, {H, q_out}, {I, H}, {I, H}, {H, I}}};
@@ -125,14 +136,26 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
 }
 
 void Decoder::place_vocab_matrices() const {
-  if (embed_tokens_.defined()) return;
+  if (vocab_placed_) return;
+  vocab_placed_ = true;
   // Streamed, they stay in their stored dtype: a bf16 checkpoint's are half
   // the size of their float32 copies, and on the CPU they stay in the file.
-  const auto convert = [&](const torch::Tensor& t) {
-    return resident_limit_ == 0 ? t.to(device_, dtype_).contiguous() : t.to(device_).contiguous();
+  const auto place = [&](const torch::Tensor& stored, const DeferredTensor& rows) -> torch::Tensor {
+    if (resident_limit_ == 0) return (stored.defined() ? stored : rows.decode()).to(device_, dtype_).contiguous();
+    return stored.defined() ? stored.to(device_).contiguous() : torch::Tensor();
   };
-  embed_tokens_ = convert(embed_stored_);
-  lm_head_ = lm_head_stored_.is_same(embed_stored_) ? embed_tokens_ : convert(lm_head_stored_);
+  embed_tokens_ = place(embed_stored_, embed_rows_);
+  lm_head_ = head_tied_ ? embed_tokens_ : place(lm_head_stored_, lm_head_rows_);
+}
+
+torch::Tensor Decoder::embed_weight() const {
+  place_vocab_matrices();
+  return embed_tokens_.defined() ? embed_tokens_ : embed_rows_.decode();
+}
+
+torch::Tensor Decoder::lm_head_weight() const {
+  place_vocab_matrices();
+  return lm_head_.defined() ? lm_head_ : lm_head_rows_.decode();
 }
 
 torch::Tensor Decoder::rms_norm(const torch::Tensor& x, const torch::Tensor& w) const {
@@ -219,9 +242,22 @@ torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x
 
 torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
   place_vocab_matrices();
+  if (!embed_tokens_.defined()) return embed_deferred(ids).to(device_, dtype_);
   auto rows = torch::embedding(embed_tokens_, ids.to(device_, torch::kLong));
   io::release_mapped_pages(embed_tokens_);
   return rows.to(dtype_);
+}
+
+torch::Tensor Decoder::embed_deferred(const torch::Tensor& ids) const {
+  const auto flat = ids.to(torch::kCPU, torch::kLong).flatten();
+  const auto [tokens, inverse] = at::_unique(flat, /*sorted=*/true, /*return_inverse=*/true);
+  std::vector<torch::Tensor> rows;
+  rows.reserve(static_cast<size_t>(tokens.numel()));
+  const auto* t = tokens.data_ptr<int64_t>();
+  for (int64_t i = 0; i < tokens.numel(); ++i) rows.push_back(embed_rows_.decode_rows(t[i], 1));
+  auto shape = ids.sizes().vec();
+  shape.push_back(config_.hidden_size);
+  return torch::cat(rows, 0).index_select(0, inverse.flatten()).reshape(shape);
 }
 
 void Decoder::set_resident_blocks(int64_t blocks) {
@@ -229,6 +265,7 @@ void Decoder::set_resident_blocks(int64_t blocks) {
   resident_limit_ = std::max<int64_t>(0, blocks);
   embed_tokens_ = torch::Tensor();
   lm_head_ = torch::Tensor();
+  vocab_placed_ = false;
   // Blocks used while every block stayed were not tracked; none is kept.
   if (was_unlimited && resident_limit_ != 0)
     for (const auto& b : blocks_)
@@ -267,13 +304,15 @@ torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
 
 torch::Tensor Decoder::logits(const torch::Tensor& normed) const {
   place_vocab_matrices();
-  if (lm_head_.scalar_type() == normed.scalar_type()) return torch::linear(normed, lm_head_);
+  if (lm_head_.defined() && lm_head_.scalar_type() == normed.scalar_type()) return torch::linear(normed, lm_head_);
   std::vector<torch::Tensor> parts;
-  for (int64_t r = 0; r < lm_head_.size(0); r += kHeadChunkRows) {
-    const int64_t n = std::min(kHeadChunkRows, lm_head_.size(0) - r);
-    parts.push_back(torch::linear(normed, lm_head_.narrow(0, r, n).to(normed.scalar_type())));
+  const int64_t vocab = config_.vocab_size;
+  for (int64_t r = 0; r < vocab; r += kHeadChunkRows) {
+    const int64_t n = std::min(kHeadChunkRows, vocab - r);
+    const auto w = lm_head_.defined() ? lm_head_.narrow(0, r, n) : lm_head_rows_.decode_rows(r, n);
+    parts.push_back(torch::linear(normed, w.to(normed.device(), normed.scalar_type())));
   }
-  io::release_mapped_pages(lm_head_);
+  if (lm_head_.defined()) io::release_mapped_pages(lm_head_);
   return torch::cat(parts, -1);
 }
 

@@ -119,16 +119,11 @@ class Decoder {
   void restore_block_state(int64_t layer, const BlockState& state);
 
   // The tensors outside the blocks, for writing the model back out (the
-  // embedding and the head in their stored dtype).
-  const torch::Tensor& embed_weight() const {
-    place_vocab_matrices();
-    return embed_tokens_;
-  }
+  // embedding and the head in their stored dtype; a streamed GGUF's decoded
+  // for the caller alone).
+  torch::Tensor embed_weight() const;
   const torch::Tensor& final_norm_weight() const { return final_norm_; }
-  const torch::Tensor& lm_head_weight() const {
-    place_vocab_matrices();
-    return lm_head_;
-  }
+  torch::Tensor lm_head_weight() const;
 
   HookId add_linear_hook(LinearHook hook);
   HookId add_block_hook(BlockHook hook);
@@ -157,8 +152,11 @@ class Decoder {
   // Marks `layer` used last and releases the least recently used blocks past the limit.
   void touch(int64_t layer) const;
   void evict_beyond_limit() const;
-  // Builds the embedding and head for the current residency, once.
+  // Builds the embedding and head for the current residency, once. Streamed,
+  // deferred rows stay undefined there and are decoded a few at a time.
   void place_vocab_matrices() const;
+  // The embeddings of `ids` from deferred rows: each distinct token's row decoded once.
+  torch::Tensor embed_deferred(const torch::Tensor& ids) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
   torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                              SharedInput* shared = nullptr) const;
@@ -168,14 +166,18 @@ class Decoder {
   ModelConfig config_;
   torch::Device device_;
   torch::ScalarType dtype_;
-  torch::Tensor embed_stored_;  // as the checkpoint holds them
-  torch::Tensor lm_head_stored_;
+  torch::Tensor embed_stored_;  // as the checkpoint holds them, or undefined where
+  torch::Tensor lm_head_stored_;  // they are deferred rows (a GGUF's) in these:
+  DeferredTensor embed_rows_;
+  DeferredTensor lm_head_rows_;
+  bool head_tied_ = false;  // the head is the embedding
   // Those, or their compute-dtype copies when every block stays resident;
   // built at first use, so a residency chosen after construction converts
   // nothing it does not keep.
   mutable torch::Tensor embed_tokens_;
   torch::Tensor final_norm_;
   mutable torch::Tensor lm_head_;
+  mutable bool vocab_placed_ = false;
   std::vector<Block> blocks_;
   RotaryTable rope_;
   int64_t resident_limit_ = 0;

@@ -24,10 +24,13 @@ struct QuantizedLinear;
 namespace qs::model {
 
 // A tensor read only when asked for: its shape, and how to decode it (a new
-// tensor each call).
+// tensor each call); where rows decode alone (a GGUF matrix), also how to
+// decode rows [first, first + n), so a vocabulary matrix is read a few rows
+// at a time and never whole.
 struct DeferredTensor {
   std::vector<int64_t> shape;
   std::function<torch::Tensor()> decode;
+  std::function<torch::Tensor(int64_t first, int64_t n)> decode_rows;
 };
 
 struct ModelWeights {

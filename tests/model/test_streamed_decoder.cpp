@@ -119,6 +119,46 @@ class TestStreamedDecoder : public QObject {
                          eager.at("model.layers.1.mlp.up_proj.weight")));
   }
 
+  // Deferred vocabulary matrices whose rows decode alone (a GGUF's) are never
+  // decoded whole by a streamed decoder: the embedding decodes each distinct
+  // token's row once, the head a chunk of rows at a time, and the logits are
+  // the resident decoder's, which decodes each whole once. Writing the model
+  // out decodes the matrix for the caller.
+  void deferredVocabularyRowsDecodeAFewAtATime() {
+    auto c = test::tiny_config();
+    c.tie_word_embeddings = false;
+    const auto eager = test::make_tiny_llama(c, 12);
+    auto w = eager;
+    auto whole = std::make_shared<int>(0);
+    auto rows = std::make_shared<int64_t>(0);
+    for (const char* name : {"model.embed_tokens.weight", "lm_head.weight"}) {
+      const auto t = w.tensors.at(name);
+      w.deferred[name] = {t.sizes().vec(),
+                          [t, whole] {
+                            ++*whole;
+                            return t.clone();
+                          },
+                          [t, rows](int64_t first, int64_t n) {
+                            *rows += n;
+                            return t.narrow(0, first, n).clone();
+                          }};
+      w.tensors.erase(name);
+    }
+    model::Decoder resident(w, torch::kCPU, torch::kFloat32);
+    model::Decoder streamed(w, torch::kCPU, torch::kFloat32);
+    resident.set_resident_blocks(0);
+    streamed.set_resident_blocks(1);
+    const auto ids = torch::tensor({{5, 9, 5, 0}, {9, 9, 100, 7}}, torch::kLong);
+    const auto expected = resident.forward(ids);
+    QCOMPARE(*whole, 2);
+    *rows = 0;
+    QVERIFY(torch::equal(streamed.forward(ids), expected));
+    QCOMPARE(*whole, 2);
+    QCOMPARE(*rows, int64_t{5} + c.vocab_size);  // tokens 0, 5, 7, 9, 100; then the head
+    QVERIFY(torch::equal(streamed.embed_weight(), eager.at("model.embed_tokens.weight")));
+    QCOMPARE(*whole, 3);
+  }
+
   void theDemoModelStreamedEqualsResident() {
     const auto model_path = test::demo_model();
     if (model_path.empty()) QSKIP("demo model absent: run packaging/fetch-demo-model.sh");
