@@ -57,6 +57,23 @@ int64_t one_linear_bytes(const model::ModelConfig& c) {
   return 3 * worst;
 }
 
+// On a GPU run, host items are counted apart from the device's.
+void add_item(MemoryPlan& p, bool gpu, std::string what, int64_t bytes, bool on_host) {
+  MemoryItem item{std::move(what), 0, 0};
+  (gpu && on_host ? item.host_bytes : item.device_bytes) = bytes;
+  p.items.push_back(std::move(item));
+}
+
+// Every item can be live at once, so each peak is a sum; on a CPU run the
+// host's is the device's.
+void add_peaks(MemoryPlan& p, bool gpu) {
+  for (const auto& item : p.items) {
+    p.device_peak += item.device_bytes;
+    p.host_peak += item.host_bytes;
+  }
+  if (!gpu) p.host_peak = p.device_peak;
+}
+
 double gib(int64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0); }
 
 }  // namespace
@@ -75,11 +92,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   for (const auto& s : linear_shapes(c)) params += s.out * s.in;
 
   MemoryPlan p;
-  auto add = [&](std::string what, int64_t bytes, bool on_host) {
-    MemoryItem item{std::move(what), 0, 0};
-    (gpu && on_host ? item.host_bytes : item.device_bytes) = bytes;
-    p.items.push_back(std::move(item));
-  };
+  auto add = [&](std::string what, int64_t bytes, bool on_host) { add_item(p, gpu, std::move(what), bytes, on_host); };
   // GPTQ's phases of a block do not overlap: capturing the inputs (a batch's
   // intermediates and the Hessians), solving (one linear's matrices), then the
   // outputs (the quantized block built dense and a batch). A streamed block's
@@ -103,7 +116,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
     const auto g = gptq_bytes(c);
     const int64_t capture = batch_bytes + g.capture, output = batch_bytes + (streamed ? block : 0);
     const int64_t largest = std::max({capture, g.solve, output});
-    const char* which = largest == g.solve ? "solving one linear (its Hessian and the factor of H⁻¹, float32)"
+    const char* which = largest == g.solve   ? "solving one linear (its Hessian and the factor of H⁻¹, float32)"
                         : largest == capture ? "capturing inputs (a batch's intermediates and the Hessians)"
                                              : "the outputs (the quantized block and a batch)";
     add(std::string("GPTQ's largest phase of a block: ") + which, largest, false);
@@ -112,7 +125,8 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   }
   if (r.method == "rtn" || r.method == "awq") {
     add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
-    if (r.method == "awq") add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);
+    if (r.method == "awq")
+      add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);
   } else if (!phased) {
     p.modeled = false;
     p.note = r.method + "'s training state (autograd over a block, optimizer moments) is not in this plan";
@@ -120,11 +134,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   add(r.spill_codes ? "codes of finished blocks: spilled to disk, one block's resident" : "codes of finished blocks",
       r.spill_codes ? params : params * c.num_layers, true);
   add("runtime (libtorch and its kernels)", kRuntimeBytes, true);
-  for (const auto& item : p.items) {
-    p.device_peak += item.device_bytes;
-    p.host_peak += item.host_bytes;
-  }
-  if (!gpu) p.host_peak = p.device_peak;
+  add_peaks(p, gpu);
   return p;
 }
 
@@ -137,11 +147,7 @@ MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
   const bool gpu = r.device.is_cuda();
   const int64_t T = r.seqlen, H = c.hidden_size;
   MemoryPlan p;
-  auto add = [&](std::string what, int64_t bytes, bool on_host) {
-    MemoryItem item{std::move(what), 0, 0};
-    (gpu && on_host ? item.host_bytes : item.device_bytes) = bytes;
-    p.items.push_back(std::move(item));
-  };
+  auto add = [&](std::string what, int64_t bytes, bool on_host) { add_item(p, gpu, std::move(what), bytes, on_host); };
   add("weights: " + std::to_string(blocks) + " quantized and " + std::to_string(blocks) + " FP block(s) built",
       2 * blocks * block, false);
   const int64_t vocab = c.vocab_size * H * e;
@@ -151,8 +157,7 @@ MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
     // the conversion ends.
     const int64_t stored = c.torch_dtype == "float32" ? 4 : 2;
     add("the head's stored pages while it is converted", c.vocab_size * H * stored, false);
-  }
-  else
+  } else
     add("embedding and head in the compute dtype, both models", 2 * vocab * (c.tie_word_embeddings ? 1 : 2), false);
   add("FP model's last hidden states (the targets)", r.nsamples * T * H * e, false);
   // Per block and sequence, what autograd keeps: the norms' and projections'
@@ -162,18 +167,13 @@ MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
     add("one sequence: every block's input, and one block's graph", c.num_layers * T * H * e + graph, false);
   else
     add("one sequence: the graph through every block", c.num_layers * graph, false);
-  add("logits (in chunks, then joined), their log-softmax and its gradient (float32)", 4 * T * c.vocab_size * 4,
-      false);
+  add("logits (in chunks, then joined), their log-softmax and its gradient (float32)", 4 * T * c.vocab_size * 4, false);
   int64_t adapter = 0;
   for (const auto& s : linear_shapes(c)) adapter += std::min({r.rank, s.in, s.out}) * (s.in + s.out);
-  add("adapters: weights, gradients, best copies and Adam's two moments (float32)",
-      5 * 4 * adapter * c.num_layers, false);
+  add("adapters: weights, gradients, best copies and Adam's two moments (float32)", 5 * 4 * adapter * c.num_layers,
+      false);
   add("runtime (libtorch and its kernels)", kRuntimeBytes, true);
-  for (const auto& item : p.items) {
-    p.device_peak += item.device_bytes;
-    p.host_peak += item.host_bytes;
-  }
-  if (!gpu) p.host_peak = p.device_peak;
+  add_peaks(p, gpu);
   return p;
 }
 
