@@ -36,6 +36,12 @@ int run_export(const std::vector<std::string>& argv) {
                           "max-shard-mb", static_cast<int64_t>(io::kDefaultShardBytes / 1'000'000), 1, 1'000'000)) *
                       1'000'000;
   const fs::path out = args.get("out", "");
+  // Only an earlier export is written over: anything else in the directory is
+  // someone's work (a model, another tool's export) that was not asked for.
+  if (std::error_code ec; fs::is_directory(out, ec) && !fs::is_empty(out, ec) && !checkpoint::holds_export(out))
+    throw IoError(out.string(),
+                  "directory is not empty and holds no QuantScope export; refusing to write over it (name a new or "
+                  "empty directory)");
 
   const auto source = open_model_source(model_path);
   const auto& weights = source.weights;

@@ -116,7 +116,7 @@ int run_quantize(const std::vector<std::string>& argv) {
   }
   if (!out_dir.empty()) {
     try {
-      check_checkpoint_out(out_dir);
+      check_checkpoint_out(out_dir, model_path);
     } catch (const IoError& e) {
       if (journal.finished_blocks() == 0) throw;
       // A save cut short leaves files but not quantscope.json.

@@ -79,9 +79,7 @@ int run_refine(const std::vector<std::string>& argv) {
   const auto [then, params] = pipeline::parse_refinement(args.get("then", ""), "--then");
   const auto& refinement = methods::refinement_or_throw(then, "--then");
   const RunOptions opts = parse_run_options(args);
-  if (!out_dir.empty()) check_checkpoint_out(out_dir);
-  if (std::error_code ec; !out_dir.empty() && fs::equivalent(out_dir, quantized_path, ec))
-    throw ArgumentError("refine: --out is the checkpoint being refined; write the result to another directory");
+  if (!out_dir.empty()) check_checkpoint_out(out_dir, quantized_path);
 #if QS_WITH_HDF5
   if (!project_file.empty() && project_file.extension() != ".qsproj")
     throw ArgumentError("--project: " + project_file.string() + " should end in .qsproj");

@@ -53,8 +53,13 @@ EvalRequest parse_eval(const Args& args, const text::Tokenizer& tokenizer) {
   return e;
 }
 
-void check_checkpoint_out(const std::filesystem::path& out_dir) {
+void check_checkpoint_out(const std::filesystem::path& out_dir, const std::filesystem::path& source) {
   namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path source_dir = fs::is_directory(source, ec) ? source : source.parent_path();
+  if (fs::equivalent(out_dir, source_dir.empty() ? fs::path(".") : source_dir, ec))
+    throw ArgumentError("--out " + out_dir.string() + " is the directory of " + source.string() +
+                        ", which this run reads; write the result to another directory");
   if (fs::exists(out_dir) && !fs::is_directory(out_dir))
     throw IoError(out_dir.string(), "exists and is not a directory");
   if (fs::is_directory(out_dir) && !fs::is_empty(out_dir) && !checkpoint::is_quantscope_checkpoint(out_dir))

@@ -48,8 +48,10 @@ struct EvalRequest {
 };
 EvalRequest parse_eval(const Args& args, const text::Tokenizer& tokenizer);
 
-// Refuses a file, or a non-empty directory that is not a QuantScope checkpoint.
-void check_checkpoint_out(const std::filesystem::path& out_dir);
+// Refuses (qs::ArgumentError) the directory of `source`, the model the run
+// reads: writing there would replace the files it is computed from. Refuses
+// (qs::IoError) a file, or a non-empty directory that is not a QuantScope checkpoint.
+void check_checkpoint_out(const std::filesystem::path& out_dir, const std::filesystem::path& source);
 
 // Where a run keeps its journal: beside its output, OUT.journal (or
 // FILE.qsproj.journal without --out).

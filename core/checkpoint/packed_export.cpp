@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include "core/checkpoint/checkpoint_format.h"
@@ -89,9 +90,11 @@ std::string loading_hint(Format f) {
   return {};
 }
 
+constexpr std::string_view kCardTitle = "# Quantized with QuantScope";
+
 std::string card(Format f, const ExportReport& r, const std::map<std::string, int>& specs, const json& run) {
   std::ostringstream s;
-  s << "# Quantized with QuantScope\n\n"
+  s << kCardTitle << "\n\n"
     << "Format: **" << format_name(f) << "**. " << r.quantized_linears << " linear layers "
     << (f == Format::FakeQuant ? "dequantized" : "packed");
   if (!r.kept_fp.empty()) s << ", " << r.kept_fp.size() << " kept in floating point";
@@ -138,7 +141,23 @@ std::string format_name(Format f) {
   return make_format(f)->name();
 }
 
+bool holds_export(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "README.md", ec)) return false;
+  const std::string first = io::read_small_file(dir / "README.md").substr(0, kCardTitle.size());
+  return first == kCardTitle;
+}
+
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw IoError(dir.string(), "exists and is not a directory");
+  if (!options.tokenizer_source.empty()) {
+    const auto& src = options.tokenizer_source;
+    const fs::path src_dir = fs::is_directory(src, ec) ? src : src.parent_path();
+    if (fs::exists(dir, ec) && fs::equivalent(dir, src_dir.empty() ? fs::path(".") : src_dir, ec))
+      throw ArgumentError("export: " + dir.string() + " is the directory of the model being exported (" +
+                          src.string() + "); writing there would replace the files it is read from");
+  }
   json run;
   try {
     run = json::parse(options.provenance.run_json);
@@ -249,7 +268,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   const auto qconfig = format ? format->quantization_config(quantized, kept_fp) : json(nullptr);
   report.quantization_config = qconfig.dump();
 
-  std::error_code ec;
+  ec.clear();
   fs::create_directories(dir, ec);
   if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
   // A config.json left from an earlier export must not vouch for the new files.

@@ -32,7 +32,9 @@ std::string format_name(Format f);
 struct ExportOptions {
   Format format = Format::CompressedTensors;
   torch::ScalarType dtype = torch::kFloat16;  // unquantized tensors and scales
-  std::filesystem::path tokenizer_source;     // model file or directory; empty: none copied
+  // The model exported (file or directory): its tokenizer is copied, and its
+  // directory is never written into. Empty: no tokenizer copied.
+  std::filesystem::path tokenizer_source;
   // How it was quantized and measured: its run goes into the card, and all of
   // it into quantscope_provenance.json, so QuantScope can refine the export.
   Provenance provenance;
@@ -56,7 +58,14 @@ struct ExportReport {
 // an earlier export is removed when the model has none. A fake-quant export
 // writes no provenance (it holds no quantized layer to refine or compare) and
 // removes one left there, so nothing vouches for records it does not hold.
+// Refuses, before anything is written, a `dir` that is the directory of the
+// model exported (options.tokenizer_source: the export would replace the
+// files it is computed from) and a `dir` that exists and is not a directory.
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options,
                                const std::filesystem::path& dir);
+
+// Whether `dir` holds an earlier export (its README.md is our model card):
+// what a command line may write over without being told to.
+bool holds_export(const std::filesystem::path& dir);
 
 }  // namespace qs::checkpoint

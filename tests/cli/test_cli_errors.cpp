@@ -1,3 +1,4 @@
+#include <QDir>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
@@ -38,6 +39,41 @@ class TestCliErrors : public QObject {
     QVERIFY2(r.err.startsWith("quantscope-cli: "), qPrintable(r.err));
   }
 
+  // An export never writes over what it was not asked to: the checkpoint it
+  // reads (which would then not load), or a directory holding anything but an
+  // earlier export. Exporting again over an earlier export is what --out asks.
+  void anExportWritesOverNothingButAnEarlierExport() {
+    const auto before = read_all(path("rtn/model.safetensors"));
+    auto r = test::run_cli({"export", path("rtn"), "--format", "compressed-tensors", "--out", path("rtn")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("directory of the model being exported") || r.err.contains("holds no QuantScope export"),
+             qPrintable(r.err));
+    QCOMPARE(read_all(path("rtn/model.safetensors")), before);
+    QCOMPARE(test::run_cli({"info", path("rtn")}).code, 0);
+
+    QVERIFY(QDir().mkpath(path("work")));
+    QFile mine(path("work/config.json"));
+    QVERIFY(mine.open(QIODevice::WriteOnly));
+    mine.write("{\"mine\": true}");
+    mine.close();
+    r = test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("work")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("holds no QuantScope export"), qPrintable(r.err));
+    QCOMPARE(read_all(path("work/config.json")), QByteArray("{\"mine\": true}"));
+    QVERIFY(!QFile::exists(path("work/model.safetensors")));
+
+    r = test::run_cli({"export", path("rtn"), "--format", "compressed-tensors", "--out", path("ct")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = test::run_cli({"export", path("rtn"), "--format", "compressed-tensors", "--out", path("ct")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    // An export re-exported into itself is refused too, though it holds an export.
+    const auto ct = read_all(path("ct/model.safetensors"));
+    r = test::run_cli({"export", path("ct"), "--format", "gptq", "--out", path("ct")});
+    QCOMPARE(r.code, 2);  // a wrong --out, as argument errors are
+    QVERIFY2(r.err.contains("directory of the model being exported"), qPrintable(r.err));
+    QCOMPARE(read_all(path("ct/model.safetensors")), ct);
+  }
+
   void aShardSizeOfZeroIsRefused() {
     const auto r = test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("never"), "--max-shard-mb", "0"});
     QCOMPARE(r.code, 2);
@@ -47,6 +83,10 @@ class TestCliErrors : public QObject {
 
  private:
   QString path(const QString& name) const { return tmp_.filePath(name); }
+  static QByteArray read_all(const QString& file) {
+    QFile f(file);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+  }
   QTemporaryDir tmp_;
 };
 

@@ -125,7 +125,17 @@ class TestCliRefine : public QObject {
   void refineRefusesToWriteOverItsInput() {
     const auto r = refine({path("rtn"), "--then", "rilq", "--out", path("rtn")});
     QCOMPARE(r.code, 2);
-    QVERIFY2(r.err.contains("--out is the checkpoint being refined"), qPrintable(r.err));
+    QVERIFY2(r.err.contains("which this run reads"), qPrintable(r.err));
+  }
+
+  // quantize reads its model from the directory --out would write into: refused
+  // before anything is read or written, the model left as it was.
+  void quantizeRefusesToWriteOverItsModel() {
+    const auto r = cli({"quantize", path("rtn"), "--method", "rtn", "--bits", "4", "--group", "32", "--calib",
+                        path("calib.txt"), "--nsamples", "2", "--seqlen", "16", "--out", path("rtn")});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("which this run reads"), qPrintable(r.err));
+    QCOMPARE(cli({"info", path("rtn")}).code, 0);
   }
 
   void refineOfAnFpModelSaysNothingIsQuantized() {
