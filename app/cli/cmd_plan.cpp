@@ -12,14 +12,15 @@
 namespace qs::cli {
 
 int run_plan(const std::vector<std::string>& argv) {
-  const Args args(
-      argv, {"method", "nsamples", "seqlen", "batch", "device", "dtype", "resident-blocks", "layers", "device-memory"},
-      {});
+  const Args args(argv,
+                  {"method", "nsamples", "seqlen", "batch", "device", "dtype", "resident-blocks", "layers",
+                   "device-memory", "eval-ctx"},
+                  {});
   if (args.positionals().size() != 1 || !args.has("method"))
     throw ArgumentError(
         "usage: quantscope-cli plan MODEL --method NAME [--nsamples N] [--seqlen L] [--batch B] "
         "[--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--resident-blocks N] [--layers N] "
-        "[--device-memory GIB]");
+        "[--device-memory GIB] [--eval-ctx N]");
   auto config = checkpoint::load_model(args.positionals()[0]).config;
   // A slice of a model's blocks stands for the whole model with its layer count.
   if (args.has("layers")) config.num_layers = args.get_int("layers", config.num_layers, 1, 1 << 16);
@@ -39,6 +40,8 @@ int run_plan(const std::vector<std::string>& argv) {
   r.resident_blocks = args.has("resident-blocks") ? args.get_int("resident-blocks", 0, 0, config.num_layers)
                                                   : model::default_resident_blocks(config, r.dtype, available);
   r.spill_codes = r.resident_blocks != 0;
+  // A run with --eval measures perplexity windows of this many tokens.
+  r.eval_ctx = args.get_int("eval-ctx", 0, 0, 1 << 20);
   const auto p = pipeline::plan_memory(r);
   std::fprintf(stderr, "%s, %lld layers, %s on %s, %lld x %lld calibration tokens:\n%s", r.method.c_str(),
                static_cast<long long>(config.num_layers), dtype_name(r.dtype).c_str(), r.device.str().c_str(),

@@ -144,6 +144,7 @@ int run_quantize(const std::vector<std::string>& argv) {
     need.batch = opts.batch;
     need.resident_blocks = decoder.resident_blocks();
     need.spill_codes = decoder.resident_blocks() != 0;
+    need.eval_ctx = eval_ctx_of(args);
     require_memory(pipeline::plan_memory(need), device, feedback,
                    "fewer calibration sequences (--nsamples), a smaller --batch or --resident-blocks 1 lower it");
   }

@@ -14,7 +14,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  info MODEL              architecture, layers, parameter count, stored dtypes\n"
     "  plan MODEL --method NAME [--nsamples N] [--seqlen L] [--batch B] [--device cpu|cuda] [--dtype ...]\n"
-    "                          [--resident-blocks N] [--layers N]\n"
+    "                          [--resident-blocks N] [--layers N] [--eval-ctx N]\n"
     "                          the memory a quantize run will need on the device and the host, without running\n"
     "  eval MODEL_OR_PROJECT --text FILE\n"
     "                          perplexity [--protocol llamacpp|hf] [--ctx N] [--limit-chunks K]\n"

@@ -39,14 +39,19 @@ nlohmann::ordered_json calibration_json(const RunOptions& o) {
   return {{"text", o.calib_path}, {"nsamples", o.nsamples}, {"seqlen", o.seqlen}, {"seed", o.seed}};
 }
 
+int64_t eval_ctx_of(const Args& args) {
+  if (!args.has("eval")) return 0;
+  const bool hf = args.get_choice("eval-protocol", "hf", {"hf", "llamacpp"}) == "hf";
+  return args.get_int("eval-ctx", hf ? 2048 : 512, 4, 1 << 20);
+}
+
 EvalRequest parse_eval(const Args& args, const text::Tokenizer& tokenizer) {
   EvalRequest e;
   const bool hf = args.get_choice("eval-protocol", "hf", {"hf", "llamacpp"}) == "hf";
   e.enabled = args.has("eval");
   if (!e.enabled) return e;
   e.tokens = tokenize_eval_text(tokenizer, args.get("eval", ""), hf);
-  e.options = eval_options(tokenizer, hf, args.get_int("eval-ctx", hf ? 2048 : 512, 4, 1 << 20),
-                           args.get_int("eval-limit", 0, 0, 1 << 30), 1);
+  e.options = eval_options(tokenizer, hf, eval_ctx_of(args), args.get_int("eval-limit", 0, 0, 1 << 30), 1);
   e.record = {{"text", args.get("eval", "")},
               {"protocol", analysis::protocol_name(e.options.protocol)},
               {"ctx", e.options.ctx}};

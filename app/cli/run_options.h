@@ -47,6 +47,9 @@ struct EvalRequest {
   nlohmann::ordered_json record;  // text, protocol, ctx
 };
 EvalRequest parse_eval(const Args& args, const text::Tokenizer& tokenizer);
+// The window --eval will measure (--eval-ctx, by default 2048 for the hf
+// protocol and 512 for llama.cpp's), or 0 without --eval.
+int64_t eval_ctx_of(const Args& args);
 
 // Refuses (qs::ArgumentError) the directory of `source`, the model the run
 // reads: writing there would replace the files it is computed from. Refuses

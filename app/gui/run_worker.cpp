@@ -140,6 +140,7 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
       need.batch = pipeline::PipelineOptions{}.batch;
       need.resident_blocks = decoder->resident_blocks();
       need.spill_codes = decoder->resident_blocks() != 0;
+      need.eval_ctx = settings.eval_path.isEmpty() ? 0 : settings.eval_ctx;
       const auto mem = pipeline::plan_memory(need);
       const int64_t device_free = model::available_memory_bytes(need.device);
       const int64_t host_free = model::available_memory_bytes(torch::kCPU);

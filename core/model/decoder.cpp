@@ -64,10 +64,6 @@ torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<i
   return stored(w, name, shape).to(device, dtype).contiguous();
 }
 
-// Rows of a vocabulary-sized matrix converted at a time when it is not stored
-// in the compute dtype: 16Ki rows of a 4096-wide float32 head are 256 MiB.
-constexpr int64_t kHeadChunkRows = 16384;
-
 }  // namespace
 
 int64_t block_weight_bytes(const ModelConfig& c, torch::ScalarType dtype) {

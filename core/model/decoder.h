@@ -59,6 +59,10 @@ struct BlockState {
   std::array<std::shared_ptr<const LinearOp>, 7> linears;
 };
 
+// Rows of a vocabulary-sized matrix converted at a time when it is not stored
+// in the compute dtype: 16Ki rows of a 4096-wide float32 head are 256 MiB.
+inline constexpr int64_t kHeadChunkRows = 16384;
+
 // Bytes of one block's linear weights in `dtype`: what a resident block holds.
 int64_t block_weight_bytes(const ModelConfig& c, torch::ScalarType dtype);
 

@@ -108,6 +108,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   // it and an untied head are converted to the compute dtype.
   const int64_t vocab = c.vocab_size * c.hidden_size * e * (c.tie_word_embeddings ? 1 : 2);
   if (r.resident_blocks == 0) add("embedding and head in the compute dtype", vocab, false);
+  const size_t method_first = p.items.size();
   const int64_t hidden_copies = carries_fp ? 3 : 2;
   add("calibration activations: inputs, targets" + std::string(carries_fp ? ", FP trajectory" : ""),
       hidden_copies * tokens * c.hidden_size * e, false);
@@ -130,6 +131,22 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   } else if (!phased) {
     p.modeled = false;
     p.note = r.method + "'s training state (autograd over a block, optimizer moments) is not in this plan";
+  }
+  if (r.eval_ctx > 0) {
+    // Perplexity windows run before and after the blocks (in the workbench
+    // also between them), never while one is quantized: they add to the peak
+    // only what they hold beyond the calibration state and the method's.
+    int64_t method = 0;
+    for (size_t i = method_first; i < p.items.size(); ++i) method += p.items[i].device_bytes;
+    int64_t eval = 2 * r.eval_ctx * c.vocab_size * 4;  // float32 logits and their log-softmax
+    if (streamed) {
+      const int64_t stored = c.torch_dtype == "float32" ? 4 : 2;
+      eval += std::min(model::kHeadChunkRows, c.vocab_size) * c.hidden_size * e + c.vocab_size * c.hidden_size * stored;
+    }
+    add("perplexity windows of " + std::to_string(r.eval_ctx) + " tokens (logits, log-softmax" +
+            (streamed ? ", the head converted in chunks from its stored pages" : "") +
+            "): what they hold beyond the method's working set, which they do not overlap",
+        std::max<int64_t>(0, eval - method), false);
   }
   add(r.spill_codes ? "codes of finished blocks: spilled to disk, one block's resident" : "codes of finished blocks",
       r.spill_codes ? params : params * c.num_layers, true);

@@ -26,6 +26,7 @@ struct MemoryPlanRequest {
   int64_t batch = 8;
   int64_t resident_blocks = 1;  // 0: every block
   bool spill_codes = true;      // finished blocks' codes go to disk (PipelineOptions::spill_dir)
+  int64_t eval_ctx = 0;         // tokens per perplexity window the run measures; 0: none
 };
 
 struct MemoryItem {

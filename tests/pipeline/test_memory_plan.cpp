@@ -103,6 +103,29 @@ class TestMemoryPlan : public QObject {
     QVERIFY_THROWS_EXCEPTION(ConfigError, pipeline::plan_memory(r));
   }
 
+  // A run that measures perplexity holds, between blocks, a window's logits
+  // and log-softmax and the head converted from its stored pages; only what
+  // exceeds the calibration state and GPTQ's phase adds to the peak.
+  void perplexityWindowsAddTheirExcessOverTheMethod() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.config.torch_dtype = "bfloat16";
+    r.method = "gptq";
+    r.nsamples = 16;
+    const auto without = pipeline::plan_memory(r);
+    QCOMPARE(item(without, "perplexity"), int64_t{-1});
+    r.eval_ctx = 2048;
+    const auto with = pipeline::plan_memory(r);
+    const auto& c = r.config;
+    const int64_t eval = 2 * int64_t{2048} * c.vocab_size * 4 + model::kHeadChunkRows * c.hidden_size * 4 +
+                         c.vocab_size * c.hidden_size * 2;
+    const int64_t method = item(with, "calibration") + item(with, "GPTQ");
+    QCOMPARE(item(with, "perplexity"), eval - method);
+    QCOMPARE(with.host_peak, without.host_peak + eval - method);
+    r.eval_ctx = 8;  // a window smaller than the method's working set adds nothing
+    QCOMPARE(item(pipeline::plan_memory(r), "perplexity"), int64_t{0});
+  }
+
   // RILQ over a streamed 8B: one quantized and one FP block, the head kept
   // for the backward and its bf16 pages while converted, one checkpointed sequence, and rank-64 adapters on the
   // 224 linears with four float32 companions each. Resident, the graph of
