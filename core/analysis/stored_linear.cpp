@@ -19,9 +19,8 @@ std::optional<std::pair<int64_t, LinearRole>> site_of(const model::ModelWeights&
   return std::nullopt;
 }
 
-std::string norm_name(int64_t layer, bool post_attention) {
-  return "model.layers." + std::to_string(layer) + (post_attention ? ".post_attention_layernorm" : ".input_layernorm") +
-         ".weight";
+std::string norm_name(const model::ModelConfig& c, int64_t layer, bool in_front_of_mlp) {
+  return model::norm_name(c, layer, in_front_of_mlp ? model::NormRole::PostAttention : model::NormRole::Input);
 }
 
 torch::Tensor f32(const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32); }
@@ -52,7 +51,7 @@ StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, con
   // checkpoint also says which ones went into the linears is read off its records.
   bool norms_moved = false, records_scales = false;
   for (bool post : {false, true}) {
-    const auto n = norm_name(layer, post);
+    const auto n = norm_name(checkpoint.config, layer, post);
     if (checkpoint.has(n) && fp.has(n) && !torch::equal(f32(checkpoint.at(n)), f32(fp.at(n)))) norms_moved = true;
   }
   for (auto r : model::kLinearRoles)
@@ -64,10 +63,10 @@ StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, con
     if (s.numel() != w.size(1)) return {{}, "the recorded input scale of " + name + " has another length"};
     w = w * f32(s).unsqueeze(0);
   } else if (unknown_scales && norm_fed) {
-    const auto n = norm_name(layer, role == LinearRole::Gate || role == LinearRole::Up);
-    const auto stored = f32(checkpoint.at(n));
+    const auto n = norm_name(checkpoint.config, layer, role == LinearRole::Gate || role == LinearRole::Up);
+    const auto stored = f32(model::norm_factor(checkpoint.config, checkpoint.at(n)));
     if ((stored == 0).any().item<bool>()) return {{}, n + " has zeros, so the folded scale is not recoverable"};
-    w = w * (f32(fp.at(n)) / stored).unsqueeze(0);
+    w = w * (f32(model::norm_factor(fp.config, fp.at(n))) / stored).unsqueeze(0);
   } else if (unknown_scales) {
     return {{},
             "its block's norms differ from the FP model's (scales folded by activation smoothing, as AWQ does), and "

@@ -35,8 +35,7 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
     tensors.push_back({name, dtype, std::move(shape), std::move(build)});
   };
   const std::string p = "model.layers." + std::to_string(layer) + ".";
-  add(p + "input_layernorm.weight", decoder.norm_weight(layer, model::NormRole::Input));
-  add(p + "post_attention_layernorm.weight", decoder.norm_weight(layer, model::NormRole::PostAttention));
+  for (const auto& [name, norm] : decoder.stored_norms(layer)) add(name, norm);
   model::TransformSharing sharing;
   for (auto role : model::kLinearRoles) {
     const auto name = model::linear_name(layer, role);

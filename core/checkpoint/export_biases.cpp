@@ -1,20 +1,23 @@
 #include "core/checkpoint/export_biases.h"
 
 #include "core/error.h"
+#include "core/model/architecture.h"
 
 namespace qs::checkpoint {
 
 using model::LinearRole;
 
 ExportBiases::ExportBiases(const model::Decoder& decoder) : decoder_(decoder), config_(decoder.config()) {
-  const bool qwen2 = config_.architecture == "qwen2";
+  const model::Architecture* arch = model::find_architecture(config_.architecture);
+  QS_ASSERT(arch, "a decoder's architecture is registered");
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
     for (auto r : model::kLinearRoles) {
       if (!decoder.linear(l, r)->bias().defined() || model::has_bias(config_, r)) continue;
-      if (qwen2)  // q/k/v have theirs already
-        throw ArgumentError("export: " + model::linear_name(l, r) +
-                            " has a bias, which a Qwen2 checkpoint has no place for (AffineQuant's shifts leave "
-                            "one; quantize with shifts off to export)");
+      const bool mlp = r == LinearRole::Gate || r == LinearRole::Up || r == LinearRole::Down;
+      if (!(mlp ? arch->mlp_bias_switch : arch->attention_bias_switch))
+        throw ArgumentError("export: " + model::linear_name(l, r) + " has a bias, which a " + config_.architecture +
+                            " checkpoint has no place for (AffineQuant's shifts leave one; quantize with shifts off "
+                            "to export)");
       switch (r) {
         case LinearRole::Q:
         case LinearRole::K:

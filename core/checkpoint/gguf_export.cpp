@@ -81,6 +81,16 @@ fs::path tokenizer_file(const fs::path& source) {
                 "quantized from one (it holds tokenizer.gguf)");
 }
 
+// Before anything is encoded: the families and options the writer knows.
+void check_writable(const model::ModelConfig& c) {
+  if (c.architecture != "llama" && c.architecture != "mistral" && c.architecture != "qwen2")
+    throw ArgumentError("GGUF export: " + c.architecture +
+                        " models are not written yet (llama, mistral and qwen2 are); export --format "
+                        "compressed-tensors, gptq or awq instead");
+  if (c.sliding_window > 0)
+    throw ArgumentError("GGUF export: a sliding attention window is not written yet (llama.cpp's llama arch has none)");
+}
+
 void write_hparams(const model::ModelConfig& c, const std::string& name, io::GgmlType file_type, io::GgufWriter& w) {
   const std::string arch = c.architecture == "qwen2" ? "qwen2" : "llama";
   if (c.rope_scaling.type == "llama3")
@@ -118,6 +128,7 @@ void write_hparams(const model::ModelConfig& c, const std::string& name, io::Ggm
 
 GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& tokenizer_gguf, const std::string& name,
                              const fs::path& file) {
+  check_writable(decoder.config());
   const ExportBiases biases(decoder);
   const auto& c = biases.config();
   GgufExportReport report;
@@ -127,8 +138,7 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
   std::map<std::string, torch::Tensor> dense;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    dense[p + "input_layernorm.weight"] = decoder.norm_weight(l, model::NormRole::Input);
-    dense[p + "post_attention_layernorm.weight"] = decoder.norm_weight(l, model::NormRole::PostAttention);
+    for (const auto& [name, norm] : decoder.stored_norms(l)) dense[name] = norm;
     for (auto role : model::kLinearRoles) {
       const auto lname = model::linear_name(l, role);
       const auto op = decoder.linear(l, role);

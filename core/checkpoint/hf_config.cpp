@@ -5,63 +5,74 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/model/architecture.h"
 
 namespace qs::checkpoint {
 namespace {
 
 using json = nlohmann::ordered_json;
+using Fields = model::ConfigFields;
 
-class Fields {
- public:
-  Fields(const json& j, const std::string& source) : j_(j), source_(source) {}
-
-  int64_t integer(const char* key) const {
-    const json* v = find(key);
-    if (!v) throw FormatError(source_, key, "missing");
-    return as_int(*v, key);
-  }
-  int64_t integer_or(const char* key, int64_t fallback) const {
-    const json* v = find(key);
-    return v ? as_int(*v, key) : fallback;
-  }
-  double number_or(const char* key, double fallback) const {
-    const json* v = find(key);
-    if (!v) return fallback;
-    if (!v->is_number()) throw FormatError(source_, key, "expected a number, found " + v->dump());
-    return v->get<double>();
-  }
-  bool boolean_or(const char* key, bool fallback) const {
-    const json* v = find(key);
-    if (!v) return fallback;
-    if (!v->is_boolean()) throw FormatError(source_, key, "expected true/false, found " + v->dump());
-    return v->get<bool>();
-  }
-  std::string string_or(const char* key, const std::string& fallback) const {
-    const json* v = find(key);
-    if (!v) return fallback;
-    if (!v->is_string()) throw FormatError(source_, key, "expected a string, found " + v->dump());
-    return v->get<std::string>();
-  }
-  const json* find(const char* key) const {
-    auto it = j_.find(key);
-    return it == j_.end() || it->is_null() ? nullptr : &*it;
-  }
-
- private:
-  int64_t as_int(const json& v, const char* key) const {
-    if (!v.is_number_integer()) throw FormatError(source_, key, "expected an integer, found " + v.dump());
-    return v.get<int64_t>();
-  }
-  const json& j_;
-  const std::string& source_;
-};
+// The largest layer count believed before a checkpoint shows its tensors: far
+// above any released model, far below what would exhaust memory in tables.
+constexpr int64_t kMaxLayers = 1 << 16;
 
 // eos_token_id may be an integer or a list (Llama 3.1); the first one is used.
 int64_t first_token_id(const json* v, const std::string& source, const char* key) {
   if (!v) return -1;
   if (v->is_number_integer()) return v->get<int64_t>();
   if (v->is_array() && !v->empty() && (*v)[0].is_number_integer()) return (*v)[0].get<int64_t>();
-  throw FormatError(source, key, "expected an integer or a list of integers, found " + v->dump());
+  throw FormatError(source, key, "expected an integer or a list of integers, found " + Fields::brief(*v));
+}
+
+model::Activation activation(const Fields& f) {
+  const char* key = f.find("hidden_activation") ? "hidden_activation" : "hidden_act";
+  const std::string name = f.string_or(key, "silu");
+  if (name == "silu" || name == "swish") return model::Activation::Silu;
+  if (name == "gelu_pytorch_tanh" || name == "gelu_new") return model::Activation::GeluTanh;
+  throw ConfigError(f.source(), key, "unsupported activation '" + name + "' (supported: silu, gelu_pytorch_tanh)");
+}
+
+std::vector<model::AttentionSpan> layer_types(const Fields& f, int64_t num_layers) {
+  const json* v = f.find("layer_types");
+  if (!v) return {};
+  if (!v->is_array()) throw FormatError(f.source(), "layer_types", "expected a list, found " + Fields::brief(*v));
+  if (static_cast<int64_t>(v->size()) != num_layers)
+    throw ConfigError(f.source(), "layer_types",
+                      std::to_string(v->size()) + " entries for " + std::to_string(num_layers) + " layers");
+  std::vector<model::AttentionSpan> out;
+  for (const auto& e : *v) {
+    const std::string name = e.is_string() ? e.get<std::string>() : Fields::brief(e);
+    if (name == "full_attention") out.push_back(model::AttentionSpan::Full);
+    else if (name == "sliding_attention") out.push_back(model::AttentionSpan::Sliding);
+    else throw ConfigError(f.source(), "layer_types", "unsupported layer type '" + name + "' (supported: full_attention, sliding_attention)");
+  }
+  return out;
+}
+
+// "rope_scaling" or transformers 5's "rope_parameters"; the latter may hold
+// one entry per layer type (Gemma 3), the full layers' carrying the scaling.
+void read_rope(const Fields& f, model::ModelConfig& c) {
+  const char* key = f.find("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  const json* rs = f.object(key);
+  if (!rs) return;
+  std::string prefix = std::string(key) + ".";
+  if (const json* sliding = Fields(*rs, f.source(), prefix).object("sliding_attention"))
+    c.sliding_rope_theta = Fields(*sliding, f.source(), prefix + "sliding_attention.").number_or("rope_theta", 0.0);
+  if (const json* full = Fields(*rs, f.source(), prefix).object("full_attention")) {
+    rs = full;
+    prefix += "full_attention.";
+  }
+  const Fields r(*rs, f.source(), prefix);
+  c.rope_theta = r.number_or("rope_theta", c.rope_theta);
+  c.rope_scaling.type = r.string_or("rope_type", r.string_or("type", ""));
+  c.rope_scaling.factor = r.number_or("factor", 0.0);
+  c.rope_scaling.low_freq_factor = r.number_or("low_freq_factor", 1.0);
+  c.rope_scaling.high_freq_factor = r.number_or("high_freq_factor", 4.0);
+  c.rope_scaling.original_max_position_embeddings = r.integer_or("original_max_position_embeddings", 8192);
+  if (c.rope_scaling.type == "default") c.rope_scaling = {};
+  if (!c.rope_scaling.type.empty() && !(c.rope_scaling.factor > 0.0))
+    throw ConfigError(f.source(), prefix + "factor", "must be positive");
 }
 
 }  // namespace
@@ -78,16 +89,18 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
 
   model::ModelConfig c;
   const std::string type = f.string_or("model_type", "");
-  if (type == "llama" || type == "mistral" || type == "qwen2") {
-    c.architecture = type;
-  } else {
+  const model::Architecture* arch = model::find_architecture(type);
+  if (!arch)
     throw ConfigError(source, "model_type",
-                      "unsupported architecture '" + type + "' (supported: llama, mistral, qwen2)");
-  }
+                      "unsupported architecture '" + type + "' (supported: " + model::supported_architectures() + ")");
+  c.architecture = type;
   c.vocab_size = f.integer("vocab_size");
   c.hidden_size = f.integer("hidden_size");
   c.intermediate_size = f.integer("intermediate_size");
   c.num_layers = f.integer("num_hidden_layers");
+  if (c.num_layers > kMaxLayers)
+    throw ConfigError(source, "num_hidden_layers",
+                      std::to_string(c.num_layers) + " layers (more than " + std::to_string(kMaxLayers) + ")");
   c.num_heads = f.integer("num_attention_heads");
   c.num_kv_heads = f.integer_or("num_key_value_heads", c.num_heads);
   c.head_dim = f.integer_or("head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
@@ -95,32 +108,17 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.rms_norm_eps = f.number_or("rms_norm_eps", 1e-6);
   c.rope_theta = f.number_or("rope_theta", 10000.0);
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
-  // Qwen2 always has q/k/v biases and no others; Llama's attention_bias
-  // switches on q/k/v/o's, mlp_bias gate/up/down's.
-  c.attention_bias = type == "qwen2" ? true : f.boolean_or("attention_bias", false);
-  c.output_bias = type != "qwen2" && c.attention_bias;
-  c.mlp_bias = type != "qwen2" && f.boolean_or("mlp_bias", false);
+  // Llama's attention_bias puts biases on q, k, v and o, mlp_bias on
+  // gate, up and down; families differing say so.
+  c.attention_bias = c.output_bias = f.boolean_or("attention_bias", false);
+  c.mlp_bias = f.boolean_or("mlp_bias", false);
+  c.activation = activation(f);
   c.torch_dtype = f.string_or("torch_dtype", f.string_or("dtype", "float32"));
   c.bos_token_id = first_token_id(f.find("bos_token_id"), source, "bos_token_id");
   c.eos_token_id = first_token_id(f.find("eos_token_id"), source, "eos_token_id");
-
-  // transformers 5 writes rope_theta and the scaling inside "rope_parameters";
-  // older configs have a top-level rope_theta and "rope_scaling".
-  const char* rope_key = f.find("rope_parameters") ? "rope_parameters" : "rope_scaling";
-  if (const json* rs = f.find(rope_key)) {
-    if (!rs->is_object()) throw FormatError(source, rope_key, "expected an object");
-    const Fields r(*rs, source);
-    const std::string field = std::string(rope_key) + ".";
-    c.rope_theta = r.number_or("rope_theta", c.rope_theta);
-    c.rope_scaling.type = r.string_or("rope_type", r.string_or("type", ""));
-    c.rope_scaling.factor = r.number_or("factor", 0.0);
-    c.rope_scaling.low_freq_factor = r.number_or("low_freq_factor", 1.0);
-    c.rope_scaling.high_freq_factor = r.number_or("high_freq_factor", 4.0);
-    c.rope_scaling.original_max_position_embeddings = r.integer_or("original_max_position_embeddings", 8192);
-    if (c.rope_scaling.type == "default") c.rope_scaling = {};
-    if (!c.rope_scaling.type.empty() && !(c.rope_scaling.factor > 0.0))
-      throw ConfigError(source, field + "factor", "must be positive");
-  }
+  read_rope(f, c);
+  if (c.num_layers > 0) c.layer_types = layer_types(f, c.num_layers);
+  arch->read(f, c);
   c.validate(source);
   return c;
 }
@@ -148,10 +146,9 @@ std::string hf_dtype_name(torch::ScalarType t) {
 }
 
 std::string hf_config_to_json(const model::ModelConfig& c, const std::string& torch_dtype) {
-  const std::string arch = c.architecture == "qwen2"     ? "Qwen2ForCausalLM"
-                           : c.architecture == "mistral" ? "MistralForCausalLM"
-                                                         : "LlamaForCausalLM";
-  nlohmann::ordered_json j = {{"architectures", {arch}},
+  const model::Architecture* arch = model::find_architecture(c.architecture);
+  if (!arch) throw ArgumentError("no config.json can be written for architecture '" + c.architecture + "'");
+  nlohmann::ordered_json j = {{"architectures", {std::string(arch->hf_class)}},
                               {"model_type", c.architecture},
                               {"vocab_size", c.vocab_size},
                               {"hidden_size", c.hidden_size},
@@ -164,12 +161,8 @@ std::string hf_config_to_json(const model::ModelConfig& c, const std::string& to
                               {"rms_norm_eps", c.rms_norm_eps},
                               {"rope_theta", c.rope_theta},
                               {"tie_word_embeddings", c.tie_word_embeddings},
-                              {"hidden_act", "silu"},
+                              {"hidden_act", c.activation == model::Activation::Silu ? "silu" : "gelu_pytorch_tanh"},
                               {"torch_dtype", torch_dtype}};
-  if (c.architecture != "qwen2") {
-    j["attention_bias"] = c.attention_bias || c.output_bias;
-    j["mlp_bias"] = c.mlp_bias;
-  }
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
   if (!c.rope_scaling.type.empty())
@@ -178,6 +171,12 @@ std::string hf_config_to_json(const model::ModelConfig& c, const std::string& to
                          {"low_freq_factor", c.rope_scaling.low_freq_factor},
                          {"high_freq_factor", c.rope_scaling.high_freq_factor},
                          {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
+  if (!c.layer_types.empty()) {
+    auto& types = j["layer_types"] = nlohmann::ordered_json::array();
+    for (auto t : c.layer_types) types.push_back(t == model::AttentionSpan::Sliding ? "sliding_attention" : "full_attention");
+  }
+  arch->write(c, j);
   return j.dump(2) + "\n";
 }
 

@@ -234,8 +234,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   std::map<std::string, int> specs;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    add_existing(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
-    add_existing(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    for (const auto& [name, norm] : decoder.stored_norms(l)) add_existing(name, norm);
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
       const auto bias = biases.bias(l, role);

@@ -1,5 +1,8 @@
 #include "core/model/decoder.h"
 
+#include <cmath>
+#include <limits>
+
 #include "core/error.h"
 #include "core/io/mapped_tensor.h"
 #include "core/model/residency.h"
@@ -38,6 +41,17 @@ bool has_bias(const ModelConfig& c, LinearRole r) {
   }
 }
 
+std::string norm_name(const ModelConfig& c, int64_t layer, NormRole role) {
+  const char* name = role == NormRole::Input ? "input_layernorm"
+                     : c.sandwich_norms      ? "pre_feedforward_layernorm"
+                                             : "post_attention_layernorm";
+  return "model.layers." + std::to_string(layer) + "." + name + ".weight";
+}
+
+torch::Tensor norm_factor(const ModelConfig& c, const torch::Tensor& stored) {
+  return c.norm_plus_one ? 1.0 + stored.to(torch::kFloat32) : stored;
+}
+
 namespace {
 
 std::string shape_str(c10::IntArrayRef s) {
@@ -73,7 +87,7 @@ int64_t block_weight_bytes(const ModelConfig& c, torch::ScalarType dtype) {
 }
 
 Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType dtype)
-    : config_(w.config), device_(device), dtype_(dtype), rope_(w.config, device, dtype) {
+    : config_(w.config), device_(device), dtype_(dtype) {
   const auto& c = config_;
   c.validate(w.source.string());
   const int64_t H = c.hidden_size, I = c.intermediate_size;
@@ -102,8 +116,16 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
   for (int64_t l = 0; l < c.num_layers; ++l) {
     Block& b = blocks_[l];
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    b.input_norm = take(w, p + "input_layernorm.weight", {H}, device, dtype);
-    b.post_attention_norm = take(w, p + "post_attention_layernorm.weight", {H}, device, dtype);
+    b.input_norm = take(w, norm_name(l, NormRole::Input), {H}, device, dtype);
+    b.post_attention_norm = take(w, norm_name(l, NormRole::PostAttention), {H}, device, dtype);
+    if (c.sandwich_norms) {
+      b.attention_out_norm = take(w, p + "post_attention_layernorm.weight", {H}, device, dtype);
+      b.mlp_out_norm = take(w, p + "post_feedforward_layernorm.weight", {H}, device, dtype);
+    }
+    if (c.qk_norm) {
+      b.q_norm = take(w, p + "self_attn.q_norm.weight", {c.head_dim}, device, dtype);
+      b.k_norm = take(w, p + "self_attn.k_norm.weight", {c.head_dim}, device, dtype);
+    }
     for (size_t r = 0; r < kLinearRoles.size(); ++r) {
       const LinearRole role = kLinearRoles[r];
       b.names[r] = linear_name(l, role);
@@ -127,6 +149,13 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
         b.linears[r] = std::make_shared<DenseLinear>(w.tensors.at(weight), std::move(bias), device, dtype);
     }
     match_transforms(b);
+  }
+  rope_.emplace(c, device, dtype);
+  if (c.sliding_rope_theta > 0.0) {
+    ModelConfig local = c;
+    local.rope_theta = c.sliding_rope_theta;
+    local.rope_scaling = {};
+    sliding_rope_.emplace(local, device, dtype);
   }
   set_resident_blocks(default_resident_blocks(c, dtype, available_memory_bytes(device)));
 }
@@ -159,6 +188,8 @@ torch::Tensor Decoder::rms_norm(const torch::Tensor& x, const torch::Tensor& w) 
   auto xf = x.to(torch::kFloat32);
   auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
   xf = xf * torch::rsqrt(var + config_.rms_norm_eps);
+  // Gemma scales in float32 by 1 + w and then casts; Llama casts and then scales.
+  if (config_.norm_plus_one) return (xf * (1.0 + w.to(torch::kFloat32))).to(x.scalar_type());
   return w * xf.to(x.scalar_type());
 }
 
@@ -208,11 +239,17 @@ torch::Tensor Decoder::attention(int64_t layer, const Block& b, const torch::Ten
   const auto& c = config_;
   const int64_t B = x.size(0), T = x.size(1), D = c.head_dim;
   SharedInput shared;
-  auto q = apply_linear(layer, b, LinearRole::Q, x, &shared).view({B, T, c.num_heads, D}).transpose(1, 2);
-  auto k = apply_linear(layer, b, LinearRole::K, x, &shared).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
+  auto q = apply_linear(layer, b, LinearRole::Q, x, &shared).view({B, T, c.num_heads, D});
+  auto k = apply_linear(layer, b, LinearRole::K, x, &shared).view({B, T, c.num_kv_heads, D});
   auto v = apply_linear(layer, b, LinearRole::V, x, &shared).view({B, T, c.num_kv_heads, D}).transpose(1, 2);
   shared = {};  // T·x is not needed past the projections
-  auto [cos, sin] = rope_.get(T);
+  if (c.qk_norm) {
+    q = rms_norm(q, b.q_norm);
+    k = rms_norm(k, b.k_norm);
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
+  auto [cos, sin] = (c.sliding(layer) && sliding_rope_ ? *sliding_rope_ : *rope_).get(T);
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   if (c.num_kv_heads != c.num_heads) {
@@ -222,10 +259,30 @@ torch::Tensor Decoder::attention(int64_t layer, const Block& b, const torch::Ten
     k = k.repeat_interleave(groups, 1);
     v = v.repeat_interleave(groups, 1);
   }
-  auto o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
-                                            /*is_causal=*/true);
+  const double scale = 1.0 / std::sqrt(c.query_pre_attn_scalar > 0.0 ? c.query_pre_attn_scalar
+                                                                     : static_cast<double>(D));
+  auto o = c.attn_logit_softcapping > 0.0 || (c.sliding(layer) && T > c.sliding_window)
+               ? masked_attention(layer, q, k, v, scale)
+               : at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                                  /*is_causal=*/true, scale);
   o = o.transpose(1, 2).reshape({B, T, c.num_heads * D});
   return apply_linear(layer, b, LinearRole::O, o);
+}
+
+torch::Tensor Decoder::masked_attention(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
+                                        const torch::Tensor& v, double scale) const {
+  const int64_t T = q.size(2);
+  const auto pos = torch::arange(T, torch::TensorOptions().device(q.device()).dtype(torch::kLong));
+  const auto behind = pos.unsqueeze(1) - pos.unsqueeze(0);  // query position minus key position
+  auto visible = behind.ge(0);
+  if (config_.sliding(layer)) visible = visible.logical_and(behind.lt(config_.sliding_window));
+  const double cap = config_.attn_logit_softcapping;
+  if (cap <= 0.0) return at::scaled_dot_product_attention(q, k, v, visible, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
+  // Soft-capping sits between the product and the softmax, where no fused kernel reaches.
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;
+  scores = torch::tanh(scores / cap) * cap;
+  scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<double>::infinity());
+  return torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type()), v);
 }
 
 torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x) const {
@@ -233,15 +290,23 @@ torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x
   auto gate = apply_linear(layer, b, LinearRole::Gate, x, &shared);
   auto up = apply_linear(layer, b, LinearRole::Up, x, &shared);
   shared = {};
-  return apply_linear(layer, b, LinearRole::Down, torch::silu(gate) * up);
+  const auto act = config_.activation == Activation::GeluTanh ? torch::gelu(gate, "tanh") : torch::silu(gate);
+  return apply_linear(layer, b, LinearRole::Down, act * up);
 }
 
 torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
   place_vocab_matrices();
-  if (!embed_tokens_.defined()) return embed_deferred(ids).to(device_, dtype_);
-  auto rows = torch::embedding(embed_tokens_, ids.to(device_, torch::kLong));
-  io::release_mapped_pages(embed_tokens_);
-  return rows.to(dtype_);
+  torch::Tensor rows;
+  if (embed_tokens_.defined()) {
+    rows = torch::embedding(embed_tokens_, ids.to(device_, torch::kLong)).to(dtype_);
+    io::release_mapped_pages(embed_tokens_);
+  } else {
+    rows = embed_deferred(ids).to(device_, dtype_);
+  }
+  // Gemma's factor is rounded to the model's dtype first, as transformers does.
+  if (config_.scale_embedding)
+    rows = rows * torch::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size))).to(dtype_);
+  return rows;
 }
 
 torch::Tensor Decoder::embed_deferred(const torch::Tensor& ids) const {
@@ -288,8 +353,12 @@ torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   touch(layer);
   const Block& b = blocks_[layer];
-  auto h = hidden + attention(layer, b, rms_norm(hidden, b.input_norm));
-  auto out = h + mlp(layer, b, rms_norm(h, b.post_attention_norm));
+  auto a = attention(layer, b, rms_norm(hidden, b.input_norm));
+  if (b.attention_out_norm.defined()) a = rms_norm(a, b.attention_out_norm);
+  auto h = hidden + a;
+  auto m = mlp(layer, b, rms_norm(h, b.post_attention_norm));
+  if (b.mlp_out_norm.defined()) m = rms_norm(m, b.mlp_out_norm);
+  auto out = h + m;
   for (const auto& [id, hook] : block_hooks_) hook(layer, hidden, out);
   return out;
 }
@@ -299,6 +368,12 @@ torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
 }
 
 torch::Tensor Decoder::logits(const torch::Tensor& normed) const {
+  auto out = unscaled_logits(normed);
+  if (const double cap = config_.final_logit_softcapping; cap > 0.0) out = torch::tanh(out / cap) * cap;
+  return out;
+}
+
+torch::Tensor Decoder::unscaled_logits(const torch::Tensor& normed) const {
   place_vocab_matrices();
   if (lm_head_.defined() && lm_head_.scalar_type() == normed.scalar_type()) return torch::linear(normed, lm_head_);
   std::vector<torch::Tensor> parts;
@@ -333,7 +408,9 @@ torch::Tensor Decoder::last_hidden(const torch::Tensor& ids) {
 }
 
 torch::Tensor Decoder::apply_norm(int64_t layer, NormRole role, const torch::Tensor& x) const {
-  return rms_norm(x, norm_weight(layer, role));
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  const Block& b = blocks_[layer];
+  return rms_norm(x, role == NormRole::Input ? b.input_norm : b.post_attention_norm);
 }
 
 torch::Tensor Decoder::run_attention(int64_t layer, const torch::Tensor& normed) {
@@ -348,10 +425,25 @@ torch::Tensor Decoder::run_mlp(int64_t layer, const torch::Tensor& normed) const
   return mlp(layer, blocks_[layer], normed);
 }
 
-const torch::Tensor& Decoder::norm_weight(int64_t layer, NormRole role) const {
+torch::Tensor Decoder::norm_weight(int64_t layer, NormRole role) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   const Block& b = blocks_[layer];
-  return role == NormRole::Input ? b.input_norm : b.post_attention_norm;
+  return norm_factor(config_, role == NormRole::Input ? b.input_norm : b.post_attention_norm);
+}
+
+std::string Decoder::norm_name(int64_t layer, NormRole role) const { return model::norm_name(config_, layer, role); }
+
+std::vector<std::pair<std::string, torch::Tensor>> Decoder::stored_norms(int64_t layer) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  const Block& b = blocks_[layer];
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  std::vector<std::pair<std::string, torch::Tensor>> out = {{norm_name(layer, NormRole::Input), b.input_norm},
+                                                            {norm_name(layer, NormRole::PostAttention), b.post_attention_norm}};
+  if (b.attention_out_norm.defined()) out.emplace_back(p + "post_attention_layernorm.weight", b.attention_out_norm);
+  if (b.mlp_out_norm.defined()) out.emplace_back(p + "post_feedforward_layernorm.weight", b.mlp_out_norm);
+  if (b.q_norm.defined()) out.emplace_back(p + "self_attn.q_norm.weight", b.q_norm);
+  if (b.k_norm.defined()) out.emplace_back(p + "self_attn.k_norm.weight", b.k_norm);
+  return out;
 }
 
 void Decoder::set_norm_weight(int64_t layer, NormRole role, const torch::Tensor& weight) {
@@ -360,7 +452,7 @@ void Decoder::set_norm_weight(int64_t layer, NormRole role, const torch::Tensor&
   auto& slot = role == NormRole::Input ? b.input_norm : b.post_attention_norm;
   if (weight.sizes() != slot.sizes())
     throw ArgumentError("Decoder::set_norm_weight: layer " + std::to_string(layer) + " norm has the wrong shape");
-  slot = weight.to(device_, dtype_).contiguous();
+  slot = (config_.norm_plus_one ? weight.to(torch::kFloat32) - 1.0 : weight).to(device_, dtype_).contiguous();
 }
 
 BlockState Decoder::block_state(int64_t layer) const {

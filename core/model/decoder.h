@@ -1,7 +1,11 @@
 #pragma once
-// The Llama-family decoder (Llama, Mistral, Qwen2, SmolLM) in libtorch:
-// embedding, RMSNorm, RoPE, grouped-query attention with a causal mask,
-// SwiGLU MLP, tied or separate lm_head. fp32 on CPU; fp16/bf16 on CUDA.
+// The decoder of every family in architecture.h, in libtorch: embedding,
+// RMSNorm, RoPE, grouped-query attention with a causal (or sliding-window)
+// mask, gated MLP, tied or separate lm_head, and the options by which the
+// families differ (ModelConfig): per-head q/k norms, (1 + w) norms, norms
+// around the attention's and MLP's outputs, scaled embeddings, soft-capped
+// scores and logits, a second RoPE base for sliding layers. fp32 on CPU;
+// fp16/bf16 on CUDA.
 //
 // The quantization pipeline drives it block by block (embed, run_block,
 // head) and observes it through hooks: per-linear and per-block input and
@@ -13,6 +17,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,12 +52,19 @@ using BlockHook = std::function<void(int64_t layer, const torch::Tensor& input,
                                      const torch::Tensor& output)>;
 using HookId = int64_t;
 
-// The two RMSNorms inside a block.
+// The two RMSNorms of a block that feed linears, into which methods fold
+// scales: in front of the attention (HF's input_layernorm) and in front of the
+// MLP (post_attention_layernorm; Gemma's pre_feedforward_layernorm).
 enum class NormRole { Input, PostAttention };
 
-// What a quantization job may change in one block: its norms and linears.
-// Tensors are replaced, never modified in place, so a saved state restores
-// the block exactly.
+// "model.layers.3.post_attention_layernorm.weight": the HF name of a block's norm.
+std::string norm_name(const ModelConfig& c, int64_t layer, NormRole role);
+// The factor a stored norm weight multiplies by: w, or Gemma's 1 + w (float32).
+torch::Tensor norm_factor(const ModelConfig& c, const torch::Tensor& stored);
+
+// What a quantization job may change in one block: its norms (as the
+// checkpoint stores them) and linears. Tensors are replaced, never modified
+// in place, so a saved state restores the block exactly.
 struct BlockState {
   torch::Tensor input_norm;
   torch::Tensor post_attention_norm;
@@ -116,15 +128,22 @@ class Decoder {
 
   std::shared_ptr<const LinearOp> linear(int64_t layer, LinearRole role) const;
   void set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op);
-  const torch::Tensor& norm_weight(int64_t layer, NormRole role) const;
-  // Throws qs::ArgumentError when the shape differs; converts to the model's dtype.
+  // The factor the norm multiplies by (Gemma's 1 + w), which methods scale.
+  torch::Tensor norm_weight(int64_t layer, NormRole role) const;
+  // Sets that factor. Throws qs::ArgumentError when the shape differs;
+  // converts to the model's dtype.
   void set_norm_weight(int64_t layer, NormRole role, const torch::Tensor& weight);
+  // "model.layers.3.post_attention_layernorm.weight": the norm's HF name.
+  std::string norm_name(int64_t layer, NormRole role) const;
+  // Every norm of block `layer` (the family's extra ones too) under its HF
+  // name, as a checkpoint stores it.
+  std::vector<std::pair<std::string, torch::Tensor>> stored_norms(int64_t layer) const;
   BlockState block_state(int64_t layer) const;
   void restore_block_state(int64_t layer, const BlockState& state);
 
   // The tensors outside the blocks, for writing the model back out (the
   // embedding and the head in their stored dtype; a streamed GGUF's decoded
-  // for the caller alone).
+  // for the caller alone; the final norm as stored).
   torch::Tensor embed_weight() const;
   const torch::Tensor& final_norm_weight() const { return final_norm_; }
   torch::Tensor lm_head_weight() const;
@@ -135,8 +154,12 @@ class Decoder {
 
  private:
   struct Block {
+    // Norms as stored (Gemma's w, not 1 + w); the last four undefined where
+    // the family has none.
     torch::Tensor input_norm;
     torch::Tensor post_attention_norm;
+    torch::Tensor q_norm, k_norm;              // over each head
+    torch::Tensor attention_out_norm, mlp_out_norm;  // sandwich norms
     std::array<std::shared_ptr<const LinearOp>, 7> linears;
     std::array<std::string, 7> names;
     // Input transforms of linears reading one input (q, k, v; gate, up) that
@@ -162,6 +185,10 @@ class Decoder {
   // The embeddings of `ids` from deferred rows: each distinct token's row decoded once.
   torch::Tensor embed_deferred(const torch::Tensor& ids) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
+  torch::Tensor unscaled_logits(const torch::Tensor& normed) const;  // before any soft-cap
+  // Scores of a layer that needs more than a causal mask (a window, a soft-cap).
+  torch::Tensor masked_attention(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, double scale) const;
   torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                              SharedInput* shared = nullptr) const;
   torch::Tensor attention(int64_t layer, const Block& b, const torch::Tensor& x);
@@ -183,7 +210,8 @@ class Decoder {
   mutable torch::Tensor lm_head_;
   mutable bool vocab_placed_ = false;
   std::vector<Block> blocks_;
-  RotaryTable rope_;
+  std::optional<RotaryTable> rope_;  // built once the shapes have been checked
+  std::optional<RotaryTable> sliding_rope_;  // sliding layers' own base (Gemma 3)
   int64_t resident_limit_ = 0;
   mutable std::list<int64_t> resident_;  // most recently used first
   HookId next_hook_id_ = 1;

@@ -24,6 +24,13 @@ void ModelConfig::validate(const std::string& source) const {
                                               std::to_string(head_dim));
   if (!(rms_norm_eps > 0.0)) throw ConfigError(source, "rms_norm_eps", "must be positive");
   if (!(rope_theta > 0.0)) throw ConfigError(source, "rope_theta", "must be positive");
+  if (!layer_types.empty() && static_cast<int64_t>(layer_types.size()) != num_layers)
+    throw ConfigError(source, "layer_types",
+                      std::to_string(layer_types.size()) + " entries for " + std::to_string(num_layers) + " layers");
+  if (sliding_window < 0) throw ConfigError(source, "sliding_window", "must not be negative");
+  if (query_pre_attn_scalar < 0.0) throw ConfigError(source, "query_pre_attn_scalar", "must be positive");
+  if (attn_logit_softcapping < 0.0) throw ConfigError(source, "attn_logit_softcapping", "must be positive");
+  if (final_logit_softcapping < 0.0) throw ConfigError(source, "final_logit_softcapping", "must be positive");
   if (!rope_scaling.type.empty() && rope_scaling.type != "llama3" &&
       rope_scaling.type != "linear")
     throw ConfigError(source, "rope_scaling.rope_type",

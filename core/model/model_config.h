@@ -1,9 +1,12 @@
 #pragma once
-// Hyper-parameters of a Llama-family decoder (Llama, Mistral, Qwen2, SmolLM),
-// filled from an HF config.json (checkpoint/hf_config) or GGUF metadata (checkpoint/gguf_model).
+// Hyper-parameters of a decoder of one of the families in architecture.h,
+// filled from an HF config.json (checkpoint/hf_config) or GGUF metadata
+// (checkpoint/gguf_model): the sizes every family has, and the options by
+// which the families' forwards differ.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qs::model {
 
@@ -16,8 +19,11 @@ struct RopeScaling {
   int64_t original_max_position_embeddings = 8192;
 };
 
+enum class Activation { Silu, GeluTanh };  // of the MLP's gate
+enum class AttentionSpan { Full, Sliding };
+
 struct ModelConfig {
-  std::string architecture;  // "llama", "mistral", "qwen2" (family the layout follows)
+  std::string architecture;  // HF model_type: "llama", "qwen3", "gemma2", ... (architecture.h)
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
@@ -33,9 +39,25 @@ struct ModelConfig {
   bool attention_bias = false;  // q/k/v carry a bias (Qwen2; Llama's attention_bias)
   bool output_bias = false;     // o_proj carries one (Llama's attention_bias)
   bool mlp_bias = false;        // gate/up/down carry one (Llama's mlp_bias)
+  Activation activation = Activation::Silu;
+  bool qk_norm = false;         // RMSNorm over each head of q and k (Qwen3, Gemma 3)
+  bool norm_plus_one = false;   // norms scale by (1 + w) (Gemma); stored w, run with 1 + w
+  bool sandwich_norms = false;  // norms on the attention's and the MLP's outputs too (Gemma 2/3)
+  bool scale_embedding = false;  // embeddings times sqrt(hidden_size) (Gemma)
+  double query_pre_attn_scalar = 0.0;  // scores scale by its -1/2 power; 0: head_dim's
+  double attn_logit_softcapping = 0.0;  // scores become c·tanh(s / c); 0: none
+  double final_logit_softcapping = 0.0;  // logits likewise
+  int64_t sliding_window = 0;   // tokens a sliding layer sees, itself included; 0: none
+  std::vector<AttentionSpan> layer_types;  // one per layer; empty: all Full
+  double sliding_rope_theta = 0.0;  // RoPE base of sliding layers, unscaled (Gemma 3); 0: as full ones
   std::string torch_dtype;      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;
+
+  // Whether layer `l` attends through a sliding window.
+  bool sliding(int64_t l) const {
+    return sliding_window > 0 && !layer_types.empty() && layer_types[static_cast<size_t>(l)] == AttentionSpan::Sliding;
+  }
 
   // Throws qs::ConfigError naming `source` and the field when inconsistent
   // (non-positive sizes, heads not dividing, GQA groups not integral).

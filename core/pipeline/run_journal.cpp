@@ -172,10 +172,9 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
     };
 
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    model::BlockState state;
-    state.input_norm = tensor(p + "input_layernorm.weight", decoder.norm_weight(l, model::NormRole::Input));
-    state.post_attention_norm =
-        tensor(p + "post_attention_layernorm.weight", decoder.norm_weight(l, model::NormRole::PostAttention));
+    model::BlockState state = decoder.block_state(l);
+    state.input_norm = tensor(decoder.norm_name(l, model::NormRole::Input), state.input_norm);
+    state.post_attention_norm = tensor(decoder.norm_name(l, model::NormRole::PostAttention), state.post_attention_norm);
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
       const auto current = decoder.linear(l, role);

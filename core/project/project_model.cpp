@@ -66,13 +66,11 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
   std::map<std::string, torch::Tensor> out;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    for (auto [role, name] : {std::pair{model::NormRole::Input, "input_layernorm.weight"},
-                              std::pair{model::NormRole::PostAttention, "post_attention_layernorm.weight"}}) {
-      const auto now = decoder.norm_weight(l, role).to(torch::kCPU, torch::kFloat32);
-      const auto before = original.at(p + name);
+    for (const auto& [name, norm] : decoder.stored_norms(l)) {
+      const auto now = norm.to(torch::kCPU, torch::kFloat32);
       // Compared in the decoder's dtype: what the decoder computed from the
       // checkpoint is "unchanged".
-      if (!torch::equal(now, before.to(decoder.dtype()).to(torch::kFloat32))) out[p + name] = now.contiguous();
+      if (!torch::equal(now, original.at(name).to(decoder.dtype()).to(torch::kFloat32))) out[name] = now.contiguous();
     }
     // A linear kept in FP inside a group AWQ scaled carries the scale in its weight.
     for (const auto role : model::kLinearRoles) {

@@ -98,6 +98,62 @@ class TestHfConfig : public QObject {
     QVERIFY(!plain.attention_bias && !plain.output_bias && !plain.mlp_bias);
   }
 
+  // Family defaults where the config is silent, as transformers' config
+  // classes fill them, and every option written back and read again.
+  void familyOptionsDefaultAndRoundTrip() {
+    const std::string sizes = R"("vocab_size": 100, "hidden_size": 64, "intermediate_size": 96,
+      "num_hidden_layers": 6, "num_attention_heads": 4, "head_dim": 16)";
+    const auto g2 = checkpoint::parse_hf_config(R"({"model_type": "gemma2", )" + sizes + "}", "g2");
+    QVERIFY(g2.norm_plus_one && g2.sandwich_norms && g2.scale_embedding && g2.tie_word_embeddings && !g2.qk_norm);
+    QVERIFY(g2.activation == model::Activation::GeluTanh);
+    QCOMPARE(g2.attn_logit_softcapping, 50.0);
+    QCOMPARE(g2.final_logit_softcapping, 30.0);
+    QCOMPARE(g2.query_pre_attn_scalar, 256.0);
+    QCOMPARE(g2.sliding_window, int64_t(4096));
+    QVERIFY(g2.sliding(0) && !g2.sliding(1) && g2.sliding(4) && !g2.sliding(5));
+
+    // Gemma 3 as released before transformers 5: two RoPE bases as separate keys.
+    const auto g3 = checkpoint::parse_hf_config(R"({"model_type": "gemma3_text", )" + sizes + R"(,
+      "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "sliding_window": 512,
+      "rope_scaling": {"rope_type": "linear", "factor": 8.0}, "final_logit_softcapping": null})",
+                                                "g3");
+    QVERIFY(g3.qk_norm && g3.norm_plus_one);
+    QCOMPARE(g3.attn_logit_softcapping, 0.0);
+    QCOMPARE(g3.final_logit_softcapping, 0.0);
+    QCOMPARE(g3.sliding_rope_theta, 10000.0);
+    QCOMPARE(g3.rope_theta, 1000000.0);
+    QCOMPARE(g3.rope_scaling.factor, 8.0);
+    for (int64_t l = 0; l < 6; ++l) QCOMPARE(g3.sliding(l), l != 5);
+
+    const auto mistral = checkpoint::parse_hf_config(R"({"model_type": "mistral", )" + sizes + "}", "m");
+    QCOMPARE(mistral.sliding_window, int64_t(4096));
+    QVERIFY(mistral.sliding(0) && mistral.sliding(5));
+    const auto qwen3 = checkpoint::parse_hf_config(R"({"model_type": "qwen3", )" + sizes +
+                                                       R"(, "use_sliding_window": true, "sliding_window": 64,
+      "max_window_layers": 4})",
+                                                   "q3");
+    QVERIFY(qwen3.qk_norm && !qwen3.sliding(3) && qwen3.sliding(4));
+
+    for (const auto& c : {g2, g3, mistral, qwen3}) {
+      const auto back = checkpoint::parse_hf_config(checkpoint::hf_config_to_json(c, "bfloat16"), "written");
+      QCOMPARE(back.architecture, c.architecture);
+      QVERIFY(back.activation == c.activation);
+      QCOMPARE(back.qk_norm, c.qk_norm);
+      QCOMPARE(back.norm_plus_one, c.norm_plus_one);
+      QCOMPARE(back.sandwich_norms, c.sandwich_norms);
+      QCOMPARE(back.scale_embedding, c.scale_embedding);
+      QCOMPARE(back.tie_word_embeddings, c.tie_word_embeddings);
+      QCOMPARE(back.query_pre_attn_scalar, c.query_pre_attn_scalar);
+      QCOMPARE(back.attn_logit_softcapping, c.attn_logit_softcapping);
+      QCOMPARE(back.final_logit_softcapping, c.final_logit_softcapping);
+      QCOMPARE(back.sliding_window, c.sliding_window);
+      QVERIFY(back.layer_types == c.layer_types);
+      QCOMPARE(back.sliding_rope_theta, c.sliding_rope_theta);
+      QCOMPARE(back.rope_theta, c.rope_theta);
+      QCOMPARE(back.rope_scaling.factor, c.rope_scaling.factor);
+    }
+  }
+
   void errorsNameFileAndField_data() {
     QTest::addColumn<QString>("json");
     QTest::addColumn<QString>("field");
@@ -118,6 +174,27 @@ class TestHfConfig : public QObject {
     QTest::newRow("zero layers") << R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
       "intermediate_size": 16, "num_hidden_layers": 0, "num_attention_heads": 2})"
                                  << "num_hidden_layers";
+    QTest::newRow("absurd layer count") << R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
+      "intermediate_size": 16, "num_hidden_layers": 9223372036854775807, "num_attention_heads": 2})"
+                                        << "num_hidden_layers";
+    QTest::newRow("layer_types length") << R"({"model_type": "gemma2", )" + base +
+                                               R"(, "layer_types": ["full_attention", "full_attention"]})"
+                                        << "layer_types";
+    QTest::newRow("layer type unknown") << R"({"model_type": "llama", )" + base +
+                                               R"(, "layer_types": ["chunked_attention"]})"
+                                        << "layer_types";
+    QTest::newRow("layer_types not a list") << R"({"model_type": "llama", )" + base + R"(, "layer_types": 3})"
+                                            << "layer_types";
+    QTest::newRow("window pattern zero") << R"({"model_type": "gemma3_text", )" + base +
+                                                R"(, "sliding_window_pattern": 0})"
+                                         << "sliding_window_pattern";
+    QTest::newRow("activation") << R"({"model_type": "llama", )" + base + R"(, "hidden_act": "relu"})"
+                                << "hidden_act";
+    QTest::newRow("softcap type") << R"({"model_type": "gemma2", )" + base + R"(, "attn_logit_softcapping": "50"})"
+                                  << "attn_logit_softcapping";
+    QTest::newRow("rope per type") << R"({"model_type": "gemma3_text", )" + base +
+                                          R"(, "rope_parameters": {"sliding_attention": []}})"
+                                   << "rope_parameters.sliding_attention";
     QTest::newRow("unknown rope") << R"({"model_type": "llama", )" + base +
                                          R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})"
                                   << "rope_scaling";

@@ -26,9 +26,9 @@ class TestDemoModel : public QObject {
  private Q_SLOTS:
   void logitsMatchHfTransformers() {
     const auto model_path = test::demo_model();
-    if (model_path.empty()) QSKIP("demo model absent: run packaging/fetch-demo-model.sh");
+    if (model_path.empty()) QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh");
     const auto ref_path = hf_reference();
-    if (!std::filesystem::exists(ref_path)) QSKIP("HF reference logits absent: run packaging/make-hf-reference.sh");
+    if (!std::filesystem::exists(ref_path)) QS_SKIP_UNLESS_REQUIRED("HF reference logits absent: run packaging/make-hf-reference.sh");
     io::SafetensorsFile ref(ref_path);
     const auto ids = ref.load("input_ids");
     const auto hf = ref.load("logits").to(torch::kFloat64);

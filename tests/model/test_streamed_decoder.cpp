@@ -161,7 +161,7 @@ class TestStreamedDecoder : public QObject {
 
   void theDemoModelStreamedEqualsResident() {
     const auto model_path = test::demo_model();
-    if (model_path.empty()) QSKIP("demo model absent: run packaging/fetch-demo-model.sh");
+    if (model_path.empty()) QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh");
     const auto w = checkpoint::load_model(model_path);
     model::Decoder resident(w, torch::kCPU, torch::kFloat32);
     model::Decoder streamed(w, torch::kCPU, torch::kFloat32);

@@ -957,7 +957,7 @@ class TestTokenizer : public QObject {
   void demoModelMatchesHf() {
     QFETCH(int, row);
     if (qs::test::demo_model().empty())
-      QSKIP("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
+      QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
     const auto& tok = demo();
     const EncodeCase& c = kDemoCases[static_cast<size_t>(row)];
     const auto ids = tok.encode(c.text);
@@ -971,7 +971,7 @@ class TestTokenizer : public QObject {
 
   void demoModelTokenizerJsonFromGguf() {
     if (qs::test::demo_model().empty())
-      QSKIP("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
+      QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
     const auto files = qs::text::hf_tokenizer_files_from_gguf(qs::io::GgufFile(qs::test::demo_model()));
     QDir().mkpath(dir_.filePath("demo_json"));
     write_file(dir_.filePath("demo_json/tokenizer.json"), files.tokenizer_json);
@@ -993,7 +993,7 @@ class TestTokenizer : public QObject {
 
   void demoModelWikitext() {
     if (qs::test::demo_model().empty())
-      QSKIP("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
+      QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
     const auto& tok = demo();
     const auto path = qs::test::shared_data("wikitext2-test.raw");
     if (path.empty()) QSKIP("../shared/data/wikitext2-test.raw is absent");

@@ -1,0 +1,36 @@
+#include "core/model/architecture.h"
+
+#include <array>
+
+#include "core/model/families/families.h"
+
+namespace qs::model {
+namespace {
+
+const std::array<const Architecture*, 6> kArchitectures = {
+    &families::kGemma2,  &families::kGemma3Text, &families::kLlama,
+    &families::kMistral, &families::kQwen2,      &families::kQwen3,
+};
+
+}  // namespace
+
+const Architecture* find_architecture(std::string_view model_type) {
+  for (const auto* a : kArchitectures)
+    if (a->model_type == model_type) return a;
+  return nullptr;
+}
+
+std::string supported_architectures() {
+  std::string out;
+  for (const auto* a : kArchitectures) out += (out.empty() ? "" : ", ") + std::string(a->model_type);
+  return out;
+}
+
+void set_periodic_layer_types(const ConfigFields& f, const char* key, int64_t period, ModelConfig& c) {
+  if (period <= 0) throw ConfigError(f.source(), f.field(key), "must be positive, found " + std::to_string(period));
+  c.layer_types.assign(static_cast<size_t>(c.num_layers), AttentionSpan::Full);
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    if ((i + 1) % period != 0) c.layer_types[static_cast<size_t>(i)] = AttentionSpan::Sliding;
+}
+
+}  // namespace qs::model

@@ -1,0 +1,41 @@
+#pragma once
+// The decoder families QuantScope runs, one file each under model/families/,
+// registered in architecture.cpp. A family is what its HF config says beyond
+// the sizes and RoPE every family has, and how that is written back; the
+// forward is one (decoder.cpp), steered by ModelConfig's options.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/model/config_fields.h"
+#include "core/model/model_config.h"
+
+namespace qs::model {
+
+struct Architecture {
+  std::string_view model_type;  // HF "model_type"
+  std::string_view hf_class;    // HF "architectures"[0]
+  // Whether the config has switches that put biases on q/k/v/o
+  // ("attention_bias") and on gate/up/down ("mlp_bias"): where a method leaves
+  // a bias an export can then keep it.
+  bool attention_bias_switch;
+  bool mlp_bias_switch;
+  // Sets the family's options from its config; sizes, biases, the activation,
+  // RoPE and any "layer_types" list are read already.
+  void (*read)(const ConfigFields& f, ModelConfig& c);
+  // Adds the family's own keys to a config being written.
+  void (*write)(const ModelConfig& c, nlohmann::ordered_json& j);
+};
+
+// The family of HF model_type `model_type`, or nullptr.
+const Architecture* find_architecture(std::string_view model_type);
+// "gemma2, gemma3_text, llama, ...": for messages naming what is supported.
+std::string supported_architectures();
+
+// Layer i slides when (i + 1) is not a multiple of `period` (Gemma 2's
+// alternation is period 2, Gemma 3's five-local-one-global period 6). Throws
+// qs::ConfigError naming `f`'s file and `key` when the period is not positive.
+void set_periodic_layer_types(const ConfigFields& f, const char* key, int64_t period, ModelConfig& c);
+
+}  // namespace qs::model

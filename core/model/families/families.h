@@ -1,0 +1,15 @@
+#pragma once
+// Every family file's Architecture, for the registry in model/architecture.cpp.
+
+#include "core/model/architecture.h"
+
+namespace qs::model::families {
+
+extern const Architecture kGemma2;
+extern const Architecture kGemma3Text;
+extern const Architecture kLlama;
+extern const Architecture kMistral;
+extern const Architecture kQwen2;
+extern const Architecture kQwen3;
+
+}  // namespace qs::model::families

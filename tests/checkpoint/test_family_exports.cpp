@@ -1,0 +1,72 @@
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "core/checkpoint/model_loader.h"
+#include "core/checkpoint/packed_export.h"
+#include "core/checkpoint/quantscope_checkpoint.h"
+#include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "tests/checkpoint/export_fixtures.h"
+#include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/paths.h"
+#include "tests/support/test_registry.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+namespace {
+
+double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max()).item<double>();
+}
+
+}  // namespace
+
+// Each family's tiny transformers model (packaging/make-family-references.sh),
+// quantized, written and read back: the norms a family adds and the options its
+// config carries travel through QuantScope checkpoints and packed exports.
+class TestFamilyExports : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void quantizedFamiliesRoundTrip_data() {
+    QTest::addColumn<QString>("family");
+    QTest::addColumn<QString>("method");
+    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"})
+      for (const char* m : {"gptq", "awq"}) QTest::newRow((std::string(f) + " " + m).c_str()) << f << m;
+  }
+  void quantizedFamiliesRoundTrip() {
+    QFETCH(QString, family);
+    QFETCH(QString, method);
+    const auto src = test::reference("families/" + family.toStdString());
+    if (src.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const auto fp = checkpoint::load_model(src);
+    model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback fb;
+    const pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice(method.toStdString(), {4, 32, false, 1.0}, "test"));
+    pipeline::run_pipeline(dec, test::random_calibration(fp.config.vocab_size, 4, 24, 3), plan, {}, fb);
+    const auto ids = test::random_calibration(fp.config.vocab_size, 1, 30, 9).ids;
+    const auto ours = dec.forward(ids);
+    QVERIFY(relative_error(ours, model::Decoder(fp, torch::kCPU, torch::kFloat32).forward(ids)) > 1e-4);
+
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    checkpoint::save_quantscope_checkpoint(dec, {}, root / "qs");
+    const auto qs_back = checkpoint::load_model(root / "qs");
+    QCOMPARE(qs_back.config.architecture, fp.config.architecture);
+    QVERIFY(torch::equal(model::Decoder(qs_back, torch::kCPU, torch::kFloat32).forward(ids), ours));
+
+    for (const char* format : {"compressed-tensors", "gptq", "awq"}) {
+      checkpoint::ExportOptions o;
+      o.format = checkpoint::parse_format(format);
+      checkpoint::export_checkpoint(dec, o, root / format);
+      const auto back = checkpoint::load_model(root / format);
+      QCOMPARE(back.quantized.size(), size_t(7 * fp.config.num_layers));
+      // fp16 scales and FP tensors are all that separate the two.
+      const double rel = relative_error(model::Decoder(back, torch::kCPU, torch::kFloat32).forward(ids), ours);
+      QVERIFY2(rel < 5e-3, qPrintable(QString("%1: %2").arg(format).arg(rel)));
+    }
+  }
+};
+
+QS_REGISTER_TEST(TestFamilyExports);
+#include "test_family_exports.moc"

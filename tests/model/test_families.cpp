@@ -1,0 +1,106 @@
+#include <QTest>
+
+#include "core/checkpoint/model_loader.h"
+#include "core/io/safetensors.h"
+#include "core/model/decoder.h"
+#include "tests/support/paths.h"
+#include "tests/support/test_registry.h"
+
+using namespace qs;
+
+namespace {
+
+// Written by packaging/make-family-references.sh with tests/reference/hf_families.py:
+// a tiny random model of the family saved by transformers, and its logits.
+std::filesystem::path family_dir(const QString& family) { return test::reference("families/" + family.toStdString()); }
+
+struct Reference {
+  torch::Tensor ids, logits;
+};
+
+Reference read_reference(const std::filesystem::path& dir) {
+  io::SafetensorsFile ref(dir / "reference.safetensors");
+  return {ref.load("input_ids"), ref.load("logits").to(torch::kFloat64)};
+}
+
+// Largest error over the largest logit: the tolerance does not depend on
+// where the logits happen to be small.
+double relative_error(const torch::Tensor& ours, const torch::Tensor& ref) {
+  return ((ours - ref).abs().max() / ref.abs().max()).item<double>();
+}
+
+}  // namespace
+
+class TestFamilies : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void logitsMatchTransformers_data() {
+    QTest::addColumn<QString>("family");
+    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
+  }
+  void logitsMatchTransformers() {
+    QFETCH(QString, family);
+    const auto dir = family_dir(family);
+    if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const auto ref = read_reference(dir);
+    const auto w = checkpoint::load_model(dir);
+    QCOMPARE(QString::fromStdString(w.config.architecture), family);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    const auto ours = dec.forward(ref.ids).to(torch::kFloat64);
+    QCOMPARE(ours.sizes(), ref.logits.sizes());
+    const double rel = relative_error(ours, ref.logits);
+    qInfo("%s: largest logit error / largest logit vs transformers %.3g", qPrintable(family), rel);
+    QVERIFY2(rel < 1e-4, qPrintable(QString("relative error %1").arg(rel)));
+    QVERIFY(torch::equal(ours.argmax(-1), ref.logits.argmax(-1)));
+  }
+
+  // norm_weight is the factor the norm multiplies by (Gemma's 1 + w, not the
+  // stored w): dividing it by s while the linears it feeds take s leaves the
+  // block's function unchanged, which is how AWQ and AffineQuant fold scales.
+  void foldingScalesIntoNormsKeepsTheFunction_data() { logitsMatchTransformers_data(); }
+  void foldingScalesIntoNormsKeepsTheFunction() {
+    QFETCH(QString, family);
+    const auto dir = family_dir(family);
+    if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const auto ref = read_reference(dir);
+    const auto w = checkpoint::load_model(dir);
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    const auto before = dec.forward(ref.ids).to(torch::kFloat64);
+    const int64_t H = w.config.hidden_size;
+    const auto s = torch::linspace(0.5, 2.0, H, torch::kFloat32);
+    const std::pair<model::NormRole, std::vector<model::LinearRole>> fed[] = {
+        {model::NormRole::Input, {model::LinearRole::Q, model::LinearRole::K, model::LinearRole::V}},
+        {model::NormRole::PostAttention, {model::LinearRole::Gate, model::LinearRole::Up}}};
+    for (int64_t l = 0; l < dec.num_layers(); ++l)
+      for (const auto& [norm, roles] : fed) {
+        dec.set_norm_weight(l, norm, dec.norm_weight(l, norm).to(torch::kFloat32) / s);
+        for (auto r : roles) {
+          const auto op = dec.linear(l, r);
+          dec.set_linear(l, r, std::make_shared<model::DenseLinear>(op->dense_weight() * s, op->bias()));
+        }
+      }
+    const double rel = relative_error(dec.forward(ref.ids).to(torch::kFloat64), before);
+    QVERIFY2(rel < 1e-5, qPrintable(QString("relative change %1").arg(rel)));
+  }
+
+  // The fixtures are longer than their windows, so a decoder that ignored
+  // them would miss the references by far more than the tolerance.
+  void slidingWindowsShapeTheReferences_data() {
+    QTest::addColumn<QString>("family");
+    for (const char* f : {"mistral", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
+  }
+  void slidingWindowsShapeTheReferences() {
+    QFETCH(QString, family);
+    const auto dir = family_dir(family);
+    if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const auto ref = read_reference(dir);
+    auto w = checkpoint::load_model(dir);
+    QVERIFY(w.config.sliding_window > 0 && w.config.sliding_window < ref.ids.size(1));
+    w.config.sliding_window = 0;
+    model::Decoder dec(w, torch::kCPU, torch::kFloat32);
+    QVERIFY(relative_error(dec.forward(ref.ids).to(torch::kFloat64), ref.logits) > 1e-2);
+  }
+};
+
+QS_REGISTER_TEST(TestFamilies);
+#include "test_families.moc"

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Tiny random models of each architecture family, with transformers' fp32 logits as the oracle.
+
+    python tests/reference/hf_families.py OUT_DIR [--family NAME ...]
+
+For every family it builds the model offline from a small config
+(AutoModelForCausalLM.from_config), redraws the weights so each piece of the
+forward matters (transformers initialises norms to their identity and linears
+to std 0.02, which leaves logits near uniform and would let a wrong norm or
+activation pass), saves it with save_pretrained as float32 safetensors and
+writes OUT_DIR/<family>/reference.safetensors with
+
+    input_ids  int64   [2, T]   seeded random ids
+    logits     float32 [2, T, vocab]
+
+computed by transformers with eager attention. T is longer than every
+sliding window, so windowed layers are exercised. The configs set the
+families' options away from their defaults where a wrong reading would go
+unnoticed at the default (soft-caps that bite, query scaling that differs
+from head_dim, a head_dim that differs from hidden / heads).
+
+Needs: torch, transformers, safetensors (pip).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+TOKENS = 40
+VOCAB = 512
+
+COMMON = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+              rms_norm_eps=1e-5, tie_word_embeddings=False)
+
+FAMILIES = {
+    "llama": dict(model_type="llama", rope_theta=10000.0),
+    "qwen2": dict(model_type="qwen2", rope_theta=1000000.0),
+    "qwen3": dict(model_type="qwen3", head_dim=24, rope_theta=1000000.0, tie_word_embeddings=True),
+    "mistral": dict(model_type="mistral", sliding_window=12, rope_theta=10000.0),
+    "gemma2": dict(model_type="gemma2", head_dim=16, query_pre_attn_scalar=20, sliding_window=12,
+                   attn_logit_softcapping=3.0, final_logit_softcapping=6.0,
+                   hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True),
+    "gemma3_text": dict(model_type="gemma3_text", head_dim=16, query_pre_attn_scalar=20, sliding_window=12,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+                        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0,
+                                                            "rope_theta": 1000000.0},
+                                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+                        hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True),
+}
+
+
+def redraw(model, torch, generator):
+    # Norms of the (1 + w) kind (Gemma) are drawn around 0, the others around 1.
+    one_plus = model.config.model_type.startswith("gemma")
+    for name, p in model.named_parameters():
+        with torch.no_grad():
+            noise = torch.randn(p.shape, generator=generator, dtype=torch.float64)
+            if name.endswith("norm.weight"):
+                p.copy_((0.0 if one_plus else 1.0) + 0.2 * noise)
+            elif name.endswith("bias"):
+                p.copy_(0.1 * noise)
+            elif "embed_tokens" in name:
+                p.copy_(0.5 * noise)
+            else:
+                p.copy_(noise / (p.shape[-1] ** 0.5))
+
+
+def build(family, out_dir):
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    spec = dict(COMMON)
+    spec.update(FAMILIES[family])
+    model_type = spec.pop("model_type")
+    config = AutoConfig.for_model(model_type, **spec)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    generator = torch.Generator().manual_seed(1234)
+    redraw(model, torch, generator)
+    model.eval()
+
+    target = os.path.join(out_dir, family)
+    os.makedirs(target, exist_ok=True)
+    model.save_pretrained(target, safe_serialization=True)
+    ids = torch.randint(0, VOCAB, (2, TOKENS), generator=generator)
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits.float().contiguous()
+    save_file({"input_ids": ids.contiguous(), "logits": logits}, os.path.join(target, "reference.safetensors"),
+              metadata={"family": family, "transformers": __import__("transformers").__version__,
+                        "torch": torch.__version__})
+    print(json.dumps({"family": family, "dir": target, "logits": list(logits.shape),
+                      "max_abs_logit": float(logits.abs().max())}))
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", help="output directory (one folder per family)")
+    p.add_argument("--family", action="append", choices=sorted(FAMILIES), help="only these families")
+    args = p.parse_args(argv)
+    import torch
+    torch.set_num_threads(2)
+    for family in args.family or sorted(FAMILIES):
+        build(family, args.out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
