@@ -14,7 +14,11 @@ writes OUT_DIR/<family>/reference.safetensors with
     logits     float32 [2, T, vocab]
 
 computed by transformers with eager attention. T is longer than every
-sliding window, so windowed layers are exercised. The configs set the
+sliding window, so windowed layers are exercised. Each folder also gets a
+byte-level BPE tokenizer trained on a generated corpus (tokenizer.json,
+tokenizer_config.json), a generated eval.txt, and in the reference's metadata
+transformers' perplexity of eval.txt under `quantscope-cli eval --protocol hf`'s
+protocol (tests/bench/check_export_transformers.py) at EVAL_CTX tokens. The configs set the
 families' options away from their defaults where a wrong reading would go
 unnoticed at the default (soft-caps that bite, query scaling that differs
 from head_dim, a head_dim that differs from hidden / heads).
@@ -24,11 +28,15 @@ Needs: torch, transformers, safetensors (pip).
 
 import argparse
 import json
+import math
 import os
 import sys
 
 TOKENS = 40
 VOCAB = 512
+EVAL_CTX = 48
+WORDS = ("the a of model weight layer quantized scale group bits error norm head token window rotary expert "
+         "gemma qwen llama mistral calibration perplexity 0 1 2 3 4 5 6 7 8 9 , . ; : ( ) -").split()
 
 COMMON = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
@@ -67,6 +75,48 @@ def redraw(model, torch, generator):
                 p.copy_(noise / (p.shape[-1] ** 0.5))
 
 
+def generated_text(seed, lines):
+    import random
+    rng = random.Random(seed)
+    return "".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 14))) + "\n" for _ in range(lines))
+
+
+def write_tokenizer(target):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(generated_text(7, 400).splitlines(), trainer=trainer)
+    tok.save(os.path.join(target, "tokenizer.json"))
+    with open(os.path.join(target, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": False, "add_eos_token": False}, f)
+
+
+def hf_protocol_perplexity(model, target, torch):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    from check_export_transformers import join_rows_hf
+    from transformers import PreTrainedTokenizerFast
+
+    with open(os.path.join(target, "eval.txt"), "w", newline="") as f:
+        f.write(generated_text(11, 60))
+    with open(os.path.join(target, "eval.txt"), encoding="utf-8", newline="") as f:
+        # The tokenizer.json as it is: AutoTokenizer would swap in the family's
+        # own class (Qwen2Tokenizer re-splits text its own way).
+        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(target, "tokenizer.json"))
+        ids = tok(join_rows_hf(f.read()), return_tensors="pt").input_ids[0]
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(ids.numel() // EVAL_CTX):
+            window = ids[i * EVAL_CTX:(i + 1) * EVAL_CTX].unsqueeze(0)
+            logits = model(input_ids=window).logits.double()
+            nll += torch.nn.functional.cross_entropy(logits[0, :-1], window[0, 1:], reduction="sum").item()
+            count += EVAL_CTX - 1
+    return math.exp(nll / count), ids.numel() // EVAL_CTX
+
+
 def build(family, out_dir):
     import torch
     from safetensors.torch import save_file
@@ -88,11 +138,14 @@ def build(family, out_dir):
     ids = torch.randint(0, VOCAB, (2, TOKENS), generator=generator)
     with torch.no_grad():
         logits = model(input_ids=ids).logits.float().contiguous()
+    write_tokenizer(target)
+    ppl, windows = hf_protocol_perplexity(model, target, torch)
     save_file({"input_ids": ids.contiguous(), "logits": logits}, os.path.join(target, "reference.safetensors"),
               metadata={"family": family, "transformers": __import__("transformers").__version__,
-                        "torch": torch.__version__})
+                        "torch": torch.__version__, "eval_ctx": str(EVAL_CTX), "eval_windows": str(windows),
+                        "eval_ppl": repr(ppl)})
     print(json.dumps({"family": family, "dir": target, "logits": list(logits.shape),
-                      "max_abs_logit": float(logits.abs().max())}))
+                      "max_abs_logit": float(logits.abs().max()), "eval_ppl": ppl, "eval_windows": windows}))
 
 
 def main(argv):
