@@ -6,6 +6,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
 namespace {
@@ -54,10 +55,11 @@ class AwqFormat final : public CheckpointFormat {
   QuantizedMap read(const nlohmann::json& qc, const std::string& source,
                     std::map<std::string, torch::Tensor>& tensors) const override {
     const std::string field = "quantization_config";
-    const auto version = qc.value("version", std::string("gemm"));
+    const model::BasicConfigFields<nlohmann::json> f(qc, source, field + ".");
+    const auto version = f.string_or("version", "gemm");
     if (version != "gemm" && version != "GEMM")
       throw FormatError(source, field + ".version", "'" + version + "' is not supported (QuantScope reads gemm)");
-    if (qc.value("bits", qc.value("w_bit", 4)) != 4) throw FormatError(source, field + ".bits", "not 4");
+    if (f.integer_or("bits", f.integer_or("w_bit", 4)) != 4) throw FormatError(source, field + ".bits", "not 4");
     const nlohmann::json group_json =
         qc.contains("group_size") ? qc["group_size"] : qc.value("q_group_size", nlohmann::json(nullptr));
     if (!group_json.is_number_integer() || group_json.get<int64_t>() == 0 || group_json.get<int64_t>() < -1)

@@ -10,6 +10,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
 namespace {
@@ -103,7 +104,8 @@ class CompressedTensorsFormat final : public CheckpointFormat {
   QuantizedMap read(const nlohmann::json& qc, const std::string& source,
                     std::map<std::string, torch::Tensor>& tensors) const override {
     const std::string field = "quantization_config";
-    const auto format = qc.value("format", std::string(kFormat));
+    using Fields = model::BasicConfigFields<nlohmann::json>;
+    const auto format = Fields(qc, source, field + ".").string_or("format", kFormat);
     if (!qc.contains("config_groups") || !qc["config_groups"].is_object())
       throw FormatError(source, field + ".config_groups", "missing or not an object");
     struct Group {
@@ -116,9 +118,9 @@ class CompressedTensorsFormat final : public CheckpointFormat {
       const std::string gf = field + ".config_groups." + key;
       if (!g.is_object() || !g.contains("targets") || !g["targets"].is_array())
         throw FormatError(source, gf + ".targets", "missing or not a list");
-      if (g.value("format", format) != kFormat)
+      if (const auto group_format = Fields(g, source, gf + ".").string_or("format", format); group_format != kFormat)
         throw FormatError(source, gf + ".format",
-                          "'" + g.value("format", format) + "' is not supported (QuantScope reads " + kFormat + ")");
+                          "'" + group_format + "' is not supported (QuantScope reads " + kFormat + ")");
       if (!g.contains("weights") || !g["weights"].is_object())
         throw FormatError(source, gf + ".weights", "missing: only weight quantization is read");
       if (g.contains("input_activations") && !g["input_activations"].is_null())
@@ -146,16 +148,18 @@ class CompressedTensorsFormat final : public CheckpointFormat {
       if (!group) throw FormatError(source, field + ".config_groups", "no group targets " + name);
       const std::string wf = field + ".config_groups." + group->key + ".weights";
       const auto& w = group->weights;
-      if (w.value("type", "int") != "int") throw FormatError(source, wf + ".type", "only integer weights are read");
+      const Fields wfields(w, source, wf + ".");
+      if (wfields.string_or("type", "int") != "int")
+        throw FormatError(source, wf + ".type", "only integer weights are read");
       if (!w.contains("num_bits") || !w["num_bits"].is_number_integer() || !packable(w["num_bits"].get<int>()))
         throw FormatError(source, wf + ".num_bits", "missing, or not 2, 4 or 8");
-      const auto strategy = w.value("strategy", std::string("group"));
+      const auto strategy = wfields.string_or("strategy", "group");
       if (strategy != "group" && strategy != "channel")
         throw FormatError(source, wf + ".strategy", "'" + strategy + "' is not supported (group or channel)");
 
       quant::QuantizedLinear q;
       q.spec.bits = w["num_bits"].get<int>();
-      q.spec.symmetric = w.value("symmetric", true);
+      q.spec.symmetric = wfields.boolean_or("symmetric", true);
       const auto shape = take_tensor(tensors, name + ".weight_shape", source).to(torch::kInt64);
       if (shape.numel() != 2) throw FormatError(source, "tensor '" + name + ".weight_shape'", "not [out, in]");
       q.out_features = shape[0].item<int64_t>();

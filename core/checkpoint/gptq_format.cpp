@@ -8,6 +8,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
 namespace {
@@ -77,7 +78,9 @@ class GptqFormat final : public CheckpointFormat {
     if (!qc.contains("group_size") || !qc["group_size"].is_number_integer() || qc["group_size"].get<int64_t>() == 0 ||
         qc["group_size"].get<int64_t>() < -1)
       throw FormatError(source, field + ".group_size", "missing, or not -1 or a positive integer");
-    const auto ckpt = qc.value("checkpoint_format", std::string("gptq"));
+    const model::BasicConfigFields<nlohmann::json> f(qc, source, field + ".");
+    const auto ckpt = f.string_or("checkpoint_format", "gptq");
+    const bool symmetric = f.boolean_or("sym", true);
     if (ckpt != "gptq" && ckpt != "gptq_v2")
       throw FormatError(source, field + ".checkpoint_format", "'" + ckpt + "' is not supported (gptq or gptq_v2)");
     const int bits = qc["bits"].get<int>();
@@ -89,7 +92,7 @@ class GptqFormat final : public CheckpointFormat {
     for (const auto& name : names) {
       quant::QuantizedLinear q;
       q.spec.bits = bits;
-      q.spec.symmetric = qc.value("sym", true);
+      q.spec.symmetric = symmetric;
       auto qweight = take_tensor(tensors, name + ".qweight", source);
       auto scales = take_tensor(tensors, name + ".scales", source);
       if (qweight.dim() != 2 || qweight.scalar_type() != torch::kInt32)

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/model/config_fields.h"
 #include "core/io/safetensors.h"
 #include "core/io/small_files.h"
 #include "core/quant/quantized_linear.h"
@@ -63,13 +64,15 @@ void read_peft_adapter(const fs::path& dir, model::ModelWeights& w) {
   } catch (const json::parse_error& e) {
     throw FormatError(config_file, "adapter_config.json", std::string("not JSON: ") + e.what());
   }
-  if (!config.is_object() || config.value("peft_type", "") != "LORA")
+  if (!config.is_object()) throw FormatError(config_file, "adapter_config.json", "is not a JSON object");
+  const model::BasicConfigFields<json> f(config, config_file);
+  if (f.string_or("peft_type", "") != "LORA")
     throw FormatError(config_file, "peft_type", "only LORA adapters can be read");
-  if (config.value("use_dora", false))
+  if (f.boolean_or("use_dora", false))
     throw FormatError(config_file, "use_dora", "DoRA adapters rescale the base weight and cannot be a side branch");
-  if (config.value("fan_in_fan_out", false))
+  if (f.boolean_or("fan_in_fan_out", false))
     throw FormatError(config_file, "fan_in_fan_out", "transposed (Conv1D) adapters are not supported");
-  const bool rslora = config.value("use_rslora", false);
+  const bool rslora = f.boolean_or("use_rslora", false);
 
   const io::SafetensorsFile st(dir / "adapter_model.safetensors");
   const std::string file = st.path().string();

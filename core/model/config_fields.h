@@ -10,12 +10,13 @@
 
 namespace qs::model {
 
-class ConfigFields {
+template <class Json>
+class BasicConfigFields {
  public:
-  using json = nlohmann::ordered_json;
+  using json = Json;
 
   // `prefix` is put in front of keys in messages ("rope_parameters.").
-  ConfigFields(const json& j, const std::string& source, std::string prefix = {})
+  BasicConfigFields(const json& j, const std::string& source, std::string prefix = {})
       : j_(j), source_(source), prefix_(std::move(prefix)) {}
 
   const std::string& source() const { return source_; }
@@ -34,19 +35,19 @@ class ConfigFields {
     const json* v = find(key);
     if (!v) return fallback;
     if (!v->is_number()) throw FormatError(source_, field(key), "expected a number, found " + brief(*v));
-    return v->get<double>();
+    return v->template get<double>();
   }
   bool boolean_or(const char* key, bool fallback) const {
     const json* v = find(key);
     if (!v) return fallback;
     if (!v->is_boolean()) throw FormatError(source_, field(key), "expected true/false, found " + brief(*v));
-    return v->get<bool>();
+    return v->template get<bool>();
   }
   std::string string_or(const char* key, const std::string& fallback) const {
     const json* v = find(key);
     if (!v) return fallback;
     if (!v->is_string()) throw FormatError(source_, field(key), "expected a string, found " + brief(*v));
-    return v->get<std::string>();
+    return v->template get<std::string>();
   }
   // The object under `key`, or nullptr when absent; throws when not an object.
   const json* object(const char* key) const {
@@ -72,11 +73,13 @@ class ConfigFields {
  private:
   int64_t as_int(const json& v, const char* key) const {
     if (!v.is_number_integer()) throw FormatError(source_, field(key), "expected an integer, found " + brief(v));
-    return v.get<int64_t>();
+    return v.template get<int64_t>();
   }
   const json& j_;
   const std::string& source_;
   std::string prefix_;
 };
+
+using ConfigFields = BasicConfigFields<nlohmann::ordered_json>;
 
 }  // namespace qs::model

@@ -556,6 +556,44 @@ class TestExport : public QObject {
     QCOMPARE(checkpoint::read_provenance(here).source_fingerprint, recorded.source_fingerprint);
   }
 
+  // A quantization_config field of the wrong type is a FormatError naming it,
+  // in every packed format's reader (it was nlohmann's type_error, uncaught).
+  void wrongTypedFieldsNameTheField_data() {
+    QTest::addColumn<QString>("format");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("value");
+    QTest::newRow("gptq sym") << "gptq" << "sym" << R"("yes")";
+    QTest::newRow("gptq checkpoint_format") << "gptq" << "checkpoint_format" << "5";
+    QTest::newRow("awq version") << "awq" << "version" << "3";
+    QTest::newRow("awq bits") << "awq" << "bits" << R"("4")";
+    QTest::newRow("ct format") << "compressed-tensors" << "format" << "7";
+    QTest::newRow("ct weights strategy") << "compressed-tensors" << "config_groups.group_0.weights.strategy" << "[1]";
+    QTest::newRow("ct weights symmetric") << "compressed-tensors" << "config_groups.group_0.weights.symmetric" << "0";
+  }
+  void wrongTypedFieldsNameTheField() {
+    QFETCH(QString, format);
+    QFETCH(QString, key);
+    QFETCH(QString, value);
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "x";
+    auto q = quantize(uniform(format == "awq" ? "awq" : "rtn", 4));
+    checkpoint::ExportOptions o;
+    o.format = checkpoint::parse_format(format.toStdString());
+    checkpoint::export_checkpoint(*q.dec, o, dir);
+    auto cfg = test::read_json(dir / "config.json");
+    auto* node = &cfg["quantization_config"];
+    const auto parts = key.split('.');
+    for (int i = 0; i + 1 < parts.size(); ++i) {
+      QVERIFY2(node->contains(parts[i].toStdString()), qPrintable(parts[i]));
+      node = &(*node)[parts[i].toStdString()];
+    }
+    (*node)[parts.last().toStdString()] = nlohmann::json::parse(value.toStdString());
+    std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+    const auto e = test::error_of<Error>([&] { checkpoint::load_model(dir); });
+    QVERIFY2(e.contains(dir.string().c_str()) && e.contains(("quantization_config." + key).toStdString().c_str()),
+             qPrintable(e));
+  }
+
   void badCheckpointsNameTheFileAndField() {
     QTemporaryDir tmp;
     const fs::path dir = fs::path(tmp.path().toStdString()) / "x";

@@ -180,6 +180,18 @@ class TestPeftAdapter : public QObject {
     std::ofstream(dir / "adapter_config.json") << "{\"peft_type\": \"LORA\", \"r\": ";
     msg = test::error_of<FormatError>([&] { checkpoint::read_peft_adapter(dir, w); });
     QVERIFY2(msg.contains("adapter_config.json") && msg.contains("not JSON"), qPrintable(msg));
+
+    // Fields of the wrong type are named, not nlohmann's type_error.
+    for (const auto& [field, value] : {std::pair{"use_dora", nlohmann::json("yes")},
+                                       std::pair{"peft_type", nlohmann::json(1)},
+                                       std::pair{"use_rslora", nlohmann::json::array()}}) {
+      auto config = lora;
+      config[field] = value;
+      write_adapter(dir, config,
+                    {{key + ".lora_A.weight", torch::zeros({2, 32})}, {key + ".lora_B.weight", torch::zeros({8, 2})}});
+      msg = test::error_of<FormatError>([&] { checkpoint::read_peft_adapter(dir, w); });
+      QVERIFY2(msg.contains("adapter_config.json") && msg.contains(field), qPrintable(msg));
+    }
   }
 };
 
