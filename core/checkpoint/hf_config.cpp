@@ -50,6 +50,19 @@ std::vector<model::AttentionSpan> layer_types(const Fields& f, int64_t num_layer
   return out;
 }
 
+// A list of numbers under `key`; empty when absent.
+std::vector<double> numbers(const Fields& f, const char* key) {
+  const json* v = f.find(key);
+  if (!v) return {};
+  if (!v->is_array()) throw FormatError(f.source(), f.field(key), "expected a list of numbers, found " + Fields::brief(*v));
+  std::vector<double> out;
+  for (const auto& e : *v) {
+    if (!e.is_number()) throw FormatError(f.source(), f.field(key), "expected a list of numbers, found " + Fields::brief(e));
+    out.push_back(e.get<double>());
+  }
+  return out;
+}
+
 // "rope_scaling" or transformers 5's "rope_parameters"; the latter may hold
 // one entry per layer type (Gemma 3), the full layers' carrying the scaling.
 void read_rope(const Fields& f, model::ModelConfig& c) {
@@ -65,12 +78,24 @@ void read_rope(const Fields& f, model::ModelConfig& c) {
   }
   const Fields r(*rs, f.source(), prefix);
   c.rope_theta = r.number_or("rope_theta", c.rope_theta);
+  c.partial_rotary_factor = r.number_or("partial_rotary_factor", c.partial_rotary_factor);
   c.rope_scaling.type = r.string_or("rope_type", r.string_or("type", ""));
   c.rope_scaling.factor = r.number_or("factor", 0.0);
   c.rope_scaling.low_freq_factor = r.number_or("low_freq_factor", 1.0);
   c.rope_scaling.high_freq_factor = r.number_or("high_freq_factor", 4.0);
-  c.rope_scaling.original_max_position_embeddings = r.integer_or("original_max_position_embeddings", 8192);
+  c.rope_scaling.original_max_position_embeddings =
+      r.integer_or("original_max_position_embeddings", f.integer_or("original_max_position_embeddings", 8192));
   if (c.rope_scaling.type == "default") c.rope_scaling = {};
+  if (c.rope_scaling.type == "su") c.rope_scaling.type = "longrope";  // Phi-3's first name for it
+  if (c.rope_scaling.type == "longrope") {
+    c.rope_scaling.short_factor = numbers(r, "short_factor");
+    c.rope_scaling.long_factor = numbers(r, "long_factor");
+    c.rope_scaling.attention_factor = r.number_or("attention_factor", 0.0);
+    // Absent, the factor is the context's growth over the original, as transformers derives it.
+    if (c.rope_scaling.factor == 0.0 && c.rope_scaling.original_max_position_embeddings > 0)
+      c.rope_scaling.factor = static_cast<double>(c.max_position_embeddings) /
+                              static_cast<double>(c.rope_scaling.original_max_position_embeddings);
+  }
   if (!c.rope_scaling.type.empty() && !(c.rope_scaling.factor > 0.0))
     throw ConfigError(f.source(), prefix + "factor", "must be positive");
 }
@@ -107,6 +132,7 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.max_position_embeddings = f.integer_or("max_position_embeddings", 2048);
   c.rms_norm_eps = f.number_or("rms_norm_eps", 1e-6);
   c.rope_theta = f.number_or("rope_theta", 10000.0);
+  c.partial_rotary_factor = f.number_or("partial_rotary_factor", 1.0);
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
   // Llama's attention_bias puts biases on q, k, v and o, mlp_bias on
   // gate, up and down; families differing say so.
@@ -165,12 +191,23 @@ std::string hf_config_to_json(const model::ModelConfig& c, const std::string& to
                               {"torch_dtype", torch_dtype}};
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
-  if (!c.rope_scaling.type.empty())
-    j["rope_scaling"] = {{"rope_type", c.rope_scaling.type},
-                         {"factor", c.rope_scaling.factor},
-                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
-                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
-                         {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  const auto& rs = c.rope_scaling;
+  if (rs.type == "longrope") {
+    j["rope_scaling"] = {{"rope_type", rs.type},
+                         {"factor", rs.factor},
+                         {"short_factor", rs.short_factor},
+                         {"long_factor", rs.long_factor},
+                         {"original_max_position_embeddings", rs.original_max_position_embeddings}};
+    if (rs.attention_factor > 0.0) j["rope_scaling"]["attention_factor"] = rs.attention_factor;
+    j["original_max_position_embeddings"] = rs.original_max_position_embeddings;
+  } else if (!rs.type.empty()) {
+    j["rope_scaling"] = {{"rope_type", rs.type},
+                         {"factor", rs.factor},
+                         {"low_freq_factor", rs.low_freq_factor},
+                         {"high_freq_factor", rs.high_freq_factor},
+                         {"original_max_position_embeddings", rs.original_max_position_embeddings}};
+  }
+  if (c.partial_rotary_factor != 1.0) j["partial_rotary_factor"] = c.partial_rotary_factor;
   if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
   if (!c.layer_types.empty()) {
     auto& types = j["layer_types"] = nlohmann::ordered_json::array();

@@ -7,6 +7,7 @@
 #include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
 #include "core/io/safetensors_set.h"
+#include "core/model/architecture.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::checkpoint {
@@ -30,6 +31,8 @@ model::ModelWeights load_safetensors_model(const fs::path& dir, const std::vecto
     }
   }
   if (has_quantization_config(dir / "config.json")) read_packed_linears(dir / "config.json", w);
+  if (const auto* arch = model::find_architecture(w.config.architecture); arch && arch->split_fused)
+    arch->split_fused(w);
   return w;
 }
 

@@ -12,6 +12,7 @@
 #include "core/checkpoint/peft_adapter.h"
 #include "core/checkpoint/tokenizer_files.h"
 #include "core/error.h"
+#include "core/model/architecture.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/io/sharded_safetensors.h"
@@ -164,6 +165,10 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
   }
+  if (const auto* arch = model::find_architecture(decoder.config().architecture); arch && !arch->fused_linears.empty())
+    throw ArgumentError("export: a " + decoder.config().architecture + " checkpoint stores " +
+                        std::string(arch->fused_linears.front().first) +
+                        " fused, and fused exports are not written yet; save the QuantScope checkpoint instead");
   QuantizedMap quantized;
   std::vector<std::string> kept_fp;
   for (int64_t l = 0; l < decoder.num_layers(); ++l)

@@ -7,9 +7,9 @@
 namespace qs::model {
 namespace {
 
-const std::array<const Architecture*, 6> kArchitectures = {
-    &families::kGemma2,  &families::kGemma3Text, &families::kLlama,
-    &families::kMistral, &families::kQwen2,      &families::kQwen3,
+const std::array<const Architecture*, 7> kArchitectures = {
+    &families::kGemma2, &families::kGemma3Text, &families::kLlama, &families::kMistral,
+    &families::kPhi3,   &families::kQwen2,      &families::kQwen3,
 };
 
 }  // namespace

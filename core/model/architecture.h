@@ -7,9 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/model/config_fields.h"
 #include "core/model/model_config.h"
+#include "core/model/model_weights.h"
 
 namespace qs::model {
 
@@ -26,6 +29,14 @@ struct Architecture {
   void (*read)(const ConfigFields& f, ModelConfig& c);
   // Adds the family's own keys to a config being written.
   void (*write)(const ModelConfig& c, nlohmann::ordered_json& j);
+  // Where the checkpoint stores linears fused (Phi-3's qkv_proj and
+  // gate_up_proj): replaces them by views of the logical linears under their
+  // Llama names, which the decoder, the inspector and per-layer choices use;
+  // a fused export joins them again (fused_linears). nullptr: none fused.
+  void (*split_fused)(ModelWeights& w) = nullptr;
+  // The fused module and its parts, in row order: {"self_attn.qkv_proj",
+  // {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}}, ...
+  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> fused_linears = {};
 };
 
 // The family of HF model_type `model_type`, or nullptr.

@@ -31,10 +31,29 @@ void ModelConfig::validate(const std::string& source) const {
   if (query_pre_attn_scalar < 0.0) throw ConfigError(source, "query_pre_attn_scalar", "must be positive");
   if (attn_logit_softcapping < 0.0) throw ConfigError(source, "attn_logit_softcapping", "must be positive");
   if (final_logit_softcapping < 0.0) throw ConfigError(source, "final_logit_softcapping", "must be positive");
-  if (!rope_scaling.type.empty() && rope_scaling.type != "llama3" &&
-      rope_scaling.type != "linear")
+  if (!rope_scaling.type.empty() && rope_scaling.type != "llama3" && rope_scaling.type != "linear" &&
+      rope_scaling.type != "longrope")
     throw ConfigError(source, "rope_scaling.rope_type",
-                      "unsupported type '" + rope_scaling.type + "' (supported: llama3, linear)");
+                      "unsupported type '" + rope_scaling.type + "' (supported: llama3, linear, longrope)");
+  if (!(partial_rotary_factor > 0.0 && partial_rotary_factor <= 1.0))
+    throw ConfigError(source, "partial_rotary_factor", "must be in (0, 1]");
+  if (rotary_dim() < 2 || rotary_dim() % 2 != 0)
+    throw ConfigError(source, "partial_rotary_factor",
+                      "rotates " + std::to_string(rotary_dim()) + " channels of each head; RoPE needs an even count");
+  if (rope_scaling.type == "longrope") {
+    const auto half = static_cast<size_t>(rotary_dim() / 2);
+    for (const auto& [name, factors] : {std::pair{"short_factor", &rope_scaling.short_factor},
+                                        std::pair{"long_factor", &rope_scaling.long_factor}}) {
+      if (factors->size() != half)
+        throw ConfigError(source, std::string("rope_scaling.") + name,
+                          std::to_string(factors->size()) + " entries, where the rotary dimensions need " +
+                              std::to_string(half));
+      for (double f : *factors)
+        if (!(f > 0.0)) throw ConfigError(source, std::string("rope_scaling.") + name, "entries must be positive");
+    }
+    if (rope_scaling.original_max_position_embeddings <= 0)
+      throw ConfigError(source, "original_max_position_embeddings", "must be positive");
+  }
 }
 
 }  // namespace qs::model

@@ -10,13 +10,19 @@
 
 namespace qs::model {
 
-// Llama 3 "rope_scaling": {"rope_type": "llama3", ...}. factor == 0 means none.
+// "rope_scaling" (transformers 5: "rope_parameters"): Llama 3's, linear, or
+// Phi-3's LongRoPE. type "" means none.
 struct RopeScaling {
-  std::string type;  // "", "llama3" or "linear"
+  std::string type;  // "", "llama3", "linear" or "longrope"
   double factor = 0.0;
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+  // LongRoPE: per-frequency divisors, the short ones up to the original
+  // context, the long ones past it; cos and sin scale by attention_factor
+  // (0: sqrt(1 + ln(factor) / ln(original context)), as the paper suggests).
+  std::vector<double> short_factor, long_factor;
+  double attention_factor = 0.0;
 };
 
 enum class Activation { Silu, GeluTanh };  // of the MLP's gate
@@ -35,6 +41,7 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
+  double partial_rotary_factor = 1.0;  // the fraction of each head RoPE rotates (Phi-4-mini: 0.75)
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v carry a bias (Qwen2; Llama's attention_bias)
   bool output_bias = false;     // o_proj carries one (Llama's attention_bias)
@@ -53,6 +60,9 @@ struct ModelConfig {
   std::string torch_dtype;      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;
+
+  // Channels of a head RoPE rotates: the first ones, an even count.
+  int64_t rotary_dim() const { return static_cast<int64_t>(static_cast<double>(head_dim) * partial_rotary_factor); }
 
   // Whether layer `l` attends through a sliding window.
   bool sliding(int64_t l) const {

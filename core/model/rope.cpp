@@ -4,12 +4,16 @@
 
 namespace qs::model {
 
-torch::Tensor rope_inv_freq(const ModelConfig& c) {
-  const int64_t half = c.head_dim / 2;
-  auto idx = torch::arange(0, half, torch::kFloat64) * 2.0 / static_cast<double>(c.head_dim);
+torch::Tensor rope_inv_freq(const ModelConfig& c, bool long_context) {
+  const int64_t dim = c.rotary_dim();
+  const int64_t half = dim / 2;
+  auto idx = torch::arange(0, half, torch::kFloat64) * 2.0 / static_cast<double>(dim);
   auto inv = 1.0 / torch::pow(c.rope_theta, idx);
   const auto& rs = c.rope_scaling;
-  if (rs.type == "linear") {
+  if (rs.type == "longrope") {
+    const auto& factors = long_context ? rs.long_factor : rs.short_factor;
+    inv = inv / torch::tensor(factors, torch::kFloat64);
+  } else if (rs.type == "linear") {
     inv = inv / rs.factor;
   } else if (rs.type == "llama3") {
     // Long wavelengths are divided by the factor, short ones kept, and the band
@@ -33,23 +37,40 @@ torch::Tensor rope_inv_freq(const ModelConfig& c) {
   return inv.to(torch::kFloat32);
 }
 
-RotaryTable::RotaryTable(const ModelConfig& c, torch::Device device, torch::ScalarType dtype)
-    : inv_freq_(rope_inv_freq(c).to(device)), dtype_(dtype) {}
+RotaryTable::RotaryTable(const ModelConfig& c, torch::Device device, torch::ScalarType dtype) : dtype_(dtype) {
+  short_.inv_freq = rope_inv_freq(c).to(device);
+  const auto& rs = c.rope_scaling;
+  if (rs.type == "longrope") {
+    long_.inv_freq = rope_inv_freq(c, /*long_context=*/true).to(device);
+    switch_after_ = rs.original_max_position_embeddings;
+    attention_factor_ = rs.attention_factor > 0.0 ? rs.attention_factor
+                        : rs.factor <= 1.0
+                            ? 1.0
+                            : std::sqrt(1.0 + std::log(rs.factor) /
+                                                  std::log(static_cast<double>(rs.original_max_position_embeddings)));
+  }
+}
 
 std::pair<torch::Tensor, torch::Tensor> RotaryTable::get(int64_t T) {
-  if (!cos_.defined() || cos_.size(0) < T) {
+  Cache& t = switch_after_ > 0 && T > switch_after_ ? long_ : short_;
+  if (!t.cos.defined() || t.cos.size(0) < T) {
     // Angles in float32 as HF does, then cast: fp16 angles lose position accuracy.
-    auto pos = torch::arange(T, inv_freq_.options());
-    auto freqs = torch::outer(pos, inv_freq_);
+    auto pos = torch::arange(T, t.inv_freq.options());
+    auto freqs = torch::outer(pos, t.inv_freq);
     auto emb = torch::cat({freqs, freqs}, -1);
-    cos_ = emb.cos().to(dtype_);
-    sin_ = emb.sin().to(dtype_);
+    t.cos = (emb.cos() * attention_factor_).to(dtype_);
+    t.sin = (emb.sin() * attention_factor_).to(dtype_);
   }
-  return {cos_.narrow(0, 0, T), sin_.narrow(0, 0, T)};
+  return {t.cos.narrow(0, 0, T), t.sin.narrow(0, 0, T)};
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
+  const int64_t dim = cos.size(-1);
+  if (dim < x.size(-1)) {
+    const auto rotated = apply_rope(x.narrow(-1, 0, dim), cos, sin);
+    return torch::cat({rotated, x.narrow(-1, dim, x.size(-1) - dim)}, -1);
+  }
+  const int64_t half = dim / 2;
   auto x1 = x.narrow(-1, 0, half);
   auto x2 = x.narrow(-1, half, half);
   auto rotated = torch::cat({-x2, x1}, -1);

@@ -4,10 +4,12 @@
 #include "core/checkpoint/model_loader.h"
 #include "core/checkpoint/packed_export.h"
 #include "core/checkpoint/quantscope_checkpoint.h"
+#include "core/error.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "tests/checkpoint/export_fixtures.h"
 #include "tests/pipeline/pipeline_fixtures.h"
+#include "tests/support/error_of.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
@@ -31,7 +33,7 @@ class TestFamilyExports : public QObject {
   void quantizedFamiliesRoundTrip_data() {
     QTest::addColumn<QString>("family");
     QTest::addColumn<QString>("method");
-    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"})
+    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text"})
       for (const char* m : {"gptq", "awq"}) QTest::newRow((std::string(f) + " " + m).c_str()) << f << m;
   }
   void quantizedFamiliesRoundTrip() {
@@ -58,6 +60,12 @@ class TestFamilyExports : public QObject {
     for (const char* format : {"compressed-tensors", "gptq", "awq"}) {
       checkpoint::ExportOptions o;
       o.format = checkpoint::parse_format(format);
+      if (family == "phi3") {  // fused exports are not written yet, and say so
+        const auto e = test::error_of<ArgumentError>([&] { checkpoint::export_checkpoint(dec, o, root / format); });
+        QVERIFY2(e.contains("qkv_proj") && e.contains("fused"), qPrintable(e));
+        QVERIFY(!fs::exists(root / format));
+        continue;
+      }
       checkpoint::export_checkpoint(dec, o, root / format);
       const auto back = checkpoint::load_model(root / format);
       QCOMPARE(back.quantized.size(), size_t(7 * fp.config.num_layers));

@@ -2,6 +2,7 @@
 
 #include "core/checkpoint/hf_config.h"
 #include "core/error.h"
+#include "core/model/architecture.h"
 #include "tests/support/test_registry.h"
 
 using namespace qs;
@@ -134,7 +135,22 @@ class TestHfConfig : public QObject {
                                                    "q3");
     QVERIFY(qwen3.qk_norm && !qwen3.sliding(3) && qwen3.sliding(4));
 
-    for (const auto& c : {g2, g3, mistral, qwen3}) {
+    // Phi-3.5-mini as released: "su"-era LongRoPE renamed, the original
+    // context at the top level, the factor derived from the two contexts.
+    std::string half_lists = R"("short_factor": [1, 1, 1, 1, 1, 1], "long_factor": [2, 2, 2, 2, 2, 2])";
+    const auto phi3 = checkpoint::parse_hf_config(R"({"model_type": "phi3", )" + sizes + R"(,
+      "partial_rotary_factor": 0.75, "max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+      "sliding_window": 262144, "rope_scaling": {"type": "longrope", )" + half_lists + "}}",
+                                                  "phi3");
+    QCOMPARE(phi3.rotary_dim(), int64_t(12));
+    QCOMPARE(phi3.rope_scaling.type, std::string("longrope"));
+    QCOMPARE(phi3.rope_scaling.factor, 32.0);
+    QCOMPARE(phi3.rope_scaling.original_max_position_embeddings, int64_t(4096));
+    QVERIFY(phi3.sliding(0));
+    const auto* arch = model::find_architecture("phi3");
+    QVERIFY(arch && arch->split_fused && arch->fused_linears.size() == 2);
+
+    for (const auto& c : {g2, g3, mistral, qwen3, phi3}) {
       const auto back = checkpoint::parse_hf_config(checkpoint::hf_config_to_json(c, "bfloat16"), "written");
       QCOMPARE(back.architecture, c.architecture);
       QVERIFY(back.activation == c.activation);
@@ -151,6 +167,11 @@ class TestHfConfig : public QObject {
       QCOMPARE(back.sliding_rope_theta, c.sliding_rope_theta);
       QCOMPARE(back.rope_theta, c.rope_theta);
       QCOMPARE(back.rope_scaling.factor, c.rope_scaling.factor);
+      QCOMPARE(back.rope_scaling.type, c.rope_scaling.type);
+      QVERIFY(back.rope_scaling.short_factor == c.rope_scaling.short_factor);
+      QVERIFY(back.rope_scaling.long_factor == c.rope_scaling.long_factor);
+      QCOMPARE(back.rope_scaling.original_max_position_embeddings, c.rope_scaling.original_max_position_embeddings);
+      QCOMPARE(back.partial_rotary_factor, c.partial_rotary_factor);
     }
   }
 
@@ -195,6 +216,15 @@ class TestHfConfig : public QObject {
     QTest::newRow("rope per type") << R"({"model_type": "gemma3_text", )" + base +
                                           R"(, "rope_parameters": {"sliding_attention": []}})"
                                    << "rope_parameters.sliding_attention";
+    QTest::newRow("longrope factors") << R"({"model_type": "phi3", )" + base +
+                                             R"(, "rope_scaling": {"rope_type": "longrope", "short_factor": [1],
+      "long_factor": [1, 2], "original_max_position_embeddings": 16}})"
+                                      << "short_factor";
+    QTest::newRow("longrope factor type") << R"({"model_type": "phi3", )" + base +
+                                                 R"(, "rope_scaling": {"rope_type": "longrope", "short_factor": ["1"]}})"
+                                          << "rope_scaling.short_factor";
+    QTest::newRow("partial rotary") << R"({"model_type": "phi3", )" + base + R"(, "partial_rotary_factor": 1.5})"
+                                    << "partial_rotary_factor";
     QTest::newRow("unknown rope") << R"({"model_type": "llama", )" + base +
                                          R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})"
                                   << "rope_scaling";

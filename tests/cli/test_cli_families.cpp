@@ -16,13 +16,13 @@ class TestCliFamilies : public QObject {
  private Q_SLOTS:
   void evalPerplexityMatchesTransformers_data() {
     QTest::addColumn<QString>("family");
-    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
+    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
   }
   void evalPerplexityMatchesTransformers() {
     QFETCH(QString, family);
     const auto dir = test::reference("families/" + family.toStdString());
     if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
-    const io::SafetensorsFile reference(dir / "reference.safetensors");
+    const io::SafetensorsFile reference(std::filesystem::path(dir.string() + ".reference.safetensors"));
     const auto& meta = reference.metadata();
     const double hf_ppl = std::stod(meta.at("eval_ppl"));
     const auto r = test::run_cli({"eval", QString::fromStdString(dir.string()), "--text",

@@ -16,11 +16,13 @@ std::filesystem::path family_dir(const QString& family) { return test::reference
 
 struct Reference {
   torch::Tensor ids, logits;
+  torch::Tensor short_ids, short_logits;  // within Phi-3's original context
 };
 
 Reference read_reference(const std::filesystem::path& dir) {
-  io::SafetensorsFile ref(dir / "reference.safetensors");
-  return {ref.load("input_ids"), ref.load("logits").to(torch::kFloat64)};
+  io::SafetensorsFile ref(std::filesystem::path(dir.string() + ".reference.safetensors"));
+  return {ref.load("input_ids"), ref.load("logits").to(torch::kFloat64), ref.load("short_input_ids"),
+          ref.load("short_logits").to(torch::kFloat64)};
 }
 
 // Largest error over the largest logit: the tolerance does not depend on
@@ -36,7 +38,7 @@ class TestFamilies : public QObject {
  private Q_SLOTS:
   void logitsMatchTransformers_data() {
     QTest::addColumn<QString>("family");
-    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
+    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
   }
   void logitsMatchTransformers() {
     QFETCH(QString, family);
@@ -52,6 +54,10 @@ class TestFamilies : public QObject {
     qInfo("%s: largest logit error / largest logit vs transformers %.3g", qPrintable(family), rel);
     QVERIFY2(rel < 1e-4, qPrintable(QString("relative error %1").arg(rel)));
     QVERIFY(torch::equal(ours.argmax(-1), ref.logits.argmax(-1)));
+    const auto short_ours = dec.forward(ref.short_ids).to(torch::kFloat64);
+    const double short_rel = relative_error(short_ours, ref.short_logits);
+    QVERIFY2(short_rel < 1e-4, qPrintable(QString("relative error %1 at 16 tokens").arg(short_rel)));
+    QVERIFY(torch::equal(short_ours.argmax(-1), ref.short_logits.argmax(-1)));
   }
 
   // norm_weight is the factor the norm multiplies by (Gemma's 1 + w, not the
@@ -87,7 +93,7 @@ class TestFamilies : public QObject {
   // them would miss the references by far more than the tolerance.
   void slidingWindowsShapeTheReferences_data() {
     QTest::addColumn<QString>("family");
-    for (const char* f : {"mistral", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
+    for (const char* f : {"mistral", "phi3", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
   }
   void slidingWindowsShapeTheReferences() {
     QFETCH(QString, family);

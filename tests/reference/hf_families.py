@@ -8,10 +8,13 @@ For every family it builds the model offline from a small config
 forward matters (transformers initialises norms to their identity and linears
 to std 0.02, which leaves logits near uniform and would let a wrong norm or
 activation pass), saves it with save_pretrained as float32 safetensors and
-writes OUT_DIR/<family>/reference.safetensors with
+writes OUT_DIR/<family>.reference.safetensors (beside the model's folder, whose
+*.safetensors files are all the model's) with
 
-    input_ids  int64   [2, T]   seeded random ids
-    logits     float32 [2, T, vocab]
+    input_ids        int64   [2, T]   seeded random ids
+    logits           float32 [2, T, vocab]
+    short_input_ids  int64   [2, 16]  their first 16
+    short_logits     float32 [2, 16, vocab]
 
 computed by transformers with eager attention. T is longer than every
 sliding window, so windowed layers are exercised. Each folder also gets a
@@ -33,6 +36,7 @@ import os
 import sys
 
 TOKENS = 40
+SHORT_TOKENS = 16
 VOCAB = 512
 EVAL_CTX = 48
 WORDS = ("the a of model weight layer quantized scale group bits error norm head token window rotary expert "
@@ -44,6 +48,14 @@ COMMON = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden
 
 FAMILIES = {
     "llama": dict(model_type="llama", rope_theta=10000.0),
+    # LongRoPE past an original context of 32 tokens (the references' 40 and the
+    # evaluation's 48 use the long factors, short_input_ids the short ones),
+    # RoPE over 3/4 of each head, and a window.
+    "phi3": dict(model_type="phi3", pad_token_id=0, bos_token_id=1, eos_token_id=2, partial_rotary_factor=0.75, sliding_window=24, original_max_position_embeddings=32,
+                 max_position_embeddings=256,
+                 rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                  "short_factor": [1.0 + 0.1 * i for i in range(6)],
+                                  "long_factor": [1.0 + 0.7 * i for i in range(6)]}),
     "qwen2": dict(model_type="qwen2", rope_theta=1000000.0),
     "qwen3": dict(model_type="qwen3", head_dim=24, rope_theta=1000000.0, tie_word_embeddings=True),
     "mistral": dict(model_type="mistral", sliding_window=12, rope_theta=10000.0),
@@ -136,11 +148,14 @@ def build(family, out_dir):
     os.makedirs(target, exist_ok=True)
     model.save_pretrained(target, safe_serialization=True)
     ids = torch.randint(0, VOCAB, (2, TOKENS), generator=generator)
+    short_ids = ids[:, :SHORT_TOKENS].contiguous()
     with torch.no_grad():
         logits = model(input_ids=ids).logits.float().contiguous()
+        short_logits = model(input_ids=short_ids).logits.float().contiguous()
     write_tokenizer(target)
     ppl, windows = hf_protocol_perplexity(model, target, torch)
-    save_file({"input_ids": ids.contiguous(), "logits": logits}, os.path.join(target, "reference.safetensors"),
+    save_file({"input_ids": ids.contiguous(), "logits": logits, "short_input_ids": short_ids,
+               "short_logits": short_logits}, os.path.join(out_dir, family + ".reference.safetensors"),
               metadata={"family": family, "transformers": __import__("transformers").__version__,
                         "torch": torch.__version__, "eval_ctx": str(EVAL_CTX), "eval_windows": str(windows),
                         "eval_ppl": repr(ppl)})

@@ -9,6 +9,7 @@ extern const Architecture kGemma2;
 extern const Architecture kGemma3Text;
 extern const Architecture kLlama;
 extern const Architecture kMistral;
+extern const Architecture kPhi3;
 extern const Architecture kQwen2;
 extern const Architecture kQwen3;
 

@@ -1,0 +1,68 @@
+// Phi-3, Phi-3.5 and Phi-4-mini: Llama's block with q, k and v fused in one
+// qkv_proj and gate and up in one gate_up_proj, no biases, RoPE over the first
+// partial_rotary_factor of each head with LongRoPE's short and long factors,
+// and optionally one sliding window for every layer (Phi-3-mini-4k's 2047).
+#include "core/error.h"
+#include "core/model/families/families.h"
+
+namespace qs::model::families {
+namespace {
+
+void split_rows(ModelWeights& w, const std::string& fused, const std::vector<std::pair<std::string, int64_t>>& parts) {
+  if (w.quantized.count(fused))
+    throw FormatError(w.source.string(), "linear '" + fused + "'",
+                      "stored quantized and fused; reading fused packed linears is not supported yet");
+  const std::string name = fused + ".weight";
+  if (!w.tensors.count(name)) return;  // a QuantScope checkpoint holds the parts already
+  const auto whole = w.tensors.at(name);
+  int64_t rows = 0;
+  for (const auto& [part, n] : parts) rows += n;
+  if (whole.dim() != 2 || whole.size(0) != rows)
+    throw FormatError(
+        w.source.string(), "tensor '" + name + "'",
+        "has " + std::to_string(whole.dim() == 2 ? whole.size(0) : -1) + " rows, expected " + std::to_string(rows));
+  const auto dtype = w.source_dtypes.count(name) ? w.source_dtypes.at(name) : std::string();
+  int64_t first = 0;
+  for (const auto& [part, n] : parts) {
+    w.tensors[part + ".weight"] = whole.narrow(0, first, n);
+    if (!dtype.empty()) w.source_dtypes[part + ".weight"] = dtype;
+    first += n;
+  }
+  w.erase(name);
+  w.source_dtypes.erase(name);
+}
+
+void split(ModelWeights& w) {
+  const auto& c = w.config;
+  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    split_rows(w, p + "self_attn.qkv_proj",
+               {{p + "self_attn.q_proj", q}, {p + "self_attn.k_proj", kv}, {p + "self_attn.v_proj", kv}});
+    split_rows(w, p + "mlp.gate_up_proj",
+               {{p + "mlp.gate_proj", c.intermediate_size}, {p + "mlp.up_proj", c.intermediate_size}});
+  }
+}
+
+}  // namespace
+
+const Architecture kPhi3{
+    "phi3",
+    "Phi3ForCausalLM",
+    false,
+    false,
+    [](const ConfigFields& f, ModelConfig& c) {
+      c.attention_bias = c.output_bias = c.mlp_bias = false;
+      c.sliding_window = f.integer_or("sliding_window", 0);
+      if (c.sliding_window > 0 && c.layer_types.empty())
+        c.layer_types.assign(static_cast<size_t>(c.num_layers), AttentionSpan::Sliding);
+    },
+    [](const ModelConfig& c, nlohmann::ordered_json& j) {
+      if (c.sliding_window == 0) j["sliding_window"] = nullptr;
+    },
+    split,
+    {{"self_attn.qkv_proj", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
+     {"mlp.gate_up_proj", {"mlp.gate_proj", "mlp.up_proj"}}},
+};
+
+}  // namespace qs::model::families
