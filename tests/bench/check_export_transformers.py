@@ -55,6 +55,9 @@ def main():
     p.add_argument("--ctx", type=int, default=2048)
     p.add_argument("--limit-chunks", type=int, default=0)
     p.add_argument("--backend", default="")
+    p.add_argument("--raw-tokenizer", action="store_true",
+                   help="tokenize with DIR's tokenizer.json as it is (PreTrainedTokenizerFast), not the class "
+                        "AutoTokenizer picks for the model type (Qwen2Tokenizer re-splits text its own way)")
     a = p.parse_args()
 
     import torch
@@ -62,7 +65,10 @@ def main():
 
     t0 = time.time()
     import os
-    if not os.path.exists(os.path.join(a.dir, "tokenizer.json")) and \
+    if a.raw_tokenizer:
+        from transformers import PreTrainedTokenizerFast
+        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(a.dir, "tokenizer.json"))
+    elif not os.path.exists(os.path.join(a.dir, "tokenizer.json")) and \
             os.path.exists(os.path.join(a.dir, "tokenizer.gguf")):
         tok = AutoTokenizer.from_pretrained(a.dir, gguf_file="tokenizer.gguf")
     else:

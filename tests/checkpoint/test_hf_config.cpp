@@ -1,4 +1,5 @@
 #include <QTest>
+#include <nlohmann/json.hpp>
 
 #include "core/checkpoint/hf_config.h"
 #include "core/error.h"
@@ -112,6 +113,8 @@ class TestHfConfig : public QObject {
     QCOMPARE(g2.query_pre_attn_scalar, 256.0);
     QCOMPARE(g2.sliding_window, int64_t(4096));
     QVERIFY(g2.sliding(0) && !g2.sliding(1) && g2.sliding(4) && !g2.sliding(5));
+    // transformers' Gemma configs reject a float here.
+    QVERIFY(nlohmann::json::parse(checkpoint::hf_config_to_json(g2, "bfloat16"))["query_pre_attn_scalar"].is_number_integer());
 
     // Gemma 3 as released before transformers 5: two RoPE bases as separate keys.
     const auto g3 = checkpoint::parse_hf_config(R"({"model_type": "gemma3_text", )" + sizes + R"(,

@@ -4,6 +4,8 @@
 // tanh-approximated GELU gate, queries scaled by query_pre_attn_scalar, tied
 // embeddings unless the config says otherwise, and sliding layers.
 
+#include <cmath>
+
 #include "core/model/families/families.h"
 
 namespace qs::model::families {
@@ -27,7 +29,10 @@ inline void read_gemma(const ConfigFields& f, ModelConfig& c, double attn_softca
 inline void write_gemma(const ModelConfig& c, nlohmann::ordered_json& j) {
   j["attention_bias"] = c.attention_bias;
   j["hidden_activation"] = "gelu_pytorch_tanh";
-  j["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+  // transformers' config classes take it as an integer, as every release has it.
+  const double scalar = c.query_pre_attn_scalar;
+  j["query_pre_attn_scalar"] = scalar == std::floor(scalar) ? nlohmann::ordered_json(static_cast<int64_t>(scalar))
+                                                            : nlohmann::ordered_json(scalar);
   const auto softcap = [](double v) { return v > 0.0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
   j["attn_logit_softcapping"] = softcap(c.attn_logit_softcapping);
   j["final_logit_softcapping"] = softcap(c.final_logit_softcapping);
