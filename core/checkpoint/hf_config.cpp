@@ -142,6 +142,7 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.torch_dtype = f.string_or("torch_dtype", f.string_or("dtype", "float32"));
   c.bos_token_id = first_token_id(f.find("bos_token_id"), source, "bos_token_id");
   c.eos_token_id = first_token_id(f.find("eos_token_id"), source, "eos_token_id");
+  c.pad_token_id = first_token_id(f.find("pad_token_id"), source, "pad_token_id");
   read_rope(f, c);
   if (c.num_layers > 0) c.layer_types = layer_types(f, c.num_layers);
   arch->read(f, c);
@@ -191,6 +192,7 @@ std::string hf_config_to_json(const model::ModelConfig& c, const std::string& to
                               {"torch_dtype", torch_dtype}};
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
+  if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
   const auto& rs = c.rope_scaling;
   if (rs.type == "longrope") {
     j["rope_scaling"] = {{"rope_type", rs.type},

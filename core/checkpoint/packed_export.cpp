@@ -1,6 +1,8 @@
 #include "core/checkpoint/packed_export.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <utility>
@@ -12,11 +14,12 @@
 #include "core/checkpoint/peft_adapter.h"
 #include "core/checkpoint/tokenizer_files.h"
 #include "core/error.h"
-#include "core/model/architecture.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/io/sharded_safetensors.h"
 #include "core/io/small_files.h"
+#include "core/model/architecture.h"
+#include "core/quant/row_stack.h"
 
 namespace qs::checkpoint {
 namespace fs = std::filesystem;
@@ -149,6 +152,81 @@ bool holds_export(const fs::path& dir) {
   return first == kCardTitle;
 }
 
+namespace {
+
+// A linear as the checkpoint stores it: one logical linear, or several fused
+// (Phi-3's qkv_proj holds q, k and v), named as the family names it.
+struct StoredModule {
+  std::string name;
+  std::vector<model::LinearRole> parts;
+};
+
+std::vector<StoredModule> stored_modules(const model::ModelConfig& c, int64_t layer) {
+  std::vector<StoredModule> out;
+  std::set<model::LinearRole> fused;
+  const auto* arch = model::find_architecture(c.architecture);
+  QS_ASSERT(arch, "a decoder's architecture is registered");
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  for (auto role : model::kLinearRoles) {
+    if (fused.count(role)) continue;
+    const std::string_view role_name = model::linear_role_name(role);
+    bool placed = false;
+    for (const auto& [module, parts] : arch->fused_linears) {
+      if (std::find(parts.begin(), parts.end(), role_name) == parts.end()) continue;
+      StoredModule m{p + std::string(module), {}};
+      for (auto part : parts)
+        for (auto r : model::kLinearRoles)
+          if (model::linear_role_name(r) == part) m.parts.push_back(r), fused.insert(r);
+      out.push_back(std::move(m));
+      placed = true;
+    }
+    if (!placed) out.push_back({model::linear_name(layer, role), {role}});
+  }
+  return out;
+}
+
+// The parts' biases joined, zeros for a part without one; undefined when none has one.
+torch::Tensor module_bias(const ExportBiases& biases, int64_t layer, const StoredModule& m) {
+  std::vector<torch::Tensor> parts;
+  bool any = false;
+  for (auto role : m.parts) {
+    parts.push_back(biases.bias(layer, role));
+    any = any || parts.back().defined();
+  }
+  if (!any) return {};
+  if (parts.size() == 1) return parts.front();
+  return torch::cat(parts, 0);
+}
+
+// Records and kept names under the stored modules' names: fused parts
+// quantized alike become one record; parts all kept stay kept, under the fused name.
+void fuse_stored_modules(const model::ModelConfig& c, int64_t layers, QuantizedMap& quantized,
+                         std::vector<std::string>& kept_fp) {
+  for (int64_t l = 0; l < layers; ++l)
+    for (const auto& m : stored_modules(c, l)) {
+      if (m.parts.size() == 1) continue;
+      std::vector<std::shared_ptr<const quant::QuantizedLinear>> records;
+      std::vector<std::string> names;
+      for (auto role : m.parts) {
+        names.push_back(model::linear_name(l, role));
+        if (auto it = quantized.find(names.back()); it != quantized.end()) records.push_back(it->second);
+      }
+      if (!records.empty() && records.size() != names.size())
+        throw ArgumentError("export: " + m.name + " is stored fused, and only some of its parts are quantized; "
+                            "quantize all of them, or none, to export");
+      for (const auto& n : names) {
+        quantized.erase(n);
+        kept_fp.erase(std::remove(kept_fp.begin(), kept_fp.end(), n), kept_fp.end());
+      }
+      if (records.empty())
+        kept_fp.push_back(m.name);
+      else
+        quantized[m.name] = std::make_shared<const quant::QuantizedLinear>(quant::stack_rows(records, "export: " + m.name));
+    }
+}
+
+}  // namespace
+
 ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOptions& options, const fs::path& dir) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw IoError(dir.string(), "exists and is not a directory");
@@ -165,10 +243,6 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   } catch (const nlohmann::json::parse_error& e) {
     throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
   }
-  if (const auto* arch = model::find_architecture(decoder.config().architecture); arch && !arch->fused_linears.empty())
-    throw ArgumentError("export: a " + decoder.config().architecture + " checkpoint stores " +
-                        std::string(arch->fused_linears.front().first) +
-                        " fused, and fused exports are not written yet; save the QuantScope checkpoint instead");
   QuantizedMap quantized;
   std::vector<std::string> kept_fp;
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
@@ -209,6 +283,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     write_provenance(provenance, dir);
     return report;
   }
+  fuse_stored_modules(decoder.config(), decoder.num_layers(), quantized, kept_fp);
   const bool fake_quant = options.format == Format::FakeQuant;
   const auto format = fake_quant ? nullptr : make_format(options.format);
   const auto dtype_text = hf_dtype_name(options.dtype);
@@ -240,9 +315,9 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     for (const auto& [name, norm] : decoder.stored_norms(l)) add_existing(name, norm);
-    for (auto role : model::kLinearRoles) {
-      const auto name = model::linear_name(l, role);
-      const auto bias = biases.bias(l, role);
+    for (const auto& m : stored_modules(c, l)) {
+      const auto& name = m.name;
+      const auto bias = module_bias(biases, l, m);
       if (auto it = quantized.find(name); it != quantized.end()) {
         const auto q = it->second;
         if (format) {
@@ -255,11 +330,19 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
         ++specs[q->spec.label()];
         continue;
       }
-      const auto op = decoder.linear(l, role);
-      add_fp(name + ".weight", {op->out_features(), op->in_features()}, [op] {
-        auto w = op->dense_weight();
-        op->release();  // a streamed model's block need not stay built
-        return w;
+      std::vector<std::shared_ptr<const model::LinearOp>> ops;
+      int64_t rows = 0;
+      for (auto role : m.parts) {
+        ops.push_back(decoder.linear(l, role));
+        rows += ops.back()->out_features();
+      }
+      add_fp(name + ".weight", {rows, ops.front()->in_features()}, [ops] {
+        std::vector<torch::Tensor> parts;
+        for (const auto& op : ops) {
+          parts.push_back(op->dense_weight());
+          op->release();  // a streamed model's block need not stay built
+        }
+        return parts.size() == 1 ? parts.front() : torch::cat(parts, 0);
       });
       if (bias.defined()) add_existing(name + ".bias", bias);
       ++specs["kept in " + dtype_text];

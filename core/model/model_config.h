@@ -60,6 +60,7 @@ struct ModelConfig {
   std::string torch_dtype;      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;
+  int64_t pad_token_id = -1;  // written back: Phi-3's config class defaults it to 32000, past small vocabularies
 
   // Channels of a head RoPE rotates: the first ones, an even count.
   int64_t rotary_dim() const { return static_cast<int64_t>(static_cast<double>(head_dim) * partial_rotary_factor); }

@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 ppl() { tail -1 | "$QS_VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["ppl"])'; }
 
 printf '| family | format | quantscope-cli eval | transformers | relative difference |\n|---|---|---:|---:|---:|\n'
-for f in llama qwen2 qwen3 mistral phi3 gemma2 gemma3_text; do
+for f in ${FAMILIES:-llama qwen2 qwen3 mistral phi3 gemma2 gemma3_text}; do
   d="$FAM/$f"
   for fmt in compressed-tensors gptq; do
     sym=$([ "$fmt" = compressed-tensors ] && echo --sym || true)

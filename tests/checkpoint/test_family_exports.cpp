@@ -5,11 +5,11 @@
 #include "core/checkpoint/packed_export.h"
 #include "core/checkpoint/quantscope_checkpoint.h"
 #include "core/error.h"
+#include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
 #include "tests/checkpoint/export_fixtures.h"
 #include "tests/pipeline/pipeline_fixtures.h"
-#include "tests/support/error_of.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
@@ -60,13 +60,16 @@ class TestFamilyExports : public QObject {
     for (const char* format : {"compressed-tensors", "gptq", "awq"}) {
       checkpoint::ExportOptions o;
       o.format = checkpoint::parse_format(format);
-      if (family == "phi3") {  // fused exports are not written yet, and say so
-        const auto e = test::error_of<ArgumentError>([&] { checkpoint::export_checkpoint(dec, o, root / format); });
-        QVERIFY2(e.contains("qkv_proj") && e.contains("fused"), qPrintable(e));
-        QVERIFY(!fs::exists(root / format));
-        continue;
-      }
       checkpoint::export_checkpoint(dec, o, root / format);
+      if (family == "phi3") {  // stored fused, as the checkpoint had them
+        const io::SafetensorsFile st(root / format / "model.safetensors");
+        QVERIFY(!st.find("model.layers.0.self_attn.q_proj.scales") &&
+                !st.find("model.layers.0.self_attn.q_proj.weight_scale"));
+        QVERIFY(st.find("model.layers.0.self_attn.qkv_proj.scales") ||
+                st.find("model.layers.0.self_attn.qkv_proj.weight_scale"));
+        QVERIFY(st.find("model.layers.0.mlp.gate_up_proj.scales") ||
+                st.find("model.layers.0.mlp.gate_up_proj.weight_scale"));
+      }
       const auto back = checkpoint::load_model(root / format);
       QCOMPARE(back.quantized.size(), size_t(7 * fp.config.num_layers));
       // fp16 scales and FP tensors are all that separate the two.

@@ -143,9 +143,10 @@ class TestHfConfig : public QObject {
     std::string half_lists = R"("short_factor": [1, 1, 1, 1, 1, 1], "long_factor": [2, 2, 2, 2, 2, 2])";
     const auto phi3 = checkpoint::parse_hf_config(R"({"model_type": "phi3", )" + sizes + R"(,
       "partial_rotary_factor": 0.75, "max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
-      "sliding_window": 262144, "rope_scaling": {"type": "longrope", )" + half_lists + "}}",
+      "sliding_window": 262144, "pad_token_id": 32000, "rope_scaling": {"type": "longrope", )" + half_lists + "}}",
                                                   "phi3");
     QCOMPARE(phi3.rotary_dim(), int64_t(12));
+    QCOMPARE(phi3.pad_token_id, int64_t(32000));
     QCOMPARE(phi3.rope_scaling.type, std::string("longrope"));
     QCOMPARE(phi3.rope_scaling.factor, 32.0);
     QCOMPARE(phi3.rope_scaling.original_max_position_embeddings, int64_t(4096));
@@ -175,6 +176,7 @@ class TestHfConfig : public QObject {
       QVERIFY(back.rope_scaling.long_factor == c.rope_scaling.long_factor);
       QCOMPARE(back.rope_scaling.original_max_position_embeddings, c.rope_scaling.original_max_position_embeddings);
       QCOMPARE(back.partial_rotary_factor, c.partial_rotary_factor);
+      QCOMPARE(back.pad_token_id, c.pad_token_id);
     }
   }
 

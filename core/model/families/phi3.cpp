@@ -4,19 +4,30 @@
 // and optionally one sliding window for every layer (Phi-3-mini-4k's 2047).
 #include "core/error.h"
 #include "core/model/families/families.h"
+#include "core/quant/row_stack.h"
 
 namespace qs::model::families {
 namespace {
 
 void split_rows(ModelWeights& w, const std::string& fused, const std::vector<std::pair<std::string, int64_t>>& parts) {
-  if (w.quantized.count(fused))
-    throw FormatError(w.source.string(), "linear '" + fused + "'",
-                      "stored quantized and fused; reading fused packed linears is not supported yet");
+  int64_t rows = 0;
+  for (const auto& [part, n] : parts) rows += n;
+  if (const auto it = w.quantized.find(fused); it != w.quantized.end()) {
+    const auto q = it->second;
+    if (q->out_features != rows)
+      throw FormatError(w.source.string(), "linear '" + fused + "'",
+                        std::to_string(q->out_features) + " rows, expected " + std::to_string(rows));
+    int64_t first = 0;
+    for (const auto& [part, n] : parts) {
+      w.quantized[part] = std::make_shared<const quant::QuantizedLinear>(quant::slice_rows(*q, first, n));
+      first += n;
+    }
+    w.quantized.erase(fused);
+    return;
+  }
   const std::string name = fused + ".weight";
   if (!w.tensors.count(name)) return;  // a QuantScope checkpoint holds the parts already
   const auto whole = w.tensors.at(name);
-  int64_t rows = 0;
-  for (const auto& [part, n] : parts) rows += n;
   if (whole.dim() != 2 || whole.size(0) != rows)
     throw FormatError(
         w.source.string(), "tensor '" + name + "'",
