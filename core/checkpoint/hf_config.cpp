@@ -1,10 +1,9 @@
 #include "core/checkpoint/hf_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/io/small_files.h"
 #include "core/model/architecture.h"
 
 namespace qs::checkpoint {
@@ -151,11 +150,7 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
 }
 
 model::ModelConfig read_hf_config(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json, std::ios::binary);
-  if (!in) throw IoError(config_json.string(), "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_hf_config(ss.str(), config_json.string());
+  return parse_hf_config(io::read_small_file(config_json), config_json.string());
 }
 
 std::string hf_dtype_name(torch::ScalarType t) {

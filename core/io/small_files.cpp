@@ -9,7 +9,23 @@
 namespace qs::io {
 namespace fs = std::filesystem;
 
-std::string read_small_file(const fs::path& path) {
+void check_readable_whole(const fs::path& path, uint64_t max_bytes) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec) throw IoError(path.string(), "cannot open: " + ec.message());
+  if (!fs::is_regular_file(status))
+    throw IoError(path.string(), fs::is_directory(status) ? "is a directory, not a file"
+                                                          : "is not a regular file (a FIFO, socket or device); "
+                                                            "QuantScope reads it whole, so it must be a plain file");
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) throw IoError(path.string(), "cannot read its size: " + ec.message());
+  if (size > max_bytes)
+    throw IoError(path.string(), "is " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes) +
+                                     " a file of this kind may hold");
+}
+
+std::string read_small_file(const fs::path& path, uint64_t max_bytes) {
+  check_readable_whole(path, max_bytes);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path.string(), "cannot open");
   std::ostringstream ss;

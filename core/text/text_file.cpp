@@ -4,11 +4,13 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/io/small_files.h"
 #include "core/io/utf8.h"
 
 namespace qs::text {
 
 std::string read_text_file(const std::filesystem::path& path) {
+  io::check_readable_whole(path, uint64_t{4} << 30);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path.string(), "cannot open");
   std::ostringstream ss;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/io/small_files.h"
 #include "core/text/byte_level_bpe.h"
 #include "core/text/sentencepiece_bpe.h"
 #include "core/text/tokenizer.h"
@@ -22,6 +23,7 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 json parse_json_file(const fs::path& path) {
+  io::check_readable_whole(path, uint64_t{1} << 30);  // a large vocabulary's tokenizer.json is tens of MB
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path.string(), std::string("cannot open: ") + std::strerror(errno));
   std::stringstream buf;

@@ -2,6 +2,7 @@
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
+#include <sys/stat.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -36,7 +37,35 @@ class TestCliErrors : public QObject {
     std::ofstream(config, std::ios::trunc) << j.dump(2);
     const auto r = test::run_cli({"info", path("gptq")});
     QCOMPARE(r.code, 1);
-    QVERIFY2(r.err.startsWith("quantscope-cli: "), qPrintable(r.err));
+    QVERIFY2(r.err.startsWith("quantscope-cli: error: ") && r.err.contains("quantization_config.sym"),
+             qPrintable(r.err));
+  }
+
+  // A config.json that is a FIFO (opening it would wait forever for a writer)
+  // or a link to /dev/zero (reading it would never end) is refused before it
+  // is opened; so is a model.safetensors that is a FIFO.
+  void specialFilesAreRefusedNotReadForever() {
+    QDir(tmp_.path()).mkpath("special");
+    QFile::copy(path("fp/model.safetensors"), path("special/model.safetensors"));
+    const auto config = path("special/config.json").toStdString();
+    QCOMPARE(::mkfifo(config.c_str(), 0600), 0);
+    auto r = test::run_cli({"info", path("special")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("config.json") && r.err.contains("not a regular file"), qPrintable(r.err));
+
+    QVERIFY(QFile::remove(path("special/config.json")));
+    QVERIFY(QFile::link("/dev/zero", path("special/config.json")));
+    r = test::run_cli({"info", path("special")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("config.json") && r.err.contains("not a regular file"), qPrintable(r.err));
+
+    QVERIFY(QFile::remove(path("special/config.json")));
+    QVERIFY(QFile::copy(path("fp/config.json"), path("special/config.json")));
+    QVERIFY(QFile::remove(path("special/model.safetensors")));
+    QCOMPARE(::mkfifo(path("special/model.safetensors").toStdString().c_str(), 0600), 0);
+    r = test::run_cli({"info", path("special")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("model.safetensors") && r.err.contains("not a regular file"), qPrintable(r.err));
   }
 
   // An export never writes over what it was not asked to: the checkpoint it
