@@ -10,6 +10,7 @@
 #include "core/checkpoint/provenance.h"
 #include "core/error.h"
 #include "core/io/run_record.h"
+#include "core/model/config_description.h"
 
 namespace qs::cli {
 
@@ -72,6 +73,15 @@ int run_info(const std::vector<std::string>& argv) {
                       {"rope_theta", c.rope_theta},
                       {"parameters", params},
                       {"dtypes", dtype_counts}};
+  const auto options = model::describe_family_options(c);
+  if (!options.empty()) {
+    auto& o = j["family_options"] = nlohmann::json::object();
+    std::fprintf(stderr, "family options\n");
+    for (const auto& [label, value] : options) {
+      std::fprintf(stderr, "  %s: %s\n", label.c_str(), value.c_str());
+      o[label] = value;
+    }
+  }
   if (!provenance.source_model.empty()) j["quantized_from"] = provenance.source_model.string();
   if (!fp_problem.empty()) j["quantized_from_problem"] = fp_problem;
   if (!methods.empty()) j["methods"] = methods;

@@ -7,6 +7,7 @@
 
 #include "core/checkpoint/model_loader.h"
 #include "core/io/run_record.h"
+#include "core/model/config_description.h"
 #include "core/model/decoder.h"
 #include "core/quant/quantized_linear.h"
 
@@ -59,6 +60,8 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
            .arg(c.rope_theta)
            .arg(c.rope_scaling.type.empty() ? QString() : ", " + QString::fromStdString(c.rope_scaling.type)));
   fact(QObject::tr("Context"), QString::number(c.max_position_embeddings));
+  for (const auto& [label, value] : model::describe_family_options(c))
+    fact(QString::fromStdString(label), QString::fromStdString(value));
   std::map<std::string, int> stored;
   for (const auto& [name, dtype] : w.source_dtypes) ++stored[dtype];
   QStringList parts;

@@ -1,7 +1,9 @@
 #include <QTest>
+#include <map>
 
 #include "core/checkpoint/model_loader.h"
 #include "core/io/safetensors.h"
+#include "core/model/config_description.h"
 #include "core/model/decoder.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
@@ -87,6 +89,28 @@ class TestFamilies : public QObject {
       }
     const double rel = relative_error(dec.forward(ref.ids).to(torch::kFloat64), before);
     QVERIFY2(rel < 1e-5, qPrintable(QString("relative change %1").arg(rel)));
+  }
+
+  // What the summary and `info` say of each family: only what differs from Llama.
+  void familyOptionsAreDescribed() {
+    const auto describe = [](const char* family) {
+      const auto dir = family_dir(family);
+      std::map<std::string, std::string> out;
+      if (dir.empty()) return out;
+      for (const auto& [k, v] : model::describe_family_options(checkpoint::load_model(dir).config)) out[k] = v;
+      return out;
+    };
+    if (family_dir("llama").empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    QVERIFY(describe("llama").empty());
+    const auto g2 = describe("gemma2");
+    QCOMPARE(g2.at("Soft-capping"), std::string("scores 3, logits 6"));
+    QCOMPARE(g2.at("Attention window"), std::string("12 tokens, layers 0, 2 (2 of 4)"));
+    QCOMPARE(g2.at("Query scale"), std::string("1/sqrt(20)"));
+    QVERIFY(g2.at("Norms").find("1 + w") != std::string::npos && !g2.count("Stored fused"));
+    const auto phi3 = describe("phi3");
+    QCOMPARE(phi3.at("Rotary channels"), std::string("12 of 16 per head"));
+    QVERIFY(phi3.at("Stored fused").find("self_attn.qkv_proj") != std::string::npos);
+    QVERIFY(describe("qwen3").at("Norms").find("per-head on q and k") != std::string::npos);
   }
 
   // The fixtures are longer than their windows, so a decoder that ignored
