@@ -57,6 +57,16 @@ int64_t one_linear_bytes(const model::ModelConfig& c) {
   return 3 * worst;
 }
 
+// Where no fused attention kernel applies (soft-capped scores, or a window
+// shorter than the sequence), a layer materialises its scores for one
+// sequence of T tokens: the product, its capped copy and the float32
+// probabilities, [heads, T, T] each. 0 where the fused kernel runs.
+int64_t materialised_scores_bytes(const model::ModelConfig& c, int64_t T) {
+  bool masked = c.attn_logit_softcapping > 0.0;
+  for (int64_t l = 0; l < c.num_layers && !masked; ++l) masked = c.sliding(l) && T > c.sliding_window;
+  return masked ? 3 * c.num_heads * T * T * 4 : 0;
+}
+
 // On a GPU run, host items are counted apart from the device's.
 void add_item(MemoryPlan& p, bool gpu, std::string what, int64_t bytes, bool on_host) {
   MemoryItem item{std::move(what), 0, 0};
@@ -124,6 +134,9 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   } else {
     add("one batch through a block (MLP intermediates)", batch_bytes, false);
   }
+  if (const int64_t scores = materialised_scores_bytes(c, r.seqlen); scores > 0)
+    add("one batch's attention scores, materialised (soft-capping, or a window shorter than the sequence)",
+        std::min(r.batch, r.nsamples) * scores, false);
   if (r.method == "rtn" || r.method == "awq") {
     add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
     if (r.method == "awq")
@@ -135,10 +148,11 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   if (r.eval_ctx > 0) {
     // Perplexity windows run before and after the blocks (in the workbench
     // also between them), never while one is quantized: they add to the peak
-    // only what they hold beyond the calibration state and the method's.
+    // only what they hold beyond the calibration state and the method's
+    // (float32 logits and their log-softmax, and any materialised scores).
     int64_t method = 0;
     for (size_t i = method_first; i < p.items.size(); ++i) method += p.items[i].device_bytes;
-    int64_t eval = 2 * r.eval_ctx * c.vocab_size * 4;  // float32 logits and their log-softmax
+    int64_t eval = 2 * r.eval_ctx * c.vocab_size * 4 + materialised_scores_bytes(c, r.eval_ctx);
     if (streamed) {
       const int64_t stored = c.torch_dtype == "float32" ? 4 : 2;
       eval += std::min(model::kHeadChunkRows, c.vocab_size) * c.hidden_size * e + c.vocab_size * c.hidden_size * stored;
@@ -179,7 +193,11 @@ MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
   add("FP model's last hidden states (the targets)", r.nsamples * T * H * e, false);
   // Per block and sequence, what autograd keeps: the norms' and projections'
   // inputs and outputs, the MLP's three intermediates, and attention's output.
-  const int64_t graph = T * (3 * c.intermediate_size + 8 * H + 2 * c.num_heads * c.head_dim) * e;
+  // Materialised attention also keeps its probabilities for the backward.
+  const int64_t scores = materialised_scores_bytes(c, T);
+  const int64_t graph = T * (3 * c.intermediate_size + 8 * H + 2 * c.num_heads * c.head_dim) * e +
+                        (scores > 0 ? c.num_heads * T * T * e : 0);
+  if (scores > 0) add("one block's attention scores while it runs (soft-capping, or a window)", scores, false);
   if (streamed)
     add("one sequence: every block's input, and one block's graph", c.num_layers * T * H * e + graph, false);
   else

@@ -163,6 +163,31 @@ class TestMemoryPlan : public QObject {
   // A run is refused when its peak exceeds what is available where it is
   // counted: the device's peak against the device, and on a GPU the host's
   // against the host. Unknown availability and unmodeled methods never refuse.
+  // Soft-capped scores (Gemma 2) and windows shorter than the sequence are
+  // computed outside the fused kernel: [heads, T, T] float32 three times per
+  // sequence of a batch, and in perplexity windows; a window longer than the
+  // sequence changes nothing.
+  void materialisedAttentionScoresArePlanned() {
+    pipeline::MemoryPlanRequest r;
+    r.config = eight_b();
+    r.method = "rtn";
+    r.nsamples = 16;
+    r.seqlen = 2048;
+    r.batch = 2;
+    const auto plain = pipeline::plan_memory(r);
+    QCOMPARE(item(plain, "one batch's attention scores"), int64_t(-1));
+    r.config.sliding_window = 4096;
+    r.config.layer_types.assign(32, model::AttentionSpan::Sliding);
+    QCOMPARE(item(pipeline::plan_memory(r), "one batch's attention scores"), int64_t(-1));
+    r.config.sliding_window = 1024;
+    const auto windowed = pipeline::plan_memory(r);
+    QCOMPARE(item(windowed, "one batch's attention scores"), int64_t(2) * 3 * 32 * 2048 * 2048 * 4);
+    QCOMPARE(windowed.host_peak - plain.host_peak, int64_t(2) * 3 * 32 * 2048 * 2048 * 4);
+    r.config.sliding_window = 0;
+    r.config.attn_logit_softcapping = 50.0;
+    QCOMPARE(item(pipeline::plan_memory(r), "one batch's attention scores"), int64_t(2) * 3 * 32 * 2048 * 2048 * 4);
+  }
+
   void fitsComparesEachPeakWithItsMemory() {
     pipeline::MemoryPlanRequest r;
     r.config = eight_b();
