@@ -49,6 +49,13 @@ ModelConfig read_config(const io::GgufFile& f) {
   c.architecture = arch;
   const std::string p = arch + ".";
   c.num_layers = f.get_int(p + "block_count");
+  // Every block stores at least its two norms and seven linears: a larger count
+  // is refused before any table is built for it.
+  const auto stored = static_cast<int64_t>(f.tensors().size());
+  if (c.num_layers < 0 || c.num_layers > stored / 9)
+    throw FormatError(src, p + "block_count",
+                      std::to_string(c.num_layers) + " blocks declared, but the file holds " + std::to_string(stored) +
+                          " tensors (each block needs at least 9)");
   c.hidden_size = f.get_int(p + "embedding_length");
   c.intermediate_size = f.get_int(p + "feed_forward_length");
   c.num_heads = f.get_int(p + "attention.head_count");

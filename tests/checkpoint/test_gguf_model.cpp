@@ -26,6 +26,7 @@ struct Options {
   std::string arch = "llama";
   bool tied = true;
   std::string drop;  // a GGUF tensor name to leave out
+  uint32_t block_count = 0;  // 0: the layers written
 };
 
 // Random HF-layout weights. The embedding lies on the Q8_0 grid and q_proj
@@ -115,7 +116,7 @@ void write_tiny(const std::filesystem::path& path, const std::map<std::string, t
   const std::string a = o.arch;
   io::GgufWriter w;
   w.add_string("general.architecture", a);
-  w.add_uint32(a + ".block_count", kLayers);
+  w.add_uint32(a + ".block_count", o.block_count ? o.block_count : static_cast<uint32_t>(kLayers));
   w.add_uint32(a + ".context_length", 256);
   w.add_uint32(a + ".embedding_length", kHidden);
   w.add_uint32(a + ".feed_forward_length", kFfn);
@@ -215,6 +216,17 @@ class TestGgufModel : public QObject {
     write_tiny(path, make_hf(o), o);
     const QString msg = test::error_of<FormatError>([&] { checkpoint::load_gguf_model(path); });
     QVERIFY2(msg.contains("missing.gguf") && msg.contains("blk.1.ffn_up.weight"), qPrintable(msg));
+  }
+
+  // A declared block count the file's tensors cannot hold is refused before
+  // anything is built for it (it was a name table per declared block).
+  void refusesAbsurdBlockCount() {
+    Options o;
+    o.block_count = 1000000000;
+    const auto path = file("blocks.gguf");
+    write_tiny(path, make_hf(o), o);
+    const QString msg = test::error_of<FormatError>([&] { checkpoint::load_gguf_model(path); });
+    QVERIFY2(msg.contains("blocks.gguf") && msg.contains("block_count") && msg.contains("1000000000"), qPrintable(msg));
   }
 
   void refusesUnknownArchitecture() {
