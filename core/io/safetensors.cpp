@@ -1,3 +1,4 @@
+#include "core/io/json_brief.h"
 #include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -111,7 +112,7 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned())
-        throw FormatError(file, field + ".shape", "dimension " + d.dump() + " is not a non-negative integer");
+        throw FormatError(file, field + ".shape", "dimension " + json_brief(d) + " is not a non-negative integer");
       const uint64_t dim = d.get<uint64_t>();
       if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
           mul_overflows(numel, dim, &numel))

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/io/json_brief.h"
 
 namespace qs::model {
 
@@ -63,12 +64,7 @@ class BasicConfigFields {
   }
 
   // A value quoted in a message: its type for containers, which may be large or deep.
-  static std::string brief(const json& v) {
-    if (v.is_object()) return "an object";
-    if (v.is_array()) return "a list";
-    const std::string s = v.dump();
-    return s.size() > 64 ? s.substr(0, 61) + "..." : s;
-  }
+  static std::string brief(const json& v) { return io::json_brief(v); }
 
  private:
   int64_t as_int(const json& v, const char* key) const {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/io/json_brief.h"
 #include "core/io/small_files.h"
 #include "core/text/byte_level_bpe.h"
 #include "core/text/sentencepiece_bpe.h"
@@ -82,7 +83,7 @@ struct Doc {
   }
   int32_t id(const json& v, const std::string& field) const {
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-      fail(field, "expected a token id (a non-negative integer), found " + v.dump());
+      fail(field, "expected a token id (a non-negative integer), found " + io::json_brief(v));
     return static_cast<int32_t>(v.get<int64_t>());
   }
 };
@@ -108,13 +109,14 @@ void read_normalizer(const Doc& doc, const json& n, const std::string& field, Pi
       read_normalizer(doc, list[i], field + ".normalizers[" + std::to_string(i) + "]", p);
   } else if (type == "Prepend" && doc.str(doc.at(n, "prepend", field), field + ".prepend") == kSentencePieceSpace) {
     p.prepend = true;
-  } else if (type == "Replace" && n.value("pattern", json()).value("String", "") == " " &&
-             n.value("content", "") == kSentencePieceSpace) {
+  } else if (type == "Replace" && n.contains("pattern") && n["pattern"].is_object() &&
+             n["pattern"].contains("String") && n["pattern"]["String"] == " " && n.contains("content") &&
+             n["content"] == kSentencePieceSpace) {
     p.replace_space = true;
   } else if (type == "NFC") {
     // Accepted: text that is already NFC (nearly all text) encodes the same.
   } else {
-    doc.unsupported(field, "normalizer " + n.dump() + " is not supported");
+    doc.unsupported(field, "normalizer " + io::json_brief(n) + " is not supported");
   }
 }
 
@@ -140,7 +142,7 @@ void read_pre_tokenizer(const Doc& doc, const json& t, const std::string& field,
     if (!pattern.contains("Regex") || !pattern["Regex"].is_string() ||
         !split_pattern_from_regex(pattern["Regex"].get<std::string>(), sp))
       doc.unsupported(field + ".pattern",
-                      "split pattern " + pattern.dump() + " is not one we implement (GPT-2, Llama-3, Qwen2)");
+                      "split pattern " + io::json_brief(pattern) + " is not one we implement (GPT-2, Llama-3, Qwen2)");
     if (t.value("behavior", "") != "Isolated" || doc.flag(t, "invert", false, field))
       doc.unsupported(field + ".behavior", "only Isolated, non-inverted splits are supported");
     p.steps.push_back({PreTokenizer::Step::Kind::kRegex, sp});
@@ -251,7 +253,7 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
   model.tokens.resize(static_cast<size_t>(size));
   for (const auto& [text, id] : vocab.items()) {
     std::string& slot = model.tokens[id.get<size_t>()];
-    if (!slot.empty()) d.fail("model.vocab." + text, "id " + id.dump() + " is also '" + slot + "'");
+    if (!slot.empty()) d.fail("model.vocab." + text, "id " + io::json_brief(id) + " is also '" + slot + "'");
     slot = text;
     model.add_token(text, id.get<int32_t>());
   }
