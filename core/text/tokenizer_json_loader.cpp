@@ -23,6 +23,9 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+// Unused ids a vocabulary may leave between its tokens (reserved ranges).
+constexpr int64_t kIdGapAllowed = 1 << 16;
+
 json parse_json_file(const fs::path& path) {
   io::check_readable_whole(path, uint64_t{1} << 30);  // a large vocabulary's tokenizer.json is tens of MB
   std::ifstream in(path, std::ios::binary);
@@ -227,7 +230,7 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (const json v = m.value(affix, json()); !v.is_null() && v != "")
       d.unsupported(std::string("model.") + affix, std::string(affix) + " is not supported");
-  if (const json drop = m.value("dropout", json()); !drop.is_null() && drop.get<double>() != 0.0)
+  if (const json drop = m.value("dropout", json()); !drop.is_null() && (!drop.is_number() || drop.get<double>() != 0.0))
     d.unsupported("model.dropout", "BPE dropout is not supported");
 
   // Vocabulary, with room for added tokens that live beyond it.
@@ -237,7 +240,8 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
   const json added_json = doc.value("added_tokens", json::array());
   if (!added_json.is_array()) d.fail("added_tokens", "expected an array");
   int64_t size = 0;
-  for (const auto& [text, id] : vocab.items()) size = std::max<int64_t>(size, d.id(id, "model.vocab." + text) + 1);
+  for (const auto& [text, id] : vocab.items())
+    size = std::max<int64_t>(size, int64_t{d.id(id, "model.vocab." + text)} + 1);
   for (size_t i = 0; i < added_json.size(); ++i) {
     const std::string f = "added_tokens[" + std::to_string(i) + "]";
     AddedToken a;
@@ -246,9 +250,15 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
     if (a.content.empty()) d.fail(f + ".content", "empty token");
     a.lstrip = d.flag(added_json[i], "lstrip", false, f);
     a.rstrip = d.flag(added_json[i], "rstrip", false, f);
-    size = std::max<int64_t>(size, a.id + 1);
+    size = std::max<int64_t>(size, int64_t{a.id} + 1);
     added.push_back(std::move(a));
   }
+  // The token table is sized by the largest id: ids far past the entries
+  // present would allocate for nothing (an id of 2^31 is 64 GB of empty slots).
+  const int64_t entries = static_cast<int64_t>(vocab.size() + added.size());
+  if (size > entries + kIdGapAllowed)
+    d.fail("model.vocab", "the largest token id is " + std::to_string(size - 1) + ", far past the " +
+                              std::to_string(entries) + " tokens the file defines");
   BpeModel model;
   model.tokens.resize(static_cast<size_t>(size));
   for (const auto& [text, id] : vocab.items()) {

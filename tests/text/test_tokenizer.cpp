@@ -844,6 +844,11 @@ class TestTokenizer : public QObject {
     QTest::newRow("word suffix") << QByteArray::fromStdString(suffix) << "model.end_of_word_suffix";
     QTest::newRow("vocab id not a number") << QByteArray(R"({"model": {"vocab": {"a": "0"}, "merges": []}})")
                                            << "model.vocab.a";
+    // The table is sized by the largest id; 2^31 - 1 would be 64 GB of empty slots.
+    QTest::newRow("absurd token id") << QByteArray(R"({"model": {"vocab": {"a": 0, "b": 2147483647}, "merges": []}})")
+                                     << "model.vocab";
+    QTest::newRow("dropout not a number") << QByteArray(R"({"model": {"vocab": {"a": 0}, "merges": [], "dropout": "x"}})")
+                                          << "model.dropout";
   }
   void rejectsBadFiles() {
     QFETCH(QByteArray, content);
