@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,13 @@ int run_eval(const std::vector<std::string>& argv) {
                               args.get_int("limit-chunks", 0, 0, 1 << 30), args.get_int("batch", 1, 1, 4096));
   const auto r = analysis::perplexity(decoder, tokens, o, &feedback);
   feedback.finish_line();
+  if (!std::isfinite(r.mean_nll)) {
+    size_t window = 0;
+    while (window < r.running_ppl.size() && std::isfinite(r.running_ppl[window])) ++window;
+    throw Error(model_path + ": window " + std::to_string(window + 1) + " of " + std::to_string(r.chunks) +
+                " gives a loss that is not a number: the model computes NaN or infinity there (non-finite "
+                "weights, or an overflow in " + dtype_name(dtype) + "), so no perplexity can be reported");
+  }
   std::fprintf(stderr, "perplexity %.4f over %lld windows of %lld (%s protocol), %.1f tokens/s\n", r.ppl,
                static_cast<long long>(r.chunks), static_cast<long long>(o.ctx), analysis::protocol_name(o.protocol),
                r.tokens_per_second);

@@ -26,6 +26,19 @@ namespace fs = std::filesystem;
 // Unused ids a vocabulary may leave between its tokens (reserved ranges).
 constexpr int64_t kIdGapAllowed = 1 << 16;
 
+// obj[key] when obj is an object holding a non-null key: read by reference,
+// since copying a hostile, deeply nested value recurses once per level.
+const json* member(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  const auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string string_member(const json& obj, const char* key) {
+  const json* v = member(obj, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
 json parse_json_file(const fs::path& path) {
   io::check_readable_whole(path, uint64_t{1} << 30);  // a large vocabulary's tokenizer.json is tens of MB
   std::ifstream in(path, std::ios::binary);
@@ -146,14 +159,14 @@ void read_pre_tokenizer(const Doc& doc, const json& t, const std::string& field,
         !split_pattern_from_regex(pattern["Regex"].get<std::string>(), sp))
       doc.unsupported(field + ".pattern",
                       "split pattern " + io::json_brief(pattern) + " is not one we implement (GPT-2, Llama-3, Qwen2)");
-    if (t.value("behavior", "") != "Isolated" || doc.flag(t, "invert", false, field))
+    if (string_member(t, "behavior") != "Isolated" || doc.flag(t, "invert", false, field))
       doc.unsupported(field + ".behavior", "only Isolated, non-inverted splits are supported");
     p.steps.push_back({PreTokenizer::Step::Kind::kRegex, sp});
   } else if (type == "Digits") {
     p.steps.push_back(
         {PreTokenizer::Step::Kind::kDigits, SplitPattern::kGpt2, doc.flag(t, "individual_digits", false, field)});
   } else if (type == "Metaspace") {
-    if (t.value("replacement", std::string(kSentencePieceSpace)) != kSentencePieceSpace)
+    if (const json* r = member(t, "replacement"); r && *r != kSentencePieceSpace)
       doc.unsupported(field + ".replacement", "only \"▁\" is supported");
     p.metaspace = true;
     p.metaspace_split = doc.flag(t, "split", true, field);
@@ -182,23 +195,28 @@ int32_t token_id(const BpeModel& model, const std::vector<AddedToken>& added, co
 
 // The first SpecialToken of a TemplateProcessing "single" template, if any:
 // that is the BOS the model expects.
+// Where the template's BOS comes from; the post-processor is read for nothing
+// else, so a shape it does not expect means no BOS, not an error.
 std::string template_bos(const json& proc) {
-  if (!proc.is_object()) return {};
-  if (proc.value("type", "") == "Sequence") {
-    for (const auto& p : proc.value("processors", json::array()))
-      if (auto bos = template_bos(p); !bos.empty()) return bos;
+  const std::string type = string_member(proc, "type");
+  if (type == "Sequence") {
+    if (const json* list = member(proc, "processors"); list && list->is_array())
+      for (const auto& p : *list)
+        if (auto bos = template_bos(p); !bos.empty()) return bos;
     return {};
   }
-  if (proc.value("type", "") != "TemplateProcessing") return {};
-  const json single = proc.value("single", json::array());
-  if (!single.is_array() || single.empty() || !single[0].contains("SpecialToken")) return {};
-  return single[0]["SpecialToken"].value("id", "");
+  if (type != "TemplateProcessing") return {};
+  const json* single = member(proc, "single");
+  if (!single || !single->is_array() || single->empty()) return {};
+  const json* special = member((*single)[0], "SpecialToken");
+  return special ? string_member(*special, "id") : std::string();
 }
 
 SpecialTokens read_special_tokens(const fs::path& path, const json& doc, const BpeModel& model,
                                   const std::vector<AddedToken>& added) {
   SpecialTokens special;
-  if (std::string bos = template_bos(doc.value("post_processor", json())); !bos.empty()) {
+  const json* post = member(doc, "post_processor");
+  if (std::string bos = post ? template_bos(*post) : std::string(); !bos.empty()) {
     special.bos = token_id(model, added, bos);
     if (special.bos < 0) throw FormatError(path.string(), "post_processor", "unknown token '" + bos + "'");
     special.add_bos = true;
@@ -224,20 +242,26 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
   const Doc d{path.string()};
   if (!doc.is_object()) d.fail("(document)", "expected a JSON object");
   const json& m = d.at(doc, "model", "model");
-  if (const std::string type = m.value("type", "BPE"); type != "BPE")
+  const json* model_type = member(m, "type");
+  if (const std::string type = !model_type              ? "BPE"
+                               : model_type->is_string() ? model_type->get<std::string>()
+                                                         : io::json_brief(*model_type);
+      type != "BPE")
     d.unsupported("model.type", "tokenizer model '" + type + "' is not supported (only BPE)");
   // tokenizers writes "" for "none" in files converted by transformers (e.g. from a GGUF).
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"})
-    if (const json v = m.value(affix, json()); !v.is_null() && v != "")
+    if (const json* v = member(m, affix); v && *v != "")
       d.unsupported(std::string("model.") + affix, std::string(affix) + " is not supported");
-  if (const json drop = m.value("dropout", json()); !drop.is_null() && (!drop.is_number() || drop.get<double>() != 0.0))
+  if (const json* drop = member(m, "dropout"); drop && (!drop->is_number() || drop->get<double>() != 0.0))
     d.unsupported("model.dropout", "BPE dropout is not supported");
 
   // Vocabulary, with room for added tokens that live beyond it.
   const json& vocab = d.at(m, "vocab", "model.vocab");
   if (!vocab.is_object()) d.fail("model.vocab", "expected an object of token → id");
   std::vector<AddedToken> added;
-  const json added_json = doc.value("added_tokens", json::array());
+  static const json kNone = json::array();
+  const json* added_ptr = member(doc, "added_tokens");
+  const json& added_json = added_ptr ? *added_ptr : kNone;
   if (!added_json.is_array()) d.fail("added_tokens", "expected an array");
   int64_t size = 0;
   for (const auto& [text, id] : vocab.items())
@@ -293,15 +317,18 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
       d.fail(f, "'" + (l < 0 ? left : r < 0 ? right : left + right) + "' is not in model.vocab");
     model.add_merge(l, r, lr, static_cast<int32_t>(i));
   }
-  if (const json unk = m.value("unk_token", json()); !unk.is_null()) {
-    model.unk_id = model.find(d.str(unk, "model.unk_token"));
-    if (model.unk_id < 0) d.fail("model.unk_token", "'" + unk.get<std::string>() + "' is not in model.vocab");
+  if (const json* unk = member(m, "unk_token")) {
+    model.unk_id = model.find(d.str(*unk, "model.unk_token"));
+    if (model.unk_id < 0) d.fail("model.unk_token", "'" + unk->get<std::string>() + "' is not in model.vocab");
   }
   model.ignore_merges = d.flag(m, "ignore_merges", false, "model");
 
   Pipeline p;
-  read_normalizer(d, doc.value("normalizer", json()), "normalizer", p);
-  read_pre_tokenizer(d, doc.value("pre_tokenizer", json()), "pre_tokenizer", p);
+  static const json kAbsent;
+  const json* normalizer = member(doc, "normalizer");
+  const json* pre_tokenizer = member(doc, "pre_tokenizer");
+  read_normalizer(d, normalizer ? *normalizer : kAbsent, "normalizer", p);
+  read_pre_tokenizer(d, pre_tokenizer ? *pre_tokenizer : kAbsent, "pre_tokenizer", p);
   const SpecialTokens special = read_special_tokens(path, doc, model, added);
 
   if (p.byte_level) {

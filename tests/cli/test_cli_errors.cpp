@@ -4,6 +4,7 @@
 #include <QTest>
 #include <sys/stat.h>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_fixtures.h"
@@ -39,6 +40,24 @@ class TestCliErrors : public QObject {
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.startsWith("quantscope-cli: error: ") && r.err.contains("quantization_config.sym"),
              qPrintable(r.err));
+  }
+
+  // A weight that is NaN makes every loss NaN: eval says which window and
+  // why, and exits 1, instead of printing "perplexity -nan" and exiting 0.
+  void aNonFiniteLossIsAnErrorNotAPerplexity() {
+    auto c = test::tiny_config();
+    c.vocab_size = 260;
+    auto w = test::make_tiny_llama(c, 3);
+    auto q = w.tensors.at("model.layers.1.self_attn.q_proj.weight").clone();
+    q[0][0] = std::numeric_limits<float>::quiet_NaN();
+    w.tensors["model.layers.1.self_attn.q_proj.weight"] = q;
+    test::write_hf_checkpoint(w, path("nan").toStdString(), torch::kBFloat16);
+    test::write_byte_tokenizer(path("nan").toStdString());
+    const auto r = test::run_cli({"eval", path("nan"), "--text", path("calib.txt"), "--ctx", "16"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("window 1 of") && r.err.contains("not a number") && r.err.contains(path("nan")),
+             qPrintable(r.err));
+    QVERIFY(!r.out.contains("\"ppl\""));
   }
 
   // A config.json that is a FIFO (opening it would wait forever for a writer)

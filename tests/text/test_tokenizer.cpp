@@ -850,6 +850,28 @@ class TestTokenizer : public QObject {
     QTest::newRow("dropout not a number") << QByteArray(R"({"model": {"vocab": {"a": 0}, "merges": [], "dropout": "x"}})")
                                           << "model.dropout";
   }
+  // Fields of unexpected types where the loader only looks for a BOS (the
+  // post-processor) or checks an option: no BOS, or a named error; never
+  // nlohmann's type_error.
+  void oddlyTypedFieldsAreReadOrNamed() {
+    auto doc = nlohmann::json::parse(byte_level_json("gpt2"));
+    doc["post_processor"] = {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", 5}}}}};
+    const QString path = dir_.filePath("odd_tokenizer.json");
+    write_file(path, doc.dump());
+    QVERIFY(!qs::text::load_tokenizer_json(path.toStdString())->add_bos());
+    doc["post_processor"] = {{"type", 7}};
+    write_file(path, doc.dump());
+    QVERIFY(!qs::text::load_tokenizer_json(path.toStdString())->add_bos());
+    doc["model"]["type"] = nlohmann::json::array();
+    write_file(path, doc.dump());
+    try {
+      qs::text::load_tokenizer_json(path.toStdString());
+      QFAIL("no error");
+    } catch (const qs::Error& e) {
+      QVERIFY2(QString(e.what()).contains("model.type"), e.what());
+    }
+  }
+
   void rejectsBadFiles() {
     QFETCH(QByteArray, content);
     QFETCH(QString, field);
