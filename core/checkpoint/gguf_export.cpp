@@ -187,6 +187,7 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
       continue;
     }
     auto v = d->second.to(torch::kCPU).to(torch::kFloat32);
+    if (t.added != 0.0) v = v + t.added;
     if (t.permute_heads > 0) v = permute_rows(v, t.permute_heads);
     // Norms and biases stay F32 as llama.cpp's converter keeps them; matrices go F16.
     const bool matrix = v.dim() == 2;

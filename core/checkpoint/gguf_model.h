@@ -1,8 +1,8 @@
 #pragma once
-// A Llama-family checkpoint from a GGUF file (llama.cpp's conversion of a
-// Hugging Face model): config from the metadata, tensors dequantized to
-// float32 under their Hugging Face names, with the Q/K row permutation that
-// convert_hf_to_gguf applies to Llama models undone.
+// A checkpoint from a GGUF file (llama.cpp's conversion of a Hugging Face
+// model): config from the metadata, tensors dequantized to float32 under
+// their Hugging Face names, with what convert_hf_to_gguf changed undone (the
+// Q/K row permutation of Llama models, the 1 added to Gemma's norms).
 
 #include <filesystem>
 
@@ -11,7 +11,10 @@
 namespace qs::checkpoint {
 
 // Supports general.architecture "llama" (also Mistral-style Llama models),
-// "mistral" and "qwen2". Throws qs::IoError / qs::FormatError (malformed file,
+// "mistral", "qwen2", "qwen3", "gemma2" and "gemma3" (its text model);
+// family options llama.cpp hard-codes (Gemma's query scale, window
+// patterns, second RoPE base) take its values unless the metadata says
+// otherwise. Throws qs::IoError / qs::FormatError (malformed file,
 // missing or misshapen tensor, missing metadata key) and qs::ConfigError
 // (unsupported architecture, inconsistent hyper-parameters), each naming the
 // file and the key or tensor.

@@ -1,8 +1,9 @@
 #pragma once
-// Where each tensor of a Llama-family model lives in a GGUF file: GGUF name,
-// Hugging Face name, torch shape implied by the config, and the Q/K row
-// permutation convert_hf_to_gguf applies to Llama models (GGML's rope pairs
-// adjacent elements, HF's the two halves of each head).
+// Where each tensor of a model lives in a GGUF file, as llama.cpp's
+// convert_hf_to_gguf writes it: GGUF name, Hugging Face name, torch shape
+// implied by the config, the Q/K row permutation it applies to Llama models
+// (GGML's rope pairs adjacent elements, HF's the two halves of each head), and
+// the 1 it adds to Gemma's norms (llama.cpp multiplies by the stored weight).
 
 #include <torch/torch.h>
 
@@ -19,6 +20,7 @@ struct GgufTensorName {
   std::vector<int64_t> shape;
   int64_t permute_heads = 0;  // heads the rows were permuted with (0: not permuted)
   bool required = true;
+  double added = 0.0;  // what the GGUF holds beyond the HF tensor (Gemma's norms: 1)
 };
 
 std::vector<GgufTensorName> gguf_tensor_map(const model::ModelConfig& c);
