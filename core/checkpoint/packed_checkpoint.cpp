@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checkpoint/checkpoint_format.h"
+#include "core/checkpoint/fp8_weights.h"
 #include "core/error.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/small_files.h"
@@ -34,6 +35,10 @@ void read_packed_linears(const fs::path& config_json, model::ModelWeights& w) {
   if (!qc.is_object() || !qc.contains("quant_method") || !qc["quant_method"].is_string())
     throw FormatError(file, "quantization_config.quant_method", "missing or not a string");
   const auto method = qc["quant_method"].get<std::string>();
+  if (method == "fp8") {
+    open_fp8_weights(qc, file, w);
+    return;
+  }
   std::unique_ptr<CheckpointFormat> format;
   if (method == "compressed-tensors")
     format = make_compressed_tensors_format();
@@ -43,7 +48,7 @@ void read_packed_linears(const fs::path& config_json, model::ModelWeights& w) {
     format = make_awq_format();
   else
     throw FormatError(file, "quantization_config.quant_method",
-                      "'" + method + "' is not supported (compressed-tensors, gptq, awq)");
+                      "'" + method + "' is not supported (compressed-tensors, gptq, awq, fp8)");
   const std::string source = w.source.string();
   const auto stored = w.tensors;
   auto records = format->read(qc, source, w.tensors);

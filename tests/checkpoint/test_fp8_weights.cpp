@@ -1,0 +1,150 @@
+#include <QTemporaryDir>
+#include <QTest>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/checkpoint/model_loader.h"
+#include "core/error.h"
+#include "core/io/safetensors.h"
+#include "core/model/decoder.h"
+#include "tests/support/error_of.h"
+#include "tests/support/test_registry.h"
+#include "tests/support/tiny_llama.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kBlock = 32;
+
+// DeepSeek-V3's FP8 recipe, block by block: scale = amax / 448, codes = w / scale
+// in float8; what the checkpoint stores is the codes and the scale
+// ("weight_scale_inv": the factor that dequantizes).
+std::pair<torch::Tensor, torch::Tensor> block_fp8(const torch::Tensor& w, torch::ScalarType fp8) {
+  const int64_t out = w.size(0), in = w.size(1);
+  const int64_t bo = (out + kBlock - 1) / kBlock, bi = (in + kBlock - 1) / kBlock;
+  auto scale = torch::empty({bo, bi});
+  auto codes = torch::empty({out, in}, torch::TensorOptions().dtype(fp8));
+  const double max_code = fp8 == torch::kFloat8_e4m3fn ? 448.0 : 57344.0;
+  for (int64_t i = 0; i < bo; ++i)
+    for (int64_t j = 0; j < bi; ++j) {
+      const auto blk = w.narrow(0, i * kBlock, std::min(kBlock, out - i * kBlock))
+                           .narrow(1, j * kBlock, std::min(kBlock, in - j * kBlock));
+      const float s = static_cast<float>(blk.abs().max().item<double>() / max_code);
+      scale[i][j] = s;
+      codes.narrow(0, i * kBlock, blk.size(0)).narrow(1, j * kBlock, blk.size(1)).copy_((blk / s).to(fp8));
+    }
+  return {codes, scale};
+}
+
+// float8 · scale computed in float64 and rounded once: the product of two
+// floats is exact in float64, so this is the correctly rounded float32
+// product transformers' dequantization (weight.float() * scale) gives.
+torch::Tensor reference(const torch::Tensor& codes, const torch::Tensor& scale_per_element) {
+  return (codes.to(torch::kFloat64) * scale_per_element.to(torch::kFloat64)).to(torch::kFloat32);
+}
+
+torch::Tensor spread(const torch::Tensor& scale, int64_t out, int64_t in) {
+  return scale.repeat_interleave(kBlock, 0).repeat_interleave(kBlock, 1).narrow(0, 0, out).narrow(1, 0, in);
+}
+
+struct Fp8Model {
+  fs::path dir;
+  std::map<std::string, torch::Tensor> expected;  // dequantized weights
+};
+
+// A tiny Llama whose linears are float8: block scales everywhere, E5M2 for
+// one, a per-channel "weight_scale" for another, as FP8 releases mix them.
+Fp8Model write_fp8_model(const fs::path& dir) {
+  auto c = test::tiny_config();
+  const auto w = test::make_tiny_llama(c, 4);
+  test::write_hf_checkpoint(w, dir);
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  Fp8Model m{dir, {}};
+  for (const auto& [name, t] : w.tensors) {
+    const bool linear = t.dim() == 2 && name.find("layers.") != std::string::npos;
+    if (!linear) {
+      tensors.emplace_back(name, t.contiguous());
+      continue;
+    }
+    const std::string base = name.substr(0, name.size() - 7);
+    if (name.find("layers.1.mlp.down_proj") != std::string::npos) {
+      auto scale = (t.abs().amax(1, true) / 448.0).to(torch::kFloat32);
+      auto codes = (t / scale).to(torch::kFloat8_e4m3fn);
+      tensors.emplace_back(name, codes);
+      tensors.emplace_back(base + ".weight_scale", scale.contiguous());
+      m.expected[name] = reference(codes, scale.expand_as(t));
+      continue;
+    }
+    const auto fp8 =
+        name.find("layers.0.self_attn.v_proj") != std::string::npos ? torch::kFloat8_e5m2 : torch::kFloat8_e4m3fn;
+    auto [codes, scale] = block_fp8(t, fp8);
+    tensors.emplace_back(name, codes);
+    tensors.emplace_back(base + ".weight_scale_inv", scale);
+    m.expected[name] = reference(codes, spread(scale, t.size(0), t.size(1)));
+  }
+  io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+  nlohmann::json config;
+  std::ifstream(dir / "config.json") >> config;
+  config["quantization_config"] = {{"quant_method", "fp8"},
+                                   {"activation_scheme", "dynamic"},
+                                   {"fmt", "e4m3"},
+                                   {"weight_block_size", {kBlock, kBlock}}};
+  std::ofstream(dir / "config.json", std::ios::trunc) << config.dump(2);
+  return m;
+}
+
+}  // namespace
+
+class TestFp8Weights : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void blockAndChannelScalesDequantizeBitForBit() {
+    QTemporaryDir tmp;
+    const auto m = write_fp8_model(fs::path(tmp.path().toStdString()) / "fp8");
+    const auto w = checkpoint::load_model(m.dir);
+    QCOMPARE(m.expected.size(), size_t(14));
+    for (const auto& [name, expected] : m.expected) {
+      QVERIFY2(w.deferred.count(name) && !w.tensors.count(name), name.c_str());
+      QVERIFY2(torch::equal(w.at(name), expected), name.c_str());
+      QVERIFY2(w.source_dtypes.at(name).rfind("F8_", 0) == 0, name.c_str());
+    }
+    QVERIFY(!w.has("model.layers.0.self_attn.q_proj.weight_scale_inv"));
+    // The model runs on the dequantized weights.
+    auto plain = w;
+    for (const auto& [name, expected] : m.expected) plain.set(name, expected);
+    const auto ids = torch::randint(0, 101, {1, 12}, torch::kLong);
+    QVERIFY(torch::equal(model::Decoder(w, torch::kCPU, torch::kFloat32).forward(ids),
+                         model::Decoder(plain, torch::kCPU, torch::kFloat32).forward(ids)));
+  }
+
+  void badScalesNameTheTensorOrField() {
+    QTemporaryDir tmp;
+    const auto m = write_fp8_model(fs::path(tmp.path().toStdString()) / "fp8");
+    io::SafetensorsFile st(m.dir / "model.safetensors");
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& e : st.entries())
+      if (e.name != "model.layers.0.mlp.up_proj.weight_scale_inv") tensors.emplace_back(e.name, st.load(e.name));
+    io::write_safetensors(m.dir / "bad.safetensors", tensors, {});
+    fs::rename(m.dir / "bad.safetensors", m.dir / "model.safetensors");
+    auto e = test::error_of<FormatError>([&] { checkpoint::load_model(m.dir); });
+    QVERIFY2(e.contains("model.layers.0.mlp.up_proj.weight") && e.contains("without a weight_scale"), qPrintable(e));
+
+    tensors.emplace_back("model.layers.0.mlp.up_proj.weight_scale_inv", torch::ones({1, 1}));
+    io::write_safetensors(m.dir / "bad.safetensors", tensors, {});
+    fs::rename(m.dir / "bad.safetensors", m.dir / "model.safetensors");
+    e = test::error_of<FormatError>([&] { checkpoint::load_model(m.dir); });
+    QVERIFY2(e.contains("up_proj.weight_scale_inv") && e.contains("[3, 2]"), qPrintable(e));
+
+    nlohmann::json config;
+    std::ifstream(m.dir / "config.json") >> config;
+    config["quantization_config"]["weight_block_size"] = "128";
+    std::ofstream(m.dir / "config.json", std::ios::trunc) << config.dump(2);
+    e = test::error_of<FormatError>([&] { checkpoint::load_model(m.dir); });
+    QVERIFY2(e.contains("config.json") && e.contains("quantization_config.weight_block_size"), qPrintable(e));
+  }
+};
+
+QS_REGISTER_TEST(TestFp8Weights);
+#include "test_fp8_weights.moc"
