@@ -8,6 +8,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "tests/support/error_of.h"
+#include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 
@@ -117,6 +118,48 @@ class TestFp8Weights : public QObject {
     const auto ids = torch::randint(0, 101, {1, 12}, torch::kLong);
     QVERIFY(torch::equal(model::Decoder(w, torch::kCPU, torch::kFloat32).forward(ids),
                          model::Decoder(plain, torch::kCPU, torch::kFloat32).forward(ids)));
+  }
+
+  // Phi-3 stores q/k/v and gate/up fused; in an FP8 release the fused matrix
+  // is the float8 one, and its parts are rows of its dequantization.
+  void fusedFp8LinearsSplitIntoTheirParts() {
+    const auto src = test::reference("families/phi3");
+    if (src.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "phi3-fp8";
+    fs::create_directories(dir);
+    io::SafetensorsFile st(src / "model.safetensors");
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    std::map<std::string, torch::Tensor> dequantized;
+    for (const auto& e : st.entries()) {
+      const auto t = st.load(e.name);
+      if (t.dim() != 2 || e.name.find("layers.") == std::string::npos) {
+        tensors.emplace_back(e.name, t);
+        continue;
+      }
+      auto [codes, scale] = block_fp8(t, torch::kFloat8_e4m3fn);
+      tensors.emplace_back(e.name, codes);
+      tensors.emplace_back(e.name.substr(0, e.name.size() - 7) + ".weight_scale_inv", scale);
+      dequantized[e.name] = reference(codes, spread(scale, t.size(0), t.size(1)));
+    }
+    io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+    nlohmann::json config;
+    std::ifstream(src / "config.json") >> config;
+    config["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", {kBlock, kBlock}}};
+    std::ofstream(dir / "config.json") << config.dump(2);
+
+    const auto w = checkpoint::load_model(dir);
+    const auto& c = w.config;
+    const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+    const auto qkv = dequantized.at("model.layers.1.self_attn.qkv_proj.weight");
+    QVERIFY(torch::equal(w.at("model.layers.1.self_attn.q_proj.weight"), qkv.narrow(0, 0, q)));
+    QVERIFY(torch::equal(w.at("model.layers.1.self_attn.k_proj.weight"), qkv.narrow(0, q, kv)));
+    QVERIFY(torch::equal(w.at("model.layers.1.self_attn.v_proj.weight"), qkv.narrow(0, q + kv, kv)));
+    const auto gate_up = dequantized.at("model.layers.1.mlp.gate_up_proj.weight");
+    QVERIFY(torch::equal(w.at("model.layers.1.mlp.up_proj.weight"),
+                         gate_up.narrow(0, c.intermediate_size, c.intermediate_size)));
+    QVERIFY(!w.has("model.layers.1.self_attn.qkv_proj.weight"));
+    QCOMPARE(w.source_dtypes.at("model.layers.1.self_attn.k_proj.weight"), std::string("F8_E4M3"));
   }
 
   void badScalesNameTheTensorOrField() {

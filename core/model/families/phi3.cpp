@@ -26,6 +26,24 @@ void split_rows(ModelWeights& w, const std::string& fused, const std::vector<std
     return;
   }
   const std::string name = fused + ".weight";
+  if (const auto d = w.deferred.find(name); d != w.deferred.end()) {  // decoded when built (FP8, GGUF)
+    const auto whole = d->second;
+    if (whole.shape.size() != 2 || whole.shape[0] != rows)
+      throw FormatError(w.source.string(), "tensor '" + name + "'", "expected " + std::to_string(rows) + " rows");
+    const auto dtype = w.source_dtypes.count(name) ? w.source_dtypes.at(name) : std::string();
+    int64_t first = 0;
+    for (const auto& [part, n] : parts) {
+      // Each part decodes the whole matrix and keeps its rows: a fused block
+      // is built once per part, and released with the block.
+      w.deferred[part + ".weight"] =
+          DeferredTensor{{n, whole.shape[1]}, [whole, first, n] { return whole.decode().narrow(0, first, n); }, {}};
+      if (!dtype.empty()) w.source_dtypes[part + ".weight"] = dtype;
+      first += n;
+    }
+    w.erase(name);
+    w.source_dtypes.erase(name);
+    return;
+  }
   if (!w.tensors.count(name)) return;  // a QuantScope checkpoint holds the parts already
   const auto whole = w.tensors.at(name);
   if (whole.dim() != 2 || whole.size(0) != rows)
