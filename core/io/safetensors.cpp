@@ -75,12 +75,23 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
     throw FormatError(file, "header", "invalid UTF-8", 8 + *bad);
 
   nlohmann::json j;
+  // The header's top-level keys are tensor names: a name given twice would
+  // silently keep the last entry, so the parser is watched for repeats.
+  std::set<std::string> names;
+  std::string repeated;
+  const auto watch = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key && repeated.empty() &&
+        !names.insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(header);
+    j = nlohmann::json::parse(header, watch);
   } catch (const nlohmann::json::parse_error& e) {
     throw FormatError(file, "header", std::string("invalid JSON: ") + e.what(), 8 + e.byte);
   }
   if (!j.is_object()) throw FormatError(file, "header", "is not a JSON object", 8);
+  if (!repeated.empty()) throw FormatError(file, "tensor '" + repeated + "'", "named twice in the header", 8);
 
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = size - data_start;

@@ -131,6 +131,10 @@ class TestSafetensors : public QObject {
     row("missing offsets", make_file(R"({"w":{"dtype":"F32","shape":[1]}})", "abcd"), "data_offsets");
     row("overlap", make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})", "abcd"), "overlap");
     row("metadata not strings", make_file(R"({"__metadata__":{"k":1}})", ""), "__metadata__");
+    // JSON keeps the last of two equal keys; a tensor named twice is refused.
+    row("tensor named twice",
+        make_file(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})", "abcd"),
+        "'w'");
     // A dimension nested 200,000 lists deep: named, not printed (printing it
     // recursed once per level and overflowed the stack).
     const std::string deep = std::string(200000, '[') + std::string(200000, ']');
