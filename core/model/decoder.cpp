@@ -295,6 +295,15 @@ torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x
 }
 
 torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
+  // An id past the vocabulary (a tokenizer that does not belong to the model)
+  // would otherwise surface as libtorch's "index out of range in self".
+  if (ids.numel() > 0) {
+    const auto [lo, hi] = torch::aminmax(ids);
+    if (lo.item<int64_t>() < 0 || hi.item<int64_t>() >= config_.vocab_size)
+      throw ArgumentError("token id " + std::to_string(lo.item<int64_t>() < 0 ? lo.item<int64_t>() : hi.item<int64_t>()) +
+                          " is outside the model's vocabulary of " + std::to_string(config_.vocab_size) +
+                          " (is the tokenizer the model's own?)");
+  }
   place_vocab_matrices();
   torch::Tensor rows;
   if (embed_tokens_.defined()) {

@@ -135,6 +135,24 @@ class TestDecoder : public QObject {
     QCOMPARE(checkpoint::parameter_count(loaded), checkpoint::parameter_count(w));
   }
 
+  // A token id the embedding has no row for is an error saying so, not
+  // libtorch's "index out of range in self".
+  void idsOutsideTheVocabularyAreNamed() {
+    const auto c = test::tiny_config();
+    model::Decoder dec(test::make_tiny_llama(c, 2), torch::kCPU, torch::kFloat32);
+    for (int64_t bad : {c.vocab_size, int64_t{-1}}) {
+      const auto ids = torch::tensor({{int64_t{1}, bad, int64_t{2}}});
+      try {
+        dec.forward(ids);
+        QFAIL("no error");
+      } catch (const ArgumentError& e) {
+        QVERIFY2(QString(e.what()).contains("token id " + QString::number(bad)) &&
+                     QString(e.what()).contains("vocabulary of " + QString::number(c.vocab_size)),
+                 e.what());
+      }
+    }
+  }
+
   void missingOrMisshapenTensorNamesIt() {
     auto w = test::make_tiny_llama(test::tiny_config(), 1);
     w.source = "/models/tiny";
