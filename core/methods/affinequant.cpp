@@ -8,7 +8,7 @@
 #include "core/methods/block_training.h"
 #include "core/methods/learnable_clipping.h"
 #include "core/methods/lwc.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 #include "core/quant/input_transform.h"
 
 namespace qs::methods {
@@ -39,7 +39,7 @@ torch::Tensor init_weight_max(const std::map<LinearRole, torch::Tensor>& w, Line
 
 // Reports a transform that lost strict diagonal dominance; throws when it
 // cannot be inverted at all.
-void check_invertible(const torch::Tensor& a, const std::string& site, pipeline::BlockContext& ctx) {
+void check_invertible(const torch::Tensor& a, const std::string& site, methods::BlockContext& ctx) {
   const std::string where = "AffineQuant: layer " + std::to_string(ctx.layer()) + "'s " + site + " transform";
   if (a.dim() == 1) {
     if (!(a.abs() > 0).all().item<bool>()) throw Error(where + " has a zero scale; lower let_lr");
@@ -98,7 +98,7 @@ std::vector<quant::ParamSpec> AffineQuantMethod::param_specs() const {
   return specs;
 }
 
-void AffineQuantMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+void AffineQuantMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   auto options = default_training(ctx, params.get_int("epochs"), params.get_string("aug_loss"),
                                   params.get_int("batch"), name());
   const auto& cfg = ctx.decoder().config();

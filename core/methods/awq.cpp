@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/methods/lwc.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 #include "core/quant/uniform_quantizer.h"
 
 namespace qs::methods {
@@ -71,7 +71,7 @@ LinearRole input_role(const Pair& p) { return p.layers.front(); }
 
 class ScaleSearch {
  public:
-  ScaleSearch(pipeline::BlockContext& ctx, const Pair& pair, const torch::Tensor& x)
+  ScaleSearch(methods::BlockContext& ctx, const Pair& pair, const torch::Tensor& x)
       : ctx_(ctx), pair_(pair), x_(x) {}
 
   torch::Tensor module_out() {
@@ -170,14 +170,14 @@ class ScaleSearch {
     return wg.reshape({w.size(0), -1}).narrow(1, 0, in).mean(0);
   }
 
-  pipeline::BlockContext& ctx_;
+  methods::BlockContext& ctx_;
   const Pair& pair_;
   torch::Tensor x_;
   double best_ratio_ = 0.0;
   double best_loss_ = 0.0;
 };
 
-bool pair_applies(pipeline::BlockContext& ctx, const Pair& p, std::string& why_not) {
+bool pair_applies(methods::BlockContext& ctx, const Pair& p, std::string& why_not) {
   bool any_assigned = false;
   for (auto r : p.layers) {
     if (ctx.is_quantized(r)) {
@@ -203,7 +203,7 @@ bool pair_applies(pipeline::BlockContext& ctx, const Pair& p, std::string& why_n
   return true;
 }
 
-void apply_scale(pipeline::BlockContext& ctx, const Pair& p, const torch::Tensor& s) {
+void apply_scale(methods::BlockContext& ctx, const Pair& p, const torch::Tensor& s) {
   if (p.prev_norm) ctx.set_norm_weight(*p.prev_norm, ctx.norm_weight(*p.prev_norm) / s);
   if (p.prev_linear) {
     const auto r = *p.prev_linear;
@@ -254,7 +254,7 @@ torch::Tensor awq_clip_bounds(const torch::Tensor& w, const torch::Tensor& x, co
   return torch::cat(bounds, 0);
 }
 
-void AwqMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+void AwqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   const int64_t layer = ctx.layer();
   std::map<LinearRole, torch::Tensor> feats =
       ctx.capture_inputs({LinearRole::Q, LinearRole::O, LinearRole::Gate, LinearRole::Down});

@@ -21,7 +21,7 @@ class AwqMethod final : public quant::Method {
   std::vector<quant::ParamSpec> param_specs() const override;
   int stage() const override { return 0; }
   bool uses_fp_trajectory(const quant::MethodParams& params) const override;
-  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+  void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 struct AwqClipOptions {

@@ -58,7 +58,7 @@ class TrainingLinear final : public model::LinearOp {
 
 }  // namespace
 
-TrainingOptions default_training(const pipeline::BlockContext& ctx, int64_t epochs, const std::string& aug_loss,
+TrainingOptions default_training(const methods::BlockContext& ctx, int64_t epochs, const std::string& aug_loss,
                                  int64_t batch, const std::string& method) {
   int bits = 8;
   for (auto r : ctx.assigned()) bits = std::min(bits, ctx.spec(r).bits);
@@ -70,7 +70,7 @@ TrainingOptions default_training(const pipeline::BlockContext& ctx, int64_t epoc
   return o;
 }
 
-TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<LinearRole, TrainedWeight>& weights,
+TrainingResult train_block(methods::BlockContext& ctx, const std::map<LinearRole, TrainedWeight>& weights,
                            torch::optim::Optimizer& optimizer, const TrainingOptions& options) {
   auto& decoder = ctx.decoder();
   const int64_t layer = ctx.layer();

@@ -13,7 +13,7 @@
 #include <map>
 #include <string>
 
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 
 namespace qs::methods {
 
@@ -57,13 +57,13 @@ struct TrainingResult {
 // feedback.curve_point("layer L <method> loss", step, loss), each epoch's mean
 // to the log. Throws qs::Cancelled between steps, qs::Error when the loss is
 // not finite (naming the layer, epoch and step).
-TrainingResult train_block(pipeline::BlockContext& ctx, const std::map<model::LinearRole, TrainedWeight>& weights,
+TrainingResult train_block(methods::BlockContext& ctx, const std::map<model::LinearRole, TrainedWeight>& weights,
                            torch::optim::Optimizer& optimizer, const TrainingOptions& options);
 
 // OmniQuant's scripts: 20 epochs at 3 and 4 bits, 40 with the augmented loss
 // at 2 bits. `epochs` 0 and aug_loss "auto" pick those by the narrowest spec
 // assigned.
-TrainingOptions default_training(const pipeline::BlockContext& ctx, int64_t epochs, const std::string& aug_loss,
+TrainingOptions default_training(const methods::BlockContext& ctx, int64_t epochs, const std::string& aug_loss,
                                  int64_t batch, const std::string& method);
 
 }  // namespace qs::methods

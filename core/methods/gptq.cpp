@@ -5,7 +5,7 @@
 
 #include "core/methods/gptq_solver.h"
 #include "core/methods/shared_inputs.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 
 namespace qs::methods {
 
@@ -26,7 +26,7 @@ std::vector<quant::ParamSpec> GptqMethod::param_specs() const {
   };
 }
 
-void GptqMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+void GptqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   GptqOptions o;
   o.damp_percent = params.get_double("damp_percent");
   o.block_size = params.get_int("block_size");

@@ -13,7 +13,7 @@ class GptqMethod final : public quant::Method {
   std::string name() const override { return "gptq"; }
   std::string description() const override { return "GPTQ: second-order error compensation (Frantar et al. 2022)"; }
   std::vector<quant::ParamSpec> param_specs() const override;
-  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+  void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 }  // namespace qs::methods

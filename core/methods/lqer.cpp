@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/methods/gptq_solver.h"
 #include "core/methods/shared_inputs.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 
 namespace qs::methods {
 
@@ -54,7 +54,7 @@ void add_error_branch(quant::QuantizedLinear& q, const torch::Tensor& w, int64_t
   q.lora_a = (vh.narrow(0, 0, k) / s.unsqueeze(0)).contiguous();
 }
 
-void LqerMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+void LqerMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   const int64_t rank = params.get_int("rank");
   const bool scaled = params.get_bool("activation_scaling");
   const bool gptq = params.get_string("base") == "gptq";

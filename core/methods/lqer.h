@@ -20,7 +20,7 @@ class LqerMethod final : public quant::Method {
     return "LQER/L²QER: low-rank side branch for the quantization error (Zhang et al. 2024)";
   }
   std::vector<quant::ParamSpec> param_specs() const override;
-  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+  void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 // The side branch of `q` for weight `w` [out, in]: lora_a [k, in], lora_b

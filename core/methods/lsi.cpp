@@ -5,7 +5,7 @@
 #include "core/methods/block_training.h"
 #include "core/methods/learnable_clipping.h"
 #include "core/methods/lwc.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 
 namespace qs::methods {
 
@@ -43,7 +43,7 @@ std::vector<quant::ParamSpec> LsiMethod::param_specs() const {
   return specs;
 }
 
-void LsiMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+void LsiMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   const auto options = default_training(ctx, params.get_int("epochs"), params.get_string("aug_loss"),
                                         params.get_int("batch"), name());
   const bool lwc = params.get_bool("lwc");

@@ -25,7 +25,7 @@ class LsiMethod final : public quant::Method {
   }
   std::vector<quant::ParamSpec> param_specs() const override;
   bool uses_fp_trajectory(const quant::MethodParams&) const override { return true; }
-  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+  void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 // W′ of one linear as a function of its learnable parts.

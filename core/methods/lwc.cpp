@@ -4,7 +4,7 @@
 
 #include "core/methods/block_training.h"
 #include "core/methods/learnable_clipping.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 
 namespace qs::methods {
 
@@ -28,7 +28,7 @@ std::vector<quant::ParamSpec> training_param_specs() {
 
 std::vector<quant::ParamSpec> LwcMethod::param_specs() const { return training_param_specs(); }
 
-std::map<LinearRole, quant::QuantizedLinear> train_clipping(pipeline::BlockContext& ctx,
+std::map<LinearRole, quant::QuantizedLinear> train_clipping(methods::BlockContext& ctx,
                                                             const std::map<LinearRole, torch::Tensor>& weights,
                                                             const quant::MethodParams& params,
                                                             const std::string& method) {
@@ -52,7 +52,7 @@ std::map<LinearRole, quant::QuantizedLinear> train_clipping(pipeline::BlockConte
   return records;
 }
 
-void LwcMethod::quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const {
+void LwcMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   std::map<LinearRole, torch::Tensor> weights;
   for (auto r : ctx.assigned()) weights.emplace(r, ctx.weight(r));
   for (auto& [r, q] : train_clipping(ctx, weights, params, name())) ctx.commit(r, std::move(q));

@@ -25,7 +25,7 @@ class LwcMethod final : public quant::Method {
   }
   std::vector<quant::ParamSpec> param_specs() const override;
   bool uses_fp_trajectory(const quant::MethodParams&) const override { return true; }
-  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+  void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 // The training parameters LWC, LSI and the methods built on them share.
@@ -36,7 +36,7 @@ std::vector<quant::ParamSpec> training_param_specs();
 // ones) with training_param_specs()'s parameters from `params`, and returns
 // the records. `method` names the loss curve and log lines.
 std::map<model::LinearRole, quant::QuantizedLinear> train_clipping(
-    pipeline::BlockContext& ctx, const std::map<model::LinearRole, torch::Tensor>& weights,
+    methods::BlockContext& ctx, const std::map<model::LinearRole, torch::Tensor>& weights,
     const quant::MethodParams& params, const std::string& method);
 
 }  // namespace qs::methods

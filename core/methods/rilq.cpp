@@ -8,11 +8,11 @@
 #include "core/error.h"
 #include "core/methods/rilq_checkpoint.h"
 #include "core/number_format.h"
-#include "core/pipeline/model_context.h"
+#include "core/methods/model_context.h"
 
 namespace qs::methods {
 
-using pipeline::LinearSlot;
+using methods::LinearSlot;
 
 namespace {
 
@@ -132,7 +132,7 @@ double train_step(model::Decoder& decoder, const torch::Tensor& ids, const torch
 
 using Validation = RilqValidation;
 
-Validation validate(pipeline::ModelContext& ctx, int64_t n_val, const Weights& w) {
+Validation validate(methods::ModelContext& ctx, int64_t n_val, const Weights& w) {
   torch::NoGradGuard no_grad;
   Validation v;
   for (int64_t i = 0; i < n_val; ++i) {
@@ -194,7 +194,7 @@ class StateSaver {
   }
 
   // How often and how long the state was saved, for the run's report.
-  void report(pipeline::ModelContext& ctx) const {
+  void report(methods::ModelContext& ctx) const {
     if (saves_ == 0) return;
     ctx.report("rilq state saves", static_cast<double>(saves_));
     ctx.report("rilq state save seconds", seconds_);
@@ -212,7 +212,7 @@ class StateSaver {
 
 // The state a run cut short saved in ctx.state_file(), if it fits this run;
 // one that does not is set aside with a log line, and the training starts over.
-std::optional<RilqCheckpoint> read_state(pipeline::ModelContext& ctx, const std::string& key,
+std::optional<RilqCheckpoint> read_state(methods::ModelContext& ctx, const std::string& key,
                                          const std::vector<Adapter>& adapters) {
   if (ctx.state_file().empty()) return std::nullopt;
   std::vector<torch::Tensor> a_like, b_like;
@@ -271,7 +271,7 @@ std::vector<quant::ParamSpec> RilqRefinement::param_specs() const {
   };
 }
 
-void RilqRefinement::refine(pipeline::ModelContext& ctx, const quant::MethodParams& params) const {
+void RilqRefinement::refine(methods::ModelContext& ctx, const quant::MethodParams& params) const {
   const auto t0 = std::chrono::steady_clock::now();
   auto& decoder = ctx.decoder();
   const int64_t n = ctx.ids().size(0);

@@ -27,7 +27,7 @@ class RilqRefinement final : public quant::Refinement {
     return "RILQ: LoRA error compensation trained over the whole quantized model (Lee et al. 2025)";
   }
   std::vector<quant::ParamSpec> param_specs() const override;
-  void refine(pipeline::ModelContext& ctx, const quant::MethodParams& params) const override;
+  void refine(methods::ModelContext& ctx, const quant::MethodParams& params) const override;
 };
 
 }  // namespace qs::methods

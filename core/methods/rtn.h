@@ -11,7 +11,7 @@ class RtnMethod final : public quant::Method {
   std::string name() const override { return "rtn"; }
   std::string description() const override { return "round to nearest, min/max per group"; }
   std::vector<quant::ParamSpec> param_specs() const override { return {}; }
-  void quantize_block(pipeline::BlockContext& ctx, const quant::MethodParams& params) const override;
+  void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };
 
 }  // namespace qs::methods

@@ -13,12 +13,17 @@
 #include "core/io/mapped_tensor.h"
 #include "core/methods/method_registry.h"
 #include "core/number_format.h"
-#include "core/pipeline/block_context.h"
-#include "core/pipeline/model_context.h"
+#include "core/methods/block_context.h"
+#include "core/methods/model_context.h"
 #include "core/pipeline/refinement_run.h"
 #include "core/pipeline/run_journal.h"
 
 namespace qs::pipeline {
+
+using methods::BlockContext;
+using methods::LinearSlot;
+using methods::map_batches;
+
 namespace {
 
 using model::LinearRole;

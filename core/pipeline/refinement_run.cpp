@@ -8,6 +8,8 @@
 
 namespace qs::pipeline {
 
+using methods::ModelContext;
+
 torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, int64_t batch, Feedback& feedback) {
   torch::NoGradGuard no_grad;
   batch = std::max<int64_t>(1, batch);

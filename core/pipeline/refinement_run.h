@@ -13,12 +13,14 @@
 
 #include "core/feedback.h"
 #include "core/model/decoder.h"
-#include "core/pipeline/model_context.h"
+#include "core/methods/model_context.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/refinement.h"
 #include "core/text/calibration_set.h"
 
 namespace qs::pipeline {
+
+using methods::LinearSlot;
 
 // The decoder's last hidden states on `ids` ([N, L]), `batch` sequences per pass.
 torch::Tensor fp_last_hidden(model::Decoder& decoder, const torch::Tensor& ids, int64_t batch, Feedback& feedback);

@@ -11,7 +11,7 @@
 
 #include "core/quant/method_params.h"
 
-namespace qs::pipeline {
+namespace qs::methods {
 class BlockContext;
 }
 
@@ -33,7 +33,7 @@ class Method {
   // and one more FP forward per block. Asked with the call's parameters: a
   // method may train only under some of them (AWQ with quantizer "lwc").
   virtual bool uses_fp_trajectory(const MethodParams&) const { return false; }
-  virtual void quantize_block(pipeline::BlockContext& ctx, const MethodParams& params) const = 0;
+  virtual void quantize_block(methods::BlockContext& ctx, const MethodParams& params) const = 0;
 
   MethodParams default_params() const { return MethodParams(param_specs()); }
 };

@@ -11,7 +11,7 @@
 
 #include "core/quant/method_params.h"
 
-namespace qs::pipeline {
+namespace qs::methods {
 class ModelContext;
 }
 
@@ -24,7 +24,7 @@ class Refinement {
   virtual std::string description() const = 0;
   virtual std::vector<ParamSpec> param_specs() const = 0;
   // Throws qs::Cancelled with the model as it found it.
-  virtual void refine(pipeline::ModelContext& ctx, const MethodParams& params) const = 0;
+  virtual void refine(methods::ModelContext& ctx, const MethodParams& params) const = 0;
 
   MethodParams default_params() const { return MethodParams(param_specs()); }
 };

@@ -4,7 +4,7 @@
 #include "core/error.h"
 #include "core/methods/learnable_clipping.h"
 #include "core/model/decoder.h"
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 #include "core/pipeline/pipeline.h"
 #include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"
@@ -90,7 +90,7 @@ class TestLwc : public QObject {
     const auto expected = fp.run_block(1, h1);
     test::RecordingFeedback fb;
     const auto quantized_in = h1 + 0.05 * torch::randn_like(h1);
-    pipeline::BlockContext ctx(dec, 1, quantized_in, 2, fb, h1);
+    methods::BlockContext ctx(dec, 1, quantized_in, 2, fb, h1);
     ctx.begin_method({model::LinearRole::Q}, {{model::LinearRole::Q, kW3g32}});
     const auto q = quant::QuantizedLinear::round_to_nearest(ctx.weight(model::LinearRole::Q), kW3g32);
     ctx.commit(model::LinearRole::Q, q);

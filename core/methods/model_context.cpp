@@ -1,8 +1,8 @@
-#include "core/pipeline/model_context.h"
+#include "core/methods/model_context.h"
 
 #include "core/error.h"
 
-namespace qs::pipeline {
+namespace qs::methods {
 
 namespace {
 
@@ -38,4 +38,4 @@ void ModelContext::commit(const LinearSlot& slot, quant::QuantizedLinear q) {
   committed_[slot] = std::move(record);
 }
 
-}  // namespace qs::pipeline
+}  // namespace qs::methods

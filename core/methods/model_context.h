@@ -18,7 +18,7 @@
 #include "core/model/decoder.h"
 #include "core/quant/quantized_linear.h"
 
-namespace qs::pipeline {
+namespace qs::methods {
 
 struct LinearSlot {
   int64_t layer = 0;
@@ -68,4 +68,4 @@ class ModelContext {
   std::filesystem::path state_file_;
 };
 
-}  // namespace qs::pipeline
+}  // namespace qs::methods

@@ -1,10 +1,10 @@
-#include "core/pipeline/block_context.h"
+#include "core/methods/block_context.h"
 
 #include <algorithm>
 
 #include "core/error.h"
 
-namespace qs::pipeline {
+namespace qs::methods {
 
 BlockContext::BlockContext(model::Decoder& decoder, int64_t layer, torch::Tensor inputs, int64_t batch,
                            Feedback& feedback, torch::Tensor fp_inputs)
@@ -149,7 +149,7 @@ torch::Tensor map_batches(const torch::Tensor& x, int64_t batch, const Feedback&
 
 torch::Tensor BlockContext::map_batches(const torch::Tensor& x,
                                         const std::function<torch::Tensor(const torch::Tensor&)>& fn) const {
-  return pipeline::map_batches(x, batch_, feedback_, fn);
+  return methods::map_batches(x, batch_, feedback_, fn);
 }
 
 void BlockContext::begin_method(std::vector<LinearRole> roles, std::map<LinearRole, quant::QuantSpec> specs) {
@@ -158,4 +158,4 @@ void BlockContext::begin_method(std::vector<LinearRole> roles, std::map<LinearRo
   last_mark_ = std::chrono::steady_clock::now();
 }
 
-}  // namespace qs::pipeline
+}  // namespace qs::methods

@@ -19,7 +19,7 @@
 #include "core/quant/quant_spec.h"
 #include "core/quant/quantized_linear.h"
 
-namespace qs::pipeline {
+namespace qs::methods {
 
 using model::LinearRole;
 using model::NormRole;
@@ -115,4 +115,4 @@ class BlockContext {
   std::chrono::steady_clock::time_point last_mark_;
 };
 
-}  // namespace qs::pipeline
+}  // namespace qs::methods
