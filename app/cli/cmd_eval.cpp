@@ -14,7 +14,7 @@
 #include "core/analysis/perplexity.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
-#include "core/quant/packed_linear_op.h"
+#include "core/model/packed_linear_op.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::cli {
@@ -41,9 +41,9 @@ int run_eval(const std::vector<std::string>& argv) {
   model::Decoder decoder(source.weights, device, dtype);
   apply_resident_blocks(args, decoder, feedback);
   const std::string kernels = args.get_choice("kernels", "dense", {"dense", "packed"});
-  quant::PackedSwap swap;
+  model::PackedSwap swap;
   if (kernels == "packed") {
-    swap = quant::use_packed_kernels(decoder);
+    swap = model::use_packed_kernels(decoder);
     feedback.log(std::to_string(swap.packed) + " linears on the packed kernels");
     for (const auto& why : swap.skipped) feedback.log("kept dequantized: " + why);
   }

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/io/mapped_tensor.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/model/transform_sharing.h"
 #include "core/quant/packing.h"
 
@@ -40,7 +41,7 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
   for (auto role : model::kLinearRoles) {
     const auto name = model::linear_name(layer, role);
     const auto op = decoder.linear(layer, role);
-    const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(op.get());
+    const auto* qop = dynamic_cast<const model::QuantizedLinearOp*>(op.get());
     if (!qop) {
       const auto dtype = decoder.dtype();
       later(name + ".weight", dtype, {op->out_features(), op->in_features()},

@@ -8,6 +8,7 @@
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_metadata_copy.h"
 #include "core/io/gguf_writer.h"
+#include "core/model/quantized_linear_op.h"
 
 namespace qs::checkpoint {
 namespace fs = std::filesystem;
@@ -143,7 +144,7 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
       const auto lname = model::linear_name(l, role);
       const auto op = decoder.linear(l, role);
       if (const auto b = biases.bias(l, role); b.defined()) dense[lname + ".bias"] = b;
-      const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(op.get());
+      const auto* qop = dynamic_cast<const model::QuantizedLinearOp*>(op.get());
       if (!qop) {
         dense[lname + ".weight"] = op->dense_weight();
         report.kept_fp.push_back(lname);

@@ -19,6 +19,7 @@
 #include "core/io/sharded_safetensors.h"
 #include "core/io/small_files.h"
 #include "core/model/architecture.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/quant/row_stack.h"
 
 namespace qs::checkpoint {
@@ -248,7 +249,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
     for (auto role : model::kLinearRoles) {
       const auto name = model::linear_name(l, role);
-      const auto* qop = dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(l, role).get());
+      const auto* qop = dynamic_cast<const model::QuantizedLinearOp*>(decoder.linear(l, role).get());
       if (qop)
         quantized[name] = std::make_shared<const quant::QuantizedLinear>(qop->record()->to(torch::kCPU));
       else

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/model/quantized_linear_op.h"
 
 namespace qs::methods {
 
@@ -83,7 +84,7 @@ void BlockContext::commit(LinearRole r, quant::QuantizedLinear q) {
   if (!q.bias.defined() && c.reference_bias.defined()) q.bias = c.reference_bias.to(torch::kFloat32);
   q.validate("method result", model::linear_name(layer_, r));
   auto record = std::make_shared<const quant::QuantizedLinear>(q.to(torch::kCPU));
-  decoder_.set_linear(layer_, r, std::make_shared<quant::QuantizedLinearOp>(record, device(), dtype()));
+  decoder_.set_linear(layer_, r, std::make_shared<model::QuantizedLinearOp>(record, device(), dtype()));
   c.record = record;
   modified_ = true;
   const auto now = std::chrono::steady_clock::now();

@@ -1,13 +1,14 @@
 #include "core/methods/model_context.h"
 
 #include "core/error.h"
+#include "core/model/quantized_linear_op.h"
 
 namespace qs::methods {
 
 namespace {
 
-const quant::QuantizedLinearOp* quantized_op(const model::Decoder& decoder, const LinearSlot& s) {
-  return dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(s.layer, s.role).get());
+const model::QuantizedLinearOp* quantized_op(const model::Decoder& decoder, const LinearSlot& s) {
+  return dynamic_cast<const model::QuantizedLinearOp*>(decoder.linear(s.layer, s.role).get());
 }
 
 }  // namespace
@@ -34,7 +35,7 @@ void ModelContext::commit(const LinearSlot& slot, quant::QuantizedLinear q) {
   q.validate("refinement", model::linear_name(slot.layer, slot.role));
   auto record = std::make_shared<const quant::QuantizedLinear>(std::move(q));
   decoder_.set_linear(slot.layer, slot.role,
-                      std::make_shared<quant::QuantizedLinearOp>(record, decoder_.device(), decoder_.dtype()));
+                      std::make_shared<model::QuantizedLinearOp>(record, decoder_.device(), decoder_.dtype()));
   committed_[slot] = std::move(record);
 }
 

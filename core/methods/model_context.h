@@ -16,6 +16,7 @@
 
 #include "core/feedback.h"
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::methods {

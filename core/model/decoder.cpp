@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/io/mapped_tensor.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/model/residency.h"
 #include "core/model/transform_sharing.h"
 #include "core/quant/quantized_linear.h"
@@ -135,7 +136,7 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
                             "shape [" + std::to_string(q->second->out_features) + ", " +
                                 std::to_string(q->second->in_features) + "], expected [" +
                                 std::to_string(shapes[r].first) + ", " + std::to_string(shapes[r].second) + "]");
-        b.linears[r] = std::make_shared<quant::QuantizedLinearOp>(q->second, device, dtype);
+        b.linears[r] = std::make_shared<model::QuantizedLinearOp>(q->second, device, dtype);
         continue;
       }
       const std::string weight = b.names[r] + ".weight";

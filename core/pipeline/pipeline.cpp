@@ -1,3 +1,4 @@
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
 
 #include <algorithm>
@@ -113,13 +114,13 @@ void spill_block_codes(model::Decoder& decoder, int64_t layer, std::vector<Layer
                        const std::filesystem::path& dir) {
   for (auto& lr : layers) {
     if (lr.layer != layer || !lr.record || io::is_mapped(lr.record->packed_codes)) continue;
-    const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(layer, lr.role).get());
+    const auto* op = dynamic_cast<const model::QuantizedLinearOp*>(decoder.linear(layer, lr.role).get());
     if (!op || op->record() != lr.record) continue;
     auto q = lr.record->with_packed_codes();
     q.packed_codes = io::spill_to_file(q.packed_codes, dir);
     lr.record = std::make_shared<const quant::QuantizedLinear>(std::move(q));
     decoder.set_linear(layer, lr.role,
-                       std::make_shared<quant::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype()));
+                       std::make_shared<model::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype()));
   }
 }
 

@@ -1,3 +1,4 @@
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/refinement_run.h"
 
 #include <algorithm>
@@ -41,7 +42,7 @@ std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder) {
   std::vector<LinearSlot> slots;
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
     for (auto role : model::kLinearRoles)
-      if (dynamic_cast<const quant::QuantizedLinearOp*>(decoder.linear(l, role).get())) slots.push_back({l, role});
+      if (dynamic_cast<const model::QuantizedLinearOp*>(decoder.linear(l, role).get())) slots.push_back({l, role});
   return slots;
 }
 

@@ -1,3 +1,4 @@
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/run_journal.h"
 
 #include <algorithm>
@@ -191,7 +192,7 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
                                 ", where the model has " + std::to_string(current->out_features()) + " × " +
                                 std::to_string(current->in_features()));
         lr.record = std::make_shared<const quant::QuantizedLinear>(std::move(node.mapped()));
-        op = std::make_shared<quant::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype());
+        op = std::make_shared<model::QuantizedLinearOp>(lr.record, decoder.device(), decoder.dtype());
         if (auto m = metrics.find(name); m != metrics.end()) {
           lr.weight_mse = m->second.weight_mse;
           lr.output_rel_mse = m->second.output_rel_mse;

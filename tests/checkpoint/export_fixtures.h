@@ -8,13 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/quant/quantized_linear.h"
 
 namespace qs::test {
 
 // nullptr when the linear is not quantized.
 inline std::shared_ptr<const quant::QuantizedLinear> record(const model::Decoder& d, int64_t l, model::LinearRole r) {
-  const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(d.linear(l, r).get());
+  const auto* op = dynamic_cast<const model::QuantizedLinearOp*>(d.linear(l, r).get());
   return op ? op->record() : nullptr;
 }
 

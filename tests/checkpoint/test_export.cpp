@@ -12,6 +12,7 @@
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "tests/checkpoint/export_fixtures.h"
@@ -293,7 +294,7 @@ class TestExport : public QObject {
     edited->zeros = edited->zeros.clone();
     edited->zeros[3][0] = 0;
     q.dec->set_linear(1, model::LinearRole::Down,
-                      std::make_shared<quant::QuantizedLinearOp>(edited, torch::kCPU, torch::kFloat32));
+                      std::make_shared<model::QuantizedLinearOp>(edited, torch::kCPU, torch::kFloat32));
     checkpoint::ExportOptions o;
     o.format = Format::Gptq;
     const auto e = test::error_of<ArgumentError>([&] { checkpoint::export_checkpoint(*q.dec, o, root / "v1"); });

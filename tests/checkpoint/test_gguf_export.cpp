@@ -11,6 +11,7 @@
 #include "core/io/gguf_writer.h"
 #include "core/io/small_files.h"
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "core/text/tokenizer.h"
@@ -83,7 +84,7 @@ class TestGgufExport : public QObject {
     for (int64_t l = 0; l < 2; ++l)
       for (auto r : model::kLinearRoles) {
         const auto name = model::linear_name(l, r);
-        const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(dec->linear(l, r).get());
+        const auto* op = dynamic_cast<const model::QuantizedLinearOp*>(dec->linear(l, r).get());
         const auto want = expected_weight(*op->record(), type.toStdString());
         const auto got = back.at(name + ".weight");
         QVERIFY2(torch::allclose(got, want, 1e-6, 1e-7), name.c_str());

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/methods/method_registry.h"
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
 #include "tests/methods/method_runs.h"
 #include "tests/pipeline/pipeline_fixtures.h"

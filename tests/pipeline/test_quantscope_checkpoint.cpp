@@ -8,6 +8,7 @@
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
 #include "core/quant/quantized_linear.h"
 #include "tests/pipeline/pipeline_fixtures.h"
@@ -52,12 +53,12 @@ void save_with_transforms(model::Decoder& dec, const fs::path& dir) {
   const auto attn = torch::eye(h) + 0.05 * torch::randn({h, h});
   const auto mlp = torch::eye(h) + 0.05 * torch::randn({h, h});
   auto set = [&](int64_t layer, LinearRole role, const torch::Tensor& t) {
-    const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(dec.linear(layer, role).get());
+    const auto* op = dynamic_cast<const model::QuantizedLinearOp*>(dec.linear(layer, role).get());
     QVERIFY(op);
     auto q = *op->record();
     q.transform = t;
     dec.set_linear(layer, role,
-                   std::make_shared<quant::QuantizedLinearOp>(std::make_shared<const quant::QuantizedLinear>(q),
+                   std::make_shared<model::QuantizedLinearOp>(std::make_shared<const quant::QuantizedLinear>(q),
                                                               torch::kCPU, torch::kFloat32));
   };
   for (auto role : {LinearRole::Q, LinearRole::K, LinearRole::V}) set(0, role, attn);

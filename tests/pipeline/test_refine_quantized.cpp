@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/methods/method_registry.h"
 #include "core/model/decoder.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/refinement_run.h"
 #include "tests/methods/method_runs.h"
@@ -94,7 +95,7 @@ class TestRefineQuantized : public QObject {
       QVERIFY2(it != run.committed.end(), l.name.c_str());
       QVERIFY2(torch::allclose(it->second->lora_b, l.record->lora_b, 1e-4, 1e-6), l.name.c_str());
       QVERIFY2(torch::allclose(it->second->lora_a, l.record->lora_a, 1e-4, 1e-6), l.name.c_str());
-      const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(quantized->linear(l.layer, l.role).get());
+      const auto* op = dynamic_cast<const model::QuantizedLinearOp*>(quantized->linear(l.layer, l.role).get());
       QVERIFY2(op && op->record() == it->second, l.name.c_str());
     }
   }
@@ -149,7 +150,7 @@ class TestRefineQuantized : public QObject {
     for (size_t i = 0; i < before.size(); ++i) QVERIFY(torch::equal(before[i], after[i]));
     QCOMPARE(pipeline::quantized_slots(*quantized).size(), slots_before.size());
     for (const auto& s : slots_before) {
-      const auto* op = dynamic_cast<const quant::QuantizedLinearOp*>(quantized->linear(s.layer, s.role).get());
+      const auto* op = dynamic_cast<const model::QuantizedLinearOp*>(quantized->linear(s.layer, s.role).get());
       QVERIFY(op && !op->record()->lora_a.defined());
     }
   }

@@ -3,7 +3,7 @@
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
 #include "core/model/decoder.h"
-#include "core/quant/packed_linear_op.h"
+#include "core/model/packed_linear_op.h"
 #include "core/quant/packing.h"
 #include "kernels/packed_matmul.h"
 #include "tests/methods/method_runs.h"
@@ -29,7 +29,7 @@ class TestPackedLinearOp : public QObject {
     torch::manual_seed(1);
     for (int bits : {2, 3, 4, 8}) {
       auto q = test::random_layer(24, 96, bits, 32);
-      const auto w = quant::to_packed_weight(q, "layer");
+      const auto w = model::to_packed_weight(q, "layer");
       // The layout keeps scales in fp16; with the record's scales rounded the same way the two agree exactly.
       auto expected = q;
       expected.scales = q.scales.to(torch::kHalf).to(torch::kFloat);
@@ -44,8 +44,8 @@ class TestPackedLinearOp : public QObject {
     q.lora_a = torch::randn({2, 64}) * 0.1;
     q.lora_b = torch::randn({40, 2}) * 0.1;
     auto shared = std::make_shared<const quant::QuantizedLinear>(q);
-    const quant::QuantizedLinearOp dense(shared, torch::kCPU, torch::kFloat);
-    const quant::PackedLinearOp packed(shared, "layer", torch::kCPU, torch::kFloat);
+    const model::QuantizedLinearOp dense(shared, torch::kCPU, torch::kFloat);
+    const model::PackedLinearOp packed(shared, "layer", torch::kCPU, torch::kFloat);
     auto x = torch::randn({3, 7, 64});
     QVERIFY(relative_error(packed.forward(x), dense.forward(x)) < 1e-3);
     QVERIFY(relative_error(packed.dense_weight(), dense.dense_weight()) < 1e-3);
@@ -54,7 +54,7 @@ class TestPackedLinearOp : public QObject {
   void unsupportedLayerNamesItself() {
     auto q = test::random_layer(8, 48, 4, 16);
     const auto message =
-        test::error_of<ArgumentError>([&] { quant::to_packed_weight(q, "model.layers.3.mlp.up_proj"); });
+        test::error_of<ArgumentError>([&] { model::to_packed_weight(q, "model.layers.3.mlp.up_proj"); });
     QVERIFY2(message.contains("model.layers.3.mlp.up_proj") && message.contains("48"), qPrintable(message));
   }
 
@@ -104,10 +104,10 @@ class TestPackedLinearOp : public QObject {
     };
     const auto dense_logits = dec.forward(ids);
     const double dense = loss();
-    const auto swap = quant::use_packed_kernels(dec);
+    const auto swap = model::use_packed_kernels(dec);
     QCOMPARE(swap.packed, dec.num_layers() * 7);
     QVERIFY(swap.skipped.empty());
-    QVERIFY(std::dynamic_pointer_cast<const quant::PackedLinearOp>(dec.linear(0, model::LinearRole::Down)) != nullptr);
+    QVERIFY(std::dynamic_pointer_cast<const model::PackedLinearOp>(dec.linear(0, model::LinearRole::Down)) != nullptr);
     QVERIFY(relative_error(dec.forward(ids), dense_logits) < 1e-3);
     QVERIFY(std::abs(loss() / dense - 1) < 1e-3);
   }

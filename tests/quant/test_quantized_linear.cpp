@@ -1,6 +1,7 @@
 #include <QTest>
 
 #include "core/error.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/quant/method_params.h"
 #include "core/quant/quantized_linear.h"
 #include "tests/quant/random_layer.h"
@@ -20,7 +21,7 @@ class TestQuantizedLinear : public QObject {
     q.lora_b = torch::randn({12, 3});
     q.validate("test", "layer");
     auto shared = std::make_shared<const quant::QuantizedLinear>(q);
-    quant::QuantizedLinearOp op(shared, torch::kCPU, torch::kFloat64);
+    model::QuantizedLinearOp op(shared, torch::kCPU, torch::kFloat64);
     auto x = torch::randn({2, 5, 32}, torch::kFloat64);
     // Spelled out: W_hat (T x) + b + B (A x).
     auto w_hat = q.dequantized_weight().to(torch::kFloat64);
@@ -47,8 +48,8 @@ class TestQuantizedLinear : public QObject {
       QVERIFY(torch::equal(p.packed(), q.packed()));
       QVERIFY(torch::equal(p.dequantized_weight(), q.dequantized_weight()));
       const auto x = torch::randn({3, 40});
-      quant::QuantizedLinearOp a(std::make_shared<const quant::QuantizedLinear>(q), torch::kCPU, torch::kFloat32);
-      quant::QuantizedLinearOp b(std::make_shared<const quant::QuantizedLinear>(p), torch::kCPU, torch::kFloat32);
+      model::QuantizedLinearOp a(std::make_shared<const quant::QuantizedLinear>(q), torch::kCPU, torch::kFloat32);
+      model::QuantizedLinearOp b(std::make_shared<const quant::QuantizedLinear>(p), torch::kCPU, torch::kFloat32);
       QVERIFY(torch::equal(a.forward(x), b.forward(x)));
     }
     auto both = test::random_layer(4, 16, 3, 8);

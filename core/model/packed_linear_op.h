@@ -10,19 +10,19 @@
 #include <vector>
 
 #include "core/model/decoder.h"
-#include "core/quant/quantized_linear.h"
+#include "core/model/quantized_linear_op.h"
 #include "kernels/packed_weight.h"
 
-namespace qs::quant {
+namespace qs::model {
 
 // The record in the kernels' layout (CPU tensors). Throws qs::ArgumentError
 // naming the layer when its bits or shape cannot use the layout.
-kernels::PackedWeight to_packed_weight(const QuantizedLinear& q, const std::string& name);
+kernels::PackedWeight to_packed_weight(const quant::QuantizedLinear& q, const std::string& name);
 
 class PackedLinearOp final : public model::LinearOp {
  public:
   // Throws as to_packed_weight does.
-  PackedLinearOp(std::shared_ptr<const QuantizedLinear> q, const std::string& name, torch::Device device,
+  PackedLinearOp(std::shared_ptr<const quant::QuantizedLinear> q, const std::string& name, torch::Device device,
                  torch::ScalarType dtype);
 
   torch::Tensor forward(const torch::Tensor& x) const override;
@@ -37,10 +37,10 @@ class PackedLinearOp final : public model::LinearOp {
   const kernels::PackedWeight& packed() const { return w_; }
 
  private:
-  std::shared_ptr<const QuantizedLinear> q_;
+  std::shared_ptr<const quant::QuantizedLinear> q_;
   kernels::PackedWeight w_;
   torch::ScalarType dtype_;
-  LinearSideParts side_;
+  quant::LinearSideParts side_;
 };
 
 struct PackedSwap {
@@ -52,4 +52,4 @@ struct PackedSwap {
 // layout cannot hold keep their dequantized op and are listed with the reason.
 PackedSwap use_packed_kernels(model::Decoder& decoder);
 
-}  // namespace qs::quant
+}  // namespace qs::model

@@ -1,13 +1,13 @@
-#include "core/quant/packed_linear_op.h"
+#include "core/model/packed_linear_op.h"
 
 #include <stdexcept>
 
 #include "core/error.h"
 #include "kernels/packed_matmul.h"
 
-namespace qs::quant {
+namespace qs::model {
 
-kernels::PackedWeight to_packed_weight(const QuantizedLinear& q, const std::string& name) {
+kernels::PackedWeight to_packed_weight(const quant::QuantizedLinear& q, const std::string& name) {
   const int64_t group = q.spec.effective_group(q.in_features);
   if (auto why = kernels::unsupported_reason(q.spec.bits, q.in_features, group); !why.empty())
     throw ArgumentError(name + ": " + why);
@@ -18,12 +18,12 @@ kernels::PackedWeight to_packed_weight(const QuantizedLinear& q, const std::stri
   }
 }
 
-PackedLinearOp::PackedLinearOp(std::shared_ptr<const QuantizedLinear> q, const std::string& name,
+PackedLinearOp::PackedLinearOp(std::shared_ptr<const quant::QuantizedLinear> q, const std::string& name,
                                torch::Device device, torch::ScalarType dtype)
     : q_(std::move(q)), dtype_(dtype) {
   QS_ASSERT(q_ != nullptr, "null QuantizedLinear");
   w_ = to_packed_weight(*q_, name).to(device);
-  side_ = LinearSideParts(*q_, device, dtype);
+  side_ = quant::LinearSideParts(*q_, device, dtype);
 }
 
 torch::Tensor PackedLinearOp::forward(const torch::Tensor& x) const {
@@ -56,4 +56,4 @@ PackedSwap use_packed_kernels(model::Decoder& decoder) {
   return swap;
 }
 
-}  // namespace qs::quant
+}  // namespace qs::model
