@@ -71,7 +71,7 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
   for (int64_t l = 0; l < c.num_layers; ++l) {
     widgets::BlockRow block;
     block.index = static_cast<int>(l);
-    for (auto role : model::kLinearRoles) {
+    for (auto role : model::block_linear_roles(c, l)) {
       const std::string name = model::linear_name(l, role);
       widgets::LinearRow row;
       row.name = QString::fromStdString(name);

@@ -13,9 +13,13 @@ namespace {
 using model::LinearRole;
 
 std::optional<std::pair<int64_t, LinearRole>> site_of(const model::ModelWeights& w, const std::string& name) {
-  for (int64_t l = 0; l < w.config.num_layers; ++l)
-    for (auto r : model::kLinearRoles)
-      if (model::linear_name(l, r) == name) return std::pair{l, r};
+  for (int64_t l = 0; l < w.config.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LinearRole r;
+    if (name.rfind(p, 0) == 0 && model::parse_linear_role(name.substr(p.size()), r) &&
+        model::linear_slot(w.config, l, r) >= 0)
+      return std::pair{l, r};
+  }
   return std::nullopt;
 }
 
@@ -54,16 +58,16 @@ StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, con
     const auto n = norm_name(checkpoint.config, layer, post);
     if (checkpoint.has(n) && fp.has(n) && !torch::equal(f32(checkpoint.at(n)), f32(fp.at(n)))) norms_moved = true;
   }
-  for (auto r : model::kLinearRoles)
+  for (auto r : model::block_linear_roles(checkpoint.config, layer))
     if (input_scale_of(checkpoint, recorded, model::linear_name(layer, r)).defined()) records_scales = true;
   const bool unknown_scales = norms_moved && !records_scales;
 
-  const bool norm_fed = role != LinearRole::O && role != LinearRole::Down;
+  const bool norm_fed = role.kind != model::LinearKind::O && role.kind != model::LinearKind::Down;
   if (const auto s = input_scale_of(checkpoint, recorded, name); s.defined()) {
     if (s.numel() != w.size(1)) return {{}, "the recorded input scale of " + name + " has another length"};
     w = w * f32(s).unsqueeze(0);
   } else if (unknown_scales && norm_fed) {
-    const auto n = norm_name(checkpoint.config, layer, role == LinearRole::Gate || role == LinearRole::Up);
+    const auto n = norm_name(checkpoint.config, layer, role.in_mlp());
     const auto stored = f32(model::norm_factor(checkpoint.config, checkpoint.at(n)));
     if ((stored == 0).any().item<bool>()) return {{}, n + " has zeros, so the folded scale is not recoverable"};
     w = w * (f32(model::norm_factor(fp.config, fp.at(n))) / stored).unsqueeze(0);
@@ -73,12 +77,13 @@ StoredFrame fp_weight_in_stored_frame(const model::ModelWeights& checkpoint, con
             "the checkpoint does not record the scales of this linear's input"};
   }
   // v and up give their rows' 1/s to o's and down's inputs.
-  if (role == LinearRole::V || role == LinearRole::Up) {
+  if (role == LinearRole::V || role.kind == model::LinearKind::Up) {
     if (unknown_scales)
       return {{},
               "its block's norms differ from the FP model's (scales folded by activation smoothing, as AWQ does), "
               "and the checkpoint does not record the scales folded into this linear's rows"};
-    const auto next = model::linear_name(layer, role == LinearRole::V ? LinearRole::O : LinearRole::Down);
+    const auto next =
+        model::linear_name(layer, role == LinearRole::V ? LinearRole::O : LinearRole{model::LinearKind::Down, role.expert});
     if (const auto s = input_scale_of(checkpoint, recorded, next); s.defined()) {
       if (s.numel() != w.size(0)) return {{}, "the recorded input scale of " + next + " has another length"};
       w = w / f32(s).unsqueeze(1);

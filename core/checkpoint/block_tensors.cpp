@@ -38,7 +38,7 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
   const std::string p = "model.layers." + std::to_string(layer) + ".";
   for (const auto& [name, norm] : decoder.stored_norms(layer)) add(name, norm);
   model::TransformSharing sharing;
-  for (auto role : model::kLinearRoles) {
+  for (auto role : decoder.linear_roles(layer)) {
     const auto name = model::linear_name(layer, role);
     const auto op = decoder.linear(layer, role);
     const auto* qop = dynamic_cast<const model::QuantizedLinearOp*>(op.get());

@@ -11,23 +11,14 @@ ExportBiases::ExportBiases(const model::Decoder& decoder) : decoder_(decoder), c
   const model::Architecture* arch = model::find_architecture(config_.architecture);
   QS_ASSERT(arch, "a decoder's architecture is registered");
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
-    for (auto r : model::kLinearRoles) {
+    for (auto r : decoder.linear_roles(l)) {
       if (!decoder.linear(l, r)->bias().defined() || model::has_bias(config_, r)) continue;
-      const bool mlp = r == LinearRole::Gate || r == LinearRole::Up || r == LinearRole::Down;
-      if (!(mlp ? arch->mlp_bias_switch : arch->attention_bias_switch))
+      if (!(r.in_mlp() ? arch->mlp_bias_switch : arch->attention_bias_switch))
         throw ArgumentError("export: " + model::linear_name(l, r) + " has a bias, which a " + config_.architecture +
                             " checkpoint has no place for (AffineQuant's shifts leave one; quantize with shifts off "
                             "to export)");
-      switch (r) {
-        case LinearRole::Q:
-        case LinearRole::K:
-        case LinearRole::V:
-        case LinearRole::O:
-          config_.attention_bias = config_.output_bias = true;
-          break;
-        default:
-          config_.mlp_bias = true;
-      }
+      (r.in_mlp() ? config_.mlp_bias : config_.attention_bias) = true;
+      if (!r.in_mlp()) config_.output_bias = true;
     }
 }
 

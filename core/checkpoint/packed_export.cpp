@@ -168,15 +168,16 @@ std::vector<StoredModule> stored_modules(const model::ModelConfig& c, int64_t la
   const auto* arch = model::find_architecture(c.architecture);
   QS_ASSERT(arch, "a decoder's architecture is registered");
   const std::string p = "model.layers." + std::to_string(layer) + ".";
-  for (auto role : model::kLinearRoles) {
+  const auto roles = model::block_linear_roles(c, layer);
+  for (auto role : roles) {
     if (fused.count(role)) continue;
-    const std::string_view role_name = model::linear_role_name(role);
+    const std::string role_name = model::linear_role_name(role);
     bool placed = false;
     for (const auto& [module, parts] : arch->fused_linears) {
       if (std::find(parts.begin(), parts.end(), role_name) == parts.end()) continue;
       StoredModule m{p + std::string(module), {}};
       for (auto part : parts)
-        for (auto r : model::kLinearRoles)
+        for (auto r : roles)
           if (model::linear_role_name(r) == part) m.parts.push_back(r), fused.insert(r);
       out.push_back(std::move(m));
       placed = true;
@@ -247,7 +248,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   QuantizedMap quantized;
   std::vector<std::string> kept_fp;
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
-    for (auto role : model::kLinearRoles) {
+    for (auto role : decoder.linear_roles(l)) {
       const auto name = model::linear_name(l, role);
       const auto* qop = dynamic_cast<const model::QuantizedLinearOp*>(decoder.linear(l, role).get());
       if (qop)

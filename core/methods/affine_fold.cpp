@@ -24,13 +24,13 @@ torch::Tensor block_diagonal(const torch::Tensor& blocks) {
 // gate/up; none for o_proj and down_proj.
 const torch::Tensor& fed_by_norm(LinearRole role, const torch::Tensor& input, const torch::Tensor& post) {
   static const torch::Tensor none;
-  switch (role) {
-    case LinearRole::Q:
-    case LinearRole::K:
-    case LinearRole::V:
+  switch (role.kind) {
+    case model::LinearKind::Q:
+    case model::LinearKind::K:
+    case model::LinearKind::V:
       return input;
-    case LinearRole::Gate:
-    case LinearRole::Up:
+    case model::LinearKind::Gate:
+    case model::LinearKind::Up:
       return post;
     default:
       return none;

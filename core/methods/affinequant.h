@@ -36,6 +36,7 @@ class AffineQuantMethod final : public quant::Method {
   }
   std::vector<quant::ParamSpec> param_specs() const override;
   int stage() const override { return 0; }  // it may rewrite the norms
+  bool handles_experts() const override { return false; }
   bool uses_fp_trajectory(const quant::MethodParams&) const override { return true; }
   void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };

@@ -20,6 +20,7 @@ class AwqMethod final : public quant::Method {
   std::string description() const override { return "AWQ: activation-aware weight scaling and clipping (Lin et al. 2024)"; }
   std::vector<quant::ParamSpec> param_specs() const override;
   int stage() const override { return 0; }
+  bool handles_experts() const override { return false; }
   bool uses_fp_trajectory(const quant::MethodParams& params) const override;
   void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };

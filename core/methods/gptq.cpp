@@ -32,16 +32,21 @@ void GptqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodP
   o.block_size = params.get_int("block_size");
   o.act_order = params.get_bool("act_order");
   o.static_groups = params.get_bool("static_groups");
-  std::vector<std::vector<LinearRole>> sequence = {{LinearRole::Q, LinearRole::K, LinearRole::V},
-                                                   {LinearRole::O},
-                                                   {LinearRole::Gate, LinearRole::Up},
-                                                   {LinearRole::Down}};
-  if (!params.get_bool("true_sequential")) sequence = {{model::kLinearRoles.begin(), model::kLinearRoles.end()}};
+  // True-sequential stages: q/k/v, o, every gate/up, every down.
+  const auto stage_of = [&](LinearRole r) -> size_t {
+    if (!params.get_bool("true_sequential")) return 0;
+    switch (r.kind) {
+      case model::LinearKind::O: return 1;
+      case model::LinearKind::Gate:
+      case model::LinearKind::Up: return 2;
+      case model::LinearKind::Down: return 3;
+      default: return 0;
+    }
+  };
+  std::vector<std::vector<LinearRole>> sequence(4);
+  for (auto r : ctx.assigned()) sequence[stage_of(r)].push_back(r);
 
-  for (const auto& stage : sequence) {
-    std::vector<LinearRole> roles;
-    for (auto r : stage)
-      if (ctx.is_assigned(r)) roles.push_back(r);
+  for (const auto& roles : sequence) {
     if (roles.empty()) continue;
     std::map<LinearRole, HessianAccumulator> acc;
     for (auto r : roles)
@@ -56,6 +61,17 @@ void GptqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodP
     for (size_t i = 0; i < roles.size(); ++i) {
       ctx.check_cancelled();
       const auto r = roles[i], owner = input_owner(r, roles);
+      if (acc.count(owner) && acc.at(owner).samples() == 0) {
+        // An expert no calibration token was routed to has no Hessian: its
+        // grid alone (RTN), as GPTQModel's fail-safe does.
+        ctx.feedback().log("GPTQ: no calibration token reached " + model::linear_name(ctx.layer(), r) +
+                           "; rounded to nearest (route calibration through every expert to give it a Hessian)");
+        ctx.commit(r, quant::QuantizedLinear::round_to_nearest(ctx.weight(r), ctx.spec(r)));
+        if (std::none_of(roles.begin() + static_cast<std::ptrdiff_t>(i) + 1, roles.end(),
+                         [&](LinearRole later) { return input_owner(later, roles) == owner; }))
+          acc.erase(owner);
+        continue;
+      }
       auto it = hessians.find(owner);
       if (it == hessians.end()) {
         it = hessians.emplace(owner, acc.at(owner).take_hessian()).first;

@@ -4,16 +4,21 @@ namespace qs::methods {
 
 using model::LinearRole;
 
+namespace {
+
+// Linears reading one tensor share a key: q, k and v; each MLP's gate and up.
+int64_t input_key(LinearRole r) {
+  if (r.kind <= model::LinearKind::V) return -3;
+  if (r.kind == model::LinearKind::Gate || r.kind == model::LinearKind::Up) return r.expert;
+  return -4;
+}
+
+}  // namespace
+
 LinearRole input_owner(LinearRole r, const std::vector<LinearRole>& roles) {
-  auto first_of = [&](std::initializer_list<LinearRole> set) {
-    for (auto c : roles)
-      for (auto s : set)
-        if (c == s) return c;
-    return r;
-  };
-  if (r == LinearRole::Q || r == LinearRole::K || r == LinearRole::V)
-    return first_of({LinearRole::Q, LinearRole::K, LinearRole::V});
-  if (r == LinearRole::Gate || r == LinearRole::Up) return first_of({LinearRole::Gate, LinearRole::Up});
+  if (input_key(r) == -4) return r;
+  for (auto c : roles)
+    if (input_key(c) == input_key(r)) return c;
   return r;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// q, k and v read the same tensor, and so do gate and up: statistics of a
+// q, k and v read the same tensor, and so do gate and up (each expert's
+// their own): statistics of a
 // linear's inputs (a Hessian, channel means) are gathered once per tensor.
 
 #include <vector>

@@ -1,5 +1,6 @@
 #include "core/model/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -11,36 +12,6 @@
 #include "core/quant/quantized_linear.h"
 
 namespace qs::model {
-
-const char* linear_role_name(LinearRole r) {
-  switch (r) {
-    case LinearRole::Q: return "self_attn.q_proj";
-    case LinearRole::K: return "self_attn.k_proj";
-    case LinearRole::V: return "self_attn.v_proj";
-    case LinearRole::O: return "self_attn.o_proj";
-    case LinearRole::Gate: return "mlp.gate_proj";
-    case LinearRole::Up: return "mlp.up_proj";
-    case LinearRole::Down: return "mlp.down_proj";
-  }
-  return "?";
-}
-
-std::string linear_name(int64_t layer, LinearRole r) {
-  return "model.layers." + std::to_string(layer) + "." + linear_role_name(r);
-}
-
-bool has_bias(const ModelConfig& c, LinearRole r) {
-  switch (r) {
-    case LinearRole::Q:
-    case LinearRole::K:
-    case LinearRole::V:
-      return c.attention_bias;
-    case LinearRole::O:
-      return c.output_bias;
-    default:
-      return c.mlp_bias;
-  }
-}
 
 std::string norm_name(const ModelConfig& c, int64_t layer, NormRole role) {
   const char* name = role == NormRole::Input ? "input_layernorm"
@@ -82,8 +53,17 @@ torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<i
 }  // namespace
 
 int64_t block_weight_bytes(const ModelConfig& c, torch::ScalarType dtype) {
-  const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
-  const int64_t params = c.hidden_size * (2 * q_out + 2 * kv_out) + 3 * c.hidden_size * c.intermediate_size;
+  // The largest block: an MoE block holds every expert's weights.
+  int64_t params = 0;
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    int64_t block = c.moe(l) ? c.num_experts * c.hidden_size : 0;
+    for (auto r : block_linear_roles(c, l)) {
+      const auto [out, in] = linear_shape(c, r);
+      block += out * in;
+    }
+    params = std::max(params, block);
+    if (l > 0 && c.moe_layer_step == 1 && c.dense_mlp_layers.empty()) break;  // all blocks alike
+  }
   return params * static_cast<int64_t>(c10::elementSize(dtype));
 }
 
@@ -91,8 +71,7 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
     : config_(w.config), device_(device), dtype_(dtype) {
   const auto& c = config_;
   c.validate(w.source.string());
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
+  const int64_t H = c.hidden_size;
   // A GGUF's vocabulary matrices stay in the file, their rows decoded when read.
   const auto vocab = [&](const std::string& name, torch::Tensor& whole, DeferredTensor& rows) {
     check_shape(w, name, {c.vocab_size, H});
@@ -111,8 +90,6 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
     vocab("lm_head.weight", lm_head_stored_, lm_head_rows_);
   }
 
-  const std::array<std::pair<int64_t, int64_t>, 7> shapes = {{
-      {q_out, H}, {kv_out, H}, {kv_out, H}, {H, q_out}, {I, H}, {I, H}, {H, I}}};
   blocks_.resize(c.num_layers);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     Block& b = blocks_[l];
@@ -127,25 +104,33 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
       b.q_norm = take(w, p + "self_attn.q_norm.weight", {c.head_dim}, device, dtype);
       b.k_norm = take(w, p + "self_attn.k_norm.weight", {c.head_dim}, device, dtype);
     }
-    for (size_t r = 0; r < kLinearRoles.size(); ++r) {
-      const LinearRole role = kLinearRoles[r];
+    if (c.moe(l)) {
+      b.router = take(w, p + "mlp.gate.weight", {c.num_experts, H}, device, dtype);
+      if (c.shared_expert_intermediate_size > 0)
+        b.shared_expert_gate = take(w, p + "mlp.shared_expert_gate.weight", {1, H}, device, dtype);
+    }
+    b.roles = block_linear_roles(c, l);
+    b.linears.resize(b.roles.size());
+    b.names.resize(b.roles.size());
+    for (size_t r = 0; r < b.roles.size(); ++r) {
+      const LinearRole role = b.roles[r];
+      const auto [out, in] = linear_shape(c, role);
       b.names[r] = linear_name(l, role);
       if (auto q = w.quantized.find(b.names[r]); q != w.quantized.end()) {
-        if (q->second->out_features != shapes[r].first || q->second->in_features != shapes[r].second)
+        if (q->second->out_features != out || q->second->in_features != in)
           throw FormatError(w.source.string(), "quantized linear '" + b.names[r] + "'",
                             "shape [" + std::to_string(q->second->out_features) + ", " +
-                                std::to_string(q->second->in_features) + "], expected [" +
-                                std::to_string(shapes[r].first) + ", " + std::to_string(shapes[r].second) + "]");
+                                std::to_string(q->second->in_features) + "], expected [" + std::to_string(out) +
+                                ", " + std::to_string(in) + "]");
         b.linears[r] = std::make_shared<model::QuantizedLinearOp>(q->second, device, dtype);
         continue;
       }
       const std::string weight = b.names[r] + ".weight";
-      check_shape(w, weight, {shapes[r].first, shapes[r].second});
+      check_shape(w, weight, {out, in});
       torch::Tensor bias;
-      if (has_bias(c, role)) bias = take(w, b.names[r] + ".bias", {shapes[r].first}, device, dtype);
+      if (has_bias(c, role)) bias = take(w, b.names[r] + ".bias", {out}, device, dtype);
       if (auto d = w.deferred.find(weight); d != w.deferred.end())
-        b.linears[r] = std::make_shared<DenseLinear>(shapes[r].first, shapes[r].second, d->second.decode,
-                                                     std::move(bias), device, dtype);
+        b.linears[r] = std::make_shared<DenseLinear>(out, in, d->second.decode, std::move(bias), device, dtype);
       else
         b.linears[r] = std::make_shared<DenseLinear>(w.tensors.at(weight), std::move(bias), device, dtype);
     }
@@ -202,24 +187,31 @@ bool Decoder::Block::same_transform(const torch::Tensor& a, const torch::Tensor&
 }
 
 void Decoder::match_transforms(Block& b) {
-  static const std::array<std::vector<LinearRole>, 2> kSharedInputs = {
-      std::vector<LinearRole>{LinearRole::Q, LinearRole::K, LinearRole::V},
-      std::vector<LinearRole>{LinearRole::Gate, LinearRole::Up}};
+  // Linears reading one input: q, k and v; each MLP's gate and up (keyed by expert).
+  const auto group_of = [](LinearRole r) {
+    return r.kind <= LinearKind::V ? std::numeric_limits<int32_t>::min() : r.expert;
+  };
   b.equal_transforms.clear();
-  for (const auto& group : kSharedInputs) {
-    TransformSharing sharing;
-    for (auto role : group) {
-      const auto t = b.linears[static_cast<size_t>(role)]->input_transform();
-      if (!t.defined()) continue;
-      if (const auto holder = sharing.holder_of(t, linear_role_name(role)); holder && !holder->transform.is_same(t))
-        b.equal_transforms.emplace_back(holder->transform, t);
-    }
+  std::map<int32_t, TransformSharing> sharing;
+  for (size_t i = 0; i < b.roles.size(); ++i) {
+    const auto role = b.roles[i];
+    if (role.kind == LinearKind::O || role.kind == LinearKind::Down) continue;
+    const auto t = b.linears[i]->input_transform();
+    if (!t.defined()) continue;
+    const auto holder = sharing[group_of(role)].holder_of(t, linear_role_name(role));
+    if (holder && !holder->transform.is_same(t)) b.equal_transforms.emplace_back(holder->transform, t);
   }
+}
+
+size_t Decoder::slot(int64_t layer, LinearRole role) const {
+  const int64_t s = linear_slot(config_, layer, role);
+  QS_ASSERT(s >= 0, "block " + std::to_string(layer) + " has no linear " + linear_role_name(role));
+  return static_cast<size_t>(s);
 }
 
 torch::Tensor Decoder::apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                                     SharedInput* shared) const {
-  const auto r = static_cast<size_t>(role);
+  const auto r = slot(layer, role);
   const auto& op = b.linears[r];
   torch::Tensor y;
   if (const auto t = shared ? op->input_transform() : torch::Tensor(); t.defined()) {
@@ -286,13 +278,41 @@ torch::Tensor Decoder::masked_attention(int64_t layer, const torch::Tensor& q, c
   return torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type()), v);
 }
 
-torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x) const {
+torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x, int32_t expert) const {
   SharedInput shared;
-  auto gate = apply_linear(layer, b, LinearRole::Gate, x, &shared);
-  auto up = apply_linear(layer, b, LinearRole::Up, x, &shared);
+  auto gate = apply_linear(layer, b, {LinearKind::Gate, expert}, x, &shared);
+  auto up = apply_linear(layer, b, {LinearKind::Up, expert}, x, &shared);
   shared = {};
   const auto act = config_.activation == Activation::GeluTanh ? torch::gelu(gate, "tanh") : torch::silu(gate);
-  return apply_linear(layer, b, LinearRole::Down, act * up);
+  return apply_linear(layer, b, {LinearKind::Down, expert}, act * up);
+}
+
+torch::Tensor Decoder::experts(int64_t layer, const Block& b, const torch::Tensor& x) const {
+  const auto& c = config_;
+  const auto flat = x.reshape({-1, x.size(-1)});
+  // Routing as transformers' Mixtral and Qwen MoE blocks: a float32 softmax
+  // over every expert, its top k, optionally rescaled to sum 1.
+  const auto probs = torch::softmax(torch::linear(flat, b.router), -1, torch::kFloat32);
+  auto [weights, chosen] = probs.topk(c.experts_per_token, -1);
+  if (c.normalize_expert_weights) weights = weights / weights.sum(-1, /*keepdim=*/true);
+  auto out = torch::zeros_like(flat);
+  for (int32_t e = 0; e < static_cast<int32_t>(c.num_experts); ++e) {
+    const auto hit = chosen.eq(e).nonzero();  // [n, 2]: token, rank
+    if (hit.size(0) == 0 && !route_all_experts_) continue;
+    const auto tokens = hit.select(1, 0);
+    const auto w = weights.index({tokens, hit.select(1, 1)}).unsqueeze(1);
+    if (route_all_experts_) {
+      // All tokens through the expert for its statistics; the chosen ones' outputs kept.
+      const auto y = mlp(layer, b, flat, e);
+      if (hit.size(0) > 0) out.index_add_(0, tokens, (y.index_select(0, tokens).to(torch::kFloat32) * w).to(out.scalar_type()));
+      continue;
+    }
+    const auto y = mlp(layer, b, flat.index_select(0, tokens), e);
+    out.index_add_(0, tokens, (y.to(torch::kFloat32) * w).to(out.scalar_type()));
+  }
+  if (c.shared_expert_intermediate_size > 0)
+    out = out + torch::sigmoid(torch::linear(flat, b.shared_expert_gate)) * mlp(layer, b, flat, LinearRole::kSharedExpert);
+  return out.view(x.sizes());
 }
 
 torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
@@ -366,7 +386,8 @@ torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
   auto a = attention(layer, b, rms_norm(hidden, b.input_norm));
   if (b.attention_out_norm.defined()) a = rms_norm(a, b.attention_out_norm);
   auto h = hidden + a;
-  auto m = mlp(layer, b, rms_norm(h, b.post_attention_norm));
+  const auto normed = rms_norm(h, b.post_attention_norm);
+  auto m = b.router.defined() ? experts(layer, b, normed) : mlp(layer, b, normed);
   if (b.mlp_out_norm.defined()) m = rms_norm(m, b.mlp_out_norm);
   auto out = h + m;
   for (const auto& [id, hook] : block_hooks_) hook(layer, hidden, out);
@@ -432,7 +453,8 @@ torch::Tensor Decoder::run_attention(int64_t layer, const torch::Tensor& normed)
 torch::Tensor Decoder::run_mlp(int64_t layer, const torch::Tensor& normed) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   touch(layer);
-  return mlp(layer, blocks_[layer], normed);
+  const Block& b = blocks_[layer];
+  return b.router.defined() ? experts(layer, b, normed) : mlp(layer, b, normed);
 }
 
 torch::Tensor Decoder::norm_weight(int64_t layer, NormRole role) const {
@@ -469,7 +491,7 @@ BlockState Decoder::block_state(int64_t layer) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   touch(layer);
   const Block& b = blocks_[layer];
-  return {b.input_norm, b.post_attention_norm, b.linears};
+  return {b.input_norm, b.post_attention_norm, b.linears, b.router};
 }
 
 void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
@@ -477,23 +499,30 @@ void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
   Block& b = blocks_[layer];
   b.input_norm = state.input_norm;
   b.post_attention_norm = state.post_attention_norm;
+  QS_ASSERT(state.linears.size() == b.linears.size(), "block state of another block");
   b.linears = state.linears;
+  b.router = state.router;
   match_transforms(b);
 }
 
 std::shared_ptr<const LinearOp> Decoder::linear(int64_t layer, LinearRole role) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   touch(layer);
-  return blocks_[layer].linears[static_cast<size_t>(role)];
+  return blocks_[layer].linears[slot(layer, role)];
+}
+
+torch::Tensor Decoder::router_weight(int64_t layer) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  return blocks_[layer].router;
 }
 
 void Decoder::set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op) {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
-  auto& slot = blocks_[layer].linears[static_cast<size_t>(role)];
-  if (!op || op->in_features() != slot->in_features() || op->out_features() != slot->out_features())
+  auto& current = blocks_[layer].linears[slot(layer, role)];
+  if (!op || op->in_features() != current->in_features() || op->out_features() != current->out_features())
     throw ArgumentError("Decoder::set_linear: " + linear_name(layer, role) +
                         " replacement has the wrong shape");
-  slot = std::move(op);
+  current = std::move(op);
   match_transforms(blocks_[layer]);
 }
 

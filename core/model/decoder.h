@@ -1,7 +1,7 @@
 #pragma once
 // The decoder of every family in architecture.h, in libtorch: embedding,
 // RMSNorm, RoPE, grouped-query attention with a causal (or sliding-window)
-// mask, gated MLP, tied or separate lm_head, and the options by which the
+// mask, gated MLP or a Mixture of Experts of them, tied or separate lm_head, and the options by which the
 // families differ (ModelConfig): per-head q/k norms, (1 + w) norms, norms
 // around the attention's and MLP's outputs, scaled embeddings, soft-capped
 // scores and logits, a second RoPE base for sliding layers. fp32 on CPU;
@@ -23,28 +23,19 @@
 #include <vector>
 
 #include "core/model/linear_op.h"
+#include "core/model/linear_role.h"
 #include "core/model/model_config.h"
 #include "core/model/model_weights.h"
 #include "core/model/rope.h"
 
 namespace qs::model {
 
-// The seven linears of a block, in execution order.
-enum class LinearRole { Q, K, V, O, Gate, Up, Down };
-inline constexpr std::array<LinearRole, 7> kLinearRoles = {
-    LinearRole::Q, LinearRole::K, LinearRole::V, LinearRole::O,
-    LinearRole::Gate, LinearRole::Up, LinearRole::Down};
-// HF module name: "self_attn.q_proj", "mlp.down_proj", ...
-const char* linear_role_name(LinearRole r);
-// Full HF prefix: "model.layers.3.self_attn.q_proj"
-std::string linear_name(int64_t layer, LinearRole r);
-// Whether the config gives linear `r` a bias (attention_bias, output_bias, mlp_bias).
-bool has_bias(const ModelConfig& c, LinearRole r);
-
 struct LinearSite {
   int64_t layer;
   LinearRole role;
   const std::string& name;
+  // An expert's input holds only the tokens routed to it, [tokens, in];
+  // every other linear's is [batch, T, in].
 };
 using LinearHook = std::function<void(const LinearSite&, const torch::Tensor& input,
                                       const torch::Tensor& output)>;
@@ -68,7 +59,8 @@ torch::Tensor norm_factor(const ModelConfig& c, const torch::Tensor& stored);
 struct BlockState {
   torch::Tensor input_norm;
   torch::Tensor post_attention_norm;
-  std::array<std::shared_ptr<const LinearOp>, 7> linears;
+  std::vector<std::shared_ptr<const LinearOp>> linears;  // in block_linear_roles order
+  torch::Tensor router;  // an MoE block's, as stored
 };
 
 // Rows of a vocabulary-sized matrix converted at a time when it is not stored
@@ -126,6 +118,8 @@ class Decoder {
   torch::Tensor run_attention(int64_t layer, const torch::Tensor& normed);
   torch::Tensor run_mlp(int64_t layer, const torch::Tensor& normed) const;
 
+  // The linears of block `layer` (block_linear_roles).
+  std::vector<LinearRole> linear_roles(int64_t layer) const { return block_linear_roles(config_, layer); }
   std::shared_ptr<const LinearOp> linear(int64_t layer, LinearRole role) const;
   void set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op);
   // The factor the norm multiplies by (Gemma's 1 + w), which methods scale.
@@ -148,6 +142,14 @@ class Decoder {
   const torch::Tensor& final_norm_weight() const { return final_norm_; }
   torch::Tensor lm_head_weight() const;
 
+  // An MoE block's router weight [experts, hidden] as stored, or undefined.
+  torch::Tensor router_weight(int64_t layer) const;
+  // llm-compressor's remedy for experts the calibration tokens rarely reach:
+  // every expert runs on every token, so its hooks see them all, while the
+  // block's output still combines only the router's top-k choices.
+  void set_route_all_experts(bool all) { route_all_experts_ = all; }
+  bool route_all_experts() const { return route_all_experts_; }
+
   HookId add_linear_hook(LinearHook hook);
   HookId add_block_hook(BlockHook hook);
   void remove_hook(HookId id);
@@ -160,8 +162,11 @@ class Decoder {
     torch::Tensor post_attention_norm;
     torch::Tensor q_norm, k_norm;              // over each head
     torch::Tensor attention_out_norm, mlp_out_norm;  // sandwich norms
-    std::array<std::shared_ptr<const LinearOp>, 7> linears;
-    std::array<std::string, 7> names;
+    std::vector<LinearRole> roles;  // block_linear_roles order
+    std::vector<std::shared_ptr<const LinearOp>> linears;
+    std::vector<std::string> names;
+    torch::Tensor router;              // MoE: [experts, hidden]
+    torch::Tensor shared_expert_gate;  // Qwen2-MoE: [1, hidden]
     // Input transforms of linears reading one input (q, k, v; gate, up) that
     // are distinct tensors with equal values, found when the linears were
     // installed, so a forward recognises them without comparing values.
@@ -192,7 +197,11 @@ class Decoder {
   torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                              SharedInput* shared = nullptr) const;
   torch::Tensor attention(int64_t layer, const Block& b, const torch::Tensor& x);
-  torch::Tensor mlp(int64_t layer, const Block& b, const torch::Tensor& x) const;
+  // A gated MLP: the dense one, or expert `expert` of an MoE block.
+  torch::Tensor mlp(int64_t layer, const Block& b, const torch::Tensor& x,
+                    int32_t expert = LinearRole::kNoExpert) const;
+  torch::Tensor experts(int64_t layer, const Block& b, const torch::Tensor& x) const;
+  size_t slot(int64_t layer, LinearRole role) const;
 
   ModelConfig config_;
   torch::Device device_;
@@ -213,6 +222,7 @@ class Decoder {
   std::optional<RotaryTable> rope_;  // built once the shapes have been checked
   std::optional<RotaryTable> sliding_rope_;  // sliding layers' own base (Gemma 3)
   int64_t resident_limit_ = 0;
+  bool route_all_experts_ = false;
   mutable std::list<int64_t> resident_;  // most recently used first
   HookId next_hook_id_ = 1;
   std::map<HookId, LinearHook> linear_hooks_;

@@ -31,6 +31,18 @@ void ModelConfig::validate(const std::string& source) const {
   if (query_pre_attn_scalar < 0.0) throw ConfigError(source, "query_pre_attn_scalar", "must be positive");
   if (attn_logit_softcapping < 0.0) throw ConfigError(source, "attn_logit_softcapping", "must be positive");
   if (final_logit_softcapping < 0.0) throw ConfigError(source, "final_logit_softcapping", "must be positive");
+  if (num_experts < 0) throw ConfigError(source, "num_experts", "must not be negative");
+  if (num_experts > 0) {
+    // A block holds three linears per expert; past this many a config is not a model.
+    if (num_experts > 4096) throw ConfigError(source, "num_experts", std::to_string(num_experts) + " is past 4096");
+    if (experts_per_token <= 0 || experts_per_token > num_experts)
+      throw ConfigError(source, "num_experts_per_tok",
+                        std::to_string(experts_per_token) + " outside 1.." + std::to_string(num_experts));
+    positive("moe_intermediate_size", expert_intermediate_size);
+    positive("decoder_sparse_step", moe_layer_step);
+    if (shared_expert_intermediate_size < 0)
+      throw ConfigError(source, "shared_expert_intermediate_size", "must not be negative");
+  }
   if (!rope_scaling.type.empty() && rope_scaling.type != "llama3" && rope_scaling.type != "linear" &&
       rope_scaling.type != "longrope")
     throw ConfigError(source, "rope_scaling.rope_type",

@@ -57,6 +57,14 @@ struct ModelConfig {
   int64_t sliding_window = 0;   // tokens a sliding layer sees, itself included; 0: none
   std::vector<AttentionSpan> layer_types;  // one per layer; empty: all Full
   double sliding_rope_theta = 0.0;  // RoPE base of sliding layers, unscaled (Gemma 3); 0: as full ones
+  // Mixture of Experts (Mixtral, Qwen2-MoE, Qwen3-MoE); no experts: every block dense.
+  int64_t num_experts = 0;                      // routed experts of an MoE block
+  int64_t experts_per_token = 0;                // top-k
+  int64_t expert_intermediate_size = 0;         // each routed expert's MLP width
+  bool normalize_expert_weights = true;         // the top-k probabilities rescaled to sum 1 (norm_topk_prob)
+  int64_t shared_expert_intermediate_size = 0;  // a gated expert every token passes (Qwen2-MoE); 0: none
+  int64_t moe_layer_step = 1;                   // every step-th layer is MoE (decoder_sparse_step)
+  std::vector<int64_t> dense_mlp_layers;        // layers with a dense MLP all the same (mlp_only_layers)
   std::string torch_dtype;      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;
@@ -68,6 +76,14 @@ struct ModelConfig {
   // Whether layer `l` attends through a sliding window.
   bool sliding(int64_t l) const {
     return sliding_window > 0 && !layer_types.empty() && layer_types[static_cast<size_t>(l)] == AttentionSpan::Sliding;
+  }
+
+  // Whether layer `l`'s MLP is a Mixture of Experts.
+  bool moe(int64_t l) const {
+    if (num_experts <= 0 || (l + 1) % moe_layer_step != 0) return false;
+    for (auto d : dense_mlp_layers)
+      if (d == l) return false;
+    return true;
   }
 
   // Throws qs::ConfigError naming `source` and the field when inconsistent

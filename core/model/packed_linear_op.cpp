@@ -41,7 +41,7 @@ torch::Tensor PackedLinearOp::dense_weight() const {
 PackedSwap use_packed_kernels(model::Decoder& decoder) {
   PackedSwap swap;
   for (int64_t layer = 0; layer < decoder.num_layers(); ++layer)
-    for (auto role : model::kLinearRoles) {
+    for (auto role : decoder.linear_roles(layer)) {
       auto op = std::dynamic_pointer_cast<const QuantizedLinearOp>(decoder.linear(layer, role));
       if (!op) continue;
       const auto name = model::linear_name(layer, role);

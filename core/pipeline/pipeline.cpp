@@ -55,10 +55,14 @@ std::string params_key(const quant::MethodParams& p) {
 std::vector<MethodCall> plan_block(int64_t layer, const std::map<LinearRole, LayerChoice>& choices) {
   std::vector<MethodCall> calls;
   std::map<std::string, size_t> index;
-  for (auto role : model::kLinearRoles) {
-    const auto& c = choices.at(role);
+  for (const auto& [role, c] : choices) {
     if (c.keep_fp()) continue;
     const auto& m = methods::method_or_throw(c.method, model::linear_name(layer, role));
+    if (role.expert != model::LinearRole::kNoExpert && !m.handles_experts())
+      throw ArgumentError(model::linear_name(layer, role) + ": " + c.method +
+                          " folds scales into the norm in front of the MLP, which an MoE block's router reads as "
+                          "well, and does not quantize experts; give 'mlp.experts' and 'mlp.shared_expert' "
+                          "another method (gptq, rtn, lwc) in the layers config");
     const auto key = c.method + "|" + params_key(c.params);
     auto [it, fresh] = index.emplace(key, calls.size());
     if (fresh) calls.push_back({&m, c.params, {}, {}});
@@ -134,7 +138,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   std::vector<std::map<LinearRole, LayerChoice>> choices(static_cast<size_t>(layers));
   bool carry_fp = false;  // some method fits the FP model's own block outputs
   for (int64_t l = 0; l < layers; ++l) {
-    for (auto role : model::kLinearRoles) {
+    for (auto role : decoder.linear_roles(l)) {
       auto c = plan.choice_for(model::linear_name(l, role));
       if (!c.keep_fp()) c.spec.validate(model::linear_name(l, role));
       choices[static_cast<size_t>(l)].emplace(role, std::move(c));
@@ -172,8 +176,9 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       if (carry_fp) x_fp = map_batches(x_fp, batch, feedback, run);
       decoder.restore_block_state(l, finished.states[static_cast<size_t>(l)]);
       x = map_batches(x, batch, feedback, run);
-      for (size_t i = 0; i < model::kLinearRoles.size(); ++i) {
-        auto lr = finished.layers[static_cast<size_t>(l) * model::kLinearRoles.size() + i];
+      for (const auto& finished_layer : finished.layers) {
+        if (finished_layer.layer != l) continue;
+        auto lr = finished_layer;
         lr.choice = choices[static_cast<size_t>(l)].at(lr.role);
         result.layers.push_back(std::move(lr));
       }
@@ -240,7 +245,8 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       br.layer = l;
       br.output_mse = (outputs.to(torch::kFloat32) - targets.to(torch::kFloat32)).pow(2).mean().item<double>();
       br.output_rel_mse = relative_mse(outputs, targets);
-      for (auto role : model::kLinearRoles) {
+      const auto roles = decoder.linear_roles(l);
+      for (auto role : roles) {
         LayerResult lr;
         lr.name = model::linear_name(l, role);
         lr.layer = l;
@@ -266,7 +272,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       if (carry_fp) br.fp_rel_mse = relative_mse(outputs, ctx.fp_targets());
       result.blocks.push_back(br);
       if (journal) {
-        const auto block_layers = result.layers.end() - static_cast<std::ptrdiff_t>(model::kLinearRoles.size());
+        const auto block_layers = result.layers.end() - static_cast<std::ptrdiff_t>(roles.size());
         // The journal is a safety net: a full disk stops it, not the run.
         try {
           journal->record(decoder, br, std::vector<LayerResult>(block_layers, result.layers.end()));

@@ -41,7 +41,7 @@ RefinementRun run_refinement(model::Decoder& decoder, const torch::Tensor& ids, 
 std::vector<LinearSlot> quantized_slots(const model::Decoder& decoder) {
   std::vector<LinearSlot> slots;
   for (int64_t l = 0; l < decoder.num_layers(); ++l)
-    for (auto role : model::kLinearRoles)
+    for (auto role : decoder.linear_roles(l))
       if (dynamic_cast<const model::QuantizedLinearOp*>(decoder.linear(l, role).get())) slots.push_back({l, role});
   return slots;
 }

@@ -176,10 +176,12 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
     model::BlockState state = decoder.block_state(l);
     state.input_norm = tensor(decoder.norm_name(l, model::NormRole::Input), state.input_norm);
     state.post_attention_norm = tensor(decoder.norm_name(l, model::NormRole::PostAttention), state.post_attention_norm);
-    for (auto role : model::kLinearRoles) {
+    const auto roles = decoder.linear_roles(l);
+    for (size_t i = 0; i < roles.size(); ++i) {
+      const auto role = roles[i];
       const auto name = model::linear_name(l, role);
       const auto current = decoder.linear(l, role);
-      auto& op = state.linears[static_cast<size_t>(role)];
+      auto& op = state.linears[i];
       LayerResult lr;
       lr.name = name;
       lr.layer = l;

@@ -56,7 +56,7 @@ std::string journal_name(const nlohmann::ordered_json& request);
 struct JournalBlocks {
   std::vector<model::BlockState> states;
   std::vector<BlockResult> blocks;
-  // Seven per block in kLinearRoles order, with records, metrics and
+  // Each block's in its linear_roles order, with records, metrics and
   // analyses; the choices are left to the pipeline, which has the plan.
   std::vector<LayerResult> layers;
 };

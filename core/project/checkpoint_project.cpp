@@ -39,7 +39,7 @@ Project project_of_checkpoint(const model::ModelWeights& checkpoint, const check
   p.model = model_ref(fp, fp_path);
   p.settings.plan_json = plan_of(io::run_record(provenance.run_json));
   for (int64_t l = 0; l < checkpoint.config.num_layers; ++l) {
-    for (const auto role : model::kLinearRoles) {
+    for (const auto role : model::block_linear_roles(checkpoint.config, l)) {
       LayerEntry e;
       e.name = model::linear_name(l, role);
       e.method = pipeline::kKeepFp;

@@ -73,7 +73,7 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
       if (!torch::equal(now, original.at(name).to(decoder.dtype()).to(torch::kFloat32))) out[name] = now.contiguous();
     }
     // A linear kept in FP inside a group AWQ scaled carries the scale in its weight.
-    for (const auto role : model::kLinearRoles) {
+    for (const auto role : decoder.linear_roles(l)) {
       const auto op = decoder.linear(l, role);
       if (!dynamic_cast<const model::DenseLinear*>(op.get())) continue;
       const std::string name = model::linear_name(l, role) + ".weight";

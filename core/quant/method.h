@@ -33,6 +33,10 @@ class Method {
   // and one more FP forward per block. Asked with the call's parameters: a
   // method may train only under some of them (AWQ with quantizer "lwc").
   virtual bool uses_fp_trajectory(const MethodParams&) const { return false; }
+  // Whether the method quantizes the experts of a Mixture-of-Experts block
+  // (each sees only the tokens routed to it). Methods that fold scales into the
+  // norm in front of the MLP do not: that norm feeds the router as well.
+  virtual bool handles_experts() const { return true; }
   virtual void quantize_block(methods::BlockContext& ctx, const MethodParams& params) const = 0;
 
   MethodParams default_params() const { return MethodParams(param_specs()); }

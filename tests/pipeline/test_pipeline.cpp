@@ -136,7 +136,7 @@ class TestPipeline : public QObject {
     });
     dec.run_block(0, x);
     dec.remove_hook(hook);
-    const auto& down = r.layers[static_cast<size_t>(LinearRole::Down)];
+    const auto& down = r.layers[static_cast<size_t>(model::linear_slot(w.config, 0, LinearRole::Down))];
     QCOMPARE(down.name, std::string("model.layers.0.mlp.down_proj"));
     if (method != "awq") {  // AWQ's reference is the scaled FP weight, not the checkpoint's
       const auto ref = torch::linear(down_in, w.tensors.at(down.name + ".weight"));
