@@ -54,13 +54,14 @@ constexpr const char* kQuantizeUsage =
     "       (--out DIR | --project FILE.qsproj | both)\n"
     "       [--nsamples N] [--seqlen L] [--seed S] [--sym] [--layers-config JSON] [--then NAME|JSON] [--resume]\n"
     "       [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
-    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T] [--resident-blocks N]";
+    "       [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--batch B] [--threads T] [--resident-blocks N]\n"
+    "       [--all-experts]  (Mixture of Experts: every expert's statistics over every calibration token)";
 
 }  // namespace
 
 int run_quantize(const std::vector<std::string>& argv) {
   const Args args(argv, run_option_names({"method", "bits", "group", "out", "project", "layers-config", "then"}),
-                  {"sym", "resume"});
+                  {"sym", "resume", "all-experts"});
   if (args.positionals().size() != 1 || !args.has("calib") || !args.has("method") ||
       (!args.has("out") && !args.has("project")))
     throw ArgumentError(kQuantizeUsage);
@@ -104,6 +105,7 @@ int run_quantize(const std::vector<std::string>& argv) {
   identity.dtype = dtype_name(dtype);
   identity.batch = opts.batch;
   identity.analyses = !project_file.empty();
+  identity.all_experts = args.flag("all-experts");
   pipeline::RunJournal journal(journal_dir(out_dir, project_file), pipeline::journal_request(identity));
   if (journal.finished_blocks() > 0 && !args.flag("resume")) {
     const bool refining = journal.has_refinement_state();
@@ -171,6 +173,7 @@ int run_quantize(const std::vector<std::string>& argv) {
   popts.batch = opts.batch;
   popts.analyses = !project_file.empty();
   popts.journal = &journal;
+  popts.route_all_experts = args.flag("all-experts");
   // A model streamed a block at a time keeps its finished codes beside the journal, not in memory.
   if (decoder.resident_blocks() != 0) popts.spill_dir = journal.dir();
   const int64_t resumed_blocks = journal.finished_blocks();
@@ -198,6 +201,7 @@ int run_quantize(const std::vector<std::string>& argv) {
     nlohmann::ordered_json block = {
         {"layer", b.layer}, {"output_mse", b.output_mse}, {"output_rel_mse", b.output_rel_mse}};
     if (!std::isnan(b.fp_rel_mse)) block["fp_rel_mse"] = b.fp_rel_mse;
+    if (!b.expert_tokens.empty()) block["expert_tokens"] = b.expert_tokens;
     block["seconds"] = b.seconds;
     blocks.push_back(block);
   }

@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "NAME|JSON]\n"
     "                          [--eval FILE] [--eval-protocol hf|llamacpp] [--eval-ctx N] [--eval-limit K]\n"
     "                          [--device cpu|cuda] [--dtype ...] [--batch B] [--threads T] [--resident-blocks N]\n"
+    "                          [--all-experts]\n"
     "  refine QUANTIZED --then NAME|JSON --calib FILE --out DIR [--fp MODEL] [--eval FILE] [...]\n"
     "                          a refinement (RILQ) over a model quantized before: checkpoint, project or export\n"
     "  export MODEL_OR_PROJECT --format compressed-tensors|gptq|gptq-v2|awq|gguf|fake-quant --out DIR\n"

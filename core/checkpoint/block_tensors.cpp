@@ -36,7 +36,7 @@ void append_block_tensors(const model::Decoder& decoder, int64_t layer, const Pr
     tensors.push_back({name, dtype, std::move(shape), std::move(build)});
   };
   const std::string p = "model.layers." + std::to_string(layer) + ".";
-  for (const auto& [name, norm] : decoder.stored_norms(layer)) add(name, norm);
+  for (const auto& [name, norm] : decoder.stored_block_tensors(layer)) add(name, norm);
   model::TransformSharing sharing;
   for (auto role : decoder.linear_roles(layer)) {
     const auto name = model::linear_name(layer, role);

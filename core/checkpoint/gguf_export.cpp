@@ -139,7 +139,7 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
   std::map<std::string, torch::Tensor> dense;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    for (const auto& [name, norm] : decoder.stored_norms(l)) dense[name] = norm;
+    for (const auto& [name, norm] : decoder.stored_block_tensors(l)) dense[name] = norm;
     for (auto role : decoder.linear_roles(l)) {
       const auto lname = model::linear_name(l, role);
       const auto op = decoder.linear(l, role);

@@ -87,6 +87,12 @@ ModelConfig read_config(const io::GgufFile& f) {
                       "unsupported architecture '" + arch + "' (supported: gemma2, gemma3, llama, mistral, qwen2, qwen3)");
   c.architecture = type->second;
   const std::string p = arch + ".";
+  // llama.cpp stores a Mixture of Experts' experts stacked in one 3-D tensor per projection.
+  if (f.has(p + "expert_count") && f.get_int(p + "expert_count") > 0)
+    throw ConfigError(src, p + "expert_count",
+                      std::to_string(f.get_int(p + "expert_count")) +
+                          " experts: Mixture-of-Experts GGUF files are not read yet (open the model's safetensors "
+                          "checkpoint instead)");
   c.num_layers = f.get_int(p + "block_count");
   // Every block stores at least its two norms and seven linears: a larger count
   // is refused before any table is built for it.

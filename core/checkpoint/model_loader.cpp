@@ -15,6 +15,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+template <class Map>
+void rename_keys(Map& m, std::string (*logical_name)(const std::string&)) {
+  Map out;
+  for (auto& [name, value] : m) out.emplace(logical_name(name), std::move(value));
+  m = std::move(out);
+}
+
+// The checkpoint's names of the family's own (Mixtral's block_sparse_moe.*) replaced by the decoder's.
+void to_logical_names(model::ModelWeights& w, std::string (*logical_name)(const std::string&)) {
+  rename_keys(w.tensors, logical_name);
+  rename_keys(w.deferred, logical_name);
+  rename_keys(w.quantized, logical_name);
+  rename_keys(w.source_dtypes, logical_name);
+}
+
 model::ModelWeights load_safetensors_model(const fs::path& dir, const std::vector<fs::path>& files) {
   model::ModelWeights w;
   w.source = dir;
@@ -31,8 +46,10 @@ model::ModelWeights load_safetensors_model(const fs::path& dir, const std::vecto
     }
   }
   if (has_quantization_config(dir / "config.json")) read_packed_linears(dir / "config.json", w);
-  if (const auto* arch = model::find_architecture(w.config.architecture); arch && arch->split_fused)
-    arch->split_fused(w);
+  if (const auto* arch = model::find_architecture(w.config.architecture)) {
+    if (arch->logical_name) to_logical_names(w, arch->logical_name);
+    if (arch->split_fused) arch->split_fused(w);
+  }
   return w;
 }
 

@@ -286,6 +286,14 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     return report;
   }
   fuse_stored_modules(decoder.config(), decoder.num_layers(), quantized, kept_fp);
+  // From here on every name is the checkpoint's (Mixtral's block_sparse_moe.experts.3.w1).
+  const auto stored = [&decoder](const std::string& name) { return model::stored_name(decoder.config(), name); };
+  {
+    QuantizedMap renamed;
+    for (auto& [name, q] : quantized) renamed.emplace(stored(name), std::move(q));
+    quantized = std::move(renamed);
+    for (auto& name : kept_fp) name = stored(name);
+  }
   const bool fake_quant = options.format == Format::FakeQuant;
   const auto format = fake_quant ? nullptr : make_format(options.format);
   const auto dtype_text = hf_dtype_name(options.dtype);
@@ -316,9 +324,9 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   std::map<std::string, int> specs;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    for (const auto& [name, norm] : decoder.stored_norms(l)) add_existing(name, norm);
+    for (const auto& [name, t] : decoder.stored_block_tensors(l)) add_existing(stored(name), t);
     for (const auto& m : stored_modules(c, l)) {
-      const auto& name = m.name;
+      const auto name = stored(m.name);
       const auto bias = module_bias(biases, l, m);
       if (auto it = quantized.find(name); it != quantized.end()) {
         const auto q = it->second;

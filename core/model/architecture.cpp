@@ -7,9 +7,9 @@
 namespace qs::model {
 namespace {
 
-const std::array<const Architecture*, 7> kArchitectures = {
-    &families::kGemma2, &families::kGemma3Text, &families::kLlama, &families::kMistral,
-    &families::kPhi3,   &families::kQwen2,      &families::kQwen3,
+const std::array<const Architecture*, 10> kArchitectures = {
+    &families::kGemma2, &families::kGemma3Text, &families::kLlama,    &families::kMistral,  &families::kMixtral,
+    &families::kPhi3,   &families::kQwen2,      &families::kQwen2Moe, &families::kQwen3,    &families::kQwen3Moe,
 };
 
 }  // namespace
@@ -24,6 +24,11 @@ std::string supported_architectures() {
   std::string out;
   for (const auto* a : kArchitectures) out += (out.empty() ? "" : ", ") + std::string(a->model_type);
   return out;
+}
+
+std::string stored_name(const ModelConfig& c, const std::string& logical) {
+  const auto* arch = find_architecture(c.architecture);
+  return arch && arch->stored_name ? arch->stored_name(logical) : logical;
 }
 
 void set_periodic_layer_types(const ConfigFields& f, const char* key, int64_t period, ModelConfig& c) {

@@ -37,12 +37,21 @@ struct Architecture {
   // The fused module and its parts, in row order: {"self_attn.qkv_proj",
   // {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}}, ...
   std::vector<std::pair<std::string_view, std::vector<std::string_view>>> fused_linears = {};
+  // Where the checkpoint names modules otherwise than the decoder's logical
+  // names (Mixtral's block_sparse_moe.experts.3.w1 for mlp.experts.3.gate_proj):
+  // each maps a full tensor or module name and leaves names it does not know
+  // alone. nullptr: the checkpoint uses the logical names.
+  std::string (*logical_name)(const std::string& stored) = nullptr;
+  std::string (*stored_name)(const std::string& logical) = nullptr;
 };
 
 // The family of HF model_type `model_type`, or nullptr.
 const Architecture* find_architecture(std::string_view model_type);
 // "gemma2, gemma3_text, llama, ...": for messages naming what is supported.
 std::string supported_architectures();
+
+// The name the family's checkpoints give the tensor or module `logical`.
+std::string stored_name(const ModelConfig& c, const std::string& logical);
 
 // Layer i slides when (i + 1) is not a multiple of `period` (Gemma 2's
 // alternation is period 2, Gemma 3's five-local-one-global period 6). Throws

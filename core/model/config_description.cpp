@@ -59,6 +59,18 @@ std::vector<std::pair<std::string, std::string>> describe_family_options(const M
                                      std::to_string(c.rope_scaling.original_max_position_embeddings) +
                                      " tokens, long past them");
   if (c.sliding_rope_theta > 0.0) out.emplace_back("Sliding layers' RoPE", "theta = " + number(c.sliding_rope_theta));
+  if (c.num_experts > 0) {
+    std::vector<int64_t> moe;
+    for (int64_t l = 0; l < c.num_layers; ++l)
+      if (c.moe(l)) moe.push_back(l);
+    std::string text = std::to_string(c.num_experts) + " experts of width " + std::to_string(c.expert_intermediate_size) +
+                       ", top " + std::to_string(c.experts_per_token) +
+                       (c.normalize_expert_weights ? " (weights rescaled to sum 1)" : "");
+    if (c.shared_expert_intermediate_size > 0)
+      text += ", a shared expert of width " + std::to_string(c.shared_expert_intermediate_size);
+    if (static_cast<int64_t>(moe.size()) != c.num_layers) text += "; layers " + layer_list(moe, c.num_layers);
+    out.emplace_back("Mixture of Experts", text);
+  }
   if (const auto* arch = find_architecture(c.architecture); arch && !arch->fused_linears.empty()) {
     std::string fused;
     for (const auto& [module, parts] : arch->fused_linears) fused += (fused.empty() ? "" : ", ") + std::string(module);

@@ -287,14 +287,27 @@ torch::Tensor Decoder::mlp(int64_t layer, const Block& b, const torch::Tensor& x
   return apply_linear(layer, b, {LinearKind::Down, expert}, act * up);
 }
 
+std::pair<torch::Tensor, torch::Tensor> Decoder::route(const Block& b, const torch::Tensor& flat) const {
+  // As transformers' Mixtral and Qwen MoE blocks route.
+  const auto probs = torch::softmax(torch::linear(flat, b.router), -1, torch::kFloat32);
+  auto [weights, chosen] = probs.topk(config_.experts_per_token, -1);
+  if (config_.normalize_expert_weights) weights = weights / weights.sum(-1, /*keepdim=*/true);
+  return {weights, chosen};
+}
+
+torch::Tensor Decoder::expert_choices(int64_t layer, const torch::Tensor& hidden) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
+  const Block& b = blocks_[layer];
+  if (!b.router.defined()) throw ArgumentError("block " + std::to_string(layer) + " is not a Mixture of Experts");
+  const auto normed = rms_norm(attention_residual(layer, b, hidden), b.post_attention_norm);
+  return route(b, normed.reshape({-1, normed.size(-1)})).second;
+}
+
 torch::Tensor Decoder::experts(int64_t layer, const Block& b, const torch::Tensor& x) const {
   const auto& c = config_;
   const auto flat = x.reshape({-1, x.size(-1)});
-  // Routing as transformers' Mixtral and Qwen MoE blocks: a float32 softmax
-  // over every expert, its top k, optionally rescaled to sum 1.
-  const auto probs = torch::softmax(torch::linear(flat, b.router), -1, torch::kFloat32);
-  auto [weights, chosen] = probs.topk(c.experts_per_token, -1);
-  if (c.normalize_expert_weights) weights = weights / weights.sum(-1, /*keepdim=*/true);
+  const auto [weights, chosen] = route(b, flat);
   auto out = torch::zeros_like(flat);
   for (int32_t e = 0; e < static_cast<int32_t>(c.num_experts); ++e) {
     const auto hit = chosen.eq(e).nonzero();  // [n, 2]: token, rank
@@ -383,15 +396,19 @@ torch::Tensor Decoder::run_block(int64_t layer, const torch::Tensor& hidden) {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   touch(layer);
   const Block& b = blocks_[layer];
-  auto a = attention(layer, b, rms_norm(hidden, b.input_norm));
-  if (b.attention_out_norm.defined()) a = rms_norm(a, b.attention_out_norm);
-  auto h = hidden + a;
+  const auto h = attention_residual(layer, b, hidden);
   const auto normed = rms_norm(h, b.post_attention_norm);
   auto m = b.router.defined() ? experts(layer, b, normed) : mlp(layer, b, normed);
   if (b.mlp_out_norm.defined()) m = rms_norm(m, b.mlp_out_norm);
   auto out = h + m;
   for (const auto& [id, hook] : block_hooks_) hook(layer, hidden, out);
   return out;
+}
+
+torch::Tensor Decoder::attention_residual(int64_t layer, const Block& b, const torch::Tensor& hidden) {
+  auto a = attention(layer, b, rms_norm(hidden, b.input_norm));
+  if (b.attention_out_norm.defined()) a = rms_norm(a, b.attention_out_norm);
+  return hidden + a;
 }
 
 torch::Tensor Decoder::head(const torch::Tensor& hidden) const {
@@ -465,7 +482,7 @@ torch::Tensor Decoder::norm_weight(int64_t layer, NormRole role) const {
 
 std::string Decoder::norm_name(int64_t layer, NormRole role) const { return model::norm_name(config_, layer, role); }
 
-std::vector<std::pair<std::string, torch::Tensor>> Decoder::stored_norms(int64_t layer) const {
+std::vector<std::pair<std::string, torch::Tensor>> Decoder::stored_block_tensors(int64_t layer) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   const Block& b = blocks_[layer];
   const std::string p = "model.layers." + std::to_string(layer) + ".";
@@ -475,6 +492,8 @@ std::vector<std::pair<std::string, torch::Tensor>> Decoder::stored_norms(int64_t
   if (b.mlp_out_norm.defined()) out.emplace_back(p + "post_feedforward_layernorm.weight", b.mlp_out_norm);
   if (b.q_norm.defined()) out.emplace_back(p + "self_attn.q_norm.weight", b.q_norm);
   if (b.k_norm.defined()) out.emplace_back(p + "self_attn.k_norm.weight", b.k_norm);
+  if (b.router.defined()) out.emplace_back(p + "mlp.gate.weight", b.router);
+  if (b.shared_expert_gate.defined()) out.emplace_back(p + "mlp.shared_expert_gate.weight", b.shared_expert_gate);
   return out;
 }
 

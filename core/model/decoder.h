@@ -20,6 +20,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/model/linear_op.h"
@@ -129,9 +130,10 @@ class Decoder {
   void set_norm_weight(int64_t layer, NormRole role, const torch::Tensor& weight);
   // "model.layers.3.post_attention_layernorm.weight": the norm's HF name.
   std::string norm_name(int64_t layer, NormRole role) const;
-  // Every norm of block `layer` (the family's extra ones too) under its HF
-  // name, as a checkpoint stores it.
-  std::vector<std::pair<std::string, torch::Tensor>> stored_norms(int64_t layer) const;
+  // Every tensor of block `layer` outside its linears (its norms, the
+  // family's extra ones too, and an MoE block's router and shared-expert
+  // gate) under its logical HF name, as a checkpoint stores it.
+  std::vector<std::pair<std::string, torch::Tensor>> stored_block_tensors(int64_t layer) const;
   BlockState block_state(int64_t layer) const;
   void restore_block_state(int64_t layer, const BlockState& state);
 
@@ -142,6 +144,10 @@ class Decoder {
   const torch::Tensor& final_norm_weight() const { return final_norm_; }
   torch::Tensor lm_head_weight() const;
 
+  // The experts block `layer`'s router picks for each token of `hidden`
+  // [B, T, hidden]: int64 [B·T, top-k], on the decoder's device. Runs the
+  // block's attention (its hooks too) and router, not its experts.
+  torch::Tensor expert_choices(int64_t layer, const torch::Tensor& hidden);
   // An MoE block's router weight [experts, hidden] as stored, or undefined.
   torch::Tensor router_weight(int64_t layer) const;
   // llm-compressor's remedy for experts the calibration tokens rarely reach:
@@ -201,6 +207,10 @@ class Decoder {
   torch::Tensor mlp(int64_t layer, const Block& b, const torch::Tensor& x,
                     int32_t expert = LinearRole::kNoExpert) const;
   torch::Tensor experts(int64_t layer, const Block& b, const torch::Tensor& x) const;
+  // hidden + the attention's output: the residual stream the MLP adds to.
+  torch::Tensor attention_residual(int64_t layer, const Block& b, const torch::Tensor& hidden);
+  // A float32 softmax over every expert and its top k, rescaled where the family does.
+  std::pair<torch::Tensor, torch::Tensor> route(const Block& b, const torch::Tensor& flat) const;
   size_t slot(int64_t layer, LinearRole role) const;
 
   ModelConfig config_;

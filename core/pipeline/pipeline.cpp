@@ -128,7 +128,62 @@ void spill_block_codes(model::Decoder& decoder, int64_t layer, std::vector<Layer
   }
 }
 
+// Tokens of x the router of block `layer` sends to each expert.
+std::vector<int64_t> count_expert_tokens(model::Decoder& decoder, int64_t layer, const torch::Tensor& x, int64_t batch,
+                                         const Feedback& feedback) {
+  const int64_t experts = decoder.config().num_experts;
+  auto counts = torch::zeros({experts}, torch::kLong);
+  for (int64_t i = 0; i < x.size(0); i += batch) {
+    feedback.check_cancelled();
+    const auto chosen = decoder.expert_choices(layer, x.narrow(0, i, std::min(batch, x.size(0) - i)));
+    counts += torch::bincount(chosen.flatten().to(torch::kCPU), {}, experts);
+  }
+  return {counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + experts};
+}
+
+void log_expert_tokens(const model::ModelConfig& c, const BlockResult& br, bool all_experts, Feedback& feedback) {
+  const auto [lo, hi] = std::minmax_element(br.expert_tokens.begin(), br.expert_tokens.end());
+  std::string line = "block " + std::to_string(br.layer) + ": calibration tokens per expert " + std::to_string(*lo) +
+                     " to " + std::to_string(*hi);
+  const auto starved = starved_experts(br, c.hidden_size);
+  if (!starved.empty()) {
+    std::string list;
+    for (size_t i = 0; i < starved.size() && i < 8; ++i)
+      list += (i ? ", " : "") + std::to_string(starved[i]) + " (" +
+              std::to_string(br.expert_tokens[static_cast<size_t>(starved[i])]) + ")";
+    if (starved.size() > 8) list += ", ...";
+    line += "; " + std::to_string(starved.size()) + " below their " + std::to_string(c.hidden_size) +
+            " inputs: " + list +
+            (all_experts ? ", their statistics taken over every token"
+                         : ", whose Hessians are rank-deficient (more calibration, or route every token through "
+                           "every expert for statistics)");
+  }
+  feedback.log(line);
+}
+
+// Routes every token through every expert for as long as it lives.
+class AllExpertsRouting {
+ public:
+  AllExpertsRouting(model::Decoder& decoder, bool on) : decoder_(decoder), was_(decoder.route_all_experts()) {
+    decoder.set_route_all_experts(on || was_);
+  }
+  ~AllExpertsRouting() { decoder_.set_route_all_experts(was_); }
+  AllExpertsRouting(const AllExpertsRouting&) = delete;
+  AllExpertsRouting& operator=(const AllExpertsRouting&) = delete;
+
+ private:
+  model::Decoder& decoder_;
+  bool was_;
+};
+
 }  // namespace
+
+std::vector<int64_t> starved_experts(const BlockResult& r, int64_t inputs) {
+  std::vector<int64_t> out;
+  for (size_t e = 0; e < r.expert_tokens.size(); ++e)
+    if (r.expert_tokens[e] < inputs) out.push_back(static_cast<int64_t>(e));
+  return out;
+}
 
 PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet& calibration, const QuantPlan& plan,
                             const PipelineOptions& options, Feedback& feedback) {
@@ -156,6 +211,7 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
   std::vector<model::BlockState> saved;
   for (int64_t l = 0; l < layers; ++l) saved.push_back(decoder.block_state(l));
   const auto t_start = Clock::now();
+  const AllExpertsRouting routing(decoder, options.route_all_experts);
   PipelineResult result;
   try {
     const int64_t batch = std::max<int64_t>(1, options.batch);
@@ -193,6 +249,12 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
     for (int64_t l = first; l < layers; ++l) {
       feedback.check_cancelled();
       const auto t_block = Clock::now();
+      BlockResult br;
+      if (decoder.config().moe(l)) {
+        br.layer = l;
+        br.expert_tokens = count_expert_tokens(decoder, l, x, batch, feedback);
+        log_expert_tokens(decoder.config(), br, decoder.route_all_experts(), feedback);
+      }
       BlockContext ctx(decoder, l, x, batch, feedback, x_fp);
       for (auto& call : plan_block(l, choices[static_cast<size_t>(l)])) {
         ctx.begin_method(call.roles, call.specs);
@@ -241,7 +303,6 @@ PipelineResult run_pipeline(model::Decoder& decoder, const text::CalibrationSet&
       }
       decoder.remove_hook(hook);
 
-      BlockResult br;
       br.layer = l;
       br.output_mse = (outputs.to(torch::kFloat32) - targets.to(torch::kFloat32)).pow(2).mean().item<double>();
       br.output_rel_mse = relative_mse(outputs, targets);

@@ -51,6 +51,11 @@ struct PipelineOptions {
   // A model larger than memory holds more codes than memory (8B parameters
   // are 7.5 GiB of one-byte codes).
   std::filesystem::path spill_dir;
+  // Mixture of Experts: every expert runs on every calibration token, so its
+  // Hessian and statistics see them all, while blocks still combine only the
+  // router's choices (llm-compressor's remedy for experts calibration rarely
+  // reaches). Costs an expert forward per token and expert instead of top-k.
+  bool route_all_experts = false;
 };
 
 // Per-layer metrics are the block stage's; a refinement replaces `record`.
@@ -75,7 +80,15 @@ struct BlockResult {
   // elsewhere), since it costs an FP forward pass of every block.
   double fp_rel_mse = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0.0;
+  // Mixture of Experts: the calibration tokens the router sent to each expert
+  // of the block (the FP block's choices on the block's inputs); empty for a
+  // dense block.
+  std::vector<int64_t> expert_tokens;
 };
+
+// Experts of `r` that received fewer calibration tokens than `inputs`, the
+// width of their inputs: fewer tokens than that leave their Hessian rank-deficient.
+std::vector<int64_t> starved_experts(const BlockResult& r, int64_t inputs);
 
 struct RefinementResult {
   std::string method;  // "rilq"

@@ -10,6 +10,7 @@
 #include "core/checkpoint/block_tensors.h"
 #include "core/error.h"
 #include "core/io/file_fingerprint.h"
+#include "core/io/json_brief.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/io/small_files.h"
@@ -88,6 +89,8 @@ ojson journal_request(const RunIdentity& run) {
   request["dtype"] = run.dtype;
   request["batch"] = run.batch;
   request["analyses"] = run.analyses;
+  // Only where set, so journals of earlier runs keep their names.
+  if (run.all_experts) request["all_experts"] = true;
   return request;
 }
 
@@ -218,6 +221,16 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
     br.output_mse = number_field(b, "output_mse", file, field);
     br.output_rel_mse = number_field(b, "output_rel_mse", file, field);
     br.fp_rel_mse = number_field(b, "fp_rel_mse", file, field);
+    if (const auto it = b.find("expert_tokens"); it != b.end()) {
+      if (!it->is_array() || static_cast<int64_t>(it->size()) != decoder.config().num_experts)
+        throw FormatError(file, field + ".expert_tokens",
+                          "expected a list of " + std::to_string(decoder.config().num_experts) + " token counts");
+      for (const auto& n : *it) {
+        if (!n.is_number_integer() || n.get<int64_t>() < 0)
+          throw FormatError(file, field + ".expert_tokens", "entries must be token counts, found " + io::json_brief(n));
+        br.expert_tokens.push_back(n.get<int64_t>());
+      }
+    }
     br.seconds = number_field(b, "seconds", file, field);
     out.blocks.push_back(br);
   }
@@ -242,12 +255,14 @@ void RunJournal::record(const model::Decoder& decoder, const BlockResult& result
   io::write_safetensors(block_file(dir_, result.layer), tensors, {{"format", "pt"}});
 
   auto blocks = blocks_;
-  blocks.push_back({{"layer", result.layer},
-                    {"output_mse", number_or_null(result.output_mse)},
-                    {"output_rel_mse", number_or_null(result.output_rel_mse)},
-                    {"fp_rel_mse", number_or_null(result.fp_rel_mse)},
-                    {"seconds", number_or_null(result.seconds)},
-                    {"linears", linears}});
+  ojson block = {{"layer", result.layer},
+                 {"output_mse", number_or_null(result.output_mse)},
+                 {"output_rel_mse", number_or_null(result.output_rel_mse)},
+                 {"fp_rel_mse", number_or_null(result.fp_rel_mse)},
+                 {"seconds", number_or_null(result.seconds)},
+                 {"linears", linears}};
+  if (!result.expert_tokens.empty()) block["expert_tokens"] = result.expert_tokens;
+  blocks.push_back(std::move(block));
   write_index(std::move(blocks));
 }
 

@@ -40,6 +40,7 @@ struct RunIdentity {
   std::string dtype;   // "fp32", "fp16", "bf16"
   int64_t batch = 0;
   bool analyses = false;
+  bool all_experts = false;  // PipelineOptions::route_all_experts
 };
 
 // `run` as a journal's request, with the model (and the quantized model) and

@@ -66,7 +66,7 @@ std::map<std::string, torch::Tensor> modified_tensors(const model::ModelWeights&
   std::map<std::string, torch::Tensor> out;
   for (int64_t l = 0; l < decoder.num_layers(); ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    for (const auto& [name, norm] : decoder.stored_norms(l)) {
+    for (const auto& [name, norm] : decoder.stored_block_tensors(l)) {
       const auto now = norm.to(torch::kCPU, torch::kFloat32);
       // Compared in the decoder's dtype: what the decoder computed from the
       // checkpoint is "unchanged".

@@ -16,7 +16,9 @@ class TestCliFamilies : public QObject {
  private Q_SLOTS:
   void evalPerplexityMatchesTransformers_data() {
     QTest::addColumn<QString>("family");
-    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text"}) QTest::newRow(f) << f;
+    for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text", "mixtral",
+                          "qwen3_moe", "qwen2_moe"})
+      QTest::newRow(f) << f;
   }
   void evalPerplexityMatchesTransformers() {
     QFETCH(QString, family);

@@ -68,6 +68,17 @@ FAMILIES = {
                                                             "rope_theta": 1000000.0},
                                          "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
                         hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True),
+    # Mixture of Experts: 6 experts (top 2) of their own width; Qwen3-MoE with a
+    # dense layer among them (mlp_only_layers), Qwen2-MoE with a shared expert
+    # and MoE in every second layer, Mixtral with a window.
+    "mixtral": dict(model_type="mixtral", num_local_experts=6, num_experts_per_tok=2, sliding_window=12,
+                    rope_theta=1000000.0),
+    "qwen3_moe": dict(model_type="qwen3_moe", head_dim=24, num_experts=6, num_experts_per_tok=2,
+                      moe_intermediate_size=48, norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[2],
+                      rope_theta=1000000.0),
+    "qwen2_moe": dict(model_type="qwen2_moe", num_experts=6, num_experts_per_tok=2, moe_intermediate_size=48,
+                      shared_expert_intermediate_size=80, norm_topk_prob=False, decoder_sparse_step=2,
+                      mlp_only_layers=[], rope_theta=1000000.0),
 }
 
 

@@ -4,6 +4,7 @@
 
 #include "core/checkpoint/hf_config.h"
 #include "core/io/safetensors.h"
+#include "core/model/linear_role.h"
 #include "core/text/byte_level_bpe.h"
 
 namespace qs::test {
@@ -35,7 +36,7 @@ model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed) 
   w.source_format = "memory";
   auto rnd = [](std::vector<int64_t> shape) { return torch::randn(shape) * 0.2; };
   auto norm = [](int64_t n) { return 1.0 + 0.1 * torch::randn({n}); };
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t H = c.hidden_size;
   const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
   w.tensors["model.embed_tokens.weight"] = rnd({c.vocab_size, H});
   w.tensors["model.norm.weight"] = norm(H);
@@ -44,13 +45,14 @@ model::ModelWeights make_tiny_llama(const model::ModelConfig& c, uint64_t seed) 
     const std::string p = "model.layers." + std::to_string(l) + ".";
     w.tensors[p + "input_layernorm.weight"] = norm(H);
     w.tensors[p + "post_attention_layernorm.weight"] = norm(H);
-    w.tensors[p + "self_attn.q_proj.weight"] = rnd({q, H});
-    w.tensors[p + "self_attn.k_proj.weight"] = rnd({kv, H});
-    w.tensors[p + "self_attn.v_proj.weight"] = rnd({kv, H});
-    w.tensors[p + "self_attn.o_proj.weight"] = rnd({H, q});
-    w.tensors[p + "mlp.gate_proj.weight"] = rnd({I, H});
-    w.tensors[p + "mlp.up_proj.weight"] = rnd({I, H});
-    w.tensors[p + "mlp.down_proj.weight"] = rnd({H, I});
+    for (auto role : model::block_linear_roles(c, l)) {
+      const auto [out, in] = model::linear_shape(c, role);
+      w.tensors[model::linear_name(l, role) + ".weight"] = rnd({out, in});
+    }
+    if (c.moe(l)) {
+      w.tensors[p + "mlp.gate.weight"] = rnd({c.num_experts, H});
+      if (c.shared_expert_intermediate_size > 0) w.tensors[p + "mlp.shared_expert_gate.weight"] = rnd({1, H});
+    }
     if (c.attention_bias) {
       w.tensors[p + "self_attn.q_proj.bias"] = rnd({q});
       w.tensors[p + "self_attn.k_proj.bias"] = rnd({kv});
