@@ -362,7 +362,13 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   ExportReport report;
   report.quantized_linears = static_cast<int64_t>(quantized.size());
   report.kept_fp = kept_fp;
-  const auto qconfig = format ? format->quantization_config(quantized, kept_fp) : json(nullptr);
+  // A router or shared-expert gate is a linear to the loaders (nn.Linear in
+  // transformers, a Linear in vLLM), and one a "Linear" target would otherwise cover.
+  auto not_quantized = kept_fp;
+  for (int64_t l = 0; l < decoder.num_layers(); ++l)
+    for (const auto& [name, t] : decoder.stored_block_tensors(l))
+      if (t.dim() == 2) not_quantized.push_back(stored(name.substr(0, name.size() - std::string(".weight").size())));
+  const auto qconfig = format ? format->quantization_config(quantized, not_quantized) : json(nullptr);
   report.quantization_config = qconfig.dump();
 
   ec.clear();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Each tiny family model (packaging/make-family-references.sh) quantized with
-# GPTQ W4g32 and exported, then evaluated by quantscope-cli and by HF
+# GPTQ W4 in groups of GROUP (default 32; 16 divides the MoE models' 48-wide
+# experts) and exported, then evaluated by quantscope-cli and by HF
 # transformers from the export itself (tests/bench/check_export_transformers.py
 # in the loaders venv, tests/bench/loaders_setup.sh): compressed-tensors from a
 # symmetric run (transformers 5.24 + compressed-tensors 0.19 cannot load
@@ -24,7 +25,7 @@ for f in ${FAMILIES:-llama qwen2 qwen3 mistral phi3 gemma2 gemma3_text}; do
   d="$FAM/$f"
   for fmt in compressed-tensors gptq; do
     sym=$([ "$fmt" = compressed-tensors ] && echo --sym || true)
-    "$CLI" quantize "$d" --method gptq --bits 4 --group 32 $sym --calib "$d/eval.txt" --nsamples 8 --seqlen 48 \
+    "$CLI" quantize "$d" --method gptq --bits 4 --group "${GROUP:-32}" $sym --calib "$d/eval.txt" --nsamples 8 --seqlen 48 \
       --out "$tmp/$f-$fmt-q" >/dev/null 2>&1
     if ! err=$("$CLI" export "$tmp/$f-$fmt-q" --format "$fmt" --out "$tmp/$f-$fmt" 2>&1 >/dev/null); then
       printf '| %s | %s | export refused: %s | | |\n' "$f" "$fmt" "$(echo "$err" | tail -1 | cut -c1-90)"

@@ -7,8 +7,9 @@
 #   tests/bench/family_table.sh [BUILD_DIR] [REPEATS]
 #
 # Forward: the eval text's windows (ctx 48), REPEATS passes each, best pass
-# reported. GPTQ: groups of 32 (the tiny models' rows are 64 and 96 wide, so
-# 128 does not divide them), 8 samples of 48 tokens from the eval text.
+# reported. GPTQ: groups of GROUP (default 32: the tiny models' rows are 64
+# and 96 wide, so 128 does not divide them; 16 for the MoE models' 48-wide
+# experts), 8 samples of 48 tokens from the eval text. FAMILIES picks the rows.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../packaging/common.sh"
 BUILD="${1:-$QS_BUILD}"
@@ -19,9 +20,10 @@ FAM="$QS_CACHE/reference/families"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-printf '| family | QuantScope forward tok/s | transformers forward tok/s | ratio | GPTQ W4g32 wall s | GPTQ peak RSS MiB |\n'
+GROUP="${GROUP:-32}"
+printf '| family | QuantScope forward tok/s | transformers forward tok/s | ratio | GPTQ W4g%s wall s | GPTQ peak RSS MiB |\n' "$GROUP"
 printf '|---|---:|---:|---:|---:|---:|\n'
-for f in llama qwen2 qwen3 mistral gemma2 gemma3_text; do
+for f in ${FAMILIES:-llama qwen2 qwen3 mistral gemma2 gemma3_text}; do
   d="$FAM/$f"
   ours=0
   for _ in $(seq "$REPEATS"); do
@@ -51,7 +53,7 @@ with torch.no_grad():
 print(best)
 PY
 )
-  /usr/bin/time -v "$CLI" quantize "$d" --method gptq --bits 4 --group 32 --calib "$d/eval.txt" \
+  /usr/bin/time -v "$CLI" quantize "$d" --method gptq --bits 4 --group "$GROUP" --calib "$d/eval.txt" \
     --nsamples 8 --seqlen 48 --out "$tmp/$f" >/dev/null 2>"$tmp/$f.time"
   wall=$(awk -F': ' '/Elapsed/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$tmp/$f.time")
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$tmp/$f.time")
