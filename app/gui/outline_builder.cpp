@@ -75,7 +75,7 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
       const std::string name = model::linear_name(l, role);
       widgets::LinearRow row;
       row.name = QString::fromStdString(name);
-      row.label = QString::fromStdString(model::linear_role_name(role)).section('.', 1);
+      row.label = QString::fromStdString(model::linear_role_name(role)).section('.', 1, -1);
       auto d = w.source_dtypes.find(name + ".weight");
       row.stored_dtype = d == w.source_dtypes.end() ? QString() : QString::fromStdString(d->second);
       if (w.has(name + ".weight")) {

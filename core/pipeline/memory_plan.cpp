@@ -1,9 +1,10 @@
 #include "core/pipeline/memory_plan.h"
 
 #include <algorithm>
-#include <array>
+#include <vector>
 
 #include "core/methods/method_registry.h"
+#include "core/methods/shared_inputs.h"
 #include "core/model/decoder.h"
 #include "core/number_format.h"
 
@@ -14,34 +15,70 @@ struct LinearShape {
   int64_t out, in;
 };
 
-std::array<LinearShape, 7> linear_shapes(const model::ModelConfig& c) {
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  return {{{q, H}, {kv, H}, {kv, H}, {H, q}, {I, H}, {I, H}, {H, I}}};
+// The block with the most linears: an MoE block where the model has one.
+int64_t largest_block(const model::ModelConfig& c) {
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    if (c.moe(l)) return l;
+  return 0;
+}
+
+std::vector<LinearShape> linear_shapes(const model::ModelConfig& c, int64_t layer) {
+  std::vector<LinearShape> out;
+  for (auto role : model::block_linear_roles(c, layer)) {
+    const auto [o, i] = model::linear_shape(c, role);
+    out.push_back({o, i});
+  }
+  return out;
+}
+
+std::vector<LinearShape> linear_shapes(const model::ModelConfig& c) { return linear_shapes(c, largest_block(c)); }
+
+// Parameters of every block's linears together.
+int64_t linear_params(const model::ModelConfig& c) {
+  int64_t n = 0;
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const auto& s : linear_shapes(c, l)) n += s.out * s.in;
+  return n;
+}
+
+// Per token, the widths of what the MLP holds between its products: a dense
+// MLP's gate, up and product; an MoE block's for each chosen expert and the
+// shared one.
+int64_t mlp_intermediates(const model::ModelConfig& c) {
+  if (c.num_experts == 0) return 3 * c.intermediate_size;
+  return std::max(3 * c.intermediate_size,
+                  3 * (c.experts_per_token * c.expert_intermediate_size + c.shared_expert_intermediate_size));
 }
 
 // GPTQ's working set beside one batch (default: every linear in one stage).
 // While the block's inputs are captured: a float32 Hessian per distinct input
-// (q/k/v share one, gate/up another). While a linear is solved: the Hessians
-// still waiting for later linears, a copy of its own when a later linear reads
-// it too, the factor of H⁻¹ beside it, and its weight in float32 and codes.
+// (q/k/v share one, each MLP's gate/up another; an MoE block has one per
+// expert). While a linear is solved: the Hessians still waiting for later
+// linears, a copy of its own when a later linear reads it too, the factor of
+// H⁻¹ beside it, and its weight in float32 and codes.
 struct GptqBytes {
   int64_t capture, solve;
 };
 
 GptqBytes gptq_bytes(const model::ModelConfig& c) {
+  const auto roles = model::block_linear_roles(c, largest_block(c));
   const auto shapes = linear_shapes(c);
-  const std::array<int, 7> owner = {0, 0, 0, 1, 2, 2, 3};  // q k v o gate up down → distinct input
-  const std::array<int64_t, 4> in = {shapes[0].in, shapes[3].in, shapes[4].in, shapes[6].in};
   auto square = [](int64_t n) { return n * n * 4; };
+  // Each distinct input's reader that owns its Hessian, and the last linear reading it.
+  std::vector<size_t> owner(roles.size()), last(roles.size());
   int64_t capture = 0;
-  for (auto n : in) capture += square(n);
+  for (size_t r = 0; r < roles.size(); ++r) {
+    const auto o = methods::input_owner(roles[r], roles);
+    owner[r] = static_cast<size_t>(std::find(roles.begin(), roles.end(), o) - roles.begin());
+    if (owner[r] == r) capture += square(shapes[r].in);
+    last[owner[r]] = r;
+  }
   int64_t solve = 0;
-  for (size_t r = 0; r < shapes.size(); ++r) {
-    const int o = owner[r];
+  for (size_t r = 0; r < roles.size(); ++r) {
     int64_t waiting = 0;
-    for (int k = o; k < 4; ++k) waiting += square(in[static_cast<size_t>(k)]);
-    const bool read_later = r + 1 < shapes.size() && owner[r + 1] == o;
+    for (size_t k = 0; k < roles.size(); ++k)
+      if (owner[k] == k && last[k] >= r) waiting += square(shapes[k].in);
+    const bool read_later = last[owner[r]] > r;
     const int64_t own = square(shapes[r].in) * (read_later ? 2 : 1);
     solve = std::max(solve, waiting + own + shapes[r].out * shapes[r].in * (4 + 2));
   }
@@ -98,7 +135,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   const bool gpu = r.device.is_cuda();
   const auto& method = methods::method_or_throw(r.method, "memory plan");
   const bool carries_fp = method.uses_fp_trajectory(quant::MethodParams(method.param_specs()));
-  int64_t params = 0;
+  int64_t params = 0;  // of the largest block
   for (const auto& s : linear_shapes(c)) params += s.out * s.in;
 
   MemoryPlan p;
@@ -122,7 +159,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
   const int64_t hidden_copies = carries_fp ? 3 : 2;
   add("calibration activations: inputs, targets" + std::string(carries_fp ? ", FP trajectory" : ""),
       hidden_copies * tokens * c.hidden_size * e, false);
-  const int64_t batch_bytes = batch_tokens * (3 * c.intermediate_size + 4 * c.hidden_size) * e;
+  const int64_t batch_bytes = batch_tokens * (mlp_intermediates(c) + 4 * c.hidden_size) * e;
   if (phased) {
     const auto g = gptq_bytes(c);
     const int64_t capture = batch_bytes + g.capture, output = batch_bytes + (streamed ? block : 0);
@@ -163,7 +200,7 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
         std::max<int64_t>(0, eval - method), false);
   }
   add(r.spill_codes ? "codes of finished blocks: spilled to disk, one block's resident" : "codes of finished blocks",
-      r.spill_codes ? params : params * c.num_layers, true);
+      r.spill_codes ? params : linear_params(c), true);
   add("runtime (libtorch and its kernels)", kRuntimeBytes, true);
   add_peaks(p, gpu);
   return p;
@@ -195,7 +232,7 @@ MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
   // inputs and outputs, the MLP's three intermediates, and attention's output.
   // Materialised attention also keeps its probabilities for the backward.
   const int64_t scores = materialised_scores_bytes(c, T);
-  const int64_t graph = T * (3 * c.intermediate_size + 8 * H + 2 * c.num_heads * c.head_dim) * e +
+  const int64_t graph = T * (mlp_intermediates(c) + 8 * H + 2 * c.num_heads * c.head_dim) * e +
                         (scores > 0 ? c.num_heads * T * T * e : 0);
   if (scores > 0) add("one block's attention scores while it runs (soft-capping, or a window)", scores, false);
   if (streamed)
@@ -204,9 +241,9 @@ MemoryPlan plan_refinement_memory(const RefinementPlanRequest& r) {
     add("one sequence: the graph through every block", c.num_layers * graph, false);
   add("logits (in chunks, then joined), their log-softmax and its gradient (float32)", 4 * T * c.vocab_size * 4, false);
   int64_t adapter = 0;
-  for (const auto& s : linear_shapes(c)) adapter += std::min({r.rank, s.in, s.out}) * (s.in + s.out);
-  add("adapters: weights, gradients, best copies and Adam's two moments (float32)", 5 * 4 * adapter * c.num_layers,
-      false);
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const auto& s : linear_shapes(c, l)) adapter += std::min({r.rank, s.in, s.out}) * (s.in + s.out);
+  add("adapters: weights, gradients, best copies and Adam's two moments (float32)", 5 * 4 * adapter, false);
   add("runtime (libtorch and its kernels)", kRuntimeBytes, true);
   add_peaks(p, gpu);
   return p;

@@ -36,6 +36,44 @@ int64_t item(const pipeline::MemoryPlan& p, const std::string& starts) {
 class TestMemoryPlan : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // Qwen3-30B-A3B's shapes: an MoE block holds 128 experts' weights, and GPTQ
+  // (one stage) holds a Hessian per expert input beside attention's.
+  void moeBlocksCountEveryExpert() {
+    auto c = test::tiny_config();
+    c.architecture = "qwen3_moe";
+    c.hidden_size = 2048;
+    c.intermediate_size = 6144;
+    c.num_layers = 48;
+    c.num_heads = 32;
+    c.num_kv_heads = 4;
+    c.head_dim = 128;
+    c.vocab_size = 151936;
+    c.num_experts = 128;
+    c.experts_per_token = 8;
+    c.expert_intermediate_size = 768;
+    const int64_t H = 2048, q = 32 * 128, kv = 4 * 128, I = 768, E = 128;
+    const int64_t block_params = 2 * q * H + 2 * kv * H + E * 3 * I * H;
+    QCOMPARE(model::block_weight_bytes(c, torch::kBFloat16), (block_params + E * H) * 2);
+    pipeline::MemoryPlanRequest r;
+    r.config = c;
+    r.method = "gptq";
+    r.nsamples = 8;
+    r.seqlen = 64;
+    r.batch = 1;
+    r.resident_blocks = 1;
+    r.spill_codes = true;
+    const auto p = pipeline::plan_memory(r);
+    // Largest while q_proj is solved: every Hessian waits (q/k/v's, o's, and
+    // each expert's gate/up and down), beside a copy of q/k/v's (k and v read
+    // it later), the factor of its inverse, and q's weight and codes.
+    const int64_t waiting = 4 * (H * H + q * q + E * (H * H + I * I));
+    QCOMPARE(item(p, "GPTQ's largest phase"), waiting + 2 * 4 * H * H + q * H * 6);
+    QCOMPARE(item(p, "codes"), block_params);
+    r.spill_codes = false;
+    r.resident_blocks = 0;
+    QCOMPARE(item(pipeline::plan_memory(r), "codes"), 48 * block_params);
+  }
+
   void streamingHoldsOneBlockAndSpilledCodes() {
     pipeline::MemoryPlanRequest r;
     r.config = eight_b();
