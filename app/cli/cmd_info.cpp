@@ -82,6 +82,10 @@ int run_info(const std::vector<std::string>& argv) {
       o[label] = value;
     }
   }
+  if (const auto part = checkpoint::left_alone_summary(w); !part.empty()) {
+    std::fprintf(stderr, "opened        %s\n", part.c_str());
+    j["opened_part"] = part;
+  }
   if (!provenance.source_model.empty()) j["quantized_from"] = provenance.source_model.string();
   if (!fp_problem.empty()) j["quantized_from_problem"] = fp_problem;
   if (!methods.empty()) j["methods"] = methods;

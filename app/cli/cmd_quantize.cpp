@@ -130,6 +130,8 @@ int run_quantize(const std::vector<std::string>& argv) {
   ConsoleFeedback feedback;
   auto t0 = Clock::now();
   const auto weights = checkpoint::load_model(model_path);
+  if (const auto part = checkpoint::left_alone_summary(weights); !part.empty())
+    feedback.log("quantizing " + part + "; what is written holds the language model alone");
   auto tokenizer = text::load_tokenizer_for_model(model_path);
   model::Decoder decoder(weights, device, dtype);
   apply_resident_blocks(args, decoder, feedback);

@@ -60,6 +60,8 @@ widgets::ModelOutline build_outline(const model::ModelWeights& w) {
            .arg(c.rope_theta)
            .arg(c.rope_scaling.type.empty() ? QString() : ", " + QString::fromStdString(c.rope_scaling.type)));
   fact(QObject::tr("Context"), QString::number(c.max_position_embeddings));
+  if (const auto part = checkpoint::left_alone_summary(w); !part.empty())
+    fact(QObject::tr("Opened"), QString::fromStdString(part));
   for (const auto& [label, value] : model::describe_family_options(c))
     fact(QString::fromStdString(label), QString::fromStdString(value));
   std::map<std::string, int> stored;

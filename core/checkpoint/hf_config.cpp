@@ -109,15 +109,23 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
     throw FormatError(source, "config", std::string("invalid JSON: ") + e.what(), e.byte);
   }
   if (!j.is_object()) throw FormatError(source, "config", "is not a JSON object");
-  const Fields f(j, source);
+  const Fields top(j, source);
+  const std::string outer = top.string_or("model_type", "");
+  // A multimodal model (Gemma 3's Gemma3ForConditionalGeneration) carries its
+  // language model's config as text_config: that part is what opens.
+  const json* text_config = model::find_architecture(outer) ? nullptr : top.object("text_config");
+  const Fields f = text_config ? Fields(*text_config, source, "text_config.") : top;
 
   model::ModelConfig c;
   const std::string type = f.string_or("model_type", "");
   const model::Architecture* arch = model::find_architecture(type);
   if (!arch)
-    throw ConfigError(source, "model_type",
-                      "unsupported architecture '" + type + "' (supported: " + model::supported_architectures() + ")");
+    throw ConfigError(source, f.field("model_type"),
+                      "unsupported architecture '" + type + "'" +
+                          (text_config ? " in the text_config of '" + outer + "'" : std::string()) +
+                          " (supported: " + model::supported_architectures() + ")");
   c.architecture = type;
+  if (text_config) c.multimodal_wrapper = outer;
   c.vocab_size = f.integer("vocab_size");
   c.hidden_size = f.integer("hidden_size");
   c.intermediate_size = f.integer("intermediate_size");

@@ -22,6 +22,36 @@ void rename_keys(Map& m, std::string (*logical_name)(const std::string&)) {
   m = std::move(out);
 }
 
+// A multimodal checkpoint's language model under the names of a language
+// model checkpoint ("language_model.model.layers.0..." and, as transformers 5
+// writes them, "model.language_model.layers.0..." become "model.layers.0...");
+// the rest (vision tower, projector) is counted and dropped.
+void take_language_model(model::ModelWeights& w) {
+  static const std::pair<const char*, const char*> kPrefixes[] = {{"language_model.model.", "model."},
+                                                                  {"model.language_model.", "model."},
+                                                                  {"language_model.lm_head.", "lm_head."},
+                                                                  {"lm_head.", "lm_head."}};
+  std::map<std::string, torch::Tensor> tensors;
+  std::map<std::string, std::string> dtypes;
+  for (auto& [name, t] : w.tensors) {
+    bool kept = false;
+    for (const auto& [from, to] : kPrefixes)
+      if (name.rfind(from, 0) == 0) {
+        const auto renamed = to + name.substr(std::string(from).size());
+        dtypes[renamed] = w.source_dtypes[name];
+        tensors[renamed] = std::move(t);
+        kept = true;
+        break;
+      }
+    if (kept) continue;
+    auto module = name.substr(0, name.find('.'));
+    if (module == "model") module = name.substr(0, name.find('.', 6));  // model.vision_tower
+    ++w.left_alone[module];
+  }
+  w.tensors = std::move(tensors);
+  w.source_dtypes = std::move(dtypes);
+}
+
 // The checkpoint's names of the family's own (Mixtral's block_sparse_moe.*) replaced by the decoder's.
 void to_logical_names(model::ModelWeights& w, std::string (*logical_name)(const std::string&)) {
   rename_keys(w.tensors, logical_name);
@@ -45,6 +75,7 @@ model::ModelWeights load_safetensors_model(const fs::path& dir, const std::vecto
       w.tensors[e.name] = st.view(e.name);
     }
   }
+  if (!w.config.multimodal_wrapper.empty()) take_language_model(w);
   if (has_quantization_config(dir / "config.json")) read_packed_linears(dir / "config.json", w);
   if (const auto* arch = model::find_architecture(w.config.architecture)) {
     if (arch->logical_name) to_logical_names(w, arch->logical_name);
@@ -82,6 +113,15 @@ model::ModelWeights load_model(const fs::path& path) {
   auto w = load_base(path);
   if (const auto adapter = adapter_beside(path); !adapter.empty()) read_peft_adapter(adapter, w);
   return w;
+}
+
+std::string left_alone_summary(const model::ModelWeights& w) {
+  if (w.config.multimodal_wrapper.empty()) return {};
+  std::string out = "the language model of " + w.config.multimodal_wrapper;
+  std::string parts;
+  for (const auto& [module, n] : w.left_alone)
+    parts += (parts.empty() ? "" : ", ") + module + " (" + std::to_string(n) + (n == 1 ? " tensor)" : " tensors)");
+  return out + (parts.empty() ? "" : "; left alone: " + parts);
 }
 
 int64_t parameter_count(const model::ModelWeights& w) {

@@ -7,6 +7,7 @@
 // quantized linears it targets.
 
 #include <filesystem>
+#include <string>
 
 #include "core/model/model_weights.h"
 
@@ -15,6 +16,11 @@ namespace qs::checkpoint {
 // Throws qs::IoError / qs::FormatError / qs::ConfigError naming the file and
 // field. Shapes are checked against the config when the Decoder is built.
 model::ModelWeights load_model(const std::filesystem::path& path);
+
+// What a multimodal checkpoint holds beside the language model, which opens
+// alone: "the language model of gemma3; left alone: multi_modal_projector (2
+// tensors), vision_tower (44 tensors)". Empty for a language model checkpoint.
+std::string left_alone_summary(const model::ModelWeights& w);
 
 // Parameter count of the decoder proper (tied lm_head counted once).
 int64_t parameter_count(const model::ModelWeights& w);

@@ -30,6 +30,9 @@ enum class AttentionSpan { Full, Sliding };
 
 struct ModelConfig {
   std::string architecture;  // HF model_type: "llama", "qwen3", "gemma2", ... (architecture.h)
+  // The multimodal model ("gemma3") whose language model this is, read from
+  // its text_config; empty for a language model checkpoint.
+  std::string multimodal_wrapper;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;

@@ -43,6 +43,9 @@ struct ModelWeights {
   // Linears stored quantized, under their module name ("model.layers.0.mlp.up_proj");
   // such a linear has no "<name>.weight" in `tensors`.
   std::map<std::string, std::shared_ptr<const quant::QuantizedLinear>> quantized;
+  // What of a multimodal checkpoint is not the language model (its vision
+  // tower, its projector): tensors per top-level module, not read.
+  std::map<std::string, int64_t> left_alone;
 
   // The tensor under `name`, decoded now when deferred. Throws qs::FormatError
   // naming `source` and the tensor when absent.

@@ -233,6 +233,13 @@ class TestHfConfig : public QObject {
     QTest::newRow("unknown rope") << R"({"model_type": "llama", )" + base +
                                          R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})"
                                   << "rope_scaling";
+    QTest::newRow("multimodal around an unknown model") << R"({"model_type": "llava", "text_config": {"model_type": "gpt2", )" +
+                                                               base + "}}"
+                                                        << "text_config.model_type: unsupported architecture 'gpt2' in "
+                                                           "the text_config of 'llava'";
+    QTest::newRow("multimodal text_config field")
+        << R"({"model_type": "gemma3", "text_config": {"model_type": "gemma3_text", "vocab_size": "10"}})"
+        << "text_config.vocab_size";
   }
   void errorsNameFileAndField() {
     QFETCH(QString, json);

@@ -17,7 +17,7 @@ class TestCliFamilies : public QObject {
   void evalPerplexityMatchesTransformers_data() {
     QTest::addColumn<QString>("family");
     for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text", "mixtral",
-                          "qwen3_moe", "qwen2_moe"})
+                          "qwen3_moe", "qwen2_moe", "gemma3"})
       QTest::newRow(f) << f;
   }
   void evalPerplexityMatchesTransformers() {

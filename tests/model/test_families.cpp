@@ -41,7 +41,7 @@ class TestFamilies : public QObject {
   void logitsMatchTransformers_data() {
     QTest::addColumn<QString>("family");
     for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text", "mixtral",
-                          "qwen3_moe", "qwen2_moe"})
+                          "qwen3_moe", "qwen2_moe", "gemma3"})
       QTest::newRow(f) << f;
   }
   void logitsMatchTransformers() {
@@ -50,7 +50,10 @@ class TestFamilies : public QObject {
     if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
     const auto ref = read_reference(dir);
     const auto w = checkpoint::load_model(dir);
-    QCOMPARE(QString::fromStdString(w.config.architecture), family);
+    // A multimodal model (gemma3) opens as its language model.
+    QCOMPARE(QString::fromStdString(w.config.multimodal_wrapper.empty() ? w.config.architecture
+                                                                        : w.config.multimodal_wrapper),
+             family);
     model::Decoder dec(w, torch::kCPU, torch::kFloat32);
     const auto ours = dec.forward(ref.ids).to(torch::kFloat64);
     QCOMPARE(ours.sizes(), ref.logits.sizes());
@@ -118,6 +121,22 @@ class TestFamilies : public QObject {
              std::string("6 experts of width 48, top 2 (weights rescaled to sum 1); layers 0, 1, 3 (3 of 4)"));
     QCOMPARE(describe("qwen2_moe").at("Mixture of Experts"),
              std::string("6 experts of width 48, top 2, a shared expert of width 80; layers 1, 3 (2 of 4)"));
+  }
+
+  // Gemma 3's multimodal checkpoint opens as its language model, and says
+  // what it leaves alone; a multimodal model around an unsupported language
+  // model names both.
+  void multimodalCheckpointOpensItsLanguageModel() {
+    const auto dir = family_dir("gemma3");
+    if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const auto w = checkpoint::load_model(dir);
+    QCOMPARE(w.config.architecture, std::string("gemma3_text"));
+    QCOMPARE(w.config.multimodal_wrapper, std::string("gemma3"));
+    QVERIFY(w.left_alone.at("vision_tower") > 0 && w.left_alone.at("multi_modal_projector") > 0);
+    const auto summary = checkpoint::left_alone_summary(w);
+    QVERIFY2(summary.rfind("the language model of gemma3; left alone: multi_modal_projector (", 0) == 0, summary.c_str());
+    for (const auto& [name, t] : w.tensors) QVERIFY2(name.find("vision") == std::string::npos, name.c_str());
+    QVERIFY(checkpoint::left_alone_summary(checkpoint::load_model(family_dir("gemma3_text"))).empty());
   }
 
   // The fixtures are longer than their windows, so a decoder that ignored

@@ -79,6 +79,12 @@ FAMILIES = {
     "qwen2_moe": dict(model_type="qwen2_moe", num_experts=6, num_experts_per_tok=2, moe_intermediate_size=48,
                       shared_expert_intermediate_size=80, norm_topk_prob=False, decoder_sparse_step=2,
                       mlp_only_layers=[], rope_theta=1000000.0),
+    # Gemma 3's multimodal model: the language model above inside
+    # Gemma3ForConditionalGeneration with a small vision tower beside it.
+    "gemma3": dict(model_type="gemma3", text_config="gemma3_text",
+                   vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                      num_attention_heads=2, image_size=28, patch_size=14),
+                   mm_tokens_per_image=4),
 }
 
 
@@ -147,10 +153,21 @@ def build(family, out_dir):
 
     spec = dict(COMMON)
     spec.update(FAMILIES[family])
+    if "text_config" in spec:  # a multimodal model around one of the language models above
+        text = dict(COMMON)
+        text.update(FAMILIES[spec["text_config"]])
+        text.pop("model_type")
+        spec = {k: v for k, v in spec.items() if k not in COMMON}
+        spec["text_config"] = text
+        spec["tie_word_embeddings"] = text["tie_word_embeddings"]
     model_type = spec.pop("model_type")
     config = AutoConfig.for_model(model_type, **spec)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    if "text_config" in spec:
+        from transformers import AutoModelForImageTextToText
+        model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    else:
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
     generator = torch.Generator().manual_seed(1234)
     redraw(model, torch, generator)
     model.eval()
