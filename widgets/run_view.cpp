@@ -7,6 +7,7 @@
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "widgets/plot_support.h"
 #include "widgets/qcustomplot_include.h"
@@ -62,6 +63,8 @@ RunView::RunView(QWidget* parent)
       ppl_plot_(new QCustomPlot(this)),
       kl_plot_(new QCustomPlot(this)),
       loss_plot_(new QCustomPlot(this)),
+      experts_plot_(new QCustomPlot(this)),
+      experts_map_(new QCPColorMap(experts_plot_->xAxis, experts_plot_->yAxis)),
       log_(new QPlainTextEdit(this)) {
   auto* layout = new QVBoxLayout(this);
   title_->setObjectName("runTitle");
@@ -116,6 +119,19 @@ RunView::RunView(QWidget* parent)
   place_legend_below(loss_plot_);
   loss_plot_->legend->setVisible(false);
 
+  experts_plot_->xAxis->setLabel(tr("expert"));
+  experts_plot_->yAxis->setLabel(tr("block"));
+  auto* scale = new QCPColorScale(experts_plot_);
+  experts_plot_->plotLayout()->addElement(0, 1, scale);
+  scale->setLabel(tr("calibration tokens"));
+  scale->setDataScaleType(QCPAxis::stLogarithmic);
+  experts_map_->setColorScale(scale);
+  QCPColorGradient gradient(QCPColorGradient::gpThermal);
+  gradient.setNanHandling(QCPColorGradient::nhTransparent);
+  experts_map_->setGradient(gradient);
+  experts_map_->setInterpolate(false);
+  experts_plot_->setVisible(false);
+
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(5000);
   auto* live = new QSplitter(Qt::Horizontal, this);
@@ -126,6 +142,7 @@ RunView::RunView(QWidget* parent)
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(live);
   split->addWidget(loss_plot_);
+  split->addWidget(experts_plot_);
   split->addWidget(log_);
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
@@ -152,6 +169,9 @@ void RunView::begin(int blocks, const QString& title, bool refinement_only) {
   loss_plot_->legend->setVisible(false);
   loss_graphs_.clear();
   loss_plot_->setVisible(false);
+  experts_map_->data()->clear();
+  experts_plot_->setVisible(false);
+  starved_ = 0;
   log_->clear();
   title_->setText(title);
   progress_->setRange(0, blocks);
@@ -168,6 +188,13 @@ void RunView::set_block_range(double lo, double hi) {
   kl_plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
+double RunView::expert_tokens(int block, int expert) const {
+  auto* data = experts_map_->data();
+  if (expert < 0 || expert >= data->keySize() || block < 0 || block >= data->valueSize())
+    return std::numeric_limits<double>::quiet_NaN();
+  return data->cell(expert, block);
+}
+
 void RunView::set_fp_perplexity(double ppl) {
   fp_ppl_ = ppl;
   if (!refinement_only_) {  // the curve's start: nothing quantized yet
@@ -178,6 +205,29 @@ void RunView::set_fp_perplexity(double ppl) {
 }
 
 void RunView::add_block(const BlockPoint& b) {
+  if (!b.expert_tokens.isEmpty() && b.layer < blocks_) {
+    auto* data = experts_map_->data();
+    const int experts = static_cast<int>(b.expert_tokens.size());
+    if (data->keySize() != experts || data->valueSize() != blocks_) {
+      data->setSize(experts, blocks_);
+      data->setRange(QCPRange(0, experts - 1), QCPRange(0, blocks_ - 1));
+      data->fill(std::numeric_limits<double>::quiet_NaN());
+    }
+    for (int e = 0; e < experts; ++e) {
+      // A log scale has no 0: an expert no token reached sits at its floor.
+      data->setCell(e, b.layer, std::max(0.5, b.expert_tokens[e]));
+      if (b.expert_tokens[e] < b.starved_below) ++starved_;
+    }
+    experts_map_->rescaleDataRange(true);
+    experts_plot_->rescaleAxes();
+    experts_plot_->xAxis->setRange(-0.5, experts - 0.5);
+    experts_plot_->yAxis->setRange(-0.5, blocks_ - 0.5);
+    experts_plot_->xAxis->setLabel(tr("expert (%1 of the experts seen so far below %2 tokens, their input width)")
+                                       .arg(starved_)
+                                       .arg(b.starved_below));
+    experts_plot_->setVisible(true);
+    experts_plot_->replot(QCustomPlot::rpQueuedReplot);
+  }
   const int x = b.layer + 1;
   if (x > blocks_)  // past the last block: the model after a whole-model refinement
     set_block_range(ppl_plot_->xAxis->range().lower, x + 0.5);

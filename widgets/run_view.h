@@ -1,14 +1,16 @@
 #pragma once
 // The run page: perplexity of the partly quantized model after each block
 // (with the FP level as a dashed line) and each block's output error beside
-// it, the loss curves of learned methods, progress and the run's log. Draws
-// what it is handed.
+// it, the loss curves of learned methods, a Mixture of Experts' calibration
+// tokens per expert and block, progress and the run's log. Draws what it is
+// handed.
 
 #include <QMap>
 #include <QVector>
 #include <QWidget>
 #include <limits>
 
+class QCPColorMap;
 class QCustomPlot;
 class QLabel;
 class QPlainTextEdit;
@@ -26,6 +28,11 @@ struct BlockPoint {
   // Against the FP model's own output at this depth; NaN where the run did
   // not follow the FP trajectory.
   double fp_rel_mse = std::numeric_limits<double>::quiet_NaN();
+  // Mixture of Experts: calibration tokens the router sent to each expert of
+  // the block; empty for a dense block. Experts below `starved_below` tokens
+  // (their input width) have rank-deficient Hessians.
+  QVector<double> expert_tokens;
+  double starved_below = 0;
 };
 
 class RunView : public QWidget {
@@ -49,6 +56,9 @@ class RunView : public QWidget {
   QCustomPlot* perplexity_plot() const { return ppl_plot_; }
   QCustomPlot* loss_plot() const { return loss_plot_; }
   QCustomPlot* divergence_plot() const { return kl_plot_; }
+  QCustomPlot* experts_plot() const { return experts_plot_; }
+  // Calibration tokens of `expert` in `block`; NaN where none was reported.
+  double expert_tokens(int block, int expert) const;
   int perplexity_points() const { return ppl_x_.size(); }
   int divergence_points() const;
   QString status() const;
@@ -66,6 +76,8 @@ class RunView : public QWidget {
   QCustomPlot* ppl_plot_;
   QCustomPlot* kl_plot_;
   QCustomPlot* loss_plot_;
+  QCustomPlot* experts_plot_;
+  QCPColorMap* experts_map_;
   QPlainTextEdit* log_;
   void set_block_range(double lo, double hi);
 
@@ -73,6 +85,7 @@ class RunView : public QWidget {
   bool refinement_only_ = false;
   double fp_ppl_ = 0;
   QVector<double> ppl_x_, ppl_y_, mse_x_, mse_y_, fp_mse_x_, fp_mse_y_;
+  int starved_ = 0;  // expert-blocks below their input width so far
   QMap<QString, int> loss_graphs_;  // series → graph index
 };
 

@@ -183,6 +183,8 @@ void RunWorker::run(std::shared_ptr<const model::ModelWeights> weights, const QS
     options.on_block = [&](const pipeline::BlockResult& b) {
       constexpr double nan = std::numeric_limits<double>::quiet_NaN();
       widgets::BlockPoint point{static_cast<int>(b.layer), b.output_rel_mse, nan, nan, nan, b.fp_rel_mse};
+      for (auto n : b.expert_tokens) point.expert_tokens.append(static_cast<double>(n));
+      point.starved_below = static_cast<double>(decoder->config().hidden_size);
       if (live) {
         const auto d = live->measure(*decoder, feedback);
         point.ppl = outcome->perplexity = d.ppl;

@@ -39,6 +39,30 @@ class TestRunView : public QObject {
     QCOMPARE(v.divergence_points(), 0);
   }
 
+  // A Mixture of Experts' tokens per expert fill a block × expert map, shown
+  // only for runs that report them; a dense block leaves its row empty.
+  void mapsTokensPerExpert() {
+    widgets::RunView v;
+    v.begin(3, "gptq on a tiny MoE");
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    v.add_block({0, 1e-3, nan, nan, nan});
+    QVERIFY(v.experts_plot()->isHidden());
+    widgets::BlockPoint moe{1, 2e-3, nan, nan, nan};
+    moe.expert_tokens = {40, 0, 130, 70};
+    moe.starved_below = 64;
+    v.add_block(moe);
+    QVERIFY(!v.experts_plot()->isHidden());
+    QCOMPARE(v.expert_tokens(1, 0), 40.0);
+    QCOMPARE(v.expert_tokens(1, 1), 0.5);  // none: at the log scale's floor
+    QCOMPARE(v.expert_tokens(1, 2), 130.0);
+    QVERIFY(std::isnan(v.expert_tokens(0, 0)));
+    QVERIFY(std::isnan(v.expert_tokens(1, 4)));
+    QVERIFY2(v.experts_plot()->xAxis->label().contains("2 of the experts seen so far below 64"),
+             qPrintable(v.experts_plot()->xAxis->label()));
+    v.begin(3, "again");
+    QVERIFY(v.experts_plot()->isHidden());
+  }
+
   // The error against the FP model's own output is a second series beside
   // the block's output error, in the legend only while a run measures it.
   void plotsTheErrorAgainstTheFpTrajectoryWhereMeasured() {
