@@ -38,6 +38,7 @@ class TestFamilyExports : public QObject {
     // AWQ folds into the norm the router reads too, and refuses experts (quantizeMoeWithAwqIsRefused).
     for (const char* f : {"mixtral", "qwen3_moe", "qwen2_moe"})
       for (const char* m : {"gptq", "rtn"}) QTest::newRow((std::string(f) + " " + m).c_str()) << f << m;
+    QTest::newRow("mixtral lwc") << "mixtral" << "lwc";  // training through the routed experts
     // A multimodal checkpoint: its language model quantized and written alone.
     QTest::newRow("gemma3 gptq") << "gemma3" << "gptq";
   }
