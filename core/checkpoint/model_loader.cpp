@@ -84,6 +84,13 @@ model::ModelWeights load_safetensors_model(const fs::path& dir, const std::vecto
   return w;
 }
 
+// PyTorch's own format is a pickle, and unpickling runs whatever code the file names.
+std::string refuse_pickle(const std::string& file) {
+  return "holds " + file +
+         ", PyTorch's pickled format, which QuantScope never loads (unpickling a file can run code it "
+         "carries); convert the checkpoint to safetensors (transformers' save_pretrained writes them) and open that";
+}
+
 model::ModelWeights load_base(const fs::path& path) {
   if (!fs::exists(path)) throw IoError(path.string(), "no such file or directory");
   if (fs::is_regular_file(path)) {
@@ -93,6 +100,8 @@ model::ModelWeights load_base(const fs::path& path) {
       w.source = path;
       return w;
     }
+    if (const auto ext = path.extension(); ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt")
+      throw IoError(path.string(), refuse_pickle(path.filename().string()));
     throw IoError(path.string(), "not a checkpoint (expected a .gguf or .safetensors file, or a directory)");
   }
   if (!fs::exists(path / "config.json")) throw IoError(path.string(), "directory has no config.json");
@@ -102,7 +111,11 @@ model::ModelWeights load_base(const fs::path& path) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(path))
     if (e.path().extension() == ".safetensors") files.push_back(e.path());
-  if (files.empty()) throw IoError(path.string(), "directory has no *.safetensors file");
+  if (files.empty()) {
+    for (const char* pickled : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "consolidated.00.pth"})
+      if (fs::exists(path / pickled)) throw IoError(path.string(), refuse_pickle(pickled));
+    throw IoError(path.string(), "directory has no *.safetensors file");
+  }
   std::sort(files.begin(), files.end());
   return load_safetensors_model(path, files);
 }
