@@ -6,6 +6,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/io/json_int.h"
 #include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
@@ -62,9 +63,10 @@ class AwqFormat final : public CheckpointFormat {
     if (f.integer_or("bits", f.integer_or("w_bit", 4)) != 4) throw FormatError(source, field + ".bits", "not 4");
     const nlohmann::json group_json =
         qc.contains("group_size") ? qc["group_size"] : qc.value("q_group_size", nlohmann::json(nullptr));
-    if (!group_json.is_number_integer() || group_json.get<int64_t>() == 0 || group_json.get<int64_t>() < -1)
+    const auto group_value = io::json_int64(group_json);
+    if (!group_value || *group_value == 0 || *group_value < -1)
       throw FormatError(source, field + ".group_size", "missing, or not -1 or a positive integer");
-    const int64_t group = group_json.get<int64_t>();
+    const int64_t group = *group_value;
 
     const auto names = modules_with(tensors, ".qweight");
 

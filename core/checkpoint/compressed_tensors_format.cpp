@@ -10,6 +10,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/io/json_int.h"
 #include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
@@ -167,7 +168,7 @@ class CompressedTensorsFormat final : public CheckpointFormat {
       if (q.out_features <= 0 || q.in_features <= 0)
         throw FormatError(source, "tensor '" + name + ".weight_shape'", "not positive");
       if (strategy == "group") {
-        if (!w.contains("group_size") || !w["group_size"].is_number_integer() || w["group_size"].get<int64_t>() <= 0)
+        if (!w.contains("group_size") || io::json_int64(w["group_size"]).value_or(0) <= 0)
           throw FormatError(source, wf + ".group_size", "missing or not a positive integer");
         q.spec.group_size = std::min(w["group_size"].get<int64_t>(), q.in_features);
       } else {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/io/json_int.h"
 #include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
@@ -28,7 +29,8 @@ void open_fp8_weights(const nlohmann::json& qconfig, const std::string& file, mo
   int64_t bo = 0, bi = 0;
   if (const auto* block = f.find("weight_block_size")) {
     if (!block->is_array() || block->size() != 2 || !(*block)[0].is_number_integer() ||
-        !(*block)[1].is_number_integer() || (*block)[0].get<int64_t>() <= 0 || (*block)[1].get<int64_t>() <= 0)
+        !(*block)[1].is_number_integer() || io::json_int64((*block)[0]).value_or(0) <= 0 ||
+        io::json_int64((*block)[1]).value_or(0) <= 0)
       throw FormatError(file, "quantization_config.weight_block_size", "expected two positive integers");
     bo = (*block)[0].get<int64_t>();
     bi = (*block)[1].get<int64_t>();

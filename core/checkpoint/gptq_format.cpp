@@ -8,6 +8,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/packed_layouts.h"
 #include "core/error.h"
+#include "core/io/json_int.h"
 #include "core/model/config_fields.h"
 
 namespace qs::checkpoint {
@@ -75,8 +76,8 @@ class GptqFormat final : public CheckpointFormat {
     const std::string field = "quantization_config";
     if (!qc.contains("bits") || !qc["bits"].is_number_integer() || !supported_bits(qc["bits"].get<int>()))
       throw FormatError(source, field + ".bits", "missing, or not 2, 3, 4 or 8");
-    if (!qc.contains("group_size") || !qc["group_size"].is_number_integer() || qc["group_size"].get<int64_t>() == 0 ||
-        qc["group_size"].get<int64_t>() < -1)
+    const auto group_value = qc.contains("group_size") ? io::json_int64(qc["group_size"]) : std::nullopt;
+    if (!group_value || *group_value == 0 || *group_value < -1)
       throw FormatError(source, field + ".group_size", "missing, or not -1 or a positive integer");
     const model::BasicConfigFields<nlohmann::json> f(qc, source, field + ".");
     const auto ckpt = f.string_or("checkpoint_format", "gptq");
@@ -84,7 +85,7 @@ class GptqFormat final : public CheckpointFormat {
     if (ckpt != "gptq" && ckpt != "gptq_v2")
       throw FormatError(source, field + ".checkpoint_format", "'" + ckpt + "' is not supported (gptq or gptq_v2)");
     const int bits = qc["bits"].get<int>();
-    const int64_t group = qc["group_size"].get<int64_t>();
+    const int64_t group = *group_value;
 
     const auto names = modules_with(tensors, ".qweight");
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/io/json_int.h"
 #include "core/io/small_files.h"
 #include "core/model/architecture.h"
 
@@ -19,8 +20,9 @@ constexpr int64_t kMaxLayers = 1 << 16;
 // eos_token_id may be an integer or a list (Llama 3.1); the first one is used.
 int64_t first_token_id(const json* v, const std::string& source, const char* key) {
   if (!v) return -1;
-  if (v->is_number_integer()) return v->get<int64_t>();
-  if (v->is_array() && !v->empty() && (*v)[0].is_number_integer()) return (*v)[0].get<int64_t>();
+  if (const auto n = io::json_int64(*v)) return *n;
+  if (v->is_array() && !v->empty())
+    if (const auto n = io::json_int64((*v)[0])) return *n;
   throw FormatError(source, key, "expected an integer or a list of integers, found " + Fields::brief(*v));
 }
 

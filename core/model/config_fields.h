@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/io/json_brief.h"
+#include "core/io/json_int.h"
 
 namespace qs::model {
 
@@ -68,8 +69,9 @@ class BasicConfigFields {
 
  private:
   int64_t as_int(const json& v, const char* key) const {
-    if (!v.is_number_integer()) throw FormatError(source_, field(key), "expected an integer, found " + brief(v));
-    return v.template get<int64_t>();
+    const auto n = io::json_int64(v);
+    if (!n) throw FormatError(source_, field(key), "expected an integer below 2^63, found " + brief(v));
+    return *n;
   }
   const json& j_;
   const std::string& source_;

@@ -1,3 +1,4 @@
+#include "core/io/json_int.h"
 #include "core/model/quantized_linear_op.h"
 #include "core/pipeline/run_journal.h"
 
@@ -226,7 +227,7 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
         throw FormatError(file, field + ".expert_tokens",
                           "expected a list of " + std::to_string(decoder.config().num_experts) + " token counts");
       for (const auto& n : *it) {
-        if (!n.is_number_integer() || n.get<int64_t>() < 0)
+        if (io::json_int64(n).value_or(-1) < 0)
           throw FormatError(file, field + ".expert_tokens", "entries must be token counts, found " + io::json_brief(n));
         br.expert_tokens.push_back(n.get<int64_t>());
       }

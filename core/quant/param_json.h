@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "core/io/json_int.h"
 #include "core/quant/method_params.h"
 
 namespace qs::quant {
@@ -16,7 +17,7 @@ namespace qs::quant {
 template <typename Json>
 std::optional<ParamValue> param_from_json(const Json& v) {
   if (v.is_boolean()) return v.template get<bool>();
-  if (v.is_number_integer()) return v.template get<int64_t>();
+  if (const auto n = io::json_int64(v)) return *n;
   if (v.is_number_float()) return v.template get<double>();
   if (v.is_string()) return v.template get<std::string>();
   return std::nullopt;

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/io/json_brief.h"
+#include "core/io/json_int.h"
 #include "core/io/small_files.h"
 #include "core/text/byte_level_bpe.h"
 #include "core/text/sentencepiece_bpe.h"
@@ -98,7 +99,7 @@ struct Doc {
     return obj.at(key).get<bool>();
   }
   int32_t id(const json& v, const std::string& field) const {
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+    if (const auto n = io::json_int64(v); !n || *n < 0 || *n > INT32_MAX)
       fail(field, "expected a token id (a non-negative integer), found " + io::json_brief(v));
     return static_cast<int32_t>(v.get<int64_t>());
   }

@@ -233,6 +233,8 @@ class TestHfConfig : public QObject {
     QTest::newRow("unknown rope") << R"({"model_type": "llama", )" + base +
                                          R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})"
                                   << "rope_scaling";
+    QTest::newRow("size past int64") << R"({"model_type": "llama", "vocab_size": 18446744073709551615, "hidden_size": 8})"
+                                     << "vocab_size: expected an integer below 2^63, found 18446744073709551615";
     QTest::newRow("multimodal around an unknown model") << R"({"model_type": "llava", "text_config": {"model_type": "gpt2", )" +
                                                                base + "}}"
                                                         << "text_config.model_type: unsupported architecture 'gpt2' in "

@@ -42,6 +42,23 @@ class TestCliErrors : public QObject {
              qPrintable(r.err));
   }
 
+  // A group size of 2^64 - 1 is not GPTQ's -1 (per-channel), which a
+  // conversion to int64 would make of it.
+  void anIntegerPastInt64IsNotWrapped() {
+    QVERIFY(QFile::copy(path("gptq/config.json"), path("gptq/config.json.orig")));
+    const auto config = path("gptq/config.json").toStdString();
+    nlohmann::json j;
+    std::ifstream(config) >> j;
+    j["quantization_config"]["sym"] = true;  // the test above left a string there
+    j["quantization_config"]["group_size"] = std::numeric_limits<uint64_t>::max();
+    std::ofstream(config, std::ios::trunc) << j.dump(2);
+    const auto r = test::run_cli({"info", path("gptq")});
+    QFile::remove(path("gptq/config.json"));
+    QFile::rename(path("gptq/config.json.orig"), path("gptq/config.json"));
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("group_size"), qPrintable(r.err));
+  }
+
   // A weight that is NaN makes every loss NaN: eval says which window and
   // why, and exits 1, instead of printing "perplexity -nan" and exiting 0.
   void aNonFiniteLossIsAnErrorNotAPerplexity() {

@@ -4,6 +4,7 @@
 // softmax, rescaled to sum 1 only under norm_topk_prob, in every
 // decoder_sparse_step-th layer except those in mlp_only_layers.
 
+#include "core/io/json_int.h"
 #include "core/model/families/families.h"
 
 namespace qs::model::families {
@@ -20,11 +21,12 @@ inline void read_qwen_moe(const ConfigFields& f, ModelConfig& c) {
     if (!layers->is_array())
       throw FormatError(f.source(), f.field("mlp_only_layers"), "expected a list of layer indices");
     for (const auto& l : *layers) {
-      if (!l.is_number_integer() || l.get<int64_t>() < 0 || l.get<int64_t>() >= c.num_layers)
+      const auto layer = io::json_int64(l);
+      if (!layer || *layer < 0 || *layer >= c.num_layers)
         throw FormatError(f.source(), f.field("mlp_only_layers"),
                           "entries must be layer indices below " + std::to_string(c.num_layers) + ", found " +
                               ConfigFields::brief(l));
-      c.dense_mlp_layers.push_back(l.get<int64_t>());
+      c.dense_mlp_layers.push_back(*layer);
     }
   }
 }
