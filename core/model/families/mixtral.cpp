@@ -6,7 +6,7 @@
 #include <array>
 #include <utility>
 
-#include "core/model/families/families.h"
+#include "core/model/families/uniform_window.h"
 
 namespace qs::model::families {
 namespace {
@@ -49,16 +49,14 @@ const Architecture kMixtral{
     false,
     [](const ConfigFields& f, ModelConfig& c) {
       c.attention_bias = c.output_bias = c.mlp_bias = false;
-      c.sliding_window = f.integer_or("sliding_window", 0);
-      if (c.sliding_window > 0 && c.layer_types.empty())
-        c.layer_types.assign(static_cast<size_t>(c.num_layers), AttentionSpan::Sliding);
+      read_uniform_window(f, c, 0);
       c.num_experts = f.integer("num_local_experts");
       c.experts_per_token = f.integer_or("num_experts_per_tok", 2);
       c.expert_intermediate_size = c.intermediate_size;
       c.normalize_expert_weights = true;
     },
     [](const ModelConfig& c, nlohmann::ordered_json& j) {
-      if (c.sliding_window == 0) j["sliding_window"] = nullptr;
+      write_uniform_window(c, j);
       j["num_local_experts"] = c.num_experts;
       j["num_experts_per_tok"] = c.experts_per_token;
     },

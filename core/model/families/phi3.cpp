@@ -3,7 +3,7 @@
 // partial_rotary_factor of each head with LongRoPE's short and long factors,
 // and optionally one sliding window for every layer (Phi-3-mini-4k's 2047).
 #include "core/error.h"
-#include "core/model/families/families.h"
+#include "core/model/families/uniform_window.h"
 #include "core/quant/row_stack.h"
 
 namespace qs::model::families {
@@ -82,13 +82,9 @@ const Architecture kPhi3{
     false,
     [](const ConfigFields& f, ModelConfig& c) {
       c.attention_bias = c.output_bias = c.mlp_bias = false;
-      c.sliding_window = f.integer_or("sliding_window", 0);
-      if (c.sliding_window > 0 && c.layer_types.empty())
-        c.layer_types.assign(static_cast<size_t>(c.num_layers), AttentionSpan::Sliding);
+      read_uniform_window(f, c, 0);
     },
-    [](const ModelConfig& c, nlohmann::ordered_json& j) {
-      if (c.sliding_window == 0) j["sliding_window"] = nullptr;
-    },
+    write_uniform_window,
     split,
     {{"self_attn.qkv_proj", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
      {"mlp.gate_up_proj", {"mlp.gate_proj", "mlp.up_proj"}}},

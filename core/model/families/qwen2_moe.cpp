@@ -2,7 +2,6 @@
 // qkv_bias) and a Mixture of Experts beside a shared expert every token
 // passes, weighted by a sigmoid gate of its own.
 #include "core/model/families/qwen_moe.h"
-#include "core/model/families/qwen_sliding.h"
 
 namespace qs::model::families {
 
@@ -12,15 +11,14 @@ const Architecture kQwen2Moe{
     false,
     false,
     [](const ConfigFields& f, ModelConfig& c) {
+      kQwen2.read(f, c);
       c.attention_bias = f.boolean_or("qkv_bias", true);
-      c.output_bias = c.mlp_bias = false;
-      read_qwen_sliding(f, c);
       read_qwen_moe(f, c);
       c.shared_expert_intermediate_size = f.integer_or("shared_expert_intermediate_size", 0);
     },
     [](const ModelConfig& c, nlohmann::ordered_json& j) {
+      kQwen2.write(c, j);
       j["qkv_bias"] = c.attention_bias;
-      write_qwen_sliding(c, j);
       write_qwen_moe(c, j);
       j["shared_expert_intermediate_size"] = c.shared_expert_intermediate_size;
     },
