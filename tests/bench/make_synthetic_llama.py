@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a random-weight Llama checkpoint of real shapes, for scale work.
+"""Writes a random-weight Llama (or Qwen3-MoE) checkpoint of real shapes, for scale work.
 
     make_synthetic_llama.py SHAPES OUT_DIR --tokenizer DEMO.gguf [--seed N]
                             [--layers N] [--shard-gb G]
@@ -33,22 +33,36 @@ PRESETS = {
     # meta-llama/Llama-3.3-70B's block shapes, 4 of its 80 layers
     "llama3-70b-slice": dict(hidden=8192, intermediate=28672, layers=4, heads=64, kv_heads=8, vocab=128256,
                              tied=False),
+    # Qwen/Qwen3-30B-A3B: 128 experts of width 768, top 8, in each of 48 layers
+    "qwen3-30b-a3b": dict(hidden=2048, intermediate=6144, layers=48, heads=32, kv_heads=4, head_dim=128,
+                          vocab=151936, tied=False, experts=128, top_k=8, expert_intermediate=768),
 }
 
 
 def tensor_shapes(p):
     h, i = p["hidden"], p["intermediate"]
-    d = h // p["heads"]
-    kv = p["kv_heads"] * d
+    d = p.get("head_dim", h // p["heads"])
+    q, kv = p["heads"] * d, p["kv_heads"] * d
+    moe = "experts" in p
     yield "model.embed_tokens.weight", [p["vocab"], h]
     for l in range(p["layers"]):
         pre = f"model.layers.{l}."
         yield pre + "input_layernorm.weight", [h]
-        yield pre + "self_attn.q_proj.weight", [h, h]
+        yield pre + "self_attn.q_proj.weight", [q, h]
         yield pre + "self_attn.k_proj.weight", [kv, h]
         yield pre + "self_attn.v_proj.weight", [kv, h]
-        yield pre + "self_attn.o_proj.weight", [h, h]
+        yield pre + "self_attn.o_proj.weight", [h, q]
         yield pre + "post_attention_layernorm.weight", [h]
+        if moe:  # Qwen3-MoE: per-head q/k norms, a router and the experts
+            yield pre + "self_attn.q_norm.weight", [d]
+            yield pre + "self_attn.k_norm.weight", [d]
+            yield pre + "mlp.gate.weight", [p["experts"], h]
+            m = p["expert_intermediate"]
+            for e in range(p["experts"]):
+                yield pre + f"mlp.experts.{e}.gate_proj.weight", [m, h]
+                yield pre + f"mlp.experts.{e}.up_proj.weight", [m, h]
+                yield pre + f"mlp.experts.{e}.down_proj.weight", [h, m]
+            continue
         yield pre + "mlp.gate_proj.weight", [i, h]
         yield pre + "mlp.up_proj.weight", [i, h]
         yield pre + "mlp.down_proj.weight", [h, i]
@@ -127,7 +141,7 @@ def main():
         "num_hidden_layers": p["layers"],
         "num_attention_heads": p["heads"],
         "num_key_value_heads": p["kv_heads"],
-        "head_dim": p["hidden"] // p["heads"],
+        "head_dim": p.get("head_dim", p["hidden"] // p["heads"]),
         "vocab_size": p["vocab"],
         "max_position_embeddings": 8192,
         "rms_norm_eps": 1e-5,
@@ -140,6 +154,12 @@ def main():
         "eos_token_id": 2,
         "torch_dtype": "bfloat16",
     }
+    if "experts" in p:
+        config.update({"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "rope_theta": 1000000.0,
+                       "num_experts": p["experts"], "num_experts_per_tok": p["top_k"],
+                       "moe_intermediate_size": p["expert_intermediate"], "norm_topk_prob": True,
+                       "decoder_sparse_step": 1, "mlp_only_layers": []})
+        del config["mlp_bias"]
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     shutil.copyfile(a.tokenizer, os.path.join(a.out, "tokenizer.gguf"))
