@@ -12,17 +12,27 @@
 namespace qs::checkpoint {
 namespace fs = std::filesystem;
 
+namespace {
+
+// A tokenizer-only GGUF: the source's tokenizer metadata, none of its tensors
+// (a model's GGUF taken as its tokenizer is as large as the model).
+void write_tokenizer_gguf(const io::GgufFile& g, const fs::path& out) {
+  io::GgufWriter w;
+  // GGUF readers (transformers' gguf_file=, gguf-py) want the architecture
+  // before they look at anything else, a tokenizer-only file included.
+  io::copy_gguf_metadata(g, "general.architecture", w);
+  if (io::copy_gguf_metadata(g, "tokenizer.", w) == 0)
+    throw FormatError(g.path().string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
+  w.write(out);
+}
+
+}  // namespace
+
 void copy_tokenizer_files(const fs::path& source, const fs::path& dir) {
   std::error_code ec;
   if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") {
     io::GgufFile g(source);
-    io::GgufWriter w;
-    // GGUF readers (transformers' gguf_file=, gguf-py) want the architecture
-    // before they look at anything else, a tokenizer-only file included.
-    io::copy_gguf_metadata(g, "general.architecture", w);
-    if (io::copy_gguf_metadata(g, "tokenizer.", w) == 0)
-      throw FormatError(source.string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
-    w.write(dir / "tokenizer.gguf");
+    write_tokenizer_gguf(g, dir / "tokenizer.gguf");
     std::optional<text::HfTokenizerFiles> hf;
     try {
       hf = text::hf_tokenizer_files_from_gguf(g);
@@ -40,7 +50,10 @@ void copy_tokenizer_files(const fs::path& source, const fs::path& dir) {
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                            "generation_config.json", "tokenizer.gguf"}) {
     if (!fs::is_regular_file(from / name, ec)) continue;
-    io::write_file_atomically(dir / name, io::read_small_file(from / name));
+    if (std::string(name) == "tokenizer.gguf")
+      write_tokenizer_gguf(io::GgufFile(from / name), dir / name);
+    else
+      io::write_file_atomically(dir / name, io::read_small_file(from / name));
     any = true;
   }
   if (!any) throw IoError(from.string(), "no tokenizer.json or tokenizer.gguf to copy next to the checkpoint");

@@ -10,6 +10,7 @@
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_writer.h"
 #include "core/io/small_files.h"
+#include "core/io/small_files.h"
 #include "core/model/decoder.h"
 #include "core/model/quantized_linear_op.h"
 #include "core/pipeline/pipeline.h"
@@ -170,6 +171,28 @@ class TestGgufExport : public QObject {
     const auto tok = text::load_tokenizer_json(dir / "copy" / "tokenizer.json");
     QCOMPARE(tok->vocab_size(), int64_t{101});
     QCOMPARE(tok->bos_id(), 1);
+  }
+
+  // A model directory whose tokenizer is a whole model's GGUF (the synthetic
+  // scale checkpoints take the demo model's, 98 MB) passes on its tokenizer
+  // metadata, not the file's bytes, which are past the small-file limit.
+  void largeTokenizerGgufInADirectoryIsCopiedAsTokenizerOnly() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    io::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
+    w.add_string_array("tokenizer.ggml.merges", {"a b"});
+    w.add_tensor("token_embd.weight", io::GgmlType::F32, {4096, 4352}, std::vector<uint8_t>(4096 * 4352 * 4));
+    fs::create_directories(dir / "model");
+    w.write(dir / "model" / "tokenizer.gguf");
+    QVERIFY(fs::file_size(dir / "model" / "tokenizer.gguf") > io::kSmallFileLimit);
+    fs::create_directories(dir / "copy");
+    checkpoint::copy_tokenizer_files(dir / "model", dir / "copy");
+    io::GgufFile copy(dir / "copy" / "tokenizer.gguf");
+    QCOMPARE(copy.tensors().size(), size_t(0));
+    QCOMPARE(copy.get_string_array("tokenizer.ggml.tokens").size(), size_t(3));
   }
 
   // A vocabulary QuantScope cannot tokenize with still travels as tokenizer.gguf.
