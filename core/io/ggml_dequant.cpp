@@ -95,6 +95,37 @@ void block_q8_0(const uint8_t* src, float* y) {
   for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(qs[j]) * d;
 }
 
+// IQ4_NL and IQ4_XS map each 4-bit code through one non-uniform table.
+constexpr std::array<int8_t, 16> kIq4Values = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                               1,    13,   25,  38,  53,  69,  89,  113};
+
+// 16 bytes of nibbles for 32 elements (low nibbles 0..15, high 16..31), scaled by dl.
+void iq4_nibbles(const uint8_t* qs, float dl, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = dl * static_cast<float>(kIq4Values[qs[j] & 0x0F]);
+    y[j + 16] = dl * static_cast<float>(kIq4Values[qs[j] >> 4]);
+  }
+}
+
+// IQ4_NL: f16 d, then 32 table codes.
+void block_iq4_nl(const uint8_t* src, float* y) { iq4_nibbles(src + 2, half_at(src), y); }
+
+// IQ4_XS: f16 d, a 16-bit word of the scales' high 2 bits, 4 bytes of their
+// low nibbles, then 8 sub-blocks of 32 table codes; sub-block i's scale is a
+// 6-bit value less 32.
+void block_iq4_xs(const uint8_t* src, float* y) {
+  const float d = half_at(src);
+  uint16_t scales_h;
+  std::memcpy(&scales_h, src + 2, 2);
+  const uint8_t* scales_l = src + 4;
+  const uint8_t* qs = src + 8;
+  for (int i = 0; i < 8; ++i) {
+    const int low = (scales_l[i / 2] >> (4 * (i % 2))) & 0x0F;
+    const int high = (scales_h >> (2 * i)) & 0x03;
+    iq4_nibbles(qs + 16 * i, d * static_cast<float>((low | (high << 4)) - 32), y + 32 * i);
+  }
+}
+
 // K-quant super-blocks of 256 hold 8 sub-blocks of 32 with a 6-bit scale and
 // a 6-bit min each, packed into 12 bytes: bytes 0-3 carry the low 6 bits of
 // scales 0-3 (top 2 bits: high bits of scales 4-7), bytes 4-7 the same for
@@ -214,10 +245,10 @@ constexpr std::array<TypeTraits, 34> kTraits{{
     {GgmlType::IQ2_XS, "IQ2_XS", 256, 74, nullptr},
     {GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98, nullptr},
     {GgmlType::IQ1_S, "IQ1_S", 256, 50, nullptr},
-    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, nullptr},
+    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, row_of<block_iq4_nl, 32, 18>},
     {GgmlType::IQ3_S, "IQ3_S", 256, 110, nullptr},
     {GgmlType::IQ2_S, "IQ2_S", 256, 82, nullptr},
-    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, nullptr},
+    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, row_of<block_iq4_xs, 256, 136>},
     {GgmlType::I8, "I8", 1, 1, nullptr},
     {GgmlType::I16, "I16", 1, 2, nullptr},
     {GgmlType::I32, "I32", 1, 4, nullptr},

@@ -144,6 +144,37 @@ void block_q6_k(Gen& g, Fixture& f) {
   for (int e = 0; e < 256; ++e) f.expected.push_back(d * sc[e / 16] * (q[e] - 32));
 }
 
+// IQ4_NL / IQ4_XS: codes index llama.cpp's non-uniform 4-bit grid.
+constexpr int kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+void iq4_codes(Gen& g, float dl, Fixture& f) {
+  int q[32];
+  for (int& c : q) c = g.code(0, 15);
+  for (int j = 0; j < 16; ++j) f.bytes.push_back(static_cast<uint8_t>(q[j] | (q[j + 16] << 4)));
+  for (int j = 0; j < 32; ++j) f.expected.push_back(dl * static_cast<float>(kIq4Grid[q[j]]));
+}
+
+void block_iq4_nl(Gen& g, Fixture& f) {
+  const float d = g.scale();
+  put_half(f.bytes, d);
+  iq4_codes(g, d, f);
+}
+
+// 8 sub-blocks with 6-bit scales stored less 32: low nibbles two to a byte,
+// high two bits in one 16-bit word.
+void block_iq4_xs(Gen& g, Fixture& f) {
+  const float d = g.scale();
+  int sc[8];
+  for (int& s : sc) s = g.code(0, 63);
+  put_half(f.bytes, d);
+  uint16_t high = 0;
+  for (int i = 0; i < 8; ++i) high = static_cast<uint16_t>(high | ((sc[i] >> 4) << (2 * i)));
+  f.bytes.push_back(static_cast<uint8_t>(high & 0xFF));
+  f.bytes.push_back(static_cast<uint8_t>(high >> 8));
+  for (int i = 0; i < 8; i += 2) f.bytes.push_back(static_cast<uint8_t>((sc[i] & 15) | ((sc[i + 1] & 15) << 4)));
+  for (int i = 0; i < 8; ++i) iq4_codes(g, d * static_cast<float>(sc[i] - 32), f);
+}
+
 void element_plain(Gen& g, GgmlType type, Fixture& f) {
   // At most 8 significant bits, so the value is exact in bf16 as well.
   const float v = static_cast<float>(g.code(-255, 255)) / 64.0f;
@@ -171,6 +202,8 @@ Fixture make_blocks(GgmlType type, int blocks, uint32_t seed) {
       case GgmlType::Q4_K: block_q45_k(g, false, f); break;
       case GgmlType::Q5_K: block_q45_k(g, true, f); break;
       case GgmlType::Q6_K: block_q6_k(g, f); break;
+      case GgmlType::IQ4_NL: block_iq4_nl(g, f); break;
+      case GgmlType::IQ4_XS: block_iq4_xs(g, f); break;
       default: element_plain(g, type, f); break;
     }
   }
@@ -194,7 +227,8 @@ class TestGguf : public QObject {
         {"F32", GgmlType::F32},   {"F16", GgmlType::F16},   {"BF16", GgmlType::BF16},
         {"Q8_0", GgmlType::Q8_0}, {"Q4_0", GgmlType::Q4_0}, {"Q4_1", GgmlType::Q4_1},
         {"Q5_0", GgmlType::Q5_0}, {"Q5_1", GgmlType::Q5_1}, {"Q4_K", GgmlType::Q4_K},
-        {"Q5_K", GgmlType::Q5_K}, {"Q6_K", GgmlType::Q6_K}};
+        {"Q5_K", GgmlType::Q5_K}, {"Q6_K", GgmlType::Q6_K}, {"IQ4_NL", GgmlType::IQ4_NL},
+        {"IQ4_XS", GgmlType::IQ4_XS}};
     for (const auto& [name, type] : types) {
       const int per_row = io::ggml_block_size(type) == 1 ? 40 : 3;
       QTest::newRow(name) << static_cast<int>(type) << 5 << per_row;
