@@ -25,6 +25,7 @@
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "core/allocator_policy.h"
 #include "widgets/compare_view.h"
 #include "widgets/method_panel.h"
 
@@ -39,6 +40,7 @@ bool only_prints(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qs::use_mapped_large_allocations();
   std::unique_ptr<QCoreApplication> app;
   if (only_prints(argc, argv))
     app = std::make_unique<QCoreApplication>(argc, argv);
