@@ -61,15 +61,15 @@ void GptqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodP
     for (size_t i = 0; i < roles.size(); ++i) {
       ctx.check_cancelled();
       const auto r = roles[i], owner = input_owner(r, roles);
+      const bool read_later = std::any_of(roles.begin() + static_cast<std::ptrdiff_t>(i) + 1, roles.end(),
+                                          [&](LinearRole later) { return input_owner(later, roles) == owner; });
       if (acc.count(owner) && acc.at(owner).samples() == 0) {
         // An expert no calibration token was routed to has no Hessian: its
         // grid alone (RTN), as GPTQModel's fail-safe does.
         ctx.feedback().log("GPTQ: no calibration token reached " + model::linear_name(ctx.layer(), r) +
                            "; rounded to nearest (route calibration through every expert to give it a Hessian)");
         ctx.commit(r, quant::QuantizedLinear::round_to_nearest(ctx.weight(r), ctx.spec(r)));
-        if (std::none_of(roles.begin() + static_cast<std::ptrdiff_t>(i) + 1, roles.end(),
-                         [&](LinearRole later) { return input_owner(later, roles) == owner; }))
-          acc.erase(owner);
+        if (!read_later) acc.erase(owner);
         continue;
       }
       auto it = hessians.find(owner);
@@ -77,8 +77,6 @@ void GptqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodP
         it = hessians.emplace(owner, acc.at(owner).take_hessian()).first;
         acc.erase(owner);
       }
-      const bool read_later = std::any_of(roles.begin() + static_cast<std::ptrdiff_t>(i) + 1, roles.end(),
-                                          [&](LinearRole later) { return input_owner(later, roles) == owner; });
       if (read_later) {
         ctx.commit(r, gptq_quantize(ctx.weight(r), it->second, ctx.spec(r), o, &ctx.feedback()));
       } else {

@@ -314,13 +314,9 @@ torch::Tensor Decoder::experts(int64_t layer, const Block& b, const torch::Tenso
     if (hit.size(0) == 0 && !route_all_experts_) continue;
     const auto tokens = hit.select(1, 0);
     const auto w = weights.index({tokens, hit.select(1, 1)}).unsqueeze(1);
-    if (route_all_experts_) {
-      // All tokens through the expert for its statistics; the chosen ones' outputs kept.
-      const auto y = mlp(layer, b, flat, e);
-      if (hit.size(0) > 0) out.index_add_(0, tokens, (y.index_select(0, tokens).to(torch::kFloat32) * w).to(out.scalar_type()));
-      continue;
-    }
-    const auto y = mlp(layer, b, flat.index_select(0, tokens), e);
+    // Routing all: every token through the expert for its statistics, the chosen ones' outputs kept.
+    auto y = route_all_experts_ ? mlp(layer, b, flat, e).index_select(0, tokens)
+                                : mlp(layer, b, flat.index_select(0, tokens), e);
     out.index_add_(0, tokens, (y.to(torch::kFloat32) * w).to(out.scalar_type()));
   }
   if (c.shared_expert_intermediate_size > 0)

@@ -2,20 +2,25 @@
 
 #include <algorithm>
 
+#include "core/model/linear_role.h"
+
 namespace qs::model {
 
 std::vector<LinearShape> distinct_linear_shapes(const ModelConfig& c) {
-  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  const LinearShape roles[] = {{c.hidden_size, q},
-                               {c.hidden_size, kv},
-                               {c.hidden_size, kv},
-                               {q, c.hidden_size},
-                               {c.hidden_size, c.intermediate_size},
-                               {c.hidden_size, c.intermediate_size},
-                               {c.intermediate_size, c.hidden_size}};
+  // A dense block's linears, and an MoE block's (its experts' are their own shapes).
+  std::vector<int64_t> layers = {0};
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    if (c.moe(l) != c.moe(0)) {
+      layers.push_back(l);
+      break;
+    }
   std::vector<LinearShape> shapes;
-  for (const auto& s : roles)
-    if (std::find(shapes.begin(), shapes.end(), s) == shapes.end()) shapes.push_back(s);
+  for (auto l : layers)
+    for (auto role : block_linear_roles(c, l)) {
+      const auto [out, in] = linear_shape(c, role);
+      const LinearShape s{in, out};
+      if (std::find(shapes.begin(), shapes.end(), s) == shapes.end()) shapes.push_back(s);
+    }
   return shapes;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The (in, out) features of a block's seven linears, from the config alone:
+// The (in, out) features of a model's linears, from the config alone:
 // what kernel timings and memory estimates need without loading weights.
 
 #include <cstdint>
@@ -16,7 +16,8 @@ struct LinearShape {
   bool operator==(const LinearShape&) const = default;
 };
 
-// In role order (q, k, v, o, gate, up, down), each shape once.
+// In block order (q, k, v, o, gate, up, down; an MoE block's experts after a
+// dense block's linears), each shape once.
 std::vector<LinearShape> distinct_linear_shapes(const ModelConfig& c);
 
 }  // namespace qs::model

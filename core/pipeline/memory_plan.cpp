@@ -33,12 +33,24 @@ std::vector<LinearShape> linear_shapes(const model::ModelConfig& c, int64_t laye
 
 std::vector<LinearShape> linear_shapes(const model::ModelConfig& c) { return linear_shapes(c, largest_block(c)); }
 
-// Parameters of every block's linears together.
+// Parameters of every block's linears together. Blocks are of two kinds,
+// dense and MoE, each counted once: a config's layers times its experts can
+// be large before any tensor has been checked.
 int64_t linear_params(const model::ModelConfig& c) {
-  int64_t n = 0;
-  for (int64_t l = 0; l < c.num_layers; ++l)
-    for (const auto& s : linear_shapes(c, l)) n += s.out * s.in;
-  return n;
+  const auto params = [&](int64_t layer) {
+    int64_t n = 0;
+    for (const auto& s : linear_shapes(c, layer)) n += s.out * s.in;
+    return n;
+  };
+  int64_t moe_blocks = 0;
+  for (int64_t l = 0; l < c.num_layers; ++l) moe_blocks += c.moe(l) ? 1 : 0;
+  const int64_t dense_layer = [&] {
+    for (int64_t l = 0; l < c.num_layers; ++l)
+      if (!c.moe(l)) return l;
+    return int64_t{-1};
+  }();
+  return (moe_blocks > 0 ? moe_blocks * params(largest_block(c)) : 0) +
+         (dense_layer >= 0 ? (c.num_layers - moe_blocks) * params(dense_layer) : 0);
 }
 
 // Per token, the widths of what the MLP holds between its products: a dense

@@ -3,6 +3,7 @@
 
 #include "core/methods/gptq_solver.h"
 #include "core/model/decoder.h"
+#include "core/model/linear_shapes.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/run_journal.h"
 #include "tests/pipeline/pipeline_fixtures.h"
@@ -63,6 +64,13 @@ class TestMoePipeline : public QObject {
       if (i > 0) QVERIFY(roles[i - 1] < roles[i]);  // maps keyed by role iterate in execution order
     }
     QCOMPARE(model::linear_slot(c, 0, LinearRole::Gate), int64_t(-1));  // no dense MLP in an MoE block
+    // What the kernel bench times: the experts' shapes and the shared expert's, no dense MLP's.
+    const auto shapes = model::distinct_linear_shapes(c);
+    const auto has = [&](int64_t in, int64_t out) {
+      return std::find(shapes.begin(), shapes.end(), model::LinearShape{in, out}) != shapes.end();
+    };
+    QVERIFY(has(64, 32) && has(32, 64) && has(64, 48) && has(48, 64));
+    QVERIFY(!has(64, c.intermediate_size));
     LinearRole r;
     QVERIFY(!model::parse_linear_role("mlp.experts.x.gate_proj", r));
     QVERIFY(!model::parse_linear_role("mlp.experts.3.w1", r));
