@@ -229,6 +229,20 @@ class TestGgufModel : public QObject {
     QVERIFY2(msg.contains("blocks.gguf") && msg.contains("block_count") && msg.contains("1000000000"), qPrintable(msg));
   }
 
+  // llama.cpp stacks an MoE's experts in 3-D tensors, which are not read yet: said by name.
+  void refusesMixtureOfExperts() {
+    io::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    w.add_uint32("llama.block_count", 1);
+    w.add_uint32("llama.expert_count", 8);
+    for (int i = 0; i < 9; ++i) w.add_tensor("t" + std::to_string(i), io::GgmlType::F32, {4}, std::vector<uint8_t>(16));
+    const auto path = file("moe.gguf");
+    w.write(path);
+    const QString msg = test::error_of<ConfigError>([&] { checkpoint::load_gguf_model(path); });
+    QVERIFY2(msg.contains("moe.gguf") && msg.contains("llama.expert_count") && msg.contains("Mixture-of-Experts"),
+             qPrintable(msg));
+  }
+
   void refusesUnknownArchitecture() {
     const Options o{"gpt2", true, {}};
     const auto path = file("gpt2.gguf");
