@@ -1,12 +1,12 @@
 #include "core/io/ggml_dequant.h"
 
-#include <c10/util/Half.h>
-
 #include <array>
 #include <bit>
 #include <cstring>
 
 #include "core/error.h"
+#include "core/io/ggml_dequant_low_bit.h"
+#include "core/io/ggml_half.h"
 
 // GGUF is little-endian and blocks are read by memcpy into host integers.
 static_assert(std::endian::native == std::endian::little, "GGUF reading assumes a little-endian host");
@@ -14,18 +14,12 @@ static_assert(std::endian::native == std::endian::little, "GGUF reading assumes 
 namespace qs::io {
 namespace {
 
-float half_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return c10::detail::fp16_ieee_to_fp32_value(h);
-}
-
 // Each block function dequantizes one block: src points at its first byte, y
 // receives ggml_block_size(type) floats. The arithmetic mirrors ggml's
 // reference kernels term by term (int code converted to float, then scaled,
 // then offset) so results are bit-identical, not merely close.
 
-void block_f16(const uint8_t* src, float* y) { *y = half_at(src); }
+void block_f16(const uint8_t* src, float* y) { *y = ggml_half_at(src); }
 
 void block_bf16(const uint8_t* src, float* y) {
   uint16_t b;
@@ -36,7 +30,7 @@ void block_bf16(const uint8_t* src, float* y) {
 // Q4_0: f16 d, 16 bytes of nibbles; low nibbles are elements 0..15, high
 // nibbles 16..31, both offset by 8.
 void block_q4_0(const uint8_t* src, float* y) {
-  const float d = half_at(src);
+  const float d = ggml_half_at(src);
   const uint8_t* qs = src + 2;
   for (int j = 0; j < 16; ++j) {
     const int x0 = (qs[j] & 0x0F) - 8;
@@ -48,8 +42,8 @@ void block_q4_0(const uint8_t* src, float* y) {
 
 // Q4_1: f16 d, f16 m (the block minimum), nibbles as Q4_0 without offset.
 void block_q4_1(const uint8_t* src, float* y) {
-  const float d = half_at(src);
-  const float m = half_at(src + 2);
+  const float d = ggml_half_at(src);
+  const float m = ggml_half_at(src + 2);
   const uint8_t* qs = src + 4;
   for (int j = 0; j < 16; ++j) {
     y[j] = static_cast<float>(qs[j] & 0x0F) * d + m;
@@ -60,7 +54,7 @@ void block_q4_1(const uint8_t* src, float* y) {
 // Q5_0/Q5_1: as Q4_0/Q4_1 plus a 32-bit word whose bit j is the fifth bit of
 // element j.
 void block_q5_0(const uint8_t* src, float* y) {
-  const float d = half_at(src);
+  const float d = ggml_half_at(src);
   uint32_t qh;
   std::memcpy(&qh, src + 2, 4);
   const uint8_t* qs = src + 6;
@@ -75,8 +69,8 @@ void block_q5_0(const uint8_t* src, float* y) {
 }
 
 void block_q5_1(const uint8_t* src, float* y) {
-  const float d = half_at(src);
-  const float m = half_at(src + 2);
+  const float d = ggml_half_at(src);
+  const float m = ggml_half_at(src + 2);
   uint32_t qh;
   std::memcpy(&qh, src + 4, 4);
   const uint8_t* qs = src + 8;
@@ -90,7 +84,7 @@ void block_q5_1(const uint8_t* src, float* y) {
 
 // Q8_0: f16 d, 32 signed bytes.
 void block_q8_0(const uint8_t* src, float* y) {
-  const float d = half_at(src);
+  const float d = ggml_half_at(src);
   const auto* qs = reinterpret_cast<const int8_t*>(src + 2);
   for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(qs[j]) * d;
 }
@@ -108,13 +102,13 @@ void iq4_nibbles(const uint8_t* qs, float dl, float* y) {
 }
 
 // IQ4_NL: f16 d, then 32 table codes.
-void block_iq4_nl(const uint8_t* src, float* y) { iq4_nibbles(src + 2, half_at(src), y); }
+void block_iq4_nl(const uint8_t* src, float* y) { iq4_nibbles(src + 2, ggml_half_at(src), y); }
 
 // IQ4_XS: f16 d, a 16-bit word of the scales' high 2 bits, 4 bytes of their
 // low nibbles, then 8 sub-blocks of 32 table codes; sub-block i's scale is a
 // 6-bit value less 32.
 void block_iq4_xs(const uint8_t* src, float* y) {
-  const float d = half_at(src);
+  const float d = ggml_half_at(src);
   uint16_t scales_h;
   std::memcpy(&scales_h, src + 2, 2);
   const uint8_t* scales_l = src + 4;
@@ -144,8 +138,8 @@ void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
 // run of nibbles covers 64 elements: low nibbles the first sub-block, high
 // nibbles the next.
 void block_q4_k(const uint8_t* src, float* y) {
-  const float d = half_at(src);
-  const float dmin = half_at(src + 2);
+  const float d = ggml_half_at(src);
+  const float dmin = ggml_half_at(src + 2);
   const uint8_t* scales = src + 4;
   const uint8_t* q = src + 16;
   for (int is = 0; is < 8; is += 2, q += 32, y += 64) {
@@ -162,8 +156,8 @@ void block_q4_k(const uint8_t* src, float* y) {
 // Q5_K: Q4_K plus 32 bytes of fifth bits; bit 2k of qh[l] belongs to element
 // l of sub-block 2k, bit 2k+1 to element l of sub-block 2k+1.
 void block_q5_k(const uint8_t* src, float* y) {
-  const float d = half_at(src);
-  const float dmin = half_at(src + 2);
+  const float d = ggml_half_at(src);
+  const float dmin = ggml_half_at(src + 2);
   const uint8_t* scales = src + 4;
   const uint8_t* qh = src + 16;
   const uint8_t* ql = src + 48;
@@ -189,7 +183,7 @@ void block_q6_k(const uint8_t* src, float* y) {
   const uint8_t* ql = src;
   const uint8_t* qh = src + 128;
   const auto* sc = reinterpret_cast<const int8_t*>(src + 192);
-  const float d = half_at(src + 208);
+  const float d = ggml_half_at(src + 208);
   for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
     for (int l = 0; l < 32; ++l) {
       const int is = l / 16;
@@ -235,15 +229,15 @@ constexpr std::array<TypeTraits, 34> kTraits{{
     {GgmlType::Q5_1, "Q5_1", 32, 24, row_of<block_q5_1, 32, 24>},
     {GgmlType::Q8_0, "Q8_0", 32, 34, row_of<block_q8_0, 32, 34>},
     {GgmlType::Q8_1, "Q8_1", 32, 36, nullptr},
-    {GgmlType::Q2_K, "Q2_K", 256, 84, nullptr},
-    {GgmlType::Q3_K, "Q3_K", 256, 110, nullptr},
+    {GgmlType::Q2_K, "Q2_K", 256, 84, row_of<low_bit::block_q2_k, 256, 84>},
+    {GgmlType::Q3_K, "Q3_K", 256, 110, row_of<low_bit::block_q3_k, 256, 110>},
     {GgmlType::Q4_K, "Q4_K", 256, 144, row_of<block_q4_k, 256, 144>},
     {GgmlType::Q5_K, "Q5_K", 256, 176, row_of<block_q5_k, 256, 176>},
     {GgmlType::Q6_K, "Q6_K", 256, 210, row_of<block_q6_k, 256, 210>},
     {GgmlType::Q8_K, "Q8_K", 256, 292, nullptr},
-    {GgmlType::IQ2_XXS, "IQ2_XXS", 256, 66, nullptr},
+    {GgmlType::IQ2_XXS, "IQ2_XXS", 256, 66, row_of<low_bit::block_iq2_xxs, 256, 66>},
     {GgmlType::IQ2_XS, "IQ2_XS", 256, 74, nullptr},
-    {GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98, nullptr},
+    {GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98, row_of<low_bit::block_iq3_xxs, 256, 98>},
     {GgmlType::IQ1_S, "IQ1_S", 256, 50, nullptr},
     {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, row_of<block_iq4_nl, 32, 18>},
     {GgmlType::IQ3_S, "IQ3_S", 256, 110, nullptr},

@@ -8,7 +8,9 @@
 #include "core/error.h"
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_writer.h"
+#include "core/io/safetensors.h"
 #include "tests/support/error_of.h"
+#include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
 using namespace qs;
@@ -265,6 +267,47 @@ class TestGguf : public QObject {
                              .arg(i).arg(double(p[i])).arg(double(f.expected[i]))));
   }
 
+  // Random blocks dequantized by the gguf Python package
+  // (packaging/make-gguf-reference.sh), read here through a GGUF file of
+  // 64-block rows: the same floats bit for bit.
+  void matchesTheGgufPackage_data() {
+    QTest::addColumn<int>("type");
+    for (const GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
+                             GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                             GgmlType::IQ2_XXS, GgmlType::IQ3_XXS, GgmlType::IQ4_NL, GgmlType::IQ4_XS})
+      QTest::newRow(io::ggml_type_name(t).c_str()) << static_cast<int>(t);
+  }
+  void matchesTheGgufPackage() {
+    QFETCH(int, type);
+    const auto t = static_cast<GgmlType>(type);
+    const auto ref_path = test::reference("gguf_blocks.safetensors");
+    if (ref_path.empty()) QS_SKIP_UNLESS_REQUIRED("no gguf reference: run packaging/make-gguf-reference.sh");
+    const io::SafetensorsFile ref(ref_path);
+    const std::string name = io::ggml_type_name(t);
+    const torch::Tensor blocks = ref.load(name + ".blocks");
+    const torch::Tensor expected = ref.load(name + ".values");
+    const int64_t n_blocks = blocks.numel() / static_cast<int64_t>(io::ggml_type_size(t));
+    QCOMPARE(n_blocks, int64_t{64});
+
+    QTemporaryDir dir;
+    const auto path = in_dir(dir, "reference.gguf");
+    const int64_t rows = 4;
+    const int64_t ne0 = io::ggml_block_size(t) * n_blocks / rows;
+    const auto* b = blocks.data_ptr<uint8_t>();
+    io::GgufWriter w;
+    w.add_tensor("x", t, {ne0, rows}, std::vector<uint8_t>(b, b + blocks.numel()));
+    w.write(path);
+    const io::GgufFile file(path);
+    const torch::Tensor got = file.dequantize(*file.find_tensor("x")).reshape({-1});
+    QCOMPARE(got.numel(), expected.numel());
+    const float* g = got.data_ptr<float>();
+    const float* e = expected.data_ptr<float>();
+    for (int64_t i = 0; i < got.numel(); ++i)
+      if (std::memcmp(g + i, e + i, sizeof(float)) != 0)
+        QFAIL(qPrintable(QString("%1 element %2: got %3, the gguf package %4")
+                             .arg(name.c_str()).arg(i).arg(double(g[i])).arg(double(e[i]))));
+  }
+
   void roundTripsMetadataAndTensors() {
     QTemporaryDir dir;
     const auto path = in_dir(dir, "round.gguf");
@@ -349,7 +392,7 @@ class TestGguf : public QObject {
     w.add_uint64("big", ~0ull);
     w.add_string("text", "x");
     w.add_int_array("ints", {1});
-    w.add_tensor("k", GgmlType::Q2_K, {256}, std::vector<uint8_t>(84));
+    w.add_tensor("k", GgmlType::IQ1_S, {256}, std::vector<uint8_t>(50));
     w.write(path);
     const io::GgufFile f(path);
     const auto check = [&](const QString& msg, const char* key, const char* detail) {
@@ -363,7 +406,7 @@ class TestGguf : public QObject {
     check(test::error_of<FormatError>([&] { f.get_bool("text"); }), "text", "expected a bool");
     check(test::error_of<FormatError>([&] { f.get_string_array("ints"); }), "ints", "array of int32");
     check(test::error_of<FormatError>([&] { f.get_int_array("text"); }), "text", "expected an array");
-    check(test::error_of<FormatError>([&] { f.dequantize(f.tensors()[0]); }), "tensor 'k'", "Q2_K");
+    check(test::error_of<FormatError>([&] { f.dequantize(f.tensors()[0]); }), "tensor 'k'", "IQ1_S");
   }
 
   void writerRefusesInvalidInput() {
