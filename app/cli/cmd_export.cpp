@@ -55,12 +55,14 @@ int run_export(const std::vector<std::string>& argv) {
                static_cast<long long>(report.quantized_linears), report.kept_fp.size(),
                checkpoint::format_name(o.format).c_str(), out.string().c_str(),
                static_cast<double>(report.bytes) / (1024.0 * 1024.0));
+  for (const auto& note : report.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   nlohmann::json j = {{"model", model_path.string()},
                       {"format", checkpoint::format_name(o.format)},
                       {"out", out.string()},
                       {"quantized_linears", report.quantized_linears},
                       {"kept_fp", report.kept_fp},
                       {"bytes", report.bytes},
+                      {"notes", report.notes},
                       {"quantization_config", nlohmann::json::parse(report.quantization_config)}};
   std::printf("%s\n", j.dump().c_str());
   return 0;

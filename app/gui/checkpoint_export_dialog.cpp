@@ -51,6 +51,7 @@ QString report_text(const checkpoint::ExportReport& r, const QString& dir) {
                      .arg(static_cast<double>(r.bytes) / (1024.0 * 1024.0), 0, 'f', 1)
                      .arg(dir);
   if (r.adapters > 0) text += QObject::tr(" %1 low-rank side branches as a PEFT adapter in adapter/.").arg(r.adapters);
+  for (const auto& note : r.notes) text += "\n" + QObject::tr("Note: %1.").arg(QString::fromStdString(note));
   return text;
 }
 

@@ -3,6 +3,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/export_biases.h"
 #include "core/checkpoint/ggml_blocks.h"
+#include "core/checkpoint/gguf_families.h"
 #include "core/checkpoint/gguf_tensor_map.h"
 #include "core/error.h"
 #include "core/io/gguf_file.h"
@@ -82,21 +83,8 @@ fs::path tokenizer_file(const fs::path& source) {
                 "quantized from one (it holds tokenizer.gguf)");
 }
 
-// Before anything is encoded: the families and options the writer knows.
-void check_writable(const model::ModelConfig& c) {
-  if (c.architecture != "llama" && c.architecture != "mistral" && c.architecture != "qwen2")
-    throw ArgumentError("GGUF export: " + c.architecture +
-                        " models are not written yet (llama, mistral and qwen2 are); export --format "
-                        "compressed-tensors, gptq or awq instead");
-  if (c.sliding_window > 0)
-    throw ArgumentError("GGUF export: a sliding attention window is not written yet (llama.cpp's llama arch has none)");
-}
-
-void write_hparams(const model::ModelConfig& c, const std::string& name, io::GgmlType file_type, io::GgufWriter& w) {
-  const std::string arch = c.architecture == "qwen2" ? "qwen2" : "llama";
-  if (c.rope_scaling.type == "llama3")
-    throw ArgumentError(
-        "GGUF export: llama3 rope scaling (llama.cpp stores it as a rope_freqs tensor) is not written yet");
+void write_hparams(const model::ModelConfig& c, const std::string& arch, const std::string& name,
+                   io::GgmlType file_type, io::GgufWriter& w) {
   // llama.cpp's llama_ftype: the dominant type of the linears.
   const uint32_t ftype = file_type == io::GgmlType::Q4_0   ? 2
                          : file_type == io::GgmlType::Q4_1 ? 3
@@ -129,7 +117,7 @@ void write_hparams(const model::ModelConfig& c, const std::string& name, io::Ggm
 
 GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& tokenizer_gguf, const std::string& name,
                              const fs::path& file) {
-  check_writable(decoder.config());
+  const std::string arch = gguf_export_arch(decoder.config());
   const ExportBiases biases(decoder);
   const auto& c = biases.config();
   GgufExportReport report;
@@ -170,7 +158,8 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
 
   const io::GgufFile tok(tokenizer_file(tokenizer_gguf));
   io::GgufWriter w;
-  write_hparams(c, name, dominant, w);
+  write_hparams(c, arch, name, dominant, w);
+  report.notes = write_gguf_family_options(c, arch, w);
   if (io::copy_gguf_metadata(tok, "tokenizer.", w) == 0)
     throw FormatError(tok.path().string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
 

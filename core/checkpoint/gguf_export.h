@@ -21,6 +21,9 @@ struct GgufExportReport {
   std::vector<std::string> kept_fp;
   std::map<std::string, int> tensor_types;  // ggml type name → tensors
   uint64_t bytes = 0;
+  // Values written as keys a llama.cpp build may not read (see
+  // write_gguf_family_options): shown to the user beside the export.
+  std::vector<std::string> notes;
 };
 
 // Throws qs::ArgumentError naming the layer (before anything is written) when

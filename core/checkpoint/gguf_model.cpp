@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checkpoint/gguf_families.h"
 #include "core/checkpoint/gguf_tensor_map.h"
 #include "core/error.h"
 #include "core/io/ggml_dequant.h"
@@ -39,53 +40,11 @@ std::string dominant_type(const io::GgufFile& f) {
   return lower(best->first);
 }
 
-// What llama.cpp knows of a family beyond Llama's layout: its metadata keys
-// where the converter writes them, the values llama.cpp hard-codes otherwise.
-void read_family_options(const io::GgufFile& f, const std::string& arch, ModelConfig& c) {
-  const std::string p = arch + ".";
-  if (arch == "qwen3") c.qk_norm = true;
-  if (arch != "gemma2" && arch != "gemma3") return;
-  c.norm_plus_one = c.sandwich_norms = c.scale_embedding = true;
-  c.activation = model::Activation::GeluTanh;
-  c.qk_norm = arch == "gemma3";
-  if (f.has(p + "attn_logit_softcapping")) c.attn_logit_softcapping = f.get_float(p + "attn_logit_softcapping");
-  if (f.has(p + "final_logit_softcapping")) c.final_logit_softcapping = f.get_float(p + "final_logit_softcapping");
-  c.sliding_window = f.has(p + "attention.sliding_window") ? f.get_int(p + "attention.sliding_window") : 4096;
-  // llama.cpp scales queries by head_dim, except for the 27B models, whose
-  // query_pre_attn_scalar is hidden / heads (46 and 62 layers).
-  // An explicit attention.scale (the factor on the scores) wins.
-  const bool large = c.num_layers == (arch == "gemma2" ? 46 : 62);
-  c.query_pre_attn_scalar = static_cast<double>(large && c.num_heads > 0 ? c.hidden_size / c.num_heads : c.head_dim);
-  if (f.has(p + "attention.scale")) {
-    const double scale = f.get_float(p + "attention.scale");
-    if (!(scale > 0.0)) throw ConfigError(f.path().string(), p + "attention.scale", "must be positive");
-    c.query_pre_attn_scalar = 1.0 / (scale * scale);
-  }
-  const int64_t period = arch == "gemma2"                                  ? 2
-                         : f.has(p + "attention.sliding_window_pattern") ? f.get_int(p + "attention.sliding_window_pattern")
-                                                                          : 6;
-  if (period <= 0)
-    throw ConfigError(f.path().string(), p + "attention.sliding_window_pattern", "must be positive");
-  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_layers, 0)), model::AttentionSpan::Full);
-  for (int64_t i = 0; i < c.num_layers; ++i)
-    if ((i + 1) % period != 0) c.layer_types[static_cast<size_t>(i)] = model::AttentionSpan::Sliding;
-  if (arch == "gemma3")
-    c.sliding_rope_theta = f.has(p + "rope.freq_base_swa") ? f.get_float(p + "rope.freq_base_swa") : 10000.0;
-}
-
 ModelConfig read_config(const io::GgufFile& f) {
   const std::string src = f.path().string();
   ModelConfig c;
   const std::string arch = f.get_string("general.architecture");
-  // llama.cpp's architecture names, and the HF model_type each one is.
-  static const std::map<std::string, std::string> kModelTypes = {
-      {"llama", "llama"}, {"mistral", "mistral"}, {"qwen2", "qwen2"},
-      {"qwen3", "qwen3"}, {"gemma2", "gemma2"},   {"gemma3", "gemma3_text"}};
-  const auto type = kModelTypes.find(arch);
-  if (type == kModelTypes.end())
-    throw ConfigError(src, "general.architecture",
-                      "unsupported architecture '" + arch + "' (supported: gemma2, gemma3, llama, mistral, qwen2, qwen3)");
-  c.architecture = type->second;
+  c.architecture = gguf_model_type(src, arch);
   const std::string p = arch + ".";
   // llama.cpp stores a Mixture of Experts' experts stacked in one 3-D tensor per projection.
   if (f.has(p + "expert_count") && f.get_int(p + "expert_count") > 0)
@@ -151,7 +110,7 @@ ModelConfig read_config(const io::GgufFile& f) {
   if (f.has("tokenizer.ggml.bos_token_id")) c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id");
   if (f.has("tokenizer.ggml.eos_token_id")) c.eos_token_id = f.get_int("tokenizer.ggml.eos_token_id");
   c.torch_dtype = dominant_type(f);
-  read_family_options(f, arch, c);
+  read_gguf_family_options(f, arch, c);
   c.validate(src);
   return c;
 }

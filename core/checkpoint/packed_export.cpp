@@ -278,6 +278,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     report.quantized_linears = g.quantized_linears;
     report.kept_fp = g.kept_fp;
     report.bytes = g.bytes;
+    report.notes = g.notes;
     report.quantization_config = json(g.tensor_types).dump();
     write_adapter(report);
     std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());

@@ -49,6 +49,7 @@ struct ExportReport {
   uint64_t bytes = 0;                // of model.safetensors or its shards
   std::string quantization_config;   // as written, JSON (GGUF: tensors per ggml type; fake-quant: null)
   int64_t adapters = 0;              // side branches written to <dir>/adapter (PEFT LoRA)
+  std::vector<std::string> notes;    // what the reading tool may take otherwise (GGUF family keys)
 };
 
 // Checks every layer first, so a model the format cannot hold leaves `dir`

@@ -2,11 +2,15 @@
 #include <QTest>
 #include <cmath>
 
+#include "core/checkpoint/gguf_export.h"
 #include "core/checkpoint/gguf_model.h"
 #include "core/checkpoint/model_loader.h"
 #include "core/io/gguf_writer.h"
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
+#include "core/pipeline/pipeline.h"
+#include "tests/checkpoint/tokenizer_gguf.h"
+#include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/paths.h"
 #include "tests/support/test_registry.h"
 
@@ -100,7 +104,8 @@ void write_gguf(const model::ModelWeights& hf, const std::string& arch, const fs
 }  // namespace
 
 // Qwen3 and Gemma 2/3 GGUFs laid out as llama.cpp writes them, read back: the
-// decoder's logits equal transformers' on the family's tiny model.
+// decoder's logits equal transformers' on the family's tiny model. And our
+// export of each family reads back as the model it was written from.
 class TestGgufFamilies : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -134,6 +139,99 @@ class TestGgufFamilies : public QObject {
     const double rel = ((ours - expected).abs().max() / expected.abs().max()).item<double>();
     qInfo("%s GGUF: largest logit error / largest logit vs transformers %.3g", qPrintable(family), rel);
     QVERIFY2(rel < 1e-4, qPrintable(QString::number(rel)));
+  }
+
+  // Our own export of each family, quantized W4 g32 and read back by our
+  // GGUF reader: the same configuration and the logits of the quantized
+  // model up to the f16 rounding of ggml's block scales and dense tensors.
+  void exportsReadBackAsTheQuantizedModel_data() {
+    QTest::addColumn<QString>("family");
+    QTest::addColumn<QString>("arch");
+    QTest::addColumn<int>("notes");
+    QTest::newRow("llama") << "llama"
+                           << "llama" << 0;
+    QTest::newRow("qwen2") << "qwen2"
+                           << "qwen2" << 0;
+    QTest::newRow("qwen3") << "qwen3"
+                           << "qwen3" << 0;
+    // The fixtures' query_pre_attn_scalar is 20, not llama.cpp's head_dim;
+    // Gemma 3's alternates layers (llama.cpp: five sliding to one global).
+    QTest::newRow("gemma2") << "gemma2"
+                            << "gemma2" << 1;
+    QTest::newRow("gemma3") << "gemma3_text"
+                            << "gemma3" << 2;
+  }
+  void exportsReadBackAsTheQuantizedModel() {
+    QFETCH(QString, family);
+    QFETCH(QString, arch);
+    QFETCH(int, notes);
+    const auto dir = test::reference("families/" + family.toStdString());
+    if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const auto hf = checkpoint::load_model(dir);
+    model::Decoder dec(hf, torch::kCPU, torch::kFloat32);
+    test::RecordingFeedback fb;
+    const pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("rtn", {4, 32, false, 1.0}, "test"));
+    pipeline::run_pipeline(dec, test::random_calibration(hf.config.vocab_size, 2, 16, 3), plan, {}, fb);
+
+    QTemporaryDir tmp;
+    const fs::path out(tmp.path().toStdString());
+    const auto report = checkpoint::export_gguf(dec, test::write_tokenizer_gguf(out, hf.config.vocab_size), "tiny",
+                                                out / "model.gguf");
+    QCOMPARE(report.tensor_types.at("Q4_1"), static_cast<int>(7 * hf.config.num_layers));
+    QCOMPARE(static_cast<int>(report.notes.size()), notes);
+    QCOMPARE(io::GgufFile(out / "model.gguf").get_string("general.architecture"), arch.toStdString());
+
+    const auto back = checkpoint::load_gguf_model(out / "model.gguf");
+    const auto& c = back.config;
+    const auto& want = hf.config;
+    QCOMPARE(QString::fromStdString(c.architecture), family);
+    QCOMPARE(c.qk_norm, want.qk_norm);
+    QCOMPARE(c.norm_plus_one, want.norm_plus_one);
+    QCOMPARE(c.sliding_window, want.sliding_window);
+    for (int64_t l = 0; l < want.num_layers; ++l) QCOMPARE(c.sliding(l), want.sliding(l));
+    QCOMPARE(static_cast<float>(c.attn_logit_softcapping), static_cast<float>(want.attn_logit_softcapping));
+    QCOMPARE(static_cast<float>(c.final_logit_softcapping), static_cast<float>(want.final_logit_softcapping));
+    if (want.query_pre_attn_scalar > 0)
+      QVERIFY(std::abs(c.query_pre_attn_scalar - want.query_pre_attn_scalar) < 1e-4 * want.query_pre_attn_scalar);
+    QCOMPARE(static_cast<float>(c.sliding_rope_theta), static_cast<float>(want.sliding_rope_theta));
+    QCOMPARE(c.rope_scaling.type, want.rope_scaling.type);
+
+    const auto ids = test::random_calibration(hf.config.vocab_size, 1, 24, 11).ids;
+    const auto expected = dec.forward(ids).to(torch::kFloat64);
+    const auto ours = model::Decoder(back, torch::kCPU, torch::kFloat32).forward(ids).to(torch::kFloat64);
+    const double rel = ((ours - expected).abs().max() / expected.abs().max()).item<double>();
+    qInfo("%s: exported GGUF logits vs the quantized model, largest error / largest logit %.3g", qPrintable(family),
+          rel);
+    QVERIFY2(rel < 5e-3, qPrintable(QString::number(rel)));
+  }
+
+  // What llama.cpp cannot hold is refused before anything is written, naming it.
+  void exportRefusesWhatLlamaCppCannotHold_data() {
+    QTest::addColumn<QString>("family");
+    QTest::addColumn<QString>("why");
+    QTest::newRow("mistral's window") << "mistral"
+                                      << "sliding attention window";
+    QTest::newRow("phi3") << "phi3"
+                          << "phi3 models are not written yet";
+    QTest::newRow("mixtral") << "mixtral"
+                             << "Mixture-of-Experts";
+  }
+  void exportRefusesWhatLlamaCppCannotHold() {
+    QFETCH(QString, family);
+    QFETCH(QString, why);
+    const auto dir = test::reference("families/" + family.toStdString());
+    if (dir.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
+    const model::Decoder dec(checkpoint::load_model(dir), torch::kCPU, torch::kFloat32);
+    QTemporaryDir tmp;
+    const fs::path out(tmp.path().toStdString());
+    const auto tok = test::write_tokenizer_gguf(out, 512);
+    try {
+      checkpoint::export_gguf(dec, tok, "tiny", out / "model.gguf");
+      QFAIL("exported");
+    } catch (const ArgumentError& e) {
+      QVERIFY2(QString(e.what()).contains(why), e.what());
+    }
+    QVERIFY(!fs::exists(out / "model.gguf"));
   }
 };
 
