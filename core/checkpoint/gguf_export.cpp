@@ -10,6 +10,7 @@
 #include "core/io/gguf_metadata_copy.h"
 #include "core/io/gguf_writer.h"
 #include "core/model/quantized_linear_op.h"
+#include "core/text/gguf_tokenizer_writer.h"
 
 namespace qs::checkpoint {
 namespace fs = std::filesystem;
@@ -73,14 +74,28 @@ std::vector<int64_t> ggml_ne(const torch::Tensor& t) {
   return {t.size(1), t.size(0)};
 }
 
-fs::path tokenizer_file(const fs::path& source) {
+// The tokenizer.* metadata of a GGUF (the model's, or the tokenizer.gguf a
+// checkpoint of one holds) is copied as it is; otherwise the HF tokenizer.json
+// beside the model is converted.
+void add_tokenizer(const fs::path& source, int64_t vocab_size, io::GgufWriter& w) {
   std::error_code ec;
-  if (fs::is_regular_file(source, ec) && source.extension() == ".gguf") return source;
   const fs::path dir = fs::is_directory(source, ec) ? source : source.parent_path();
-  if (fs::is_regular_file(dir / "tokenizer.gguf", ec)) return dir / "tokenizer.gguf";
+  fs::path gguf;
+  if (fs::is_regular_file(source, ec) && source.extension() == ".gguf")
+    gguf = source;
+  else if (fs::is_regular_file(dir / "tokenizer.gguf", ec))
+    gguf = dir / "tokenizer.gguf";
+  if (!gguf.empty()) {
+    const io::GgufFile tok(gguf);
+    if (io::copy_gguf_metadata(tok, "tokenizer.", w) == 0)
+      throw FormatError(tok.path().string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
+    return;
+  }
+  if (fs::is_regular_file(dir / "tokenizer.json", ec))
+    return text::add_gguf_tokenizer(dir / "tokenizer.json", vocab_size, w);
   throw IoError(source.string(),
-                "GGUF export copies the tokenizer from a GGUF: give a .gguf model, or a QuantScope checkpoint "
-                "quantized from one (it holds tokenizer.gguf)");
+                "GGUF export needs the model's tokenizer: a GGUF's tokenizer metadata, or a tokenizer.json beside "
+                "the model");
 }
 
 void write_hparams(const model::ModelConfig& c, const std::string& arch, const std::string& name,
@@ -115,7 +130,7 @@ void write_hparams(const model::ModelConfig& c, const std::string& arch, const s
 
 }  // namespace
 
-GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& tokenizer_gguf, const std::string& name,
+GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& tokenizer_source, const std::string& name,
                              const fs::path& file) {
   const std::string arch = gguf_export_arch(decoder.config());
   const ExportBiases biases(decoder);
@@ -156,12 +171,10 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
       dominant = e.type;
     }
 
-  const io::GgufFile tok(tokenizer_file(tokenizer_gguf));
   io::GgufWriter w;
   write_hparams(c, arch, name, dominant, w);
   report.notes = write_gguf_family_options(c, arch, w);
-  if (io::copy_gguf_metadata(tok, "tokenizer.", w) == 0)
-    throw FormatError(tok.path().string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
+  add_tokenizer(tokenizer_source, c.vocab_size, w);
 
   for (const auto& t : gguf_tensor_map(c)) {
     if (auto e = pending.find(t.hf); e != pending.end()) {

@@ -1,7 +1,8 @@
 #pragma once
 // A quantized model as one GGUF file llama.cpp runs: hyper-parameters from the
 // config, the tokenizer.* metadata of a GGUF (the source model, or the
-// tokenizer.gguf of a QuantScope checkpoint), and each linear in the ggml type
+// tokenizer.gguf of a QuantScope checkpoint) or else converted from the HF
+// tokenizer.json beside the model (byte-level BPE), and each linear in the ggml type
 // that holds its record exactly up to f16 block parameters: 4-bit symmetric →
 // Q4_0, 4-bit asymmetric → Q4_1, 8-bit symmetric → Q8_0, kept in FP → F16.
 // Groups must be a multiple of ggml's 32-value blocks; anything else is
@@ -28,7 +29,7 @@ struct GgufExportReport {
 
 // Throws qs::ArgumentError naming the layer (before anything is written) when
 // a record does not fit, qs::IoError / FormatError for the tokenizer source.
-GgufExportReport export_gguf(const model::Decoder& decoder, const std::filesystem::path& tokenizer_gguf,
+GgufExportReport export_gguf(const model::Decoder& decoder, const std::filesystem::path& tokenizer_source,
                              const std::string& name, const std::filesystem::path& file);
 
 }  // namespace qs::checkpoint

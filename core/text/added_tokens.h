@@ -15,6 +15,7 @@ struct AddedToken {
   int32_t id = -1;
   bool lstrip = false;  // swallow whitespace just before the token
   bool rstrip = false;  // swallow whitespace just after it
+  bool special = false;  // HF "special": a control token (GGUF token type 3)
 };
 
 class AddedTokens {

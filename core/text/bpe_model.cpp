@@ -1,5 +1,6 @@
 #include "core/text/bpe_model.h"
 
+#include <algorithm>
 #include <queue>
 
 namespace qs::text {
@@ -19,6 +20,18 @@ int32_t BpeModel::find(std::string_view text) const {
 
 void BpeModel::add_merge(int32_t left, int32_t right, int32_t merged, int32_t rank) {
   merges_[pair_key(left, right)] = {rank, merged};
+}
+
+std::vector<std::pair<int32_t, int32_t>> BpeModel::merges_by_rank() const {
+  std::vector<std::pair<int32_t, uint64_t>> ranked;
+  ranked.reserve(merges_.size());
+  for (const auto& [key, m] : merges_) ranked.emplace_back(m.rank, key);
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<std::pair<int32_t, int32_t>> out;
+  out.reserve(ranked.size());
+  for (const auto& [rank, key] : ranked)
+    out.emplace_back(static_cast<int32_t>(key >> 32), static_cast<int32_t>(key & 0xFFFFFFFFu));
+  return out;
 }
 
 void BpeModel::merge(std::vector<int32_t>& symbols) const {

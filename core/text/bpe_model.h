@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace qs::text {
@@ -29,6 +30,8 @@ class BpeModel {
   // Merging left+right gives `merged`; lower rank merges first. A later
   // add_merge for the same pair replaces the earlier, as HF's merge map does.
   void add_merge(int32_t left, int32_t right, int32_t merged, int32_t rank);
+  // Every merge as (left, right) token ids, lowest rank first.
+  std::vector<std::pair<int32_t, int32_t>> merges_by_rank() const;
 
   // Repeatedly merges the adjacent pair of lowest rank (leftmost on ties) until
   // no pair has a merge. `symbols` holds token ids and is merged in place.

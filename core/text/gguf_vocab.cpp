@@ -1,6 +1,7 @@
 #include "core/text/gguf_vocab.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -73,20 +74,47 @@ std::vector<GgufMerge> merges_from_list(const io::GgufFile& g, const BpeModel& v
 
 }  // namespace
 
-GgufPreTokenizer gguf_pre_tokenizer(const io::GgufFile& g) {
+namespace {
+
+// The byte-level pre-tokenizer llama.cpp's tokenizer.ggml.pre name stands for
+// (as the model's own tokenizer.json defines it), or nullopt.
+std::optional<GgufPreTokenizer> pre_tokenizer_named(const std::string& pre) {
   using Step = PreTokenizer::Step;
-  const std::string key = "tokenizer.ggml.pre";
-  const std::string pre = g.has(key) ? g.get_string(key) : "default";
   const Step gpt2{Step::Kind::kRegex, SplitPattern::kGpt2};
-  if (pre == "default" || pre == "gpt-2" || pre == "gpt2") return {{gpt2}};
+  if (pre == "default" || pre == "gpt-2" || pre == "gpt2") return GgufPreTokenizer{{gpt2}};
   // SmolLM's tokenizer.json isolates every digit before GPT-2's regex.
-  if (pre == "smollm") return {{{Step::Kind::kDigits, SplitPattern::kGpt2, true}, gpt2}};
+  if (pre == "smollm") return GgufPreTokenizer{{{Step::Kind::kDigits, SplitPattern::kGpt2, true}, gpt2}};
   if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe" || pre == "falcon3" || pre == "smaug-bpe" ||
       pre == "dbrx")
-    return {{{Step::Kind::kRegex, SplitPattern::kLlama3}}, true};
-  if (pre == "qwen2" || pre == "deepseek-r1-qwen") return {{{Step::Kind::kRegex, SplitPattern::kQwen2}}};
+    return GgufPreTokenizer{{{Step::Kind::kRegex, SplitPattern::kLlama3}}, true};
+  if (pre == "qwen2" || pre == "deepseek-r1-qwen") return GgufPreTokenizer{{{Step::Kind::kRegex, SplitPattern::kQwen2}}};
+  return std::nullopt;
+}
+
+bool same_step(const PreTokenizer::Step& a, const PreTokenizer::Step& b) {
+  if (a.kind != b.kind) return false;
+  return a.kind == PreTokenizer::Step::Kind::kRegex ? a.pattern == b.pattern
+                                                     : a.individual_digits == b.individual_digits;
+}
+
+}  // namespace
+
+GgufPreTokenizer gguf_pre_tokenizer(const io::GgufFile& g) {
+  const std::string key = "tokenizer.ggml.pre";
+  const std::string pre = g.has(key) ? g.get_string(key) : "default";
+  if (auto p = pre_tokenizer_named(pre)) return *p;
   throw ConfigError(g.path().string(), key,
                     "pre-tokenizer '" + pre + "' is not supported (default, gpt2, smollm, llama3, qwen2)");
+}
+
+std::optional<std::string> gguf_pre_tokenizer_name(const GgufPreTokenizer& pre) {
+  for (const char* name : {"gpt-2", "smollm", "llama-bpe", "qwen2"}) {
+    const auto p = pre_tokenizer_named(name);
+    if (p->ignore_merges == pre.ignore_merges && p->steps.size() == pre.steps.size() &&
+        std::equal(p->steps.begin(), p->steps.end(), pre.steps.begin(), same_step))
+      return name;
+  }
+  return std::nullopt;
 }
 
 std::vector<GgufMerge> gguf_merges(const io::GgufFile& g, const BpeModel& vocabulary) {

@@ -6,6 +6,8 @@
 // drift apart.
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/text/bpe_model.h"
@@ -17,9 +19,15 @@ class GgufFile;
 
 namespace qs::text {
 
-// llama.cpp's tokenizer.ggml.token_type values that matter here; the others
-// are 5 unused and 6 byte.
-enum GgufTokenType : int64_t { kGgufNormal = 1, kGgufUnknown = 2, kGgufControl = 3, kGgufUserDefined = 4 };
+// llama.cpp's tokenizer.ggml.token_type values that matter here; the other
+// is 6 byte.
+enum GgufTokenType : int64_t {
+  kGgufNormal = 1,
+  kGgufUnknown = 2,
+  kGgufControl = 3,
+  kGgufUserDefined = 4,
+  kGgufUnused = 5
+};
 
 // Control and user-defined tokens (and <unk>, which transformers registers as
 // special) are matched whole in the text: HF's added tokens.
@@ -35,6 +43,9 @@ struct GgufPreTokenizer {
 // Throws qs::ConfigError naming tokenizer.ggml.pre for a pre-tokenizer we do
 // not implement.
 GgufPreTokenizer gguf_pre_tokenizer(const io::GgufFile& gguf);
+// The tokenizer.ggml.pre name that reads back as `pre`, or nullopt when
+// llama.cpp has none for it.
+std::optional<std::string> gguf_pre_tokenizer_name(const GgufPreTokenizer& pre);
 
 struct GgufMerge {
   int32_t left, right, merged;  // token ids

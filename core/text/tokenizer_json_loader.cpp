@@ -1,5 +1,5 @@
-// Reads HF tokenizer.json (+ tokenizer_config.json) into ByteLevelBpe or
-// SentencePieceBpe. Only the pipeline pieces LLM tokenizers use are accepted;
+// Reads HF tokenizer.json (+ tokenizer_config.json) into a TokenizerJson, and
+// that into ByteLevelBpe or SentencePieceBpe. Only the pipeline pieces LLM tokenizers use are accepted;
 // anything else is a ConfigError rather than silently different ids.
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "core/text/byte_level_bpe.h"
 #include "core/text/sentencepiece_bpe.h"
 #include "core/text/tokenizer.h"
+#include "core/text/tokenizer_json.h"
 
 namespace qs::text {
 
@@ -238,7 +239,7 @@ SpecialTokens read_special_tokens(const fs::path& path, const json& doc, const B
   return special;
 }
 
-std::unique_ptr<Tokenizer> build(const fs::path& path) {
+TokenizerJson read(const fs::path& path) {
   const json doc = parse_json_file(path);
   const Doc d{path.string()};
   if (!doc.is_object()) d.fail("(document)", "expected a JSON object");
@@ -275,6 +276,7 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
     if (a.content.empty()) d.fail(f + ".content", "empty token");
     a.lstrip = d.flag(added_json[i], "lstrip", false, f);
     a.rstrip = d.flag(added_json[i], "rstrip", false, f);
+    a.special = d.flag(added_json[i], "special", false, f);
     size = std::max<int64_t>(size, int64_t{a.id} + 1);
     added.push_back(std::move(a));
   }
@@ -332,34 +334,49 @@ std::unique_ptr<Tokenizer> build(const fs::path& path) {
   read_pre_tokenizer(d, pre_tokenizer ? *pre_tokenizer : kAbsent, "pre_tokenizer", p);
   const SpecialTokens special = read_special_tokens(path, doc, model, added);
 
+  TokenizerJson out;
+  out.byte_level = p.byte_level;
+  out.byte_level_prefix = p.byte_level_prefix;
   if (p.byte_level) {
     if (p.metaspace || p.prepend || p.replace_space)
       d.unsupported("pre_tokenizer", "mixes ByteLevel with SentencePiece-style spaces");
-    return std::make_unique<ByteLevelBpe>(std::move(model), AddedTokens(std::move(added)),
-                                          PreTokenizer(std::move(p.steps)), p.byte_level_prefix, special);
+  } else {
+    if (!p.metaspace && !p.replace_space)
+      d.unsupported("pre_tokenizer", "neither ByteLevel nor SentencePiece-style (Metaspace or a \"▁\" normalizer)");
+    if (!p.steps.empty()) d.unsupported("pre_tokenizer", "splits are supported only with ByteLevel");
+    using Prefix = SentencePieceOptions::Prefix;
+    auto& opt = out.sentencepiece;
+    opt.prefix = p.metaspace ? p.metaspace_prefix : p.prepend ? Prefix::kEverySegment : Prefix::kNone;
+    opt.split = p.metaspace && p.metaspace_split;
+    opt.byte_fallback = d.flag(m, "byte_fallback", false, "model");
+    opt.fuse_unk = d.flag(m, "fuse_unk", false, "model");
   }
-  if (!p.metaspace && !p.replace_space)
-    d.unsupported("pre_tokenizer", "neither ByteLevel nor SentencePiece-style (Metaspace or a \"▁\" normalizer)");
-  if (!p.steps.empty()) d.unsupported("pre_tokenizer", "splits are supported only with ByteLevel");
-  using Prefix = SentencePieceOptions::Prefix;
-  SentencePieceOptions opt;
-  opt.prefix = p.metaspace ? p.metaspace_prefix : p.prepend ? Prefix::kEverySegment : Prefix::kNone;
-  opt.split = p.metaspace && p.metaspace_split;
-  opt.byte_fallback = d.flag(m, "byte_fallback", false, "model");
-  opt.fuse_unk = d.flag(m, "fuse_unk", false, "model");
-  return std::make_unique<SentencePieceBpe>(std::move(model), AddedTokens(std::move(added)), opt, special);
+  out.model = std::move(model);
+  out.added = std::move(added);
+  out.special = special;
+  out.steps = std::move(p.steps);
+  return out;
 }
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_tokenizer_json(const fs::path& path) {
+TokenizerJson read_tokenizer_json(const fs::path& path) {
   try {
-    return build(path);
+    return read(path);
   } catch (const json::exception& e) {
     // A value of a JSON type the checks above do not name (e.g. a number where
     // an object belongs inside a normalizer).
     throw FormatError(path.string(), "(structure)", e.what());
   }
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_json(const fs::path& path) {
+  TokenizerJson t = read_tokenizer_json(path);
+  if (t.byte_level)
+    return std::make_unique<ByteLevelBpe>(std::move(t.model), AddedTokens(std::move(t.added)),
+                                          PreTokenizer(std::move(t.steps)), t.byte_level_prefix, t.special);
+  return std::make_unique<SentencePieceBpe>(std::move(t.model), AddedTokens(std::move(t.added)), t.sentencepiece,
+                                            t.special);
 }
 
 }  // namespace qs::text

@@ -5,6 +5,7 @@ Run with the loaders venv's python (tests/bench/loaders_setup.sh: transformers,
 compressed-tensors, and gptqmodel for GPTQ and AWQ checkpoints):
 
   check_export_transformers.py DIR --text FILE [--ctx 2048] [--limit-chunks K] [--backend NAME]
+                               [--gguf FILE]
 
 The tokenizer is DIR's tokenizer.json (exports of a GGUF model carry one
 written from its metadata); older exports with only tokenizer.gguf are read
@@ -12,6 +13,10 @@ through transformers' gguf_file=, whose pre-tokenizer differs from SmolLM2's
 own on digits. --backend picks gptqmodel's kernel (e.g. gptq_torch,
 torch_awq): gptqmodel 7.6's automatic choice on a CPU is the ATen int4pack
 kernel, which refuses a group size that does not divide the row.
+
+With --gguf, DIR/FILE is a GGUF export: transformers dequantizes it and builds
+the model and the tokenizer from its metadata (gguf_file=), so both the
+tensors and the tokenizer.ggml.* keys are read by transformers' own code.
 
 DIR is loaded with AutoModelForCausalLM.from_pretrained on the CPU in float32,
 so the packed weights go through the format's own loader (compressed-tensors
@@ -55,6 +60,7 @@ def main():
     p.add_argument("--ctx", type=int, default=2048)
     p.add_argument("--limit-chunks", type=int, default=0)
     p.add_argument("--backend", default="")
+    p.add_argument("--gguf", default="", help="a GGUF file in DIR to load instead of safetensors")
     p.add_argument("--raw-tokenizer", action="store_true",
                    help="tokenize with DIR's tokenizer.json as it is (PreTrainedTokenizerFast), not the class "
                         "AutoTokenizer picks for the model type (Qwen2Tokenizer re-splits text its own way)")
@@ -65,7 +71,9 @@ def main():
 
     t0 = time.time()
     import os
-    if a.raw_tokenizer:
+    if a.gguf:
+        tok = AutoTokenizer.from_pretrained(a.dir, gguf_file=a.gguf)
+    elif a.raw_tokenizer:
         from transformers import PreTrainedTokenizerFast
         tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(a.dir, "tokenizer.json"))
     elif not os.path.exists(os.path.join(a.dir, "tokenizer.json")) and \
@@ -80,6 +88,8 @@ def main():
         from transformers import AwqConfig, GPTQConfig
         kind = {"gptq": GPTQConfig, "awq": AwqConfig}[qc["quant_method"]]
         overrides["quantization_config"] = kind(bits=qc["bits"], backend=a.backend)
+    if a.gguf:
+        overrides["gguf_file"] = a.gguf
     model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32, **overrides)
     model.eval()
     load_s = time.time() - t0

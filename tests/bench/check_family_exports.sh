@@ -6,8 +6,11 @@
 # in the loaders venv, tests/bench/loaders_setup.sh): compressed-tensors from a
 # symmetric run (transformers 5.24 + compressed-tensors 0.19 cannot load
 # asymmetric pack-quantized zero points: llm-compressor issue 1618), GPTQ from
-# an asymmetric one through gptqmodel's torch kernel. Same text, HF protocol,
-# ctx 48, the tokenizer.json as it is on both sides. Prints a table.
+# an asymmetric one through gptqmodel's torch kernel, GGUF (Q4_1) from an
+# asymmetric one through transformers' own GGUF reader, which builds the
+# tokenizer from the file's metadata too. Same text, HF protocol, ctx 48, the
+# tokenizer.json as it is on both sides (for GGUF, the metadata written from
+# it). FORMATS picks formats. Prints a table.
 #
 #   tests/bench/check_family_exports.sh [BUILD_DIR]
 set -euo pipefail
@@ -23,7 +26,7 @@ ppl() { tail -1 | "$QS_VENV/bin/python" -c 'import json,sys; print(json.load(sys
 printf '| family | format | quantscope-cli eval | transformers | relative difference |\n|---|---|---:|---:|---:|\n'
 for f in ${FAMILIES:-llama qwen2 qwen3 mistral phi3 gemma2 gemma3_text}; do
   d="$FAM/$f"
-  for fmt in compressed-tensors gptq; do
+  for fmt in ${FORMATS:-compressed-tensors gptq gguf}; do
     sym=$([ "$fmt" = compressed-tensors ] && echo --sym || true)
     "$CLI" quantize "$d" --method gptq --bits 4 --group "${GROUP:-32}" $sym --calib "$d/eval.txt" --nsamples 8 --seqlen 48 \
       --out "$tmp/$f-$fmt-q" >/dev/null 2>&1
@@ -31,10 +34,16 @@ for f in ${FAMILIES:-llama qwen2 qwen3 mistral phi3 gemma2 gemma3_text}; do
       printf '| %s | %s | export refused: %s | | |\n' "$f" "$fmt" "$(echo "$err" | tail -1 | cut -c1-90)"
       continue
     fi
-    ours=$("$CLI" eval "$tmp/$f-$fmt" --text "$d/eval.txt" --protocol hf --ctx 48 2>/dev/null | ppl)
-    backend=$([ "$fmt" = gptq ] && echo --backend gptq_torch || true)
+    target="$tmp/$f-$fmt"
+    [ "$fmt" = gguf ] && target="$tmp/$f-$fmt/model.gguf"
+    ours=$("$CLI" eval "$target" --text "$d/eval.txt" --protocol hf --ctx 48 2>/dev/null | ppl)
+    case "$fmt" in
+      gptq) how="--raw-tokenizer --backend gptq_torch" ;;
+      gguf) how="--gguf model.gguf" ;;
+      *) how="--raw-tokenizer" ;;
+    esac
     hf=$("$LOADERS" "$QS_ROOT/tests/bench/check_export_transformers.py" "$tmp/$f-$fmt" --text "$d/eval.txt" \
-      --ctx 48 --raw-tokenizer $backend 2>"$tmp/$f-$fmt.err" | ppl) || hf=failed
+      --ctx 48 $how 2>"$tmp/$f-$fmt.err" | ppl) || hf="failed: $(grep -m1 -E 'Error|MISMATCH' "$tmp/$f-$fmt.err" | cut -c1-80)"
     rel=$("$QS_VENV/bin/python" -c "print('%.2e' % abs($ours / $hf - 1))" 2>/dev/null || echo "-")
     printf '| %s | %s | %s | %s | %s |\n' "$f" "$fmt" "$ours" "$hf" "$rel"
   done

@@ -9,6 +9,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/decoder.h"
 #include "core/pipeline/pipeline.h"
+#include "core/text/tokenizer.h"
 #include "tests/checkpoint/tokenizer_gguf.h"
 #include "tests/pipeline/pipeline_fixtures.h"
 #include "tests/support/paths.h"
@@ -142,8 +143,9 @@ class TestGgufFamilies : public QObject {
   }
 
   // Our own export of each family, quantized W4 g32 and read back by our
-  // GGUF reader: the same configuration and the logits of the quantized
-  // model up to the f16 rounding of ggml's block scales and dense tensors.
+  // GGUF reader: the same configuration, the same tokens as the family's
+  // tokenizer.json, and the logits of the quantized model up to the f16
+  // rounding of ggml's block scales and dense tensors.
   void exportsReadBackAsTheQuantizedModel_data() {
     QTest::addColumn<QString>("family");
     QTest::addColumn<QString>("arch");
@@ -175,8 +177,8 @@ class TestGgufFamilies : public QObject {
 
     QTemporaryDir tmp;
     const fs::path out(tmp.path().toStdString());
-    const auto report = checkpoint::export_gguf(dec, test::write_tokenizer_gguf(out, hf.config.vocab_size), "tiny",
-                                                out / "model.gguf");
+    // The tokenizer comes from the family's tokenizer.json.
+    const auto report = checkpoint::export_gguf(dec, dir, "tiny", out / "model.gguf");
     QCOMPARE(report.tensor_types.at("Q4_1"), static_cast<int>(7 * hf.config.num_layers));
     QCOMPARE(static_cast<int>(report.notes.size()), notes);
     QCOMPARE(io::GgufFile(out / "model.gguf").get_string("general.architecture"), arch.toStdString());
@@ -196,6 +198,9 @@ class TestGgufFamilies : public QObject {
     QCOMPARE(static_cast<float>(c.sliding_rope_theta), static_cast<float>(want.sliding_rope_theta));
     QCOMPARE(c.rope_scaling.type, want.rope_scaling.type);
 
+    const std::string sample = "the quick brown fox, 12 times\n";
+    QCOMPARE(text::load_gguf_tokenizer(io::GgufFile(out / "model.gguf"))->encode(sample),
+             text::load_tokenizer_json(dir / "tokenizer.json")->encode(sample));
     const auto ids = test::random_calibration(hf.config.vocab_size, 1, 24, 11).ids;
     const auto expected = dec.forward(ids).to(torch::kFloat64);
     const auto ours = model::Decoder(back, torch::kCPU, torch::kFloat32).forward(ids).to(torch::kFloat64);

@@ -22,6 +22,7 @@
 #include "core/io/gguf_file.h"
 #include "core/io/gguf_writer.h"
 #include "core/text/byte_level_bpe.h"
+#include "core/text/gguf_tokenizer_writer.h"
 #include "core/text/tokenizer.h"
 #include "core/text/tokenizer_json_writer.h"
 #include "tests/support/paths.h"
@@ -771,6 +772,88 @@ class TestTokenizer : public QObject {
     QCOMPARE(QString::fromStdString(tok.decode(ids)), QString::fromStdString(c.decoded));
   }
 
+  // The other direction, for a GGUF export of a model opened from
+  // safetensors: tokenizer.json written as GGUF metadata reads back to HF's
+  // ids (through load_gguf_tokenizer, which follows llama.cpp's reading).
+  void ggufTokenizerFromJsonMatchesHf_data() { tokenizerJsonFromGgufMatchesHf_data(); }
+  void ggufTokenizerFromJsonMatchesHf() {
+    QFETCH(int, row);
+    const EncodeCase& c = kByteLevelCases[static_cast<size_t>(row)];
+    const auto& tok = gguf_from_json(c.variant);
+    QCOMPARE(ids_text(tok.encode(c.text)), ids_text(c.ids));
+    QCOMPARE(QString::fromStdString(tok.decode(c.ids)), QString::fromStdString(c.decoded));
+  }
+
+  // Ids past the vocabulary (embedding rows a model pads to) become unused
+  // [PAD<id>] tokens, added special tokens control tokens, as llama.cpp's
+  // converter writes them.
+  void ggufTokenizerFromJsonLayout() {
+    gguf_from_json("qwen2");
+    const qs::io::GgufFile g(dir_.filePath("qwen2_as_gguf.gguf").toStdString());
+    const auto tokens = g.get_string_array("tokenizer.ggml.tokens");
+    const auto types = g.get_int_array("tokenizer.ggml.token_type");
+    const size_t n = 256 + kByteLevelMerges.size() + 3;
+    QCOMPARE(tokens.size(), n + kPaddedRows);
+    QCOMPARE(types.size(), tokens.size());
+    QCOMPARE(tokens[n - 1], std::string("<|im_end|>"));
+    QCOMPARE(types[n - 1], int64_t{3});
+    QCOMPARE(tokens[n], "[PAD" + std::to_string(n) + "]");
+    QCOMPARE(types[n], int64_t{5});
+    QCOMPARE(types[0], int64_t{1});
+    QCOMPARE(g.get_string("tokenizer.ggml.pre"), std::string("qwen2"));
+    QCOMPARE(g.get_string_array("tokenizer.ggml.merges").size(), kByteLevelMerges.size());
+    QCOMPARE(g.get_string_array("tokenizer.ggml.merges")[0], kByteLevelMerges[0].first + " " + kByteLevelMerges[0].second);
+  }
+
+  void ggufTokenizerFromJsonRefusesWhatLlamaCppCannotHold() {
+    QDir().mkpath(dir_.filePath("refused"));
+    const auto path = dir_.filePath("refused/tokenizer.json");
+    const auto refused = [&](const std::string& json, int64_t vocab, const char* why) {
+      write_file(path, json);
+      qs::io::GgufWriter w;
+      try {
+        qs::text::add_gguf_tokenizer(path.toStdString(), vocab, w);
+        QFAIL(why);
+      } catch (const qs::ConfigError& e) {
+        QVERIFY2(QString(e.what()).contains(why) && QString(e.what()).contains("tokenizer.json"), e.what());
+      }
+    };
+    refused(spm_json("metaspace"), 1000, "SentencePiece");
+    const int64_t n = static_cast<int64_t>(256 + kByteLevelMerges.size() + 3);
+    refused(byte_level_json("gpt2"), n - 1, "embedding rows");
+    std::string prefixed = byte_level_json("gpt2");
+    const std::string flag = "\"add_prefix_space\":false";
+    QVERIFY(prefixed.find(flag) != std::string::npos);
+    prefixed.replace(prefixed.find(flag), flag.size(), "\"add_prefix_space\":true");
+    refused(prefixed, n, "prefix space");
+  }
+
+  // The demo model's vocabulary, written by llama.cpp's converter, through
+  // tokenizer.json and back: the same tokens, types, merges and pre-tokenizer.
+  void demoModelGgufTokenizerRoundTrips() {
+    if (qs::test::demo_model().empty())
+      QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
+    const qs::io::GgufFile original(qs::test::demo_model());
+    const auto files = qs::text::hf_tokenizer_files_from_gguf(original);
+    QDir().mkpath(dir_.filePath("demo_round"));
+    write_file(dir_.filePath("demo_round/tokenizer.json"), files.tokenizer_json);
+    write_file(dir_.filePath("demo_round/tokenizer_config.json"), files.tokenizer_config_json);
+    const auto tokens = original.get_string_array("tokenizer.ggml.tokens");
+    qs::io::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    qs::text::add_gguf_tokenizer(dir_.filePath("demo_round/tokenizer.json").toStdString(),
+                                 static_cast<int64_t>(tokens.size()), w);
+    const auto path = dir_.filePath("demo_round.gguf").toStdString();
+    w.write(path);
+    const qs::io::GgufFile back(path);
+    QVERIFY(back.get_string_array("tokenizer.ggml.tokens") == tokens);
+    QVERIFY(back.get_int_array("tokenizer.ggml.token_type") == original.get_int_array("tokenizer.ggml.token_type"));
+    QVERIFY(back.get_string_array("tokenizer.ggml.merges") == original.get_string_array("tokenizer.ggml.merges"));
+    QCOMPARE(back.get_string("tokenizer.ggml.pre"), original.get_string("tokenizer.ggml.pre"));
+    for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"})
+      QCOMPARE(back.get_int(key), original.get_int(key));
+  }
+
   void tokenizerConfigFromGguf() {
     const auto& tok = from_gguf_json("smollm");
     const int32_t n = static_cast<int32_t>(256 + kByteLevelMerges.size() + 3);
@@ -1055,6 +1138,25 @@ class TestTokenizer : public QObject {
     write_file(dir + "/tokenizer.json", files.tokenizer_json);
     write_file(dir + "/tokenizer_config.json", files.tokenizer_config_json);
     slot = qs::text::load_tokenizer_for_model(dir.toStdString());
+    return *slot;
+  }
+
+  // The byte-level fixture's tokenizer.json as GGUF metadata for a model
+  // with kPaddedRows more embedding rows than tokens, read back.
+  static constexpr size_t kPaddedRows = 5;
+  const qs::text::Tokenizer& gguf_from_json(const std::string& variant) {
+    auto& slot = tokenizers_[variant + "_as_gguf"];
+    if (slot) return *slot;
+    const QString dir = dir_.filePath(QString::fromStdString(variant) + "_json");
+    QDir().mkpath(dir);
+    write_file(dir + "/tokenizer.json", byte_level_json(variant));
+    qs::io::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    qs::text::add_gguf_tokenizer((dir + "/tokenizer.json").toStdString(),
+                                 static_cast<int64_t>(256 + kByteLevelMerges.size() + 3 + kPaddedRows), w);
+    const std::string gguf = dir_.filePath(QString::fromStdString(variant) + "_as_gguf.gguf").toStdString();
+    w.write(gguf);
+    slot = qs::text::load_gguf_tokenizer(qs::io::GgufFile(gguf));
     return *slot;
   }
 
