@@ -1,5 +1,6 @@
 #include "core/checkpoint/fp8_weights.h"
 
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -24,17 +25,61 @@ torch::Tensor per_element(const torch::Tensor& scale, int64_t out, int64_t in, i
 
 }  // namespace
 
-void open_fp8_weights(const nlohmann::json& qconfig, const std::string& file, model::ModelWeights& w) {
+Fp8Blocks hf_fp8_blocks(const nlohmann::json& qconfig, const std::string& file) {
   const model::BasicConfigFields<nlohmann::json> f(qconfig, file, "quantization_config.");
-  int64_t bo = 0, bi = 0;
-  if (const auto* block = f.find("weight_block_size")) {
-    if (!block->is_array() || block->size() != 2 || !(*block)[0].is_number_integer() ||
-        !(*block)[1].is_number_integer() || io::json_int64((*block)[0]).value_or(0) <= 0 ||
-        io::json_int64((*block)[1]).value_or(0) <= 0)
-      throw FormatError(file, "quantization_config.weight_block_size", "expected two positive integers");
-    bo = (*block)[0].get<int64_t>();
-    bi = (*block)[1].get<int64_t>();
+  const auto* block = f.find("weight_block_size");
+  if (!block) return {};
+  if (!block->is_array() || block->size() != 2 || io::json_int64((*block)[0]).value_or(0) <= 0 ||
+      io::json_int64((*block)[1]).value_or(0) <= 0)
+    throw FormatError(file, "quantization_config.weight_block_size", "expected two positive integers");
+  return {(*block)[0].get<int64_t>(), (*block)[1].get<int64_t>()};
+}
+
+std::optional<Fp8Blocks> compressed_tensors_fp8_blocks(const nlohmann::json& qc, const std::string& file) {
+  using Fields = model::BasicConfigFields<nlohmann::json>;
+  const std::string field = "quantization_config";
+  const auto format = Fields(qc, file, field + ".").string_or("format", "");
+  const auto* groups = qc.is_object() && qc.contains("config_groups") ? &qc["config_groups"] : nullptr;
+  if (!groups || !groups->is_object()) return std::nullopt;
+  std::optional<Fp8Blocks> out;
+  int floats = 0, others = 0;
+  for (const auto& [key, g] : groups->items()) {
+    const std::string gf = field + ".config_groups." + key;
+    if (!g.is_object()) throw FormatError(file, gf, "not an object");
+    if (Fields(g, file, gf + ".").string_or("format", format) != "float-quantized") {
+      ++others;
+      continue;
+    }
+    ++floats;
+    if (!g.contains("weights") || !g["weights"].is_object())
+      throw FormatError(file, gf + ".weights", "missing: a float-quantized group quantizes weights");
+    const auto& w = g["weights"];
+    const Fields wf(w, file, gf + ".weights.");
+    if (wf.string_or("type", "float") != "float" || io::json_int64(w.value("num_bits", nlohmann::json())) != 8)
+      throw FormatError(file, gf + ".weights", "float-quantized weights are read as 8-bit floats only");
+    const auto strategy = wf.string_or("strategy", "tensor");
+    Fp8Blocks blocks;
+    if (strategy == "block") {
+      const auto* b = wf.find("block_structure");
+      if (!b || !b->is_array() || b->size() != 2 || io::json_int64((*b)[0]).value_or(0) <= 0 ||
+          io::json_int64((*b)[1]).value_or(0) <= 0)
+        throw FormatError(file, gf + ".weights.block_structure", "expected two positive integers");
+      blocks = {(*b)[0].get<int64_t>(), (*b)[1].get<int64_t>()};
+    } else if (strategy != "tensor" && strategy != "channel") {
+      throw FormatError(file, gf + ".weights.strategy",
+                        "'" + strategy + "' is not read for float weights (tensor, channel or block)");
+    }
+    if (out && blocks.out > 0 && out->out > 0 && (out->out != blocks.out || out->in != blocks.in))
+      throw FormatError(file, gf + ".weights.block_structure", "differs from another group's block shape");
+    if (!out || blocks.out > 0) out = blocks;
   }
+  if (floats > 0 && others > 0)
+    throw FormatError(file, field + ".config_groups", "mixes float-quantized groups with integer formats");
+  return out;
+}
+
+void open_fp8_weights(Fp8Blocks blocks, const std::string& file, model::ModelWeights& w) {
+  const int64_t bo = blocks.out, bi = blocks.in;
   std::vector<std::string> names;
   for (const auto& [name, t] : w.tensors)
     if (is_fp8(t.scalar_type())) names.push_back(name);
@@ -63,7 +108,14 @@ void open_fp8_weights(const nlohmann::json& qconfig, const std::string& file, mo
       decode = [weight, scale, out, in, bo, bi] {
         return weight.to(torch::kFloat32) * per_element(scale, out, in, bo, bi);
       };
-    } else if (const auto it2 = w.tensors.find(base + ".weight_scale"); it2 != w.tensors.end()) {
+    } else if (const auto it2 = w.tensors.find(base + ".weight_scale");
+               it2 != w.tensors.end() && bo > 0 &&
+               it2->second.sizes().vec() == std::vector<int64_t>{(out + bo - 1) / bo, (in + bi - 1) / bi}) {
+      scale = it2->second;  // compressed-tensors' block strategy
+      decode = [weight, scale, out, in, bo, bi] {
+        return weight.to(torch::kFloat32) * per_element(scale, out, in, bo, bi);
+      };
+    } else if (it2 != w.tensors.end()) {
       scale = it2->second;
       if (!(scale.numel() == 1 || scale.numel() == out))
         throw FormatError(w.source.string(), "tensor '" + base + ".weight_scale'",
@@ -74,11 +126,15 @@ void open_fp8_weights(const nlohmann::json& qconfig, const std::string& file, mo
     } else {
       throw FormatError(w.source.string(), tensor, "float8 without a weight_scale_inv or weight_scale beside it");
     }
+    // A float format's zero point is zero; anything else is not FP8 as read here.
+    if (const auto z = w.tensors.find(base + ".weight_zero_point");
+        z != w.tensors.end() && z->second.ne(0).any().item<bool>())
+      throw FormatError(w.source.string(), "tensor '" + base + ".weight_zero_point'", "not zero for a float8 weight");
     w.tensors.erase(name);
-    w.tensors.erase(base + ".weight_scale_inv");
-    w.tensors.erase(base + ".weight_scale");
-    w.source_dtypes.erase(base + ".weight_scale_inv");
-    w.source_dtypes.erase(base + ".weight_scale");
+    for (const char* part : {".weight_scale_inv", ".weight_scale", ".weight_zero_point", ".input_scale"}) {
+      w.tensors.erase(base + part);
+      w.source_dtypes.erase(base + part);
+    }
     w.deferred[name] = model::DeferredTensor{{out, in}, std::move(decode), {}};
   }
 }

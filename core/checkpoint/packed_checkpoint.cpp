@@ -36,9 +36,14 @@ void read_packed_linears(const fs::path& config_json, model::ModelWeights& w) {
     throw FormatError(file, "quantization_config.quant_method", "missing or not a string");
   const auto method = qc["quant_method"].get<std::string>();
   if (method == "fp8") {
-    open_fp8_weights(qc, file, w);
+    open_fp8_weights(hf_fp8_blocks(qc, file), file, w);
     return;
   }
+  if (method == "compressed-tensors")
+    if (const auto blocks = compressed_tensors_fp8_blocks(qc, file)) {
+      open_fp8_weights(*blocks, file, w);
+      return;
+    }
   std::unique_ptr<CheckpointFormat> format;
   if (method == "compressed-tensors")
     format = make_compressed_tensors_format();

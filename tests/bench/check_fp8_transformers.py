@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An FP8 release made from a tiny family model, read by HF transformers as the oracle.
 
-    python tests/bench/check_fp8_transformers.py FAMILY_DIR OUT_DIR [--block 32]
+    python tests/bench/check_fp8_transformers.py FAMILY_DIR OUT_DIR [--block 32] [--compressed-tensors]
 
 FAMILY_DIR is one of packaging/make-family-references.sh's models. Its linears
 are quantized to float8 E4M3 block by block as DeepSeek-V3's recipe does
@@ -26,6 +26,7 @@ def main():
     p.add_argument("family_dir")
     p.add_argument("out_dir")
     p.add_argument("--block", type=int, default=32)
+    p.add_argument("--compressed-tensors", action="store_true")
     a = p.parse_args()
 
     import torch
@@ -52,22 +53,36 @@ def main():
                 s[r, q] = blk.abs().max() / 448.0
                 c[r * B:(r + 1) * B, q * B:(q + 1) * B] = (blk / s[r, q]).to(torch.float8_e4m3fn)
         out[k] = c
-        out[k[:-len(".weight")] + ".weight_scale_inv"] = s
+        out[k[:-len(".weight")] + (".weight_scale" if a.compressed_tensors else ".weight_scale_inv")] = s
     save_file(out, os.path.join(a.out_dir, "model.safetensors"), metadata={"format": "pt"})
     import json
     cfg_path = os.path.join(a.out_dir, "config.json")
     cfg = json.load(open(cfg_path))
-    cfg["quantization_config"] = {"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [B, B]}
+    if a.compressed_tensors:
+        weights = {"num_bits": 8, "type": "float", "symmetric": True, "strategy": "block",
+                   "block_structure": [B, B], "dynamic": False}
+        cfg["quantization_config"] = {
+            "quant_method": "compressed-tensors", "format": "float-quantized", "quantization_status": "compressed",
+            "config_groups": {"group_0": {"targets": ["re:.*layers[.].*"], "weights": weights,
+                                          "input_activations": None, "format": "float-quantized"}},
+            "ignore": ["lm_head"]}
+    else:
+        cfg["quantization_config"] = {"quant_method": "fp8", "activation_scheme": "dynamic",
+                                      "weight_block_size": [B, B]}
     json.dump(cfg, open(cfg_path, "w"), indent=2)
 
     torch.set_num_threads(2)
-    m = AutoModelForCausalLM.from_pretrained(
-        a.out_dir, dtype=torch.float32,
-        quantization_config=FineGrainedFP8Config(weight_block_size=(B, B), dequantize=True)).eval()
+    if a.compressed_tensors:
+        from transformers import CompressedTensorsConfig
+        qc = CompressedTensorsConfig(run_compressed=False)
+    else:
+        qc = FineGrainedFP8Config(weight_block_size=(B, B), dequantize=True)
+    m = AutoModelForCausalLM.from_pretrained(a.out_dir, dtype=torch.float32, quantization_config=qc).eval()
     equal = True
     for name, mod in m.named_modules():
         if isinstance(mod, torch.nn.Linear) and ".layers." in name:
-            c, s = out[name + ".weight"], out[name + ".weight_scale_inv"]
+            c = out[name + ".weight"]
+            s = out[name + (".weight_scale" if a.compressed_tensors else ".weight_scale_inv")]
             o, i = c.shape
             ref = (c.double() * s.repeat_interleave(B, 0).repeat_interleave(B, 1)[:o, :i].double()).float()
             equal = equal and torch.equal(mod.weight.data, ref)

@@ -187,6 +187,87 @@ class TestFp8Weights : public QObject {
     e = test::error_of<FormatError>([&] { checkpoint::load_model(m.dir); });
     QVERIFY2(e.contains("config.json") && e.contains("quantization_config.weight_block_size"), qPrintable(e));
   }
+
+  // compressed-tensors' float-quantized format as llm-compressor writes FP8:
+  // the scale is always "weight_scale", its shape says the strategy (tensor
+  // [1], channel [out, 1], block [ceil(out/32), ceil(in/32)]); static
+  // activation scales and zero zero-points beside it are dropped.
+  void compressedTensorsFloatQuantizedReadsEachStrategy() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "ct-fp8";
+    const auto w0 = test::make_tiny_llama(test::tiny_config(), 6);
+    test::write_hf_checkpoint(w0, dir);
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    std::map<std::string, torch::Tensor> expected;
+    for (const auto& [name, t] : w0.tensors) {
+      if (t.dim() != 2 || name.find("layers.") == std::string::npos) {
+        tensors.emplace_back(name, t.contiguous());
+        continue;
+      }
+      const std::string base = name.substr(0, name.size() - 7);
+      torch::Tensor codes, scale, spread_scale;
+      if (name.find("layers.1.") != std::string::npos) {
+        std::tie(codes, scale) = block_fp8(t, torch::kFloat8_e4m3fn);
+        spread_scale = spread(scale, t.size(0), t.size(1));
+      } else if (name.find("self_attn") != std::string::npos) {
+        scale = (t.abs().max() / 448.0).to(torch::kFloat32).reshape({1});
+        codes = (t / scale).to(torch::kFloat8_e4m3fn);
+        spread_scale = scale.expand_as(t);
+      } else {
+        scale = (t.abs().amax(1, true) / 448.0).to(torch::kFloat32);
+        codes = (t / scale).to(torch::kFloat8_e4m3fn);
+        spread_scale = scale.expand_as(t);
+      }
+      tensors.emplace_back(name, codes);
+      tensors.emplace_back(base + ".weight_scale", scale.contiguous());
+      tensors.emplace_back(base + ".weight_zero_point", torch::zeros_like(scale));
+      tensors.emplace_back(base + ".input_scale", torch::full({1}, 0.05f));
+      expected[name] = reference(codes, spread_scale);
+    }
+    io::write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+    const auto group = [](const char* target, const char* strategy, bool block) {
+      nlohmann::json weights = {{"num_bits", 8}, {"type", "float"}, {"symmetric", true}, {"strategy", strategy}};
+      if (block) weights["block_structure"] = {kBlock, kBlock};
+      return nlohmann::json{{"targets", {target}},
+                            {"weights", weights},
+                            {"input_activations", {{"num_bits", 8}, {"type", "float"}, {"strategy", "tensor"}}},
+                            {"format", "float-quantized"}};
+    };
+    nlohmann::json config;
+    std::ifstream(dir / "config.json") >> config;
+    config["quantization_config"] = {
+        {"quant_method", "compressed-tensors"},
+        {"format", "float-quantized"},
+        {"quantization_status", "compressed"},
+        {"config_groups",
+         {{"group_0", group("re:.*layers[.]0[.]self_attn.*", "tensor", false)},
+          {"group_1", group("re:.*layers[.]0[.]mlp.*", "channel", false)},
+          {"group_2", group("re:.*layers[.]1[.].*", "block", true)}}},
+        {"ignore", {"lm_head"}}};
+    std::ofstream(dir / "config.json", std::ios::trunc) << config.dump(2);
+
+    const auto w = checkpoint::load_model(dir);
+    QCOMPARE(expected.size(), size_t(14));
+    for (const auto& [name, want] : expected) {
+      QVERIFY2(w.deferred.count(name), name.c_str());
+      QVERIFY2(torch::equal(w.at(name), want), name.c_str());
+    }
+    for (const char* part : {".weight_scale", ".weight_zero_point", ".input_scale"})
+      QVERIFY(!w.has(std::string("model.layers.1.mlp.up_proj") + part));
+
+    // Float groups beside integer ones are not one FP8 release.
+    config["quantization_config"]["config_groups"]["group_3"] = {
+        {"targets", {"Linear"}}, {"weights", {{"num_bits", 4}, {"type", "int"}}}, {"format", "pack-quantized"}};
+    std::ofstream(dir / "config.json", std::ios::trunc) << config.dump(2);
+    auto e = test::error_of<FormatError>([&] { checkpoint::load_model(dir); });
+    QVERIFY2(e.contains("config.json") && e.contains("quantization_config.config_groups") && e.contains("mixes"),
+             qPrintable(e));
+    config["quantization_config"]["config_groups"].erase("group_3");
+    config["quantization_config"]["config_groups"]["group_2"]["weights"]["block_structure"] = {kBlock};
+    std::ofstream(dir / "config.json", std::ios::trunc) << config.dump(2);
+    e = test::error_of<FormatError>([&] { checkpoint::load_model(dir); });
+    QVERIFY2(e.contains("group_2.weights.block_structure"), qPrintable(e));
+  }
 };
 
 QS_REGISTER_TEST(TestFp8Weights);
