@@ -93,7 +93,7 @@ std::map<std::string, quant::QuantizedLinear> read_quantized_linears(const ojson
   };
   for (const auto& [name, e] : linears.items()) {
     const std::string field = "linears." + name;
-    auto integer = [&](const char* key) {
+    auto integer = [&, &e = e](const char* key) {
       if (!e.is_object() || !e.contains(key) || !e[key].is_number_integer())
         throw FormatError(meta_file, field + "." + key, "missing or not an integer");
       return e[key].get<int64_t>();

@@ -2,6 +2,8 @@
 // Hugging Face config.json for the Llama family: Llama (incl. llama3
 // rope_scaling), Mistral, Qwen2 (q/k/v bias) and SmolLM (tied embeddings).
 
+#include <torch/torch.h>
+
 #include <filesystem>
 #include <string_view>
 

@@ -228,7 +228,7 @@ void AffineQuantMethod::quantize_block(methods::BlockContext& ctx, const quant::
   options.bias = [&biases](LinearRole r) { return biases.count(r) ? biases.at(r) : torch::Tensor(); };
   std::map<LinearRole, TrainedWeight> trained;
   for (const auto& [r, wr] : w)
-    trained.emplace(r, [&, r, wr] { return clips.at(r).fake_quantize(transformed_weight(r, wr, step, cfg)); });
+    trained.emplace(r, [&, r = r, wr = wr] { return clips.at(r).fake_quantize(transformed_weight(r, wr, step, cfg)); });
   if (!groups.empty()) {
     torch::optim::AdamW optimizer(std::move(groups));
     train_block(ctx, trained, optimizer, options);

@@ -83,13 +83,13 @@ TrainingResult train_block(methods::BlockContext& ctx, const std::map<LinearRole
   const auto saved = decoder.block_state(layer);
   for (const auto& [role, weight] : weights) {
     const auto& op = decoder.linear(layer, role);
-    TrainingLinear::Part transform = [&options, role] {
+    TrainingLinear::Part transform = [&options, role = role] {
       return options.input_transform ? options.input_transform(role) : torch::Tensor();
     };
-    TrainingLinear::Part shift = [&options, role] {
+    TrainingLinear::Part shift = [&options, role = role] {
       return options.input_shift ? options.input_shift(role) : torch::Tensor();
     };
-    TrainingLinear::Part bias = [&options, role, own = op->bias()] {
+    TrainingLinear::Part bias = [&options, role = role, own = op->bias()] {
       const auto b = options.bias ? options.bias(role) : torch::Tensor();
       return b.defined() ? b : own;
     };

@@ -51,7 +51,7 @@ Project refined_project(const Project& base,
   check_refinable(base);
   Project p = base;
   for (const auto& [name, record] : refined) {
-    auto it = std::find_if(p.layers.begin(), p.layers.end(), [&](const LayerEntry& e) { return e.name == name; });
+    auto it = std::find_if(p.layers.begin(), p.layers.end(), [&name = name](const LayerEntry& e) { return e.name == name; });
     if (it == p.layers.end() || !it->record) throw FormatError("project", "/layers/" + name, "has no quantized record");
     it->record = record;
   }

@@ -36,7 +36,7 @@ void split_rows(ModelWeights& w, const std::string& fused, const std::vector<std
       // Each part decodes the whole matrix and keeps its rows: a fused block
       // is built once per part, and released with the block.
       w.deferred[part + ".weight"] =
-          DeferredTensor{{n, whole.shape[1]}, [whole, first, n] { return whole.decode().narrow(0, first, n); }, {}};
+          DeferredTensor{{n, whole.shape[1]}, [whole, first, n = n] { return whole.decode().narrow(0, first, n); }, {}};
       if (!dtype.empty()) w.source_dtypes[part + ".weight"] = dtype;
       first += n;
     }
