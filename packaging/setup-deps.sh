@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what QuantScope needs on Debian bookworm; idempotent, so it is safe
 # to run before every build. Apt packages: Qt 6 (with Svg, for plot export), QCustomPlot (Qt 6 build),
-# HDF5 C/C++, nlohmann-json, Xvfb, ccache, Ninja. libtorch: the PyPI torch
+# HDF5 C/C++, nlohmann-json, Xvfb, ccache, Ninja, clang with libFuzzer and the
+# sanitizers (the fuzz build). libtorch: the PyPI torch
 # wheel in a venv outside the build tree. The CUDA toolkit is used from
 # /usr/local/cuda when present; nothing here installs it.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 APT_PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3-venv unzip
               qt6-base-dev qt6-svg-dev libqcustomplot-dev libhdf5-dev nlohmann-json3-dev
-              xvfb xauth libgl1-mesa-dev)
+              xvfb xauth libgl1-mesa-dev clang libclang-rt-14-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

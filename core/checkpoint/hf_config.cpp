@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/io/json_error.h"
 #include "core/io/json_int.h"
 #include "core/io/small_files.h"
 #include "core/model/architecture.h"
@@ -107,8 +108,8 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw FormatError(source, "config", std::string("invalid JSON: ") + e.what(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(source, "config", std::string("invalid JSON: ") + e.what(), io::json_error_offset(e));
   }
   if (!j.is_object()) throw FormatError(source, "config", "is not a JSON object");
   const Fields top(j, source);

@@ -5,6 +5,7 @@
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/fp8_weights.h"
 #include "core/error.h"
+#include "core/io/json_error.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/small_files.h"
 
@@ -16,8 +17,8 @@ namespace {
 nlohmann::json read_json(const fs::path& path) {
   try {
     return nlohmann::json::parse(io::read_small_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(path.string(), "(document)", std::string("invalid JSON: ") + e.what(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path.string(), "(document)", std::string("invalid JSON: ") + e.what(), io::json_error_offset(e));
   }
 }
 

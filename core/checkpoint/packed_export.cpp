@@ -242,7 +242,7 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   json run;
   try {
     run = json::parse(options.provenance.run_json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw ArgumentError(std::string("export: run_json is not JSON: ") + e.what());
   }
   QuantizedMap quantized;

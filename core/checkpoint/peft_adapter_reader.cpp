@@ -61,7 +61,7 @@ void read_peft_adapter(const fs::path& dir, model::ModelWeights& w) {
   json config;
   try {
     config = json::parse(io::read_small_file(dir / "adapter_config.json"));
-  } catch (const json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw FormatError(config_file, "adapter_config.json", std::string("not JSON: ") + e.what());
   }
   if (!config.is_object()) throw FormatError(config_file, "adapter_config.json", "is not a JSON object");

@@ -22,7 +22,7 @@ constexpr const char* kInputScaleSuffix = ".input_scale";
 ojson run_object(const std::string& run_json) {
   try {
     return ojson::parse(run_json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw ArgumentError(std::string("provenance: run_json is not JSON: ") + e.what());
   }
 }

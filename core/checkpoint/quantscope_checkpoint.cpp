@@ -51,7 +51,7 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
                 {"linears", linears}};
   try {
     meta["run"] = ojson::parse(provenance.run_json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw ArgumentError(std::string("save_quantscope_checkpoint: run_json is not JSON: ") + e.what());
   }
   io::write_file_atomically(dir / kMetaFile, meta.dump(2) + "\n");

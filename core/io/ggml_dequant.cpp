@@ -301,6 +301,8 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n) {
   if (n < 0 || n % t.block_size != 0)
     throw ArgumentError("dequantize_row: " + std::to_string(n) + " elements is not a multiple of " +
                         t.name + "'s block size " + std::to_string(t.block_size));
+  // An empty tensor's storage may be null, which memcpy must not see even for 0 bytes.
+  if (n == 0) return;
   t.dequant(src, dst, n / t.block_size);
 }
 

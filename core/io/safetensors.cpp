@@ -1,4 +1,5 @@
 #include "core/io/json_brief.h"
+#include "core/io/json_error.h"
 #include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -87,8 +88,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
   };
   try {
     j = nlohmann::json::parse(header, watch);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(file, "header", std::string("invalid JSON: ") + e.what(), 8 + e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(file, "header", std::string("invalid JSON: ") + e.what(), io::json_error_offset(e, 8));
   }
   if (!j.is_object()) throw FormatError(file, "header", "is not a JSON object", 8);
   if (!repeated.empty()) throw FormatError(file, "tensor '" + repeated + "'", "named twice in the header", 8);

@@ -1,3 +1,4 @@
+#include "core/io/json_error.h"
 #include "core/io/safetensors_set.h"
 
 #include <nlohmann/json.hpp>
@@ -39,8 +40,8 @@ std::vector<fs::path> index_shards(const fs::path& index) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_small_file(index));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(file, "index", std::string("invalid JSON: ") + e.what(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(file, "index", std::string("invalid JSON: ") + e.what(), io::json_error_offset(e));
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     throw FormatError(file, "weight_map", "missing or not an object");

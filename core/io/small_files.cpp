@@ -1,3 +1,4 @@
+#include "core/io/json_error.h"
 #include "core/io/small_files.h"
 
 #include <fstream>
@@ -44,8 +45,8 @@ nlohmann::ordered_json read_versioned_json(const fs::path& path, const std::stri
   nlohmann::ordered_json doc;
   try {
     doc = nlohmann::ordered_json::parse(read_small_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(file, "(document)", std::string("invalid JSON: ") + e.what(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(file, "(document)", std::string("invalid JSON: ") + e.what(), io::json_error_offset(e));
   }
   if (!doc.is_object() || doc.value("format", "") != format)
     throw FormatError(file, "format", "not \"" + format + "\"");

@@ -1,3 +1,4 @@
+#include "core/io/json_error.h"
 #include "core/pipeline/quant_plan.h"
 
 #include <nlohmann/json.hpp>
@@ -189,8 +190,8 @@ QuantPlan QuantPlan::from_json(const std::string& json_text, LayerChoice default
   ojson j;
   try {
     j = ojson::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(source, "layers config", std::string("invalid JSON: ") + e.what(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(source, "layers config", std::string("invalid JSON: ") + e.what(), io::json_error_offset(e));
   }
   if (!j.is_object()) throw ConfigError(source, "(top level)", "must be an object");
   for (const auto& [key, value] : j.items())
@@ -214,7 +215,7 @@ std::pair<std::string, quant::MethodParams> parse_refinement(const std::string& 
   if (text.find('{') != std::string::npos) {
     try {
       t = ojson::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw ConfigError(source, "then", std::string("invalid JSON: ") + e.what());
     }
   }

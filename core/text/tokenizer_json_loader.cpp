@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/io/json_brief.h"
+#include "core/io/json_error.h"
 #include "core/io/json_int.h"
 #include "core/io/small_files.h"
 #include "core/text/byte_level_bpe.h"
@@ -66,13 +67,14 @@ json parse_json_file(const fs::path& path) {
   };
   try {
     return json::parse(buf.str(), track);
-  } catch (const json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     std::string field;
     for (const auto& k : keys) field += (field.empty() ? "" : ".") + k;
     std::string what = e.what();
     if (auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
+    const auto at = io::json_error_offset(e);
     throw FormatError(path.string(), field.empty() ? "(document)" : field, "invalid JSON: " + what,
-                      e.byte > 0 ? e.byte - 1 : 0);
+                      at ? std::optional<uint64_t>(*at > 0 ? *at - 1 : 0) : std::nullopt);
   }
 }
 
