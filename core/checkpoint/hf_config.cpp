@@ -133,9 +133,11 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.hidden_size = f.integer("hidden_size");
   c.intermediate_size = f.integer("intermediate_size");
   c.num_layers = f.integer("num_hidden_layers");
-  if (c.num_layers > kMaxLayers)
-    throw ConfigError(source, "num_hidden_layers",
-                      std::to_string(c.num_layers) + " layers (more than " + std::to_string(kMaxLayers) + ")");
+  // Checked before any family reads it: a negative count would become a huge
+  // size_t in the per-layer tables they build.
+  if (c.num_layers <= 0 || c.num_layers > kMaxLayers)
+    throw ConfigError(source, f.field("num_hidden_layers"),
+                      std::to_string(c.num_layers) + " layers (expected 1 to " + std::to_string(kMaxLayers) + ")");
   c.num_heads = f.integer("num_attention_heads");
   c.num_kv_heads = f.integer_or("num_key_value_heads", c.num_heads);
   c.head_dim = f.integer_or("head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
@@ -154,7 +156,7 @@ model::ModelConfig parse_hf_config(std::string_view text, const std::string& sou
   c.eos_token_id = first_token_id(f.find("eos_token_id"), source, "eos_token_id");
   c.pad_token_id = first_token_id(f.find("pad_token_id"), source, "pad_token_id");
   read_rope(f, c);
-  if (c.num_layers > 0) c.layer_types = layer_types(f, c.num_layers);
+  c.layer_types = layer_types(f, c.num_layers);
   arch->read(f, c);
   c.validate(source);
   return c;

@@ -200,6 +200,11 @@ class TestHfConfig : public QObject {
     QTest::newRow("zero layers") << R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
       "intermediate_size": 16, "num_hidden_layers": 0, "num_attention_heads": 2})"
                                  << "num_hidden_layers";
+    // Found by fuzz_hf_config: Mistral's window table was sized by -4 as a size_t.
+    QTest::newRow("negative layers with a window")
+        << R"({"model_type": "mistral", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+      "num_hidden_layers": -4, "num_attention_heads": 2, "sliding_window": 8})"
+        << "num_hidden_layers";
     QTest::newRow("absurd layer count") << R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
       "intermediate_size": 16, "num_hidden_layers": 9223372036854775807, "num_attention_heads": 2})"
                                         << "num_hidden_layers";
