@@ -60,6 +60,10 @@ void Session::set_opened(const QString& path) {
 }
 
 bool Session::save(const QString& path, QString* error) {
+  // An autosave in flight, or one queued behind it, would write the side
+  // file again after the save removed it.
+  again_ = false;
+  autosave_done();
   try {
     if (results_) {
       write_project(*results_, path);

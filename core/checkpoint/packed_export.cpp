@@ -14,6 +14,7 @@
 #include "core/checkpoint/peft_adapter.h"
 #include "core/checkpoint/tokenizer_files.h"
 #include "core/error.h"
+#include "core/io/atomic_directory.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/io/sharded_safetensors.h"
@@ -262,18 +263,16 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   provenance.checkpoint_file = options.format == Format::Gguf ? "model.gguf" : "";
   for (const auto& [name, q] : quantized)
     if (q->input_scale.defined()) provenance.input_scales[name] = q->input_scale;
-  auto remove_adapter = [&] {
-    // (Not fs::remove_all: the one libtorch's wheel exports crashes when called from here.)
-    std::error_code ec;
-    for (const char* f : {"adapter_config.json", "adapter_model.safetensors"}) fs::remove(dir / "adapter" / f, ec);
-    fs::remove(dir / "adapter", ec);
-  };
+  // Everything is written beside `dir` and swapped in at the end: an export
+  // stopped at any point leaves an earlier one whole, and nothing of it
+  // (an adapter, provenance a fake-quant export has none of) outlives it.
+  io::AtomicDirectory staged(dir);
+  const fs::path& out = staged.path();
   auto write_adapter = [&](ExportReport& report) {
-    remove_adapter();
-    report.adapters = write_peft_adapter(quantized, fs::absolute(dir).string(), dir / "adapter");
+    report.adapters = write_peft_adapter(quantized, fs::absolute(dir).string(), out / "adapter");
   };
   if (options.format == Format::Gguf) {
-    const auto g = export_gguf(decoder, options.tokenizer_source, dir.filename().string(), dir / "model.gguf");
+    const auto g = export_gguf(decoder, options.tokenizer_source, dir.filename().string(), out / "model.gguf");
     ExportReport report;
     report.quantized_linears = g.quantized_linears;
     report.kept_fp = g.kept_fp;
@@ -282,8 +281,9 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
     report.quantization_config = json(g.tensor_types).dump();
     write_adapter(report);
     std::map<std::string, int> types(g.tensor_types.begin(), g.tensor_types.end());
-    io::write_file_atomically(dir / "README.md", card(options.format, report, types, run));
-    write_provenance(provenance, dir);
+    io::write_file_atomically(out / "README.md", card(options.format, report, types, run));
+    write_provenance(provenance, out);
+    staged.commit();
     return report;
   }
   fuse_stored_modules(decoder.config(), decoder.num_layers(), quantized, kept_fp);
@@ -372,26 +372,19 @@ ExportReport export_checkpoint(const model::Decoder& decoder, const ExportOption
   const auto qconfig = format ? format->quantization_config(quantized, not_quantized) : json(nullptr);
   report.quantization_config = qconfig.dump();
 
-  ec.clear();
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
-  // A config.json left from an earlier export must not vouch for the new files.
-  fs::remove(dir / "config.json", ec);
-  report.bytes = io::write_sharded_safetensors(dir, tensors, {{"format", "pt"}}, options.max_shard_bytes);
-  if (!options.tokenizer_source.empty()) copy_tokenizer_files(options.tokenizer_source, dir);
+  report.bytes = io::write_sharded_safetensors(out, tensors, {{"format", "pt"}}, options.max_shard_bytes);
+  if (!options.tokenizer_source.empty()) copy_tokenizer_files(options.tokenizer_source, out);
   if (options.format == Format::Gptq || options.format == Format::GptqV2)
-    io::write_file_atomically(dir / "quantize_config.json", qconfig.dump(2) + "\n");
-  if (fake_quant) {  // side branches are folded in; nothing of an earlier export may stay
-    remove_adapter();
-    for (const char* f : {kProvenanceFile, kProvenanceTensorsFile}) fs::remove(dir / f, ec);
-  } else {
+    io::write_file_atomically(out / "quantize_config.json", qconfig.dump(2) + "\n");
+  if (!fake_quant) {  // a fake-quant export has its side branches folded in
     write_adapter(report);
-    write_provenance(provenance, dir);
+    write_provenance(provenance, out);
   }
-  io::write_file_atomically(dir / "README.md", card(options.format, report, specs, run));
+  io::write_file_atomically(out / "README.md", card(options.format, report, specs, run));
   auto config = json::parse(hf_config_to_json(c, dtype_text));
   if (format) config["quantization_config"] = qconfig;
-  io::write_file_atomically(dir / "config.json", config.dump(2) + "\n");
+  io::write_file_atomically(out / "config.json", config.dump(2) + "\n");
+  staged.commit();
   return report;
 }
 

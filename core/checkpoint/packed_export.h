@@ -52,13 +52,13 @@ struct ExportReport {
   std::vector<std::string> notes;    // what the reading tool may take otherwise (GGUF family keys)
 };
 
-// Checks every layer first, so a model the format cannot hold leaves `dir`
-// untouched; throws qs::ArgumentError naming the layer and why. Files are
-// written through temporaries, config.json last. Low-rank side branches go
-// to a PEFT adapter in <dir>/adapter (peft_adapter.h); an adapter left there by
-// an earlier export is removed when the model has none. A fake-quant export
-// writes no provenance (it holds no quantized layer to refine or compare) and
-// removes one left there, so nothing vouches for records it does not hold.
+// Writes the whole export beside `dir` and swaps it in at the end
+// (io::AtomicDirectory): whatever stops it (a layer the format cannot hold,
+// which throws qs::ArgumentError naming it, a full disk, a kill) leaves `dir`
+// as it was, and a finished export replaces all of an earlier one's files.
+// Low-rank side branches go to a PEFT adapter in <dir>/adapter
+// (peft_adapter.h). A fake-quant export writes no provenance (it holds no
+// quantized layer to refine or compare).
 // Refuses, before anything is written, a `dir` that is the directory of the
 // model exported (options.tokenizer_source: the export would replace the
 // files it is computed from) and a `dir` that exists and is not a directory.

@@ -7,6 +7,7 @@
 #include "core/checkpoint/hf_config.h"
 #include "core/checkpoint/tokenizer_files.h"
 #include "core/error.h"
+#include "core/io/atomic_directory.h"
 #include "core/io/safetensors_set.h"
 #include "core/io/sharded_safetensors.h"
 #include "core/io/small_files.h"
@@ -24,12 +25,10 @@ constexpr const char* kMetaFile = "quantscope.json";
 
 void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance, const fs::path& dir,
                                 uint64_t max_shard_bytes) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(dir.string(), "cannot create the directory: " + ec.message());
-  // A stale marker from an earlier save must not vouch for half-written files.
-  fs::remove(dir / kMetaFile, ec);
-
+  // Written beside `dir` and swapped in whole: a save stopped at any point
+  // leaves an earlier checkpoint there intact.
+  io::AtomicDirectory staged(dir);
+  const fs::path& out = staged.path();
   const auto& c = decoder.config();
   NamedTensors tensors;
   auto add = [&](const std::string& name, const torch::Tensor& t) { tensors.push_back(io::pending(name, t)); };
@@ -39,9 +38,9 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
 
   ojson linears = ojson::object();
   for (int64_t l = 0; l < decoder.num_layers(); ++l) append_block_tensors(decoder, l, provenance, tensors, linears);
-  io::write_file_atomically(dir / "config.json", hf_config_to_json(c, hf_dtype_name(decoder.dtype())));
-  io::write_sharded_safetensors(dir, tensors, {{"format", "pt"}, {"quantscope", "1"}}, max_shard_bytes);
-  if (!provenance.source_model.empty()) copy_tokenizer_files(provenance.source_model, dir);
+  io::write_file_atomically(out / "config.json", hf_config_to_json(c, hf_dtype_name(decoder.dtype())));
+  io::write_sharded_safetensors(out, tensors, {{"format", "pt"}, {"quantscope", "1"}}, max_shard_bytes);
+  if (!provenance.source_model.empty()) copy_tokenizer_files(provenance.source_model, out);
 
   ojson meta = {{"format", "quantscope"},
                 {"format_version", kQuantscopeFormatVersion},
@@ -54,7 +53,8 @@ void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance&
   } catch (const nlohmann::json::exception& e) {
     throw ArgumentError(std::string("save_quantscope_checkpoint: run_json is not JSON: ") + e.what());
   }
-  io::write_file_atomically(dir / kMetaFile, meta.dump(2) + "\n");
+  io::write_file_atomically(out / kMetaFile, meta.dump(2) + "\n");
+  staged.commit();
 }
 
 bool is_quantscope_checkpoint(const fs::path& dir) {

@@ -30,8 +30,10 @@ namespace qs::checkpoint {
 // 2 added "transform_of"; version 1 files read as before.
 inline constexpr int kQuantscopeFormatVersion = 2;
 
-// Writes every file through a temporary and a rename; quantscope.json last, so
-// a directory without it is never taken for a complete checkpoint. Past
+// Writes the checkpoint beside `dir` and swaps it in whole
+// (io::AtomicDirectory), so an earlier checkpoint there stays intact until
+// the new one is complete, and a save stopped midway leaves no half
+// checkpoint that would open; quantscope.json is written last. Past
 // `max_shard_bytes` the tensors go to numbered shards with an index
 // (sharded_safetensors.h), each built as it is written.
 void save_quantscope_checkpoint(const model::Decoder& decoder, const Provenance& provenance,

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/io/atomic_file.h"
 #include "core/model/transform_sharing.h"
 #include "core/project/hdf5_io.h"
 #include "core/quant/packing.h"
@@ -311,6 +312,7 @@ void sync_file(const fs::path& path, bool directory) {
 }  // namespace
 
 void save_project(const Project& project, const fs::path& file, const SaveProgress& progress) {
+  io::remove_abandoned_temporaries(file);
   fs::path temp = file;
   temp += ".tmp-" + std::to_string(::getpid());
   try {

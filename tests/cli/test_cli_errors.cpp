@@ -1,8 +1,10 @@
+#include <sys/stat.h>
+
 #include <QDir>
 #include <QFile>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
-#include <sys/stat.h>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -139,8 +141,44 @@ class TestCliErrors : public QObject {
     QCOMPARE(read_all(path("ct/model.safetensors")), ct);
   }
 
+  // A disk that fills up mid-write (here a file size limit: the write fails
+  // with EFBIG, as on a full disk with ENOSPC) ends with an error naming the
+  // file, and leaves the earlier export or checkpoint whole and nothing beside it.
+  void aFullDiskLeavesTheEarlierOneWhole() {
+    const auto limited = [](const QStringList& args) {
+      QStringList quoted;
+      for (const auto& a : args) quoted << "'" + a + "'";
+      QProcess p;
+      p.start("bash", {"-c", "trap '' XFSZ; ulimit -f 16; exec '" QS_CLI_PATH "' " + quoted.join(' ')});
+      p.waitForFinished(120000);
+      return std::pair{p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+                       QString::fromUtf8(p.readAllStandardError())};
+    };
+    auto r = test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("full-exp")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto before = read_all(path("full-exp/model.safetensors"));
+    const auto config = read_all(path("full-exp/config.json"));
+    auto [code, err] = limited({"export", path("rtn"), "--format", "compressed-tensors", "--out", path("full-exp")});
+    QCOMPARE(code, 1);
+    QVERIFY2(err.contains("model.safetensors") && err.contains("too large"), qPrintable(err));
+    QCOMPARE(read_all(path("full-exp/model.safetensors")), before);
+    QCOMPARE(read_all(path("full-exp/config.json")), config);
+    QVERIFY(QDir(tmp_.path()).entryList({".full-exp.qs-staging-*"}, QDir::AllEntries | QDir::Hidden).isEmpty());
+
+    const auto checkpoint = read_all(path("rtn/quantscope.json"));
+    std::tie(code, err) = limited({"quantize", path("fp"), "--method", "rtn", "--bits", "8", "--group", "32", "--calib",
+                                   path("calib.txt"), "--nsamples", "2", "--seqlen", "16", "--out", path("rtn")});
+    QCOMPARE(code, 1);
+    QVERIFY2(err.contains("too large"), qPrintable(err));
+    QCOMPARE(read_all(path("rtn/quantscope.json")), checkpoint);
+    QCOMPARE(test::run_cli({"info", path("rtn")}).code, 0);
+    QVERIFY(QDir(tmp_.path()).entryList({".rtn.qs-staging-*"}, QDir::AllEntries | QDir::Hidden).isEmpty());
+    QDir(path("rtn.journal")).removeRecursively();
+  }
+
   void aShardSizeOfZeroIsRefused() {
-    const auto r = test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("never"), "--max-shard-mb", "0"});
+    const auto r =
+        test::run_cli({"export", path("rtn"), "--format", "gptq", "--out", path("never"), "--max-shard-mb", "0"});
     QCOMPARE(r.code, 2);
     QVERIFY2(r.err.contains("max-shard-mb"), qPrintable(r.err));
     QVERIFY(!QFile::exists(path("never")));
