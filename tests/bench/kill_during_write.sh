@@ -13,7 +13,8 @@
 # KINDS (default "checkpoint export project") picks the kinds. Half the kills
 # land at a random time in the whole run, half at a random time after the
 # write began (its staging directory or temporary appeared). Needs the demo
-# model (packaging/fetch-demo-model.sh). Prints a table; exits 1 on any half
+# model (packaging/fetch-demo-model.sh), whose RTN checkpoints and exports are
+# written, and the family references. Prints a table; exits 1 on any half
 # file or leftover.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../packaging/common.sh"
@@ -25,6 +26,11 @@ if [ ! -f "$QS_DEMO_MODEL" ]; then
   [ "${QS_REQUIRE_REFERENCES:-0}" = 1 ] && exit 1
   exit 77
 fi
+# A project records each layer's analyses as it runs (85 s for the demo
+# model here), so projects are written from the tiny Llama of
+# packaging/make-family-references.sh instead.
+PROJECT_MODEL="$QS_CACHE/reference/families/llama"
+[ -d "$PROJECT_MODEL" ] || { echo "no $PROJECT_MODEL: run packaging/make-family-references.sh" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 head -c 20000 "$QS_ROOT/README.md" >"$work/calib.txt"
@@ -37,12 +43,13 @@ ppl() { "$CLI" eval "$1" --text "$work/eval.txt" --ctx 64 --limit-chunks 1 2>/de
 # The command writing version V (0 or 1) of KIND, its target, and what the
 # target is read through.
 command_for() {
-  local kind=$1 v=$2 bits=$((v == 0 ? 4 : 8))
+  local kind=$1 v=$2
+  local bits=$((v == 0 ? 4 : 8))
   case $kind in
     checkpoint) echo "$CLI quantize $QS_DEMO_MODEL --method rtn --bits $bits --group 64 --calib $work/calib.txt" \
                      "--nsamples 1 --seqlen 16 --out $work/ckpt" ;;
     export) echo "$CLI export $work/source$v --format compressed-tensors --out $work/exp" ;;
-    project) echo "$CLI quantize $QS_DEMO_MODEL --method rtn --bits $bits --group 64 --calib $work/calib.txt" \
+    project) echo "$CLI quantize $PROJECT_MODEL --method rtn --bits $bits --group 32 --calib $work/calib.txt" \
                   "--nsamples 1 --seqlen 16 --project $work/p.qsproj" ;;
   esac
 }
