@@ -29,6 +29,7 @@
 #include "app/gui/presets.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "tests/app/gui_fixtures.h"
 #include "tests/support/test_registry.h"
 #include "tests/support/tiny_llama.h"
 #include "widgets/compare_view.h"
@@ -909,18 +910,7 @@ class TestMainWindow : public QObject {
   }
 
   // A tiny model with a byte-level tokenizer and a text to calibrate on.
-  QString write_model_with_tokenizer() {
-    const QString dir = dir_.filePath("with-tokenizer");
-    QDir().mkpath(dir);
-    auto c = test::tiny_config();
-    c.vocab_size = 260;
-    test::write_hf_checkpoint(test::make_tiny_llama(c, 4), dir.toStdString());
-    test::write_byte_tokenizer(dir.toStdString());
-    QFile text(QDir(dir).filePath("calib.txt"));
-    if (text.open(QIODevice::WriteOnly))
-      for (int i = 0; i < 40; ++i) text.write("The quick brown fox jumps over the lazy dog, line by line.\n");
-    return dir;
-  }
+  QString write_model_with_tokenizer() { return test::write_gui_model(dir_.filePath("with-tokenizer")); }
 
   // The tiny model opened in `w`, with LWC of `epochs` epochs in the method dock.
   widgets::RunSettings open_with_lwc(app::MainWindow& w, qlonglong epochs) {
@@ -936,17 +926,7 @@ class TestMainWindow : public QObject {
   }
 
   static widgets::RunSettings settings(const QString& method, const QString& dir) {
-    widgets::RunSettings s;
-    s.method = method;
-    s.bits = 3;
-    s.group = 32;
-    s.calibration_path = QDir(dir).filePath("calib.txt");
-    s.nsamples = 4;
-    s.seqlen = 32;
-    s.eval_path = s.calibration_path;
-    s.eval_windows = 2;
-    s.eval_ctx = 16;
-    return s;
+    return test::gui_run_settings(method, dir);
   }
 
   // RILQ that trains the tiny model in well under a second.

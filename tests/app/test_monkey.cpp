@@ -23,8 +23,8 @@
 #include "app/gui/model_controller.h"
 #include "app/gui/run_controller.h"
 #include "app/gui/session.h"
+#include "tests/app/gui_fixtures.h"
 #include "tests/support/test_registry.h"
-#include "tests/support/tiny_llama.h"
 #include "widgets/method_panel.h"
 #include "widgets/model_outline.h"
 
@@ -87,7 +87,7 @@ class TestMonkey : public QObject {
  private Q_SLOTS:
   void randomUserActions() {
     QTemporaryDir tmp;
-    const QString model = write_model(tmp.filePath("model"));
+    const QString model = test::write_gui_model(tmp.filePath("model"));
     const qint64 seconds = env_int("QS_MONKEY_SECONDS", 20);
     const auto seed = static_cast<uint32_t>(env_int("QS_MONKEY_SEED", 1));
     std::mt19937 rng(seed);
@@ -246,29 +246,8 @@ class TestMonkey : public QObject {
     return loaded.wait(20000);
   }
 
-  static QString write_model(const QString& dir) {
-    QDir().mkpath(dir);
-    auto c = test::tiny_config();
-    c.vocab_size = 260;
-    test::write_hf_checkpoint(test::make_tiny_llama(c, 4), dir.toStdString());
-    test::write_byte_tokenizer(dir.toStdString());
-    QFile text(QDir(dir).filePath("calib.txt"));
-    if (text.open(QIODevice::WriteOnly))
-      for (int i = 0; i < 40; ++i) text.write("The quick brown fox jumps over the lazy dog, line by line.\n");
-    return dir;
-  }
-
   static widgets::RunSettings settings(const QString& method, const QString& dir) {
-    widgets::RunSettings s;
-    s.method = method;
-    s.bits = 3;
-    s.group = 32;
-    s.calibration_path = QDir(dir).filePath("calib.txt");
-    s.nsamples = 4;
-    s.seqlen = 32;
-    s.eval_path = s.calibration_path;
-    s.eval_windows = 2;
-    s.eval_ctx = 16;
+    auto s = test::gui_run_settings(method, dir);
     if (method == "lwc") s.params.insert("epochs", qlonglong{2});
     return s;
   }
