@@ -14,7 +14,7 @@ SECONDS_RUN="${1:-600}"
 status=0
 # Qt Test aborts a test function after 5 minutes unless told otherwise (ms).
 QS_MONKEY_SECONDS="$SECONDS_RUN" QS_MONKEY_SEED="${2:-1}" QS_TEST_CLASS=TestMonkey QT_QPA_PLATFORM=offscreen \
-  QTEST_DISABLE_STACK_DUMP=1 QTEST_FUNCTION_TIMEOUT=$(((SECONDS_RUN + 300) * 1000)) "$BUILD/tests/test_app" \
+  QTEST_DISABLE_STACK_DUMP=1 QTEST_FUNCTION_TIMEOUT=$(((SECONDS_RUN + 300) * 1000)) "$BUILD/tests/test_app" -maxwarnings 0 \
   >"$LOG" 2>&1 || status=$?
 grep -E "QINFO|FAIL|Loc:|Totals" "$LOG" || true
 if [ "$status" != 0 ]; then
