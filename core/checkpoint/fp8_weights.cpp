@@ -23,16 +23,21 @@ torch::Tensor per_element(const torch::Tensor& scale, int64_t out, int64_t in, i
   return scale.to(torch::kFloat32).repeat_interleave(bo, 0).repeat_interleave(bi, 1).narrow(0, 0, out).narrow(1, 0, in);
 }
 
+// A block shape as both configurations write it, [rows, columns]; `v` null
+// when absent, which is an error here too.
+Fp8Blocks block_shape(const nlohmann::json* v, const std::string& file, const std::string& field) {
+  if (!v || !v->is_array() || v->size() != 2 || io::json_int64((*v)[0]).value_or(0) <= 0 ||
+      io::json_int64((*v)[1]).value_or(0) <= 0)
+    throw FormatError(file, field, "expected two positive integers");
+  return {(*v)[0].get<int64_t>(), (*v)[1].get<int64_t>()};
+}
+
 }  // namespace
 
 Fp8Blocks hf_fp8_blocks(const nlohmann::json& qconfig, const std::string& file) {
   const model::BasicConfigFields<nlohmann::json> f(qconfig, file, "quantization_config.");
   const auto* block = f.find("weight_block_size");
-  if (!block) return {};
-  if (!block->is_array() || block->size() != 2 || io::json_int64((*block)[0]).value_or(0) <= 0 ||
-      io::json_int64((*block)[1]).value_or(0) <= 0)
-    throw FormatError(file, "quantization_config.weight_block_size", "expected two positive integers");
-  return {(*block)[0].get<int64_t>(), (*block)[1].get<int64_t>()};
+  return block ? block_shape(block, file, "quantization_config.weight_block_size") : Fp8Blocks{};
 }
 
 std::optional<Fp8Blocks> compressed_tensors_fp8_blocks(const nlohmann::json& qc, const std::string& file) {
@@ -60,11 +65,7 @@ std::optional<Fp8Blocks> compressed_tensors_fp8_blocks(const nlohmann::json& qc,
     const auto strategy = wf.string_or("strategy", "tensor");
     Fp8Blocks blocks;
     if (strategy == "block") {
-      const auto* b = wf.find("block_structure");
-      if (!b || !b->is_array() || b->size() != 2 || io::json_int64((*b)[0]).value_or(0) <= 0 ||
-          io::json_int64((*b)[1]).value_or(0) <= 0)
-        throw FormatError(file, gf + ".weights.block_structure", "expected two positive integers");
-      blocks = {(*b)[0].get<int64_t>(), (*b)[1].get<int64_t>()};
+      blocks = block_shape(wf.find("block_structure"), file, gf + ".weights.block_structure");
     } else if (strategy != "tensor" && strategy != "channel") {
       throw FormatError(file, gf + ".weights.strategy",
                         "'" + strategy + "' is not read for float weights (tensor, channel or block)");

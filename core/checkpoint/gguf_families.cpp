@@ -43,10 +43,9 @@ void set_periodic(ModelConfig& c, int64_t period) {
 // The period whose pattern matches the config's layers, or 0 when none does.
 int64_t sliding_period(const ModelConfig& c) {
   for (int64_t period = 1; period <= std::max<int64_t>(c.num_layers, 1); ++period) {
-    ModelConfig probe = c;
-    set_periodic(probe, period);
     bool same = true;
-    for (int64_t l = 0; l < c.num_layers && same; ++l) same = probe.sliding(l) == c.sliding(l);
+    for (int64_t l = 0; l < c.num_layers && same; ++l)
+      same = c.sliding(l) == (c.sliding_window > 0 && (l + 1) % period != 0);
     if (same) return period;
   }
   return 0;
