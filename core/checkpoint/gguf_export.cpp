@@ -1,5 +1,7 @@
 #include "core/checkpoint/gguf_export.h"
 
+#include <optional>
+
 #include "core/checkpoint/checkpoint_format.h"
 #include "core/checkpoint/export_biases.h"
 #include "core/checkpoint/ggml_blocks.h"
@@ -69,15 +71,51 @@ Encoded encode_linear(const quant::QuantizedLinear& q, io::GgmlType type, int64_
   QS_ASSERT(false, "unexpected ggml type for a quantized linear");
 }
 
-std::vector<int64_t> ggml_ne(const torch::Tensor& t) {
-  if (t.dim() == 1) return {t.size(0)};
-  return {t.size(1), t.size(0)};
+std::vector<int64_t> ggml_ne(const std::vector<int64_t>& torch_shape) {
+  return {torch_shape.rbegin(), torch_shape.rend()};
+}
+
+// Norms, biases and routers stay F32 as llama.cpp's converter keeps them;
+// other matrices go F16.
+Encoded encode_dense(const torch::Tensor& v, bool f32) {
+  if (f32 || v.dim() == 1) return {io::GgmlType::F32, encode_f32(v)};
+  return {io::GgmlType::F16, encode_f16(v)};
+}
+
+// A GGUF tensor joining several linears by rows (Phi-3's attn_qkv, an MoE's
+// stacked experts): ggml blocks never cross a row, so the parts' encodings
+// concatenate, provided every part is stored alike.
+Encoded encode_joined(const GgufTensorName& t, const std::map<std::string, PendingLinear>& pending,
+                      const std::map<std::string, torch::Tensor>& dense) {
+  std::optional<Encoded> out;
+  std::string first;
+  for (const auto& part : t.parts) {
+    Encoded enc;
+    if (auto e = pending.find(part.hf); e != pending.end()) {
+      enc = encode_linear(e->second.record, e->second.type, 0);
+    } else {
+      const auto d = dense.find(part.hf);
+      QS_ASSERT(d != dense.end(), "tensor without a source: " + part.hf);
+      enc = encode_dense(d->second.to(torch::kCPU).to(torch::kFloat32), t.f32);
+    }
+    if (!out) {
+      out = std::move(enc);
+      first = part.hf;
+      continue;
+    }
+    if (enc.type != out->type)
+      throw ArgumentError("GGUF export: " + t.gguf + " holds " + first + " and " + part.hf + " in one tensor, stored " +
+                          io::ggml_type_name(out->type) + " and " + io::ggml_type_name(enc.type) +
+                          "; quantize them alike (the same bits, group and symmetry, or both kept in FP)");
+    out->data.insert(out->data.end(), enc.data.begin(), enc.data.end());
+  }
+  return std::move(*out);
 }
 
 // The tokenizer.* metadata of a GGUF (the model's, or the tokenizer.gguf a
 // checkpoint of one holds) is copied as it is; otherwise the HF tokenizer.json
 // beside the model is converted.
-void add_tokenizer(const fs::path& source, int64_t vocab_size, io::GgufWriter& w) {
+std::vector<std::string> add_tokenizer(const fs::path& source, int64_t vocab_size, io::GgufWriter& w) {
   std::error_code ec;
   const fs::path dir = fs::is_directory(source, ec) ? source : source.parent_path();
   fs::path gguf;
@@ -89,7 +127,7 @@ void add_tokenizer(const fs::path& source, int64_t vocab_size, io::GgufWriter& w
     const io::GgufFile tok(gguf);
     if (io::copy_gguf_metadata(tok, "tokenizer.", w) == 0)
       throw FormatError(tok.path().string(), "tokenizer.*", "the GGUF has no tokenizer metadata to copy");
-    return;
+    return {};
   }
   if (fs::is_regular_file(dir / "tokenizer.json", ec))
     return text::add_gguf_tokenizer(dir / "tokenizer.json", vocab_size, w);
@@ -118,7 +156,7 @@ void write_hparams(const model::ModelConfig& c, const std::string& arch, const s
   w.add_uint32(p + "attention.head_count_kv", static_cast<uint32_t>(c.num_kv_heads));
   w.add_uint32(p + "attention.key_length", static_cast<uint32_t>(c.head_dim));
   w.add_uint32(p + "attention.value_length", static_cast<uint32_t>(c.head_dim));
-  w.add_uint32(p + "rope.dimension_count", static_cast<uint32_t>(c.head_dim));
+  w.add_uint32(p + "rope.dimension_count", static_cast<uint32_t>(c.rotary_dim()));
   w.add_float32(p + "attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   w.add_float32(p + "rope.freq_base", static_cast<float>(c.rope_theta));
   w.add_uint32(p + "vocab_size", static_cast<uint32_t>(c.vocab_size));
@@ -174,9 +212,15 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
   io::GgufWriter w;
   write_hparams(c, arch, name, dominant, w);
   report.notes = write_gguf_family_options(c, arch, w);
-  add_tokenizer(tokenizer_source, c.vocab_size, w);
+  for (auto& note : add_tokenizer(tokenizer_source, c.vocab_size, w)) report.notes.push_back(std::move(note));
 
   for (const auto& t : gguf_tensor_map(c)) {
+    if (!t.parts.empty()) {
+      auto enc = encode_joined(t, pending, dense);
+      ++report.tensor_types[io::ggml_type_name(enc.type)];
+      w.add_tensor(t.gguf, enc.type, ggml_ne(t.shape), std::move(enc.data));
+      continue;
+    }
     if (auto e = pending.find(t.hf); e != pending.end()) {
       const auto& q = e->second.record;
       auto enc = encode_linear(q, e->second.type, t.permute_heads);
@@ -189,14 +233,12 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
       QS_ASSERT(!t.required, "tensor without a source: " + t.hf);
       continue;
     }
-    auto v = d->second.to(torch::kCPU).to(torch::kFloat32);
+    auto v = d->second.to(torch::kCPU).to(torch::kFloat32).reshape(t.shape);
     if (t.added != 0.0) v = v + t.added;
     if (t.permute_heads > 0) v = permute_rows(v, t.permute_heads);
-    // Norms and biases stay F32 as llama.cpp's converter keeps them; matrices go F16.
-    const bool matrix = v.dim() == 2;
-    w.add_tensor(t.gguf, matrix ? io::GgmlType::F16 : io::GgmlType::F32, ggml_ne(v),
-                 matrix ? encode_f16(v) : encode_f32(v));
-    ++report.tensor_types[matrix ? "F16" : "F32"];
+    auto enc = encode_dense(v, t.f32);
+    w.add_tensor(t.gguf, enc.type, ggml_ne(t.shape), std::move(enc.data));
+    ++report.tensor_types[io::ggml_type_name(enc.type)];
   }
   std::error_code ec;
   if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);

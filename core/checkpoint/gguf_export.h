@@ -2,11 +2,13 @@
 // A quantized model as one GGUF file llama.cpp runs: hyper-parameters from the
 // config, the tokenizer.* metadata of a GGUF (the source model, or the
 // tokenizer.gguf of a QuantScope checkpoint) or else converted from the HF
-// tokenizer.json beside the model (byte-level BPE), and each linear in the ggml type
-// that holds its record exactly up to f16 block parameters: 4-bit symmetric →
-// Q4_0, 4-bit asymmetric → Q4_1, 8-bit symmetric → Q8_0, kept in FP → F16.
-// Groups must be a multiple of ggml's 32-value blocks; anything else is
-// refused naming the layer.
+// tokenizer.json beside the model (byte-level or SentencePiece BPE), and each
+// linear in the ggml type that holds its record exactly up to f16 block
+// parameters: 4-bit symmetric → Q4_0, 4-bit asymmetric → Q4_1, 8-bit symmetric
+// → Q8_0, kept in FP → F16. Groups must be a multiple of ggml's 32-value
+// blocks; anything else is refused naming the layer. Linears llama.cpp keeps
+// in one tensor (Phi-3's q/k/v and gate/up, an MoE's experts per projection)
+// must be stored alike.
 
 #include <filesystem>
 #include <map>

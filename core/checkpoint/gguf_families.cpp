@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "core/error.h"
@@ -13,13 +14,89 @@ using model::ModelConfig;
 
 // llama.cpp's architecture names and the HF model_type each one is.
 const std::map<std::string, std::string>& model_types() {
-  static const std::map<std::string, std::string> kModelTypes = {{"llama", "llama"},   {"mistral", "mistral"},
-                                                                 {"qwen2", "qwen2"},   {"qwen3", "qwen3"},
-                                                                 {"gemma2", "gemma2"}, {"gemma3", "gemma3_text"}};
+  static const std::map<std::string, std::string> kModelTypes = {
+      {"llama", "llama"}, {"mistral", "mistral"},    {"qwen2", "qwen2"},
+      {"qwen3", "qwen3"}, {"gemma2", "gemma2"},      {"gemma3", "gemma3_text"},
+      {"phi3", "phi3"},   {"qwen2moe", "qwen2_moe"}, {"qwen3moe", "qwen3_moe"}};
   return kModelTypes;
 }
 
 bool is_gemma(const std::string& arch) { return arch == "gemma2" || arch == "gemma3"; }
+
+// llama.cpp rescales the top-k routing weights to sum 1 for Mixtral (its llama
+// arch) and Qwen3-MoE, not for Qwen2-MoE, unless expert_weights_norm says.
+bool assumed_expert_norm(const std::string& arch) { return arch != "qwen2moe"; }
+
+// Mixture of Experts: every block routes, its experts stacked per projection.
+void read_experts(const io::GgufFile& f, const std::string& arch, ModelConfig& c) {
+  const std::string p = arch + ".", src = f.path().string();
+  if (arch != "llama" && arch != "qwen2moe" && arch != "qwen3moe")
+    throw ConfigError(src, p + "expert_count", "experts are not read for llama.cpp's " + arch + " architecture");
+  const int64_t n = f.get_int(p + "expert_count");
+  // The count sizes tables of names per block: it must be the file's own first.
+  const auto* stacked = f.find_tensor("blk.0.ffn_gate_exps.weight");
+  if (!stacked || stacked->ne.size() != 3 || stacked->ne[2] != n)
+    throw FormatError(src, p + "expert_count",
+                      std::to_string(n) + " experts declared, but tensor 'blk.0.ffn_gate_exps.weight' " +
+                          (stacked ? "does not stack that many" : "is missing"));
+  c.num_experts = n;
+  c.experts_per_token = f.get_int(p + "expert_used_count");
+  c.expert_intermediate_size = arch == "llama" ? c.intermediate_size : f.get_int(p + "expert_feed_forward_length");
+  if (arch == "qwen2moe")
+    c.shared_expert_intermediate_size = f.has(p + "expert_shared_feed_forward_length")
+                                            ? f.get_int(p + "expert_shared_feed_forward_length")
+                                            : c.intermediate_size;
+  c.normalize_expert_weights =
+      f.has(p + "expert_weights_norm") ? f.get_bool(p + "expert_weights_norm") : assumed_expert_norm(arch);
+  if (arch == "llama") c.architecture = "mixtral";
+}
+
+// Phi-3's LongRoPE factors, which llama.cpp keeps as two tensors beside the blocks.
+std::vector<double> rope_factors(const io::GgufFile& f, const std::string& name, const ModelConfig& c) {
+  const auto* t = f.find_tensor(name);
+  const int64_t half = c.rotary_dim() / 2;
+  if (!t) throw FormatError(f.path().string(), "tensor '" + name + "'", "missing beside its LongRoPE pair");
+  if (t->ne.size() != 1 || t->ne[0] != half)
+    throw FormatError(f.path().string(), "tensor '" + name + "'",
+                      "expected " + std::to_string(half) + " factors, one per rotated channel pair");
+  const auto v = f.dequantize(*t).to(torch::kFloat64).contiguous();
+  return {v.data_ptr<double>(), v.data_ptr<double>() + v.numel()};
+}
+
+constexpr const char* kLongFactors = "rope_factors_long.weight";
+constexpr const char* kShortFactors = "rope_factors_short.weight";
+
+void read_phi3(const io::GgufFile& f, ModelConfig& c) {
+  const std::string p = "phi3.";
+  c.sliding_window = f.has(p + "attention.sliding_window") ? f.get_int(p + "attention.sliding_window") : 0;
+  if (c.sliding_window > 0) c.layer_types.assign(static_cast<size_t>(c.num_layers), model::AttentionSpan::Sliding);
+  if (!f.find_tensor(kLongFactors) && !f.find_tensor(kShortFactors)) return;
+  auto& rs = c.rope_scaling;
+  rs.type = "longrope";
+  rs.long_factor = rope_factors(f, kLongFactors, c);
+  rs.short_factor = rope_factors(f, kShortFactors, c);
+  rs.original_max_position_embeddings = f.get_int(p + "rope.scaling.original_context_length");
+  if (rs.original_max_position_embeddings <= 0)
+    throw ConfigError(f.path().string(), p + "rope.scaling.original_context_length", "must be positive");
+  rs.factor = static_cast<double>(c.max_position_embeddings) / static_cast<double>(rs.original_max_position_embeddings);
+  if (f.has(p + "rope.scaling.attn_factor")) rs.attention_factor = f.get_float(p + "rope.scaling.attn_factor");
+}
+
+// The attention factor transformers derives when the config gives none.
+double longrope_attention_factor(const model::RopeScaling& rs) {
+  if (rs.attention_factor > 0.0) return rs.attention_factor;
+  if (rs.factor <= 1.0) return 1.0;
+  return std::sqrt(1.0 + std::log(rs.factor) / std::log(static_cast<double>(rs.original_max_position_embeddings)));
+}
+
+std::vector<uint8_t> f32_bytes(const std::vector<double>& v) {
+  std::vector<uint8_t> out(v.size() * sizeof(float));
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto x = static_cast<float>(v[i]);
+    std::memcpy(out.data() + i * sizeof(float), &x, sizeof(float));
+  }
+  return out;
+}
 
 // llama.cpp scales Gemma's queries by 1/sqrt(head_dim), except for the 27B
 // models (46 and 62 layers), whose query_pre_attn_scalar is hidden / heads.
@@ -63,36 +140,42 @@ std::string gguf_model_type(const std::string& source, const std::string& arch) 
 }
 
 std::string gguf_export_arch(const ModelConfig& c) {
-  if (c.num_experts > 0)
-    throw ArgumentError(
-        "GGUF export: Mixture-of-Experts models are not written yet; export --format "
-        "compressed-tensors or gptq instead");
   if (c.rope_scaling.type == "llama3")
     throw ArgumentError(
         "GGUF export: llama3 rope scaling (llama.cpp stores it as a rope_freqs tensor) is not written yet");
-  if (c.architecture == "llama" || c.architecture == "qwen2" || c.architecture == "qwen3" ||
-      c.architecture == "gemma2") {
-    if (c.architecture != "gemma2" && c.sliding_window > 0)
-      throw ArgumentError("GGUF export: a sliding attention window on " + c.architecture +
-                          " is not written (llama.cpp's " + c.architecture + " arch has none)");
-    return c.architecture;
+  if (c.rope_scaling.type == "longrope" && c.architecture != "phi3")
+    throw ArgumentError("GGUF export: LongRoPE is written for phi3 only, not for " + c.architecture);
+  if (c.num_experts > 0) {
+    // llama.cpp's MoE architectures route in every block.
+    if (c.moe_layer_step != 1 || !c.dense_mlp_layers.empty())
+      throw ArgumentError("GGUF export: this " + c.architecture +
+                          " model has dense MLP blocks between its MoE ones, which llama.cpp's MoE architectures "
+                          "cannot hold; export --format compressed-tensors or gptq instead");
+    if (c.architecture == "qwen2_moe" && c.shared_expert_intermediate_size == 0)
+      throw ArgumentError("GGUF export: llama.cpp's qwen2moe needs a shared expert, and this model has none");
   }
-  if (c.architecture == "gemma3_text") return "gemma3";
-  if (c.architecture == "mistral") {
-    if (c.sliding_window > 0)
-      throw ArgumentError(
-          "GGUF export: Mistral's sliding attention window is not written (llama.cpp runs "
-          "Mistral as its llama arch, which has none)");
-    return "llama";
-  }
-  throw ArgumentError("GGUF export: " + c.architecture +
-                      " models are not written yet (llama, mistral, qwen2, qwen3, gemma2 and gemma3 text are); "
-                      "export --format compressed-tensors, gptq or awq instead");
+  static const std::map<std::string, std::string> kArch = {
+      {"llama", "llama"},        {"mistral", "llama"},     {"mixtral", "llama"},      {"qwen2", "qwen2"},
+      {"qwen3", "qwen3"},        {"gemma2", "gemma2"},     {"gemma3_text", "gemma3"}, {"phi3", "phi3"},
+      {"qwen2_moe", "qwen2moe"}, {"qwen3_moe", "qwen3moe"}};
+  const auto arch = kArch.find(c.architecture);
+  if (arch == kArch.end())
+    throw ArgumentError("GGUF export: " + c.architecture +
+                        " models are not written yet (llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, "
+                        "gemma2, gemma3 text and phi3 are); export --format compressed-tensors, gptq or awq instead");
+  // Gemma's and Phi-3's windows are written with the family's keys; the other
+  // llama.cpp architectures have none.
+  if (c.sliding_window > 0 && !is_gemma(arch->second) && arch->second != "phi3")
+    throw ArgumentError("GGUF export: a sliding attention window on " + c.architecture +
+                        " is not written (llama.cpp's " + arch->second + " arch has none)");
+  return arch->second;
 }
 
 void read_gguf_family_options(const io::GgufFile& f, const std::string& arch, ModelConfig& c) {
   const std::string p = arch + ".";
-  if (arch == "qwen3") c.qk_norm = true;
+  if (arch == "qwen3" || arch == "qwen3moe") c.qk_norm = true;
+  if (f.has(p + "expert_count") && f.get_int(p + "expert_count") > 0) read_experts(f, arch, c);
+  if (arch == "phi3") read_phi3(f, c);
   if (!is_gemma(arch)) return;
   c.norm_plus_one = c.sandwich_norms = c.scale_embedding = true;
   c.activation = model::Activation::GeluTanh;
@@ -120,8 +203,37 @@ void read_gguf_family_options(const io::GgufFile& f, const std::string& arch, Mo
 
 std::vector<std::string> write_gguf_family_options(const ModelConfig& c, const std::string& arch, io::GgufWriter& w) {
   std::vector<std::string> notes;
-  if (!is_gemma(arch)) return notes;
   const std::string p = arch + ".";
+  if (c.num_experts > 0) {
+    w.add_uint32(p + "expert_count", static_cast<uint32_t>(c.num_experts));
+    w.add_uint32(p + "expert_used_count", static_cast<uint32_t>(c.experts_per_token));
+    if (arch != "llama")
+      w.add_uint32(p + "expert_feed_forward_length", static_cast<uint32_t>(c.expert_intermediate_size));
+    if (c.shared_expert_intermediate_size > 0)
+      w.add_uint32(p + "expert_shared_feed_forward_length", static_cast<uint32_t>(c.shared_expert_intermediate_size));
+    if (c.normalize_expert_weights != assumed_expert_norm(arch)) {
+      w.add_bool(p + "expert_weights_norm", c.normalize_expert_weights);
+      notes.push_back(std::string("the routing weights are ") + (c.normalize_expert_weights ? "" : "not ") +
+                      "rescaled to sum 1, written as " + p + "expert_weights_norm; llama.cpp may assume otherwise");
+    }
+  }
+  if (arch == "phi3") {
+    w.add_uint32(p + "attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+    if (c.sliding_window > 0)
+      notes.push_back("every layer attends through a window of " + std::to_string(c.sliding_window) +
+                      " tokens, written as " + p +
+                      "attention.sliding_window; llama.cpp builds to date run Phi-3 without it");
+    const auto& rs = c.rope_scaling;
+    if (rs.type == "longrope") {
+      w.add_uint32(p + "rope.scaling.original_context_length",
+                   static_cast<uint32_t>(rs.original_max_position_embeddings));
+      w.add_float32(p + "rope.scaling.attn_factor", static_cast<float>(longrope_attention_factor(rs)));
+      const auto n = static_cast<int64_t>(rs.long_factor.size());
+      w.add_tensor(kLongFactors, io::GgmlType::F32, {n}, f32_bytes(rs.long_factor));
+      w.add_tensor(kShortFactors, io::GgmlType::F32, {n}, f32_bytes(rs.short_factor));
+    }
+  }
+  if (!is_gemma(arch)) return notes;
   if (c.attn_logit_softcapping > 0)
     w.add_float32(p + "attn_logit_softcapping", static_cast<float>(c.attn_logit_softcapping));
   if (c.final_logit_softcapping > 0)

@@ -1,6 +1,7 @@
 #pragma once
 // The model families a GGUF holds, as llama.cpp names and describes them: the
-// architecture names, and each family's metadata beyond Llama's, read into a
+// architecture names, and each family's metadata beyond Llama's (Gemma's
+// options, experts, Phi-3's window and LongRoPE factor tensors), read into a
 // ModelConfig and written back from one. Reader and exporter share this file
 // so that what one writes the other reads.
 
@@ -25,7 +26,7 @@ std::string gguf_export_arch(const model::ModelConfig& c);
 // metadata keys where present, the values llama.cpp assumes otherwise.
 void read_gguf_family_options(const io::GgufFile& f, const std::string& arch, model::ModelConfig& c);
 
-// Writes the family's keys for `arch`. Returns a note for each value llama.cpp
+// Writes the family's keys (and Phi-3's rope factor tensors) for `arch`. Returns a note for each value llama.cpp
 // would not assume for this model, written as a key that read_gguf_family_options
 // and transformers read but a llama.cpp build may ignore.
 std::vector<std::string> write_gguf_family_options(const model::ModelConfig& c, const std::string& arch,

@@ -2,8 +2,10 @@
 // Where each tensor of a model lives in a GGUF file, as llama.cpp's
 // convert_hf_to_gguf writes it: GGUF name, Hugging Face name, torch shape
 // implied by the config, the Q/K row permutation it applies to Llama models
-// (GGML's rope pairs adjacent elements, HF's the two halves of each head), and
-// the 1 it adds to Gemma's norms (llama.cpp multiplies by the stored weight).
+// (GGML's rope pairs adjacent elements, HF's the two halves of each head), the
+// 1 it adds to Gemma's norms (llama.cpp multiplies by the stored weight), and
+// the tensors it joins: Phi-3's fused attn_qkv and ffn_up, and a Mixture of
+// Experts' experts stacked in one 3-D tensor per projection.
 
 #include <torch/torch.h>
 
@@ -14,13 +16,24 @@
 
 namespace qs::checkpoint {
 
+// One HF tensor inside a joined GGUF tensor: its name and how many of the
+// joined tensor's rows (its shape's first dimensions flattened) it holds.
+struct GgufTensorPart {
+  std::string hf;
+  int64_t rows = 0;
+};
+
 struct GgufTensorName {
   std::string gguf;
-  std::string hf;
-  std::vector<int64_t> shape;
-  int64_t permute_heads = 0;  // heads the rows were permuted with (0: not permuted)
+  std::string hf;              // empty when the tensor joins parts
+  std::vector<int64_t> shape;  // torch order, as the GGUF holds it
+  int64_t permute_heads = 0;   // heads the rows were permuted with (0: not permuted)
   bool required = true;
   double added = 0.0;  // what the GGUF holds beyond the HF tensor (Gemma's norms: 1)
+  // The HF tensors the rows hold, in order, each [rows, shape.back()]; ggml
+  // blocks never cross a row, so each part decodes and encodes alone.
+  std::vector<GgufTensorPart> parts = {};
+  bool f32 = false;  // kept in float32 however the rest is stored (routers, as the converter keeps them)
 };
 
 std::vector<GgufTensorName> gguf_tensor_map(const model::ModelConfig& c);

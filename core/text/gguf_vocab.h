@@ -19,14 +19,14 @@ class GgufFile;
 
 namespace qs::text {
 
-// llama.cpp's tokenizer.ggml.token_type values that matter here; the other
-// is 6 byte.
+// llama.cpp's tokenizer.ggml.token_type values.
 enum GgufTokenType : int64_t {
   kGgufNormal = 1,
   kGgufUnknown = 2,
   kGgufControl = 3,
   kGgufUserDefined = 4,
-  kGgufUnused = 5
+  kGgufUnused = 5,
+  kGgufByte = 6  // SentencePiece's <0xNN> fallback tokens
 };
 
 // Control and user-defined tokens (and <unk>, which transformers registers as

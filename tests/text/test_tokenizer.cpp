@@ -818,7 +818,11 @@ class TestTokenizer : public QObject {
         QVERIFY2(QString(e.what()).contains(why) && QString(e.what()).contains("tokenizer.json"), e.what());
       }
     };
-    refused(spm_json("metaspace"), 1000, "SentencePiece");
+    std::string split = spm_json("metaspace");
+    const std::string no_split = "\"split\":false";
+    QVERIFY(split.find(no_split) != std::string::npos);
+    split.replace(split.find(no_split), no_split.size(), "\"split\":true");
+    refused(split, 1000, "word splitting");
     const int64_t n = static_cast<int64_t>(256 + kByteLevelMerges.size() + 3);
     refused(byte_level_json("gpt2"), n - 1, "embedding rows");
     std::string prefixed = byte_level_json("gpt2");
@@ -826,6 +830,50 @@ class TestTokenizer : public QObject {
     QVERIFY(prefixed.find(flag) != std::string::npos);
     prefixed.replace(prefixed.find(flag), flag.size(), "\"add_prefix_space\":true");
     refused(prefixed, n, "prefix space");
+  }
+
+  // A SentencePiece tokenizer.json (Llama 2's, Mistral's, Gemma's kind) as
+  // GGUF metadata: scores that order llama.cpp's merges as the merge ranks do,
+  // <0xNN> typed byte and <unk> unknown; read back, HF's ids for every case.
+  void ggufSentencePieceFromJsonMatchesHf() {
+    std::vector<std::string> notes;
+    const auto gguf = spm_as_gguf("metaspace", notes);
+    QVERIFY(notes.empty());
+    expect_metaspace_ids(*qs::text::load_gguf_tokenizer(qs::io::GgufFile(gguf)));
+    const qs::io::GgufFile g(gguf);
+    QCOMPARE(g.get_string("tokenizer.ggml.model"), std::string("llama"));
+    QVERIFY(g.get_bool("tokenizer.ggml.add_space_prefix"));
+    const auto types = g.get_int_array("tokenizer.ggml.token_type");
+    const auto scores = g.get_float_array("tokenizer.ggml.scores");
+    const auto tokens = spm_tokens();
+    QCOMPARE(types.size(), tokens.size() + kPaddedRows);
+    QCOMPARE(types[0], int64_t{2});
+    QCOMPARE(types[1], int64_t{3});
+    QCOMPARE(types[3 + 0x41], int64_t{6});
+    const size_t first_merged = tokens.size() - kSpmMerges.size();
+    QCOMPARE(scores[first_merged], 0.0);
+    QCOMPARE(scores[first_merged + 1], -1.0);
+    QVERIFY(scores[3 + 0x41] < scores[tokens.size() - 1]);
+  }
+
+  // The legacy kind (a Prepend normalizer) prepends by a rule GGUF cannot
+  // hold: the export says so, and text that neither starts with a space nor
+  // follows a special token still gets HF's ids.
+  void ggufLegacySentencePieceIsNoted() {
+    std::vector<std::string> notes;
+    const auto gguf = spm_as_gguf("legacy", notes);
+    QCOMPARE(notes.size(), size_t{1});
+    QVERIFY2(QString::fromStdString(notes[0]).contains("add_space_prefix"), notes[0].c_str());
+    const auto tok = qs::text::load_gguf_tokenizer(qs::io::GgufFile(gguf));
+    int checked = 0;
+    for (const auto& c : kSpmCases) {
+      const std::string text = c.text;
+      if (std::string_view(c.variant) != "legacy" || text.empty() || text[0] == ' ' || text.find("<s>") != std::string::npos)
+        continue;
+      QCOMPARE(ids_text(tok->encode(c.text)), ids_text(c.ids));
+      ++checked;
+    }
+    QCOMPARE(checked, 8);
   }
 
   // The demo model's vocabulary, written by llama.cpp's converter, through
@@ -1158,6 +1206,20 @@ class TestTokenizer : public QObject {
     w.write(gguf);
     slot = qs::text::load_gguf_tokenizer(qs::io::GgufFile(gguf));
     return *slot;
+  }
+
+  // The SentencePiece fixture's tokenizer.json as GGUF metadata, padded as above.
+  std::string spm_as_gguf(const std::string& variant, std::vector<std::string>& notes) {
+    const QString dir = dir_.filePath(QString::fromStdString(variant) + "_spm_json");
+    QDir().mkpath(dir);
+    write_file(dir + "/tokenizer.json", spm_json(variant));
+    qs::io::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    notes = qs::text::add_gguf_tokenizer((dir + "/tokenizer.json").toStdString(),
+                                         static_cast<int64_t>(spm_tokens().size() + kPaddedRows), w);
+    const std::string gguf = (dir + ".gguf").toStdString();
+    w.write(gguf);
+    return gguf;
   }
 
   // `tok` gives HF's ids and text for every "metaspace" case.
