@@ -213,6 +213,10 @@ GgufExportReport export_gguf(const model::Decoder& decoder, const fs::path& toke
   write_hparams(c, arch, name, dominant, w);
   report.notes = write_gguf_family_options(c, arch, w);
   for (auto& note : add_tokenizer(tokenizer_source, c.vocab_size, w)) report.notes.push_back(std::move(note));
+  // As llama.cpp's converter writes it: without it transformers' GGUF reader
+  // takes the family's default (Phi-3's 32000, past a small vocabulary).
+  if (c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size && !w.has_key("tokenizer.ggml.padding_token_id"))
+    w.add_uint32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(c.pad_token_id));
 
   for (const auto& t : gguf_tensor_map(c)) {
     if (!t.parts.empty()) {

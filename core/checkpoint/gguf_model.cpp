@@ -121,6 +121,7 @@ ModelConfig read_config(const io::GgufFile& f) {
   c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
   if (f.has("tokenizer.ggml.bos_token_id")) c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id");
   if (f.has("tokenizer.ggml.eos_token_id")) c.eos_token_id = f.get_int("tokenizer.ggml.eos_token_id");
+  if (f.has("tokenizer.ggml.padding_token_id")) c.pad_token_id = f.get_int("tokenizer.ggml.padding_token_id");
   c.torch_dtype = dominant_type(f);
   read_gguf_family_options(f, arch, c);
   c.validate(src);

@@ -120,6 +120,10 @@ void GgufWriter::add_kv(const std::string& key, GgufValueType type, const void* 
   add_encoded(key, std::move(e));
 }
 
+bool GgufWriter::has_key(const std::string& key) const {
+  return std::any_of(kvs_.begin(), kvs_.end(), [&](const KeyValue& kv) { return kv.key == key; });
+}
+
 void GgufWriter::set_alignment(uint32_t alignment) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > (1u << 30))
     throw ArgumentError("GgufWriter: alignment " + std::to_string(alignment) + " is not a power of two up to 2^30");

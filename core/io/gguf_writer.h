@@ -46,10 +46,11 @@ class GgufWriter {
   void add_float_array(const std::string& key, const std::vector<double>& values,
                        GgufValueType elem = GgufValueType::FLOAT32);
 
+  bool has_key(const std::string& key) const;
+
   // `data` holds the tensor's blocks exactly as ggml stores them; `ne` is in
   // ggml order (ne[0] contiguous). Tensors are written in the order added.
-  void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
-                  std::vector<uint8_t> data);
+  void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne, std::vector<uint8_t> data);
 
   // Writes the file through a temporary renamed into place; throws
   // qs::IoError naming the path on failure.

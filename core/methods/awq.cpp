@@ -5,8 +5,8 @@
 #include <optional>
 
 #include "core/error.h"
-#include "core/methods/lwc.h"
 #include "core/methods/block_context.h"
+#include "core/methods/lwc.h"
 #include "core/quant/uniform_quantizer.h"
 
 namespace qs::methods {
@@ -46,33 +46,66 @@ namespace {
 enum class Inspect { Attention, Mlp, Linear };
 
 struct Pair {
-  const char* label;
+  std::string label;
   std::optional<NormRole> prev_norm;
   std::optional<LinearRole> prev_linear;
   std::vector<LinearRole> layers;
   Inspect inspect;
   bool needs_same_shape = false;  // v -> o: v's outputs must be o's inputs one for one
+  // The norm also feeds an MoE block's router (and shared-expert gate): they
+  // take the scale too, so routing is unchanged (AutoAWQ scales Mixtral's gate).
+  bool scales_router = false;
 };
 
-const std::vector<Pair>& llama_pairs() {
-  static const std::vector<Pair> pairs = {
-      {"input_layernorm -> q,k,v", NormRole::Input, std::nullopt,
-       {LinearRole::Q, LinearRole::K, LinearRole::V}, Inspect::Attention},
+// llm-awq's pairs for a Llama block; in an MoE block (AutoAWQ's Mixtral and
+// Qwen-MoE recipes) the norm in front of the MLP scales every expert's gate
+// and up with the router, and each expert's up scales its own down.
+std::vector<Pair> block_pairs(const model::ModelConfig& c, int64_t layer) {
+  std::vector<Pair> pairs = {
+      {"input_layernorm -> q,k,v",
+       NormRole::Input,
+       std::nullopt,
+       {LinearRole::Q, LinearRole::K, LinearRole::V},
+       Inspect::Attention},
       {"v_proj -> o_proj", std::nullopt, LinearRole::V, {LinearRole::O}, Inspect::Linear, true},
-      {"post_attention_layernorm -> gate,up", NormRole::PostAttention, std::nullopt,
-       {LinearRole::Gate, LinearRole::Up}, Inspect::Mlp},
-      {"up_proj -> down_proj", std::nullopt, LinearRole::Up, {LinearRole::Down}, Inspect::Linear},
   };
+  if (!c.moe(layer)) {
+    pairs.push_back({"post_attention_layernorm -> gate,up",
+                     NormRole::PostAttention,
+                     std::nullopt,
+                     {LinearRole::Gate, LinearRole::Up},
+                     Inspect::Mlp});
+    pairs.push_back({"up_proj -> down_proj", std::nullopt, LinearRole::Up, {LinearRole::Down}, Inspect::Linear});
+    return pairs;
+  }
+  std::vector<int32_t> experts;
+  for (int32_t e = 0; e < static_cast<int32_t>(c.num_experts); ++e) experts.push_back(e);
+  if (c.shared_expert_intermediate_size > 0) experts.push_back(LinearRole::kSharedExpert);
+  Pair in{"post_attention_layernorm -> experts' gate,up and the router",
+          NormRole::PostAttention,
+          std::nullopt,
+          {},
+          Inspect::Mlp};
+  in.scales_router = true;
+  for (int32_t e : experts) {
+    in.layers.push_back({model::LinearKind::Gate, e});
+    in.layers.push_back({model::LinearKind::Up, e});
+  }
+  pairs.push_back(std::move(in));
+  for (int32_t e : experts) {
+    const LinearRole up{model::LinearKind::Up, e}, down{model::LinearKind::Down, e};
+    pairs.push_back({model::linear_role_name(up) + " -> down_proj", std::nullopt, up, {down}, Inspect::Linear});
+  }
   return pairs;
 }
 
-// The linear whose captured input feeds every linear of the pair.
+// The linear whose captured input feeds every linear of the pair (an MoE
+// block's MLP input is taken whole instead: see quantize_block).
 LinearRole input_role(const Pair& p) { return p.layers.front(); }
 
 class ScaleSearch {
  public:
-  ScaleSearch(methods::BlockContext& ctx, const Pair& pair, const torch::Tensor& x)
-      : ctx_(ctx), pair_(pair), x_(x) {}
+  ScaleSearch(methods::BlockContext& ctx, const Pair& pair, const torch::Tensor& x) : ctx_(ctx), pair_(pair), x_(x) {}
 
   torch::Tensor module_out() {
     auto& dec = ctx_.decoder();
@@ -205,6 +238,10 @@ bool pair_applies(methods::BlockContext& ctx, const Pair& p, std::string& why_no
 
 void apply_scale(methods::BlockContext& ctx, const Pair& p, const torch::Tensor& s) {
   if (p.prev_norm) ctx.set_norm_weight(*p.prev_norm, ctx.norm_weight(*p.prev_norm) / s);
+  if (p.scales_router) {
+    const auto shared = ctx.shared_expert_gate();
+    ctx.set_router(ctx.router_weight() * s, shared.defined() ? shared * s : shared);
+  }
   if (p.prev_linear) {
     const auto r = *p.prev_linear;
     auto b = ctx.bias(r);
@@ -236,7 +273,7 @@ torch::Tensor awq_clip_bounds(const torch::Tensor& w, const torch::Tensor& x, co
     const int64_t ob = std::min(oc_batch, out - r0);
     auto wb = wp.narrow(0, r0, ob).reshape({ob, ng, g});
     auto org_max = std::get<0>(wb.abs().max(-1, /*keepdim=*/true));  // [ob, ng, 1]
-    auto org_out = torch::bmm(xg, wb.permute({1, 2, 0}));                 // [ng, tokens, ob]
+    auto org_out = torch::bmm(xg, wb.permute({1, 2, 0}));            // [ng, tokens, ob]
     auto best = org_max.clone();
     auto min_err = torch::full_like(org_max, std::numeric_limits<float>::infinity());
     for (int64_t i = 0; i < steps; ++i) {
@@ -256,43 +293,94 @@ torch::Tensor awq_clip_bounds(const torch::Tensor& w, const torch::Tensor& x, co
 
 void AwqMethod::quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const {
   const int64_t layer = ctx.layer();
-  std::map<LinearRole, torch::Tensor> feats =
-      ctx.capture_inputs({LinearRole::Q, LinearRole::O, LinearRole::Gate, LinearRole::Down});
+  const auto& config = ctx.decoder().config();
+  const bool moe = config.moe(layer);
+  const auto pairs = block_pairs(config, layer);
+  // Each pair's input and each linear's for the clip search; an expert's hold
+  // only the tokens routed to it.
+  std::vector<LinearRole> captured = {LinearRole::Q, LinearRole::O};
+  for (const auto& pair : pairs)
+    if (pair.prev_linear && pair.prev_linear->in_mlp()) {
+      captured.push_back({model::LinearKind::Gate, pair.prev_linear->expert});
+      captured.push_back(pair.layers.front());
+    }
+  std::map<LinearRole, torch::Tensor> feats = ctx.capture_inputs(captured);
+  // An MoE block's experts each see some tokens; the scale in front of them
+  // all is searched on the MLP's whole input.
+  torch::Tensor mlp_input;
+  if (moe) {
+    torch::NoGradGuard no_grad;
+    mlp_input =
+        ctx.map_batches(ctx.inputs(), [&](const torch::Tensor& b) { return ctx.decoder().mlp_input(layer, b); });
+  }
   std::map<LinearRole, torch::Tensor> input_scales;
-  for (const auto& pair : llama_pairs()) {
+  std::vector<std::string> unreached;
+  int64_t experts_scaled = 0;
+  for (const auto& pair : pairs) {
     std::string why_not;
     if (!pair_applies(ctx, pair, why_not)) {
       if (why_not.find("assigned") == std::string::npos)
         ctx.feedback().log("AWQ layer " + std::to_string(layer) + ": " + pair.label + " not scaled: " + why_not);
       continue;
     }
-    auto& x = feats.at(input_role(pair));
-    ScaleSearch search(ctx, pair, x);
+    const bool expert_pair = pair.prev_linear && pair.prev_linear->expert != LinearRole::kNoExpert;
+    torch::Tensor* x = pair.scales_router ? &mlp_input : nullptr;
+    if (!x) {
+      const auto it = feats.find(input_role(pair));
+      if (it == feats.end() || it->second.size(0) == 0) {
+        unreached.push_back(model::linear_role_name(pair.layers.front()));
+        continue;
+      }
+      x = &it->second;
+    }
+    ScaleSearch search(ctx, pair, *x);
     auto s = search.run(params.get_int("n_grid"), params.get_bool("duo_scaling"));
     apply_scale(ctx, pair, s);
-    x = x / s.to(x.scalar_type());
+    *x = *x / s.to(x->scalar_type());
+    // The experts' own inputs are the same rows of the MLP input, scaled alike.
+    for (auto r : pair.layers)
+      if (auto f = feats.find(r); f != feats.end() && &f->second != x)
+        f->second = f->second / s.to(f->second.scalar_type());
     for (auto r : pair.layers) input_scales[r] = s;
+    if (expert_pair) {
+      ++experts_scaled;
+      continue;
+    }
     ctx.feedback().log("AWQ layer " + std::to_string(layer) + ": " + pair.label + " ratio " +
                        std::to_string(search.best_ratio()).substr(0, 4) + " loss " +
                        std::to_string(search.best_loss()));
+  }
+  if (moe) {
+    std::string line = "AWQ layer " + std::to_string(layer) + ": up_proj -> down_proj scaled in " +
+                       std::to_string(experts_scaled) + " experts";
+    if (!unreached.empty()) {
+      line += "; no calibration token reached";
+      for (const auto& name : unreached) line += " " + name;
+      line += " (rounded without a scale or clip search)";
+    }
+    ctx.feedback().log(line);
   }
 
   AwqClipOptions clip;
   clip.n_grid = params.get_int("clip_grid");
   clip.max_shrink = params.get_double("clip_max_shrink");
   clip.n_tokens = params.get_int("clip_tokens");
-  auto feature_of = [&](LinearRole r) -> const torch::Tensor& {
-    if (r == LinearRole::K || r == LinearRole::V) return feats.at(LinearRole::Q);
-    if (r == LinearRole::Up) return feats.at(LinearRole::Gate);
-    return feats.at(r);
+  // The input a linear's clip search scores on; none for an expert no token reached.
+  auto feature_of = [&](LinearRole r) -> const torch::Tensor* {
+    LinearRole key = r;
+    if (r == LinearRole::K || r == LinearRole::V) key = LinearRole::Q;
+    if (r.kind == model::LinearKind::Up) key = {model::LinearKind::Gate, r.expert};
+    const auto it = feats.find(key);
+    return it == feats.end() || it->second.size(0) == 0 ? nullptr : &it->second;
   };
   std::map<LinearRole, torch::Tensor> weights;
   for (auto r : ctx.assigned()) {
     ctx.check_cancelled();
     auto w = ctx.weight(r);
     // Clipping q and k hurts: their errors are amplified by the softmax (official code skips them).
-    if (params.get_bool("auto_clip") && r != LinearRole::Q && r != LinearRole::K) {
-      const auto bounds = awq_clip_bounds(w, feature_of(r), ctx.spec(r), clip);
+    const auto* feature = feature_of(r);
+    if (params.get_bool("auto_clip") && r != LinearRole::Q && r != LinearRole::K && feature) {
+      const auto bounds = awq_clip_bounds(w, *feature, ctx.spec(r), clip);
       const int64_t in = w.size(1), g = ctx.spec(r).effective_group(in);
       auto b = quant::expand_groups(bounds, g, in);
       w = torch::max(torch::min(w, b), -b);

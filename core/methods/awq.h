@@ -2,7 +2,10 @@
 // AWQ (Lin et al. 2024), following mit-han-lab/llm-awq: per block, search a
 // per-input-channel scale s = mean|x|^α for each (previous op → linears)
 // pair by the output error of the module they feed, fold s into the previous
-// op, then shrink each group's range (clip search) and round to nearest.
+// op, then shrink each group's range (clip search) and round to nearest. In a
+// Mixture-of-Experts block the norm in front of the MLP scales every expert's
+// gate and up and the router with them (AutoAWQ's MoE recipes), each expert's
+// up its own down, searched on the tokens routed to it.
 // With quantizer "lwc" the scaled, clipped weights are LWC's starting point
 // instead (OmniQuant's learnable clipping, trained on the block output against
 // the FP trajectory): the "AWQ scales, then LWC" composition.
@@ -20,7 +23,6 @@ class AwqMethod final : public quant::Method {
   std::string description() const override { return "AWQ: activation-aware weight scaling and clipping (Lin et al. 2024)"; }
   std::vector<quant::ParamSpec> param_specs() const override;
   int stage() const override { return 0; }
-  bool handles_experts() const override { return false; }
   bool uses_fp_trajectory(const quant::MethodParams& params) const override;
   void quantize_block(methods::BlockContext& ctx, const quant::MethodParams& params) const override;
 };

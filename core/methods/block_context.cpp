@@ -75,6 +75,21 @@ void BlockContext::set_norm_weight(NormRole n, const torch::Tensor& w) {
   modified_ = true;
 }
 
+torch::Tensor BlockContext::router_weight() const {
+  const auto w = decoder_.router_weight(layer_);
+  return w.defined() ? w.to(torch::kFloat32) : w;
+}
+
+torch::Tensor BlockContext::shared_expert_gate() const {
+  const auto w = decoder_.shared_expert_gate(layer_);
+  return w.defined() ? w.to(torch::kFloat32) : w;
+}
+
+void BlockContext::set_router(const torch::Tensor& router, const torch::Tensor& shared_expert_gate) {
+  decoder_.set_router(layer_, router, shared_expert_gate);
+  modified_ = true;
+}
+
 void BlockContext::commit(LinearRole r, quant::QuantizedLinear q) {
   QS_ASSERT(is_assigned(r), std::string(model::linear_role_name(r)) + " is not assigned to this method");
   QS_ASSERT(!is_quantized(r), std::string(model::linear_role_name(r)) + " committed twice");
@@ -104,8 +119,8 @@ void BlockContext::for_each_input(const std::vector<LinearRole>& roles,
   torch::NoGradGuard no_grad;
   const bool with_targets = !targets_.defined() && !modified_;
   size_t seen = 0;
-  const auto hook = decoder_.add_linear_hook(
-      [&](const model::LinearSite& site, const torch::Tensor& x, const torch::Tensor&) {
+  const auto hook =
+      decoder_.add_linear_hook([&](const model::LinearSite& site, const torch::Tensor& x, const torch::Tensor&) {
         if (site.layer != layer_ || std::find(roles.begin(), roles.end(), site.role) == roles.end()) return;
         fn(site.role, x);
         if (++seen == roles.size() && !with_targets) throw AllCaptured{};

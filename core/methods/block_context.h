@@ -68,6 +68,11 @@ class BlockContext {
   void set_weight(LinearRole r, const torch::Tensor& weight, const torch::Tensor& bias = {});
   torch::Tensor norm_weight(NormRole n) const { return decoder_.norm_weight(layer_, n).to(torch::kFloat32); }
   void set_norm_weight(NormRole n, const torch::Tensor& w);
+  // An MoE block's router [experts, hidden] and shared-expert gate [1, hidden]
+  // (undefined where the block has none), float32; and their replacement.
+  torch::Tensor router_weight() const;
+  torch::Tensor shared_expert_gate() const;
+  void set_router(const torch::Tensor& router, const torch::Tensor& shared_expert_gate);
 
   // Installs the quantized layer in the decoder. The current FP weight is kept
   // as the reference the metrics compare against; the bias is carried over.

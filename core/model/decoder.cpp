@@ -45,8 +45,8 @@ torch::Tensor stored(const ModelWeights& w, const std::string& name, const std::
   return w.at(name);
 }
 
-torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape,
-                   torch::Device device, torch::ScalarType dtype) {
+torch::Tensor take(const ModelWeights& w, const std::string& name, std::vector<int64_t> shape, torch::Device device,
+                   torch::ScalarType dtype) {
   return stored(w, name, shape).to(device, dtype).contiguous();
 }
 
@@ -120,8 +120,8 @@ Decoder::Decoder(const ModelWeights& w, torch::Device device, torch::ScalarType 
         if (q->second->out_features != out || q->second->in_features != in)
           throw FormatError(w.source.string(), "quantized linear '" + b.names[r] + "'",
                             "shape [" + std::to_string(q->second->out_features) + ", " +
-                                std::to_string(q->second->in_features) + "], expected [" + std::to_string(out) +
-                                ", " + std::to_string(in) + "]");
+                                std::to_string(q->second->in_features) + "], expected [" + std::to_string(out) + ", " +
+                                std::to_string(in) + "]");
         b.linears[r] = std::make_shared<model::QuantizedLinearOp>(q->second, device, dtype);
         continue;
       }
@@ -215,8 +215,7 @@ torch::Tensor Decoder::apply_linear(int64_t layer, const Block& b, LinearRole ro
   const auto& op = b.linears[r];
   torch::Tensor y;
   if (const auto t = shared ? op->input_transform() : torch::Tensor(); t.defined()) {
-    if (!shared->transform.defined() || !b.same_transform(shared->transform, t))
-      *shared = {t, op->transform_input(x)};
+    if (!shared->transform.defined() || !b.same_transform(shared->transform, t)) *shared = {t, op->transform_input(x)};
     y = op->forward_transformed(shared->transformed, x);
   } else {
     y = op->forward(x);
@@ -252,8 +251,8 @@ torch::Tensor Decoder::attention(int64_t layer, const Block& b, const torch::Ten
     k = k.repeat_interleave(groups, 1);
     v = v.repeat_interleave(groups, 1);
   }
-  const double scale = 1.0 / std::sqrt(c.query_pre_attn_scalar > 0.0 ? c.query_pre_attn_scalar
-                                                                     : static_cast<double>(D));
+  const double scale =
+      1.0 / std::sqrt(c.query_pre_attn_scalar > 0.0 ? c.query_pre_attn_scalar : static_cast<double>(D));
   auto o = c.attn_logit_softcapping > 0.0 || (c.sliding(layer) && T > c.sliding_window)
                ? masked_attention(layer, q, k, v, scale)
                : at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
@@ -270,7 +269,8 @@ torch::Tensor Decoder::masked_attention(int64_t layer, const torch::Tensor& q, c
   auto visible = behind.ge(0);
   if (config_.sliding(layer)) visible = visible.logical_and(behind.lt(config_.sliding_window));
   const double cap = config_.attn_logit_softcapping;
-  if (cap <= 0.0) return at::scaled_dot_product_attention(q, k, v, visible, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
+  if (cap <= 0.0)
+    return at::scaled_dot_product_attention(q, k, v, visible, /*dropout_p=*/0.0, /*is_causal=*/false, scale);
   // Soft-capping sits between the product and the softmax, where no fused kernel reaches.
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;
   scores = torch::tanh(scores / cap) * cap;
@@ -304,6 +304,13 @@ torch::Tensor Decoder::expert_choices(int64_t layer, const torch::Tensor& hidden
   return route(b, normed.reshape({-1, normed.size(-1)})).second;
 }
 
+torch::Tensor Decoder::mlp_input(int64_t layer, const torch::Tensor& hidden) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  touch(layer);
+  const Block& b = blocks_[layer];
+  return rms_norm(attention_residual(layer, b, hidden), b.post_attention_norm);
+}
+
 torch::Tensor Decoder::experts(int64_t layer, const Block& b, const torch::Tensor& x) const {
   const auto& c = config_;
   const auto flat = x.reshape({-1, x.size(-1)});
@@ -320,7 +327,8 @@ torch::Tensor Decoder::experts(int64_t layer, const Block& b, const torch::Tenso
     out.index_add_(0, tokens, (y.to(torch::kFloat32) * w).to(out.scalar_type()));
   }
   if (c.shared_expert_intermediate_size > 0)
-    out = out + torch::sigmoid(torch::linear(flat, b.shared_expert_gate)) * mlp(layer, b, flat, LinearRole::kSharedExpert);
+    out = out +
+          torch::sigmoid(torch::linear(flat, b.shared_expert_gate)) * mlp(layer, b, flat, LinearRole::kSharedExpert);
   return out.view(x.sizes());
 }
 
@@ -330,7 +338,8 @@ torch::Tensor Decoder::embed(const torch::Tensor& ids) const {
   if (ids.numel() > 0) {
     const auto [lo, hi] = torch::aminmax(ids);
     if (lo.item<int64_t>() < 0 || hi.item<int64_t>() >= config_.vocab_size)
-      throw ArgumentError("token id " + std::to_string(lo.item<int64_t>() < 0 ? lo.item<int64_t>() : hi.item<int64_t>()) +
+      throw ArgumentError("token id " +
+                          std::to_string(lo.item<int64_t>() < 0 ? lo.item<int64_t>() : hi.item<int64_t>()) +
                           " is outside the model's vocabulary of " + std::to_string(config_.vocab_size) +
                           " (is the tokenizer the model's own?)");
   }
@@ -438,8 +447,8 @@ torch::Tensor Decoder::forward(const torch::Tensor& ids) { return forward_tail(i
 torch::Tensor Decoder::forward_tail(const torch::Tensor& ids, int64_t from) {
   if (ids.dim() != 2) throw ArgumentError("Decoder::forward: ids must be [batch, tokens]");
   if (from < 0 || from >= ids.size(1))
-    throw ArgumentError("Decoder::forward_tail: position " + std::to_string(from) +
-                        " outside a window of " + std::to_string(ids.size(1)));
+    throw ArgumentError("Decoder::forward_tail: position " + std::to_string(from) + " outside a window of " +
+                        std::to_string(ids.size(1)));
   torch::NoGradGuard no_grad;
   const auto h = last_hidden(ids);
   return logits(h.narrow(1, from, h.size(1) - from)).to(torch::kFloat32);
@@ -482,8 +491,9 @@ std::vector<std::pair<std::string, torch::Tensor>> Decoder::stored_block_tensors
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   const Block& b = blocks_[layer];
   const std::string p = "model.layers." + std::to_string(layer) + ".";
-  std::vector<std::pair<std::string, torch::Tensor>> out = {{norm_name(layer, NormRole::Input), b.input_norm},
-                                                            {norm_name(layer, NormRole::PostAttention), b.post_attention_norm}};
+  std::vector<std::pair<std::string, torch::Tensor>> out = {
+      {norm_name(layer, NormRole::Input), b.input_norm},
+      {norm_name(layer, NormRole::PostAttention), b.post_attention_norm}};
   if (b.attention_out_norm.defined()) out.emplace_back(p + "post_attention_layernorm.weight", b.attention_out_norm);
   if (b.mlp_out_norm.defined()) out.emplace_back(p + "post_feedforward_layernorm.weight", b.mlp_out_norm);
   if (b.q_norm.defined()) out.emplace_back(p + "self_attn.q_norm.weight", b.q_norm);
@@ -506,7 +516,7 @@ BlockState Decoder::block_state(int64_t layer) const {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   touch(layer);
   const Block& b = blocks_[layer];
-  return {b.input_norm, b.post_attention_norm, b.linears, b.router};
+  return {b.input_norm, b.post_attention_norm, b.linears, b.router, b.shared_expert_gate};
 }
 
 void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
@@ -517,6 +527,7 @@ void Decoder::restore_block_state(int64_t layer, const BlockState& state) {
   QS_ASSERT(state.linears.size() == b.linears.size(), "block state of another block");
   b.linears = state.linears;
   b.router = state.router;
+  b.shared_expert_gate = state.shared_expert_gate;
   match_transforms(b);
 }
 
@@ -531,12 +542,28 @@ torch::Tensor Decoder::router_weight(int64_t layer) const {
   return blocks_[layer].router;
 }
 
+torch::Tensor Decoder::shared_expert_gate(int64_t layer) const {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  return blocks_[layer].shared_expert_gate;
+}
+
+void Decoder::set_router(int64_t layer, const torch::Tensor& router, const torch::Tensor& shared_expert_gate) {
+  QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
+  Block& b = blocks_[layer];
+  const auto replace = [&](torch::Tensor& slot, const torch::Tensor& w, const char* what) {
+    if (slot.defined() != w.defined() || (w.defined() && w.sizes() != slot.sizes()))
+      throw ArgumentError("Decoder::set_router: layer " + std::to_string(layer) + " " + what + " has the wrong shape");
+    if (w.defined()) slot = w.to(device_, dtype_).contiguous();
+  };
+  replace(b.router, router, "router");
+  replace(b.shared_expert_gate, shared_expert_gate, "shared-expert gate");
+}
+
 void Decoder::set_linear(int64_t layer, LinearRole role, std::shared_ptr<const LinearOp> op) {
   QS_ASSERT(layer >= 0 && layer < num_layers(), "layer index out of range");
   auto& current = blocks_[layer].linears[slot(layer, role)];
   if (!op || op->in_features() != current->in_features() || op->out_features() != current->out_features())
-    throw ArgumentError("Decoder::set_linear: " + linear_name(layer, role) +
-                        " replacement has the wrong shape");
+    throw ArgumentError("Decoder::set_linear: " + linear_name(layer, role) + " replacement has the wrong shape");
   current = std::move(op);
   match_transforms(blocks_[layer]);
 }

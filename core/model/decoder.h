@@ -17,8 +17,8 @@
 #include <functional>
 #include <list>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,10 +38,8 @@ struct LinearSite {
   // An expert's input holds only the tokens routed to it, [tokens, in];
   // every other linear's is [batch, T, in].
 };
-using LinearHook = std::function<void(const LinearSite&, const torch::Tensor& input,
-                                      const torch::Tensor& output)>;
-using BlockHook = std::function<void(int64_t layer, const torch::Tensor& input,
-                                     const torch::Tensor& output)>;
+using LinearHook = std::function<void(const LinearSite&, const torch::Tensor& input, const torch::Tensor& output)>;
+using BlockHook = std::function<void(int64_t layer, const torch::Tensor& input, const torch::Tensor& output)>;
 using HookId = int64_t;
 
 // The two RMSNorms of a block that feed linears, into which methods fold
@@ -61,7 +59,8 @@ struct BlockState {
   torch::Tensor input_norm;
   torch::Tensor post_attention_norm;
   std::vector<std::shared_ptr<const LinearOp>> linears;  // in block_linear_roles order
-  torch::Tensor router;  // an MoE block's, as stored
+  torch::Tensor router;                                  // an MoE block's, as stored
+  torch::Tensor shared_expert_gate;                      // Qwen2-MoE's, as stored
 };
 
 // Rows of a vocabulary-sized matrix converted at a time when it is not stored
@@ -150,6 +149,16 @@ class Decoder {
   torch::Tensor expert_choices(int64_t layer, const torch::Tensor& hidden);
   // An MoE block's router weight [experts, hidden] as stored, or undefined.
   torch::Tensor router_weight(int64_t layer) const;
+  // Qwen2-MoE's shared-expert gate [1, hidden] as stored, or undefined.
+  torch::Tensor shared_expert_gate(int64_t layer) const;
+  // Replaces both (AWQ scales their input columns as it scales the experts'):
+  // converted to the model's dtype. Throws qs::ArgumentError when a shape
+  // differs from the block's.
+  void set_router(int64_t layer, const torch::Tensor& router, const torch::Tensor& shared_expert_gate);
+  // What block `layer`'s MLP reads for `hidden` [B, T, hidden]: the
+  // attention's residual through the norm in front of the MLP. Runs the
+  // attention and its hooks.
+  torch::Tensor mlp_input(int64_t layer, const torch::Tensor& hidden);
   // llm-compressor's remedy for experts the calibration tokens rarely reach:
   // every expert runs on every token, so its hooks see them all, while the
   // block's output still combines only the router's top-k choices.
@@ -166,9 +175,9 @@ class Decoder {
     // the family has none.
     torch::Tensor input_norm;
     torch::Tensor post_attention_norm;
-    torch::Tensor q_norm, k_norm;              // over each head
+    torch::Tensor q_norm, k_norm;                    // over each head
     torch::Tensor attention_out_norm, mlp_out_norm;  // sandwich norms
-    std::vector<LinearRole> roles;  // block_linear_roles order
+    std::vector<LinearRole> roles;                   // block_linear_roles order
     std::vector<std::shared_ptr<const LinearOp>> linears;
     std::vector<std::string> names;
     torch::Tensor router;              // MoE: [experts, hidden]
@@ -198,8 +207,8 @@ class Decoder {
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w) const;
   torch::Tensor unscaled_logits(const torch::Tensor& normed) const;  // before any soft-cap
   // Scores of a layer that needs more than a causal mask (a window, a soft-cap).
-  torch::Tensor masked_attention(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
-                                 const torch::Tensor& v, double scale) const;
+  torch::Tensor masked_attention(int64_t layer, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                 double scale) const;
   torch::Tensor apply_linear(int64_t layer, const Block& b, LinearRole role, const torch::Tensor& x,
                              SharedInput* shared = nullptr) const;
   torch::Tensor attention(int64_t layer, const Block& b, const torch::Tensor& x);
@@ -216,7 +225,7 @@ class Decoder {
   ModelConfig config_;
   torch::Device device_;
   torch::ScalarType dtype_;
-  torch::Tensor embed_stored_;  // as the checkpoint holds them, or undefined where
+  torch::Tensor embed_stored_;    // as the checkpoint holds them, or undefined where
   torch::Tensor lm_head_stored_;  // they are deferred rows (a GGUF's) in these:
   DeferredTensor embed_rows_;
   DeferredTensor lm_head_rows_;
@@ -229,7 +238,7 @@ class Decoder {
   mutable torch::Tensor lm_head_;
   mutable bool vocab_placed_ = false;
   std::vector<Block> blocks_;
-  std::optional<RotaryTable> rope_;  // built once the shapes have been checked
+  std::optional<RotaryTable> rope_;          // built once the shapes have been checked
   std::optional<RotaryTable> sliding_rope_;  // sliding layers' own base (Gemma 3)
   int64_t resident_limit_ = 0;
   bool route_all_experts_ = false;

@@ -106,6 +106,17 @@ int64_t one_linear_bytes(const model::ModelConfig& c) {
   return 3 * worst;
 }
 
+// AWQ's captures in an MoE block: each expert keeps the rows routed to it,
+// top-k copies of the MLP's input and of the experts' intermediates (one more
+// of each for a shared expert), beside the MLP's whole input and a
+// candidate's outputs on it.
+int64_t awq_moe_bytes(const model::ModelConfig& c, int64_t tokens, int64_t element) {
+  const bool shared = c.shared_expert_intermediate_size > 0;
+  const int64_t inputs = (c.experts_per_token + (shared ? 1 : 0) + 2) * c.hidden_size;
+  const int64_t intermediates = c.experts_per_token * c.expert_intermediate_size + c.shared_expert_intermediate_size;
+  return tokens * (inputs + intermediates) * element;
+}
+
 // Where no fused attention kernel applies (soft-capped scores, or a window
 // shorter than the sequence), a layer materialises its scores for one
 // sequence of T tokens: the product, its capped copy and the float32
@@ -188,7 +199,10 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
         std::min(r.batch, r.nsamples) * scores, false);
   if (r.method == "rtn" || r.method == "awq") {
     add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
-    if (r.method == "awq")
+    if (r.method == "awq" && c.num_experts > 0)
+      add("AWQ: the experts' routed inputs, the MLP's input and a candidate's outputs", awq_moe_bytes(c, tokens, e),
+          false);
+    else if (r.method == "awq")
       add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);
   } else if (!phased) {
     p.modeled = false;

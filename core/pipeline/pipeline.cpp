@@ -62,7 +62,7 @@ std::vector<MethodCall> plan_block(int64_t layer, const std::map<LinearRole, Lay
       throw ArgumentError(model::linear_name(layer, role) + ": " + c.method +
                           " folds scales into the norm in front of the MLP, which an MoE block's router reads as "
                           "well, and does not quantize experts; give 'mlp.experts' and 'mlp.shared_expert' "
-                          "another method (gptq, rtn, lwc) in the layers config");
+                          "another method (gptq, rtn, awq, lwc) in the layers config");
     const auto key = c.method + "|" + params_key(c.params);
     auto [it, fresh] = index.emplace(key, calls.size());
     if (fresh) calls.push_back({&m, c.params, {}, {}});

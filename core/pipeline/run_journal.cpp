@@ -1,5 +1,3 @@
-#include "core/io/json_int.h"
-#include "core/model/quantized_linear_op.h"
 #include "core/pipeline/run_journal.h"
 
 #include <algorithm>
@@ -12,9 +10,11 @@
 #include "core/error.h"
 #include "core/io/file_fingerprint.h"
 #include "core/io/json_brief.h"
+#include "core/io/json_int.h"
 #include "core/io/mapped_tensor.h"
 #include "core/io/safetensors.h"
 #include "core/io/small_files.h"
+#include "core/model/quantized_linear_op.h"
 #include "core/text/tokenizer.h"
 
 namespace qs::pipeline {
@@ -180,6 +180,10 @@ JournalBlocks RunJournal::read(const model::Decoder& decoder) const {
     model::BlockState state = decoder.block_state(l);
     state.input_norm = tensor(decoder.norm_name(l, model::NormRole::Input), state.input_norm);
     state.post_attention_norm = tensor(decoder.norm_name(l, model::NormRole::PostAttention), state.post_attention_norm);
+    // AWQ scales an MoE block's router with the experts it feeds.
+    if (state.router.defined()) state.router = tensor(p + "mlp.gate.weight", state.router);
+    if (state.shared_expert_gate.defined())
+      state.shared_expert_gate = tensor(p + "mlp.shared_expert_gate.weight", state.shared_expert_gate);
     const auto roles = decoder.linear_roles(l);
     for (size_t i = 0; i < roles.size(); ++i) {
       const auto role = roles[i];

@@ -1,5 +1,6 @@
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
 
 #include "core/checkpoint/model_loader.h"
 #include "core/checkpoint/packed_export.h"
@@ -35,12 +36,14 @@ class TestFamilyExports : public QObject {
     QTest::addColumn<QString>("method");
     for (const char* f : {"llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text"})
       for (const char* m : {"gptq", "awq"}) QTest::newRow((std::string(f) + " " + m).c_str()) << f << m;
-    // AWQ folds into the norm the router reads too, and refuses experts (quantizeMoeWithAwqIsRefused).
+    // AWQ scales the router with the experts (awqScalesAnMoeRouterWithItsExperts).
     for (const char* f : {"mixtral", "qwen3_moe", "qwen2_moe"})
-      for (const char* m : {"gptq", "rtn"}) QTest::newRow((std::string(f) + " " + m).c_str()) << f << m;
-    QTest::newRow("mixtral lwc") << "mixtral" << "lwc";  // training through the routed experts
+      for (const char* m : {"gptq", "rtn", "awq"}) QTest::newRow((std::string(f) + " " + m).c_str()) << f << m;
+    QTest::newRow("mixtral lwc") << "mixtral"
+                                 << "lwc";  // training through the routed experts
     // A multimodal checkpoint: its language model quantized and written alone.
-    QTest::newRow("gemma3 gptq") << "gemma3" << "gptq";
+    QTest::newRow("gemma3 gptq") << "gemma3"
+                                 << "gptq";
   }
   void quantizedFamiliesRoundTrip() {
     QFETCH(QString, family);
@@ -52,7 +55,8 @@ class TestFamilyExports : public QObject {
     test::RecordingFeedback fb;
     // Groups of 16 divide the experts' widths (48, and 80 for Qwen2-MoE's shared one).
     const int64_t group = fp.config.num_experts > 0 ? 16 : 32;
-    const pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice(method.toStdString(), {4, group, false, 1.0}, "test"));
+    const pipeline::QuantPlan plan(
+        pipeline::QuantPlan::make_choice(method.toStdString(), {4, group, false, 1.0}, "test"));
     pipeline::run_pipeline(dec, test::random_calibration(fp.config.vocab_size, 4, 24, 3), plan, {}, fb);
     const auto ids = test::random_calibration(fp.config.vocab_size, 1, 30, 9).ids;
     const auto ours = dec.forward(ids);
@@ -99,24 +103,46 @@ class TestFamilyExports : public QObject {
     }
   }
 
-  void quantizeMoeWithAwqIsRefused() {
-    const auto src = test::reference("families/mixtral");
+  // AWQ's scale in front of an MoE block's experts divides the norm they
+  // read, which the router (and Qwen2-MoE's shared-expert gate) reads too: the
+  // router takes the scale, so every column of router · norm is what it was
+  // and the tokens go to the same experts.
+  void awqScalesAnMoeRouterWithItsExperts_data() {
+    QTest::addColumn<QString>("family");
+    QTest::newRow("mixtral") << "mixtral";
+    QTest::newRow("qwen2_moe") << "qwen2_moe";
+  }
+  void awqScalesAnMoeRouterWithItsExperts() {
+    QFETCH(QString, family);
+    const auto src = test::reference("families/" + family.toStdString());
     if (src.empty()) QS_SKIP_UNLESS_REQUIRED("family references absent: run packaging/make-family-references.sh");
-    const auto fp = checkpoint::load_model(src);
-    model::Decoder dec(fp, torch::kCPU, torch::kFloat32);
+    const auto fp_weights = checkpoint::load_model(src);
+    const auto& c = fp_weights.config;
+    model::Decoder fp(fp_weights, torch::kCPU, torch::kFloat32);
+    model::Decoder dec(fp_weights, torch::kCPU, torch::kFloat32);
     test::RecordingFeedback fb;
-    const pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("awq", {4, 32, false, 1.0}, "test"));
-    try {
-      pipeline::run_pipeline(dec, test::random_calibration(fp.config.vocab_size, 2, 16, 3), plan, {}, fb);
-      QFAIL("AWQ quantized an expert");
-    } catch (const ArgumentError& e) {
-      const std::string what = e.what();
-      QVERIFY2(what.find("model.layers.0.mlp.experts.0.gate_proj") != std::string::npos &&
-                   what.find("router") != std::string::npos,
-               e.what());
+    // Attention kept in FP: every block's MLP then reads the same hidden state in both models.
+    pipeline::QuantPlan plan(pipeline::QuantPlan::make_choice("awq", {4, 16, false, 1.0}, "test"));
+    plan.add_rule({"*.self_attn.*", std::string(pipeline::kKeepFp), {}, {}, {}, {}, {}, {}, {}});
+    pipeline::run_pipeline(dec, test::random_calibration(c.vocab_size, 4, 24, 3), plan, {}, fb);
+
+    const auto hidden = fp.embed(test::random_calibration(c.vocab_size, 1, 20, 4).ids);
+    int64_t routed_blocks = 0, scaled_norms = 0;
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      if (!c.moe(l)) continue;
+      ++routed_blocks;
+      const auto norm_fp = fp.norm_weight(l, model::NormRole::PostAttention);
+      const auto norm_q = dec.norm_weight(l, model::NormRole::PostAttention);
+      scaled_norms += torch::allclose(norm_q, norm_fp) ? 0 : 1;  // a scale of ones is a valid search result
+      QVERIFY(torch::allclose(dec.router_weight(l) * norm_q, fp.router_weight(l) * norm_fp, 1e-5, 1e-6));
+      if (c.shared_expert_intermediate_size > 0)
+        QVERIFY(torch::allclose(dec.shared_expert_gate(l) * norm_q, fp.shared_expert_gate(l) * norm_fp, 1e-5, 1e-6));
+      QVERIFY(torch::equal(dec.expert_choices(l, hidden), fp.expert_choices(l, hidden)));
     }
-    QVERIFY(torch::equal(dec.forward(torch::arange(8).unsqueeze(0)),
-                         model::Decoder(fp, torch::kCPU, torch::kFloat32).forward(torch::arange(8).unsqueeze(0))));
+    QVERIFY(routed_blocks > 0 && scaled_norms > 0);
+    QVERIFY(std::any_of(fb.lines.begin(), fb.lines.end(), [](const std::string& line) {
+      return line.find("experts' gate,up and the router") != std::string::npos;
+    }));
   }
 };
 

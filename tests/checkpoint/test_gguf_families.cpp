@@ -374,6 +374,7 @@ class TestGgufFamilies : public QObject {
     QCOMPARE(c.rope_scaling.type, want.rope_scaling.type);
     QCOMPARE(c.rotary_dim(), want.rotary_dim());
     QCOMPARE(c.num_experts, want.num_experts);
+    QCOMPARE(c.pad_token_id, want.pad_token_id);
     QCOMPARE(c.shared_expert_intermediate_size, want.shared_expert_intermediate_size);
 
     const std::string sample = "the quick brown fox, 12 times\n";

@@ -25,7 +25,7 @@ constexpr uint16_t kStepHalf = 0x2800;
 struct Options {
   std::string arch = "llama";
   bool tied = true;
-  std::string drop;  // a GGUF tensor name to leave out
+  std::string drop;          // a GGUF tensor name to leave out
   uint32_t block_count = 0;  // 0: the layers written
 };
 
@@ -256,9 +256,9 @@ class TestGgufModel : public QObject {
     const auto path = file("moe.gguf");
     w.write(path);
     const QString msg = test::error_of<FormatError>([&] { checkpoint::load_gguf_model(path); });
-    QVERIFY2(msg.contains("moe.gguf") && msg.contains("llama.expert_count") &&
-                 msg.contains("blk.0.ffn_gate_exps.weight"),
-             qPrintable(msg));
+    QVERIFY2(
+        msg.contains("moe.gguf") && msg.contains("llama.expert_count") && msg.contains("blk.0.ffn_gate_exps.weight"),
+        qPrintable(msg));
   }
 
   void refusesUnknownArchitecture() {
@@ -287,7 +287,8 @@ class TestGgufModel : public QObject {
   // permute (checked by permuting back): sums accumulated in float64.
   void loadsDemoModel() {
     const auto path = test::demo_model();
-    if (path.empty()) QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
+    if (path.empty())
+      QS_SKIP_UNLESS_REQUIRED("demo model absent: run packaging/fetch-demo-model.sh or set QS_DEMO_MODEL");
     const io::GgufFile f(path);
     QCOMPARE(f.version(), 3u);
     QCOMPARE(f.tensors().size(), size_t{272});
