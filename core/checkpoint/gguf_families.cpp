@@ -111,18 +111,13 @@ constexpr int64_t kGemma3Period = 6;
 constexpr double kGemma3SlidingTheta = 10000.0;
 constexpr int64_t kGemmaWindow = 4096;
 
-void set_periodic(ModelConfig& c, int64_t period) {
-  c.layer_types.assign(static_cast<size_t>(std::max<int64_t>(c.num_layers, 0)), model::AttentionSpan::Full);
-  for (int64_t i = 0; i < c.num_layers; ++i)
-    if ((i + 1) % period != 0) c.layer_types[static_cast<size_t>(i)] = model::AttentionSpan::Sliding;
-}
-
 // The period whose pattern matches the config's layers, or 0 when none does.
 int64_t sliding_period(const ModelConfig& c) {
   for (int64_t period = 1; period <= std::max<int64_t>(c.num_layers, 1); ++period) {
+    const auto types = model::periodic_layer_types(c.num_layers, period);
     bool same = true;
     for (int64_t l = 0; l < c.num_layers && same; ++l)
-      same = c.sliding(l) == (c.sliding_window > 0 && (l + 1) % period != 0);
+      same = c.sliding(l) == (c.sliding_window > 0 && types[static_cast<size_t>(l)] == model::AttentionSpan::Sliding);
     if (same) return period;
   }
   return 0;
@@ -195,7 +190,7 @@ void read_gguf_family_options(const io::GgufFile& f, const std::string& arch, Mo
                              ? f.get_int(p + "attention.sliding_window_pattern")
                              : kGemma3Period;
   if (period <= 0) throw ConfigError(f.path().string(), p + "attention.sliding_window_pattern", "must be positive");
-  set_periodic(c, period);
+  c.layer_types = model::periodic_layer_types(c.num_layers, period);
   if (arch == "gemma3")
     c.sliding_rope_theta =
         f.has(p + "rope.freq_base_swa") ? f.get_float(p + "rope.freq_base_swa") : kGemma3SlidingTheta;

@@ -8,8 +8,8 @@ namespace qs::model {
 namespace {
 
 const std::array<const Architecture*, 10> kArchitectures = {
-    &families::kGemma2, &families::kGemma3Text, &families::kLlama,    &families::kMistral,  &families::kMixtral,
-    &families::kPhi3,   &families::kQwen2,      &families::kQwen2Moe, &families::kQwen3,    &families::kQwen3Moe,
+    &families::kGemma2, &families::kGemma3Text, &families::kLlama,    &families::kMistral, &families::kMixtral,
+    &families::kPhi3,   &families::kQwen2,      &families::kQwen2Moe, &families::kQwen3,   &families::kQwen3Moe,
 };
 
 }  // namespace
@@ -33,9 +33,7 @@ std::string stored_name(const ModelConfig& c, const std::string& logical) {
 
 void set_periodic_layer_types(const ConfigFields& f, const char* key, int64_t period, ModelConfig& c) {
   if (period <= 0) throw ConfigError(f.source(), f.field(key), "must be positive, found " + std::to_string(period));
-  c.layer_types.assign(static_cast<size_t>(c.num_layers), AttentionSpan::Full);
-  for (int64_t i = 0; i < c.num_layers; ++i)
-    if ((i + 1) % period != 0) c.layer_types[static_cast<size_t>(i)] = AttentionSpan::Sliding;
+  c.layer_types = periodic_layer_types(c.num_layers, period);
 }
 
 }  // namespace qs::model

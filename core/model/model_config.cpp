@@ -1,5 +1,7 @@
 #include "core/model/model_config.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace qs::model {
@@ -16,12 +18,11 @@ void ModelConfig::validate(const std::string& source) const {
   positive("num_key_value_heads", num_kv_heads);
   positive("head_dim", head_dim);
   if (num_heads % num_kv_heads != 0)
-    throw ConfigError(source, "num_key_value_heads",
-                      std::to_string(num_kv_heads) + " does not divide num_attention_heads " +
-                          std::to_string(num_heads));
+    throw ConfigError(
+        source, "num_key_value_heads",
+        std::to_string(num_kv_heads) + " does not divide num_attention_heads " + std::to_string(num_heads));
   if (head_dim % 2 != 0)
-    throw ConfigError(source, "head_dim", "rotary embedding needs an even head_dim, found " +
-                                              std::to_string(head_dim));
+    throw ConfigError(source, "head_dim", "rotary embedding needs an even head_dim, found " + std::to_string(head_dim));
   if (!(rms_norm_eps > 0.0)) throw ConfigError(source, "rms_norm_eps", "must be positive");
   if (!(rope_theta > 0.0)) throw ConfigError(source, "rope_theta", "must be positive");
   if (!layer_types.empty() && static_cast<int64_t>(layer_types.size()) != num_layers)
@@ -54,18 +55,25 @@ void ModelConfig::validate(const std::string& source) const {
                       "rotates " + std::to_string(rotary_dim()) + " channels of each head; RoPE needs an even count");
   if (rope_scaling.type == "longrope") {
     const auto half = static_cast<size_t>(rotary_dim() / 2);
-    for (const auto& [name, factors] : {std::pair{"short_factor", &rope_scaling.short_factor},
-                                        std::pair{"long_factor", &rope_scaling.long_factor}}) {
+    for (const auto& [name, factors] :
+         {std::pair{"short_factor", &rope_scaling.short_factor}, std::pair{"long_factor", &rope_scaling.long_factor}}) {
       if (factors->size() != half)
-        throw ConfigError(source, std::string("rope_scaling.") + name,
-                          std::to_string(factors->size()) + " entries, where the rotary dimensions need " +
-                              std::to_string(half));
+        throw ConfigError(
+            source, std::string("rope_scaling.") + name,
+            std::to_string(factors->size()) + " entries, where the rotary dimensions need " + std::to_string(half));
       for (double f : *factors)
         if (!(f > 0.0)) throw ConfigError(source, std::string("rope_scaling.") + name, "entries must be positive");
     }
     if (rope_scaling.original_max_position_embeddings <= 0)
       throw ConfigError(source, "original_max_position_embeddings", "must be positive");
   }
+}
+
+std::vector<AttentionSpan> periodic_layer_types(int64_t layers, int64_t period) {
+  std::vector<AttentionSpan> types(static_cast<size_t>(std::max<int64_t>(layers, 0)), AttentionSpan::Full);
+  for (int64_t i = 0; i < layers; ++i)
+    if ((i + 1) % period != 0) types[static_cast<size_t>(i)] = AttentionSpan::Sliding;
+  return types;
 }
 
 }  // namespace qs::model

@@ -50,16 +50,16 @@ struct ModelConfig {
   bool output_bias = false;     // o_proj carries one (Llama's attention_bias)
   bool mlp_bias = false;        // gate/up/down carry one (Llama's mlp_bias)
   Activation activation = Activation::Silu;
-  bool qk_norm = false;         // RMSNorm over each head of q and k (Qwen3, Gemma 3)
-  bool norm_plus_one = false;   // norms scale by (1 + w) (Gemma); stored w, run with 1 + w
-  bool sandwich_norms = false;  // norms on the attention's and the MLP's outputs too (Gemma 2/3)
-  bool scale_embedding = false;  // embeddings times sqrt(hidden_size) (Gemma)
-  double query_pre_attn_scalar = 0.0;  // scores scale by its -1/2 power; 0: head_dim's
-  double attn_logit_softcapping = 0.0;  // scores become c·tanh(s / c); 0: none
-  double final_logit_softcapping = 0.0;  // logits likewise
-  int64_t sliding_window = 0;   // tokens a sliding layer sees, itself included; 0: none
+  bool qk_norm = false;                    // RMSNorm over each head of q and k (Qwen3, Gemma 3)
+  bool norm_plus_one = false;              // norms scale by (1 + w) (Gemma); stored w, run with 1 + w
+  bool sandwich_norms = false;             // norms on the attention's and the MLP's outputs too (Gemma 2/3)
+  bool scale_embedding = false;            // embeddings times sqrt(hidden_size) (Gemma)
+  double query_pre_attn_scalar = 0.0;      // scores scale by its -1/2 power; 0: head_dim's
+  double attn_logit_softcapping = 0.0;     // scores become c·tanh(s / c); 0: none
+  double final_logit_softcapping = 0.0;    // logits likewise
+  int64_t sliding_window = 0;              // tokens a sliding layer sees, itself included; 0: none
   std::vector<AttentionSpan> layer_types;  // one per layer; empty: all Full
-  double sliding_rope_theta = 0.0;  // RoPE base of sliding layers, unscaled (Gemma 3); 0: as full ones
+  double sliding_rope_theta = 0.0;         // RoPE base of sliding layers, unscaled (Gemma 3); 0: as full ones
   // Mixture of Experts (Mixtral, Qwen2-MoE, Qwen3-MoE); no experts: every block dense.
   int64_t num_experts = 0;                      // routed experts of an MoE block
   int64_t experts_per_token = 0;                // top-k
@@ -68,7 +68,7 @@ struct ModelConfig {
   int64_t shared_expert_intermediate_size = 0;  // a gated expert every token passes (Qwen2-MoE); 0: none
   int64_t moe_layer_step = 1;                   // every step-th layer is MoE (decoder_sparse_step)
   std::vector<int64_t> dense_mlp_layers;        // layers with a dense MLP all the same (mlp_only_layers)
-  std::string torch_dtype;      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
+  std::string torch_dtype;                      // as stored ("float16", "bfloat16", "float32", "q4_1", ...)
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;
   int64_t pad_token_id = -1;  // written back: Phi-3's config class defaults it to 32000, past small vocabularies
@@ -93,5 +93,9 @@ struct ModelConfig {
   // (non-positive sizes, heads not dividing, GQA groups not integral).
   void validate(const std::string& source) const;
 };
+
+// Every period-th layer global, the others sliding (Gemma 2's period 2,
+// Gemma 3's 6). period must be positive.
+std::vector<AttentionSpan> periodic_layer_types(int64_t layers, int64_t period);
 
 }  // namespace qs::model

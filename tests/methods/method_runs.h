@@ -21,12 +21,12 @@ inline const ParamList kFastRilq = {
 
 // `base` with the values of `more` replacing or added to its own.
 inline ParamList with(ParamList base, const ParamList& more) {
-  for (const auto& [k, v] : more) {
-    auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == k; });
+  for (const auto& entry : more) {
+    auto it = std::find_if(base.begin(), base.end(), [&](const auto& p) { return p.first == entry.first; });
     if (it != base.end())
-      it->second = v;
+      it->second = entry.second;
     else
-      base.emplace_back(k, v);
+      base.push_back(entry);
   }
   return base;
 }
