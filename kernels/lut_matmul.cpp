@@ -55,7 +55,11 @@ void cuda_lut_out(const at::Tensor& x, const LutWeight& w, const at::Tensor& bia
   const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
   const int64_t splits = std::clamp<int64_t>((2 * sms + row_blocks * p.m - 1) / (row_blocks * p.m), 1, tiles);
   p.k_split = (tiles + splits - 1) / splits * kLutTileInputs;
-  if (launch_lut_gemv(p, at::cuda::getCurrentCUDAStream()) != KernelStatus::Ok)
+  const auto status = launch_lut_gemv(p, at::cuda::getCurrentCUDAStream());
+  if (status == KernelStatus::Unsupported)
+    throw std::runtime_error("lut_matmul: no LUT kernel for " + std::to_string(p.bits) + " bits, " +
+                             std::to_string(p.m) + " rows (at most 65535) and k split " + std::to_string(p.k_split));
+  if (status != KernelStatus::Ok)
     throw std::runtime_error(std::string("lut_matmul: the LUT kernel failed to launch (") +
                              cudaGetErrorString(cudaGetLastError()) + ")");
   if (bias.defined()) out.add_(bias.to(at::kFloat));

@@ -54,6 +54,9 @@ void cuda_matmul_out(const at::Tensor& x, const PackedWeight& w, const at::Tenso
   p.y_row_stride = out.stride(0);
   p.bits = w.bits;
   const auto status = launch_packed_matmul(p, at::cuda::getCurrentCUDAStream());
+  if (status == KernelStatus::Unsupported)
+    throw std::runtime_error("packed_matmul: no " + std::string(packed_kernel_for_rows(p.m)) + " kernel for " +
+                             std::to_string(w.bits) + " bits");
   if (status != KernelStatus::Ok)
     throw std::runtime_error("packed_matmul: the " + std::string(packed_kernel_for_rows(p.m)) + " kernel for " +
                              std::to_string(w.bits) + " bits failed to launch (" +
