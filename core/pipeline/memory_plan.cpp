@@ -199,10 +199,14 @@ MemoryPlan plan_memory(const MemoryPlanRequest& r) {
         std::min(r.batch, r.nsamples) * scores, false);
   if (r.method == "rtn" || r.method == "awq") {
     add(r.method + ": one linear's float32 copies", one_linear_bytes(c), false);
-    if (r.method == "awq" && c.num_experts > 0)
+    if (r.method == "awq" && c.num_experts > 0) {
       add("AWQ: the experts' routed inputs, the MLP's input and a candidate's outputs", awq_moe_bytes(c, tokens, e),
           false);
-    else if (r.method == "awq")
+      // The scale in front of the experts is scored with all of them quantized at once.
+      const int64_t gate_up_rows = 2 * (c.num_experts * c.expert_intermediate_size + c.shared_expert_intermediate_size);
+      add("AWQ: every expert's gate and up in float32 while their scale is searched (weights and a candidate)",
+          2 * gate_up_rows * c.hidden_size * 4, false);
+    } else if (r.method == "awq")
       add("AWQ: the MLP's inputs and a candidate's outputs", 2 * tokens * c.intermediate_size * e, false);
   } else if (!phased) {
     p.modeled = false;
