@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 
+#include "core/checkpoint/ggml_blocks.h"
 #include "core/error.h"
+#include "core/model/rope.h"
 
 namespace qs::checkpoint {
 namespace {
@@ -80,22 +81,6 @@ void read_phi3(const io::GgufFile& f, ModelConfig& c) {
     throw ConfigError(f.path().string(), p + "rope.scaling.original_context_length", "must be positive");
   rs.factor = static_cast<double>(c.max_position_embeddings) / static_cast<double>(rs.original_max_position_embeddings);
   if (f.has(p + "rope.scaling.attn_factor")) rs.attention_factor = f.get_float(p + "rope.scaling.attn_factor");
-}
-
-// The attention factor transformers derives when the config gives none.
-double longrope_attention_factor(const model::RopeScaling& rs) {
-  if (rs.attention_factor > 0.0) return rs.attention_factor;
-  if (rs.factor <= 1.0) return 1.0;
-  return std::sqrt(1.0 + std::log(rs.factor) / std::log(static_cast<double>(rs.original_max_position_embeddings)));
-}
-
-std::vector<uint8_t> f32_bytes(const std::vector<double>& v) {
-  std::vector<uint8_t> out(v.size() * sizeof(float));
-  for (size_t i = 0; i < v.size(); ++i) {
-    const auto x = static_cast<float>(v[i]);
-    std::memcpy(out.data() + i * sizeof(float), &x, sizeof(float));
-  }
-  return out;
 }
 
 // llama.cpp scales Gemma's queries by 1/sqrt(head_dim), except for the 27B
@@ -222,10 +207,10 @@ std::vector<std::string> write_gguf_family_options(const ModelConfig& c, const s
     if (rs.type == "longrope") {
       w.add_uint32(p + "rope.scaling.original_context_length",
                    static_cast<uint32_t>(rs.original_max_position_embeddings));
-      w.add_float32(p + "rope.scaling.attn_factor", static_cast<float>(longrope_attention_factor(rs)));
+      w.add_float32(p + "rope.scaling.attn_factor", static_cast<float>(model::longrope_attention_factor(rs)));
       const auto n = static_cast<int64_t>(rs.long_factor.size());
-      w.add_tensor(kLongFactors, io::GgmlType::F32, {n}, f32_bytes(rs.long_factor));
-      w.add_tensor(kShortFactors, io::GgmlType::F32, {n}, f32_bytes(rs.short_factor));
+      w.add_tensor(kLongFactors, io::GgmlType::F32, {n}, encode_f32(torch::tensor(rs.long_factor)));
+      w.add_tensor(kShortFactors, io::GgmlType::F32, {n}, encode_f32(torch::tensor(rs.short_factor)));
     }
   }
   if (!is_gemma(arch)) return notes;

@@ -4,6 +4,12 @@
 
 namespace qs::model {
 
+double longrope_attention_factor(const RopeScaling& rs) {
+  if (rs.attention_factor > 0.0) return rs.attention_factor;
+  if (rs.factor <= 1.0) return 1.0;
+  return std::sqrt(1.0 + std::log(rs.factor) / std::log(static_cast<double>(rs.original_max_position_embeddings)));
+}
+
 torch::Tensor rope_inv_freq(const ModelConfig& c, bool long_context) {
   const int64_t dim = c.rotary_dim();
   const int64_t half = dim / 2;
@@ -28,8 +34,7 @@ torch::Tensor rope_inv_freq(const ModelConfig& c, bool long_context) {
       if (wavelen > low_wavelen) {
         acc[i] = f / rs.factor;
       } else if (wavelen >= high_wavelen) {
-        const double smooth =
-            (old_ctx / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+        const double smooth = (old_ctx / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
         acc[i] = (1.0 - smooth) * f / rs.factor + smooth * f;
       }
     }
@@ -43,11 +48,7 @@ RotaryTable::RotaryTable(const ModelConfig& c, torch::Device device, torch::Scal
   if (rs.type == "longrope") {
     long_.inv_freq = rope_inv_freq(c, /*long_context=*/true).to(device);
     switch_after_ = rs.original_max_position_embeddings;
-    attention_factor_ = rs.attention_factor > 0.0 ? rs.attention_factor
-                        : rs.factor <= 1.0
-                            ? 1.0
-                            : std::sqrt(1.0 + std::log(rs.factor) /
-                                                  std::log(static_cast<double>(rs.original_max_position_embeddings)));
+    attention_factor_ = longrope_attention_factor(rs);
   }
 }
 

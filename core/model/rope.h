@@ -10,6 +10,11 @@
 
 namespace qs::model {
 
+// LongRoPE's factor on cos and sin: the config's attention_factor, or
+// sqrt(1 + ln(factor) / ln(original context)) as the paper suggests (1 when
+// the context is not extended).
+double longrope_attention_factor(const RopeScaling& rs);
+
 // Inverse frequencies [rotary_dim / 2], float32, scaled as the config says;
 // for LongRoPE, with the long factors when `long_context`, else the short ones.
 torch::Tensor rope_inv_freq(const ModelConfig& c, bool long_context = false);
